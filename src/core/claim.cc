@@ -1,0 +1,265 @@
+#include "core/claim.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <climits>
+#include <map>
+
+#include "core/json.h"
+#include "core/token.h"
+#include "records.pb.h"
+
+namespace claimsweep {
+namespace {
+
+constexpr uint32_t kRecordVersion = 1;
+
+int64_t LeaseNs(const ClaimPolicy& p) {
+  return static_cast<int64_t>((p.lease_seconds() > 0 ? p.lease_seconds() : 300) * 1e9);
+}
+
+std::string SlurmJobId() {
+  const char* j = std::getenv("SLURM_JOB_ID");
+  return j ? j : "";
+}
+
+}  // namespace
+
+Claimer::Claimer(Env* env, SweepLayout layout, ClaimPolicy policy, uint64_t num_points, std::string token,
+                 PointJsonFn point_json)
+    : env_(env),
+      layout_(std::move(layout)),
+      policy_(std::move(policy)),
+      num_points_(num_points),
+      token_(std::move(token)),
+      point_json_(std::move(point_json)),
+      clock_probe_(layout_.tmp_dir() + "/clock." + token_) {}
+
+Status Claimer::FsNow(int64_t* now_ns) { return env_->FsNow(clock_probe_, now_ns); }
+
+std::string Claimer::NewTempPath() { return layout_.tmp_dir() + "/" + token_ + "." + std::to_string(temp_counter_++); }
+
+std::string Claimer::OwnerJson(uint64_t index, uint32_t attempt) const {
+  AttemptOwner o;
+  o.set_format_version(kRecordVersion);
+  o.set_index(index);
+  o.set_attempt(attempt);
+  o.set_token(token_);
+  o.set_host(HostName());
+  o.set_pid(::getpid());
+  o.set_slurm_job_id(SlurmJobId());
+  o.set_started_at(NowIso8601());
+  return ToJson(o);
+}
+
+Status Claimer::Publish(const std::string& tmp, const std::string& target) {
+  Status s = env_->Rename(tmp, target);
+  if (s.ok()) return s;
+  // On NFS a retransmitted RENAME can report failure after the first one
+  // succeeded. Our temp directory is unique to us: if it is gone, we won.
+  if (s.IsAlreadyExists() && !env_->Exists(tmp)) return Status::OK();
+  return s;
+}
+
+Status Claimer::TryClaimNew(uint64_t index) {
+  const std::string tmp = NewTempPath();
+  const std::string attempt = tmp + "/" + AttemptName(1);
+  Status s = env_->CreateDir(tmp);
+  if (s.ok()) s = env_->CreateDir(attempt);
+  if (s.ok()) s = env_->CreateExclusive(attempt + "/owner.json", OwnerJson(index, 1));
+  if (s.ok()) s = env_->Touch(attempt + "/heartbeat");
+  if (s.ok()) s = env_->CreateExclusive(tmp + "/point.json", point_json_(index));
+  // The lease entry goes in before the publish, so that a trial directory
+  // never exists without an entry that leads claimers to it.
+  if (s.ok()) {
+    s = env_->CreateExclusive(layout_.lease_path(index, 1), "");
+    if (s.IsAlreadyExists()) s = Status::OK();
+  }
+  if (s.ok()) s = Publish(tmp, layout_.trial_dir(index));
+  if (!s.ok()) env_->RemoveTree(tmp);
+  return s;
+}
+
+Status Claimer::TryTakeOver(uint64_t index, uint32_t attempt, Claim* claim) {
+  const std::string tmp = NewTempPath();
+  Status s = env_->CreateDir(tmp);
+  if (s.ok()) s = env_->CreateExclusive(tmp + "/owner.json", OwnerJson(index, attempt));
+  if (s.ok()) s = env_->Touch(tmp + "/heartbeat");
+  if (s.ok()) {
+    s = env_->CreateExclusive(layout_.lease_path(index, attempt), "");
+    if (s.IsAlreadyExists()) s = Status::OK();
+  }
+  if (s.ok()) s = Publish(tmp, layout_.attempt_dir(index, attempt));
+  if (!s.ok()) {
+    env_->RemoveTree(tmp);
+    return s;
+  }
+  // The old owner may have committed between our look and our publish (it was
+  // late, not dead). Its result stands; we have nothing to do.
+  if (env_->Exists(layout_.result_path(index))) {
+    env_->RemoveFile(layout_.lease_path(index, attempt));
+    return Status::AlreadyExists("trial " + TrialName(index) + " was committed by its previous owner");
+  }
+  claim->index = index;
+  claim->attempt = attempt;
+  return Status::OK();
+}
+
+void Claimer::RemoveLeaseEntries(uint64_t index, const std::vector<uint32_t>& attempts, uint32_t below) {
+  for (uint32_t a : attempts) {
+    if (a < below && env_->RemoveFile(layout_.lease_path(index, a)).ok()) ++stats_.garbage_removed;
+  }
+}
+
+Status Claimer::ClaimOpenTrial(int64_t now_ns, Claim* claim) {
+  std::vector<std::string> names;
+  CS_RETURN_IF_ERROR(env_->ListDir(layout_.leases_dir(), &names));
+  std::map<uint64_t, std::vector<uint32_t>> open;
+  for (const std::string& n : names) {
+    uint64_t i = 0;
+    uint32_t a = 0;
+    if (ParseLeaseName(n, &i, &a) && i < num_points_) open[i].push_back(a);
+  }
+  for (auto& [index, attempts] : open) {
+    ++stats_.open_scanned;
+    TrialSnapshot snap;
+    CS_RETURN_IF_ERROR(ReadTrialSnapshot(env_, layout_, index, &snap));
+    if (!snap.exists) {
+      // A claimer wrote the lease entry and then died before publishing (or is
+      // publishing right now). Once the entry is older than a lease, the point
+      // is ours to claim: nothing else would ever lead a claimer to it.
+      FileInfo info;
+      uint32_t newest = *std::max_element(attempts.begin(), attempts.end());
+      if (!env_->Stat(layout_.lease_path(index, newest), &info).ok()) continue;
+      if (now_ns - info.mtime_ns <= LeaseNs(policy_)) continue;
+      Status s = TryClaimNew(index);
+      if (s.ok()) {
+        *claim = Claim{index, 1, TrialState::kPending};
+        return s;
+      }
+      if (!s.IsAlreadyExists()) return s;
+      ++stats_.lost_races;
+      continue;
+    }
+    DerivedState d = DeriveState(snap, policy_, now_ns);
+    switch (d.state) {
+      case TrialState::kDone:
+      case TrialState::kFailed:
+        RemoveLeaseEntries(index, attempts, UINT32_MAX);
+        break;
+      case TrialState::kRunning:
+      case TrialState::kStopped:
+      case TrialState::kPending:
+        RemoveLeaseEntries(index, attempts, d.latest_attempt);
+        break;
+      case TrialState::kInterrupted:
+      case TrialState::kStale: {
+        Status s = TryTakeOver(index, d.latest_attempt + 1, claim);
+        if (s.ok()) {
+          claim->previous = d.state;
+          RemoveLeaseEntries(index, attempts, claim->attempt);
+          return s;
+        }
+        if (!s.IsAlreadyExists()) return s;
+        ++stats_.lost_races;
+        break;
+      }
+    }
+  }
+  return Status::NotFound("no open trial is claimable");
+}
+
+uint64_t Claimer::FindFrontier() {
+  // Claimed indices form a prefix of [0, num_points) (a new index is tried only
+  // after the one below it was seen claimed), so the first missing index is
+  // found by galloping from the hint and bisecting: O(log points) stats.
+  auto claimed = [&](uint64_t i) { return env_->Exists(layout_.trial_dir(i)); };
+  if (hint_ >= num_points_) return num_points_;
+  if (!claimed(hint_)) return hint_;
+  uint64_t lo = hint_, hi = num_points_, step = 1;
+  while (lo + step < num_points_) {
+    if (!claimed(lo + step)) {
+      hi = lo + step;
+      break;
+    }
+    lo += step;
+    step *= 2;
+  }
+  while (hi - lo > 1) {
+    uint64_t mid = lo + (hi - lo) / 2;
+    if (claimed(mid)) {
+      lo = mid;
+    } else {
+      hi = mid;
+    }
+  }
+  hint_ = hi;
+  return hi;
+}
+
+Status Claimer::ClaimNext(Claim* claim) {
+  int64_t now_ns = 0;
+  CS_RETURN_IF_ERROR(FsNow(&now_ns));
+  Status s = ClaimOpenTrial(now_ns, claim);
+  if (s.ok() || !s.IsNotFound()) return s;
+  for (uint64_t i = FindFrontier(); i < num_points_; ++i) {
+    s = TryClaimNew(i);
+    if (s.ok()) {
+      hint_ = i + 1;
+      *claim = Claim{i, 1, TrialState::kPending};
+      return s;
+    }
+    if (!s.IsAlreadyExists()) return s;
+    ++stats_.lost_races;
+  }
+  hint_ = num_points_;
+  return Status::NotFound("every point is claimed and no open trial is claimable");
+}
+
+Status Claimer::CheckOwnership(const Claim& c) {
+  if (env_->Exists(layout_.attempt_dir(c.index, c.attempt + 1))) {
+    return Status::Superseded("trial " + TrialName(c.index) + " attempt " + std::to_string(c.attempt) +
+                              " was taken over by attempt " + std::to_string(c.attempt + 1) +
+                              " (this process missed its lease)");
+  }
+  if (!env_->Exists(layout_.attempt_dir(c.index, c.attempt))) {
+    return Status::Superseded("trial " + TrialName(c.index) + " attempt " + std::to_string(c.attempt) +
+                              " no longer exists (the trial was reset)");
+  }
+  return Status::OK();
+}
+
+Status Claimer::Heartbeat(const Claim& c) {
+  CS_RETURN_IF_ERROR(CheckOwnership(c));
+  return env_->Touch(layout_.heartbeat_path(c.index, c.attempt));
+}
+
+Status Claimer::Commit(const Claim& c, const std::string& result_json) {
+  CS_RETURN_IF_ERROR(CheckOwnership(c));
+  const std::string tmp = NewTempPath();
+  CS_RETURN_IF_ERROR(env_->WriteFileAtomic(tmp, result_json));
+  Status s = env_->LinkExclusive(tmp, layout_.result_path(c.index));
+  env_->RemoveFile(tmp);
+  if (!s.ok()) return s;
+  env_->RemoveFile(layout_.lease_path(c.index, c.attempt));
+  return Status::OK();
+}
+
+Status Claimer::Release(const Claim& c, const std::string& record_json) {
+  CS_RETURN_IF_ERROR(CheckOwnership(c));
+  return env_->WriteFileAtomic(layout_.released_path(c.index, c.attempt), record_json);
+}
+
+Status Claimer::Fail(const Claim& c, const std::string& record_json, bool* final) {
+  CS_RETURN_IF_ERROR(CheckOwnership(c));
+  CS_RETURN_IF_ERROR(env_->WriteFileAtomic(layout_.failed_path(c.index, c.attempt), record_json));
+  TrialSnapshot snap;
+  CS_RETURN_IF_ERROR(ReadTrialSnapshot(env_, layout_, c.index, &snap));
+  DerivedState d = DeriveState(snap, policy_, 0);
+  *final = d.state == TrialState::kFailed;
+  if (*final) env_->RemoveFile(layout_.lease_path(c.index, c.attempt));
+  return Status::OK();
+}
+
+}  // namespace claimsweep

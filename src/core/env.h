@@ -1,0 +1,72 @@
+// Env: every filesystem operation claimsweep performs goes through this
+// interface, so the claim protocol can be tested against a fault-injecting
+// implementation (tests/fault_env.h) as well as the real one.
+//
+// Which primitives are atomic where (and so which the protocol may rely on):
+//  - CreateExclusive: open(O_CREAT|O_EXCL), atomic on NFSv3+ and Lustre.
+//  - Rename: atomic on every POSIX filesystem incl. NFS and Lustre; a rename of a
+//    directory onto an existing non-empty directory fails, which the protocol
+//    uses to publish a fully-populated directory in one step.
+//  - LinkExclusive: link(2), atomic, fails if the target exists; the NFS-safe
+//    "first writer wins".
+// No operation uses flock/fcntl locks.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+
+namespace claimsweep {
+
+struct FileInfo {
+  bool is_dir = false;
+  bool is_symlink = false;
+  int64_t mtime_ns = 0;   // modification time, as the filesystem reports it
+  uint64_t size = 0;
+  uint32_t mode = 0;      // permission bits and type, as st_mode
+  uint32_t uid = 0;
+};
+
+class Env {
+ public:
+  virtual ~Env() = default;
+
+  // The process-wide POSIX implementation.
+  static Env* Default();
+
+  // Writes `data` to `path` via a unique temp file in the same directory,
+  // fsync, then rename: readers see the old contents or the new, never a mix.
+  virtual Status WriteFileAtomic(const std::string& path, const std::string& data) = 0;
+  // Creates `path` with `data`; fails with AlreadyExists if it exists.
+  // The contents are written after the create, so a crash can leave the file
+  // short: callers that need whole contents publish with LinkExclusive.
+  virtual Status CreateExclusive(const std::string& path, const std::string& data) = 0;
+  // link(src, dst): AlreadyExists if dst exists. Verifies the link count of src
+  // afterwards, so a retransmitted NFS LINK that reports EEXIST after success
+  // is still seen as success.
+  virtual Status LinkExclusive(const std::string& src, const std::string& dst) = 0;
+  // rename(2). For directories, AlreadyExists when `to` exists and is not empty.
+  virtual Status Rename(const std::string& from, const std::string& to) = 0;
+  virtual Status AppendFile(const std::string& path, const std::string& data) = 0;
+  virtual Status ReadFile(const std::string& path, std::string* data) = 0;
+  virtual Status CreateDir(const std::string& path) = 0;       // OK if it exists
+  virtual Status CreateDirs(const std::string& path) = 0;      // mkdir -p
+  // Names in `dir`, without "." and "..", unsorted.
+  virtual Status ListDir(const std::string& dir, std::vector<std::string>* names) = 0;
+  // lstat: does not follow a final symlink.
+  virtual Status Stat(const std::string& path, FileInfo* info) = 0;
+  virtual bool Exists(const std::string& path);
+  // Sets the mtime of `path` to the filesystem's own "now", creating the file
+  // if needed. This is the heartbeat primitive.
+  virtual Status Touch(const std::string& path) = 0;
+  virtual Status RemoveFile(const std::string& path) = 0;
+  virtual Status RemoveTree(const std::string& path) = 0;
+  // The filesystem's current time, as seen by touching `probe` and reading its
+  // mtime back. Used to judge lease age so that nodes with skewed clocks agree.
+  virtual Status FsNow(const std::string& probe, int64_t* now_ns);
+};
+
+}  // namespace claimsweep

@@ -1,0 +1,93 @@
+#include "core/layout.h"
+
+#include <cstdio>
+
+namespace claimsweep {
+namespace {
+
+// Parses a run of decimal digits [s, s+n). No sign, no empty string, no overflow.
+bool ParseDigits(const std::string& s, size_t pos, size_t n, uint64_t* out) {
+  if (n == 0 || n > 19 || pos + n > s.size()) return false;
+  uint64_t v = 0;
+  for (size_t i = pos; i < pos + n; ++i) {
+    if (s[i] < '0' || s[i] > '9') return false;
+    v = v * 10 + static_cast<uint64_t>(s[i] - '0');
+  }
+  *out = v;
+  return true;
+}
+
+}  // namespace
+
+SweepLayout::SweepLayout(std::string root) : root_(std::move(root)) {
+  while (root_.size() > 1 && root_.back() == '/') root_.pop_back();
+}
+
+std::string SweepLayout::trial_dir(uint64_t index) const {
+  return trials_dir() + "/" + TrialName(index);
+}
+
+std::string SweepLayout::attempt_dir(uint64_t index, uint32_t attempt) const {
+  return trial_dir(index) + "/" + AttemptName(attempt);
+}
+
+std::string SweepLayout::lease_path(uint64_t index, uint32_t attempt) const {
+  return leases_dir() + "/" + LeaseName(index, attempt);
+}
+
+std::string TrialName(uint64_t index) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%06llu", static_cast<unsigned long long>(index));
+  return buf;
+}
+
+bool ParseTrialName(const std::string& name, uint64_t* index) {
+  return name.size() >= 6 && ParseDigits(name, 0, name.size(), index);
+}
+
+std::string AttemptName(uint32_t attempt) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "attempt-%04u", attempt);
+  return buf;
+}
+
+bool ParseAttemptEntry(const std::string& name, uint32_t* attempt, AttemptEntry* kind) {
+  static const std::string kPrefix = "attempt-";
+  if (name.compare(0, kPrefix.size(), kPrefix) != 0) return false;
+  size_t digits_end = kPrefix.size();
+  while (digits_end < name.size() && name[digits_end] >= '0' && name[digits_end] <= '9') ++digits_end;
+  uint64_t v = 0;
+  if (!ParseDigits(name, kPrefix.size(), digits_end - kPrefix.size(), &v) || v == 0 || v > 999999) {
+    return false;
+  }
+  std::string rest = name.substr(digits_end);
+  if (rest.empty()) {
+    *kind = AttemptEntry::kDir;
+  } else if (rest == ".released.json") {
+    *kind = AttemptEntry::kReleased;
+  } else if (rest == ".failed.json") {
+    *kind = AttemptEntry::kFailed;
+  } else {
+    return false;
+  }
+  *attempt = static_cast<uint32_t>(v);
+  return true;
+}
+
+std::string LeaseName(uint64_t index, uint32_t attempt) {
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "%06llu.%04u", static_cast<unsigned long long>(index), attempt);
+  return buf;
+}
+
+bool ParseLeaseName(const std::string& name, uint64_t* index, uint32_t* attempt) {
+  size_t dot = name.find('.');
+  if (dot == std::string::npos || dot < 6) return false;
+  uint64_t a = 0;
+  if (!ParseDigits(name, 0, dot, index)) return false;
+  if (!ParseDigits(name, dot + 1, name.size() - dot - 1, &a) || a == 0 || a > 999999) return false;
+  *attempt = static_cast<uint32_t>(a);
+  return true;
+}
+
+}  // namespace claimsweep

@@ -1,0 +1,74 @@
+// SweepLayout: every path inside a sweep directory is built here, and every
+// name claimsweep writes has a parse function that is its inverse.
+//
+//   DIR/sweep.textproto                 frozen spec (format_version inside)
+//   DIR/trials/<index>/                 published by rename = point claimed
+//   DIR/trials/<index>/point.json       the point's values
+//   DIR/trials/<index>/attempt-<k>/     published by rename = attempt k owned
+//        owner.json, heartbeat (mtime = lease), log
+//   DIR/trials/<index>/attempt-<k>.released.json   owner released it (interrupted)
+//   DIR/trials/<index>/attempt-<k>.failed.json     attempt k failed
+//   DIR/trials/<index>/result.json      commit point: the trial is done
+//   DIR/trials/<index>/stop             the user asked it to stop
+//   DIR/leases/<index>.<k>              index of open trials (a hint, not truth)
+//   DIR/tmp/                            private temp files and directories
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace claimsweep {
+
+inline constexpr const char* kSpecFileName = "sweep.textproto";
+
+class SweepLayout {
+ public:
+  explicit SweepLayout(std::string root);
+
+  const std::string& root() const { return root_; }
+  std::string spec_path() const { return root_ + "/" + kSpecFileName; }
+  std::string trials_dir() const { return root_ + "/trials"; }
+  std::string leases_dir() const { return root_ + "/leases"; }
+  std::string tmp_dir() const { return root_ + "/tmp"; }
+
+  std::string trial_dir(uint64_t index) const;
+  std::string point_path(uint64_t index) const { return trial_dir(index) + "/point.json"; }
+  std::string result_path(uint64_t index) const { return trial_dir(index) + "/result.json"; }
+  std::string stop_path(uint64_t index) const { return trial_dir(index) + "/stop"; }
+  std::string attempt_dir(uint64_t index, uint32_t attempt) const;
+  std::string heartbeat_path(uint64_t index, uint32_t attempt) const {
+    return attempt_dir(index, attempt) + "/heartbeat";
+  }
+  std::string owner_path(uint64_t index, uint32_t attempt) const {
+    return attempt_dir(index, attempt) + "/owner.json";
+  }
+  std::string log_path(uint64_t index, uint32_t attempt) const {
+    return attempt_dir(index, attempt) + "/log";
+  }
+  std::string released_path(uint64_t index, uint32_t attempt) const {
+    return attempt_dir(index, attempt) + ".released.json";
+  }
+  std::string failed_path(uint64_t index, uint32_t attempt) const {
+    return attempt_dir(index, attempt) + ".failed.json";
+  }
+  std::string lease_path(uint64_t index, uint32_t attempt) const;
+
+ private:
+  std::string root_;
+};
+
+// "000123" (at least six digits).
+std::string TrialName(uint64_t index);
+bool ParseTrialName(const std::string& name, uint64_t* index);
+
+// "attempt-0002"
+std::string AttemptName(uint32_t attempt);
+// An entry of a trial directory that belongs to an attempt.
+enum class AttemptEntry { kDir, kReleased, kFailed };
+bool ParseAttemptEntry(const std::string& name, uint32_t* attempt, AttemptEntry* kind);
+
+// "000123.0002"
+std::string LeaseName(uint64_t index, uint32_t attempt);
+bool ParseLeaseName(const std::string& name, uint64_t* index, uint32_t* attempt);
+
+}  // namespace claimsweep

@@ -1,0 +1,130 @@
+#include "core/points.h"
+
+#include <charconv>
+#include <cmath>
+
+namespace claimsweep {
+namespace {
+
+constexpr uint64_t kMaxPoints = uint64_t{1} << 32;  // indices are uint32 in records
+
+uint64_t SplitMix64(uint64_t* state) {
+  uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+// Uniform in [0, 1) with 53 bits.
+double NextUnit(uint64_t* state) { return static_cast<double>(SplitMix64(state) >> 11) * 0x1.0p-53; }
+
+}  // namespace
+
+std::map<std::string, std::string> Point::AsMap() const {
+  return std::map<std::string, std::string>(values.begin(), values.end());
+}
+
+std::string FormatDouble(double v) {
+  if (v == std::floor(v) && std::fabs(v) < 1e15) {
+    return std::to_string(static_cast<long long>(v));
+  }
+  char buf[64];
+  auto r = std::to_chars(buf, buf + sizeof buf, v);
+  return std::string(buf, r.ptr);
+}
+
+Status ExpandGridParam(const GridParam& p, std::vector<std::string>* out) {
+  out->clear();
+  if (!p.has_range()) {
+    out->assign(p.values().begin(), p.values().end());
+    return Status::OK();
+  }
+  const Range& r = p.range();
+  if (!(r.step() > 0)) return Status::InvalidArgument("range step must be > 0");
+  if (!(r.stop() > r.start())) return Status::InvalidArgument("range stop must be > start (stop is exclusive)");
+  double n = std::ceil((r.stop() - r.start()) / r.step() - 1e-9);
+  if (n > 1e7) return Status::InvalidArgument("range has more than 10,000,000 values");
+  for (long k = 0; k < static_cast<long>(n); ++k) {
+    double v = r.start() + static_cast<double>(k) * r.step();
+    // Round away accumulated binary noise (0.30000000000000004 -> 0.3).
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.12g", v);
+    out->push_back(FormatDouble(std::strtod(buf, nullptr)));
+  }
+  return Status::OK();
+}
+
+Result<PointSpace> PointSpace::Create(const SweepSpec& spec) {
+  PointSpace ps;
+  ps.spec_ = spec;
+  long double total = 1;
+  for (const GridParam& p : spec.grid().param()) {
+    std::vector<std::string> vals;
+    Status s = ExpandGridParam(p, &vals);
+    if (!s.ok()) return Status::InvalidArgument("grid parameter '" + p.name() + "': " + s.message());
+    if (vals.empty()) return Status::InvalidArgument("grid parameter '" + p.name() + "' has no values");
+    total *= static_cast<long double>(vals.size());
+    ps.grid_values_.push_back(std::move(vals));
+    ps.names_.push_back(p.name());
+  }
+  for (const RandomParam& p : spec.random().param()) ps.names_.push_back(p.name());
+  ps.grid_size_ = 1;
+  for (const auto& v : ps.grid_values_) ps.grid_size_ *= v.size();
+  ps.samples_ = spec.has_random() && spec.random().samples() > 0 ? spec.random().samples() : 1;
+  total *= static_cast<long double>(ps.samples_);
+  if (total > static_cast<long double>(kMaxPoints)) {
+    return Status::InvalidArgument("the sweep has more than 2^32 points");
+  }
+  ps.size_ = ps.grid_size_ * ps.samples_;
+  return ps;
+}
+
+Point PointSpace::At(uint64_t index) const {
+  Point pt;
+  pt.index = index;
+  uint64_t g = index / samples_;
+  // Mixed radix, last parameter fastest.
+  std::vector<size_t> digit(grid_values_.size());
+  for (size_t k = grid_values_.size(); k-- > 0;) {
+    digit[k] = g % grid_values_[k].size();
+    g /= grid_values_[k].size();
+  }
+  for (size_t k = 0; k < grid_values_.size(); ++k) {
+    pt.values.emplace_back(names_[k], grid_values_[k][digit[k]]);
+  }
+  uint64_t state = spec_.seed() ^ 0x5eed5eed5eed5eedULL;
+  SplitMix64(&state);
+  state ^= index * 0xd1b54a32d192ed03ULL;
+  for (const RandomParam& p : spec_.random().param()) {
+    double u = NextUnit(&state);
+    std::string v;
+    switch (p.distribution_case()) {
+      case RandomParam::kUniform:
+        v = FormatDouble(p.uniform().low() + u * (p.uniform().high() - p.uniform().low()));
+        break;
+      case RandomParam::kLogUniform: {
+        double lo = std::log(p.log_uniform().low()), hi = std::log(p.log_uniform().high());
+        v = FormatDouble(std::exp(lo + u * (hi - lo)));
+        break;
+      }
+      case RandomParam::kIntUniform: {
+        int64_t lo = p.int_uniform().low(), hi = p.int_uniform().high();
+        auto span = static_cast<long double>(hi) - static_cast<long double>(lo) + 1;
+        auto k = static_cast<int64_t>(std::floor(static_cast<long double>(u) * span));
+        v = std::to_string(lo + k);
+        break;
+      }
+      case RandomParam::kChoice: {
+        auto n = static_cast<size_t>(p.choice().values_size());
+        v = p.choice().values(static_cast<int>(std::min(n - 1, static_cast<size_t>(u * n))));
+        break;
+      }
+      case RandomParam::DISTRIBUTION_NOT_SET:
+        break;
+    }
+    pt.values.emplace_back(p.name(), v);
+  }
+  return pt;
+}
+
+}  // namespace claimsweep

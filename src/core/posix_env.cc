@@ -1,0 +1,201 @@
+// The real Env over POSIX syscalls.
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <filesystem>
+
+#include "core/env.h"
+#include "core/token.h"
+
+namespace claimsweep {
+namespace {
+
+Status WriteAll(int fd, const std::string& data, const std::string& path) {
+  const char* p = data.data();
+  size_t left = data.size();
+  while (left > 0) {
+    ssize_t n = ::write(fd, p, left);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Status::FromErrno("write", path, errno);
+    }
+    p += n;
+    left -= static_cast<size_t>(n);
+  }
+  return Status::OK();
+}
+
+std::string TempNameFor(const std::string& path) {
+  static std::atomic<uint64_t> counter{0};
+  return path + ".tmp." + ProcessToken() + "." + std::to_string(counter++);
+}
+
+class PosixEnv : public Env {
+ public:
+  Status WriteFileAtomic(const std::string& path, const std::string& data) override {
+    std::string tmp = TempNameFor(path);
+    Status s = WriteNew(tmp, data, /*sync=*/true);
+    if (!s.ok()) return s;
+    if (::rename(tmp.c_str(), path.c_str()) != 0) {
+      int err = errno;
+      ::unlink(tmp.c_str());
+      return Status::FromErrno("rename", path, err);
+    }
+    return Status::OK();
+  }
+
+  Status CreateExclusive(const std::string& path, const std::string& data) override {
+    return WriteNew(path, data, /*sync=*/false);
+  }
+
+  Status LinkExclusive(const std::string& src, const std::string& dst) override {
+    if (::link(src.c_str(), dst.c_str()) == 0) return Status::OK();
+    int err = errno;
+    if (err == EEXIST) {
+      // NFS: a retransmitted LINK can fail with EEXIST although the first one
+      // succeeded. Our source then has two links, and that is proof we won.
+      struct stat st;
+      if (::lstat(src.c_str(), &st) == 0 && st.st_nlink >= 2) {
+        struct stat dt;
+        if (::lstat(dst.c_str(), &dt) == 0 && dt.st_ino == st.st_ino) return Status::OK();
+      }
+    }
+    return Status::FromErrno("link", dst, err);
+  }
+
+  Status Rename(const std::string& from, const std::string& to) override {
+    if (::rename(from.c_str(), to.c_str()) == 0) return Status::OK();
+    return Status::FromErrno("rename " + from + " ->", to, errno);
+  }
+
+  Status AppendFile(const std::string& path, const std::string& data) override {
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0666);
+    if (fd < 0) return Status::FromErrno("open", path, errno);
+    Status s = WriteAll(fd, data, path);
+    ::close(fd);
+    return s;
+  }
+
+  Status ReadFile(const std::string& path, std::string* data) override {
+    data->clear();
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return Status::FromErrno("open", path, errno);
+    char buf[1 << 16];
+    for (;;) {
+      ssize_t n = ::read(fd, buf, sizeof buf);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        int err = errno;
+        ::close(fd);
+        return Status::FromErrno("read", path, err);
+      }
+      if (n == 0) break;
+      data->append(buf, static_cast<size_t>(n));
+    }
+    ::close(fd);
+    return Status::OK();
+  }
+
+  Status CreateDir(const std::string& path) override {
+    if (::mkdir(path.c_str(), 0777) == 0) return Status::OK();
+    int err = errno;
+    if (err == EEXIST) {
+      struct stat st;
+      if (::lstat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) return Status::OK();
+      return Status::IOError(path + " exists and is not a directory");
+    }
+    return Status::FromErrno("mkdir", path, err);
+  }
+
+  Status CreateDirs(const std::string& path) override {
+    std::error_code ec;
+    std::filesystem::create_directories(path, ec);
+    if (ec) return Status::IOError("mkdir -p " + path + ": " + ec.message());
+    return Status::OK();
+  }
+
+  Status ListDir(const std::string& dir, std::vector<std::string>* names) override {
+    names->clear();
+    DIR* d = ::opendir(dir.c_str());
+    if (d == nullptr) return Status::FromErrno("opendir", dir, errno);
+    while (struct dirent* e = ::readdir(d)) {
+      const char* n = e->d_name;
+      if (n[0] == '.' && (n[1] == 0 || (n[1] == '.' && n[2] == 0))) continue;
+      names->emplace_back(n);
+    }
+    ::closedir(d);
+    return Status::OK();
+  }
+
+  Status Stat(const std::string& path, FileInfo* info) override {
+    struct stat st;
+    if (::lstat(path.c_str(), &st) != 0) return Status::FromErrno("stat", path, errno);
+    info->is_dir = S_ISDIR(st.st_mode);
+    info->is_symlink = S_ISLNK(st.st_mode);
+    info->mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+    info->size = static_cast<uint64_t>(st.st_size);
+    info->mode = st.st_mode;
+    info->uid = st.st_uid;
+    return Status::OK();
+  }
+
+  Status Touch(const std::string& path) override {
+    // utimensat(NULL) asks the server to stamp its own time (NFS SET_TO_SERVER_TIME).
+    if (::utimensat(AT_FDCWD, path.c_str(), nullptr, AT_SYMLINK_NOFOLLOW) == 0) return Status::OK();
+    if (errno != ENOENT) return Status::FromErrno("touch", path, errno);
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0666);
+    if (fd < 0) return Status::FromErrno("create", path, errno);
+    ::close(fd);
+    return Status::OK();
+  }
+
+  Status RemoveFile(const std::string& path) override {
+    if (::unlink(path.c_str()) == 0) return Status::OK();
+    return Status::FromErrno("unlink", path, errno);
+  }
+
+  Status RemoveTree(const std::string& path) override {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+    if (ec) return Status::IOError("rm -r " + path + ": " + ec.message());
+    return Status::OK();
+  }
+
+ private:
+  Status WriteNew(const std::string& path, const std::string& data, bool sync) {
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
+    if (fd < 0) return Status::FromErrno("create", path, errno);
+    Status s = WriteAll(fd, data, path);
+    if (s.ok() && sync && ::fsync(fd) != 0) s = Status::FromErrno("fsync", path, errno);
+    if (::close(fd) != 0 && s.ok()) s = Status::FromErrno("close", path, errno);
+    if (!s.ok()) ::unlink(path.c_str());
+    return s;
+  }
+};
+
+}  // namespace
+
+bool Env::Exists(const std::string& path) {
+  FileInfo info;
+  return Stat(path, &info).ok();
+}
+
+Status Env::FsNow(const std::string& probe, int64_t* now_ns) {
+  CS_RETURN_IF_ERROR(Touch(probe));
+  FileInfo info;
+  CS_RETURN_IF_ERROR(Stat(probe, &info));
+  *now_ns = info.mtime_ns;
+  return Status::OK();
+}
+
+Env* Env::Default() {
+  static PosixEnv env;
+  return &env;
+}
+
+}  // namespace claimsweep

@@ -1,0 +1,69 @@
+#include "core/security.h"
+
+#include <sys/stat.h>
+
+#include <cstdio>
+
+namespace claimsweep {
+namespace {
+
+std::string Octal(uint32_t mode) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%04o", mode & 07777);
+  return buf;
+}
+
+}  // namespace
+
+Status CheckSweepSafety(Env* env, const SweepLayout& layout, bool allow_shared, uint32_t euid) {
+  struct Item {
+    std::string path;
+    bool must_be_dir;
+    bool may_be_symlink;  // the sweep root may be reached through a link (e.g. /scratch)
+  };
+  const Item items[] = {
+      {layout.root(), true, true},
+      {layout.spec_path(), false, false},
+      {layout.trials_dir(), true, false},
+      {layout.leases_dir(), true, false},
+      {layout.tmp_dir(), true, false},
+  };
+  const std::string optin = "or, to share this sweep on purpose, set `security { allow_shared: true }` in the spec";
+  for (const Item& it : items) {
+    FileInfo info;
+    Status s = env->Stat(it.path, &info);
+    if (!s.ok()) return s;
+    if (info.is_symlink && it.may_be_symlink) {
+      // Judge what the link points at.
+      struct stat st;
+      if (::stat(it.path.c_str(), &st) != 0) return Status::NotFound(it.path + " is a dangling symlink");
+      info.mode = st.st_mode;
+      info.uid = st.st_uid;
+      info.is_dir = S_ISDIR(st.st_mode);
+      info.is_symlink = false;
+    }
+    if (info.is_symlink) {
+      return Status::PermissionDenied(it.path + " is a symlink; claimsweep never creates files through one. Fix: "
+                                      "replace it with a real " + std::string(it.must_be_dir ? "directory" : "file"));
+    }
+    if (it.must_be_dir != info.is_dir) {
+      return Status::PermissionDenied(it.path + (it.must_be_dir ? " is not a directory" : " is not a regular file"));
+    }
+    if (allow_shared) continue;
+    if (info.uid != euid) {
+      return Status::PermissionDenied(it.path + " is owned by uid " + std::to_string(info.uid) +
+                                      ", not by you (uid " + std::to_string(euid) +
+                                      "); a command task runs what this sweep's spec says. Fix: use your own sweep "
+                                      "directory, " + optin);
+    }
+    if (info.mode & (S_IWGRP | S_IWOTH)) {
+      return Status::PermissionDenied(it.path + " is writable by " +
+                                      std::string((info.mode & S_IWOTH) ? "others" : "group") + " (mode " +
+                                      Octal(info.mode) + "); anyone who can write it can make your jobs run their "
+                                      "commands. Fix: chmod go-w '" + it.path + "', " + optin);
+    }
+  }
+  return Status::OK();
+}
+
+}  // namespace claimsweep

@@ -1,0 +1,98 @@
+#include "core/trial_state.h"
+
+#include <algorithm>
+#include <map>
+
+namespace claimsweep {
+
+const char* TrialStateName(TrialState s) {
+  switch (s) {
+    case TrialState::kPending: return "pending";
+    case TrialState::kRunning: return "running";
+    case TrialState::kInterrupted: return "interrupted";
+    case TrialState::kStale: return "stale";
+    case TrialState::kDone: return "done";
+    case TrialState::kFailed: return "failed";
+    case TrialState::kStopped: return "stopped";
+  }
+  return "?";
+}
+
+Status ReadTrialSnapshot(Env* env, const SweepLayout& layout, uint64_t index, TrialSnapshot* snap) {
+  *snap = TrialSnapshot();
+  std::vector<std::string> names;
+  Status s = env->ListDir(layout.trial_dir(index), &names);
+  if (s.IsNotFound()) return Status::OK();
+  if (!s.ok()) return s;
+  snap->exists = true;
+  std::map<uint32_t, AttemptFiles> attempts;
+  for (const std::string& n : names) {
+    uint32_t k = 0;
+    AttemptEntry kind;
+    if (n == "result.json") {
+      snap->has_result = true;
+    } else if (n == "stop") {
+      snap->has_stop = true;
+    } else if (ParseAttemptEntry(n, &k, &kind)) {
+      AttemptFiles& a = attempts[k];
+      a.number = k;
+      if (kind == AttemptEntry::kDir) a.has_dir = true;
+      if (kind == AttemptEntry::kReleased) a.released = true;
+      if (kind == AttemptEntry::kFailed) a.failed = true;
+    }
+  }
+  for (auto& [k, a] : attempts) snap->attempts.push_back(a);
+  if (!snap->has_result && !snap->attempts.empty()) {
+    const AttemptFiles& last = snap->attempts.back();
+    if (last.has_dir && !last.released && !last.failed) {
+      FileInfo info;
+      if (env->Stat(layout.heartbeat_path(index, last.number), &info).ok()) snap->heartbeat_ns = info.mtime_ns;
+    }
+  }
+  return Status::OK();
+}
+
+DerivedState DeriveState(const TrialSnapshot& snap, const ClaimPolicy& policy, int64_t fs_now_ns) {
+  DerivedState d;
+  if (!snap.exists) return d;  // pending
+  for (const AttemptFiles& a : snap.attempts) {
+    if (a.failed) ++d.failures;
+    if (a.has_dir) d.latest_attempt = std::max(d.latest_attempt, a.number);
+  }
+  if (snap.has_result) {
+    d.state = TrialState::kDone;
+    return d;
+  }
+  if (snap.has_stop) {
+    d.state = TrialState::kStopped;
+    return d;
+  }
+  const uint32_t max_attempts = policy.max_attempts() > 0 ? policy.max_attempts() : 3;
+  if (d.failures >= max_attempts) {
+    d.state = TrialState::kFailed;
+    return d;
+  }
+  if (d.latest_attempt == 0) {
+    // A trial directory with no attempt (e.g. after `sweep reset`): claimable.
+    d.state = TrialState::kInterrupted;
+    return d;
+  }
+  const AttemptFiles& last = *std::find_if(snap.attempts.rbegin(), snap.attempts.rend(),
+                                           [&](const AttemptFiles& a) { return a.number == d.latest_attempt; });
+  if (last.released || last.failed) {
+    d.state = TrialState::kInterrupted;
+    return d;
+  }
+  if (snap.heartbeat_ns < 0) {
+    // An open attempt without a heartbeat file cannot be renewed by anyone:
+    // its owner died while publishing it. Treat as expired.
+    d.state = TrialState::kStale;
+    return d;
+  }
+  d.heartbeat_age_s = static_cast<double>(fs_now_ns - snap.heartbeat_ns) / 1e9;
+  const double lease = policy.lease_seconds() > 0 ? policy.lease_seconds() : 300;
+  d.state = d.heartbeat_age_s > lease ? TrialState::kStale : TrialState::kRunning;
+  return d;
+}
+
+}  // namespace claimsweep

@@ -1,0 +1,61 @@
+// Trial states, derived from files alone. `sweep status` and `trial` both use
+// this module, so they cannot disagree.
+//
+//   pending      no trials/<index>/ yet
+//   running      latest attempt open, heartbeat younger than the lease
+//   stale        latest attempt open, heartbeat older than the lease (owner dead)
+//   interrupted  latest attempt released (walltime signal, exit 75) or failed
+//                with attempts left: claimable at once
+//   done         result.json exists
+//   failed       max_attempts attempts have failed
+//   stopped      the user created trials/<index>/stop
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/env.h"
+#include "core/layout.h"
+#include "spec.pb.h"
+
+namespace claimsweep {
+
+enum class TrialState { kPending, kRunning, kInterrupted, kStale, kDone, kFailed, kStopped };
+inline constexpr int kNumTrialStates = 7;
+const char* TrialStateName(TrialState s);
+
+struct AttemptFiles {
+  uint32_t number = 0;
+  bool has_dir = false;
+  bool released = false;
+  bool failed = false;
+};
+
+// What one readdir of trials/<index>/ (plus one stat of the heartbeat) shows.
+struct TrialSnapshot {
+  bool exists = false;
+  bool has_result = false;
+  bool has_stop = false;
+  std::vector<AttemptFiles> attempts;  // ascending by number
+  int64_t heartbeat_ns = -1;           // mtime of the latest attempt's heartbeat; -1 if absent
+};
+
+// Reads the snapshot. The heartbeat is stat'ed only when the latest attempt is
+// open (neither released nor failed) and there is no result.
+Status ReadTrialSnapshot(Env* env, const SweepLayout& layout, uint64_t index, TrialSnapshot* snap);
+
+struct DerivedState {
+  TrialState state = TrialState::kPending;
+  uint32_t latest_attempt = 0;  // 0 when there is none
+  uint32_t failures = 0;        // failed attempts so far
+  double heartbeat_age_s = -1;  // for open attempts
+};
+
+// Pure: the state of a trial given its files, the policy and the filesystem's now.
+DerivedState DeriveState(const TrialSnapshot& snap, const ClaimPolicy& policy, int64_t fs_now_ns);
+
+// True for states a claimer may take over (interrupted, stale).
+inline bool IsClaimable(TrialState s) { return s == TrialState::kInterrupted || s == TrialState::kStale; }
+
+}  // namespace claimsweep

@@ -1,0 +1,98 @@
+// `sweep validate SPEC` and `sweep init SPEC DIR`.
+#include <unistd.h>
+
+#include <cstdio>
+
+#include "core/layout.h"
+#include "core/points.h"
+#include "core/security.h"
+#include "core/spec.h"
+#include "sweep/commands.h"
+
+namespace claimsweep {
+
+int UsageError(const std::string& message) {
+  std::fprintf(stderr, "sweep: %s\n", message.c_str());
+  return 2;
+}
+
+int Failure(const std::string& message) {
+  std::fprintf(stderr, "sweep: %s\n", message.c_str());
+  return 1;
+}
+
+namespace {
+
+std::string Describe(const SweepSpec& spec, const PointSpace& ps) {
+  std::string d = std::to_string(ps.size()) + " points";
+  if (spec.random().param_size() > 0) {
+    d += " (grid " + std::to_string(ps.grid_size()) + " x " + std::to_string(ps.samples()) + " random samples)";
+  }
+  return d;
+}
+
+// Reads and validates SPEC; prints errors (file:line:col) itself.
+bool LoadSpec(const std::string& path, SweepSpec* spec, PointSpace* ps) {
+  auto s = ReadSpecFile(Env::Default(), path);
+  if (!s.ok()) {
+    std::string m = s.status().message();
+    if (!m.empty() && m.back() == '\n') m.pop_back();
+    std::fprintf(stderr, "%s\n", m.c_str());
+    return false;
+  }
+  auto p = PointSpace::Create(*s);
+  if (!p.ok()) {
+    std::fprintf(stderr, "%s: %s\n", path.c_str(), p.status().message().c_str());
+    return false;
+  }
+  *spec = std::move(*s);
+  *ps = std::move(*p);
+  return true;
+}
+
+}  // namespace
+
+int CmdValidate(const std::string& spec_path) {
+  SweepSpec spec;
+  PointSpace ps = *PointSpace::Create(SweepSpec());
+  if (!LoadSpec(spec_path, &spec, &ps)) return 2;
+  std::printf("%s: ok, %s\n", spec_path.c_str(), Describe(spec, ps).c_str());
+  return 0;
+}
+
+int CmdInit(const std::string& spec_path, const std::string& dir) {
+  Env* env = Env::Default();
+  SweepSpec spec;
+  PointSpace ps = *PointSpace::Create(SweepSpec());
+  if (!LoadSpec(spec_path, &spec, &ps)) return 2;
+  const std::string frozen = FreezeSpec(spec);
+  SweepLayout layout(dir);
+
+  std::string existing;
+  Status s = env->ReadFile(layout.spec_path(), &existing);
+  if (s.ok()) {
+    if (existing == frozen) {
+      std::printf("%s already holds this sweep: %s\n", dir.c_str(), Describe(spec, ps).c_str());
+      return 0;
+    }
+    return UsageError(dir + " already holds a different sweep (its " + kSpecFileName + " differs from " + spec_path +
+                      "); a sweep's points depend on its spec, so it cannot change. Use a new directory.");
+  }
+  std::vector<std::string> names;
+  if (env->ListDir(dir, &names).ok() && !names.empty()) {
+    return UsageError(dir + " is not empty and holds no sweep; refusing to initialize a sweep there");
+  }
+  for (const std::string& d : {dir, layout.trials_dir(), layout.leases_dir(), layout.tmp_dir()}) {
+    s = env->CreateDirs(d);
+    if (!s.ok()) return Failure(s.ToString());
+  }
+  // The spec goes in last: a directory counts as a sweep only once it is complete.
+  s = env->WriteFileAtomic(layout.spec_path(), frozen);
+  if (!s.ok()) return Failure(s.ToString());
+  std::printf("initialized sweep '%s' in %s: %s\n", spec.name().c_str(), dir.c_str(), Describe(spec, ps).c_str());
+  s = CheckSweepSafety(env, layout, spec.security().allow_shared(), ::geteuid());
+  if (!s.ok()) std::fprintf(stderr, "sweep: warning: `trial` will refuse this sweep: %s\n", s.message().c_str());
+  return 0;
+}
+
+}  // namespace claimsweep

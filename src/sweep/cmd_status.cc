@@ -1,0 +1,135 @@
+// `sweep status DIR` and `sweep points DIR`.
+#include <algorithm>
+#include <cstdio>
+
+#include "core/json.h"
+#include "core/points.h"
+#include "core/spec.h"
+#include "core/sweep_scan.h"
+#include "records.pb.h"
+#include "sweep/commands.h"
+#include "sweep/table.h"
+
+namespace claimsweep {
+namespace {
+
+// Display order: what needs attention first.
+int Priority(TrialState s) {
+  switch (s) {
+    case TrialState::kRunning: return 0;
+    case TrialState::kStale: return 1;
+    case TrialState::kInterrupted: return 2;
+    case TrialState::kFailed: return 3;
+    case TrialState::kStopped: return 4;
+    case TrialState::kDone: return 5;
+    case TrialState::kPending: return 6;
+  }
+  return 7;
+}
+
+std::string Seconds(double s) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%.0fs", s);
+  return b;
+}
+
+}  // namespace
+
+int CmdStatus(const std::string& dir, const std::string& format, int limit) {
+  Env* env = Env::Default();
+  auto spec = ReadFrozenSpec(env, dir);
+  if (!spec.ok()) return UsageError(spec.status().message());
+  auto ps = PointSpace::Create(*spec);
+  if (!ps.ok()) return UsageError(ps.status().message());
+  SweepLayout layout(dir);
+  SweepScan scan;
+  Status s = ScanSweep(env, layout, spec->claim(), ps->size(), &scan);
+  if (!s.ok()) return Failure(s.ToString());
+
+  if (format == "json") {
+    std::string o = "{\"total\":" + std::to_string(scan.total);
+    for (int st = 0; st < kNumTrialStates; ++st) {
+      o += ",\"" + std::string(TrialStateName(static_cast<TrialState>(st))) + "\":" + std::to_string(scan.counts[st]);
+    }
+    std::printf("%s}\n", o.c_str());
+    return 0;
+  }
+
+  std::printf("sweep '%s' in %s: %llu points\n", spec->name().c_str(), dir.c_str(),
+              static_cast<unsigned long long>(scan.total));
+  std::string line;
+  for (int st = 0; st < kNumTrialStates; ++st) {
+    line += std::string(line.empty() ? "" : "  ") + TrialStateName(static_cast<TrialState>(st)) + " " +
+            std::to_string(scan.counts[st]);
+  }
+  std::printf("%s\n", line.c_str());
+  if (!scan.clock_from_filesystem) {
+    std::printf("(lease ages use this machine's clock: %s is not writable)\n", layout.tmp_dir().c_str());
+  }
+  if (scan.trials.empty()) return 0;
+
+  std::vector<ScannedTrial> rows = scan.trials;
+  std::stable_sort(rows.begin(), rows.end(), [](const ScannedTrial& a, const ScannedTrial& b) {
+    return Priority(a.derived.state) < Priority(b.derived.state);
+  });
+  size_t shown = limit > 0 ? std::min(rows.size(), static_cast<size_t>(limit)) : rows.size();
+  Row header = {"index", "state", "attempt", "failures", "host", "job", "heartbeat"};
+  for (const auto& n : ps->names()) header.push_back(n);
+  std::vector<Row> table;
+  for (size_t r = 0; r < shown; ++r) {
+    const ScannedTrial& t = rows[r];
+    AttemptOwner owner;
+    std::string text;
+    if (t.derived.latest_attempt > 0 && env->ReadFile(layout.owner_path(t.index, t.derived.latest_attempt), &text).ok()) {
+      ParseJson(text, "", &owner);
+    }
+    Row row = {TrialName(t.index),
+               TrialStateName(t.derived.state),
+               std::to_string(t.derived.latest_attempt),
+               std::to_string(t.derived.failures),
+               owner.host(),
+               owner.slurm_job_id().empty() ? "-" : owner.slurm_job_id(),
+               t.derived.heartbeat_age_s >= 0 ? Seconds(t.derived.heartbeat_age_s) + " ago" : "-"};
+    for (const auto& [k, v] : ps->At(t.index).values) row.push_back(v);
+    table.push_back(row);
+  }
+  std::printf("\n%s", RenderTable(header, table).c_str());
+  if (shown < rows.size()) {
+    std::printf("... %zu more (sweep status --limit 0 shows all)\n", rows.size() - shown);
+  }
+  return 0;
+}
+
+int CmdPoints(const std::string& dir, const std::string& format) {
+  auto spec = ReadFrozenSpec(Env::Default(), dir);
+  if (!spec.ok()) return UsageError(spec.status().message());
+  auto ps = PointSpace::Create(*spec);
+  if (!ps.ok()) return UsageError(ps.status().message());
+  if (format == "json") {
+    std::string out = "[\n";
+    for (uint64_t i = 0; i < ps->size(); ++i) {
+      Point p = ps->At(i);
+      out += "  {\"index\":" + std::to_string(i);
+      for (const auto& [k, v] : p.values) out += "," + JsonString(k) + ":" + JsonString(v);
+      out += i + 1 < ps->size() ? "},\n" : "}\n";
+      if (out.size() > (1 << 20)) {
+        std::fputs(out.c_str(), stdout);
+        out.clear();
+      }
+    }
+    std::fputs((out + "]\n").c_str(), stdout);
+    return 0;
+  }
+  Row header = {"index"};
+  for (const auto& n : ps->names()) header.push_back(n);
+  std::vector<Row> rows;
+  for (uint64_t i = 0; i < ps->size(); ++i) {
+    Row r = {std::to_string(i)};
+    for (const auto& [k, v] : ps->At(i).values) r.push_back(v);
+    rows.push_back(std::move(r));
+  }
+  std::fputs((format == "csv" ? RenderCsv(header, rows) : RenderTable(header, rows)).c_str(), stdout);
+  return 0;
+}
+
+}  // namespace claimsweep

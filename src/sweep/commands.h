@@ -1,0 +1,18 @@
+// The `sweep` subcommands. Each returns the process exit code
+// (0 ok, 1 failure, 2 usage or spec error).
+#pragma once
+
+#include <string>
+
+namespace claimsweep {
+
+int CmdValidate(const std::string& spec_path);
+int CmdInit(const std::string& spec_path, const std::string& dir);
+int CmdStatus(const std::string& dir, const std::string& format, int limit);
+int CmdPoints(const std::string& dir, const std::string& format);
+
+// Prints "sweep: <message>" to stderr and returns 2.
+int UsageError(const std::string& message);
+int Failure(const std::string& message);
+
+}  // namespace claimsweep

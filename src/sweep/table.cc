@@ -1,0 +1,73 @@
+#include "sweep/table.h"
+
+#include <algorithm>
+#include <cstdio>
+
+namespace claimsweep {
+
+std::string RenderTable(const Row& header, const std::vector<Row>& rows) {
+  std::vector<size_t> width(header.size());
+  for (size_t c = 0; c < header.size(); ++c) width[c] = header[c].size();
+  for (const Row& r : rows) {
+    for (size_t c = 0; c < r.size() && c < width.size(); ++c) width[c] = std::max(width[c], r[c].size());
+  }
+  std::string out;
+  auto line = [&](const Row& r) {
+    std::string l;
+    for (size_t c = 0; c < width.size(); ++c) {
+      const std::string& cell = c < r.size() ? r[c] : "";
+      l += cell;
+      if (c + 1 < width.size()) l += std::string(width[c] - cell.size() + 2, ' ');
+    }
+    while (!l.empty() && l.back() == ' ') l.pop_back();
+    out += l + "\n";
+  };
+  line(header);
+  Row rule;
+  for (size_t w : width) rule.push_back(std::string(w, '-'));
+  line(rule);
+  for (const Row& r : rows) line(r);
+  return out;
+}
+
+static std::string CsvField(const std::string& f) {
+  if (f.find_first_of(",\"\n\r") == std::string::npos) return f;
+  std::string q = "\"";
+  for (char c : f) q += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return q + "\"";
+}
+
+std::string RenderCsv(const Row& header, const std::vector<Row>& rows) {
+  std::string out;
+  auto line = [&](const Row& r) {
+    for (size_t c = 0; c < r.size(); ++c) out += (c ? "," : "") + CsvField(r[c]);
+    out += "\n";
+  };
+  line(header);
+  for (const Row& r : rows) line(r);
+  return out;
+}
+
+std::string JsonString(const std::string& s) {
+  std::string o = "\"";
+  for (unsigned char c : s) {
+    switch (c) {
+      case '"': o += "\\\""; break;
+      case '\\': o += "\\\\"; break;
+      case '\n': o += "\\n"; break;
+      case '\r': o += "\\r"; break;
+      case '\t': o += "\\t"; break;
+      default:
+        if (c < 0x20) {
+          char b[8];
+          std::snprintf(b, sizeof b, "\\u%04x", c);
+          o += b;
+        } else {
+          o += static_cast<char>(c);
+        }
+    }
+  }
+  return o + "\"";
+}
+
+}  // namespace claimsweep

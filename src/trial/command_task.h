@@ -1,0 +1,33 @@
+// The command task: runs the user's program for one point.
+#pragma once
+
+#include <atomic>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+
+namespace claimsweep {
+
+struct CommandRequest {
+  std::vector<std::string> argv;
+  std::vector<std::string> extra_env;  // "KEY=VALUE", added to our environment
+  std::string cwd;
+  std::string log_path;                // output is appended here and echoed to stdout
+};
+
+struct CommandOutcome {
+  int exit_code = -1;    // -1 when killed by a signal
+  int term_signal = 0;
+  double seconds = 0;
+  bool aborted = false;  // we killed it because `abort` became true
+};
+
+// Runs the command in its own process group (so forwarded signals reach the
+// whole tree) and waits for it. Signals received by `trial` meanwhile are
+// forwarded (see signals.h). When `abort` becomes true the group gets SIGTERM,
+// then SIGKILL after `kill_grace_s`.
+Status RunCommand(const CommandRequest& req, const std::atomic<bool>& abort, double kill_grace_s,
+                  CommandOutcome* out);
+
+}  // namespace claimsweep

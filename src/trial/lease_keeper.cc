@@ -1,0 +1,41 @@
+#include "trial/lease_keeper.h"
+
+#include <chrono>
+#include <cstdio>
+
+namespace claimsweep {
+
+LeaseKeeper::LeaseKeeper(Claimer* claimer, Claim claim, double period_s)
+    : claimer_(claimer), claim_(claim), period_s_(period_s), thread_([this] { Loop(); }) {}
+
+LeaseKeeper::~LeaseKeeper() {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+}
+
+std::string LeaseKeeper::lost_reason() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return reason_;
+}
+
+void LeaseKeeper::Loop() {
+  std::unique_lock<std::mutex> l(mu_);
+  const auto period = std::chrono::duration<double>(period_s_);
+  while (!cv_.wait_for(l, period, [this] { return stop_; })) {
+    l.unlock();
+    Status s = claimer_->Heartbeat(claim_);
+    l.lock();
+    if (s.IsSuperseded()) {
+      reason_ = s.message();
+      lost_ = true;
+      return;
+    }
+    if (!s.ok()) std::fprintf(stderr, "trial: warning: heartbeat failed (will retry): %s\n", s.ToString().c_str());
+  }
+}
+
+}  // namespace claimsweep
