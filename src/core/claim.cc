@@ -78,6 +78,7 @@ Status Claimer::TryClaimNew(uint64_t index) {
   }
   if (s.ok()) s = Publish(tmp, layout_.trial_dir(index));
   if (!s.ok()) env_->RemoveTree(tmp);
+  if (s.IsAlreadyExists()) DropLeaseIfDone(index, 1);
   return s;
 }
 
@@ -93,6 +94,7 @@ Status Claimer::TryTakeOver(uint64_t index, uint32_t attempt, Claim* claim) {
   if (s.ok()) s = Publish(tmp, layout_.attempt_dir(index, attempt));
   if (!s.ok()) {
     env_->RemoveTree(tmp);
+    if (s.IsAlreadyExists()) DropLeaseIfDone(index, attempt);
     return s;
   }
   // The old owner may have committed between our look and our publish (it was
@@ -104,6 +106,13 @@ Status Claimer::TryTakeOver(uint64_t index, uint32_t attempt, Claim* claim) {
   claim->index = index;
   claim->attempt = attempt;
   return Status::OK();
+}
+
+void Claimer::DropLeaseIfDone(uint64_t index, uint32_t attempt) {
+  // We lost the publish. The winner shares the lease entry we may have just
+  // created and removes it when it commits; but if it had committed already,
+  // our entry would be left behind, so take it out ourselves.
+  if (env_->Exists(layout_.result_path(index))) env_->RemoveFile(layout_.lease_path(index, attempt));
 }
 
 void Claimer::RemoveLeaseEntries(uint64_t index, const std::vector<uint32_t>& attempts, uint32_t below) {
@@ -204,6 +213,9 @@ Status Claimer::ClaimNext(Claim* claim) {
   Status s = ClaimOpenTrial(now_ns, claim);
   if (s.ok() || !s.IsNotFound()) return s;
   for (uint64_t i = FindFrontier(); i < num_points_; ++i) {
+    // A stat is far cheaper than building a claim that is bound to lose;
+    // after a lost race the winners are usually a few indices ahead.
+    if (env_->Exists(layout_.trial_dir(i))) continue;
     s = TryClaimNew(i);
     if (s.ok()) {
       hint_ = i + 1;

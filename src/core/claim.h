@@ -88,6 +88,7 @@ class Claimer {
   Status TryClaimNew(uint64_t index);
   Status Publish(const std::string& tmp, const std::string& target);
   uint64_t FindFrontier();
+  void DropLeaseIfDone(uint64_t index, uint32_t attempt);
   void RemoveLeaseEntries(uint64_t index, const std::vector<uint32_t>& attempts, uint32_t below);
   std::string NewTempPath();
   std::string OwnerJson(uint64_t index, uint32_t attempt) const;

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 
@@ -93,6 +94,7 @@ Status RunCommand(const CommandRequest& req, const std::atomic<bool>& abort, dou
   bool pipe_open = true, exited = false;
   int wstatus = 0;
   Clock::time_point term_sent{};
+  int wait_us = 200;
   char buf[1 << 14];
   while (!exited || pipe_open) {
     if (pipe_open) {
@@ -113,7 +115,10 @@ Status RunCommand(const CommandRequest& req, const std::atomic<bool>& abort, dou
         break;
       }
     } else {
-      ::usleep(50 * 1000);
+      // The child closed its output, so it is usually exiting now: poll for it
+      // quickly at first, then back off.
+      ::usleep(wait_us);
+      wait_us = std::min(wait_us * 2, 50000);
     }
     if (!exited) {
       pid_t r = ::waitpid(pid, &wstatus, WNOHANG);

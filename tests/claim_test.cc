@@ -1,0 +1,268 @@
+// The claim protocol through the Env interface: normal operation, lease expiry
+// judged by the filesystem clock, fencing, and a crash at every single
+// filesystem operation of claim + commit.
+#include <gtest/gtest.h>
+
+#include <map>
+#include <set>
+
+#include "core/claim.h"
+#include "core/json.h"
+#include "fault_env.h"
+#include "records.pb.h"
+#include "test_util.h"
+
+namespace claimsweep {
+namespace {
+
+using testing::MustParse;
+using testing::TempDir;
+
+const char* kSpec = R"(
+  grid { param { name: "x" range { start: 0 stop: 5 step: 1 } } }
+  command { argv: "true" }
+  claim { lease_seconds: 30 heartbeat_seconds: 1 max_attempts: 2 })";
+
+struct Fixture {
+  TempDir tmp;
+  SweepSpec spec = MustParse(kSpec);
+  SweepLayout layout{tmp.path() + "/s"};
+  Fixture() { testing::InitSweep(layout.root(), spec); }
+
+  Claimer Make(Env* env, const std::string& token) {
+    return Claimer(env, layout, spec.claim(), 5, token, [](uint64_t i) { return "{\"index\":" + std::to_string(i) + "}\n"; });
+  }
+  std::string Result(uint32_t attempt, uint64_t index) {
+    TrialResult r;
+    r.set_index(static_cast<uint32_t>(index));
+    r.set_attempt(attempt);
+    r.set_outcome("done");
+    return ToJson(r);
+  }
+  // Reads result.json; -1 if absent. Fails the test if it is torn.
+  int ResultAttempt(uint64_t index) {
+    std::string text;
+    if (!Env::Default()->ReadFile(layout.result_path(index), &text).ok()) return -1;
+    TrialResult r;
+    Status s = ParseJson(text, layout.result_path(index), &r);
+    EXPECT_TRUE(s.ok()) << s.ToString();
+    return static_cast<int>(r.attempt());
+  }
+  size_t LeaseEntries() {
+    std::vector<std::string> n;
+    Env::Default()->ListDir(layout.leases_dir(), &n);
+    return n.size();
+  }
+};
+
+TEST(Claim, ClaimsPointsInOrderThenReportsNothingLeft) {
+  Fixture f;
+  Claimer c = f.Make(Env::Default(), "a");
+  for (uint64_t i = 0; i < 5; ++i) {
+    Claim cl;
+    ASSERT_TRUE(c.ClaimNext(&cl).ok());
+    EXPECT_EQ(cl.index, i);
+    EXPECT_EQ(cl.attempt, 1u);
+    ASSERT_TRUE(c.Commit(cl, f.Result(1, i)).ok());
+  }
+  Claim cl;
+  EXPECT_TRUE(c.ClaimNext(&cl).IsNotFound());
+  EXPECT_EQ(f.LeaseEntries(), 0u);  // commits remove their lease entries
+  EXPECT_EQ(f.ResultAttempt(4), 1);
+}
+
+TEST(Claim, RunningTrialIsNotTakenOverUntilItsLeaseExpires) {
+  Fixture f;
+  FaultEnv later(Env::Default());
+  Claimer a = f.Make(Env::Default(), "a");
+  Claimer b = f.Make(&later, "b");
+  Claim ca, cb;
+  ASSERT_TRUE(a.ClaimNext(&ca).ok());
+  ASSERT_TRUE(b.ClaimNext(&cb).ok());
+  EXPECT_EQ(cb.index, 1u);  // trial 0 is running: B takes a new point
+  ASSERT_TRUE(b.Commit(cb, f.Result(1, 1)).ok());
+
+  later.AdvanceClock(31);  // B's view of the filesystem clock passes A's lease
+  ASSERT_TRUE(b.ClaimNext(&cb).ok());
+  EXPECT_EQ(cb.index, 0u);
+  EXPECT_EQ(cb.attempt, 2u);
+  EXPECT_EQ(cb.previous, TrialState::kStale);
+
+  // Fencing: A comes back and must not write anything B reads.
+  EXPECT_TRUE(a.Heartbeat(ca).IsSuperseded());
+  EXPECT_TRUE(a.Commit(ca, f.Result(1, 0)).IsSuperseded());
+  EXPECT_TRUE(a.Release(ca, "{}").IsSuperseded());
+  EXPECT_EQ(f.ResultAttempt(0), -1);
+  ASSERT_TRUE(b.Commit(cb, f.Result(2, 0)).ok());
+  EXPECT_EQ(f.ResultAttempt(0), 2);
+}
+
+TEST(Claim, HeartbeatKeepsTheLease) {
+  Fixture f;
+  FaultEnv later(Env::Default());
+  Claimer a = f.Make(Env::Default(), "a");
+  Claim ca;
+  ASSERT_TRUE(a.ClaimNext(&ca).ok());
+  // B's clock runs 20 s ahead; A renews; B still sees a young heartbeat.
+  later.AdvanceClock(20);
+  ASSERT_TRUE(a.Heartbeat(ca).ok());
+  Claimer b = f.Make(&later, "b");
+  Claim cb;
+  ASSERT_TRUE(b.ClaimNext(&cb).ok());
+  EXPECT_EQ(cb.index, 1u);
+}
+
+TEST(Claim, ReleasedTrialIsClaimedFirstAndAtOnce) {
+  Fixture f;
+  Claimer a = f.Make(Env::Default(), "a");
+  Claim c0, c1;
+  ASSERT_TRUE(a.ClaimNext(&c0).ok());
+  ASSERT_TRUE(a.ClaimNext(&c1).ok());
+  ASSERT_TRUE(a.Release(c1, "{}").ok());
+  Claimer b = f.Make(Env::Default(), "b");
+  Claim cb;
+  ASSERT_TRUE(b.ClaimNext(&cb).ok());
+  EXPECT_EQ(cb.index, 1u);
+  EXPECT_EQ(cb.attempt, 2u);
+  EXPECT_EQ(cb.previous, TrialState::kInterrupted);
+}
+
+TEST(Claim, FailuresAreRetriedUntilMaxAttempts) {
+  Fixture f;
+  Claimer a = f.Make(Env::Default(), "a");
+  Claim c;
+  bool final = true;
+  ASSERT_TRUE(a.ClaimNext(&c).ok());
+  ASSERT_TRUE(a.Fail(c, "{}", &final).ok());
+  EXPECT_FALSE(final);
+  ASSERT_TRUE(a.ClaimNext(&c).ok());
+  EXPECT_EQ(c.index, 0u);
+  EXPECT_EQ(c.attempt, 2u);
+  ASSERT_TRUE(a.Fail(c, "{}", &final).ok());
+  EXPECT_TRUE(final);  // max_attempts: 2
+  ASSERT_TRUE(a.ClaimNext(&c).ok());
+  EXPECT_EQ(c.index, 1u);
+  TrialSnapshot snap;
+  ASSERT_TRUE(ReadTrialSnapshot(Env::Default(), f.layout, 0, &snap).ok());
+  EXPECT_EQ(DeriveState(snap, f.spec.claim(), 0).state, TrialState::kFailed);
+}
+
+TEST(Claim, LeaseEntryOfAClaimerThatDiedBeforePublishingLeadsToThePoint) {
+  Fixture f;
+  Claimer a = f.Make(Env::Default(), "a");
+  for (uint64_t i = 0; i < 5; ++i) {
+    Claim c;
+    ASSERT_TRUE(a.ClaimNext(&c).ok());
+    ASSERT_TRUE(a.Commit(c, f.Result(1, i)).ok());
+  }
+  // Make point 2 a hole below the frontier, as left by a claimer that wrote
+  // the lease entry and died before its rename.
+  ASSERT_TRUE(Env::Default()->RemoveTree(f.layout.trial_dir(2)).ok());
+  ASSERT_TRUE(Env::Default()->CreateExclusive(f.layout.lease_path(2, 1), "").ok());
+
+  Claimer b = f.Make(Env::Default(), "b");
+  Claim c;
+  EXPECT_TRUE(b.ClaimNext(&c).IsNotFound());  // the entry is younger than a lease: maybe in flight
+  FaultEnv later(Env::Default());
+  later.AdvanceClock(31);
+  Claimer d = f.Make(&later, "d");
+  ASSERT_TRUE(d.ClaimNext(&c).ok());
+  EXPECT_EQ(c.index, 2u);
+  EXPECT_EQ(c.attempt, 1u);
+}
+
+// Crash claimer A at every filesystem operation of one claim + commit; then a
+// second claimer (after the lease) finishes the sweep. Every point ends done
+// exactly once with an intact result, whatever op A died at.
+TEST(Claim, CrashAtEveryOperationLosesNothingAndDuplicatesNothing) {
+  long ops_in_full_run = 0;
+  {
+    Fixture f;
+    FaultEnv counting(Env::Default());
+    Claimer a = f.Make(&counting, "a");
+    Claim c;
+    ASSERT_TRUE(a.ClaimNext(&c).ok());
+    ASSERT_TRUE(a.Commit(c, f.Result(1, c.index)).ok());
+    ops_in_full_run = counting.ops();
+  }
+  ASSERT_GT(ops_in_full_run, 8);
+  for (long crash_at = 0; crash_at <= ops_in_full_run; ++crash_at) {
+    SCOPED_TRACE("crash at op " + std::to_string(crash_at));
+    Fixture f;
+    FaultEnv dying(Env::Default());
+    dying.CrashAtOp(crash_at);
+    Claimer a = f.Make(&dying, "a");
+    Claim ca;
+    bool a_committed = false;
+    if (a.ClaimNext(&ca).ok()) a_committed = a.Commit(ca, f.Result(1, ca.index)).ok();
+    // A commit fails only because of the crash (a crash after the link, while
+    // cleaning up, still leaves a committed result).
+    EXPECT_TRUE(a_committed || dying.crashed());
+
+    FaultEnv later(Env::Default());
+    later.AdvanceClock(31);
+    Claimer b = f.Make(&later, "b");
+    std::map<uint64_t, int> commits;
+    if (a_committed) commits[ca.index]++;
+    Claim cb;
+    int guard = 0;
+    while (b.ClaimNext(&cb).ok() && ++guard < 20) {
+      Status s = b.Commit(cb, f.Result(cb.attempt, cb.index));
+      ASSERT_TRUE(s.ok()) << s.ToString();
+      commits[cb.index]++;
+    }
+    for (uint64_t i = 0; i < 5; ++i) {
+      EXPECT_EQ(commits[i], 1) << "point " << i;
+      EXPECT_GE(f.ResultAttempt(i), 1) << "point " << i;
+    }
+    EXPECT_EQ(f.LeaseEntries(), 0u);
+  }
+}
+
+// The same for a crash while releasing (walltime) or recording a failure: the
+// trial is never lost; it comes back as interrupted or stale.
+TEST(Claim, CrashWhileReleasingOrFailingLosesNothing) {
+  for (int mode = 0; mode < 2; ++mode) {
+    for (long crash_after = 0; crash_after < 12; ++crash_after) {
+      SCOPED_TRACE("mode " + std::to_string(mode) + " crash after " + std::to_string(crash_after));
+      Fixture f;
+      FaultEnv dying(Env::Default());
+      Claimer a = f.Make(&dying, "a");
+      Claim ca;
+      ASSERT_TRUE(a.ClaimNext(&ca).ok());
+      dying.CrashAtOp(dying.ops() + crash_after);
+      bool final = false;
+      if (mode == 0) {
+        a.Release(ca, "{\"outcome\":\"interrupted\"}");
+      } else {
+        a.Fail(ca, "{\"outcome\":\"failed\"}", &final);
+      }
+      FaultEnv later(Env::Default());
+      later.AdvanceClock(31);
+      Claimer b = f.Make(&later, "b");
+      Claim cb;
+      ASSERT_TRUE(b.ClaimNext(&cb).ok());
+      EXPECT_EQ(cb.index, 0u);  // the interrupted/stale trial comes first
+      EXPECT_EQ(cb.attempt, 2u);
+    }
+  }
+}
+
+TEST(Claim, RacingTakeoversHaveExactlyOneWinner) {
+  Fixture f;
+  Claimer a = f.Make(Env::Default(), "a");
+  Claim ca;
+  ASSERT_TRUE(a.ClaimNext(&ca).ok());
+  ASSERT_TRUE(a.Release(ca, "{}").ok());
+  Claimer b = f.Make(Env::Default(), "b");
+  Claimer c = f.Make(Env::Default(), "c");
+  Claim cb, cc;
+  ASSERT_TRUE(b.ClaimNext(&cb).ok());
+  ASSERT_TRUE(c.ClaimNext(&cc).ok());
+  // Both saw trial 0 interrupted; only one may own attempt 2.
+  EXPECT_NE(cb.index, cc.index);
+  EXPECT_EQ(std::set<uint32_t>({cb.index == 0 ? cb.attempt : cc.attempt}), std::set<uint32_t>{2});
+}
+
+}  // namespace
+}  // namespace claimsweep

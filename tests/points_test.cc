@@ -1,0 +1,101 @@
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <set>
+
+#include "core/points.h"
+#include "example_specs.h"
+#include "test_util.h"
+
+namespace claimsweep {
+namespace {
+
+using testing::kLrDepthSpec;
+using testing::MustParse;
+
+TEST(Points, ExampleHas114PointsInProductOrder) {
+  auto ps = PointSpace::Create(MustParse(kLrDepthSpec));
+  ASSERT_TRUE(ps.ok());
+  EXPECT_EQ(ps->size(), 114u);  // 2 x 19 x 3
+  EXPECT_EQ(ps->grid_size(), 38u);
+  EXPECT_EQ(ps->names(), (std::vector<std::string>{"lr", "depth", "wd", "opt"}));
+  // i = grid_index * samples + sample; first grid parameter slowest.
+  auto at = [&](uint64_t i) { return ps->At(i).AsMap(); };
+  EXPECT_EQ(at(0)["lr"], "0.1");
+  EXPECT_EQ(at(0)["depth"], "4");
+  EXPECT_EQ(at(2)["depth"], "4");
+  EXPECT_EQ(at(3)["depth"], "8");
+  EXPECT_EQ(at(56)["depth"], "76");
+  EXPECT_EQ(at(56)["lr"], "0.1");
+  EXPECT_EQ(at(57)["lr"], "0.01");
+  EXPECT_EQ(at(57)["depth"], "4");
+  EXPECT_EQ(at(113)["depth"], "76");
+}
+
+TEST(Points, SameSpecSamePointsInEveryProcess) {
+  auto a = PointSpace::Create(MustParse(kLrDepthSpec));
+  auto b = PointSpace::Create(MustParse(kLrDepthSpec));
+  for (uint64_t i = 0; i < a->size(); ++i) EXPECT_EQ(a->At(i).values, b->At(i).values) << i;
+  // And the value does not depend on which points were computed before.
+  EXPECT_EQ(a->At(100).values, b->At(100).values);
+}
+
+TEST(Points, RandomDrawsRespectDistributionsAndVaryBySample) {
+  auto ps = PointSpace::Create(MustParse(kLrDepthSpec));
+  std::set<std::string> wds, opts;
+  for (uint64_t i = 0; i < ps->size(); ++i) {
+    auto m = ps->At(i).AsMap();
+    double wd = std::stod(m["wd"]);
+    EXPECT_GE(wd, 1e-5);
+    EXPECT_LT(wd, 1e-2);
+    wds.insert(m["wd"]);
+    opts.insert(m["opt"]);
+  }
+  EXPECT_GT(wds.size(), 100u);  // distinct draws, not one per grid point
+  EXPECT_EQ(opts, (std::set<std::string>{"sgd", "adam"}));
+}
+
+TEST(Points, SeedChangesDrawsButNotGrid) {
+  std::string other = kLrDepthSpec;
+  other.replace(other.find("seed: 7"), 7, "seed: 8");
+  auto a = PointSpace::Create(MustParse(kLrDepthSpec));
+  auto b = PointSpace::Create(MustParse(other));
+  int same_wd = 0;
+  for (uint64_t i = 0; i < a->size(); ++i) {
+    auto ma = a->At(i).AsMap(), mb = b->At(i).AsMap();
+    EXPECT_EQ(ma["lr"], mb["lr"]);
+    EXPECT_EQ(ma["depth"], mb["depth"]);
+    same_wd += ma["wd"] == mb["wd"];
+  }
+  EXPECT_EQ(same_wd, 0);
+}
+
+TEST(Points, IntUniformIsInclusiveAndUniformFloat) {
+  auto ps = PointSpace::Create(MustParse(R"(
+    random { samples: 400 param { name: "k" int_uniform { low: -2 high: 2 } }
+             param { name: "u" uniform { low: 0.5 high: 0.75 } } }
+    command { argv: "true" })"));
+  ASSERT_TRUE(ps.ok());
+  std::set<std::string> ks;
+  for (uint64_t i = 0; i < ps->size(); ++i) {
+    auto m = ps->At(i).AsMap();
+    ks.insert(m["k"]);
+    double u = std::stod(m["u"]);
+    EXPECT_GE(u, 0.5);
+    EXPECT_LT(u, 0.75);
+  }
+  EXPECT_EQ(ks, (std::set<std::string>{"-2", "-1", "0", "1", "2"}));
+}
+
+TEST(Points, FractionalRangeHasNoBinaryNoise) {
+  GridParam p;
+  p.mutable_range()->set_start(0.1);
+  p.mutable_range()->set_stop(0.45);
+  p.mutable_range()->set_step(0.1);
+  std::vector<std::string> v;
+  ASSERT_TRUE(ExpandGridParam(p, &v).ok());
+  EXPECT_EQ(v, (std::vector<std::string>{"0.1", "0.2", "0.3", "0.4"}));
+}
+
+}  // namespace
+}  // namespace claimsweep

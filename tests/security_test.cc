@@ -1,0 +1,88 @@
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/metrics_csv.h"
+#include "core/security.h"
+#include "test_util.h"
+
+namespace claimsweep {
+namespace {
+
+using testing::MustParse;
+using testing::TempDir;
+
+struct SweepDir {
+  TempDir tmp;
+  SweepLayout layout{tmp.path() + "/s"};
+  SweepDir() {
+    ::umask(022);
+    testing::InitSweep(layout.root(), MustParse("command { argv: \"true\" }"));
+  }
+};
+
+TEST(Security, OwnPrivateSweepPasses) {
+  SweepDir d;
+  EXPECT_TRUE(CheckSweepSafety(Env::Default(), d.layout, false, ::geteuid()).ok());
+}
+
+TEST(Security, GroupWritableSpecIsRefusedWithItsPathAndFix) {
+  SweepDir d;
+  ASSERT_EQ(::chmod(d.layout.spec_path().c_str(), 0664), 0);
+  Status s = CheckSweepSafety(Env::Default(), d.layout, false, ::geteuid());
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find(d.layout.spec_path()), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("chmod go-w"), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("allow_shared"), std::string::npos) << s.message();
+  EXPECT_TRUE(CheckSweepSafety(Env::Default(), d.layout, true, ::geteuid()).ok());
+}
+
+TEST(Security, WorldWritableDirectoryAndForeignOwnerAreRefused) {
+  SweepDir d;
+  ASSERT_EQ(::chmod(d.layout.trials_dir().c_str(), 0777), 0);
+  Status s = CheckSweepSafety(Env::Default(), d.layout, false, ::geteuid());
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("writable by others"), std::string::npos) << s.message();
+  ASSERT_EQ(::chmod(d.layout.trials_dir().c_str(), 0755), 0);
+  s = CheckSweepSafety(Env::Default(), d.layout, false, ::geteuid() + 1);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("not by you"), std::string::npos) << s.message();
+}
+
+TEST(Security, SymlinkedStateFolderIsRefusedEvenWhenShared) {
+  SweepDir d;
+  TempDir elsewhere;
+  ASSERT_TRUE(Env::Default()->RemoveTree(d.layout.leases_dir()).ok());
+  ASSERT_EQ(::symlink(elsewhere.path().c_str(), d.layout.leases_dir().c_str()), 0);
+  Status s = CheckSweepSafety(Env::Default(), d.layout, true, ::geteuid());
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("symlink"), std::string::npos) << s.message();
+}
+
+TEST(Security, WritesDoNotFollowASymlinkOutOfTheTree) {
+  TempDir d;
+  TempDir outside;
+  const std::string target = outside.path() + "/victim";
+  ASSERT_EQ(::symlink(target.c_str(), (d.path() + "/log").c_str()), 0);
+  EXPECT_FALSE(Env::Default()->AppendFile(d.path() + "/log", "x").ok());
+  EXPECT_FALSE(Env::Default()->CreateExclusive(d.path() + "/log", "x").ok());
+  EXPECT_FALSE(Env::Default()->Exists(target));
+}
+
+TEST(MetricsCsv, LastRowWithNumbersAsNumbers) {
+  TempDir d;
+  const std::string p = d.path() + "/metrics.csv";
+  ASSERT_TRUE(Env::Default()->CreateExclusive(p, "epoch,loss,tag\n1,0.9,a\n2,0.5,\"b,c\"\n\n").ok());
+  google::protobuf::Struct row;
+  ASSERT_TRUE(ReadLastMetricsRow(Env::Default(), p, &row).ok());
+  EXPECT_EQ(row.fields().at("epoch").number_value(), 2);
+  EXPECT_EQ(row.fields().at("loss").number_value(), 0.5);
+  EXPECT_EQ(row.fields().at("tag").string_value(), "b,c");
+  ASSERT_TRUE(Env::Default()->AppendFile(p, "3,0.4\n").ok());
+  Status s = ReadLastMetricsRow(Env::Default(), p, &row);
+  EXPECT_EQ(s.code(), Status::Code::kCorruption);
+  EXPECT_NE(s.message().find("metrics.csv:4"), std::string::npos) << s.message();
+}
+
+}  // namespace
+}  // namespace claimsweep

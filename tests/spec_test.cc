@@ -1,0 +1,86 @@
+#include <gtest/gtest.h>
+
+#include "core/spec.h"
+#include "example_specs.h"
+#include "test_util.h"
+
+namespace claimsweep {
+namespace {
+
+std::string ErrorOf(const std::string& text) {
+  auto s = ParseSpec(text, "my.textproto");
+  EXPECT_FALSE(s.ok()) << "spec was accepted:\n" << text;
+  return s.ok() ? "" : s.status().message();
+}
+
+TEST(Spec, AcceptsTheIssueExampleAsWritten) {
+  auto s = ParseSpec(testing::kLrDepthSpec, "lr-depth.textproto");
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_EQ(s->name(), "lr-depth");
+  EXPECT_EQ(s->claim().trials_per_job(), 1u);
+}
+
+TEST(Spec, SyntaxErrorNamesFileLineAndColumn) {
+  std::string e = ErrorOf("name: \"x\"\ngrid {\n  param { nmae: \"lr\" }\n}\n");
+  EXPECT_NE(e.find("my.textproto:3:"), std::string::npos) << e;
+  EXPECT_NE(e.find("nmae"), std::string::npos) << e;
+}
+
+TEST(Spec, UnknownPlaceholderNamesTheArgvLine) {
+  std::string e = ErrorOf(
+      "name: \"x\"\n"
+      "grid { param { name: \"lr\" values: \"0.1\" } }\n"
+      "command {\n"
+      "  argv: \"train\"\n"
+      "  argv: \"--lr={lrr}\"\n"
+      "}\n");
+  EXPECT_NE(e.find("my.textproto:5:"), std::string::npos) << e;
+  EXPECT_NE(e.find("{lrr}"), std::string::npos) << e;
+  EXPECT_NE(e.find("lr"), std::string::npos) << e;
+}
+
+TEST(Spec, RefusesDuplicateReservedAndMalformedParameters) {
+  EXPECT_NE(ErrorOf("grid { param { name: \"a\" values: \"1\" } param { name: \"a\" values: \"2\" } }\n"
+                    "command { argv: \"true\" }")
+                .find("defined twice"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf("grid { param { name: \"index\" values: \"1\" } }\ncommand { argv: \"true\" }").find("reserved"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf("grid { param { name: \"a-b\" values: \"1\" } }\ncommand { argv: \"true\" }").find("identifier"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf("grid { param { name: \"a\" range { start: 5 stop: 1 step: 1 } } }\ncommand { argv: \"true\" }")
+                .find("stop must be > start"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf("random { samples: 2 param { name: \"w\" log_uniform { low: 0 high: 1 } } }\n"
+                    "command { argv: \"true\" }")
+                .find("0 < low < high"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf("random { param { name: \"w\" uniform { low: 0 high: 1 } } }\ncommand { argv: \"true\" }")
+                .find("samples"),
+            std::string::npos);
+}
+
+TEST(Spec, RefusesMissingTaskAndTooSlowHeartbeat) {
+  EXPECT_NE(ErrorOf("name: \"x\"\n").find("needs a task"), std::string::npos);
+  std::string e = ErrorOf("command { argv: \"true\" }\nclaim { lease_seconds: 10 heartbeat_seconds: 5 }\n");
+  EXPECT_NE(e.find("my.textproto:2:"), std::string::npos) << e;
+  EXPECT_NE(e.find("third of lease_seconds"), std::string::npos) << e;
+}
+
+TEST(Spec, FrozenTextRoundTripsAndCarriesVersion) {
+  auto s = ParseSpec(testing::kLrDepthSpec, "x");
+  ASSERT_TRUE(s.ok());
+  std::string frozen = FreezeSpec(*s);
+  EXPECT_NE(frozen.find("format_version: 1"), std::string::npos);
+  auto back = ParseSpec(frozen, "frozen");
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(FreezeSpec(*back), frozen);
+}
+
+TEST(Spec, NewerFormatVersionIsRefusedClearly) {
+  std::string e = ErrorOf("format_version: 9\ncommand { argv: \"true\" }\n");
+  EXPECT_NE(e.find("newer than this claimsweep"), std::string::npos) << e;
+}
+
+}  // namespace
+}  // namespace claimsweep

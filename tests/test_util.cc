@@ -1,0 +1,50 @@
+#include "test_util.h"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "core/layout.h"
+
+namespace claimsweep::testing {
+
+TempDir::TempDir() {
+  const char* base = std::getenv("TMPDIR");
+  std::string tmpl = std::string(base && *base ? base : "/tmp") + "/claimsweep-test.XXXXXX";
+  char* p = ::mkdtemp(tmpl.data());
+  if (p == nullptr) throw std::runtime_error("mkdtemp failed");
+  path_ = p;
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+}
+
+SweepSpec MustParse(const std::string& text) {
+  auto s = ParseSpec(text, "test.textproto");
+  EXPECT_TRUE(s.ok()) << s.status().ToString();
+  if (!s.ok()) return SweepSpec();
+  SweepSpec spec = *s;
+  ApplyDefaults(&spec);
+  return spec;
+}
+
+void InitSweep(const std::string& dir, const SweepSpec& spec) {
+  Env* env = Env::Default();
+  SweepLayout l(dir);
+  for (const auto& d : {dir, l.trials_dir(), l.leases_dir(), l.tmp_dir()}) ASSERT_TRUE(env->CreateDirs(d).ok());
+  ASSERT_TRUE(env->WriteFileAtomic(l.spec_path(), FreezeSpec(spec)).ok());
+}
+
+std::string ReadAll(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+}  // namespace claimsweep::testing

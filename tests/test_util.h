@@ -1,0 +1,30 @@
+// Helpers shared by the tests: temp directories and tiny sweeps.
+#pragma once
+
+#include <string>
+
+#include "core/env.h"
+#include "core/spec.h"
+
+namespace claimsweep::testing {
+
+// A fresh empty directory under $TMPDIR (or /tmp), removed by the destructor.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+// Parses `text` as a spec; fails the test on error.
+SweepSpec MustParse(const std::string& text);
+
+// Creates a sweep directory as `sweep init` does.
+void InitSweep(const std::string& dir, const SweepSpec& spec);
+
+std::string ReadAll(const std::string& path);
+
+}  // namespace claimsweep::testing

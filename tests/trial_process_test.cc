@@ -1,0 +1,231 @@
+// `trial` as researchers run it: many identical processes on one directory,
+// killed with SIGKILL, signalled at walltime, superseded after a stall.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <thread>
+
+#include "core/json.h"
+#include "core/layout.h"
+#include "process_util.h"
+#include "records.pb.h"
+#include "test_util.h"
+
+namespace claimsweep::testing {
+namespace {
+
+struct ProcSweep {
+  TempDir tmp;
+  std::string dir = tmp.path() + "/sweep";
+  SweepLayout layout{dir};
+
+  explicit ProcSweep(const std::string& spec) {
+    ::umask(022);
+    std::ofstream(tmp.path() + "/spec.textproto") << spec;
+    RunResult r = RunProcess({SWEEP_BIN, "init", tmp.path() + "/spec.textproto", dir});
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+  }
+  Spawned StartTrial(const std::string& name, std::vector<std::string> env = {}) {
+    env.push_back("SWEEP_DIR=" + dir);
+    return Spawn({TRIAL_BIN}, env, tmp.path(), tmp.path() + "/" + name + ".out");
+  }
+  RunResult RunTrial() { return RunProcess({TRIAL_BIN}, {"SWEEP_DIR=" + dir}, tmp.path()); }
+  TrialResult Result(uint64_t i) {
+    TrialResult r;
+    std::string text = ReadAll(layout.result_path(i));
+    EXPECT_TRUE(ParseJson(text, layout.result_path(i), &r).ok()) << "trial " << i << ": " << text;
+    return r;
+  }
+  bool AttemptExists(uint64_t i, uint32_t k) { return Env::Default()->Exists(layout.attempt_dir(i, k)); }
+};
+
+std::string Spec(const std::string& points_range, const std::string& cmd, const std::string& claim) {
+  return "name: \"t\"\ngrid { param { name: \"x\" range { start: 0 stop: " + points_range +
+         " step: 1 } } }\ncommand { argv: \"sh\" argv: \"-c\" argv: \"" + cmd + "\" }\nclaim { " + claim + " }\n";
+}
+
+TEST(TrialProcess, SixteenRacingWorkersRunEveryPointExactlyOnce) {
+  const int kPoints = 2000, kWorkers = 16;
+  ProcSweep s(Spec(std::to_string(kPoints), "echo {index} >> {sweep_dir}/ran.log", "trials_per_job: 0"));
+  std::vector<Spawned> workers;
+  for (int w = 0; w < kWorkers; ++w) workers.push_back(s.StartTrial("w" + std::to_string(w)));
+  for (auto& w : workers) EXPECT_EQ(WaitExit(w.pid), 0) << ReadAll(w.output_path);
+
+  // The witness is the commands' own log, not claimsweep's bookkeeping.
+  auto ran = CountLines(s.dir + "/ran.log");
+  EXPECT_EQ(ran.size(), static_cast<size_t>(kPoints)) << "points missing";
+  int duplicates = 0;
+  for (const auto& [idx, n] : ran) duplicates += n - 1;
+  EXPECT_EQ(duplicates, 0);
+  for (int i = 0; i < kPoints; ++i) ASSERT_EQ(ran[std::to_string(i)], 1) << "point " << i;
+  auto counts = StatusCounts(s.dir);
+  EXPECT_EQ(counts["done"], kPoints);
+  EXPECT_EQ(counts["pending"], 0);
+  // No spurious takeovers, and the lease index is empty again.
+  for (int i = 0; i < kPoints; i += 97) EXPECT_FALSE(s.AttemptExists(i, 2)) << i;
+  std::vector<std::string> leases;
+  ASSERT_TRUE(Env::Default()->ListDir(s.layout.leases_dir(), &leases).ok());
+  EXPECT_TRUE(leases.empty()) << leases.size() << " lease entries left";
+}
+
+// Kills a trial and its command (own process group) as a node failure would.
+void KillNineWithChildren(pid_t pid) {
+  ::system(("pkill -KILL -P " + std::to_string(pid) + " 2>/dev/null").c_str());
+  ::kill(pid, SIGKILL);
+}
+
+TEST(TrialProcess, KilledWorkersTrialsAreTakenOverAfterTheLeaseAsAttemptTwo) {
+  // Points 0-2 hang on attempt 1 (until killed); everything else is instant.
+  ProcSweep s(Spec("8",
+                   "if [ {attempt} = 1 ] && [ {index} -lt 3 ]; then exec sleep 60; fi; "
+                   "echo {index} >> {sweep_dir}/ran.log",
+                   "lease_seconds: 2 heartbeat_seconds: 0.4 trials_per_job: 1"));
+  std::vector<Spawned> victims;
+  for (int w = 0; w < 3; ++w) victims.push_back(s.StartTrial("victim" + std::to_string(w)));
+  ASSERT_TRUE(WaitFor([&] { return StatusCounts(s.dir)["running"] == 3; }, 10));
+  for (auto& v : victims) {
+    KillNineWithChildren(v.pid);
+    EXPECT_EQ(WaitExit(v.pid), 128 + SIGKILL);
+  }
+
+  // Within the lease the dead trials look alive: a new worker takes point 3.
+  RunResult early = s.RunTrial();
+  EXPECT_EQ(early.exit_code, 0) << early.output;
+  EXPECT_EQ(s.Result(3).attempt(), 1u);
+  for (uint64_t i = 0; i < 3; ++i) EXPECT_FALSE(s.AttemptExists(i, 2));
+
+  // Once the lease has expired (by the filesystem's clock) they are stale,
+  // and they are claimed before the remaining new points.
+  ASSERT_TRUE(WaitFor([&] { return StatusCounts(s.dir)["stale"] == 3; }, 10));
+  for (int k = 0; k < 3; ++k) {
+    RunResult r = s.RunTrial();
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    EXPECT_NE(r.output.find("attempt 2 (was stale)"), std::string::npos) << r.output;
+  }
+  for (int k = 0; k < 6; ++k) s.RunTrial();
+  RunResult last = s.RunTrial();
+  EXPECT_NE(last.output.find("nothing to claim"), std::string::npos) << last.output;
+  EXPECT_EQ(last.exit_code, 0);
+
+  for (uint64_t i = 0; i < 8; ++i) EXPECT_EQ(s.Result(i).attempt(), i < 3 ? 2u : 1u) << "trial " << i;
+  auto ran = CountLines(s.dir + "/ran.log");
+  EXPECT_EQ(ran.size(), 8u);
+  for (const auto& [idx, n] : ran) EXPECT_EQ(n, 1) << "point " << idx;
+}
+
+TEST(TrialProcess, StalledOwnerIsSupersededAndCannotCommit) {
+  ProcSweep s(Spec("1", "sleep 2; echo {attempt} >> {sweep_dir}/ran.log",
+                   "lease_seconds: 1.5 heartbeat_seconds: 0.3 trials_per_job: 1"));
+  Spawned a = s.StartTrial("a");
+  ASSERT_TRUE(WaitFor([&] { return StatusCounts(s.dir)["running"] == 1; }, 10));
+  ::kill(a.pid, SIGSTOP);  // a stall: GC pause, swapped out, network partition
+  ASSERT_TRUE(WaitFor([&] { return StatusCounts(s.dir)["stale"] == 1; }, 10));
+  RunResult b = s.RunTrial();
+  EXPECT_EQ(b.exit_code, 0) << b.output;
+  EXPECT_NE(b.output.find("attempt 2 (was stale)"), std::string::npos) << b.output;
+  ::kill(a.pid, SIGCONT);
+  EXPECT_EQ(WaitExit(a.pid), 1);
+  std::string a_out = ReadAll(a.output_path);
+  EXPECT_NE(a_out.find("lost the claim"), std::string::npos) << a_out;
+
+  EXPECT_EQ(s.Result(0).attempt(), 2u);
+  EXPECT_FALSE(Env::Default()->Exists(s.layout.released_path(0, 1)));
+  EXPECT_FALSE(Env::Default()->Exists(s.layout.failed_path(0, 1)));
+  EXPECT_EQ(StatusCounts(s.dir)["done"], 1);
+}
+
+TEST(TrialProcess, WalltimeSignalReleasesExits75AndIsResumedFirst) {
+  ProcSweep s(Spec("3", "if [ {attempt} = 1 ]; then exec sleep 60; fi; echo {index} >> {sweep_dir}/ran.log",
+                   "lease_seconds: 60 heartbeat_seconds: 5 trials_per_job: 1"));
+  Spawned a = s.StartTrial("a");
+  ASSERT_TRUE(WaitFor([&] { return StatusCounts(s.dir)["running"] == 1; }, 10));
+  ::kill(a.pid, SIGUSR1);  // what --signal=B:USR1@N delivers
+  EXPECT_EQ(WaitExit(a.pid), 75) << ReadAll(a.output_path);
+  EXPECT_TRUE(Env::Default()->Exists(s.layout.released_path(0, 1)));
+  auto counts = StatusCounts(s.dir);
+  EXPECT_EQ(counts["interrupted"], 1);
+  EXPECT_EQ(counts["pending"], 2);
+
+  RunResult b = s.RunTrial();  // no lease wait for a released trial
+  EXPECT_EQ(b.exit_code, 0) << b.output;
+  EXPECT_NE(b.output.find("trial 000000 attempt 2 (was interrupted)"), std::string::npos) << b.output;
+  EXPECT_EQ(StatusCounts(s.dir)["pending"], 2);
+}
+
+TEST(TrialProcess, CommandExit75IsAnInterruptionNotAFailure) {
+  ProcSweep s(Spec("1", "[ {attempt} -gt 1 ] || exit 75", "max_attempts: 1"));
+  RunResult a = s.RunTrial();
+  EXPECT_EQ(a.exit_code, 75) << a.output;
+  RunResult b = s.RunTrial();
+  EXPECT_EQ(b.exit_code, 0) << b.output;
+  EXPECT_EQ(s.Result(0).attempt(), 2u);  // max_attempts 1 did not count the interruption
+}
+
+TEST(TrialProcess, FailedAttemptsAreRetriedUpToMaxAttempts) {
+  ProcSweep s(Spec("1", "echo boom; exit 3", "max_attempts: 3"));
+  for (int k = 1; k <= 3; ++k) {
+    RunResult r = s.RunTrial();
+    EXPECT_EQ(r.exit_code, 1) << r.output;
+    TrialResult rec;
+    ASSERT_TRUE(ParseJson(ReadAll(s.layout.failed_path(0, k)), "failed", &rec).ok());
+    EXPECT_EQ(rec.exit_code(), 3);
+    EXPECT_NE(ReadAll(s.layout.log_path(0, k)).find("boom"), std::string::npos);
+  }
+  RunResult r = s.RunTrial();
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_NE(r.output.find("nothing to claim"), std::string::npos) << r.output;
+  EXPECT_EQ(StatusCounts(s.dir)["failed"], 1);
+}
+
+TEST(TrialProcess, TrialsPerJobBoundsHowManyOneProcessRuns) {
+  ProcSweep s(Spec("5", "true", "trials_per_job: 3"));
+  RunResult r = s.RunTrial();
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  auto counts = StatusCounts(s.dir);
+  EXPECT_EQ(counts["done"], 3);
+  EXPECT_EQ(counts["pending"], 2);
+}
+
+TEST(TrialProcess, CommandGetsValuesInArgvAndEnvironmentAndMetricsReachTheResult) {
+  ProcSweep s(Spec("2",
+                   "test \\\"$SWEEP_PARAM_x\\\" = {x} && test \\\"$SWEEP_INDEX\\\" = {index} && "
+                   "test \\\"$SWEEP_TRIAL_DIR\\\" = \\\"$PWD\\\" && test \\\"$SWEEP_ATTEMPT\\\" = {attempt} && "
+                   "printf 'epoch,loss,tag\\\\n1,0.5,a\\\\n2,0.25,b\\\\n' > metrics.csv",
+                   "trials_per_job: 0"));
+  RunResult r = s.RunTrial();
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  TrialResult res = s.Result(1);
+  EXPECT_EQ(res.params().at("x"), "1");
+  EXPECT_EQ(res.metrics().fields().at("loss").number_value(), 0.25);
+  EXPECT_EQ(res.metrics().fields().at("tag").string_value(), "b");
+  EXPECT_EQ(res.exit_code(), 0);
+  EXPECT_FALSE(res.host().empty());
+}
+
+TEST(TrialProcess, RefusesGroupWritableSweepNamingTheFix) {
+  ProcSweep s(Spec("1", "true", ""));
+  ASSERT_EQ(::chmod(s.dir.c_str(), 0775), 0);
+  RunResult r = s.RunTrial();
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find(s.dir + " is writable by group"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("chmod go-w"), std::string::npos) << r.output;
+  EXPECT_EQ(StatusCounts(s.dir)["pending"], 1);  // nothing ran
+}
+
+TEST(TrialProcess, FindsItsSweepFromTheWorkingDirectory) {
+  ProcSweep s(Spec("1", "true", ""));
+  RunResult r = RunProcess({TRIAL_BIN}, {"SWEEP_DIR="}, s.layout.trials_dir());
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(StatusCounts(s.dir)["done"], 1);
+  RunResult lost = RunProcess({TRIAL_BIN}, {"SWEEP_DIR="}, "/");
+  EXPECT_EQ(lost.exit_code, 2);
+  EXPECT_NE(lost.output.find("no sweep found"), std::string::npos) << lost.output;
+  EXPECT_EQ(RunProcess({TRIAL_BIN, "extra"}).exit_code, 2);
+  EXPECT_EQ(RunProcess({TRIAL_BIN, "--help"}).exit_code, 0);
+}
+
+}  // namespace
+}  // namespace claimsweep::testing
