@@ -82,5 +82,54 @@ TEST(Spec, NewerFormatVersionIsRefusedClearly) {
   EXPECT_NE(e.find("newer than this claimsweep"), std::string::npos) << e;
 }
 
+
+// The train task example from the training issue, as written.
+constexpr const char* kTrainSpec = R"(name: "resnet-depth"
+seed: 3
+grid {
+  param { name: "depth" values: "20" values: "32" }
+  param { name: "lr" values: "0.1" values: "0.05" }
+}
+train {
+  model: "resnet_cifar"    # squeezenet1_0 | squeezenet1_1 | resnet_cifar | resnet18 | resnet34 | resnet50
+  dataset: "data/synth"    # relative to the spec file; frozen as an absolute path at init
+  epochs: 10
+  batch_size: 128
+  optimizer: "sgd"         # sgd (momentum, nesterov) | adam | adamw
+  lr: 0.1
+  momentum: 0.9
+  weight_decay: 5e-4
+  schedule: "cosine"       # constant | step | cosine, with optional linear warmup
+}
+claim { lease_seconds: 600 heartbeat_seconds: 30 max_attempts: 3 trials_per_job: 1 }
+)";
+
+TEST(Spec, AcceptsTheTrainExampleAsWritten) {
+  auto s = ParseSpec(kTrainSpec, "resnet.textproto");
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_EQ(s->train().model(), "resnet_cifar");
+}
+
+TEST(Spec, TrainParameterMustNameAFieldListingTheValidOnes) {
+  std::string text = kTrainSpec;
+  text.replace(text.find("name: \"lr\""), 10, "name: \"lrate\"");
+  std::string e = ErrorOf(text);
+  EXPECT_NE(e.find("my.textproto:5:"), std::string::npos) << e;
+  EXPECT_NE(e.find("'lrate' is not a field of the train task"), std::string::npos) << e;
+  EXPECT_NE(e.find("weight_decay"), std::string::npos) << e;  // the list of valid fields
+}
+
+TEST(Spec, TrainParameterValuesAreTypeChecked) {
+  std::string text = kTrainSpec;
+  text.replace(text.find("values: \"0.05\""), 14, "values: \"fast\"");
+  std::string e = ErrorOf(text);
+  EXPECT_NE(e.find("'fast'"), std::string::npos) << e;
+  EXPECT_NE(e.find("double"), std::string::npos) << e;
+  std::string depth = kTrainSpec;
+  depth.replace(depth.find("values: \"32\""), 12, "values: \"33\"");
+  e = ErrorOf(depth);
+  EXPECT_NE(e.find("6n+2"), std::string::npos) << e;
+}
+
 }  // namespace
 }  // namespace claimsweep

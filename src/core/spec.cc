@@ -9,6 +9,7 @@
 #include "core/layout.h"
 #include "core/points.h"
 #include "core/template.h"
+#include "core/train_config.h"
 
 namespace claimsweep {
 namespace {
@@ -79,6 +80,67 @@ std::string Join(const std::vector<std::string>& v) {
   std::string out;
   for (const auto& s : v) out += (out.empty() ? "" : ", ") + s;
   return out;
+}
+
+// Every sweep parameter of a train task must name a TrainTask field, and each
+// of its values must have that field's type.
+template <typename Err>
+void ValidateTrain(const SweepSpec& spec, const Locator& loc, Err err) {
+  TrainTask base = spec.train();
+  const std::string twhere = loc.At({{"train", 0}}, spec);
+  for (int i = 0; i < spec.grid().param_size(); ++i) {
+    const GridParam& p = spec.grid().param(i);
+    std::vector<std::string> vals;
+    if (!ExpandGridParam(p, &vals).ok()) continue;
+    for (const auto& v : vals) {
+      TrainTask t = base;
+      Status s = SetTrainField(&t, p.name(), v);
+      if (!s.ok()) {
+        err(loc.At({{"grid", 0}, {"param", i}}, spec), s.message());
+        break;
+      }
+      if (p.name() == "model" || p.name() == "depth") {
+        ApplyTrainDefaults(&t);
+        if (t.dataset().empty()) t.set_dataset("-");
+        s = CheckTrainTask(t);
+        if (!s.ok()) {
+          err(loc.At({{"grid", 0}, {"param", i}}, spec), "value " + v + ": " + s.message());
+          break;
+        }
+      }
+    }
+  }
+  for (int i = 0; i < spec.random().param_size(); ++i) {
+    const RandomParam& p = spec.random().param(i);
+    std::vector<std::string> samples;
+    switch (p.distribution_case()) {
+      case RandomParam::kUniform: samples = {FormatDouble(p.uniform().low() + 0.5)}; break;
+      case RandomParam::kLogUniform: samples = {FormatDouble(p.log_uniform().low() * 1.5)}; break;
+      case RandomParam::kIntUniform:
+        samples = {std::to_string(p.int_uniform().low()), std::to_string(p.int_uniform().high())};
+        break;
+      case RandomParam::kChoice: samples.assign(p.choice().values().begin(), p.choice().values().end()); break;
+      default: break;
+    }
+    for (const auto& v : samples) {
+      TrainTask t = base;
+      Status s = SetTrainField(&t, p.name(), v);
+      if (!s.ok()) {
+        err(loc.At({{"random", 0}, {"param", i}}, spec), s.message());
+        break;
+      }
+    }
+  }
+  TrainTask t = base;
+  ApplyTrainDefaults(&t);
+  // The point values may still change model/depth; check the rest here.
+  bool model_swept = false;
+  for (const auto& p : spec.grid().param()) model_swept |= p.name() == "model" || p.name() == "depth";
+  for (const auto& p : spec.random().param()) model_swept |= p.name() == "model" || p.name() == "depth";
+  if (model_swept && t.model().empty()) t.set_model("resnet18");
+  if (model_swept && t.model() == "resnet_cifar") t.set_depth(20);
+  Status s = CheckTrainTask(t);
+  if (!s.ok()) err(twhere, s.message());
 }
 
 Status Validate(const SweepSpec& spec, const Locator& loc) {
@@ -162,8 +224,9 @@ Status Validate(const SweepSpec& spec, const Locator& loc) {
     }
   };
   if (spec.task_case() == SweepSpec::TASK_NOT_SET) {
-    err(loc.At({{"name", 0}}, spec), "the spec needs a task: command { argv: ... }");
+    err(loc.At({{"name", 0}}, spec), "the spec needs a task: command { argv: ... } or train { ... }");
   }
+  if (spec.has_train()) ValidateTrain(spec, loc, err);
   if (spec.has_command()) {
     const CommandTask& c = spec.command();
     if (c.argv_size() == 0) err(loc.At({{"command", 0}}, spec), "command needs at least one argv");

@@ -2,6 +2,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <filesystem>
 
 #include "core/layout.h"
 #include "core/points.h"
@@ -65,6 +66,21 @@ int CmdInit(const std::string& spec_path, const std::string& dir) {
   SweepSpec spec;
   PointSpace ps = *PointSpace::Create(SweepSpec());
   if (!LoadSpec(spec_path, &spec, &ps)) return 2;
+  if (spec.has_train()) {
+    // The dataset is named relative to the spec file; freeze it absolute so
+    // jobs find it from any working directory.
+    std::filesystem::path ds = spec.train().dataset();
+    if (ds.is_relative()) ds = std::filesystem::absolute(std::filesystem::path(spec_path).parent_path() / ds);
+    ds = ds.lexically_normal();
+    std::string p = ds.string();
+    while (p.size() > 1 && p.back() == '/') p.pop_back();
+    spec.mutable_train()->set_dataset(p);
+    if (!env->Exists(p + "/manifest.textproto")) {
+      return UsageError(spec_path + ": train.dataset " + p +
+                        " holds no dataset (no manifest.textproto); make one with `sweep data synth --out " + p +
+                        "` or `sweep data import`");
+    }
+  }
   const std::string frozen = FreezeSpec(spec);
   SweepLayout layout(dir);
 

@@ -4,6 +4,8 @@
 
 #include <string>
 
+#include "data/synth.h"
+
 namespace claimsweep {
 
 int CmdValidate(const std::string& spec_path);
@@ -14,5 +16,10 @@ int CmdPoints(const std::string& dir, const std::string& format);
 // Prints "sweep: <message>" to stderr and returns 2.
 int UsageError(const std::string& message);
 int Failure(const std::string& message);
+
+// `sweep data synth|import|inspect` (src/sweep/cmd_data.cc).
+int CmdDataSynth(const SynthOptions& options, const std::string& out_dir);
+int CmdDataImport(const std::string& format, const std::string& out_dir, const std::string& src, double val_fraction);
+int CmdDataInspect(const std::string& dir);
 
 }  // namespace claimsweep

@@ -29,6 +29,28 @@ int main(int argc, char** argv) {
   points->add_option("DIR", dir, "sweep directory")->required();
   points->add_option("--format", format, "table, csv or json")->check(CLI::IsMember({"table", "csv", "json"}));
 
+  auto* data = app.add_subcommand("data", "Datasets: generate, import, inspect and verify");
+  data->require_subcommand(1);
+  SynthOptions synth_opts;
+  std::string out, src, data_format;
+  double val_fraction = 0.1;
+  auto* synth = data->add_subcommand("synth", "Write a deterministic synthetic image dataset");
+  synth->add_option("--out", out, "dataset directory to write")->required();
+  synth->add_option("--classes", synth_opts.classes, "number of classes")->capture_default_str();
+  synth->add_option("--train", synth_opts.train, "training examples")->capture_default_str();
+  synth->add_option("--val", synth_opts.val, "validation examples")->capture_default_str();
+  synth->add_option("--test", synth_opts.test, "test examples")->capture_default_str();
+  synth->add_option("--size", synth_opts.size, "image height and width")->capture_default_str();
+  synth->add_option("--channels", synth_opts.channels, "1 (grey) or 3 (RGB)")->capture_default_str();
+  synth->add_option("--seed", synth_opts.seed, "same seed, same bytes")->capture_default_str();
+  auto* import = data->add_subcommand("import", "Convert CIFAR-10 (binary) or MNIST (IDX) files into a dataset");
+  import->add_option("--format", data_format, "cifar10 or mnist")->required()->check(CLI::IsMember({"cifar10", "mnist"}));
+  import->add_option("--out", out, "dataset directory to write")->required();
+  import->add_option("--val-fraction", val_fraction, "share of the training set moved to val")->capture_default_str();
+  import->add_option("SRC", src, "directory holding the source files")->required();
+  auto* inspect = data->add_subcommand("inspect", "Print a dataset's manifest and verify every checksum");
+  inspect->add_option("DIR", dir, "dataset directory")->required();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -39,5 +61,8 @@ int main(int argc, char** argv) {
   if (*init) return CmdInit(spec, dir);
   if (*status) return CmdStatus(dir, format, limit);
   if (*points) return CmdPoints(dir, format);
+  if (*synth) return CmdDataSynth(synth_opts, out);
+  if (*import) return CmdDataImport(data_format, out, src, val_fraction);
+  if (*inspect) return CmdDataInspect(dir);
   return 2;
 }

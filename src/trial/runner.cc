@@ -2,7 +2,9 @@
 
 #include <sys/stat.h>
 
+#include <chrono>
 #include <cstdio>
+#include <cstdlib>
 
 #include "core/json.h"
 #include "core/metrics_csv.h"
@@ -12,6 +14,8 @@
 #include "trial/command_task.h"
 #include "trial/lease_keeper.h"
 #include "trial/signals.h"
+#include "train/train_task.h"
+#include "core/train_config.h"
 
 namespace claimsweep {
 namespace {
@@ -72,18 +76,34 @@ int TrialRunner::Run() {
 
 TrialRunner::Outcome TrialRunner::RunOne(Claimer* claimer, const Claim& claim) {
   const Point pt = points_.At(claim.index);
-  const std::string trial_dir = layout_.trial_dir(claim.index);
   const std::string started_at = NowIso8601();
   Say("claimed trial " + TrialName(claim.index) + " attempt " + std::to_string(claim.attempt) +
       (claim.previous == TrialState::kPending ? "" : std::string(" (was ") + TrialStateName(claim.previous) + ")"));
+  env_->AppendFile(layout_.log_path(claim.index, claim.attempt),
+                   "# claimsweep: trial " + TrialName(claim.index) + " attempt " + std::to_string(claim.attempt) +
+                       " on " + HostName() + " at " + started_at +
+                       (GetEnv("SLURM_JOB_ID").empty() ? "" : " job " + GetEnv("SLURM_JOB_ID")) + "\n");
+  AttemptEnd end;
+  if (ReceivedSignal() != 0) {
+    // Slurm's warning came while we were claiming: hand the trial back untouched.
+    end.kind = Outcome::kInterrupted;
+    end.message = "received signal " + std::to_string(ReceivedSignal()) + " before starting";
+  } else if (spec_.has_train()) {
+    end = RunTrainAttempt(claimer, claim, pt);
+  } else {
+    end = RunCommandAttempt(claimer, claim, pt);
+  }
+  return Record(claimer, claim, pt, started_at, std::move(end));
+}
 
+TrialRunner::AttemptEnd TrialRunner::RunCommandAttempt(Claimer* claimer, const Claim& claim, const Point& pt) {
+  AttemptEnd end;
+  const std::string trial_dir = layout_.trial_dir(claim.index);
   // The trial directory was published by our own rename, but make sure no
   // one swapped a symlink in before we run a command inside it.
   FileInfo info;
   Status s = env_->Stat(trial_dir, &info);
-  if (s.ok() && (info.is_symlink || !info.is_dir)) {
-    s = Status::PermissionDenied(trial_dir + " is not a plain directory");
-  }
+  if (s.ok() && (info.is_symlink || !info.is_dir)) s = Status::PermissionDenied(trial_dir + " is not a plain directory");
 
   std::map<std::string, std::string> values = pt.AsMap();
   values["trial_dir"] = trial_dir;
@@ -108,81 +128,132 @@ TrialRunner::Outcome TrialRunner::RunOne(Claimer* claimer, const Claim& claim) {
     if (s.ok()) s = Substitute(v, values, &val);
     req.extra_env.push_back(k + "=" + val);
   }
-  if (!s.ok()) {
-    Say("trial " + TrialName(claim.index) + ": " + s.ToString());
-    return Record(claimer, claim, pt, 127, 0, 0, started_at, false, "");
-  }
-
-  if (ReceivedSignal() != 0) {
-    // Slurm's warning came while we were claiming: hand the trial back untouched.
-    return Record(claimer, claim, pt, kExitInterrupted, 0, 0, started_at, false, "");
-  }
-  env_->AppendFile(req.log_path, "# claimsweep: trial " + TrialName(claim.index) + " attempt " +
-                                     std::to_string(claim.attempt) + " on " + HostName() + " at " + started_at +
-                                     (GetEnv("SLURM_JOB_ID").empty() ? "" : " job " + GetEnv("SLURM_JOB_ID")) + "\n");
   CommandOutcome out;
-  {
+  if (s.ok()) {
     LeaseKeeper keeper(claimer, claim, spec_.claim().heartbeat_seconds());
     s = RunCommand(req, keeper.lost(), /*kill_grace_s=*/10, &out);
-    if (keeper.lost()) return Record(claimer, claim, pt, -1, 0, out.seconds, started_at, true, keeper.lost_reason());
+    if (keeper.lost()) {
+      end.kind = Outcome::kLost;
+      end.message = keeper.lost_reason();
+      return end;
+    }
   }
   if (!s.ok()) {
-    Say("trial " + TrialName(claim.index) + ": " + s.ToString());
-    return Record(claimer, claim, pt, 127, 0, 0, started_at, false, "");
+    end.kind = Outcome::kFailed;
+    end.exit_code = 127;
+    end.message = s.ToString();
+    return end;
   }
-  return Record(claimer, claim, pt, out.exit_code, out.term_signal, out.seconds, started_at, false, "");
+  end.exit_code = out.term_signal ? -1 : out.exit_code;
+  end.term_signal = out.term_signal;
+  end.seconds = out.seconds;
+  const int sig = ReceivedSignal();
+  if (out.exit_code == kExitInterrupted || (sig != 0 && (out.exit_code != 0 || out.term_signal != 0))) {
+    end.kind = Outcome::kInterrupted;
+    end.message = sig ? "received signal " + std::to_string(sig) : "the command exited 75 (EX_TEMPFAIL)";
+  } else if (out.exit_code == 0 && out.term_signal == 0) {
+    end.kind = Outcome::kDone;
+  } else {
+    end.kind = Outcome::kFailed;
+    end.message = out.term_signal ? "killed by signal " + std::to_string(out.term_signal)
+                                  : "exited with status " + std::to_string(out.exit_code);
+  }
+  return end;
 }
 
-TrialRunner::Outcome TrialRunner::Record(Claimer* claimer, const Claim& claim, const Point& pt, int exit_code,
-                                         int term_signal, double seconds, const std::string& started_at, bool lost,
-                                         const std::string& lost_reason) {
+TrialRunner::AttemptEnd TrialRunner::RunTrainAttempt(Claimer* claimer, const Claim& claim, const Point& pt) {
+  AttemptEnd end;
+  auto cfg = TrainTaskForPoint(spec_.train(), pt);
+  if (!cfg.ok()) {
+    end.kind = Outcome::kFailed;
+    end.exit_code = 2;
+    end.message = cfg.status().message();
+    return end;
+  }
+  const std::string log_path = layout_.log_path(claim.index, claim.attempt);
+  LeaseKeeper keeper(claimer, claim, spec_.claim().heartbeat_seconds());
+  TrainRequest req;
+  req.config = *cfg;
+  req.trial_dir = layout_.trial_dir(claim.index);
+  const std::string cpus = GetEnv("SLURM_CPUS_PER_TASK");
+  req.threads = cpus.empty() ? 0 : std::atoi(cpus.c_str());
+  req.should_stop = [] { return ReceivedSignal() != 0; };
+  req.lost = [&keeper] { return keeper.lost().load(); };
+  req.may_write = [claimer, &claim] { return claimer->CheckOwnership(claim); };
+  req.log = [this, log_path](const std::string& line) {
+    std::string stamped = "[" + NowIso8601() + "] " + line + "\n";
+    env_->AppendFile(log_path, stamped);
+    std::fputs(stamped.c_str(), stdout);
+    std::fflush(stdout);
+  };
+  const auto t0 = std::chrono::steady_clock::now();
+  TrainOutcome out;
+  Status s = RunTraining(req, &out);
+  end.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (s.IsSuperseded() || keeper.lost() || (s.ok() && out.kind == TrainOutcome::Kind::kLost)) {
+    end.kind = Outcome::kLost;
+    end.message = s.IsSuperseded() ? s.message() : keeper.lost_reason();
+  } else if (!s.ok()) {
+    end.kind = Outcome::kFailed;
+    end.exit_code = 1;
+    end.message = s.ToString();
+    req.log("failed: " + end.message);
+  } else if (out.kind == TrainOutcome::Kind::kInterrupted) {
+    end.kind = Outcome::kInterrupted;
+    end.message = "received signal " + std::to_string(ReceivedSignal()) + "; checkpoint written";
+  } else {
+    end.kind = Outcome::kDone;
+    end.metrics = out.summary;
+  }
+  return end;
+}
+
+TrialRunner::Outcome TrialRunner::Record(Claimer* claimer, const Claim& claim, const Point& pt,
+                                         const std::string& started_at, AttemptEnd end) {
   const std::string name = "trial " + TrialName(claim.index) + " attempt " + std::to_string(claim.attempt);
-  if (lost) {
+  if (end.kind == Outcome::kLost) {
     // Fencing: someone else owns the trial now; write nothing it would read.
-    Say(name + ": lost the claim, wrote nothing: " + lost_reason);
+    Say(name + ": lost the claim, wrote nothing: " + end.message);
     return Outcome::kLost;
   }
   TrialResult r;
   r.set_format_version(kRecordVersion);
-  r.set_index(claim.index);
+  r.set_index(static_cast<uint32_t>(claim.index));
   r.set_attempt(claim.attempt);
-  r.set_exit_code(term_signal ? -1 : exit_code);
-  r.set_term_signal(term_signal);
-  r.set_duration_seconds(seconds);
+  r.set_exit_code(end.exit_code);
+  r.set_term_signal(end.term_signal);
+  r.set_duration_seconds(end.seconds);
   r.set_host(HostName());
   r.set_slurm_job_id(GetEnv("SLURM_JOB_ID"));
   r.set_started_at(started_at);
   r.set_finished_at(NowIso8601());
+  r.set_message(end.message);
   for (const auto& [k, v] : pt.values) (*r.mutable_params())[k] = v;
   Status ms = ReadLastMetricsRow(env_, layout_.trial_dir(claim.index) + "/metrics.csv", r.mutable_metrics());
   if (!ms.ok() && !ms.IsNotFound()) Say(name + ": warning: " + ms.ToString());
+  for (const auto& [k, v] : end.metrics.fields()) (*r.mutable_metrics()->mutable_fields())[k] = v;
 
-  const int sig = ReceivedSignal();
-  const bool interrupted = exit_code == kExitInterrupted || (sig != 0 && exit_code != 0);
   Status s;
-  Outcome outcome;
-  if (!interrupted && exit_code == 0 && term_signal == 0) {
-    r.set_outcome("done");
-    s = claimer->Commit(claim, ToJson(r));
-    outcome = Outcome::kDone;
-    if (s.ok()) Say(name + ": done in " + std::to_string(seconds) + " s");
-  } else if (interrupted) {
-    r.set_outcome("interrupted");
-    r.set_message(sig ? "received signal " + std::to_string(sig) : "the command exited 75 (EX_TEMPFAIL)");
-    s = claimer->Release(claim, ToJson(r));
-    outcome = Outcome::kInterrupted;
-    if (s.ok()) Say(name + ": released as interrupted (" + r.message() + "); exit 75 so the job can be requeued");
-  } else {
-    r.set_outcome("failed");
-    r.set_message(term_signal ? "killed by signal " + std::to_string(term_signal)
-                              : "exited with status " + std::to_string(exit_code));
-    bool final = false;
-    s = claimer->Fail(claim, ToJson(r), &final);
-    outcome = Outcome::kFailed;
-    if (s.ok()) {
-      Say(name + ": failed (" + r.message() + "); " +
-          (final ? "no attempts left, the trial is failed" : "it will be retried by a later claim") +
-          "; log: " + layout_.log_path(claim.index, claim.attempt));
+  switch (end.kind) {
+    case Outcome::kDone:
+      r.set_outcome("done");
+      s = claimer->Commit(claim, ToJson(r));
+      if (s.ok()) Say(name + ": done in " + std::to_string(end.seconds) + " s");
+      break;
+    case Outcome::kInterrupted:
+      r.set_outcome("interrupted");
+      s = claimer->Release(claim, ToJson(r));
+      if (s.ok()) Say(name + ": released as interrupted (" + r.message() + "); exit 75 so the job can be requeued");
+      break;
+    default: {
+      r.set_outcome("failed");
+      bool final = false;
+      s = claimer->Fail(claim, ToJson(r), &final);
+      if (s.ok()) {
+        Say(name + ": failed (" + r.message() + "); " +
+            (final ? "no attempts left, the trial is failed" : "it will be retried by a later claim") +
+            "; log: " + layout_.log_path(claim.index, claim.attempt));
+      }
     }
   }
   if (s.IsSuperseded()) {
@@ -197,7 +268,7 @@ TrialRunner::Outcome TrialRunner::Record(Claimer* claimer, const Claim& claim, c
     Say(name + ": could not record the outcome: " + s.ToString());
     return Outcome::kFailed;
   }
-  return outcome;
+  return end.kind;
 }
 
 }  // namespace claimsweep

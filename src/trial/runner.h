@@ -2,6 +2,8 @@
 // claim.trials_per_job), runs each, and records how it ended.
 #pragma once
 
+#include <google/protobuf/struct.pb.h>
+
 #include <string>
 
 #include "core/claim.h"
@@ -24,9 +26,20 @@ class TrialRunner {
 
  private:
   enum class Outcome { kDone, kInterrupted, kFailed, kLost };
+  // How one attempt ended, whatever the task.
+  struct AttemptEnd {
+    Outcome kind = Outcome::kFailed;
+    int exit_code = 0;
+    int term_signal = 0;
+    double seconds = 0;
+    std::string message;
+    google::protobuf::Struct metrics;  // merged over metrics.csv's last row
+  };
   Outcome RunOne(Claimer* claimer, const Claim& claim);
-  Outcome Record(Claimer* claimer, const Claim& claim, const Point& pt, int exit_code, int term_signal,
-                 double seconds, const std::string& started_at, bool lost, const std::string& lost_reason);
+  AttemptEnd RunCommandAttempt(Claimer* claimer, const Claim& claim, const Point& pt);
+  AttemptEnd RunTrainAttempt(Claimer* claimer, const Claim& claim, const Point& pt);
+  Outcome Record(Claimer* claimer, const Claim& claim, const Point& pt, const std::string& started_at,
+                 AttemptEnd end);
 
   Env* env_;
   SweepLayout layout_;

@@ -1,0 +1,36 @@
+// Training checkpoints on disk: TRIAL_DIR/checkpoints/ckpt-<epoch>-<step>.csckpt
+//
+//   magic "CSCKPT\0\0" | uint32 LE version (1) | uint32 LE CRC-32C of body |
+//   uint64 LE body length | body = uint32 LE state length | TrainState | tensors
+//
+// `tensors` is libtorch's archive of model and optimizer (opaque here, so this
+// file needs no libtorch). Written temp -> fsync -> rename; the newest `keep`
+// are kept. A torn or corrupt file is skipped with a warning and the previous
+// good one is used.
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include "core/env.h"
+#include "records.pb.h"
+
+namespace claimsweep {
+
+struct CheckpointData {
+  TrainState state;
+  std::string tensors;
+  std::string path;  // where it was read from
+};
+
+Status WriteCheckpoint(Env* env, const std::string& dir, const TrainState& state, const std::string& tensors,
+                       int keep = 2);
+
+// The newest intact checkpoint in `dir`. *found = false if there is none.
+Status LoadLatestCheckpoint(Env* env, const std::string& dir, CheckpointData* out, bool* found,
+                            const std::function<void(const std::string&)>& warn);
+
+// Parses one checkpoint file's bytes (exposed for tests).
+Status DecodeCheckpoint(const std::string& bytes, const std::string& path, CheckpointData* out);
+
+}  // namespace claimsweep

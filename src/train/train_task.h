@@ -1,0 +1,44 @@
+// The built-in train task, as `trial` sees it. This header is torch-free: the
+// one translation unit that includes <torch/torch.h> is trainer.cc.
+#pragma once
+
+#include <google/protobuf/struct.pb.h>
+
+#include <functional>
+#include <string>
+
+#include "core/status.h"
+#include "spec.pb.h"
+
+namespace claimsweep {
+
+struct TrainRequest {
+  TrainTask config;              // this point's effective config (TrainTaskForPoint)
+  std::string trial_dir;
+  int threads = 0;               // intra-op threads; 0: all cores
+  // True once the trial must stop at the next safe point (walltime signal).
+  std::function<bool()> should_stop;
+  // True once another process owns the trial: stop and write nothing.
+  std::function<bool()> lost;
+  // OK while we still own the trial; checked before every write another
+  // attempt would read (checkpoints, metrics.csv).
+  std::function<Status()> may_write;
+  std::function<void(const std::string&)> log;
+};
+
+struct TrainOutcome {
+  enum class Kind { kDone, kInterrupted, kLost };
+  Kind kind = Kind::kDone;
+  // Best and final metrics, test metrics, num_parameters, epochs, resumed_from.
+  google::protobuf::Struct summary;
+};
+
+// Trains (resuming from the newest good checkpoint in trial_dir/checkpoints).
+// A non-OK status is a failed attempt: a corrupt dataset, a model error, a
+// libtorch exception (its message included).
+Status RunTraining(const TrainRequest& req, TrainOutcome* out);
+
+// The learning rate at `step` of `epoch` (warmup, then constant/step/cosine).
+double LearningRateAt(const TrainTask& t, int epoch, int64_t step, int64_t steps_per_epoch);
+
+}  // namespace claimsweep

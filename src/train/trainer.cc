@@ -1,0 +1,320 @@
+// The training loop. The only translation unit of `trial` that includes
+// libtorch (through the shared precompiled header).
+#include <torch/torch.h>
+
+#include <chrono>
+#include <cmath>
+#include <sstream>
+
+#include "core/env.h"
+#include "core/json.h"
+#include "data/dataset.h"
+#include "models/models.h"
+#include "train/batch_loader.h"
+#include "train/checkpoint_file.h"
+#include "train/train_task.h"
+
+namespace claimsweep {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+namespace F = torch::nn::functional;
+
+constexpr uint32_t kTrainStateVersion = 1;
+
+uint64_t Mix(uint64_t z) {
+  z += 0x9e3779b97f4a7c15ULL;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+std::string Fmt(const char* f, double v) {
+  char b[64];
+  std::snprintf(b, sizeof b, f, v);
+  return b;
+}
+
+std::string Duration(double s) {
+  char b[32];
+  if (s >= 3600) {
+    std::snprintf(b, sizeof b, "%dh%02dm", static_cast<int>(s / 3600), static_cast<int>(s / 60) % 60);
+  } else if (s >= 60) {
+    std::snprintf(b, sizeof b, "%dm%02ds", static_cast<int>(s / 60), static_cast<int>(s) % 60);
+  } else {
+    std::snprintf(b, sizeof b, "%.1fs", s);
+  }
+  return b;
+}
+
+std::unique_ptr<torch::optim::Optimizer> MakeOptimizer(const TrainTask& t, std::vector<torch::Tensor> params) {
+  if (t.optimizer() == "adam") {
+    return std::make_unique<torch::optim::Adam>(params, torch::optim::AdamOptions(t.lr()).weight_decay(t.weight_decay()));
+  }
+  if (t.optimizer() == "adamw") {
+    return std::make_unique<torch::optim::AdamW>(params,
+                                                 torch::optim::AdamWOptions(t.lr()).weight_decay(t.weight_decay()));
+  }
+  return std::make_unique<torch::optim::SGD>(
+      params, torch::optim::SGDOptions(t.lr()).momentum(t.momentum()).nesterov(t.nesterov()).weight_decay(
+                  t.weight_decay()));
+}
+
+void SetLr(torch::optim::Optimizer* opt, double lr) {
+  for (auto& g : opt->param_groups()) g.options().set_lr(lr);
+}
+
+struct EvalResult {
+  double loss = 0, acc = 0;
+};
+
+Status Evaluate(ModelHandle& model, const DatasetManifest& m, const TrainRequest& req, const std::string& split,
+                torch::Device device, EvalResult* out) {
+  torch::NoGradGuard no_grad;
+  model.module->eval();
+  LoaderOptions lo;
+  lo.dir = req.config.dataset();
+  lo.split = split;
+  lo.batch_size = std::max(256, req.config.batch_size());
+  lo.threads = req.config.loader_threads();
+  BatchLoader loader(m, lo);
+  CS_RETURN_IF_ERROR(loader.Start());
+  double loss_sum = 0;
+  int64_t correct = 0, seen = 0;
+  const int64_t C = m.channels(), H = m.height(), W = m.width();
+  for (;;) {
+    Batch b;
+    bool done = false;
+    CS_RETURN_IF_ERROR(loader.Next(&b, &done));
+    if (done) break;
+    auto x = torch::from_blob(b.data.data(), {b.n, C, H, W}).to(device);
+    auto y = torch::from_blob(b.labels.data(), {b.n}, torch::kLong).to(device);
+    auto logits = model.forward(x);
+    loss_sum += F::cross_entropy(logits, y, F::CrossEntropyFuncOptions().reduction(torch::kSum)).item<double>();
+    correct += logits.argmax(1).eq(y).sum().item<int64_t>();
+    seen += b.n;
+  }
+  model.module->train();
+  out->loss = seen ? loss_sum / static_cast<double>(seen) : 0;
+  out->acc = seen ? static_cast<double>(correct) / static_cast<double>(seen) : 0;
+  return Status::OK();
+}
+
+std::string MetricsCsv(const TrainState& st) {
+  std::string out = "epoch,train_loss,train_acc,val_loss,val_acc,lr,epoch_seconds,images_per_s\n";
+  for (const auto& r : st.history()) {
+    char line[512];
+    std::snprintf(line, sizeof line, "%d,%.9g,%.9g,%.9g,%.9g,%.9g,%.4f,%.1f\n", r.epoch(), r.train_loss(),
+                  r.train_acc(), r.val_loss(), r.val_acc(), r.lr(), r.epoch_seconds(), r.images_per_s());
+    out += line;
+  }
+  return out;
+}
+
+std::string SaveTensors(ModelHandle& model, torch::optim::Optimizer& opt) {
+  torch::serialize::OutputArchive root, m, o;
+  model.module->save(m);
+  opt.save(o);
+  root.write("model", m);
+  root.write("optimizer", o);
+  std::ostringstream os;
+  root.save_to(os);
+  return os.str();
+}
+
+void LoadTensors(const std::string& bytes, ModelHandle& model, torch::optim::Optimizer& opt, torch::Device device) {
+  torch::serialize::InputArchive root, m, o;
+  std::istringstream is(bytes);
+  root.load_from(is, device);
+  root.read("model", m);
+  root.read("optimizer", o);
+  model.module->load(m);
+  opt.load(o);
+}
+
+Status Train(const TrainRequest& req, TrainOutcome* out) {
+  Env* env = Env::Default();
+  const TrainTask& cfg = req.config;
+  const auto t_start = Clock::now();
+  if (req.threads > 0) torch::set_num_threads(req.threads);
+  const bool cuda = torch::cuda::is_available();
+  torch::Device device(cuda ? torch::kCUDA : torch::kCPU);
+
+  auto manifest = ReadManifest(env, cfg.dataset());
+  if (!manifest.ok()) return manifest.status();
+  const DatasetManifest& m = *manifest;
+  const uint64_t seed = static_cast<uint64_t>(cfg.seed());
+
+  torch::manual_seed(static_cast<uint64_t>(Mix(seed)));
+  auto made = MakeModel(cfg.model(), cfg.depth(), static_cast<int>(m.channels()), m.classes_size());
+  if (!made.ok()) return made.status();
+  ModelHandle model = std::move(*made);
+  model.module->to(device);
+  model.module->train();
+  auto opt = MakeOptimizer(cfg, model.module->parameters());
+  const int64_t num_params = CountParameters(*model.module);
+
+  const std::string ckpt_dir = req.trial_dir + "/checkpoints";
+  TrainState st;
+  st.set_format_version(kTrainStateVersion);
+  CheckpointData ck;
+  bool resumed = false;
+  CS_RETURN_IF_ERROR(LoadLatestCheckpoint(env, ckpt_dir, &ck, &resumed, req.log));
+  if (resumed) {
+    LoadTensors(ck.tensors, model, *opt, device);
+    st = ck.state;
+    req.log("resuming from " + ck.path + " (epoch " + std::to_string(st.epoch() + 1) + ", step " +
+            std::to_string(st.step()) + ") " + Duration(std::chrono::duration<double>(Clock::now() - t_start).count()) +
+            " after start");
+    // metrics.csv gets exactly one row per finished epoch: the checkpoint's history.
+    CS_RETURN_IF_ERROR(req.may_write());
+    CS_RETURN_IF_ERROR(env->WriteFileAtomic(req.trial_dir + "/metrics.csv", MetricsCsv(st)));
+  } else {
+    req.log(cfg.model() + " with " + std::to_string(num_params) + " parameters on " + (cuda ? "CUDA" : "CPU") +
+            ", " + std::to_string(torch::get_num_threads()) + " threads, " + std::to_string(cfg.epochs()) + " epochs");
+  }
+  const double train_seconds_before = st.train_seconds();
+  const auto attempt_start = Clock::now();
+  auto save = [&]() -> Status {
+    CS_RETURN_IF_ERROR(req.may_write());
+    st.set_train_seconds(train_seconds_before + std::chrono::duration<double>(Clock::now() - attempt_start).count());
+    return WriteCheckpoint(env, ckpt_dir, st, SaveTensors(model, *opt));
+  };
+
+  const int64_t C = m.channels(), H = m.height(), W = m.width();
+  const auto ckpt_every = std::chrono::duration<double>(cfg.checkpoint_minutes() * 60);
+  auto last_ckpt = Clock::now();
+  bool stop_early = false;
+  while (st.epoch() < cfg.epochs() && !stop_early) {
+    const int epoch = st.epoch();
+    LoaderOptions lo;
+    lo.dir = cfg.dataset();
+    lo.split = "train";
+    lo.batch_size = cfg.batch_size();
+    lo.seed = seed;
+    lo.epoch = epoch;
+    lo.shuffle = true;
+    lo.augment = !cfg.no_augment();
+    lo.skip_batches = st.step();
+    lo.threads = cfg.loader_threads();
+    BatchLoader loader(m, lo);
+    CS_RETURN_IF_ERROR(loader.Start());
+    const int64_t spe = loader.batches_per_epoch();
+    auto t_epoch = Clock::now();
+    double lr = LearningRateAt(cfg, epoch, st.step(), spe);
+    for (;;) {
+      if (req.lost()) {
+        out->kind = TrainOutcome::Kind::kLost;
+        return Status::OK();
+      }
+      Batch b;
+      bool done = false;
+      CS_RETURN_IF_ERROR(loader.Next(&b, &done));
+      if (done) break;
+      lr = LearningRateAt(cfg, epoch, st.step(), spe);
+      SetLr(opt.get(), lr);
+      // Dropout draws from torch's generator: seed it per step so a resumed
+      // epoch draws exactly what the uninterrupted one did.
+      torch::manual_seed(Mix(seed ^ Mix(static_cast<uint64_t>(epoch) << 32 | static_cast<uint64_t>(st.step()))));
+      auto x = torch::from_blob(b.data.data(), {b.n, C, H, W}).to(device);
+      auto y = torch::from_blob(b.labels.data(), {b.n}, torch::kLong).to(device);
+      opt->zero_grad();
+      auto logits = model.forward(x);
+      auto loss = F::cross_entropy(logits, y, F::CrossEntropyFuncOptions().label_smoothing(cfg.label_smoothing()));
+      loss.backward();
+      opt->step();
+      st.set_loss_sum(st.loss_sum() + loss.item<double>() * b.n);
+      st.set_correct(st.correct() + logits.argmax(1).eq(y).sum().item<int64_t>());
+      st.set_seen(st.seen() + b.n);
+      st.set_step(st.step() + 1);
+      const bool stop = req.should_stop();
+      const bool periodic = cfg.checkpoint_minutes() > 0 && Clock::now() - last_ckpt > ckpt_every;
+      if (stop || periodic) {
+        st.set_epoch_seconds(st.epoch_seconds() + std::chrono::duration<double>(Clock::now() - t_epoch).count());
+        t_epoch = Clock::now();
+        CS_RETURN_IF_ERROR(save());
+        last_ckpt = Clock::now();
+        if (stop) {
+          req.log("stopping at epoch " + std::to_string(epoch + 1) + " step " + std::to_string(st.step()) + "/" +
+                  std::to_string(spe) + "; checkpoint written");
+          out->kind = TrainOutcome::Kind::kInterrupted;
+          return Status::OK();
+        }
+      }
+    }
+    st.set_epoch_seconds(st.epoch_seconds() + std::chrono::duration<double>(Clock::now() - t_epoch).count());
+    EvalResult val;
+    CS_RETURN_IF_ERROR(Evaluate(model, m, req, "val", device, &val));
+    EpochMetrics* row = st.add_history();
+    row->set_epoch(epoch + 1);
+    row->set_train_loss(st.seen() ? st.loss_sum() / static_cast<double>(st.seen()) : 0);
+    row->set_train_acc(st.seen() ? static_cast<double>(st.correct()) / static_cast<double>(st.seen()) : 0);
+    row->set_val_loss(val.loss);
+    row->set_val_acc(val.acc);
+    row->set_lr(lr);
+    row->set_epoch_seconds(st.epoch_seconds());
+    row->set_images_per_s(st.epoch_seconds() > 0 ? static_cast<double>(st.seen()) / st.epoch_seconds() : 0);
+    if (st.history_size() == 1 || val.acc > st.best_val_acc()) {
+      st.set_best_val_acc(val.acc);
+      st.set_best_epoch(epoch + 1);
+    }
+    st.set_epoch(epoch + 1);
+    st.set_step(0);
+    st.set_loss_sum(0);
+    st.set_correct(0);
+    st.set_seen(0);
+    st.set_epoch_seconds(0);
+    CS_RETURN_IF_ERROR(req.may_write());
+    CS_RETURN_IF_ERROR(env->WriteFileAtomic(req.trial_dir + "/metrics.csv", MetricsCsv(st)));
+    CS_RETURN_IF_ERROR(save());
+    last_ckpt = Clock::now();
+    const double per_epoch = row->epoch_seconds();
+    req.log("epoch " + std::to_string(epoch + 1) + "/" + std::to_string(cfg.epochs()) + "  train_loss " +
+            Fmt("%.4f", row->train_loss()) + "  train_acc " + Fmt("%.4f", row->train_acc()) + "  val_loss " +
+            Fmt("%.4f", val.loss) + "  val_acc " + Fmt("%.4f", val.acc) + "  " + Duration(per_epoch) + " (" +
+            Fmt("%.0f", row->images_per_s()) + " img/s)  ETA " + Duration(per_epoch * (cfg.epochs() - epoch - 1)));
+    if (cfg.early_stopping_patience() > 0 && epoch + 1 - st.best_epoch() >= cfg.early_stopping_patience()) {
+      req.log("early stopping: no val_acc improvement for " + std::to_string(cfg.early_stopping_patience()) +
+              " epochs");
+      stop_early = true;
+    }
+  }
+  EvalResult test;
+  bool has_test = false;
+  for (const auto& s : m.split()) has_test |= s.name() == "test";
+  if (has_test) CS_RETURN_IF_ERROR(Evaluate(model, m, req, "test", device, &test));
+
+  auto& f = *out->summary.mutable_fields();
+  auto num = [&](const char* k, double v) { f[k].set_number_value(v); };
+  const EpochMetrics last = st.history_size() ? st.history(st.history_size() - 1) : EpochMetrics();
+  num("epochs", st.history_size());
+  num("best_val_acc", st.best_val_acc());
+  num("best_epoch", st.best_epoch());
+  num("final_train_loss", last.train_loss());
+  num("final_train_acc", last.train_acc());
+  num("final_val_loss", last.val_loss());
+  num("final_val_acc", last.val_acc());
+  if (has_test) {
+    num("test_loss", test.loss);
+    num("test_acc", test.acc);
+  }
+  num("num_parameters", static_cast<double>(num_params));
+  num("train_seconds", train_seconds_before + std::chrono::duration<double>(Clock::now() - attempt_start).count());
+  f["model"].set_string_value(cfg.model());
+  out->kind = TrainOutcome::Kind::kDone;
+  return Status::OK();
+}
+
+}  // namespace
+
+Status RunTraining(const TrainRequest& req, TrainOutcome* out) {
+  try {
+    return Train(req, out);
+  } catch (const c10::Error& e) {
+    return Status::IOError(std::string("libtorch: ") + e.what_without_backtrace());
+  } catch (const std::exception& e) {
+    return Status::IOError(std::string("training failed: ") + e.what());
+  }
+}
+
+}  // namespace claimsweep

@@ -1,0 +1,192 @@
+// The torch-free half of training: batch order and augmentation determinism,
+// resume by skipping, checkpoints that survive corruption, LR schedules.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <set>
+
+#include "data/dataset.h"
+#include "test_util.h"
+#include "train/batch_loader.h"
+#include "train/checkpoint_file.h"
+#include "train/train_task.h"
+
+namespace claimsweep {
+namespace {
+
+using testing::TempDir;
+
+// 100 examples of 4x4x3 whose first pixel encodes their number.
+DatasetManifest MakeDataset(const std::string& dir) {
+  DatasetWriter w(dir, "tiny", {"a", "b", "c"}, 4, 4, 3, /*records_per_shard=*/16);
+  for (int i = 0; i < 100; ++i) {
+    std::string img(48, static_cast<char>(i % 7));
+    img[0] = static_cast<char>(i);
+    EXPECT_TRUE(w.AddExample("train", img, i % 3).ok());
+  }
+  EXPECT_TRUE(w.Finish().ok());
+  return w.manifest();
+}
+
+// The example numbers of an epoch, in order (first pixel, un-normalized).
+std::vector<int> Order(const DatasetManifest& m, LoaderOptions o, std::vector<float>* all = nullptr) {
+  BatchLoader loader(m, o);
+  EXPECT_TRUE(loader.Start().ok());
+  std::vector<int> ids;
+  for (;;) {
+    Batch b;
+    bool done = false;
+    Status s = loader.Next(&b, &done);
+    EXPECT_TRUE(s.ok()) << s.ToString();
+    if (!s.ok() || done) break;
+    for (int k = 0; k < b.n; ++k) {
+      float v = b.data[static_cast<size_t>(k) * 48];
+      ids.push_back(static_cast<int>(std::lround((v * m.std(0) + m.mean(0)) * 255)));
+    }
+    if (all) all->insert(all->end(), b.data.begin(), b.data.end());
+  }
+  return ids;
+}
+
+LoaderOptions Opts(const std::string& dir) {
+  LoaderOptions o;
+  o.dir = dir;
+  o.split = "train";
+  o.batch_size = 8;
+  o.seed = 42;
+  o.shuffle = true;
+  o.shuffle_buffer = 20;
+  return o;
+}
+
+TEST(BatchLoader, ShuffledEpochHasEveryExampleOnceAndDependsOnSeedAndEpoch) {
+  TempDir d;
+  DatasetManifest m = MakeDataset(d.path());
+  std::vector<int> a = Order(m, Opts(d.path()));
+  ASSERT_EQ(a.size(), 100u);
+  EXPECT_EQ(std::set<int>(a.begin(), a.end()).size(), 100u);
+  std::vector<int> sorted(a);
+  std::sort(sorted.begin(), sorted.end());
+  EXPECT_NE(a, sorted);  // actually shuffled
+  EXPECT_EQ(Order(m, Opts(d.path())), a);
+  LoaderOptions next = Opts(d.path());
+  next.epoch = 1;
+  EXPECT_NE(Order(m, next), a);
+}
+
+TEST(BatchLoader, ThreadCountDoesNotChangeAugmentedData) {
+  TempDir d;
+  DatasetManifest m = MakeDataset(d.path());
+  LoaderOptions o = Opts(d.path());
+  o.augment = true;
+  o.threads = 1;
+  std::vector<float> one, four;
+  Order(m, o, &one);
+  o.threads = 4;
+  Order(m, o, &four);
+  EXPECT_EQ(one, four);
+}
+
+TEST(BatchLoader, ResumeBySkippingGivesTheSameRestOfTheEpoch) {
+  TempDir d;
+  DatasetManifest m = MakeDataset(d.path());
+  LoaderOptions o = Opts(d.path());
+  o.augment = true;
+  std::vector<float> full, tail;
+  Order(m, o, &full);
+  o.skip_batches = 5;
+  Order(m, o, &tail);
+  ASSERT_EQ(tail.size(), full.size() - 5 * 8 * 48);
+  EXPECT_TRUE(std::equal(tail.begin(), tail.end(), full.begin() + 5 * 8 * 48));
+}
+
+TEST(BatchLoader, CorruptShardIsAnErrorNamingTheFile) {
+  TempDir d;
+  DatasetManifest m = MakeDataset(d.path());
+  const std::string shard = d.path() + "/" + m.split(0).shard(1).path();
+  std::string bytes;
+  ASSERT_TRUE(Env::Default()->ReadFile(shard, &bytes).ok());
+  bytes[bytes.size() / 2] ^= 0x5a;
+  ASSERT_TRUE(Env::Default()->WriteFileAtomic(shard, bytes).ok());
+  BatchLoader loader(m, Opts(d.path()));
+  ASSERT_TRUE(loader.Start().ok());
+  Status s;
+  for (int i = 0; i < 100 && s.ok(); ++i) {
+    Batch b;
+    bool done = false;
+    s = loader.Next(&b, &done);
+    if (done) break;
+  }
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find(m.split(0).shard(1).path()), std::string::npos) << s.message();
+}
+
+TEST(Checkpoint, KeepsTwoAndFallsBackFromACorruptOne) {
+  TempDir d;
+  Env* env = Env::Default();
+  for (int e = 1; e <= 3; ++e) {
+    TrainState st;
+    st.set_epoch(e);
+    ASSERT_TRUE(WriteCheckpoint(env, d.path(), st, std::string(1000, static_cast<char>('a' + e))).ok());
+  }
+  std::vector<std::string> names;
+  ASSERT_TRUE(env->ListDir(d.path(), &names).ok());
+  EXPECT_EQ(names.size(), 2u);
+  CheckpointData c;
+  bool found = false;
+  ASSERT_TRUE(LoadLatestCheckpoint(env, d.path(), &c, &found, nullptr).ok());
+  ASSERT_TRUE(found);
+  EXPECT_EQ(c.state.epoch(), 3);
+  EXPECT_EQ(c.tensors, std::string(1000, 'd'));
+  // Tear the newest: the previous one is used, with a warning.
+  std::string newest = c.path, bytes;
+  ASSERT_TRUE(env->ReadFile(newest, &bytes).ok());
+  ASSERT_TRUE(env->RemoveFile(newest).ok());
+  ASSERT_TRUE(env->CreateExclusive(newest, bytes.substr(0, bytes.size() - 10)).ok());
+  std::vector<std::string> warnings;
+  ASSERT_TRUE(LoadLatestCheckpoint(env, d.path(), &c, &found, [&](const std::string& w) { warnings.push_back(w); }).ok());
+  ASSERT_TRUE(found);
+  EXPECT_EQ(c.state.epoch(), 2);
+  ASSERT_EQ(warnings.size(), 1u);
+  EXPECT_NE(warnings[0].find("truncated"), std::string::npos) << warnings[0];
+}
+
+TEST(Checkpoint, EveryTruncationAndBitFlipIsDetected) {
+  TrainState st;
+  st.set_epoch(4);
+  TempDir d;
+  ASSERT_TRUE(WriteCheckpoint(Env::Default(), d.path(), st, "tensor-bytes").ok());
+  std::vector<std::string> names;
+  ASSERT_TRUE(Env::Default()->ListDir(d.path(), &names).ok());
+  std::string bytes;
+  ASSERT_TRUE(Env::Default()->ReadFile(d.path() + "/" + names[0], &bytes).ok());
+  CheckpointData c;
+  ASSERT_TRUE(DecodeCheckpoint(bytes, "x", &c).ok());
+  for (size_t n = 0; n < bytes.size(); ++n) EXPECT_FALSE(DecodeCheckpoint(bytes.substr(0, n), "x", &c).ok()) << n;
+  for (size_t i = 0; i < bytes.size(); ++i) {
+    std::string flipped = bytes;
+    flipped[i] ^= 0x01;
+    EXPECT_FALSE(DecodeCheckpoint(flipped, "x", &c).ok()) << i;
+  }
+}
+
+TEST(LearningRate, WarmupCosineAndStep) {
+  TrainTask t;
+  t.set_lr(0.1);
+  t.set_epochs(10);
+  t.set_schedule("cosine");
+  EXPECT_DOUBLE_EQ(LearningRateAt(t, 0, 0, 100), 0.1);
+  EXPECT_NEAR(LearningRateAt(t, 5, 0, 100), 0.05, 1e-12);
+  EXPECT_LT(LearningRateAt(t, 9, 99, 100), 1e-4);
+  t.set_warmup_epochs(1);
+  EXPECT_NEAR(LearningRateAt(t, 0, 49, 100), 0.05, 1e-12);
+  t.set_schedule("step");
+  t.set_warmup_epochs(0);
+  t.set_step_size(3);
+  t.set_gamma(0.5);
+  EXPECT_DOUBLE_EQ(LearningRateAt(t, 2, 0, 100), 0.1);
+  EXPECT_DOUBLE_EQ(LearningRateAt(t, 3, 0, 100), 0.05);
+}
+
+}  // namespace
+}  // namespace claimsweep
