@@ -1,0 +1,145 @@
+// Training trials end to end through the real `trial` and `sweep` binaries:
+// an interrupted-and-resumed run must reproduce the uninterrupted one's
+// per-epoch metrics exactly (CPU, same thread count).
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "core/json.h"
+#include "core/layout.h"
+#include "process_util.h"
+#include "records.pb.h"
+#include "test_util.h"
+
+namespace claimsweep::testing {
+namespace {
+
+// Small enough for 2 cores: ResNet-8 on 16x16 images, 3 epochs of 24 steps.
+const char* kTrain = R"(
+name: "resume"
+seed: 5
+grid { param { name: "lr" values: "0.05" } }
+train {
+  model: "resnet_cifar" depth: 8 dataset: "data" epochs: 3 batch_size: 32
+  optimizer: "sgd" momentum: 0.9 weight_decay: 5e-4 schedule: "cosine" warmup_epochs: 0.5
+  label_smoothing: 0.1 loader_threads: 2
+}
+claim { lease_seconds: 2 heartbeat_seconds: 0.5 max_attempts: 3 trials_per_job: 1 }
+)";
+
+struct TrainSweep {
+  TempDir tmp;
+  std::string dir = tmp.path() + "/sweep";
+  SweepLayout layout{dir};
+  TrainSweep() {
+    ::umask(022);
+    RunResult d = RunProcess({SWEEP_BIN, "data", "synth", "--out", tmp.path() + "/data", "--classes", "4", "--train",
+                              "768", "--val", "128", "--test", "128", "--size", "16", "--channels", "3", "--seed",
+                              "2"});
+    EXPECT_EQ(d.exit_code, 0) << d.output;
+    std::ofstream(tmp.path() + "/spec.textproto") << kTrain;
+    RunResult r = RunProcess({SWEEP_BIN, "init", tmp.path() + "/spec.textproto", dir});
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+  }
+  std::vector<std::string> env() const { return {"SWEEP_DIR=" + dir, "SLURM_CPUS_PER_TASK=2"}; }
+  Spawned Start(const std::string& name) { return Spawn({TRIAL_BIN}, env(), tmp.path(), tmp.path() + "/" + name); }
+  RunResult RunTrial() { return RunProcess({TRIAL_BIN}, env(), tmp.path()); }
+  std::string Metrics() { return ReadAll(layout.trial_dir(0) + "/metrics.csv"); }
+  bool HasCheckpoint(const std::string& prefix) {
+    std::vector<std::string> names;
+    Env::Default()->ListDir(layout.trial_dir(0) + "/checkpoints", &names);
+    for (const auto& n : names) {
+      if (n.rfind(prefix, 0) == 0) return true;
+    }
+    return false;
+  }
+  TrialResult Result() {
+    TrialResult r;
+    EXPECT_TRUE(ParseJson(ReadAll(layout.result_path(0)), "result", &r).ok());
+    return r;
+  }
+};
+
+// The columns that must match exactly; the time columns cannot.
+std::vector<std::string> Deterministic(const std::string& csv) {
+  std::vector<std::string> rows;
+  std::istringstream in(csv);
+  for (std::string line; std::getline(in, line);) {
+    std::vector<std::string> f;
+    std::stringstream ls(line);
+    for (std::string x; std::getline(ls, x, ',');) f.push_back(x);
+    if (f.size() < 6) continue;
+    rows.push_back(f[0] + "," + f[1] + "," + f[2] + "," + f[3] + "," + f[4] + "," + f[5]);
+  }
+  return rows;
+}
+
+std::vector<std::string> Uninterrupted() {
+  static std::vector<std::string> rows = [] {
+    TrainSweep s;
+    RunResult r = s.RunTrial();
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    return Deterministic(s.Metrics());
+  }();
+  return rows;
+}
+
+TEST(TrainProcess, TrainsRecordsMetricsAndResult) {
+  TrainSweep s;
+  RunResult r = s.RunTrial();
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  std::string csv = s.Metrics();
+  EXPECT_EQ(csv.rfind("epoch,train_loss,train_acc,val_loss,val_acc,lr,epoch_seconds,images_per_s\n", 0), 0u) << csv;
+  ASSERT_EQ(Deterministic(csv).size(), 4u);  // header + 3 epochs
+  TrialResult res = s.Result();
+  const auto& m = res.metrics().fields();
+  EXPECT_GT(m.at("best_val_acc").number_value(), 0.4);  // 4 classes: chance is 0.25
+  EXPECT_GT(m.at("test_acc").number_value(), 0.4);
+  EXPECT_EQ(m.at("epochs").number_value(), 3);
+  EXPECT_GT(m.at("num_parameters").number_value(), 1000);
+  EXPECT_NE(r.output.find("ETA"), std::string::npos) << r.output;
+  EXPECT_EQ(Deterministic(csv), Uninterrupted());  // and runs are reproducible
+}
+
+TEST(TrainProcess, KillNineAfterAnEpochResumesToIdenticalMetrics) {
+  TrainSweep s;
+  Spawned a = s.Start("a.out");
+  ASSERT_TRUE(WaitFor([&] { return s.HasCheckpoint("ckpt-0001-"); }, 120)) << ReadAll(a.output_path);
+  ::kill(a.pid, SIGKILL);
+  EXPECT_EQ(WaitExit(a.pid), 128 + SIGKILL);
+  ASSERT_TRUE(WaitFor([&] { return StatusCounts(s.dir)["stale"] == 1; }, 20));
+  RunResult b = s.RunTrial();
+  ASSERT_EQ(b.exit_code, 0) << b.output;
+  EXPECT_NE(b.output.find("resuming from"), std::string::npos) << b.output;
+  EXPECT_EQ(s.Result().attempt(), 2u);
+  EXPECT_EQ(Deterministic(s.Metrics()), Uninterrupted());
+}
+
+TEST(TrainProcess, Usr1MidEpochCheckpointsExits75AndResumesToIdenticalMetrics) {
+  TrainSweep s;
+  Spawned a = s.Start("a.out");
+  // Signal during epoch 2 (after epoch 1's checkpoint exists).
+  ASSERT_TRUE(WaitFor([&] { return s.HasCheckpoint("ckpt-0001-000000"); }, 120)) << ReadAll(a.output_path);
+  ::kill(a.pid, SIGUSR1);
+  EXPECT_EQ(WaitExit(a.pid), 75) << ReadAll(a.output_path);
+  std::string out = ReadAll(a.output_path);
+  EXPECT_NE(out.find("checkpoint written"), std::string::npos) << out;
+  EXPECT_EQ(StatusCounts(s.dir)["interrupted"], 1);
+  // It stopped inside epoch 2: its checkpoint is ckpt-0001-<step > 0>.
+  std::vector<std::string> names;
+  Env::Default()->ListDir(s.layout.trial_dir(0) + "/checkpoints", &names);
+  bool mid_epoch = false;
+  for (const auto& n : names) mid_epoch |= n.rfind("ckpt-0001-", 0) == 0 && n != "ckpt-0001-000000.csckpt";
+  EXPECT_TRUE(mid_epoch) << "checkpoints: " << names.size();
+  RunResult b = s.RunTrial();
+  ASSERT_EQ(b.exit_code, 0) << b.output;
+  EXPECT_NE(b.output.find("resuming from"), std::string::npos) << b.output;
+  EXPECT_EQ(Deterministic(s.Metrics()), Uninterrupted());
+  EXPECT_EQ(s.Result().attempt(), 2u);
+}
+
+}  // namespace
+}  // namespace claimsweep::testing
