@@ -201,6 +201,7 @@ Status Train(const TrainRequest& req, TrainOutcome* out) {
     CS_RETURN_IF_ERROR(loader.Start());
     const int64_t spe = loader.batches_per_epoch();
     auto t_epoch = Clock::now();
+    double data_wait = 0;  // time the GPU/CPU waited for input: a slow pipeline shows here
     double lr = LearningRateAt(cfg, epoch, st.step(), spe);
     for (;;) {
       if (req.lost()) {
@@ -209,7 +210,9 @@ Status Train(const TrainRequest& req, TrainOutcome* out) {
       }
       Batch b;
       bool done = false;
+      const auto t_wait = Clock::now();
       CS_RETURN_IF_ERROR(loader.Next(&b, &done));
+      data_wait += std::chrono::duration<double>(Clock::now() - t_wait).count();
       if (done) break;
       lr = LearningRateAt(cfg, epoch, st.step(), spe);
       SetLr(opt.get(), lr);
@@ -272,7 +275,7 @@ Status Train(const TrainRequest& req, TrainOutcome* out) {
     req.log("epoch " + std::to_string(epoch + 1) + "/" + std::to_string(cfg.epochs()) + "  train_loss " +
             Fmt("%.4f", row->train_loss()) + "  train_acc " + Fmt("%.4f", row->train_acc()) + "  val_loss " +
             Fmt("%.4f", val.loss) + "  val_acc " + Fmt("%.4f", val.acc) + "  " + Duration(per_epoch) + " (" +
-            Fmt("%.0f", row->images_per_s()) + " img/s)  ETA " + Duration(per_epoch * (cfg.epochs() - epoch - 1)));
+ Fmt("%.0f", row->images_per_s()) + " img/s, input wait " + Duration(data_wait) + ")  ETA " + Duration(per_epoch * (cfg.epochs() - epoch - 1)));
     if (cfg.early_stopping_patience() > 0 && epoch + 1 - st.best_epoch() >= cfg.early_stopping_patience()) {
       req.log("early stopping: no val_acc improvement for " + std::to_string(cfg.early_stopping_patience()) +
               " epochs");
