@@ -7,15 +7,23 @@ CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
 
 # Debian packages the build and tests need.
 DEB_PACKAGES := cmake g++ make libprotobuf-dev protobuf-compiler libcli11-dev \
-                libgtest-dev libbenchmark-dev python3-optuna
+                libgtest-dev libbenchmark-dev zlib1g-dev libtorch-dev
+# The reference peers the benchmarks compare against.
+BENCH_PACKAGES := python3-optuna python3-torch python3-torchvision
 
-.PHONY: all deps build demo test unit bench clean
+.PHONY: all deps bench-deps apt-install build demo test unit bench clean
 
 all: build
 
 # Installs only what is missing; silent when everything is there.
 deps:
-	@missing=$$(for p in $(DEB_PACKAGES); do \
+	@$(MAKE) --no-print-directory apt-install PACKAGES="$(DEB_PACKAGES)"
+
+bench-deps:
+	@$(MAKE) --no-print-directory apt-install PACKAGES="$(BENCH_PACKAGES)"
+
+apt-install:
+	@missing=$$(for p in $(PACKAGES); do \
 	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:" $$missing; \
@@ -40,7 +48,7 @@ test: build
 unit: build
 	cd $(BUILD) && ctest --output-on-failure -L unit
 
-bench: build
+bench: build bench-deps
 	bench/run_claims.sh $(BUILD)
 
 clean:
