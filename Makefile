@@ -50,6 +50,7 @@ unit: build
 
 bench: build bench-deps
 	bench/run_claims.sh $(BUILD)
+	bench/train_bench.sh $(BUILD)
 
 clean:
 	rm -rf $(BUILD)

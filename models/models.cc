@@ -1,6 +1,7 @@
-#include "models/models.h"
+// The only library translation unit that includes libtorch (via models/torch_pch.h).
+#include <torch/torch.h>
 
-#include <cmath>
+#include "models/models.h"
 
 namespace claimsweep {
 namespace {
@@ -173,20 +174,26 @@ ModelHandle Handle(M m) {
 
 Result<ModelHandle> MakeModel(const std::string& name, int depth, int in_channels, int num_classes) {
   if (in_channels < 1 || num_classes < 2) {
-    return Status::InvalidArgument("a model needs in_channels >= 1 and at least 2 classes");
+    return Status::InvalidArgument("model '" + name + "' needs in_channels >= 1 and num_classes >= 2, got " +
+                                   std::to_string(in_channels) + " and " + std::to_string(num_classes));
   }
-  if (name == "squeezenet1_0") return Handle(SqueezeNet("1_0", in_channels, num_classes));
-  if (name == "squeezenet1_1") return Handle(SqueezeNet("1_1", in_channels, num_classes));
-  if (name == "resnet18") return Handle(ResNet(std::vector<int>{2, 2, 2, 2}, false, false, in_channels, num_classes));
-  if (name == "resnet34") return Handle(ResNet(std::vector<int>{3, 4, 6, 3}, false, false, in_channels, num_classes));
-  if (name == "resnet50") return Handle(ResNet(std::vector<int>{3, 4, 6, 3}, true, false, in_channels, num_classes));
-  if (name == "resnet_cifar") {
-    if (depth < 8 || (depth - 2) % 6 != 0) {
-      return Status::InvalidArgument("resnet_cifar depth " + std::to_string(depth) +
-                                     " is not 6n+2 (20, 32, 44, 56, 110, ...)");
+  try {
+    if (name == "squeezenet1_0") return Handle(SqueezeNet("1_0", in_channels, num_classes));
+    if (name == "squeezenet1_1") return Handle(SqueezeNet("1_1", in_channels, num_classes));
+    if (name == "resnet18") return Handle(ResNet(std::vector<int>{2, 2, 2, 2}, false, false, in_channels, num_classes));
+    if (name == "resnet34") return Handle(ResNet(std::vector<int>{3, 4, 6, 3}, false, false, in_channels, num_classes));
+    if (name == "resnet50") return Handle(ResNet(std::vector<int>{3, 4, 6, 3}, true, false, in_channels, num_classes));
+    if (name == "resnet_cifar") {
+      if (depth < 8 || (depth - 2) % 6 != 0) {
+        return Status::InvalidArgument("resnet_cifar depth " + std::to_string(depth) +
+                                       " is not 6n+2 with n >= 1 (use 20, 32, 44, 56, 110, ...)");
+      }
+      const int n = (depth - 2) / 6;
+      return Handle(ResNet(std::vector<int>{n, n, n}, false, true, in_channels, num_classes));
     }
-    const int n = (depth - 2) / 6;
-    return Handle(ResNet(std::vector<int>{n, n, n}, false, true, in_channels, num_classes));
+  } catch (const c10::Error& e) {
+    // Allocation or option errors inside libtorch: report, do not crash the trial.
+    return Status::InvalidArgument("building model '" + name + "' failed: " + e.what_without_backtrace());
   }
   return Status::InvalidArgument("unknown model '" + name +
                                  "'; one of: squeezenet1_0, squeezenet1_1, resnet_cifar, resnet18, resnet34, resnet50");

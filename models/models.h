@@ -5,8 +5,9 @@
 // names are the checkpoint format, so renaming one is a format change.
 #pragma once
 
-#include <torch/torch.h>
+#include <torch/nn/module.h>  // not <torch/torch.h>: users bring that (via the PCH)
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -15,15 +16,30 @@
 
 namespace claimsweep {
 
+// A model as a trainer sees it. `module` is the root torch::nn::Module (its
+// named submodules are the checkpoint format): use it for parameters(),
+// to(device), train()/eval() and serialize::OutputArchive/InputArchive.
+// `forward` maps images [N, in_channels, H, W] (float) to logits
+// [N, num_classes]; it shares the module's parameters. Copying a handle
+// shares the model, it does not clone it.
 struct ModelHandle {
-  std::shared_ptr<torch::nn::Module> module;           // parameters, to(), train(), save()
-  std::function<torch::Tensor(torch::Tensor)> forward;  // logits [N, classes]
+  std::shared_ptr<torch::nn::Module> module;
+  std::function<torch::Tensor(torch::Tensor)> forward;
 };
 
-// name: squeezenet1_0 | squeezenet1_1 | resnet_cifar | resnet18 | resnet34 | resnet50.
-// `depth` is used by resnet_cifar only (6n+2). InvalidArgument lists the names.
+// Builds a freshly initialized model (torchvision's initialization, drawn
+// from libtorch's global RNG: seed it with torch::manual_seed first).
+//   name: squeezenet1_0 | squeezenet1_1 | resnet_cifar | resnet18 | resnet34 | resnet50
+//   depth: used by resnet_cifar only, and must be 6n+2 (20, 32, 44, 56, 110, ...);
+//          ignored by the others.
+// Returns InvalidArgument for an unknown name (the message lists the valid
+// ones), a bad depth, in_channels < 1 or num_classes < 2.
+// Input size: as torchvision, SqueezeNet 1.1 needs H, W >= 17 and 1.0 needs
+// >= 21 (three ceil-mode 3x3 max-pools after a strided stem); ResNets take
+// small images (CIFAR's 32x32, MNIST's 28x28) too.
 Result<ModelHandle> MakeModel(const std::string& name, int depth, int in_channels, int num_classes);
 
+// Number of scalar parameters (trainable tensors only, not BN running stats).
 int64_t CountParameters(const torch::nn::Module& m);
 
 }  // namespace claimsweep

@@ -30,7 +30,7 @@ struct Fixture {
   Fixture() { testing::InitSweep(layout.root(), spec); }
 
   Claimer Make(Env* env, const std::string& token) {
-    return Claimer(env, layout, spec.claim(), 5, token, [](uint64_t i) { return "{\"index\":" + std::to_string(i) + "}\n"; });
+    return Claimer(env, layout, spec.claim(), 5, token);
   }
   std::string Result(uint32_t attempt, uint64_t index) {
     TrialResult r;
@@ -119,12 +119,30 @@ TEST(Claim, ReleasedTrialIsClaimedFirstAndAtOnce) {
   ASSERT_TRUE(a.ClaimNext(&c0).ok());
   ASSERT_TRUE(a.ClaimNext(&c1).ok());
   ASSERT_TRUE(a.Release(c1, "{}").ok());
+  // The release shows in the lease index itself: claimers need not read the trial.
+  EXPECT_TRUE(Env::Default()->Exists(f.layout.lease_path(1, 1) + ".released"));
   Claimer b = f.Make(Env::Default(), "b");
   Claim cb;
   ASSERT_TRUE(b.ClaimNext(&cb).ok());
   EXPECT_EQ(cb.index, 1u);
   EXPECT_EQ(cb.attempt, 2u);
   EXPECT_EQ(cb.previous, TrialState::kInterrupted);
+  EXPECT_FALSE(Env::Default()->Exists(f.layout.lease_path(1, 1) + ".released"));  // replaced by 1.0002
+}
+
+TEST(Claim, ALostElectionBuildsNothing) {
+  Fixture f;
+  // Another claimer holds the election for point 0 (its lease entry exists)
+  // but has not published yet: we take point 1 and leave no temp files.
+  ASSERT_TRUE(Env::Default()->CreateExclusive(f.layout.lease_path(0, 1), "").ok());
+  Claimer a = f.Make(Env::Default(), "a");
+  Claim c;
+  ASSERT_TRUE(a.ClaimNext(&c).ok());
+  EXPECT_EQ(c.index, 1u);
+  EXPECT_EQ(a.stats().lost_races, 1u);
+  std::vector<std::string> tmp;
+  ASSERT_TRUE(Env::Default()->ListDir(f.layout.tmp_dir(), &tmp).ok());
+  for (const auto& n : tmp) EXPECT_EQ(n.rfind("clock.", 0), 0u) << "left in tmp/: " << n;
 }
 
 TEST(Claim, FailuresAreRetriedUntilMaxAttempts) {

@@ -27,13 +27,13 @@ class FaultEnv : public Env {
     CS_RETURN_IF_ERROR(CreateExclusive(tmp, data));
     return Rename(tmp, path);
   }
-  Status CreateExclusive(const std::string& path, const std::string& data) override {
+  Status CreateExclusive(const std::string& path, const std::string& data, bool sync = false) override {
     if (Crash()) {
       // A crash mid-write: half the bytes reach the disk.
-      base_->CreateExclusive(path, data.substr(0, data.size() / 2));
+      base_->CreateExclusive(path, data.substr(0, data.size() / 2), false);
       return Dead();
     }
-    return base_->CreateExclusive(path, data);
+    return base_->CreateExclusive(path, data, sync);
   }
   Status LinkExclusive(const std::string& s, const std::string& d) override {
     return Crash() ? Dead() : base_->LinkExclusive(s, d);

@@ -16,6 +16,15 @@ TEST(Layout, NamesParseBackToTheirNumbers) {
     EXPECT_EQ(back, i);
     EXPECT_EQ(a, 3u);
   }
+  bool released = true;
+  uint64_t i = 0;
+  uint32_t a = 0;
+  ASSERT_TRUE(ParseLeaseName("000042.0003", &i, &a, &released));
+  EXPECT_FALSE(released);
+  ASSERT_TRUE(ParseLeaseName("000042.0003.released", &i, &a, &released));
+  EXPECT_TRUE(released);
+  EXPECT_EQ(i, 42u);
+  EXPECT_EQ(a, 3u);
   uint32_t k = 0;
   AttemptEntry kind;
   ASSERT_TRUE(ParseAttemptEntry(AttemptName(12), &k, &kind));

@@ -26,31 +26,35 @@ std::string SlurmJobId() {
 
 }  // namespace
 
-Claimer::Claimer(Env* env, SweepLayout layout, ClaimPolicy policy, uint64_t num_points, std::string token,
-                 PointJsonFn point_json)
+Claimer::Claimer(Env* env, SweepLayout layout, ClaimPolicy policy, uint64_t num_points, std::string token)
     : env_(env),
       layout_(std::move(layout)),
       policy_(std::move(policy)),
       num_points_(num_points),
       token_(std::move(token)),
-      point_json_(std::move(point_json)),
       clock_probe_(layout_.tmp_dir() + "/clock." + token_) {}
 
 Status Claimer::FsNow(int64_t* now_ns) { return env_->FsNow(clock_probe_, now_ns); }
+
+Status Claimer::LazyNow(int64_t* now_ns) {
+  if (now_ns_ < 0) CS_RETURN_IF_ERROR(FsNow(&now_ns_));
+  *now_ns = now_ns_;
+  return Status::OK();
+}
 
 std::string Claimer::NewTempPath() { return layout_.tmp_dir() + "/" + token_ + "." + std::to_string(temp_counter_++); }
 
 std::string Claimer::OwnerJson(uint64_t index, uint32_t attempt) const {
   AttemptOwner o;
   o.set_format_version(kRecordVersion);
-  o.set_index(index);
+  o.set_index(static_cast<uint32_t>(index));
   o.set_attempt(attempt);
   o.set_token(token_);
   o.set_host(HostName());
   o.set_pid(::getpid());
   o.set_slurm_job_id(SlurmJobId());
   o.set_started_at(NowIso8601());
-  return ToJson(o);
+  return ToJson(o, /*pretty=*/false);
 }
 
 Status Claimer::Publish(const std::string& tmp, const std::string& target) {
@@ -62,23 +66,27 @@ Status Claimer::Publish(const std::string& tmp, const std::string& target) {
   return s;
 }
 
-Status Claimer::TryClaimNew(uint64_t index) {
+void Claimer::DropLeaseIfDone(uint64_t index, uint32_t attempt) {
+  // We lost the publish after creating the lease entry. If the winner had
+  // already committed (and removed its entry), ours would be left behind.
+  if (env_->Exists(layout_.result_path(index))) env_->RemoveFile(layout_.lease_path(index, attempt));
+}
+
+Status Claimer::TryClaimNew(uint64_t index, bool exclusive) {
+  // The lease entry goes in before the publish, so that a trial directory
+  // never exists without an entry that leads claimers to it. Created with
+  // O_EXCL it also elects one builder per point: losers pay one call.
+  if (exclusive) CS_RETURN_IF_ERROR(env_->CreateExclusive(layout_.lease_path(index, 1), ""));
   const std::string tmp = NewTempPath();
   const std::string attempt = tmp + "/" + AttemptName(1);
   Status s = env_->CreateDir(tmp);
   if (s.ok()) s = env_->CreateDir(attempt);
   if (s.ok()) s = env_->CreateExclusive(attempt + "/owner.json", OwnerJson(index, 1));
-  if (s.ok()) s = env_->Touch(attempt + "/heartbeat");
-  if (s.ok()) s = env_->CreateExclusive(tmp + "/point.json", point_json_(index));
-  // The lease entry goes in before the publish, so that a trial directory
-  // never exists without an entry that leads claimers to it.
-  if (s.ok()) {
-    s = env_->CreateExclusive(layout_.lease_path(index, 1), "");
-    if (s.IsAlreadyExists()) s = Status::OK();
-  }
   if (s.ok()) s = Publish(tmp, layout_.trial_dir(index));
-  if (!s.ok()) env_->RemoveTree(tmp);
-  if (s.IsAlreadyExists()) DropLeaseIfDone(index, 1);
+  if (!s.ok()) {
+    env_->RemoveTree(tmp);
+    if (s.IsAlreadyExists()) DropLeaseIfDone(index, 1);
+  }
   return s;
 }
 
@@ -86,10 +94,9 @@ Status Claimer::TryTakeOver(uint64_t index, uint32_t attempt, Claim* claim) {
   const std::string tmp = NewTempPath();
   Status s = env_->CreateDir(tmp);
   if (s.ok()) s = env_->CreateExclusive(tmp + "/owner.json", OwnerJson(index, attempt));
-  if (s.ok()) s = env_->Touch(tmp + "/heartbeat");
   if (s.ok()) {
     s = env_->CreateExclusive(layout_.lease_path(index, attempt), "");
-    if (s.IsAlreadyExists()) s = Status::OK();
+    if (s.IsAlreadyExists()) s = Status::OK();  // a racing taker's; the publish decides
   }
   if (s.ok()) s = Publish(tmp, layout_.attempt_dir(index, attempt));
   if (!s.ok()) {
@@ -108,41 +115,47 @@ Status Claimer::TryTakeOver(uint64_t index, uint32_t attempt, Claim* claim) {
   return Status::OK();
 }
 
-void Claimer::DropLeaseIfDone(uint64_t index, uint32_t attempt) {
-  // We lost the publish. The winner shares the lease entry we may have just
-  // created and removes it when it commits; but if it had committed already,
-  // our entry would be left behind, so take it out ourselves.
-  if (env_->Exists(layout_.result_path(index))) env_->RemoveFile(layout_.lease_path(index, attempt));
-}
-
-void Claimer::RemoveLeaseEntries(uint64_t index, const std::vector<uint32_t>& attempts, uint32_t below) {
-  for (uint32_t a : attempts) {
-    if (a < below && env_->RemoveFile(layout_.lease_path(index, a)).ok()) ++stats_.garbage_removed;
+void Claimer::RemoveLeaseEntries(uint64_t index, const std::vector<LeaseEntry>& entries, uint32_t below) {
+  for (const LeaseEntry& e : entries) {
+    if (e.attempt < below && env_->RemoveFile(layout_.leases_dir() + "/" + e.name).ok()) ++stats_.garbage_removed;
   }
 }
 
-Status Claimer::ClaimOpenTrial(int64_t now_ns, Claim* claim) {
+Status Claimer::ClaimOpenTrial(Claim* claim) {
   std::vector<std::string> names;
   CS_RETURN_IF_ERROR(env_->ListDir(layout_.leases_dir(), &names));
-  std::map<uint64_t, std::vector<uint32_t>> open;
-  for (const std::string& n : names) {
+  std::map<uint64_t, std::vector<LeaseEntry>> open;
+  for (std::string& n : names) {
     uint64_t i = 0;
     uint32_t a = 0;
-    if (ParseLeaseName(n, &i, &a) && i < num_points_) open[i].push_back(a);
+    bool released = false;
+    if (ParseLeaseName(n, &i, &a, &released) && i < num_points_) open[i].push_back({a, released, std::move(n)});
   }
-  for (auto& [index, attempts] : open) {
+  const int64_t recheck_ns = static_cast<int64_t>(policy_.heartbeat_seconds() * 1e9);
+  int64_t now_ns = 0;
+  if (!open.empty()) CS_RETURN_IF_ERROR(LazyNow(&now_ns));
+  for (auto& [index, entries] : open) {
+    const LeaseEntry& newest =
+        *std::max_element(entries.begin(), entries.end(),
+                          [](const LeaseEntry& a, const LeaseEntry& b) { return a.attempt < b.attempt; });
+    // A running trial cannot turn stale within one heartbeat period of being
+    // seen running; a release shows in the entry's name. So skip the reads.
+    auto seen = seen_running_.find(index);
+    if (!newest.released && seen != seen_running_.end() && seen->second.first == newest.attempt &&
+        now_ns - seen->second.second < recheck_ns) {
+      continue;
+    }
     ++stats_.open_scanned;
     TrialSnapshot snap;
     CS_RETURN_IF_ERROR(ReadTrialSnapshot(env_, layout_, index, &snap));
     if (!snap.exists) {
-      // A claimer wrote the lease entry and then died before publishing (or is
-      // publishing right now). Once the entry is older than a lease, the point
-      // is ours to claim: nothing else would ever lead a claimer to it.
+      // A claimer created the lease entry and then died before publishing (or
+      // is publishing right now). Once the entry is older than a lease, the
+      // point is ours to claim: nothing else would ever lead a claimer to it.
       FileInfo info;
-      uint32_t newest = *std::max_element(attempts.begin(), attempts.end());
-      if (!env_->Stat(layout_.lease_path(index, newest), &info).ok()) continue;
+      if (!env_->Stat(layout_.leases_dir() + "/" + newest.name, &info).ok()) continue;
       if (now_ns - info.mtime_ns <= LeaseNs(policy_)) continue;
-      Status s = TryClaimNew(index);
+      Status s = TryClaimNew(index, /*exclusive=*/false);
       if (s.ok()) {
         *claim = Claim{index, 1, TrialState::kPending};
         return s;
@@ -155,19 +168,21 @@ Status Claimer::ClaimOpenTrial(int64_t now_ns, Claim* claim) {
     switch (d.state) {
       case TrialState::kDone:
       case TrialState::kFailed:
-        RemoveLeaseEntries(index, attempts, UINT32_MAX);
+        RemoveLeaseEntries(index, entries, UINT32_MAX);
+        seen_running_.erase(index);
         break;
       case TrialState::kRunning:
       case TrialState::kStopped:
       case TrialState::kPending:
-        RemoveLeaseEntries(index, attempts, d.latest_attempt);
+        RemoveLeaseEntries(index, entries, d.latest_attempt);
+        seen_running_[index] = {d.latest_attempt, now_ns};
         break;
       case TrialState::kInterrupted:
       case TrialState::kStale: {
         Status s = TryTakeOver(index, d.latest_attempt + 1, claim);
         if (s.ok()) {
           claim->previous = d.state;
-          RemoveLeaseEntries(index, attempts, claim->attempt);
+          RemoveLeaseEntries(index, entries, claim->attempt);
           return s;
         }
         if (!s.IsAlreadyExists()) return s;
@@ -208,15 +223,14 @@ uint64_t Claimer::FindFrontier() {
 }
 
 Status Claimer::ClaimNext(Claim* claim) {
-  int64_t now_ns = 0;
-  CS_RETURN_IF_ERROR(FsNow(&now_ns));
-  Status s = ClaimOpenTrial(now_ns, claim);
+  now_ns_ = -1;
+  Status s = ClaimOpenTrial(claim);
   if (s.ok() || !s.IsNotFound()) return s;
   for (uint64_t i = FindFrontier(); i < num_points_; ++i) {
-    // A stat is far cheaper than building a claim that is bound to lose;
-    // after a lost race the winners are usually a few indices ahead.
+    // A stat is cheaper than an exclusive create that is bound to fail, and
+    // catches points already committed (whose lease entry is gone).
     if (env_->Exists(layout_.trial_dir(i))) continue;
-    s = TryClaimNew(i);
+    s = TryClaimNew(i, /*exclusive=*/true);
     if (s.ok()) {
       hint_ = i + 1;
       *claim = Claim{i, 1, TrialState::kPending};
@@ -249,8 +263,9 @@ Status Claimer::Heartbeat(const Claim& c) {
 
 Status Claimer::Commit(const Claim& c, const std::string& result_json) {
   CS_RETURN_IF_ERROR(CheckOwnership(c));
+  // Whole and durable before it becomes visible: fsync'ed temp, then link.
   const std::string tmp = NewTempPath();
-  CS_RETURN_IF_ERROR(env_->WriteFileAtomic(tmp, result_json));
+  CS_RETURN_IF_ERROR(env_->CreateExclusive(tmp, result_json, /*sync=*/true));
   Status s = env_->LinkExclusive(tmp, layout_.result_path(c.index));
   env_->RemoveFile(tmp);
   if (!s.ok()) return s;
@@ -258,9 +273,18 @@ Status Claimer::Commit(const Claim& c, const std::string& result_json) {
   return Status::OK();
 }
 
+Status Claimer::MarkReleased(const Claim& c) {
+  // Renaming the entry tells every claimer, from a directory listing alone,
+  // that this trial can be taken at once. If this step is lost (a crash), the
+  // trial is still found released when its directory is next read.
+  Status s = env_->Rename(layout_.lease_path(c.index, c.attempt), layout_.lease_path(c.index, c.attempt) + ".released");
+  return s.IsNotFound() ? Status::OK() : s;
+}
+
 Status Claimer::Release(const Claim& c, const std::string& record_json) {
   CS_RETURN_IF_ERROR(CheckOwnership(c));
-  return env_->WriteFileAtomic(layout_.released_path(c.index, c.attempt), record_json);
+  CS_RETURN_IF_ERROR(env_->WriteFileAtomic(layout_.released_path(c.index, c.attempt), record_json));
+  return MarkReleased(c);
 }
 
 Status Claimer::Fail(const Claim& c, const std::string& record_json, bool* final) {
@@ -270,8 +294,11 @@ Status Claimer::Fail(const Claim& c, const std::string& record_json, bool* final
   CS_RETURN_IF_ERROR(ReadTrialSnapshot(env_, layout_, c.index, &snap));
   DerivedState d = DeriveState(snap, policy_, 0);
   *final = d.state == TrialState::kFailed;
-  if (*final) env_->RemoveFile(layout_.lease_path(c.index, c.attempt));
-  return Status::OK();
+  if (*final) {
+    env_->RemoveFile(layout_.lease_path(c.index, c.attempt));
+    return Status::OK();
+  }
+  return MarkReleased(c);
 }
 
 }  // namespace claimsweep

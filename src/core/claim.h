@@ -1,15 +1,17 @@
 // The claim protocol: how identical, uncoordinated processes share a sweep.
 // docs/protocol.md explains it in prose; this header states the contracts.
 //
-// Claim a new point i (ClaimNext, after no open trial was claimable):
-//   1. build tmp/<token>.<n>/ holding point.json and attempt-0001/{owner.json,heartbeat}
-//   2. create leases/<i>.0001 (an index entry; may already exist)
+// Claim a new point i (after no open trial was claimable):
+//   1. create leases/<i>.0001 with O_EXCL: the claimer that creates it is the
+//      one that builds the claim; the others move on at the cost of one call
+//   2. build tmp/<token>.<n>/attempt-0001/owner.json (owner.json's mtime is
+//      the heartbeat)
 //   3. rename the temp dir to trials/<i>. rename onto a non-empty directory
 //      fails, so exactly one process publishes trials/<i>. If it reports
 //      EEXIST but our temp dir is gone, our rename did succeed (NFS retransmit).
 // Take over attempt k of trial i (interrupted, or stale: heartbeat older than
 // the lease as judged by the filesystem's clock):
-//   the same with tmp/<token>.<n>/ = {owner.json,heartbeat} renamed to
+//   the same with tmp/<token>.<n>/owner.json renamed to
 //   trials/<i>/attempt-<k+1>; whoever publishes attempt k+1 owns the trial.
 // Fencing: an owner checks that attempt k+1 does not exist before every write
 // others read (result, release, failure records) and on every heartbeat.
@@ -17,12 +19,15 @@
 //
 // The lowest unclaimed index is found by galloping search from a per-process
 // hint over trials/ (claims are made in index order, so claimed indices form
-// a prefix); leases/ holds only open trials. A claim therefore costs
-// O(log points + open trials) filesystem calls, not O(points).
+// a prefix); leases/ holds only open trials, and a released trial's entry is
+// renamed to <i>.<k>.released so claimers see it without reading the trial.
+// A claim therefore costs O(log points + open trials) filesystem calls, not
+// O(points), and heartbeats of running trials are re-read at most once per
+// heartbeat period by each process.
 #pragma once
 
 #include <cstdint>
-#include <functional>
+#include <unordered_map>
 #include <string>
 #include <vector>
 
@@ -50,12 +55,8 @@ struct ClaimStats {
 // Not thread-safe; one per process (or per thread, each with its own token).
 class Claimer {
  public:
-  // Contents of trials/<i>/point.json for a new point i.
-  using PointJsonFn = std::function<std::string(uint64_t)>;
-
   // `token` identifies this process (ProcessToken()); it must be unique.
-  Claimer(Env* env, SweepLayout layout, ClaimPolicy policy, uint64_t num_points, std::string token,
-          PointJsonFn point_json);
+  Claimer(Env* env, SweepLayout layout, ClaimPolicy policy, uint64_t num_points, std::string token);
 
   // Claims an interrupted or stale trial if there is one, else the lowest
   // pending point. NotFound when nothing is claimable now (all points are
@@ -71,7 +72,8 @@ class Claimer {
   // Done: links `result_json` into trials/<i>/result.json. Superseded, or
   // AlreadyExists if another attempt committed first.
   Status Commit(const Claim& c, const std::string& result_json);
-  // Interrupted: writes attempt-<k>.released.json; the trial is claimable at once.
+  // Interrupted: writes attempt-<k>.released.json and marks the lease entry
+  // released; the trial is claimable at once.
   Status Release(const Claim& c, const std::string& record_json);
   // A failed attempt: writes attempt-<k>.failed.json. *final is set when this
   // was the last attempt allowed (the trial is now failed).
@@ -83,23 +85,36 @@ class Claimer {
   const std::string& token() const { return token_; }
 
  private:
-  Status ClaimOpenTrial(int64_t now_ns, Claim* claim);
+  struct LeaseEntry {
+    uint32_t attempt;
+    bool released;
+    std::string name;
+  };
+  Status ClaimOpenTrial(Claim* claim);
   Status TryTakeOver(uint64_t index, uint32_t attempt, Claim* claim);
-  Status TryClaimNew(uint64_t index);
+  // `exclusive`: create the lease entry with O_EXCL first (a new point);
+  // otherwise adopt the existing entry (a point whose claimer died).
+  Status TryClaimNew(uint64_t index, bool exclusive);
   Status Publish(const std::string& tmp, const std::string& target);
   uint64_t FindFrontier();
   void DropLeaseIfDone(uint64_t index, uint32_t attempt);
-  void RemoveLeaseEntries(uint64_t index, const std::vector<uint32_t>& attempts, uint32_t below);
+  void RemoveLeaseEntries(uint64_t index, const std::vector<LeaseEntry>& entries, uint32_t below);
+  Status MarkReleased(const Claim& c);
   std::string NewTempPath();
   std::string OwnerJson(uint64_t index, uint32_t attempt) const;
+  // The filesystem's time, read at most once per ClaimNext and only if needed.
+  Status LazyNow(int64_t* now_ns);
 
   Env* env_;
   SweepLayout layout_;
   ClaimPolicy policy_;
   uint64_t num_points_;
   std::string token_;
-  PointJsonFn point_json_;
   std::string clock_probe_;
+  int64_t now_ns_ = -1;  // LazyNow's cache for the current ClaimNext
+  // When this process last saw (index, attempt) running, by the filesystem's
+  // clock: a running trial's heartbeat is re-read at most once per period.
+  std::unordered_map<uint64_t, std::pair<uint32_t, int64_t>> seen_running_;
   uint64_t hint_ = 0;
   uint64_t temp_counter_ = 0;
   ClaimStats stats_;

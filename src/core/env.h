@@ -40,10 +40,10 @@ class Env {
   // Writes `data` to `path` via a unique temp file in the same directory,
   // fsync, then rename: readers see the old contents or the new, never a mix.
   virtual Status WriteFileAtomic(const std::string& path, const std::string& data) = 0;
-  // Creates `path` with `data`; fails with AlreadyExists if it exists.
-  // The contents are written after the create, so a crash can leave the file
-  // short: callers that need whole contents publish with LinkExclusive.
-  virtual Status CreateExclusive(const std::string& path, const std::string& data) = 0;
+  // Creates `path` with `data` (fsync'ed if `sync`); AlreadyExists if it
+  // exists. The contents are written after the create, so a crash can leave
+  // the file short: callers that need whole contents publish with LinkExclusive.
+  virtual Status CreateExclusive(const std::string& path, const std::string& data, bool sync = false) = 0;
   // link(src, dst): AlreadyExists if dst exists. Verifies the link count of src
   // afterwards, so a retransmitted NFS LINK that reports EEXIST after success
   // is still seen as success.

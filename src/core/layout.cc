@@ -80,13 +80,18 @@ std::string LeaseName(uint64_t index, uint32_t attempt) {
   return buf;
 }
 
-bool ParseLeaseName(const std::string& name, uint64_t* index, uint32_t* attempt) {
+bool ParseLeaseName(const std::string& name, uint64_t* index, uint32_t* attempt, bool* released) {
+  static const std::string kReleased = ".released";
+  size_t end = name.size();
+  const bool rel = end > kReleased.size() && name.compare(end - kReleased.size(), kReleased.size(), kReleased) == 0;
+  if (rel) end -= kReleased.size();
   size_t dot = name.find('.');
-  if (dot == std::string::npos || dot < 6) return false;
+  if (dot == std::string::npos || dot < 6 || dot >= end) return false;
   uint64_t a = 0;
   if (!ParseDigits(name, 0, dot, index)) return false;
-  if (!ParseDigits(name, dot + 1, name.size() - dot - 1, &a) || a == 0 || a > 999999) return false;
+  if (!ParseDigits(name, dot + 1, end - dot - 1, &a) || a == 0 || a > 999999) return false;
   *attempt = static_cast<uint32_t>(a);
+  if (released) *released = rel;
   return true;
 }
 

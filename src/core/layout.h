@@ -3,14 +3,14 @@
 //
 //   DIR/sweep.textproto                 frozen spec (format_version inside)
 //   DIR/trials/<index>/                 published by rename = point claimed
-//   DIR/trials/<index>/point.json       the point's values
 //   DIR/trials/<index>/attempt-<k>/     published by rename = attempt k owned
-//        owner.json, heartbeat (mtime = lease), log
+//        owner.json (its mtime is the heartbeat), log
 //   DIR/trials/<index>/attempt-<k>.released.json   owner released it (interrupted)
 //   DIR/trials/<index>/attempt-<k>.failed.json     attempt k failed
 //   DIR/trials/<index>/result.json      commit point: the trial is done
 //   DIR/trials/<index>/stop             the user asked it to stop
-//   DIR/leases/<index>.<k>              index of open trials (a hint, not truth)
+//   DIR/leases/<index>.<k>[.released]   index of open trials (a hint, not truth);
+//                                       ".released": claimable now
 //   DIR/tmp/                            private temp files and directories
 #pragma once
 
@@ -32,13 +32,11 @@ class SweepLayout {
   std::string tmp_dir() const { return root_ + "/tmp"; }
 
   std::string trial_dir(uint64_t index) const;
-  std::string point_path(uint64_t index) const { return trial_dir(index) + "/point.json"; }
   std::string result_path(uint64_t index) const { return trial_dir(index) + "/result.json"; }
   std::string stop_path(uint64_t index) const { return trial_dir(index) + "/stop"; }
   std::string attempt_dir(uint64_t index, uint32_t attempt) const;
-  std::string heartbeat_path(uint64_t index, uint32_t attempt) const {
-    return attempt_dir(index, attempt) + "/heartbeat";
-  }
+  // The heartbeat is owner.json's mtime: one file fewer per claim.
+  std::string heartbeat_path(uint64_t index, uint32_t attempt) const { return owner_path(index, attempt); }
   std::string owner_path(uint64_t index, uint32_t attempt) const {
     return attempt_dir(index, attempt) + "/owner.json";
   }
@@ -67,8 +65,8 @@ std::string AttemptName(uint32_t attempt);
 enum class AttemptEntry { kDir, kReleased, kFailed };
 bool ParseAttemptEntry(const std::string& name, uint32_t* attempt, AttemptEntry* kind);
 
-// "000123.0002"
+// "000123.0002", or "000123.0002.released" once its owner released it.
 std::string LeaseName(uint64_t index, uint32_t attempt);
-bool ParseLeaseName(const std::string& name, uint64_t* index, uint32_t* attempt);
+bool ParseLeaseName(const std::string& name, uint64_t* index, uint32_t* attempt, bool* released = nullptr);
 
 }  // namespace claimsweep

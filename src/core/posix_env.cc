@@ -49,8 +49,8 @@ class PosixEnv : public Env {
     return Status::OK();
   }
 
-  Status CreateExclusive(const std::string& path, const std::string& data) override {
-    return WriteNew(path, data, /*sync=*/false);
+  Status CreateExclusive(const std::string& path, const std::string& data, bool sync) override {
+    return WriteNew(path, data, sync);
   }
 
   Status LinkExclusive(const std::string& src, const std::string& dst) override {

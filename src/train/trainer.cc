@@ -2,6 +2,8 @@
 // libtorch (through the shared precompiled header).
 #include <torch/torch.h>
 
+#include <unistd.h>
+
 #include <chrono>
 #include <cmath>
 #include <sstream>
@@ -33,6 +35,21 @@ std::string Fmt(const char* f, double v) {
   char b[64];
   std::snprintf(b, sizeof b, f, v);
   return b;
+}
+
+// Seconds since this process started (from /proc), so "time to the first
+// resumed step" includes loading libtorch and the checkpoint.
+double SecondsSinceProcessStart() {
+  std::string stat, uptime;
+  if (!Env::Default()->ReadFile("/proc/self/stat", &stat).ok() || !Env::Default()->ReadFile("/proc/uptime", &uptime).ok()) {
+    return -1;
+  }
+  // Field 22 (starttime, in clock ticks) follows the ')' that ends field 2.
+  std::istringstream in(stat.substr(stat.rfind(')') + 2));
+  std::string field;
+  for (int i = 3; i <= 22 && in >> field; ++i) {
+  }
+  return std::stod(uptime) - std::stod(field) / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
 std::string Duration(double s) {
@@ -175,11 +192,16 @@ Status Train(const TrainRequest& req, TrainOutcome* out) {
   }
   const double train_seconds_before = st.train_seconds();
   const auto attempt_start = Clock::now();
+  double last_save_s = 0;
   auto save = [&]() -> Status {
     CS_RETURN_IF_ERROR(req.may_write());
-    st.set_train_seconds(train_seconds_before + std::chrono::duration<double>(Clock::now() - attempt_start).count());
-    return WriteCheckpoint(env, ckpt_dir, st, SaveTensors(model, *opt));
+    const auto t0 = Clock::now();
+    st.set_train_seconds(train_seconds_before + std::chrono::duration<double>(t0 - attempt_start).count());
+    Status s = WriteCheckpoint(env, ckpt_dir, st, SaveTensors(model, *opt));
+    last_save_s = std::chrono::duration<double>(Clock::now() - t0).count();
+    return s;
   };
+  bool first_step = resumed;
 
   const int64_t C = m.channels(), H = m.height(), W = m.width();
   const auto ckpt_every = std::chrono::duration<double>(cfg.checkpoint_minutes() * 60);
@@ -230,6 +252,10 @@ Status Train(const TrainRequest& req, TrainOutcome* out) {
       st.set_correct(st.correct() + logits.argmax(1).eq(y).sum().item<int64_t>());
       st.set_seen(st.seen() + b.n);
       st.set_step(st.step() + 1);
+      if (first_step) {
+        first_step = false;
+        req.log("first resumed step done " + Fmt("%.2f", SecondsSinceProcessStart()) + " s after the process started");
+      }
       const bool stop = req.should_stop();
       const bool periodic = cfg.checkpoint_minutes() > 0 && Clock::now() - last_ckpt > ckpt_every;
       if (stop || periodic) {
@@ -275,7 +301,8 @@ Status Train(const TrainRequest& req, TrainOutcome* out) {
     req.log("epoch " + std::to_string(epoch + 1) + "/" + std::to_string(cfg.epochs()) + "  train_loss " +
             Fmt("%.4f", row->train_loss()) + "  train_acc " + Fmt("%.4f", row->train_acc()) + "  val_loss " +
             Fmt("%.4f", val.loss) + "  val_acc " + Fmt("%.4f", val.acc) + "  " + Duration(per_epoch) + " (" +
- Fmt("%.0f", row->images_per_s()) + " img/s, input wait " + Duration(data_wait) + ")  ETA " + Duration(per_epoch * (cfg.epochs() - epoch - 1)));
+ Fmt("%.0f", row->images_per_s()) + " img/s, input wait " + Duration(data_wait) + ", checkpoint " +
+            Fmt("%.3f", last_save_s) + "s)  ETA " + Duration(per_epoch * (cfg.epochs() - epoch - 1)));
     if (cfg.early_stopping_patience() > 0 && epoch + 1 - st.best_epoch() >= cfg.early_stopping_patience()) {
       req.log("early stopping: no val_acc improvement for " + std::to_string(cfg.early_stopping_patience()) +
               " epochs");

@@ -39,14 +39,7 @@ TrialRunner::TrialRunner(Env* env, std::string sweep_dir, SweepSpec spec, PointS
 
 int TrialRunner::Run() {
   InstallSignalForwarding();
-  const PointSpace& points = points_;
-  Claimer claimer(env_, layout_, spec_.claim(), points_.size(), ProcessToken(), [&points](uint64_t i) {
-    PointRecord rec;
-    rec.set_format_version(kRecordVersion);
-    rec.set_index(i);
-    for (const auto& [k, v] : points.At(i).values) (*rec.mutable_params())[k] = v;
-    return ToJson(rec);
-  });
+  Claimer claimer(env_, layout_, spec_.claim(), points_.size(), ProcessToken());
   const uint32_t per_job = spec_.claim().trials_per_job();
   uint32_t ran = 0;
   bool any_failed = false;
