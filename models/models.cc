@@ -194,6 +194,8 @@ Result<ModelHandle> MakeModel(const std::string& name, int depth, int in_channel
   } catch (const c10::Error& e) {
     // Allocation or option errors inside libtorch: report, do not crash the trial.
     return Status::InvalidArgument("building model '" + name + "' failed: " + e.what_without_backtrace());
+  } catch (const std::exception& e) {  // e.g. std::bad_alloc for an absurd depth
+    return Status::InvalidArgument("building model '" + name + "' failed: " + e.what());
   }
   return Status::InvalidArgument("unknown model '" + name +
                                  "'; one of: squeezenet1_0, squeezenet1_1, resnet_cifar, resnet18, resnet34, resnet50");

@@ -39,7 +39,8 @@ struct ModelHandle {
 // small images (CIFAR's 32x32, MNIST's 28x28) too.
 Result<ModelHandle> MakeModel(const std::string& name, int depth, int in_channels, int num_classes);
 
-// Number of scalar parameters (trainable tensors only, not BN running stats).
+// Number of scalars in the registered parameters (BN running stats and other
+// buffers excluded), as torchvision's sum(p.numel() for p in m.parameters()).
 int64_t CountParameters(const torch::nn::Module& m);
 
 }  // namespace claimsweep

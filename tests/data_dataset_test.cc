@@ -14,11 +14,8 @@ namespace {
 
 using testing::ReadAll;
 using testing::TempDir;
+using testing::WriteRaw;
 
-void WriteRaw(const std::string& path, const std::string& data) {
-  std::ofstream f(path, std::ios::binary | std::ios::trunc);
-  f.write(data.data(), std::streamsize(data.size()));
-}
 
 // 2x2x2 images whose channel 0 is `a` and channel 1 is `b` everywhere.
 std::string Image(uint8_t a, uint8_t b) {

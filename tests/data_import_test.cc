@@ -15,11 +15,8 @@ namespace {
 
 using testing::ReadAll;
 using testing::TempDir;
+using testing::WriteRaw;
 
-void WriteRaw(const std::string& path, const std::string& data) {
-  std::ofstream f(path, std::ios::binary | std::ios::trunc);
-  f.write(data.data(), std::streamsize(data.size()));
-}
 
 void WriteGz(const std::string& path, const std::string& data) {
   gzFile f = gzopen(path.c_str(), "wb");

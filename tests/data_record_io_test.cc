@@ -13,11 +13,8 @@ namespace {
 
 using testing::ReadAll;
 using testing::TempDir;
+using testing::WriteRaw;
 
-void WriteRaw(const std::string& path, const std::string& data) {
-  std::ofstream f(path, std::ios::binary | std::ios::trunc);
-  f.write(data.data(), std::streamsize(data.size()));
-}
 
 std::vector<std::string> SampleRecords() {
   return {"", "a", "seven..", std::string(100, 'x'), std::string(300, '\x7f'), "last record"};

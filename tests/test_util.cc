@@ -47,4 +47,9 @@ std::string ReadAll(const std::string& path) {
   return ss.str();
 }
 
+void WriteRaw(const std::string& path, const std::string& data) {
+  std::ofstream f(path, std::ios::binary | std::ios::trunc);
+  f.write(data.data(), std::streamsize(data.size()));
+}
+
 }  // namespace claimsweep::testing

@@ -26,5 +26,7 @@ SweepSpec MustParse(const std::string& text);
 void InitSweep(const std::string& dir, const SweepSpec& spec);
 
 std::string ReadAll(const std::string& path);
+// Writes `data` to `path` as is (truncating), for hand-made or damaged files.
+void WriteRaw(const std::string& path, const std::string& data);
 
 }  // namespace claimsweep::testing

@@ -227,9 +227,10 @@ Status Claimer::ClaimNext(Claim* claim) {
   Status s = ClaimOpenTrial(claim);
   if (s.ok() || !s.IsNotFound()) return s;
   for (uint64_t i = FindFrontier(); i < num_points_; ++i) {
-    // A stat is cheaper than an exclusive create that is bound to fail, and
-    // catches points already committed (whose lease entry is gone).
-    if (env_->Exists(layout_.trial_dir(i))) continue;
+    // Stats are much cheaper than an exclusive create that is bound to fail
+    // (on network filesystems, and on many local ones): skip points already
+    // published, and points whose election another claimer already won.
+    if (env_->Exists(layout_.trial_dir(i)) || env_->Exists(layout_.lease_path(i, 1))) continue;
     s = TryClaimNew(i, /*exclusive=*/true);
     if (s.ok()) {
       hint_ = i + 1;
