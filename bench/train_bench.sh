@@ -16,16 +16,21 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/train_bench.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 echo "$(nproc) cores, $THREADS threads, batch 128, load $(cut -d' ' -f1-3 /proc/loadavg)"
 
-"$BIN/sweep" data synth --out "$WORK/data" --classes 10 --train 3840 --val 256 --test 256 --size 32 --channels 3 \
+# CIFAR-10's shape and size (50,000 training images) for throughput and the
+# checkpoint's share of an epoch; a small set for the resume timing.
+IMAGES=${TRAIN_BENCH_IMAGES:-50000}
+"$BIN/sweep" data synth --out "$WORK/data" --classes 10 --train "$IMAGES" --val 1000 --test 1000 --size 32 \
+  --channels 3 --seed 1 >/dev/null
+"$BIN/sweep" data synth --out "$WORK/small" --classes 10 --train 3840 --val 256 --test 256 --size 32 --channels 3 \
   --seed 1 >/dev/null
 
 # A one-point sweep training MODEL for EPOCHS epochs; prints the sweep dir.
 make_sweep() {
-  local model=$1 epochs=$2 dir="$WORK/sweep-$1-$2-$RANDOM"
+  local model=$1 epochs=$2 data=$3 dir="$WORK/sweep-$1-$2-$RANDOM"
   cat >"$WORK/spec-$model.textproto" <<SPEC
 name: "bench-$model"
 grid { param { name: "model" values: "$model" } }
-train { dataset: "$WORK/data" epochs: $epochs batch_size: 128 optimizer: "sgd" lr: 0.01 schedule: "constant"
+train { dataset: "$data" epochs: $epochs batch_size: 128 optimizer: "sgd" lr: 0.01 schedule: "constant"
         loader_threads: 1 }
 claim { lease_seconds: 600 heartbeat_seconds: 30 }
 SPEC
@@ -35,7 +40,7 @@ SPEC
 
 printf '%-14s %14s %14s %8s %16s\n' model "claimsweep" "pytorch" ratio "checkpoint/epoch"
 for model in squeezenet1_1 resnet18; do
-  dir=$(make_sweep $model 2)
+  dir=$(make_sweep $model 2 "$WORK/data")
   SWEEP_DIR=$dir SLURM_CPUS_PER_TASK=$THREADS "$BIN/trial" >"$WORK/$model.log" 2>&1
   # Epoch 2 is the steady state (epoch 1 includes warm-up).
   row=$(sed -n 3p "$dir/trials/000000/metrics.csv")
@@ -50,7 +55,7 @@ done
 
 # Resume: interrupt resnet18 in its second epoch with SIGUSR1, then time the
 # next `trial` from process start to its first training step.
-dir=$(make_sweep resnet18 3)
+dir=$(make_sweep resnet18 3 "$WORK/small")
 SWEEP_DIR=$dir SLURM_CPUS_PER_TASK=$THREADS "$BIN/trial" >"$WORK/resume-a.log" 2>&1 &
 pid=$!
 until ls "$dir/trials/000000/checkpoints" 2>/dev/null | grep -q '^ckpt-0001-000000'; do sleep 0.2; done

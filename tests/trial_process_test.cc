@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <fstream>
 #include <thread>
 
@@ -153,6 +154,29 @@ TEST(TrialProcess, WalltimeSignalReleasesExits75AndIsResumedFirst) {
   EXPECT_EQ(b.exit_code, 0) << b.output;
   EXPECT_NE(b.output.find("trial 000000 attempt 2 (was interrupted)"), std::string::npos) << b.output;
   EXPECT_EQ(StatusCounts(s.dir)["pending"], 2);
+}
+
+// A walltime signal can land at any instant: while claiming, between fork and
+// exec of the command, while it runs. It must never be lost (the command would
+// then run to completion past the walltime).
+TEST(TrialProcess, WalltimeSignalAtAnyInstantIsNeverLost) {
+  ProcSweep s(Spec("40", "exec sleep 60", "lease_seconds: 60 heartbeat_seconds: 5 trials_per_job: 1"));
+  for (int k = 0; k < 10; ++k) {
+    SCOPED_TRACE("signal " + std::to_string(k * 300) + " us after the claim appeared");
+    Spawned a = s.StartTrial("race");
+    // Each worker resumes trial 0 (interrupted trials come first) as attempt
+    // k+1. Wait for that claim, then signal at a different instant each time:
+    // before the fork, between fork and exec, after exec.
+    ASSERT_TRUE(WaitFor([&] { return Env::Default()->Exists(s.layout.attempt_dir(0, k + 1)); }, 30));
+    ::usleep(k * 300);
+    ::kill(a.pid, SIGUSR1);
+    auto t0 = std::chrono::steady_clock::now();
+    int rc = WaitExit(a.pid);
+    double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    EXPECT_LT(took, 20) << "the signal was lost: " << ReadAll(a.output_path);
+    EXPECT_EQ(rc, 75) << ReadAll(a.output_path);
+    EXPECT_TRUE(Env::Default()->Exists(s.layout.released_path(0, k + 1)));
+  }
 }
 
 TEST(TrialProcess, CommandExit75IsAnInterruptionNotAFailure) {

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cmath>
 #include <sstream>
+#include <thread>
 
 #include "core/env.h"
 #include "core/json.h"
@@ -149,6 +150,31 @@ void LoadTensors(const std::string& bytes, ModelHandle& model, torch::optim::Opt
   opt.load(o);
 }
 
+// Writes one checkpoint at a time on a background thread. The destructor
+// waits, so no write outlives the training call on any return path.
+class CheckpointWriter {
+ public:
+  CheckpointWriter(Env* env, std::string dir) : env_(env), dir_(std::move(dir)) {}
+  ~CheckpointWriter() { Wait(); }
+  void Start(TrainState state, std::string tensors) {
+    thread_ = std::thread([this, state = std::move(state), tensors = std::move(tensors)] {
+      status_ = WriteCheckpoint(env_, dir_, state, tensors);
+    });
+  }
+  Status Wait() {
+    if (thread_.joinable()) thread_.join();
+    Status s = status_;
+    status_ = Status::OK();
+    return s;
+  }
+
+ private:
+  Env* env_;
+  std::string dir_;
+  std::thread thread_;
+  Status status_;
+};
+
 Status Train(const TrainRequest& req, TrainOutcome* out) {
   Env* env = Env::Default();
   const TrainTask& cfg = req.config;
@@ -192,14 +218,20 @@ Status Train(const TrainRequest& req, TrainOutcome* out) {
   }
   const double train_seconds_before = st.train_seconds();
   const auto attempt_start = Clock::now();
+  // Checkpoints: the tensors are serialized into memory on the training
+  // thread (training must not change them meanwhile), then written, fsync'ed
+  // and renamed on a background thread while training goes on. The next save
+  // first waits for the previous write; a stop waits for its own.
   double last_save_s = 0;
-  auto save = [&]() -> Status {
+  CheckpointWriter writer(env, ckpt_dir);
+  auto save = [&](bool wait) -> Status {
+    CS_RETURN_IF_ERROR(writer.Wait());
     CS_RETURN_IF_ERROR(req.may_write());
     const auto t0 = Clock::now();
     st.set_train_seconds(train_seconds_before + std::chrono::duration<double>(t0 - attempt_start).count());
-    Status s = WriteCheckpoint(env, ckpt_dir, st, SaveTensors(model, *opt));
+    writer.Start(st, SaveTensors(model, *opt));
     last_save_s = std::chrono::duration<double>(Clock::now() - t0).count();
-    return s;
+    return wait ? writer.Wait() : Status::OK();
   };
   bool first_step = resumed;
 
@@ -261,7 +293,7 @@ Status Train(const TrainRequest& req, TrainOutcome* out) {
       if (stop || periodic) {
         st.set_epoch_seconds(st.epoch_seconds() + std::chrono::duration<double>(Clock::now() - t_epoch).count());
         t_epoch = Clock::now();
-        CS_RETURN_IF_ERROR(save());
+        CS_RETURN_IF_ERROR(save(/*wait=*/stop));
         last_ckpt = Clock::now();
         if (stop) {
           req.log("stopping at epoch " + std::to_string(epoch + 1) + " step " + std::to_string(st.step()) + "/" +
@@ -295,7 +327,7 @@ Status Train(const TrainRequest& req, TrainOutcome* out) {
     st.set_epoch_seconds(0);
     CS_RETURN_IF_ERROR(req.may_write());
     CS_RETURN_IF_ERROR(env->WriteFileAtomic(req.trial_dir + "/metrics.csv", MetricsCsv(st)));
-    CS_RETURN_IF_ERROR(save());
+    CS_RETURN_IF_ERROR(save(/*wait=*/false));
     last_ckpt = Clock::now();
     const double per_epoch = row->epoch_seconds();
     req.log("epoch " + std::to_string(epoch + 1) + "/" + std::to_string(cfg.epochs()) + "  train_loss " +
@@ -309,6 +341,7 @@ Status Train(const TrainRequest& req, TrainOutcome* out) {
       stop_early = true;
     }
   }
+  CS_RETURN_IF_ERROR(writer.Wait());
   EvalResult test;
   bool has_test = false;
   for (const auto& s : m.split()) has_test |= s.name() == "test";

@@ -34,10 +34,13 @@ void WriteAllFd(int fd, const char* p, size_t n) {
 
 [[noreturn]] void ExecChild(const CommandRequest& req, int out_fd) {
   ::setpgid(0, 0);
+  // Default actions first, then unblock: a walltime signal that arrived since
+  // the fork now terminates us, instead of running trial's inherited handler
+  // in this process and being lost.
+  for (int sig : {SIGUSR1, SIGTERM, SIGINT}) ::signal(sig, SIG_DFL);
   sigset_t none;
   sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
-  for (int sig : {SIGUSR1, SIGTERM, SIGINT}) ::signal(sig, SIG_DFL);
   int devnull = ::open("/dev/null", O_RDONLY);
   if (devnull >= 0) ::dup2(devnull, 0);
   ::dup2(out_fd, 1);
@@ -74,9 +77,17 @@ Status RunCommand(const CommandRequest& req, const std::atomic<bool>& abort, dou
     return Status::FromErrno("pipe", req.log_path, errno);
   }
   const auto start = Clock::now();
+  // Block the walltime signals across fork until the child's process group is
+  // the forwarding target; they stay pending and are delivered (and
+  // forwarded) when unblocked, so none is lost in between.
+  sigset_t walltime, old_mask;
+  sigemptyset(&walltime);
+  for (int sig : {SIGUSR1, SIGTERM, SIGINT}) sigaddset(&walltime, sig);
+  ::pthread_sigmask(SIG_BLOCK, &walltime, &old_mask);
   pid_t pid = ::fork();
   if (pid < 0) {
     int err = errno;
+    ::pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
     ::close(fds[0]);
     ::close(fds[1]);
     ::close(log_fd);
@@ -89,6 +100,7 @@ Status RunCommand(const CommandRequest& req, const std::atomic<bool>& abort, dou
   ::close(fds[1]);
   ::setpgid(pid, pid);  // also done in the child: whichever runs first wins the race
   SetForwardTarget(pid);
+  ::pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
 
   ::fcntl(fds[0], F_SETFL, ::fcntl(fds[0], F_GETFL) | O_NONBLOCK);
   bool pipe_open = true, exited = false;

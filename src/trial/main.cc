@@ -10,6 +10,7 @@
 #include "core/security.h"
 #include "core/spec.h"
 #include "trial/runner.h"
+#include "trial/signals.h"
 
 using namespace claimsweep;
 
@@ -28,6 +29,8 @@ static const char* kHelp =
     "trial resumes first.\n";
 
 int main(int argc, char** argv) {
+  // First of all: a walltime signal from now on is recorded, never fatal.
+  InstallSignalForwarding();
   if (argc > 1) {
     if (!std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
       std::fputs(kHelp, stdout);

@@ -38,7 +38,6 @@ TrialRunner::TrialRunner(Env* env, std::string sweep_dir, SweepSpec spec, PointS
     : env_(env), layout_(std::move(sweep_dir)), spec_(std::move(spec)), points_(std::move(points)) {}
 
 int TrialRunner::Run() {
-  InstallSignalForwarding();
   Claimer claimer(env_, layout_, spec_.claim(), points_.size(), ProcessToken());
   const uint32_t per_job = spec_.claim().trials_per_job();
   uint32_t ran = 0;
