@@ -1,13 +1,23 @@
 #!/usr/bin/env bash
-# make demo: a small training sweep run end to end by identical workers on a
-# synthesized dataset, then its status and results.
+# make demo: a command-task sweep and a small training sweep (on a synthesized
+# dataset), each run end to end by identical workers, then their status.
 set -euo pipefail
 build=${1:-build}
 bin=$(cd "$build/bin" && pwd)
 root=$(cd "$build" && pwd)
 data=$root/demo-data
 dir=$root/demo-sweep
-rm -rf "$dir"
+rm -rf "$dir" "$root/demo-command-sweep"
+
+echo "== 1. a command-task sweep (sweeps/demo.textproto): 24 points, 4 identical workers"
+"$bin/sweep" init sweeps/demo.textproto "$root/demo-command-sweep"
+for i in 1 2 3 4; do
+  SWEEP_DIR=$root/demo-command-sweep "$bin/trial" > "$root/demo-command-sweep/worker-$i.out" 2>&1 &
+done
+wait
+"$bin/sweep" status "$root/demo-command-sweep" --limit 5
+echo
+echo "== 2. a training sweep (sweeps/demo-train.textproto): 4 small ResNets on a synthesized dataset"
 if [ ! -f "$data/manifest.textproto" ]; then
   "$bin/sweep" data synth --out "$data" --classes 4 --train 1024 --val 256 --test 256 --size 16 --channels 3 --seed 1
 fi
@@ -23,10 +33,9 @@ wait
 "$bin/sweep" status "$dir"
 echo
 echo "per-epoch metrics: $dir/trials/<index>/metrics.csv; results: $dir/trials/<index>/result.json"
+echo "index   best_val_acc  test_acc"
 for t in "$dir"/trials/*/; do
-  printf '%s  ' "$(basename "$t")"
-  grep -o '"params": {[^}]*}' -z "$t/result.json" | tr -d '\n' | tr -s ' '
-  printf '  val_acc=%s test_acc=%s\n' \
-    "$(grep -o '"best_val_acc": [0-9.]*' "$t/result.json" | cut -d' ' -f2)" \
-    "$(grep -o '"test_acc": [0-9.]*' "$t/result.json" | cut -d' ' -f2)"
+  val=$(grep -o '"best_val_acc": [0-9.]*' "$t/result.json" | cut -d' ' -f2)
+  test=$(grep -o '"test_acc": [0-9.]*' "$t/result.json" | cut -d' ' -f2)
+  printf '%s  %-12.4f  %.4f\n' "$(basename "$t")" "$val" "$test"
 done
