@@ -151,6 +151,23 @@ TEST(Checkpoint, KeepsTwoAndFallsBackFromACorruptOne) {
   EXPECT_NE(warnings[0].find("truncated"), std::string::npos) << warnings[0];
 }
 
+TEST(Checkpoint, ADeadWritersTempFileIsRemovedAtResume) {
+  TempDir d;
+  Env* env = Env::Default();
+  TrainState st;
+  st.set_epoch(1);
+  ASSERT_TRUE(WriteCheckpoint(env, d.path(), st, "t").ok());
+  // What kill -9 leaves behind in the middle of the next write.
+  const std::string torn = d.path() + "/ckpt-0002-000000.csckpt.tmp.deadbeef.0";
+  ASSERT_TRUE(env->CreateExclusive(torn, "partial").ok());
+  CheckpointData c;
+  bool found = false;
+  ASSERT_TRUE(LoadLatestCheckpoint(env, d.path(), &c, &found, nullptr).ok());
+  ASSERT_TRUE(found);
+  EXPECT_EQ(c.state.epoch(), 1);
+  EXPECT_FALSE(env->Exists(torn));
+}
+
 TEST(Checkpoint, EveryTruncationAndBitFlipIsDetected) {
   TrainState st;
   st.set_epoch(4);

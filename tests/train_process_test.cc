@@ -52,7 +52,8 @@ struct TrainSweep {
     std::vector<std::string> names;
     Env::Default()->ListDir(layout.trial_dir(0) + "/checkpoints", &names);
     for (const auto& n : names) {
-      if (n.rfind(prefix, 0) == 0) return true;
+      // Only a published checkpoint counts: the writer's temp file shares the prefix.
+      if (n.rfind(prefix, 0) == 0 && n.size() > 7 && n.compare(n.size() - 7, 7, ".csckpt") == 0) return true;
     }
     return false;
   }

@@ -4,32 +4,9 @@
 #include <cmath>
 
 #include "data/record_io.h"
+#include "data/rng.h"
 
 namespace claimsweep {
-namespace {
-
-uint64_t Mix(uint64_t z) {
-  z += 0x9e3779b97f4a7c15ULL;
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
-
-// SplitMix64: small, fast, identical on every platform and library version.
-class Rng {
- public:
-  explicit Rng(uint64_t seed) : s_(seed) {}
-  uint64_t Next() { return Mix(s_ += 0x9e3779b97f4a7c15ULL); }
-  uint64_t Below(uint64_t n) { return Next() % n; }
-
- private:
-  uint64_t s_;
-};
-
-uint64_t Seed(uint64_t a, uint64_t b, uint64_t c = 0) { return Mix(Mix(Mix(a) ^ b) ^ c); }
-
-}  // namespace
-
 BatchLoader::BatchLoader(const DatasetManifest& manifest, LoaderOptions opt)
     : manifest_(manifest), opt_(std::move(opt)) {}
 
@@ -76,11 +53,11 @@ void BatchLoader::SetError(const Status& s) {
 }
 
 void BatchLoader::ReadLoop() {
-  Rng rng(Seed(opt_.seed, 0x5eed0000 + static_cast<uint64_t>(opt_.epoch)));
+  SplitMix64 rng(MixSeed(opt_.seed, 0x5eed0000 + static_cast<uint64_t>(opt_.epoch)));
   std::vector<int> order(static_cast<size_t>(split_.shard_size()));
   for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<int>(i);
   if (opt_.shuffle) {
-    for (size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[rng.Below(i)]);
+    for (size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[rng.Uniform(i)]);
   }
   const uint64_t skip = static_cast<uint64_t>(opt_.skip_batches) * opt_.batch_size;
   const int64_t max_in_flight = 2 * std::max(1, opt_.threads) + 2;
@@ -127,14 +104,14 @@ void BatchLoader::ReadLoop() {
       } else if (buffer.size() < cap) {
         buffer.push_back({std::move(payload), origin});
       } else {
-        size_t j = rng.Below(cap);
+        size_t j = rng.Uniform(cap);
         if (!emit(std::move(buffer[j].payload), buffer[j].origin)) return;
         buffer[j] = {std::move(payload), origin};
       }
     }
   }
   while (!buffer.empty()) {
-    size_t j = rng.Below(buffer.size());
+    size_t j = rng.Uniform(buffer.size());
     if (!emit(std::move(buffer[j].payload), buffer[j].origin)) return;
     buffer[j] = std::move(buffer.back());
     buffer.pop_back();
@@ -193,9 +170,10 @@ Status BatchLoader::Decode(const Job& job, Batch* out) const {
     int oy = 0, ox = 0;
     bool flip = false;
     if (opt_.augment) {
-      Rng r(Seed(opt_.seed, static_cast<uint64_t>(opt_.epoch) + 1, job.first_position + static_cast<uint64_t>(k)));
-      oy = static_cast<int>(r.Below(9)) - 4;
-      ox = static_cast<int>(r.Below(9)) - 4;
+      const uint64_t position = job.first_position + static_cast<uint64_t>(k);
+      SplitMix64 r(MixSeed(opt_.seed, static_cast<uint64_t>(opt_.epoch) + 1, position));
+      oy = static_cast<int>(r.Uniform(9)) - 4;
+      ox = static_cast<int>(r.Uniform(9)) - 4;
       flip = r.Next() & 1;
     }
     const auto* px = reinterpret_cast<const uint8_t*>(ex.image().data());

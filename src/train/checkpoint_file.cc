@@ -95,6 +95,10 @@ Status LoadLatestCheckpoint(Env* env, const std::string& dir, CheckpointData* ou
   Status s = env->ListDir(dir, &names);
   if (s.IsNotFound()) return Status::OK();
   CS_RETURN_IF_ERROR(s);
+  // The caller owns the trial, so a temp file here is a dead attempt's unfinished write.
+  for (const auto& n : names) {
+    if (n.compare(0, 5, "ckpt-") == 0 && n.find(".csckpt.tmp.") != std::string::npos) env->RemoveFile(dir + "/" + n);
+  }
   names.erase(std::remove_if(names.begin(), names.end(), [](const std::string& n) { return !IsCheckpointName(n); }),
               names.end());
   std::sort(names.rbegin(), names.rend());

@@ -12,6 +12,7 @@
 #include "core/env.h"
 #include "core/json.h"
 #include "data/dataset.h"
+#include "data/rng.h"
 #include "models/models.h"
 #include "train/batch_loader.h"
 #include "train/checkpoint_file.h"
@@ -24,13 +25,6 @@ using Clock = std::chrono::steady_clock;
 namespace F = torch::nn::functional;
 
 constexpr uint32_t kTrainStateVersion = 1;
-
-uint64_t Mix(uint64_t z) {
-  z += 0x9e3779b97f4a7c15ULL;
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
 
 std::string Fmt(const char* f, double v) {
   char b[64];
@@ -188,7 +182,7 @@ Status Train(const TrainRequest& req, TrainOutcome* out) {
   const DatasetManifest& m = *manifest;
   const uint64_t seed = static_cast<uint64_t>(cfg.seed());
 
-  torch::manual_seed(static_cast<uint64_t>(Mix(seed)));
+  torch::manual_seed(MixSeed(seed, 0));
   auto made = MakeModel(cfg.model(), cfg.depth(), static_cast<int>(m.channels()), m.classes_size());
   if (!made.ok()) return made.status();
   ModelHandle model = std::move(*made);
@@ -272,7 +266,7 @@ Status Train(const TrainRequest& req, TrainOutcome* out) {
       SetLr(opt.get(), lr);
       // Dropout draws from torch's generator: seed it per step so a resumed
       // epoch draws exactly what the uninterrupted one did.
-      torch::manual_seed(Mix(seed ^ Mix(static_cast<uint64_t>(epoch) << 32 | static_cast<uint64_t>(st.step()))));
+      torch::manual_seed(MixSeed(seed, static_cast<uint64_t>(epoch) + 1, static_cast<uint64_t>(st.step())));
       auto x = torch::from_blob(b.data.data(), {b.n, C, H, W}).to(device);
       auto y = torch::from_blob(b.labels.data(), {b.n}, torch::kLong).to(device);
       opt->zero_grad();
