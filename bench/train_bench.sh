@@ -47,7 +47,10 @@ for model in squeezenet1_1 resnet18; do
   cs=$(echo "$row" | cut -d, -f8)
   epoch_s=$(echo "$row" | cut -d, -f7)
   ckpt_s=$(grep -o 'checkpoint [0-9.]*s' "$WORK/$model.log" | tail -1 | grep -o '[0-9.]*')
-  py=$(/usr/bin/python3 "$HERE/torch_train_ref.py" --model $model --threads "$THREADS" --data "$WORK/data" 2>/dev/null |
+  # The peer gets the allocator settings `trial` makes for itself (mallopt in
+  # src/train/trainer.cc), so neither side pays for mmap'd activations.
+  py=$(GLIBC_TUNABLES=glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=536870912 \
+       /usr/bin/python3 "$HERE/torch_train_ref.py" --model $model --threads "$THREADS" --data "$WORK/data" 2>/dev/null |
        /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["images_per_s"])')
   awk -v m=$model -v cs="$cs" -v py="$py" -v c="$ckpt_s" -v e="$epoch_s" \
     'BEGIN { printf "%-14s %10s img/s %10s img/s %7.2fx %15.2f%%\n", m, cs, py, cs / py, 100 * c / e }'

@@ -206,4 +206,22 @@ TEST(LearningRate, WarmupCosineAndStep) {
 }
 
 }  // namespace
+TEST(Checkpoint, LargeFilesAreMappedAndSmallOnesCopiedWithTheSameBytes) {
+  TempDir d;
+  Env* env = Env::Default();
+  for (size_t size : {size_t{100}, size_t{3} << 20}) {  // below and above the mapping threshold
+    std::string data(size, '\0');
+    for (size_t i = 0; i < size; ++i) data[i] = static_cast<char>(i * 131 + 7);
+    const std::string path = d.path() + "/f" + std::to_string(size);
+    ASSERT_TRUE(env->WriteFileAtomic(path, data).ok());
+    std::string_view view;
+    std::shared_ptr<const void> keep;
+    ASSERT_TRUE(env->ReadFileShared(path, &view, &keep).ok());
+    ASSERT_TRUE(env->RemoveFile(path).ok());  // the bytes outlive the name
+    EXPECT_EQ(view, data) << size;
+    std::string copy;
+    EXPECT_TRUE(env->ReadFile(d.path() + "/missing", &copy).IsNotFound());
+  }
+}
+
 }  // namespace claimsweep

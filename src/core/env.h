@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/status.h"
@@ -52,6 +53,10 @@ class Env {
   virtual Status Rename(const std::string& from, const std::string& to) = 0;
   virtual Status AppendFile(const std::string& path, const std::string& data) = 0;
   virtual Status ReadFile(const std::string& path, std::string* data) = 0;
+  // The whole file as read-only memory that stays valid while `*owner` lives.
+  // For large files read once (checkpoints): PosixEnv maps the page cache
+  // instead of copying. The default reads it with ReadFile.
+  virtual Status ReadFileShared(const std::string& path, std::string_view* data, std::shared_ptr<const void>* owner);
   virtual Status CreateDir(const std::string& path) = 0;       // OK if it exists
   virtual Status CreateDirs(const std::string& path) = 0;      // mkdir -p
   // Names in `dir`, without "." and "..", unsorted.

@@ -19,7 +19,7 @@ void Put32(std::string* s, uint32_t v) {
 void Put64(std::string* s, uint64_t v) {
   for (int i = 0; i < 8; ++i) s->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
 }
-uint64_t Get(const std::string& s, size_t pos, int bytes) {
+uint64_t Get(std::string_view s, size_t pos, int bytes) {
   uint64_t v = 0;
   for (int i = 0; i < bytes; ++i) v |= static_cast<uint64_t>(static_cast<uint8_t>(s[pos + i])) << (8 * i);
   return v;
@@ -38,7 +38,7 @@ bool IsCheckpointName(const std::string& n) {
 
 }  // namespace
 
-Status DecodeCheckpoint(const std::string& bytes, const std::string& path, CheckpointData* out) {
+Status DecodeCheckpoint(std::string_view bytes, const std::string& path, CheckpointData* out) {
   if (bytes.size() < kHeader || std::memcmp(bytes.data(), kMagic, 8) != 0) {
     return Status::Corruption(path + ": not a claimsweep checkpoint (bad header or truncated)");
   }
@@ -103,11 +103,13 @@ Status LoadLatestCheckpoint(Env* env, const std::string& dir, CheckpointData* ou
               names.end());
   std::sort(names.rbegin(), names.rend());
   for (const auto& n : names) {
-    std::string bytes;
+    std::string_view bytes;
+    std::shared_ptr<const void> keep;
     const std::string path = dir + "/" + n;
-    s = env->ReadFile(path, &bytes);
+    s = env->ReadFileShared(path, &bytes, &keep);
     if (s.ok()) s = DecodeCheckpoint(bytes, path, out);
     if (s.ok()) {
+      out->keep = std::move(keep);
       *found = true;
       return s;
     }

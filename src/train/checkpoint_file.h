@@ -10,7 +10,9 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <string>
+#include <string_view>
 
 #include "core/env.h"
 #include "records.pb.h"
@@ -19,7 +21,8 @@ namespace claimsweep {
 
 struct CheckpointData {
   TrainState state;
-  std::string tensors;
+  std::string_view tensors;     // points into the bytes `keep` owns (the mapped file)
+  std::shared_ptr<const void> keep;
   std::string path;  // where it was read from
 };
 
@@ -31,6 +34,7 @@ Status LoadLatestCheckpoint(Env* env, const std::string& dir, CheckpointData* ou
                             const std::function<void(const std::string&)>& warn);
 
 // Parses one checkpoint file's bytes (exposed for tests).
-Status DecodeCheckpoint(const std::string& bytes, const std::string& path, CheckpointData* out);
+// `out->tensors` points into `bytes`: keep them alive while it is used.
+Status DecodeCheckpoint(std::string_view bytes, const std::string& path, CheckpointData* out);
 
 }  // namespace claimsweep

@@ -2,6 +2,7 @@
 // libtorch (through the shared precompiled header).
 #include <torch/torch.h>
 
+#include <malloc.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -30,6 +31,19 @@ std::string Fmt(const char* f, double v) {
   char b[64];
   std::snprintf(b, sizeof b, f, v);
   return b;
+}
+
+// A training step allocates and frees the same few-megabyte activation and
+// gradient buffers every step. glibc serves anything above its mmap threshold
+// (128 KiB at start) with a fresh mmap, so each step page-faults and zeroes
+// all of them again: that halved SqueezeNet's images/s here. (Python peers
+// often escape it by accident: freeing a large loading buffer first raises
+// glibc's dynamic threshold.) Keep buffers up to 32 MiB, glibc's maximum, on
+// the heap and do not trim it between steps; memory stays at the step's peak.
+void KeepActivationsOnTheHeap() {
+  if (std::getenv("CLAIMSWEEP_GLIBC_MMAP") != nullptr) return;  // to measure the difference (bench/)
+  ::mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  ::mallopt(M_TRIM_THRESHOLD, 512 << 20);
 }
 
 // Seconds since this process started (from /proc), so "time to the first
@@ -134,9 +148,31 @@ std::string SaveTensors(ModelHandle& model, torch::optim::Optimizer& opt) {
   return os.str();
 }
 
-void LoadTensors(const std::string& bytes, ModelHandle& model, torch::optim::Optimizer& opt, torch::Device device) {
+// An istream over bytes already in memory (std::istringstream would copy
+// them), seekable because libtorch's archive reader seeks.
+class ViewBuf : public std::streambuf {
+ public:
+  explicit ViewBuf(std::string_view v) {
+    char* b = const_cast<char*>(v.data());  // read-only: the get area is never written
+    setg(b, b, b + v.size());
+  }
+
+ protected:
+  pos_type seekoff(off_type off, std::ios_base::seekdir dir, std::ios_base::openmode) override {
+    char* base = dir == std::ios_base::beg ? eback() : dir == std::ios_base::cur ? gptr() : egptr();
+    if (base + off < eback() || base + off > egptr()) return pos_type(off_type(-1));
+    setg(eback(), base + off, egptr());
+    return pos_type(gptr() - eback());
+  }
+  pos_type seekpos(pos_type pos, std::ios_base::openmode which) override {
+    return seekoff(off_type(pos), std::ios_base::beg, which);
+  }
+};
+
+void LoadTensors(std::string_view bytes, ModelHandle& model, torch::optim::Optimizer& opt, torch::Device device) {
   torch::serialize::InputArchive root, m, o;
-  std::istringstream is(bytes);
+  ViewBuf buf(bytes);
+  std::istream is(&buf);
   root.load_from(is, device);
   root.read("model", m);
   root.read("optimizer", o);
@@ -174,6 +210,7 @@ Status Train(const TrainRequest& req, TrainOutcome* out) {
   const TrainTask& cfg = req.config;
   const auto t_start = Clock::now();
   if (req.threads > 0) torch::set_num_threads(req.threads);
+  KeepActivationsOnTheHeap();
   const bool cuda = torch::cuda::is_available();
   torch::Device device(cuda ? torch::kCUDA : torch::kCPU);
 
@@ -196,13 +233,19 @@ Status Train(const TrainRequest& req, TrainOutcome* out) {
   st.set_format_version(kTrainStateVersion);
   CheckpointData ck;
   bool resumed = false;
+  const auto t_built = Clock::now();
   CS_RETURN_IF_ERROR(LoadLatestCheckpoint(env, ckpt_dir, &ck, &resumed, req.log));
   if (resumed) {
+    const auto t_read = Clock::now();
     LoadTensors(ck.tensors, model, *opt, device);
     st = ck.state;
+    auto secs = [](Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double>(b - a).count(); };
+    const auto t_loaded = Clock::now();
     req.log("resuming from " + ck.path + " (epoch " + std::to_string(st.epoch() + 1) + ", step " +
-            std::to_string(st.step()) + ") " + Duration(std::chrono::duration<double>(Clock::now() - t_start).count()) +
-            " after start");
+            std::to_string(st.step()) + "); " + Fmt("%.2f", SecondsSinceProcessStart()) +
+            " s after the process started (model built in " + Fmt("%.2f", secs(t_start, t_built)) +
+            " s, checkpoint read in " + Fmt("%.2f", secs(t_built, t_read)) + " s, tensors loaded in " +
+            Fmt("%.2f", secs(t_read, t_loaded)) + " s)");
     // metrics.csv gets exactly one row per finished epoch: the checkpoint's history.
     CS_RETURN_IF_ERROR(req.may_write());
     CS_RETURN_IF_ERROR(env->WriteFileAtomic(req.trial_dir + "/metrics.csv", MetricsCsv(st)));
