@@ -54,6 +54,8 @@ std::string Claimer::OwnerJson(uint64_t index, uint32_t attempt) const {
   o.set_pid(::getpid());
   o.set_slurm_job_id(SlurmJobId());
   o.set_started_at(NowIso8601());
+  o.set_uid(static_cast<uint32_t>(::getuid()));
+  if (const char* c = std::getenv("SLURM_CLUSTER_NAME")) o.set_slurm_cluster(c);
   return ToJson(o, /*pretty=*/false);
 }
 
@@ -172,6 +174,18 @@ Status Claimer::ClaimOpenTrial(Claim* claim) {
         seen_running_.erase(index);
         break;
       case TrialState::kRunning:
+        if (OwnerJobGone(index, d.latest_attempt)) {
+          Status s = TryTakeOver(index, d.latest_attempt + 1, claim);
+          if (s.ok()) {
+            claim->previous = TrialState::kStale;
+            RemoveLeaseEntries(index, entries, claim->attempt);
+            return s;
+          }
+          if (!s.IsAlreadyExists()) return s;
+          ++stats_.lost_races;
+          break;
+        }
+        [[fallthrough]];
       case TrialState::kStopped:
       case TrialState::kPending:
         RemoveLeaseEntries(index, entries, d.latest_attempt);
@@ -192,6 +206,19 @@ Status Claimer::ClaimOpenTrial(Claim* claim) {
     }
   }
   return Status::NotFound("no open trial is claimable");
+}
+
+bool Claimer::OwnerJobGone(uint64_t index, uint32_t attempt) {
+  if (!job_gone_) return false;
+  std::string text;
+  AttemptOwner owner;
+  if (!env_->ReadFile(layout_.owner_path(index, attempt), &text).ok() || !ParseJson(text, "", &owner).ok()) return false;
+  const char* cluster = std::getenv("SLURM_CLUSTER_NAME");
+  if (owner.slurm_job_id().empty() || owner.uid() != static_cast<uint32_t>(::getuid()) ||
+      owner.slurm_cluster() != (cluster ? cluster : "") || owner.slurm_job_id() == SlurmJobId()) {
+    return false;
+  }
+  return job_gone_(owner.slurm_job_id());
 }
 
 uint64_t Claimer::FindFrontier() {

@@ -27,6 +27,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <unordered_map>
 #include <string>
 #include <vector>
@@ -81,6 +82,12 @@ class Claimer {
 
   // The filesystem's time now (see Env::FsNow).
   Status FsNow(int64_t* now_ns);
+  // Optional. Asked about a running trial (heartbeat still fresh) whose owner
+  // recorded a Slurm job of this user on this cluster; returns true only when
+  // Slurm confirms the job is gone. Such a trial is taken over at once, as
+  // stale, instead of after its lease. `trial` installs one (squeue).
+  void set_job_gone(std::function<bool(const std::string& job_id)> f) { job_gone_ = std::move(f); }
+
   const ClaimStats& stats() const { return stats_; }
   const std::string& token() const { return token_; }
 
@@ -118,6 +125,8 @@ class Claimer {
   uint64_t hint_ = 0;
   uint64_t temp_counter_ = 0;
   ClaimStats stats_;
+  std::function<bool(const std::string&)> job_gone_;
+  bool OwnerJobGone(uint64_t index, uint32_t attempt);
 };
 
 }  // namespace claimsweep

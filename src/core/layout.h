@@ -30,6 +30,8 @@ class SweepLayout {
   std::string trials_dir() const { return root_ + "/trials"; }
   std::string leases_dir() const { return root_ + "/leases"; }
   std::string tmp_dir() const { return root_ + "/tmp"; }
+  // Job scripts, job ids and job output of `sweep submit` (not protocol state).
+  std::string slurm_dir() const { return root_ + "/slurm"; }
 
   std::string trial_dir(uint64_t index) const;
   std::string result_path(uint64_t index) const { return trial_dir(index) + "/result.json"; }

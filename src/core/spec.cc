@@ -8,6 +8,7 @@
 
 #include "core/layout.h"
 #include "core/points.h"
+#include "core/slurm.h"
 #include "core/template.h"
 #include "core/train_config.h"
 
@@ -246,6 +247,14 @@ Status Validate(const SweepSpec& spec, const Locator& loc) {
   if (beat * 3 > lease + 1e-9) {
     err(cwhere, "heartbeat_seconds (" + FormatDouble(beat) + ") must be at most a third of lease_seconds (" +
                     FormatDouble(lease) + ") so that one late beat does not lose the lease");
+  }
+  if (cp.min_seconds_left() < 0) err(cwhere, "min_seconds_left must be >= 0");
+  if (spec.has_resources()) {
+    Status rs = ValidateResources(spec.resources());
+    if (!rs.ok()) {
+      std::istringstream lines(rs.message());
+      for (std::string l; std::getline(lines, l);) err(loc.At({{"resources", 0}}, spec), l);
+    }
   }
   std::string e = errs.str();
   if (!e.empty()) return Status::InvalidArgument(e);

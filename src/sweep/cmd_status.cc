@@ -1,8 +1,12 @@
 // `sweep status DIR` and `sweep points DIR`.
+#include <unistd.h>
+
 #include <algorithm>
+#include <set>
 #include <cstdio>
 
 #include "core/json.h"
+#include "core/slurm.h"
 #include "core/points.h"
 #include "core/spec.h"
 #include "core/sweep_scan.h"
@@ -73,6 +77,11 @@ int CmdStatus(const std::string& dir, const std::string& format, int limit) {
     return Priority(a.derived.state) < Priority(b.derived.state);
   });
   size_t shown = limit > 0 ? std::min(rows.size(), static_cast<size_t>(limit)) : rows.size();
+  // Running trials whose Slurm job is gone (killed, node lost) before their
+  // lease expired: asked of squeue once, only if some running trial has a job.
+  std::set<std::string> live_jobs;
+  bool asked_slurm = false, slurm_answered = false;
+  int gone = 0;
   Row header = {"index", "state", "attempt", "failures", "host", "job", "heartbeat"};
   for (const auto& n : ps->names()) header.push_back(n);
   std::vector<Row> table;
@@ -83,17 +92,34 @@ int CmdStatus(const std::string& dir, const std::string& format, int limit) {
     if (t.derived.latest_attempt > 0 && env->ReadFile(layout.owner_path(t.index, t.derived.latest_attempt), &text).ok()) {
       ParseJson(text, "", &owner);
     }
+    std::string job = owner.slurm_job_id().empty() ? "-" : owner.slurm_job_id();
+    if (t.derived.state == TrialState::kRunning && !owner.slurm_job_id().empty() &&
+        owner.uid() == static_cast<uint32_t>(::getuid())) {
+      if (!asked_slurm) {
+        asked_slurm = true;
+        slurm_answered = ListLiveJobs(&live_jobs).ok();
+      }
+      if (slurm_answered && live_jobs.count(owner.slurm_job_id()) == 0) {
+        job += " (gone)";
+        ++gone;
+      }
+    }
     Row row = {TrialName(t.index),
                TrialStateName(t.derived.state),
                std::to_string(t.derived.latest_attempt),
                std::to_string(t.derived.failures),
                owner.host(),
-               owner.slurm_job_id().empty() ? "-" : owner.slurm_job_id(),
+               job,
                t.derived.heartbeat_age_s >= 0 ? Seconds(t.derived.heartbeat_age_s) + " ago" : "-"};
     for (const auto& [k, v] : ps->At(t.index).values) row.push_back(v);
     table.push_back(row);
   }
   std::printf("\n%s", RenderTable(header, table).c_str());
+  if (gone > 0) {
+    std::printf("%d running trial%s belong to Slurm jobs that no longer exist (job gone): the next `trial` in a job "
+                "takes them over at once; otherwise they turn stale when the lease expires.\n",
+                gone, gone == 1 ? "" : "s");
+  }
   if (shown < rows.size()) {
     std::printf("... %zu more (sweep status --limit 0 shows all)\n", rows.size() - shown);
   }

@@ -12,6 +12,8 @@ int CmdValidate(const std::string& spec_path);
 int CmdInit(const std::string& spec_path, const std::string& dir);
 int CmdStatus(const std::string& dir, const std::string& format, int limit);
 int CmdPoints(const std::string& dir, const std::string& format);
+// `sweep submit` (src/sweep/cmd_submit.cc). `trial` empty: the one beside `sweep`.
+int CmdSubmit(const std::string& dir, int jobs, bool array, bool dry_run, const std::string& trial);
 
 // Prints "sweep: <message>" to stderr and returns 2.
 int UsageError(const std::string& message);

@@ -29,6 +29,16 @@ int main(int argc, char** argv) {
   points->add_option("DIR", dir, "sweep directory")->required();
   points->add_option("--format", format, "table, csv or json")->check(CLI::IsMember({"table", "csv", "json"}));
 
+  int jobs = 1;
+  bool array = false, dry_run = false;
+  std::string trial_path;
+  auto* submit = app.add_subcommand("submit", "Submit N identical Slurm jobs that each run `trial` (resources from the spec)");
+  submit->add_option("DIR", dir, "sweep directory")->required();
+  submit->add_option("--jobs,-n", jobs, "number of jobs (or array tasks)")->capture_default_str();
+  submit->add_flag("--array", array, "one array job of N tasks (--array=0-(N-1), %throttle from resources)");
+  submit->add_flag("--dry-run", dry_run, "print the sbatch command and the job script; submit nothing");
+  submit->add_option("--trial", trial_path, "the trial binary jobs run (default: the one beside this sweep)");
+
   auto* data = app.add_subcommand("data", "Datasets: generate, import, inspect and verify");
   data->require_subcommand(1);
   SynthOptions synth_opts;
@@ -61,6 +71,7 @@ int main(int argc, char** argv) {
   if (*init) return CmdInit(spec, dir);
   if (*status) return CmdStatus(dir, format, limit);
   if (*points) return CmdPoints(dir, format);
+  if (*submit) return CmdSubmit(dir, jobs, array, dry_run, trial_path);
   if (*synth) return CmdDataSynth(synth_opts, out);
   if (*import) return CmdDataImport(data_format, out, src, val_fraction);
   if (*inspect) return CmdDataInspect(dir);

@@ -31,6 +31,9 @@ struct TrainOutcome {
   Kind kind = Kind::kDone;
   // Best and final metrics, test metrics, num_parameters, epochs, resumed_from.
   google::protobuf::Struct summary;
+  // Seconds from the start of this attempt to its first checkpoint written
+  // (-1 if none): how long a trial needs before walltime cannot lose it.
+  double first_checkpoint_s = -1;
 };
 
 // Trains (resuming from the newest good checkpoint in trial_dir/checkpoints).

@@ -267,6 +267,7 @@ Status Train(const TrainRequest& req, TrainOutcome* out) {
     const auto t0 = Clock::now();
     st.set_train_seconds(train_seconds_before + std::chrono::duration<double>(t0 - attempt_start).count());
     writer.Start(st, SaveTensors(model, *opt));
+    if (out->first_checkpoint_s < 0) out->first_checkpoint_s = std::chrono::duration<double>(t0 - t_start).count();
     last_save_s = std::chrono::duration<double>(Clock::now() - t0).count();
     return wait ? writer.Wait() : Status::OK();
   };

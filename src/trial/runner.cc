@@ -2,11 +2,15 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <chrono>
+#include <ctime>
+#include <set>
 #include <cstdio>
 #include <cstdlib>
 
 #include "core/json.h"
+#include "core/slurm.h"
 #include "core/metrics_csv.h"
 #include "core/template.h"
 #include "core/token.h"
@@ -32,6 +36,42 @@ std::string GetEnv(const char* name) {
   return v ? v : "";
 }
 
+
+// Whether Slurm no longer knows a job: squeue, cached for a few seconds. A job
+// missing from a cached listing is asked about again with a fresh one (it may
+// have started after the listing). Any doubt (squeue fails) answers "alive".
+class SlurmJobWatch {
+ public:
+  bool Gone(const std::string& job_id) {
+    const auto now = std::chrono::steady_clock::now();
+    if (listed_ && now - listed_at_ < std::chrono::seconds(5) && jobs_.count(job_id) != 0) return false;
+    Status s = ListLiveJobs(&jobs_);
+    listed_ = s.ok();
+    listed_at_ = now;
+    if (!s.ok()) {
+      Say("cannot ask Slurm which jobs are alive (" + s.ToString() + "); relying on leases");
+      return false;
+    }
+    if (jobs_.count(job_id) != 0) return false;
+    Say("job " + job_id + " is no longer known to Slurm: taking over its trial without waiting for the lease");
+    return true;
+  }
+
+ private:
+  std::set<std::string> jobs_;
+  bool listed_ = false;
+  std::chrono::steady_clock::time_point listed_at_;
+};
+
+std::string Clock(int64_t unix_s) {
+  char b[32];
+  const time_t t = static_cast<time_t>(unix_s);
+  std::tm tm{};
+  ::localtime_r(&t, &tm);
+  std::strftime(b, sizeof b, "%Y-%m-%d %H:%M:%S", &tm);
+  return b;
+}
+
 }  // namespace
 
 TrialRunner::TrialRunner(Env* env, std::string sweep_dir, SweepSpec spec, PointSpace points)
@@ -39,13 +79,37 @@ TrialRunner::TrialRunner(Env* env, std::string sweep_dir, SweepSpec spec, PointS
 
 int TrialRunner::Run() {
   Claimer claimer(env_, layout_, spec_.claim(), points_.size(), ProcessToken());
+  const std::string job = GetEnv("SLURM_JOB_ID");
+  SlurmJobWatch watch;
+  if (!job.empty()) claimer.set_job_gone([&watch](const std::string& id) { return watch.Gone(id); });
   const uint32_t per_job = spec_.claim().trials_per_job();
+  const double signal_s = spec_.resources().signal_seconds() > 0 ? spec_.resources().signal_seconds() : 120;
+  int64_t job_end = -1;  // learned from Slurm on first need; 0: unknown
   uint32_t ran = 0;
   bool any_failed = false;
   while (per_job == 0 || ran < per_job) {
     if (ReceivedSignal() != 0) {
       Say("received signal " + std::to_string(ReceivedSignal()) + "; claiming nothing more");
       break;
+    }
+    // Walltime: start no trial that cannot reach its first checkpoint before
+    // Slurm's signal. What "reach" takes: the spec's min_seconds_left, else
+    // the longest this job's trials took so far.
+    const double need = spec_.claim().min_seconds_left() > 0
+                            ? spec_.claim().min_seconds_left()
+                            : (needed_s_ > 0 ? needed_s_ + signal_s : 0);
+    if (!job.empty() && need > 0) {
+      if (job_end < 0) {
+        job_end = JobEndTime(job);
+        if (job_end > 0) Say("job " + job + " ends at " + Clock(job_end));
+      }
+      const double left = job_end > 0 ? static_cast<double>(job_end - std::time(nullptr)) : 1e18;
+      if (left < need) {
+        Say("job " + job + " has " + std::to_string(static_cast<int64_t>(left)) + " s left, less than the " +
+            std::to_string(static_cast<int64_t>(need)) + " s a trial needs to reach its first checkpoint; claiming " +
+            "nothing more");
+        break;
+      }
     }
     Claim claim;
     Status s = claimer.ClaimNext(&claim);
@@ -60,10 +124,28 @@ int TrialRunner::Run() {
     }
     ++ran;
     Outcome o = RunOne(&claimer, claim);
-    if (o == Outcome::kInterrupted) return kExitInterrupted;
+    if (o == Outcome::kInterrupted) {
+      MaybeRequeue(job);
+      return kExitInterrupted;
+    }
     if (o == Outcome::kFailed || o == Outcome::kLost) any_failed = true;
   }
   return any_failed ? kExitFailed : kExitOk;
+}
+
+void TrialRunner::MaybeRequeue(const std::string& job) {
+  if (!spec_.resources().requeue() || job.empty()) return;
+  const int restarts = std::atoi(GetEnv("SLURM_RESTART_COUNT").c_str());  // absent before the first requeue
+  const uint32_t max = spec_.claim().max_attempts();
+  if (static_cast<uint32_t>(restarts) + 1 >= max) {
+    Say("not requeueing job " + job + ": it already ran " + std::to_string(restarts + 1) + " times (max_attempts " +
+        std::to_string(max) + "); the next job picks the trial up");
+    return;
+  }
+  Status s = RequeueJob(job);
+  Say(s.ok() ? "requeued job " + job + " (restart " + std::to_string(restarts + 1) + " of at most " +
+                   std::to_string(max - 1) + ")"
+             : "could not requeue job " + job + ": " + s.ToString() + "; the next job picks the trial up");
 }
 
 TrialRunner::Outcome TrialRunner::RunOne(Claimer* claimer, const Claim& claim) {
@@ -85,6 +167,9 @@ TrialRunner::Outcome TrialRunner::RunOne(Claimer* claimer, const Claim& claim) {
   } else {
     end = RunCommandAttempt(claimer, claim, pt);
   }
+  // A command's checkpoints are its own: count the whole attempt.
+  const double reach = end.first_checkpoint_s >= 0 ? end.first_checkpoint_s : end.seconds;
+  if (end.kind == Outcome::kDone || end.first_checkpoint_s >= 0) needed_s_ = std::max(needed_s_, reach);
   return Record(claimer, claim, pt, started_at, std::move(end));
 }
 
@@ -197,6 +282,7 @@ TrialRunner::AttemptEnd TrialRunner::RunTrainAttempt(Claimer* claimer, const Cla
     end.kind = Outcome::kDone;
     end.metrics = out.summary;
   }
+  end.first_checkpoint_s = out.first_checkpoint_s;
   return end;
 }
 

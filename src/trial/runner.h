@@ -34,7 +34,11 @@ class TrialRunner {
     double seconds = 0;
     std::string message;
     google::protobuf::Struct metrics;  // merged over metrics.csv's last row
+    double first_checkpoint_s = -1;    // train task: attempt start to first checkpoint
   };
+  // After an interrupted trial: `scontrol requeue` this job if the spec asks
+  // for it and max_attempts allows another run.
+  void MaybeRequeue(const std::string& job);
   Outcome RunOne(Claimer* claimer, const Claim& claim);
   AttemptEnd RunCommandAttempt(Claimer* claimer, const Claim& claim, const Point& pt);
   AttemptEnd RunTrainAttempt(Claimer* claimer, const Claim& claim, const Point& pt);
@@ -45,6 +49,8 @@ class TrialRunner {
   SweepLayout layout_;
   SweepSpec spec_;
   PointSpace points_;
+  // The longest this process's trials took to reach their first checkpoint.
+  double needed_s_ = 0;
 };
 
 }  // namespace claimsweep

@@ -1,0 +1,291 @@
+#include "core/slurm.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <sstream>
+
+extern char** environ;
+
+namespace claimsweep {
+namespace {
+
+bool AllOf(const std::string& s, const char* allowed_punct) {
+  for (unsigned char c : s) {
+    if (!std::isalnum(c) && std::strchr(allowed_punct, c) == nullptr) return false;
+  }
+  return true;
+}
+
+bool HasControl(const std::string& s) {
+  for (unsigned char c : s) {
+    if (c < 0x20 || c == 0x7f) return true;
+  }
+  return false;
+}
+
+// A job name Slurm and a file name both take: the sweep's name with anything
+// else replaced.
+std::string JobName(const std::string& name) {
+  std::string out;
+  for (unsigned char c : name) out += std::isalnum(c) || c == '-' || c == '_' || c == '.' ? static_cast<char>(c) : '_';
+  return out.empty() ? "sweep" : out.substr(0, 64);
+}
+
+}  // namespace
+
+Status ValidateResources(const Resources& r) {
+  std::string errs;
+  auto bad = [&](const std::string& field, const std::string& value, const std::string& want) {
+    errs += "resources." + field + " '" + value + "': " + want + "\n";
+  };
+  const char* names = "_.,+-";
+  if (!AllOf(r.partition(), names)) bad("partition", r.partition(), "use letters, digits and _ . , + -");
+  if (!AllOf(r.account(), names)) bad("account", r.account(), "use letters, digits and _ . , + -");
+  if (!AllOf(r.qos(), names)) bad("qos", r.qos(), "use letters, digits and _ . , + -");
+  if (!r.mem().empty() && (!AllOf(r.mem(), "") || !std::isdigit(static_cast<unsigned char>(r.mem()[0])))) {
+    bad("mem", r.mem(), "a size such as 16G, 4000M or 500 (megabytes)");
+  }
+  if (!AllOf(r.time(), ":-") || (!r.time().empty() && !std::isdigit(static_cast<unsigned char>(r.time()[0])))) {
+    bad("time", r.time(), "minutes, HH:MM:SS or D-HH:MM:SS");
+  }
+  for (int i = 0; i < r.extra_sbatch_size(); ++i) {
+    const std::string& e = r.extra_sbatch(i);
+    if (e.size() < 2 || e[0] != '-' || HasControl(e)) {
+      bad("extra_sbatch[" + std::to_string(i) + "]", e, "one sbatch option such as --constraint=a100, on one line");
+    }
+  }
+  if (r.trial_per_gpu() && r.gpus() < 2) errs += "resources.trial_per_gpu needs gpus >= 2\n";
+  if (r.trial_per_gpu() && r.cpus() > 0 && r.cpus() % r.gpus() != 0) {
+    errs += "resources.cpus (" + std::to_string(r.cpus()) + ") must be a multiple of gpus (" +
+            std::to_string(r.gpus()) + ") with trial_per_gpu: each trial gets cpus/gpus\n";
+  }
+  if (!errs.empty()) return Status::InvalidArgument(errs);
+  return Status::OK();
+}
+
+std::string ShellQuote(const std::string& text) {
+  std::string out = "'";
+  for (char c : text) {
+    if (c == '\'') {
+      out += "'\\''";
+    } else {
+      out += c;
+    }
+  }
+  return out + "'";
+}
+
+Result<JobScript> RenderJobScript(const SweepSpec& spec, const std::string& sweep_dir, const std::string& trial,
+                                  uint64_t array_size) {
+  const Resources& r = spec.resources();
+  CS_RETURN_IF_ERROR(ValidateResources(r));
+  if (sweep_dir.empty() || sweep_dir[0] != '/' || trial.empty() || trial[0] != '/') {
+    return Status::InvalidArgument("the sweep directory and the trial binary must be absolute paths");
+  }
+  for (const std::string* p : {&sweep_dir, &trial}) {
+    if (HasControl(*p)) {
+      return Status::InvalidArgument("'" + *p +
+                                     "' contains a newline or control character; Slurm's --output cannot name it. "
+                                     "Rename it.");
+    }
+  }
+  const uint32_t signal_s = r.signal_seconds() > 0 ? r.signal_seconds() : 120;
+  std::ostringstream s;
+  s << "#!/bin/bash\n"
+    << "# claimsweep job for sweep '" << JobName(spec.name()) << "', rendered by `sweep submit`.\n"
+    << "# Every job of the sweep runs this same script; `trial` claims the next point itself.\n"
+    << "#SBATCH --job-name=" << JobName(spec.name()) << "\n";
+  if (!r.partition().empty()) s << "#SBATCH --partition=" << r.partition() << "\n";
+  if (!r.account().empty()) s << "#SBATCH --account=" << r.account() << "\n";
+  if (!r.qos().empty()) s << "#SBATCH --qos=" << r.qos() << "\n";
+  if (r.trial_per_gpu()) {
+    s << "#SBATCH --nodes=1\n#SBATCH --ntasks=" << r.gpus() << "\n";
+    if (r.cpus() > 0) s << "#SBATCH --cpus-per-task=" << r.cpus() / r.gpus() << "\n";
+  } else if (r.cpus() > 0) {
+    s << "#SBATCH --cpus-per-task=" << r.cpus() << "\n";
+  }
+  if (r.gpus() > 0) s << "#SBATCH --gres=gpu:" << r.gpus() << "\n";
+  if (!r.mem().empty()) s << "#SBATCH --mem=" << r.mem() << "\n";
+  if (!r.time().empty()) s << "#SBATCH --time=" << r.time() << "\n";
+  s << "# SIGUSR1 " << signal_s << " s before the walltime: trial checkpoints, hands the trial back, exits 75.\n"
+    << "#SBATCH --signal=B:USR1@" << signal_s << "\n"
+    << (r.requeue() ? "#SBATCH --requeue\n" : "#SBATCH --no-requeue\n");
+  for (const auto& e : r.extra_sbatch()) s << "#SBATCH " << e << "\n";
+  s << "# --output and --chdir are on sbatch's command line: paths may hold spaces.\n"
+    << "export SWEEP_DIR=" << ShellQuote(sweep_dir) << "\n";
+  if (r.trial_per_gpu()) {
+    // srun forwards the walltime signal to every trial.
+    s << "exec srun --ntasks=" << r.gpus() << " --gpus-per-task=1 --kill-on-bad-exit=0 " << ShellQuote(trial) << "\n";
+  } else {
+    s << "exec " << ShellQuote(trial) << "\n";
+  }
+  JobScript js;
+  js.script = s.str();
+  const std::string out_dir = sweep_dir + "/slurm";
+  js.sbatch_argv = {"sbatch", "--parsable", "--chdir=" + sweep_dir,
+                    "--output=" + out_dir + (array_size > 0 ? "/%x-%A_%a.out" : "/%x-%j.out")};
+  if (array_size > 0) {
+    std::string a = "--array=0-" + std::to_string(array_size - 1);
+    if (r.array_throttle() > 0) a += "%" + std::to_string(r.array_throttle());
+    js.sbatch_argv.push_back(a);
+  }
+  return js;
+}
+
+Status RunProgram(const std::vector<std::string>& argv, const std::string& input, double timeout_s, std::string* out,
+                  std::string* err, int* exit_code) {
+  out->clear();
+  err->clear();
+  int in_p[2], out_p[2], err_p[2];
+  if (::pipe2(in_p, O_CLOEXEC) != 0) return Status::FromErrno("pipe", argv[0], errno);
+  if (::pipe2(out_p, O_CLOEXEC) != 0 || ::pipe2(err_p, O_CLOEXEC) != 0) {
+    return Status::FromErrno("pipe", argv[0], errno);
+  }
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, in_p[0], 0);
+  posix_spawn_file_actions_adddup2(&fa, out_p[1], 1);
+  posix_spawn_file_actions_adddup2(&fa, err_p[1], 2);
+  posix_spawnattr_t at;
+  posix_spawnattr_init(&at);
+  sigset_t none, defaults;
+  sigemptyset(&none);
+  sigemptyset(&defaults);
+  for (int sig : {SIGUSR1, SIGTERM, SIGINT, SIGPIPE}) sigaddset(&defaults, sig);
+  posix_spawnattr_setsigmask(&at, &none);
+  posix_spawnattr_setsigdefault(&at, &defaults);
+  posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  pid_t pid = -1;
+  int rc = ::posix_spawnp(&pid, args[0], &fa, &at, args.data(), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  posix_spawnattr_destroy(&at);
+  ::close(in_p[0]);
+  ::close(out_p[1]);
+  ::close(err_p[1]);
+  if (rc != 0) {
+    ::close(in_p[1]);
+    ::close(out_p[0]);
+    ::close(err_p[0]);
+    return Status::FromErrno("run", argv[0], rc);
+  }
+  // Feed stdin and drain both outputs without blocking on any of them.
+  size_t fed = 0;
+  int in_fd = in_p[1];
+  if (input.empty()) {
+    ::close(in_fd);
+    in_fd = -1;
+  } else {
+    ::fcntl(in_fd, F_SETFL, O_NONBLOCK);
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
+  int fds[2] = {out_p[0], err_p[0]};
+  std::string* sinks[2] = {out, err};
+  bool timed_out = false;
+  while (fds[0] >= 0 || fds[1] >= 0 || in_fd >= 0) {
+    pollfd p[3];
+    int n = 0;
+    for (int k = 0; k < 2; ++k) {
+      if (fds[k] >= 0) p[n++] = {fds[k], POLLIN, 0};
+    }
+    if (in_fd >= 0) p[n++] = {in_fd, POLLOUT, 0};
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      timed_out = true;
+      break;
+    }
+    if (::poll(p, n, static_cast<int>(left.count())) < 0 && errno != EINTR) break;
+    for (int j = 0; j < n; ++j) {
+      if (p[j].revents == 0) continue;
+      if (p[j].fd == in_fd) {
+        ssize_t w = ::write(in_fd, input.data() + fed, input.size() - fed);
+        if (w > 0) fed += static_cast<size_t>(w);
+        if (w < 0 && errno != EAGAIN && errno != EINTR) fed = input.size();
+        if (fed == input.size()) {
+          ::close(in_fd);
+          in_fd = -1;
+        }
+        continue;
+      }
+      for (int k = 0; k < 2; ++k) {
+        if (p[j].fd != fds[k]) continue;
+        char buf[4096];
+        ssize_t r = ::read(fds[k], buf, sizeof buf);
+        if (r > 0) {
+          sinks[k]->append(buf, static_cast<size_t>(r));
+        } else if (r == 0 || (errno != EINTR && errno != EAGAIN)) {
+          ::close(fds[k]);
+          fds[k] = -1;
+        }
+      }
+    }
+  }
+  if (in_fd >= 0) ::close(in_fd);
+  for (int fd : fds) {
+    if (fd >= 0) ::close(fd);
+  }
+  if (timed_out) ::kill(pid, SIGKILL);
+  int st = 0;
+  while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+  }
+  if (timed_out) return Status::IOError(argv[0] + " did not answer within " + std::to_string(timeout_s) + " s");
+  *exit_code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  return Status::OK();
+}
+
+int64_t ParseSlurmTime(const std::string& text) {
+  std::tm tm{};
+  const char* end = ::strptime(text.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
+  if (end == nullptr) return -1;
+  tm.tm_isdst = -1;
+  const time_t t = std::mktime(&tm);
+  return t < 0 ? -1 : static_cast<int64_t>(t);
+}
+
+int64_t JobEndTime(const std::string& job_id) {
+  if (const char* e = std::getenv("SLURM_JOB_END_TIME")) {
+    char* rest = nullptr;
+    long long v = std::strtoll(e, &rest, 10);
+    if (rest != e && *rest == '\0' && v > 0) return v;
+  }
+  if (job_id.empty()) return 0;
+  std::string out, err;
+  int code = 0;
+  if (!RunProgram({"squeue", "-h", "-j", job_id, "-o", "%e"}, "", 20, &out, &err, &code).ok() || code != 0) return 0;
+  while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
+  const int64_t t = ParseSlurmTime(out);
+  return t > 0 ? t : 0;
+}
+
+Status ListLiveJobs(std::set<std::string>* ids) {
+  ids->clear();
+  std::string out, err;
+  int code = 0;
+  CS_RETURN_IF_ERROR(RunProgram({"squeue", "-h", "--me", "-o", "%A"}, "", 20, &out, &err, &code));
+  if (code != 0) return Status::IOError("squeue failed (exit " + std::to_string(code) + "): " + err);
+  std::istringstream in(out);
+  for (std::string id; in >> id;) ids->insert(id);
+  return Status::OK();
+}
+
+Status RequeueJob(const std::string& job_id) {
+  std::string out, err;
+  int code = 0;
+  CS_RETURN_IF_ERROR(RunProgram({"scontrol", "requeue", job_id}, "", 30, &out, &err, &code));
+  if (code != 0) return Status::IOError("scontrol requeue " + job_id + " failed (exit " + std::to_string(code) + "): " + err);
+  return Status::OK();
+}
+
+}  // namespace claimsweep

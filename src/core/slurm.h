@@ -1,0 +1,61 @@
+// Talking to Slurm: the job script `sweep submit` renders, and the few facts
+// `trial` and `sweep status` ask of Slurm (when the job ends, which jobs are
+// still alive, requeue). Every Slurm command runs without a shell, from PATH,
+// with a timeout; if Slurm cannot be asked, callers fall back to leases.
+#pragma once
+
+#include <cstdint>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "spec.pb.h"
+
+namespace claimsweep {
+
+// Checks spec.resources for values that would not survive an #SBATCH line
+// (newlines, control characters, spaces where Slurm does not take them).
+// Each error names the field; the caller adds the file:line.
+Status ValidateResources(const Resources& r);
+
+// 'text' for bash: single quotes, with ' written as '\''. Safe for any bytes
+// but NUL.
+std::string ShellQuote(const std::string& text);
+
+struct JobScript {
+  std::string script;                    // the batch script (stdin of sbatch)
+  std::vector<std::string> sbatch_argv;  // sbatch and its options, paths among them
+};
+
+// The job script for a sweep: #SBATCH lines from spec.resources, then
+// `export SWEEP_DIR=<dir>` and `exec <trial>` (or `exec srun ... <trial>` with
+// trial_per_gpu). `sweep_dir` and `trial` must be absolute. Parameter values
+// never appear in it: `trial` reads them from the sweep directory. With
+// `array_size` > 0 the job is an array of that many tasks.
+Result<JobScript> RenderJobScript(const SweepSpec& spec, const std::string& sweep_dir, const std::string& trial,
+                                  uint64_t array_size);
+
+// Runs argv[0] (looked up in PATH) with `input` on stdin; captures stdout into
+// *out and stderr into *err. Kills it after `timeout_s`. *exit_code is the
+// exit status, or 128 + signal.
+Status RunProgram(const std::vector<std::string>& argv, const std::string& input, double timeout_s, std::string* out,
+                  std::string* err, int* exit_code);
+
+// "2026-11-23T12:34:56" (Slurm's format, this machine's local time) to Unix
+// seconds; -1 for N/A, Unknown, NONE or anything unparsable.
+int64_t ParseSlurmTime(const std::string& text);
+
+// When the job ends, in Unix seconds: SLURM_JOB_END_TIME if Slurm set it,
+// else `squeue -j ID -o %e`. 0 if it cannot be learned.
+int64_t JobEndTime(const std::string& job_id);
+
+// Job ids that Slurm lists as pending, running, suspended or completing
+// (squeue's default states), for this user. An error means "unknown": the
+// caller must not conclude that any job is gone.
+Status ListLiveJobs(std::set<std::string>* ids);
+
+// `scontrol requeue ID`.
+Status RequeueJob(const std::string& job_id);
+
+}  // namespace claimsweep
