@@ -5,9 +5,11 @@ BUILD ?= build
 JOBS  ?= $(shell nproc)
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
 
-# Debian packages the build and tests need.
+# Debian packages the build and tests need (slurm-wlm and munge: the real-Slurm
+# tests start a private single-node cluster, tests/slurm/cluster.sh).
 DEB_PACKAGES := cmake g++ make libprotobuf-dev protobuf-compiler libcli11-dev \
-                libgtest-dev libbenchmark-dev zlib1g-dev libtorch-dev
+                libgtest-dev libbenchmark-dev zlib1g-dev libtorch-dev \
+                slurm-wlm munge
 # The reference peers the benchmarks compare against.
 BENCH_PACKAGES := python3-optuna python3-torch python3-torchvision
 

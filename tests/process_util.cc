@@ -30,7 +30,7 @@ Spawned Spawn(const std::vector<std::string>& argv, const std::vector<std::strin
     std::vector<char*> a;
     for (const auto& x : argv) a.push_back(const_cast<char*>(x.c_str()));
     a.push_back(nullptr);
-    ::execv(a[0], a.data());
+    ::execvp(a[0], a.data());
     ::_exit(121);
   }
   return s;

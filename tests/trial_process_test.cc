@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <ctime>
 #include <fstream>
 #include <thread>
 
@@ -249,6 +250,77 @@ TEST(TrialProcess, FindsItsSweepFromTheWorkingDirectory) {
   EXPECT_NE(lost.output.find("no sweep found"), std::string::npos) << lost.output;
   EXPECT_EQ(RunProcess({TRIAL_BIN, "extra"}).exit_code, 2);
   EXPECT_EQ(RunProcess({TRIAL_BIN, "--help"}).exit_code, 0);
+}
+
+// Walltime: a job with less time left than a trial needs to reach its first
+// checkpoint claims nothing more (the end comes from SLURM_JOB_END_TIME here;
+// the real-Slurm tests learn it from squeue).
+TEST(TrialProcess, AJobThatCannotReachACheckpointBeforeItsEndClaimsNothing) {
+  ProcSweep s(Spec("4", "true", "trials_per_job: 0 min_seconds_left: 60"));
+  const std::string end = std::to_string(std::time(nullptr) + 30);
+  Spawned t = s.StartTrial("t", {"SLURM_JOB_ID=41", "SLURM_JOB_END_TIME=" + end});
+  EXPECT_EQ(WaitExit(t.pid), 0);
+  std::string out = ReadAll(t.output_path);
+  EXPECT_NE(out.find("less than the 60 s a trial needs"), std::string::npos) << out;
+  EXPECT_EQ(StatusCounts(s.dir)["pending"], 4);
+}
+
+TEST(TrialProcess, WithoutAFloorTheJobLearnsWhatATrialNeedsFromItsOwnTrials) {
+  // Each trial takes 3 s and the walltime signal comes 1 s before the end:
+  // a trial needs 4 s. With 9 s left the job runs one trial, then (6 s left)
+  // a second, then (3 s left) stops.
+  ProcSweep s(Spec("5", "sleep 3", "trials_per_job: 0") + "resources { signal_seconds: 1 }\n");
+  const std::string end = std::to_string(std::time(nullptr) + 9);
+  Spawned t = s.StartTrial("t", {"SLURM_JOB_ID=42", "SLURM_JOB_END_TIME=" + end});
+  EXPECT_EQ(WaitExit(t.pid), 0);
+  std::string out = ReadAll(t.output_path);
+  EXPECT_NE(out.find("a trial needs to reach its first checkpoint"), std::string::npos) << out;
+  auto counts = StatusCounts(s.dir);
+  EXPECT_EQ(counts["done"], 2) << out;
+  EXPECT_EQ(counts["pending"], 3) << out;
+}
+
+// A trial whose Slurm job is gone is taken over at once, not after its lease;
+// one whose job Slurm still lists, or when Slurm cannot be asked, is not.
+// squeue is a stand-in here; the real-Slurm tests cancel a real job.
+TEST(TrialProcess, ATrialOfAVanishedJobIsTakenOverWithoutWaitingForTheLease) {
+  ProcSweep s(Spec("3", "sleep 60", "lease_seconds: 600 heartbeat_seconds: 0.5 trials_per_job: 1"));
+  const std::string bin = s.tmp.path() + "/bin";
+  ASSERT_EQ(::mkdir(bin.c_str(), 0755), 0);
+  auto fake_squeue = [&](const std::string& body) {
+    std::ofstream(bin + "/squeue") << "#!/bin/sh\n" << body << "\n";
+    ::chmod((bin + "/squeue").c_str(), 0755);
+  };
+  const std::string path = "PATH=" + bin + ":" + std::getenv("PATH");
+  Spawned a = s.StartTrial("a", {"SLURM_JOB_ID=111"});
+  ASSERT_TRUE(WaitFor([&] { return StatusCounts(s.dir)["running"] == 1; }, 10));
+
+  // Slurm still lists job 111: B leaves trial 0 alone and claims point 1.
+  fake_squeue("echo 111; echo 222; echo 333");
+  Spawned b = s.StartTrial("b", {"SLURM_JOB_ID=222", path});
+  ASSERT_TRUE(WaitFor([&] { return s.AttemptExists(1, 1); }, 10)) << ReadAll(b.output_path);
+  EXPECT_FALSE(s.AttemptExists(0, 2));
+  // squeue fails: no conclusion, C claims point 2.
+  fake_squeue("echo 'slurm_load_jobs error: Unable to contact slurm controller' >&2; exit 1");
+  Spawned c = s.StartTrial("c", {"SLURM_JOB_ID=333", path});
+  ASSERT_TRUE(WaitFor([&] { return s.AttemptExists(2, 1); }, 10)) << ReadAll(c.output_path);
+  EXPECT_FALSE(s.AttemptExists(0, 2));
+
+  // Job 111 is gone (its process lingers, as an escaped one would): D takes
+  // trial 0 over as attempt 2 at once, and the old owner stops, writing nothing.
+  fake_squeue("echo 222; echo 333; echo 444");
+  const auto t0 = std::chrono::steady_clock::now();
+  Spawned d = s.StartTrial("d", {"SLURM_JOB_ID=444", path});
+  ASSERT_TRUE(WaitFor([&] { return s.AttemptExists(0, 2); }, 10)) << ReadAll(d.output_path);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(10));  // the lease is 600 s
+  EXPECT_NE(ReadAll(d.output_path).find("job 111 is no longer known to Slurm"), std::string::npos)
+      << ReadAll(d.output_path);
+  EXPECT_EQ(WaitExit(a.pid), 1) << ReadAll(a.output_path);  // superseded
+  EXPECT_NE(ReadAll(a.output_path).find("lost the claim"), std::string::npos) << ReadAll(a.output_path);
+  for (Spawned* p : {&b, &c, &d}) {
+    KillNineWithChildren(p->pid);
+    WaitExit(p->pid);
+  }
 }
 
 }  // namespace

@@ -184,7 +184,12 @@ write_config() {
   local dir=$1 ctld_port=$2 slurmd_port=$3 node cpus mem_mb real_mem i
 
   node=$(hostname -s)
-  cpus=$(nproc)
+  # CLUSTER_CPUS: claim more CPUs than the machine has (the idle-GPU benchmark
+  # runs 4 sleeping one-CPU jobs at once on a 2-core box); slurmd then takes
+  # the configured count instead of draining the node.
+  cpus=${CLUSTER_CPUS:-$(nproc)}
+  local overrides=""
+  ((cpus <= $(nproc))) || overrides="SlurmdParameters=config_overrides"
   mem_mb=$(awk '/^MemTotal:/ {print int($2 / 1024)}' /proc/meminfo)
   # Slurm drains a node that has less memory than configured: stay below.
   real_mem=$((mem_mb * 9 / 10))
@@ -270,6 +275,7 @@ MinJobAge=300
 ReturnToService=2
 MailProg=/bin/true
 
+$overrides
 NodeName=$node NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$real_mem Gres=gpu:$NUM_GPUS State=UNKNOWN
 PartitionName=test Nodes=$node Default=YES MaxTime=INFINITE State=UP
 EOF
