@@ -1,5 +1,6 @@
-// The training loop. The only translation unit of `trial` that includes
-// libtorch (through the shared precompiled header).
+// The training loop, built as the module libclaimsweep_trainer.so that
+// `trial` loads for train tasks; with models/models.cc the only translation
+// units that include libtorch (through the shared precompiled header).
 #include <torch/torch.h>
 
 #include <malloc.h>
@@ -419,3 +420,11 @@ Status RunTraining(const TrainRequest& req, TrainOutcome* out) {
 }
 
 }  // namespace claimsweep
+
+// The module's entry point, looked up by `trial` (src/trial/load_trainer.cc)
+// with dlsym. Both sides are built together from the same headers.
+extern "C" __attribute__((visibility("default"))) void claimsweep_run_training(const claimsweep::TrainRequest* req,
+                                                                              claimsweep::TrainOutcome* out,
+                                                                              claimsweep::Status* status) {
+  *status = claimsweep::RunTraining(*req, out);
+}
