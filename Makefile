@@ -53,6 +53,7 @@ unit: build
 bench: build bench-deps
 	bench/run_claims.sh $(BUILD)
 	bench/train_bench.sh $(BUILD)
+	bench/idle_gpu.sh $(BUILD)
 
 clean:
 	rm -rf $(BUILD)

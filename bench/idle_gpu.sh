@@ -13,6 +13,10 @@
 # (allocated - busy) and idle within the makespan (4 x makespan - busy).
 #
 #   bench/idle_gpu.sh BUILD_DIR        (as root; SCALE=0.5 by default)
+#   FIRST=4 STEP=4 LAST=80 bench/idle_gpu.sh BUILD_DIR   (shortest trial first)
+# By default the grid lists the longest trial first (80, 76, ..., 4): both
+# scenarios start trials in index order, and longest-first is what a
+# researcher who knows the durations would write.
 set -euo pipefail
 BUILD=${1:?usage: bench/idle_gpu.sh BUILD_DIR}
 BIN=$(cd "$BUILD/bin" && pwd)
@@ -27,9 +31,12 @@ eval "$(CLUSTER_CPUS=8 "$HERE/../tests/slurm/cluster.sh" start "$CLUSTER" 2>/dev
 
 values=""
 for b in $(seq "${FIRST:-80}" "${STEP:--4}" "${LAST:-4}"); do values="$values values: \"$b\""; done
-longest_min=$(awk -v s="$SCALE" 'BEGIN { m = int(80 * s / 60) + 2; print m }')
+# --time: the array's tasks need the longest trial; a dynamic job needs its
+# share of the sweep (a quarter of all trials) plus the longest one.
+longest_min=$(awk -v s="$SCALE" 'BEGIN { print int(80 * s / 60) + 2 }')
+share_min=$(awk -v s="$SCALE" 'BEGIN { print int((840 / 4 + 80) * s / 60) + 2 }')
 
-# make_sweep NAME TRIALS_PER_JOB: a sweep whose trials log start/end times.
+# make_sweep NAME TRIALS_PER_JOB TIME_MIN: a sweep whose trials log start/end times.
 make_sweep() {
   cat >"$WORK/$1.textproto" <<SPEC
 name: "idle-$1"
@@ -39,7 +46,7 @@ command {
   argv: "echo start {index} \$(date +%s.%N) >> {sweep_dir}/busy.log; sleep \$(awk 'BEGIN {{ print {blocks} * $SCALE }}'); echo end {index} \$(date +%s.%N) >> {sweep_dir}/busy.log"
 }
 claim { lease_seconds: 300 heartbeat_seconds: 10 trials_per_job: $2 }
-resources { gpus: 1 cpus: 1 time: "$longest_min" signal_seconds: 10 }
+resources { gpus: 1 cpus: 1 time: "$3" signal_seconds: 10 }
 SPEC
   "$BIN/sweep" init "$WORK/$1.textproto" "$WORK/$1" >/dev/null
 }
@@ -78,10 +85,10 @@ run() {
     }'
 }
 
-echo "$(nproc) cores; 20 trials of 4..80 blocks x $SCALE s on 4 GPUs; --time=$longest_min min"
+echo "$(nproc) cores; 20 trials of $(seq -s, "${FIRST:-80}" "${STEP:--4}" "${LAST:-4}" | sed 's/,.*,/../') blocks x $SCALE s on 4 GPUs; --time=$longest_min min (array), $share_min min (dynamic)"
 printf '%-22s %5s %11s %10s %9s %12s %14s %7s\n' scenario jobs makespan "alloc GPU-s" "busy GPU-s" \
   "idle(alloc)" "idle(makespan)" trials
-make_sweep array 1
+make_sweep array 1 "$longest_min"
 run array --jobs 20 --array
-make_sweep dynamic 0
+make_sweep dynamic 0 "$share_min"
 run dynamic --jobs 4

@@ -116,9 +116,9 @@ int CmdStatus(const std::string& dir, const std::string& format, int limit) {
   }
   std::printf("\n%s", RenderTable(header, table).c_str());
   if (gone > 0) {
-    std::printf("%d running trial%s belong to Slurm jobs that no longer exist (job gone): the next `trial` in a job "
-                "takes them over at once; otherwise they turn stale when the lease expires.\n",
-                gone, gone == 1 ? "" : "s");
+    std::printf("%d running trial%s to a Slurm job that no longer exists (gone): the next `trial` in a job takes %s "
+                "over at once; otherwise %s stale when the lease expires.\n",
+                gone, gone == 1 ? " belongs" : "s belong", gone == 1 ? "it" : "them", gone == 1 ? "it turns" : "they turn");
   }
   if (shown < rows.size()) {
     std::printf("... %zu more (sweep status --limit 0 shows all)\n", rows.size() - shown);
