@@ -1,5 +1,6 @@
 #include "core/metrics_csv.h"
 
+#include <cmath>
 #include <cstdlib>
 #include <sstream>
 #include <vector>
@@ -70,6 +71,36 @@ Status ReadLastMetricsRow(Env* env, const std::string& path, google::protobuf::S
     }
     (*fields)[header[i]] = val;
   }
+  return Status::OK();
+}
+
+Status ParseMetricsCsv(const std::string& text, const std::string& path, std::vector<std::string>* columns,
+                       std::vector<std::vector<double>>* rows) {
+  columns->clear();
+  rows->clear();
+  std::istringstream in(text);
+  int line_no = 0;
+  for (std::string l; std::getline(in, l);) {
+    ++line_no;
+    if (l.find_first_not_of(" \r\t") == std::string::npos) continue;
+    std::vector<std::string> f = SplitCsvLine(l);
+    if (columns->empty()) {
+      *columns = std::move(f);
+      continue;
+    }
+    if (f.size() != columns->size()) {
+      return Status::Corruption(path + ":" + std::to_string(line_no) + ": row has " + std::to_string(f.size()) +
+                                " fields, header has " + std::to_string(columns->size()));
+    }
+    std::vector<double> row;
+    for (const auto& cell : f) {
+      char* end = nullptr;
+      double v = std::strtod(cell.c_str(), &end);
+      row.push_back(end != cell.c_str() && *end == '\0' ? v : std::nan(""));
+    }
+    rows->push_back(std::move(row));
+  }
+  if (columns->empty()) return Status::Corruption(path + ": no header line");
   return Status::OK();
 }
 

@@ -4,6 +4,7 @@
 #include <google/protobuf/struct.pb.h>
 
 #include <string>
+#include <vector>
 
 #include "core/env.h"
 
@@ -13,5 +14,12 @@ namespace claimsweep {
 // numbers. NotFound if there is no file; Corruption (naming the file and line)
 // if the last row's column count differs from the header's.
 Status ReadLastMetricsRow(Env* env, const std::string& path, google::protobuf::Struct* row);
+
+// Parses a whole metrics.csv (`path` is for messages): the header's columns
+// and one row per line. Cells that are not numbers become NaN; a row with the
+// wrong number of fields (a half-written last line) is Corruption naming
+// path:line, with the rows before it kept.
+Status ParseMetricsCsv(const std::string& text, const std::string& path, std::vector<std::string>* columns,
+                       std::vector<std::vector<double>>* rows);
 
 }  // namespace claimsweep

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "data/synth.h"
 
@@ -12,6 +13,18 @@ int CmdValidate(const std::string& spec_path);
 int CmdInit(const std::string& spec_path, const std::string& dir);
 int CmdStatus(const std::string& dir, const std::string& format, int limit);
 int CmdPoints(const std::string& dir, const std::string& format);
+struct SummaryOptions {
+  std::string dir;
+  std::string sort;                // a metric (or a parameter, or wall_seconds)
+  bool desc = false;
+  int top = 0;                     // 0: all rows
+  std::vector<std::string> where;  // NAME=VALUE, all must hold; NAME is a parameter or `state`
+  std::string format = "table";    // table | csv | json | markdown
+  std::string group_by;            // P1,P2: aggregate over the other parameters
+  std::string metrics;             // M1,M2: only these metric columns
+};
+// `sweep summary` (src/sweep/cmd_summary.cc).
+int CmdSummary(const SummaryOptions& options);
 // `sweep submit` (src/sweep/cmd_submit.cc). `trial` empty: the one beside `sweep`.
 int CmdSubmit(const std::string& dir, int jobs, bool array, bool dry_run, const std::string& trial);
 

@@ -39,6 +39,20 @@ int main(int argc, char** argv) {
   submit->add_flag("--dry-run", dry_run, "print the sbatch command and the job script; submit nothing");
   submit->add_option("--trial", trial_path, "the trial binary jobs run (default: the one beside this sweep)");
 
+  SummaryOptions so;
+  auto* summary = app.add_subcommand("summary", "One row per trial: state, parameters, metrics (or per group, with statistics)");
+  summary->add_option("DIR", so.dir, "sweep directory")->required();
+  summary->add_option("--sort", so.sort, "sort by this metric (ascending; --desc for descending)");
+  summary->add_flag("--desc", so.desc, "sort descending");
+  summary->add_option("--top", so.top, "only the first K rows");
+  summary->add_option("--where", so.where, "NAME=VALUE: keep matching trials (a parameter or state; repeatable)");
+  summary->add_option("--format", so.format, "table, csv, json or markdown")
+      ->check(CLI::IsMember({"table", "csv", "json", "markdown"}));
+  summary->add_option("--group-by", so.group_by,
+                      "P1,P2: one row per group, aggregating the other parameters (e.g. seeds): n, mean, std, min, max, "
+                      "bootstrap 95% CI of each metric over done trials");
+  summary->add_option("--metrics", so.metrics, "M1,M2: only these metric columns");
+
   auto* data = app.add_subcommand("data", "Datasets: generate, import, inspect and verify");
   data->require_subcommand(1);
   SynthOptions synth_opts;
@@ -71,6 +85,7 @@ int main(int argc, char** argv) {
   if (*init) return CmdInit(spec, dir);
   if (*status) return CmdStatus(dir, format, limit);
   if (*points) return CmdPoints(dir, format);
+  if (*summary) return CmdSummary(so);
   if (*submit) return CmdSubmit(dir, jobs, array, dry_run, trial_path);
   if (*synth) return CmdDataSynth(synth_opts, out);
   if (*import) return CmdDataImport(data_format, out, src, val_fraction);

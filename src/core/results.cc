@@ -1,0 +1,170 @@
+#include "core/results.h"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <set>
+#include <thread>
+
+#include "core/json.h"
+#include "core/layout.h"
+#include "core/metrics_csv.h"
+#include "core/points.h"
+#include "core/spec.h"
+#include "core/token.h"
+#include "records.pb.h"
+
+namespace claimsweep {
+namespace {
+
+void NumericMetrics(const google::protobuf::Struct& s, std::map<std::string, double>* out) {
+  for (const auto& [k, v] : s.fields()) {
+    if (v.kind_case() == google::protobuf::Value::kNumberValue) (*out)[k] = v.number_value();
+  }
+}
+
+std::string Tail(const std::string& text, int lines) {
+  size_t pos = text.size();
+  if (pos > 0 && text[pos - 1] == '\n') --pos;
+  for (int n = 0; n < lines && pos > 0; ++n) {
+    size_t nl = text.rfind('\n', pos - 1);
+    if (nl == std::string::npos) return text;
+    pos = nl;
+  }
+  return pos == 0 ? text : text.substr(pos + 1);
+}
+
+// Fills everything but index/params for one claimed trial.
+void LoadTrial(Env* env, const SweepLayout& layout, const ClaimPolicy& policy, int64_t now_ns,
+               const LoadOptions& opt, TrialRecord* t) {
+  TrialSnapshot snap;
+  Status s = ReadTrialSnapshot(env, layout, t->index, &snap);
+  if (!s.ok()) {
+    t->problem = s.ToString();
+    return;
+  }
+  DerivedState d = DeriveState(snap, policy, now_ns);
+  t->state = d.state;
+  t->attempts = d.latest_attempt;
+  t->failures = d.failures;
+  if (d.state == TrialState::kPending) return;
+  const std::string trial_dir = layout.trial_dir(t->index);
+  // The result of a done trial; else the latest attempt's failure or release record.
+  std::string record_path;
+  if (snap.has_result) {
+    record_path = layout.result_path(t->index);
+  } else if (d.latest_attempt > 0) {
+    for (const auto& a : snap.attempts) {
+      if (a.number != d.latest_attempt) continue;
+      const std::string base = trial_dir + "/" + AttemptName(a.number);
+      if (a.failed) record_path = base + ".failed.json";
+      if (a.released) record_path = base + ".released.json";
+    }
+  }
+  if (!record_path.empty()) {
+    std::string text;
+    TrialResult r;
+    s = env->ReadFile(record_path, &text);
+    if (s.ok()) s = ParseJson(text, record_path, &r);
+    if (!s.ok()) {
+      t->problem = text.empty() && s.ok() ? record_path + ": empty" : s.ToString();
+    } else {
+      NumericMetrics(r.metrics(), &t->metrics);
+      if (snap.has_result) t->wall_seconds = r.duration_seconds();
+      t->host = r.host();
+      t->job_id = r.slurm_job_id();
+      t->outcome_message = r.message();
+    }
+  }
+  // Running (or interrupted) trials: their progress so far is metrics.csv.
+  const bool need_csv = opt.curves || (!snap.has_result && t->metrics.empty());
+  if (need_csv) {
+    std::string text;
+    const std::string csv = trial_dir + "/metrics.csv";
+    s = env->ReadFile(csv, &text);
+    if (s.ok()) {
+      s = ParseMetricsCsv(text, csv, &t->curve_columns, &t->curve);
+      if (!s.ok() && t->problem.empty()) t->problem = s.ToString();
+      if (t->metrics.empty() && !t->curve.empty()) {
+        for (size_t c = 0; c < t->curve_columns.size(); ++c) {
+          if (!std::isnan(t->curve.back()[c])) t->metrics[t->curve_columns[c]] = t->curve.back()[c];
+        }
+      }
+      if (!opt.curves) {
+        t->curve.clear();
+        t->curve_columns.clear();
+      }
+    } else if (!s.IsNotFound() && t->problem.empty()) {
+      t->problem = s.ToString();
+    }
+  }
+  if (opt.log_tails && d.state == TrialState::kFailed && d.latest_attempt > 0) {
+    std::string text;
+    if (env->ReadFile(layout.log_path(t->index, d.latest_attempt), &text).ok()) {
+      t->log_tail = Tail(text, opt.log_tail_lines);
+    }
+  }
+}
+
+}  // namespace
+
+Status LoadResults(Env* env, const std::string& sweep_dir, const LoadOptions& opt, SweepResults* out) {
+  *out = SweepResults();
+  out->dir = sweep_dir;
+  auto spec = ReadFrozenSpec(env, sweep_dir);
+  if (!spec.ok()) return spec.status();
+  out->spec = *spec;
+  auto ps = PointSpace::Create(*spec);
+  if (!ps.ok()) return ps.status();
+  out->param_names = ps->names();
+  SweepLayout layout(sweep_dir);
+
+  int64_t now_ns = 0;
+  const std::string probe = layout.tmp_dir() + "/clock." + ProcessToken();
+  if (env->FsNow(probe, &now_ns).ok()) {
+    env->RemoveFile(probe);
+  } else {  // read-only: our clock
+    now_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                 std::chrono::system_clock::now().time_since_epoch())
+                 .count();
+  }
+  std::vector<std::string> names;
+  CS_RETURN_IF_ERROR(env->ListDir(layout.trials_dir(), &names));
+  std::vector<uint64_t> claimed;
+  for (const auto& n : names) {
+    uint64_t i = 0;
+    if (ParseTrialName(n, &i) && i < ps->size()) claimed.push_back(i);
+  }
+  std::sort(claimed.begin(), claimed.end());
+
+  out->trials.resize(ps->size());
+  for (uint64_t i = 0; i < ps->size(); ++i) {
+    TrialRecord& t = out->trials[i];
+    t.index = i;
+    const Point p = ps->At(i);
+    for (const auto& [k, v] : p.values) t.params.push_back(v);
+  }
+  // Claimed trials in parallel: each costs a few small reads.
+  std::atomic<size_t> next{0};
+  auto work = [&] {
+    for (size_t k; (k = next.fetch_add(1)) < claimed.size();) {
+      LoadTrial(env, layout, spec->claim(), now_ns, opt, &out->trials[claimed[k]]);
+    }
+  };
+  const int threads = std::max(1, std::min<int>(opt.threads, static_cast<int>(claimed.size() / 64) + 1));
+  std::vector<std::thread> pool;
+  for (int w = 1; w < threads; ++w) pool.emplace_back(work);
+  work();
+  for (auto& th : pool) th.join();
+
+  std::set<std::string> metric_names;
+  for (const auto& t : out->trials) {
+    ++out->counts[static_cast<int>(t.state)];
+    for (const auto& [k, v] : t.metrics) metric_names.insert(k);
+  }
+  out->metric_names.assign(metric_names.begin(), metric_names.end());
+  return Status::OK();
+}
+
+}  // namespace claimsweep
