@@ -38,6 +38,32 @@ std::string Tail(const std::string& text, int lines) {
 // Fills everything but index/params for one claimed trial.
 void LoadTrial(Env* env, const SweepLayout& layout, const ClaimPolicy& policy, int64_t now_ns,
                const LoadOptions& opt, TrialRecord* t) {
+  const std::string trial_dir = layout.trial_dir(t->index);
+  // Fast path, most trials of a big sweep: a readable result.json means done
+  // whatever else the directory holds; its attempt number is the attempts.
+  {
+    std::string text;
+    TrialResult r;
+    if (env->ReadFile(layout.result_path(t->index), &text).ok() &&
+        ParseJson(text, layout.result_path(t->index), &r).ok()) {
+      t->state = TrialState::kDone;
+      t->attempts = r.attempt();
+      NumericMetrics(r.metrics(), &t->metrics);
+      t->wall_seconds = r.duration_seconds();
+      t->host = r.host();
+      t->job_id = r.slurm_job_id();
+      t->outcome_message = r.message();
+      if (opt.curves) {
+        const std::string csv = trial_dir + "/metrics.csv";
+        if (env->ReadFile(csv, &text).ok()) {
+          Status s = ParseMetricsCsv(text, csv, &t->curve_columns, &t->curve);
+          t->csv_rows = static_cast<int>(t->curve.size());
+          if (!s.ok()) t->problem = s.ToString();
+        }
+      }
+      return;
+    }
+  }
   TrialSnapshot snap;
   Status s = ReadTrialSnapshot(env, layout, t->index, &snap);
   if (!s.ok()) {
@@ -49,7 +75,6 @@ void LoadTrial(Env* env, const SweepLayout& layout, const ClaimPolicy& policy, i
   t->attempts = d.latest_attempt;
   t->failures = d.failures;
   if (d.state == TrialState::kPending) return;
-  const std::string trial_dir = layout.trial_dir(t->index);
   // The result of a done trial; else the latest attempt's failure or release record.
   std::string record_path;
   if (snap.has_result) {
@@ -85,6 +110,7 @@ void LoadTrial(Env* env, const SweepLayout& layout, const ClaimPolicy& policy, i
     s = env->ReadFile(csv, &text);
     if (s.ok()) {
       s = ParseMetricsCsv(text, csv, &t->curve_columns, &t->curve);
+      t->csv_rows = static_cast<int>(t->curve.size());
       if (!s.ok() && t->problem.empty()) t->problem = s.ToString();
       if (t->metrics.empty() && !t->curve.empty()) {
         for (size_t c = 0; c < t->curve_columns.size(); ++c) {

@@ -29,6 +29,7 @@ struct TrialRecord {
   // metrics.csv, if LoadOptions::curves: columns and one row per epoch.
   std::vector<std::string> curve_columns;
   std::vector<std::vector<double>> curve;
+  int csv_rows = -1;     // rows of metrics.csv when it was read (epochs done, for a train task)
   std::string log_tail;  // failed trials, if LoadOptions::log_tails: the last lines of the latest attempt's log
   std::string problem;   // non-empty when a file of this trial could not be read: what and where
 };

@@ -86,7 +86,12 @@ int CmdStatus(const std::string& dir, const std::string& format, int limit) {
   for (const auto& n : ps->names()) header.push_back(n);
   std::vector<Row> table;
   for (size_t r = 0; r < shown; ++r) {
-    const ScannedTrial& t = rows[r];
+    ScannedTrial t = rows[r];
+    if (t.derived.state == TrialState::kDone && t.derived.latest_attempt == 0) {
+      // The scan knew only that result.json exists; the row shows the attempts.
+      TrialSnapshot snap;
+      if (ReadTrialSnapshot(env, layout, t.index, &snap).ok()) t.derived = DeriveState(snap, spec->claim(), 0);
+    }
     AttemptOwner owner;
     std::string text;
     if (t.derived.latest_attempt > 0 && env->ReadFile(layout.owner_path(t.index, t.derived.latest_attempt), &text).ok()) {

@@ -107,8 +107,15 @@ std::string RenderJson(const Row& header, const std::vector<Row>& rows, const st
     out += "  {";
     for (size_t c = 0; c < header.size(); ++c) {
       const std::string& v = rows[r][c];
-      out += (c ? "," : "") + JsonString(header[c]) + ":" +
-             (numeric[c] ? (v.empty() ? std::string("null") : v) : JsonString(v));
+      std::string value = JsonString(v);
+      if (numeric[c]) {  // a JSON number: no leading zeros (the index is printed 000012)
+        char* end = nullptr;
+        const double d = std::strtod(v.c_str(), &end);
+        char b[32];
+        std::snprintf(b, sizeof b, "%.15g", d);
+        value = v.empty() || *end != '\0' || !std::isfinite(d) ? "null" : b;
+      }
+      out += (c ? "," : "") + JsonString(header[c]) + ":" + value;
     }
     out += r + 1 < rows.size() ? "},\n" : "}\n";
   }
@@ -204,6 +211,22 @@ int CmdSummary(const SummaryOptions& o) {
     if (keep) rows.push_back(&t);
   }
   std::vector<std::string> metrics = o.metrics.empty() ? res.metric_names : SplitComma(o.metrics);
+  if (o.metrics.empty() && res.spec.has_train() && (o.format == "table" || o.format == "markdown")) {
+    // A train task records ~20 metrics; the table shows the ones people
+    // compare (csv and json have them all).
+    std::vector<std::string> main_ones;
+    for (const char* m : {"best_val_acc", "best_epoch", "final_val_acc", "final_val_loss", "test_acc", "test_loss",
+                          "num_parameters", "images_per_s"}) {
+      if (std::find(metrics.begin(), metrics.end(), m) != metrics.end()) main_ones.push_back(m);
+    }
+    if (!o.sort.empty() && std::find(main_ones.begin(), main_ones.end(), o.sort) == main_ones.end() &&
+        std::find(metrics.begin(), metrics.end(), o.sort) != metrics.end()) {
+      main_ones.insert(main_ones.begin(), o.sort);
+    }
+    metrics = main_ones;
+  }
+  // A metric named like a parameter (a train task's `lr` column) gets a suffix.
+  auto metric_header = [&](const std::string& m) { return param_col(m) >= 0 ? m + "_metric" : m; };
   if (!o.sort.empty() && std::find(res.metric_names.begin(), res.metric_names.end(), o.sort) == res.metric_names.end() &&
       !(o.sort == "wall_seconds" || param_col(o.sort) >= 0)) {
     std::string known;
@@ -233,7 +256,7 @@ int CmdSummary(const SummaryOptions& o) {
     numeric.push_back(true);
     for (const auto& m : metrics) {
       for (const char* stat : {"mean", "std", "min", "max", "ci95_lo", "ci95_hi"}) {
-        header.push_back(m + "_" + stat);
+        header.push_back(metric_header(m) + "_" + stat);
         numeric.push_back(true);
       }
     }
@@ -271,7 +294,7 @@ int CmdSummary(const SummaryOptions& o) {
       numeric.push_back(false);
     }
     for (const auto& m : metrics) {
-      header.push_back(m);
+      header.push_back(metric_header(m));
       numeric.push_back(true);
     }
     header.push_back("wall_seconds");
@@ -284,7 +307,13 @@ int CmdSummary(const SummaryOptions& o) {
     if (!o.sort.empty()) {
       const int pc = param_col(o.sort);
       std::stable_sort(rows.begin(), rows.end(), [&](const TrialRecord* a, const TrialRecord* b) {
-        if (pc >= 0) return o.desc ? a->params[pc] > b->params[pc] : a->params[pc] < b->params[pc];
+        if (pc >= 0) {  // numerically when both values are numbers
+          const std::string &x = a->params[pc], &y = b->params[pc];
+          char *ex = nullptr, *ey = nullptr;
+          const double dx = std::strtod(x.c_str(), &ex), dy = std::strtod(y.c_str(), &ey);
+          if (!x.empty() && !y.empty() && *ex == '\0' && *ey == '\0') return o.desc ? dx > dy : dx < dy;
+          return o.desc ? x > y : x < y;
+        }
         double x = key(a), y = key(b);
         if (std::isnan(x) != std::isnan(y)) return std::isnan(y);  // trials without the metric last
         return o.desc ? x > y : x < y;
