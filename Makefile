@@ -6,10 +6,11 @@ JOBS  ?= $(shell nproc)
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
 
 # Debian packages the build and tests need (slurm-wlm and munge: the real-Slurm
-# tests start a private single-node cluster, tests/slurm/cluster.sh).
+# tests start a private single-node cluster, tests/slurm/cluster.sh; chromium:
+# the report test loads `sweep report`'s HTML in a headless browser).
 DEB_PACKAGES := cmake g++ make libprotobuf-dev protobuf-compiler libcli11-dev \
                 libgtest-dev libbenchmark-dev zlib1g-dev libtorch-dev \
-                slurm-wlm munge
+                slurm-wlm munge chromium
 # The reference peers the benchmarks compare against.
 BENCH_PACKAGES := python3-optuna python3-torch python3-torchvision
 
@@ -54,6 +55,7 @@ bench: build bench-deps
 	bench/run_claims.sh $(BUILD)
 	bench/train_bench.sh $(BUILD)
 	bench/idle_gpu.sh $(BUILD)
+	bench/summary_bench.sh $(BUILD)
 
 clean:
 	rm -rf $(BUILD)

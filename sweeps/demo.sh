@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # make demo: a command-task sweep and a small training sweep (on a synthesized
-# dataset), each run end to end by identical workers, then their status.
+# dataset), each run end to end by identical workers, then their status and summary.
 set -euo pipefail
 build=${1:-build}
 bin=$(cd "$build/bin" && pwd)
@@ -17,6 +17,8 @@ done
 wait
 "$bin/sweep" status "$root/demo-command-sweep" --limit 5
 echo
+"$bin/sweep" summary "$root/demo-command-sweep" --group-by width --metrics loss --sort loss
+echo
 echo "== 2. a training sweep (sweeps/demo-train.textproto): 4 small ResNets on a synthesized dataset"
 if [ ! -f "$data/manifest.textproto" ]; then
   "$bin/sweep" data synth --out "$data" --classes 4 --train 1024 --val 256 --test 256 --size 16 --channels 3 --seed 1
@@ -30,12 +32,10 @@ for i in $(seq $workers); do
   SWEEP_DIR=$dir SLURM_CPUS_PER_TASK=1 "$bin/trial" > "$dir/worker-$i.out" 2>&1 &
 done
 wait
-"$bin/sweep" status "$dir"
+"$bin/sweep" status "$dir" --limit 0
+echo
+echo "== summary: sweep summary $dir --sort best_val_acc --desc"
+"$bin/sweep" summary "$dir" --sort best_val_acc --desc
 echo
 echo "per-epoch metrics: $dir/trials/<index>/metrics.csv; results: $dir/trials/<index>/result.json"
-echo "index   best_val_acc  test_acc"
-for t in "$dir"/trials/*/; do
-  val=$(grep -o '"best_val_acc": [0-9.]*' "$t/result.json" | cut -d' ' -f2)
-  test=$(grep -o '"test_acc": [0-9.]*' "$t/result.json" | cut -d' ' -f2)
-  printf '%s  %-12.4f  %.4f\n' "$(basename "$t")" "$val" "$test"
-done
+echo "more: sweep summary $dir --format csv | --group-by depth; sweep report $dir -o report.html"

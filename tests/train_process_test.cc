@@ -142,5 +142,24 @@ TEST(TrainProcess, Usr1MidEpochCheckpointsExits75AndResumesToIdenticalMetrics) {
   EXPECT_EQ(s.Result().attempt(), 2u);
 }
 
+// `sweep stop` on a running training trial: it checkpoints at its next
+// heartbeat, is released as stopped, and is not claimed again; `sweep reset`
+// would start it over.
+TEST(TrainProcess, SweepStopCheckpointsAndStopsARunningTrainingTrial) {
+  TrainSweep s;
+  Spawned a = s.Start("a.out");
+  ASSERT_TRUE(WaitFor([&] { return s.HasCheckpoint("ckpt-0001-000000"); }, 120)) << ReadAll(a.output_path);
+  RunResult stop = RunProcess({SWEEP_BIN, "stop", s.dir, "0"});
+  ASSERT_EQ(stop.exit_code, 0) << stop.output;
+  EXPECT_EQ(WaitExit(a.pid), 0) << ReadAll(a.output_path);  // a user stop is not a walltime exit
+  std::string out = ReadAll(a.output_path);
+  EXPECT_NE(out.find("stopped by the user (sweep stop); checkpoint written"), std::string::npos) << out;
+  EXPECT_EQ(StatusCounts(s.dir)["stopped"], 1);
+  EXPECT_LT(Deterministic(s.Metrics()).size(), 4u) << "it stopped before finishing its 3 epochs";
+  RunResult b = s.RunTrial();
+  EXPECT_EQ(b.exit_code, 0) << b.output;
+  EXPECT_NE(b.output.find("nothing to claim"), std::string::npos) << b.output;
+}
+
 }  // namespace
 }  // namespace claimsweep::testing

@@ -323,5 +323,14 @@ TEST(TrialProcess, ATrialOfAVanishedJobIsTakenOverWithoutWaitingForTheLease) {
   }
 }
 
+// A relative SWEEP_DIR is resolved against the working directory: the command
+// runs inside its trial directory, where the relative path would not hold.
+TEST(TrialProcess, ARelativeSweepDirReachesTheCommandAsAnAbsolutePath) {
+  ProcSweep s(Spec("1", "echo $SWEEP_DIR > {sweep_dir}/seen", "trials_per_job: 1"));
+  RunResult r = RunProcess({TRIAL_BIN}, {"SWEEP_DIR=sweep"}, s.tmp.path());
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(ReadAll(s.dir + "/seen"), s.dir + "\n");
+}
+
 }  // namespace
 }  // namespace claimsweep::testing

@@ -225,7 +225,13 @@ uint64_t Claimer::FindFrontier() {
   // Claimed indices form a prefix of [0, num_points) (a new index is tried only
   // after the one below it was seen claimed), so the first missing index is
   // found by galloping from the hint and bisecting: O(log points) stats.
-  auto claimed = [&](uint64_t i) { return env_->Exists(layout_.trial_dir(i)); };
+  // `sweep stop` of a pending point publishes a trial directory holding only
+  // `stop` (no attempt-0001), possibly above the frontier: the search counts it
+  // as unclaimed so it never jumps over a real gap (ClaimNext skips it).
+  auto claimed = [&](uint64_t i) {
+    if (env_->Exists(layout_.attempt_dir(i, 1))) return true;
+    return env_->Exists(layout_.trial_dir(i)) && !env_->Exists(layout_.stop_path(i));
+  };
   if (hint_ >= num_points_) return num_points_;
   if (!claimed(hint_)) return hint_;
   uint64_t lo = hint_, hi = num_points_, step = 1;

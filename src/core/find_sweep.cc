@@ -16,6 +16,9 @@ bool IsSweep(Env* env, const std::string& dir) {
 Result<std::string> FindSweepDir(Env* env, const char* sweep_dir_env, const std::string& cwd) {
   if (sweep_dir_env != nullptr && *sweep_dir_env != 0) {
     std::string d = sweep_dir_env;
+    // Absolute: commands run inside their trial directory, so a relative
+    // {sweep_dir} or $SWEEP_DIR handed to them would point elsewhere.
+    if (d[0] != '/') d = cwd + "/" + d;
     if (!IsSweep(env, d)) {
       return Status::NotFound("SWEEP_DIR=" + d + " is not a sweep directory (no " + kSpecFileName +
                               " and trials/); create it with `sweep init SPEC " + d + "`");

@@ -1,6 +1,7 @@
 #include "core/trial_state.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <map>
 
 namespace claimsweep {
@@ -18,6 +19,27 @@ const char* TrialStateName(TrialState s) {
   return "?";
 }
 
+std::string RetryMarkerName(uint32_t after_attempt) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "retry-%04u", after_attempt);
+  return buf;
+}
+
+bool ParseRetryMarker(const std::string& name, uint32_t* after_attempt) {
+  static const std::string kPrefix = "retry-";
+  if (name.size() <= kPrefix.size() || name.size() > kPrefix.size() + 6 ||
+      name.compare(0, kPrefix.size(), kPrefix) != 0) {
+    return false;
+  }
+  uint32_t v = 0;
+  for (size_t i = kPrefix.size(); i < name.size(); ++i) {
+    if (name[i] < '0' || name[i] > '9') return false;
+    v = v * 10 + static_cast<uint32_t>(name[i] - '0');
+  }
+  *after_attempt = v;
+  return true;
+}
+
 Status ReadTrialSnapshot(Env* env, const SweepLayout& layout, uint64_t index, TrialSnapshot* snap) {
   *snap = TrialSnapshot();
   std::vector<std::string> names;
@@ -33,6 +55,8 @@ Status ReadTrialSnapshot(Env* env, const SweepLayout& layout, uint64_t index, Tr
       snap->has_result = true;
     } else if (n == "stop") {
       snap->has_stop = true;
+    } else if (ParseRetryMarker(n, &k)) {
+      snap->retried_after = std::max(snap->retried_after, k);
     } else if (ParseAttemptEntry(n, &k, &kind)) {
       AttemptFiles& a = attempts[k];
       a.number = k;
@@ -56,7 +80,7 @@ DerivedState DeriveState(const TrialSnapshot& snap, const ClaimPolicy& policy, i
   DerivedState d;
   if (!snap.exists) return d;  // pending
   for (const AttemptFiles& a : snap.attempts) {
-    if (a.failed) ++d.failures;
+    if (a.failed && a.number > snap.retried_after) ++d.failures;
     if (a.has_dir) d.latest_attempt = std::max(d.latest_attempt, a.number);
   }
   if (snap.has_result) {

@@ -9,6 +9,9 @@
 //   done         result.json exists
 //   failed       max_attempts attempts have failed
 //   stopped      the user created trials/<index>/stop
+//
+// `sweep retry` writes trials/<index>/retry-<k>: failures of attempts <= k no
+// longer count against max_attempts (they stay on disk as history).
 #pragma once
 
 #include <cstdint>
@@ -39,7 +42,12 @@ struct TrialSnapshot {
   bool has_stop = false;
   std::vector<AttemptFiles> attempts;  // ascending by number
   int64_t heartbeat_ns = -1;           // mtime of the latest attempt's heartbeat; -1 if absent
+  uint32_t retried_after = 0;          // k of the newest retry-<k> marker; 0 if none
 };
+
+// "retry-0002": written by `sweep retry` when attempt 2 was the latest.
+std::string RetryMarkerName(uint32_t after_attempt);
+bool ParseRetryMarker(const std::string& name, uint32_t* after_attempt);
 
 // Reads the snapshot. The heartbeat is stat'ed only when the latest attempt is
 // open (neither released nor failed) and there is no result.
@@ -48,7 +56,7 @@ Status ReadTrialSnapshot(Env* env, const SweepLayout& layout, uint64_t index, Tr
 struct DerivedState {
   TrialState state = TrialState::kPending;
   uint32_t latest_attempt = 0;  // 0 when there is none
-  uint32_t failures = 0;        // failed attempts so far
+  uint32_t failures = 0;        // failed attempts so far (after the newest retry marker)
   double heartbeat_age_s = -1;  // for open attempts
 };
 

@@ -12,6 +12,8 @@ namespace claimsweep {
 int CmdValidate(const std::string& spec_path);
 int CmdInit(const std::string& spec_path, const std::string& dir);
 int CmdStatus(const std::string& dir, const std::string& format, int limit);
+// `sweep status --watch` (src/sweep/cmd_watch.cc): refreshes every `interval` s until all trials finished.
+int CmdWatch(const std::string& dir, double interval, int limit);
 int CmdPoints(const std::string& dir, const std::string& format);
 struct SummaryOptions {
   std::string dir;
@@ -27,6 +29,12 @@ struct SummaryOptions {
 int CmdSummary(const SummaryOptions& options);
 // `sweep submit` (src/sweep/cmd_submit.cc). `trial` empty: the one beside `sweep`.
 int CmdSubmit(const std::string& dir, int jobs, bool array, bool dry_run, const std::string& trial);
+// `sweep report` (src/sweep/cmd_report.cc): the sweep as one self-contained HTML file.
+int CmdReport(const std::string& dir, const std::string& out_path);
+// `sweep stop|reset|retry` (src/sweep/cmd_control.cc). IDX: "N" or "N-M".
+int CmdStop(const std::string& dir, const std::vector<std::string>& indices);
+int CmdReset(const std::string& dir, const std::vector<std::string>& indices, bool failed, bool stopped, bool force);
+int CmdRetry(const std::string& dir, const std::vector<std::string>& indices, bool failed);
 
 // Prints "sweep: <message>" to stderr and returns 2.
 int UsageError(const std::string& message);

@@ -24,6 +24,10 @@ int main(int argc, char** argv) {
   status->add_option("DIR", dir, "sweep directory")->required();
   status->add_option("--format", format, "table or json")->check(CLI::IsMember({"table", "json"}));
   status->add_option("--limit", limit, "rows in the trial table (0: all)");
+  bool watch = false;
+  double interval = 2;
+  status->add_flag("--watch", watch, "refresh in place (plain frames when not a terminal) until every trial finished");
+  status->add_option("--interval", interval, "seconds between refreshes with --watch")->capture_default_str();
 
   auto* points = app.add_subcommand("points", "Every point's values");
   points->add_option("DIR", dir, "sweep directory")->required();
@@ -52,6 +56,28 @@ int main(int argc, char** argv) {
                       "P1,P2: one row per group, aggregating the other parameters (e.g. seeds): n, mean, std, min, max, "
                       "bootstrap 95% CI of each metric over done trials");
   summary->add_option("--metrics", so.metrics, "M1,M2: only these metric columns");
+
+  std::string report_out;
+  auto* report = app.add_subcommand("report", "One self-contained HTML file: results table, learning curves, charts, failures");
+  report->add_option("DIR", dir, "sweep directory")->required();
+  report->add_option("-o,--output", report_out, "HTML file to write")->required();
+
+  std::vector<std::string> idx;
+  bool ctl_failed = false, ctl_stopped = false, ctl_force = false;
+  auto* stop = app.add_subcommand("stop", "Stop trials: a running one checkpoints and stops at its next heartbeat; "
+                                          "a pending one is never claimed");
+  stop->add_option("DIR", dir, "sweep directory")->required();
+  stop->add_option("IDX", idx, "trial indices (N or N-M)")->required();
+  auto* reset = app.add_subcommand("reset", "Archive trials' files into DIR/archive/ and run them again from attempt 1");
+  reset->add_option("DIR", dir, "sweep directory")->required();
+  reset->add_option("IDX", idx, "trial indices (N or N-M)");
+  reset->add_flag("--failed", ctl_failed, "every failed trial");
+  reset->add_flag("--stopped", ctl_stopped, "every stopped trial");
+  reset->add_flag("--force", ctl_force, "also reset running trials (only if their owner is gone)");
+  auto* retry = app.add_subcommand("retry", "Give failed trials a fresh max_attempts budget (their attempts are kept)");
+  retry->add_option("DIR", dir, "sweep directory")->required();
+  retry->add_option("IDX", idx, "trial indices (N or N-M)");
+  retry->add_flag("--failed", ctl_failed, "every failed trial");
 
   auto* data = app.add_subcommand("data", "Datasets: generate, import, inspect and verify");
   data->require_subcommand(1);
@@ -83,10 +109,14 @@ int main(int argc, char** argv) {
   }
   if (*validate) return CmdValidate(spec);
   if (*init) return CmdInit(spec, dir);
-  if (*status) return CmdStatus(dir, format, limit);
+  if (*status) return watch ? CmdWatch(dir, interval, limit) : CmdStatus(dir, format, limit);
   if (*points) return CmdPoints(dir, format);
   if (*summary) return CmdSummary(so);
   if (*submit) return CmdSubmit(dir, jobs, array, dry_run, trial_path);
+  if (*stop) return CmdStop(dir, idx);
+  if (*reset) return CmdReset(dir, idx, ctl_failed, ctl_stopped, ctl_force);
+  if (*retry) return CmdRetry(dir, idx, ctl_failed);
+  if (*report) return CmdReport(dir, report_out);
   if (*synth) return CmdDataSynth(synth_opts, out);
   if (*import) return CmdDataImport(data_format, out, src, val_fraction);
   if (*inspect) return CmdDataInspect(dir);

@@ -5,8 +5,12 @@
 
 namespace claimsweep {
 
-LeaseKeeper::LeaseKeeper(Claimer* claimer, Claim claim, double period_s)
-    : claimer_(claimer), claim_(claim), period_s_(period_s), thread_([this] { Loop(); }) {}
+LeaseKeeper::LeaseKeeper(Claimer* claimer, Claim claim, double period_s, std::function<bool()> stop_check)
+    : claimer_(claimer),
+      claim_(claim),
+      period_s_(period_s),
+      stop_check_(std::move(stop_check)),
+      thread_([this] { Loop(); }) {}
 
 LeaseKeeper::~LeaseKeeper() {
   {
@@ -32,9 +36,14 @@ void LeaseKeeper::Loop() {
     if (s.IsSuperseded()) {
       reason_ = s.message();
       lost_ = true;
+      must_end_ = true;
       return;
     }
     if (!s.ok()) std::fprintf(stderr, "trial: warning: heartbeat failed (will retry): %s\n", s.ToString().c_str());
+    if (stop_check_ && !stop_requested_ && stop_check_()) {
+      stop_requested_ = true;
+      must_end_ = true;
+    }
   }
 }
 

@@ -162,6 +162,10 @@ TrialRunner::Outcome TrialRunner::RunOne(Claimer* claimer, const Claim& claim) {
     // Slurm's warning came while we were claiming: hand the trial back untouched.
     end.kind = Outcome::kInterrupted;
     end.message = "received signal " + std::to_string(ReceivedSignal()) + " before starting";
+  } else if (env_->Exists(layout_.stop_path(claim.index))) {
+    // `sweep stop` landed while we were claiming: hand it back untouched.
+    end.kind = Outcome::kStopped;
+    end.message = "stopped by the user (sweep stop) before starting";
   } else if (spec_.has_train()) {
     end = RunTrainAttempt(claimer, claim, pt);
   } else {
@@ -171,6 +175,11 @@ TrialRunner::Outcome TrialRunner::RunOne(Claimer* claimer, const Claim& claim) {
   const double reach = end.first_checkpoint_s >= 0 ? end.first_checkpoint_s : end.seconds;
   if (end.kind == Outcome::kDone || end.first_checkpoint_s >= 0) needed_s_ = std::max(needed_s_, reach);
   return Record(claimer, claim, pt, started_at, std::move(end));
+}
+
+std::function<bool()> TrialRunner::StopCheck(const Claim& claim) {
+  const std::string path = layout_.stop_path(claim.index);
+  return [env = env_, path] { return env->Exists(path); };
 }
 
 TrialRunner::AttemptEnd TrialRunner::RunCommandAttempt(Claimer* claimer, const Claim& claim, const Point& pt) {
@@ -206,14 +215,18 @@ TrialRunner::AttemptEnd TrialRunner::RunCommandAttempt(Claimer* claimer, const C
     req.extra_env.push_back(k + "=" + val);
   }
   CommandOutcome out;
+  bool stopped = false;
   if (s.ok()) {
-    LeaseKeeper keeper(claimer, claim, spec_.claim().heartbeat_seconds());
-    s = RunCommand(req, keeper.lost(), /*kill_grace_s=*/10, &out);
+    LeaseKeeper keeper(claimer, claim, spec_.claim().heartbeat_seconds(), StopCheck(claim));
+    // SIGTERM to the command's process group when the claim is lost or the
+    // user stops the trial (then SIGKILL after the grace period).
+    s = RunCommand(req, keeper.must_end(), /*kill_grace_s=*/10, &out);
     if (keeper.lost()) {
       end.kind = Outcome::kLost;
       end.message = keeper.lost_reason();
       return end;
     }
+    stopped = keeper.stop_requested();
   }
   if (!s.ok()) {
     end.kind = Outcome::kFailed;
@@ -225,10 +238,18 @@ TrialRunner::AttemptEnd TrialRunner::RunCommandAttempt(Claimer* claimer, const C
   end.term_signal = out.term_signal;
   end.seconds = out.seconds;
   const int sig = ReceivedSignal();
-  if (out.exit_code == kExitInterrupted || (sig != 0 && (out.exit_code != 0 || out.term_signal != 0))) {
+  const bool clean = out.exit_code == 0 && out.term_signal == 0;
+  if (sig != 0 && !clean) {
     end.kind = Outcome::kInterrupted;
-    end.message = sig ? "received signal " + std::to_string(sig) : "the command exited 75 (EX_TEMPFAIL)";
-  } else if (out.exit_code == 0 && out.term_signal == 0) {
+    end.message = "received signal " + std::to_string(sig);
+  } else if (stopped && !clean) {
+    // A stop wins over the command's own exit 75: the user wants it stopped.
+    end.kind = Outcome::kStopped;
+    end.message = "stopped by the user (sweep stop): the command got SIGTERM";
+  } else if (out.exit_code == kExitInterrupted) {
+    end.kind = Outcome::kInterrupted;
+    end.message = "the command exited 75 (EX_TEMPFAIL)";
+  } else if (clean) {
     end.kind = Outcome::kDone;
   } else {
     end.kind = Outcome::kFailed;
@@ -248,13 +269,13 @@ TrialRunner::AttemptEnd TrialRunner::RunTrainAttempt(Claimer* claimer, const Cla
     return end;
   }
   const std::string log_path = layout_.log_path(claim.index, claim.attempt);
-  LeaseKeeper keeper(claimer, claim, spec_.claim().heartbeat_seconds());
+  LeaseKeeper keeper(claimer, claim, spec_.claim().heartbeat_seconds(), StopCheck(claim));
   TrainRequest req;
   req.config = *cfg;
   req.trial_dir = layout_.trial_dir(claim.index);
   const std::string cpus = GetEnv("SLURM_CPUS_PER_TASK");
   req.threads = cpus.empty() ? 0 : std::atoi(cpus.c_str());
-  req.should_stop = [] { return ReceivedSignal() != 0; };
+  req.should_stop = [&keeper] { return ReceivedSignal() != 0 || keeper.stop_requested(); };
   req.lost = [&keeper] { return keeper.lost().load(); };
   req.may_write = [claimer, &claim] { return claimer->CheckOwnership(claim); };
   req.log = [this, log_path](const std::string& line) {
@@ -275,6 +296,9 @@ TrialRunner::AttemptEnd TrialRunner::RunTrainAttempt(Claimer* claimer, const Cla
     end.exit_code = 1;
     end.message = s.ToString();
     req.log("failed: " + end.message);
+  } else if (out.kind == TrainOutcome::Kind::kInterrupted && ReceivedSignal() == 0 && keeper.stop_requested()) {
+    end.kind = Outcome::kStopped;
+    end.message = "stopped by the user (sweep stop); checkpoint written";
   } else if (out.kind == TrainOutcome::Kind::kInterrupted) {
     end.kind = Outcome::kInterrupted;
     end.message = "received signal " + std::to_string(ReceivedSignal()) + "; checkpoint written";
@@ -322,6 +346,11 @@ TrialRunner::Outcome TrialRunner::Record(Claimer* claimer, const Claim& claim, c
       r.set_outcome("interrupted");
       s = claimer->Release(claim, ToJson(r));
       if (s.ok()) Say(name + ": released as interrupted (" + r.message() + "); exit 75 so the job can be requeued");
+      break;
+    case Outcome::kStopped:
+      r.set_outcome("stopped");
+      s = claimer->Release(claim, ToJson(r));
+      if (s.ok()) Say(name + ": " + r.message() + "; released, the trial stays stopped");
       break;
     default: {
       r.set_outcome("failed");

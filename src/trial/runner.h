@@ -4,6 +4,7 @@
 
 #include <google/protobuf/struct.pb.h>
 
+#include <functional>
 #include <string>
 
 #include "core/claim.h"
@@ -25,7 +26,8 @@ class TrialRunner {
   int Run();
 
  private:
-  enum class Outcome { kDone, kInterrupted, kFailed, kLost };
+  // kStopped: `sweep stop` (trials/<i>/stop); released, and this process goes on.
+  enum class Outcome { kDone, kInterrupted, kFailed, kLost, kStopped };
   // How one attempt ended, whatever the task.
   struct AttemptEnd {
     Outcome kind = Outcome::kFailed;
@@ -40,6 +42,8 @@ class TrialRunner {
   // for it and max_attempts allows another run.
   void MaybeRequeue(const std::string& job);
   Outcome RunOne(Claimer* claimer, const Claim& claim);
+  // For LeaseKeeper: true once trials/<i>/stop exists.
+  std::function<bool()> StopCheck(const Claim& claim);
   AttemptEnd RunCommandAttempt(Claimer* claimer, const Claim& claim, const Point& pt);
   AttemptEnd RunTrainAttempt(Claimer* claimer, const Claim& claim, const Point& pt);
   Outcome Record(Claimer* claimer, const Claim& claim, const Point& pt, const std::string& started_at,

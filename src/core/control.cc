@@ -1,0 +1,282 @@
+#include "core/control.h"
+
+#include <algorithm>
+#include <climits>
+#include <cstdio>
+#include <ctime>
+#include <vector>
+
+#include "core/token.h"
+
+namespace claimsweep {
+namespace {
+
+std::string Secs(double s) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%g", s);
+  return b;
+}
+
+// The order in which reset moves a trial's entries into the archive. The
+// entries that decide the state go last, so that a reader (or a crash) in the
+// middle sees the trial as it was (done, stopped, failed) until the very end,
+// never as something a claimer would take over early.
+int MoveOrder(const std::string& name, uint32_t* attempt) {
+  AttemptEntry kind;
+  *attempt = 0;
+  if (ParseAttemptEntry(name, attempt, &kind)) {
+    switch (kind) {
+      case AttemptEntry::kDir: return 1;
+      case AttemptEntry::kReleased: return 2;
+      case AttemptEntry::kFailed: return 3;
+    }
+  }
+  if (name == "stop") return 4;
+  if (name == "result.json") return 5;
+  return 0;  // checkpoints/, metrics.csv, the command's own files, retry markers
+}
+
+std::string UtcStamp() {
+  char b[32];
+  const time_t t = std::time(nullptr);
+  std::tm tm{};
+  ::gmtime_r(&t, &tm);
+  std::strftime(b, sizeof b, "%Y%m%dT%H%M%SZ", &tm);
+  return b;
+}
+
+std::string ReleasedLeasePath(const SweepLayout& layout, uint64_t index, uint32_t attempt) {
+  return layout.lease_path(index, attempt) + ".released";
+}
+
+}  // namespace
+
+TrialControl::TrialControl(Env* env, SweepLayout layout, ClaimPolicy policy, std::string token)
+    : env_(env), layout_(std::move(layout)), policy_(std::move(policy)), token_(std::move(token)) {}
+
+Status TrialControl::Now(int64_t* now_ns) {
+  const std::string probe = layout_.tmp_dir() + "/clock." + token_;
+  CS_RETURN_IF_ERROR(env_->FsNow(probe, now_ns));
+  env_->RemoveFile(probe);
+  return Status::OK();
+}
+
+Status TrialControl::State(uint64_t index, DerivedState* derived, TrialSnapshot* snap) {
+  TrialSnapshot local;
+  if (snap == nullptr) snap = &local;
+  CS_RETURN_IF_ERROR(ReadTrialSnapshot(env_, layout_, index, snap));
+  int64_t now_ns = 0;
+  if (snap->heartbeat_ns >= 0) CS_RETURN_IF_ERROR(Now(&now_ns));
+  *derived = DeriveState(*snap, policy_, now_ns);
+  return Status::OK();
+}
+
+void TrialControl::RemoveLeaseEntries(uint64_t index, uint32_t max_attempt) {
+  std::vector<std::string> names;
+  if (!env_->ListDir(layout_.leases_dir(), &names).ok()) return;
+  for (const std::string& n : names) {
+    uint64_t i = 0;
+    uint32_t a = 0;
+    if (ParseLeaseName(n, &i, &a) && i == index && a <= max_attempt) env_->RemoveFile(layout_.leases_dir() + "/" + n);
+  }
+}
+
+Status TrialControl::Stop(uint64_t index, ControlReport* r) {
+  *r = ControlReport();
+  DerivedState d;
+  CS_RETURN_IF_ERROR(State(index, &d));
+  r->before = d.state;
+  r->latest_attempt = d.latest_attempt;
+  const std::string note = "stopped by `sweep stop` on " + HostName() + " at " + NowIso8601() + "\n";
+  switch (d.state) {
+    case TrialState::kDone:
+      r->what = "already done: nothing to stop";
+      return Status::OK();
+    case TrialState::kFailed:
+      r->what = "failed: nothing to stop (`sweep retry` gives it new attempts, `sweep reset` starts it over)";
+      return Status::OK();
+    case TrialState::kStopped:
+      r->what = "already stopped";
+      return Status::OK();
+    case TrialState::kPending: {
+      // Published like a claim: a fully built directory renamed into place.
+      // If a claimer publishes trials/<i> first, our rename fails and we stop
+      // its fresh attempt instead (below).
+      const std::string tmp = layout_.tmp_dir() + "/" + token_ + ".stop." + std::to_string(temp_counter_++);
+      Status s = env_->CreateDir(tmp);
+      if (s.ok()) s = env_->CreateExclusive(tmp + "/stop", note);
+      if (s.ok()) s = env_->Rename(tmp, layout_.trial_dir(index));
+      if (s.ok() || (s.IsAlreadyExists() && !env_->Exists(tmp))) {
+        // A claimer elected for this point (leases/<i>.0001) now loses its
+        // publish; its entry would only make claimers re-read a stopped trial.
+        RemoveLeaseEntries(index, 1);
+        r->changed = true;
+        r->what = "stopped (was pending; it will not be claimed)";
+        return Status::OK();
+      }
+      env_->RemoveTree(tmp);
+      if (!s.IsAlreadyExists()) return s;
+      CS_RETURN_IF_ERROR(State(index, &d));  // claimed under our feet: stop that claim
+      r->before = d.state;
+      r->latest_attempt = d.latest_attempt;
+      if (d.state == TrialState::kDone) {
+        r->what = "already done: nothing to stop";
+        return Status::OK();
+      }
+      break;
+    }
+    default:
+      break;
+  }
+  Status s = env_->CreateExclusive(layout_.stop_path(index), note);
+  if (s.IsAlreadyExists()) {
+    r->what = "already stopped";
+    return Status::OK();
+  }
+  CS_RETURN_IF_ERROR(s);
+  // A stopped trial needs no lease entry: claimers never take it, and reset
+  // or retry create a fresh one. A running owner's release tolerates its
+  // entry being gone.
+  RemoveLeaseEntries(index, std::max<uint32_t>(d.latest_attempt, 1));
+  r->changed = true;
+  const double hb = policy_.heartbeat_seconds() > 0 ? policy_.heartbeat_seconds() : 30;
+  switch (d.state) {
+    case TrialState::kRunning:
+      r->what = "stopped (was running attempt " + std::to_string(d.latest_attempt) +
+                "; its trial will checkpoint and stop within ~" + Secs(hb) + " s)";
+      break;
+    case TrialState::kStale:
+      r->what = "stopped (was stale: its owner is gone; it will not be taken over)";
+      break;
+    default:
+      r->what = d.latest_attempt == 0 ? "stopped (was waiting to be claimed; it will not be)"
+                                      : "stopped (was interrupted; it will not be resumed)";
+  }
+  return Status::OK();
+}
+
+std::string TrialControl::NewArchiveDir(uint64_t index) {
+  const std::string base = layout_.root() + "/archive/" + TrialName(index) + "-" + (stamp_.empty() ? UtcStamp() : stamp_);
+  std::string dir = base;
+  for (int n = 2; env_->Exists(dir); ++n) dir = base + "-" + std::to_string(n);
+  return dir;
+}
+
+Status TrialControl::Reset(uint64_t index, bool force, ControlReport* r) {
+  *r = ControlReport();
+  TrialSnapshot snap;
+  DerivedState d;
+  CS_RETURN_IF_ERROR(State(index, &d, &snap));
+  r->before = d.state;
+  r->latest_attempt = d.latest_attempt;
+  if (!snap.exists) {
+    r->what = "pending: nothing to reset";
+    return Status::OK();
+  }
+  if (d.state == TrialState::kRunning && !force) {
+    r->refused = true;
+    r->what = "running (attempt " + std::to_string(d.latest_attempt) + ", heartbeat " +
+              Secs(static_cast<double>(static_cast<int64_t>(d.heartbeat_age_s))) +
+              " s ago): not reset; `sweep stop` it first, or --force if its owner is gone";
+    return Status::OK();
+  }
+  std::vector<std::string> names;
+  CS_RETURN_IF_ERROR(env_->ListDir(layout_.trial_dir(index), &names));
+  const std::string entry = ReleasedLeasePath(layout_, index, 1);
+  if (names.empty()) {
+    Status s = env_->CreateExclusive(entry, "");
+    if (!s.ok() && !s.IsAlreadyExists()) return s;
+    r->changed = s.ok();
+    r->what = "nothing to archive (already reset); the next claim runs attempt 1";
+    return Status::OK();
+  }
+  // Trials nobody may take over (and a running one, with --force) lose their
+  // lease entries before anything moves; an interrupted or stale trial keeps
+  // them, since a claimer may be taking it over right now (its new entry must
+  // survive).
+  if (d.state == TrialState::kDone || d.state == TrialState::kFailed || d.state == TrialState::kStopped ||
+      d.state == TrialState::kRunning) {
+    RemoveLeaseEntries(index, UINT32_MAX);
+  }
+  const std::string archive = NewArchiveDir(index);
+  CS_RETURN_IF_ERROR(env_->CreateDirs(archive));
+  struct Item {
+    int order;
+    uint32_t attempt;
+    std::string name;
+  };
+  std::vector<Item> items;
+  for (std::string& n : names) {
+    Item it;
+    it.order = MoveOrder(n, &it.attempt);
+    it.name = std::move(n);
+    items.push_back(std::move(it));
+  }
+  std::sort(items.begin(), items.end(), [](const Item& a, const Item& b) {
+    return a.order != b.order ? a.order < b.order : a.attempt != b.attempt ? a.attempt < b.attempt : a.name < b.name;
+  });
+  size_t moved = 0;
+  for (const Item& it : items) {
+    Status s = env_->Rename(layout_.trial_dir(index) + "/" + it.name, archive + "/" + it.name);
+    if (s.IsNotFound()) continue;  // a concurrent reset moved it
+    if (!s.ok()) {
+      return Status::IOError("reset of trial " + TrialName(index) + " stopped after moving " + std::to_string(moved) +
+                             " entries to " + archive + " (run it again to finish): " + s.ToString());
+    }
+    ++moved;
+  }
+  Status s = env_->CreateExclusive(entry, "");
+  if (!s.ok() && !s.IsAlreadyExists()) return s;
+  r->changed = true;
+  r->archive = archive;
+  r->what = std::string("reset (was ") + TrialStateName(d.state) +
+            (d.latest_attempt > 0 ? ", " + std::to_string(d.latest_attempt) + " attempt" +
+                                        (d.latest_attempt == 1 ? "" : "s")
+                                  : std::string()) +
+            "); " + std::to_string(moved) + " entr" + (moved == 1 ? "y" : "ies") + " moved to " + archive +
+            "; the next claim runs attempt 1";
+  return Status::OK();
+}
+
+Status TrialControl::Retry(uint64_t index, ControlReport* r) {
+  *r = ControlReport();
+  TrialSnapshot snap;
+  DerivedState d;
+  CS_RETURN_IF_ERROR(State(index, &d, &snap));
+  r->before = d.state;
+  r->latest_attempt = d.latest_attempt;
+  uint32_t k = d.latest_attempt;
+  for (const AttemptFiles& a : snap.attempts) k = std::max(k, a.number);
+  switch (d.state) {
+    case TrialState::kFailed: {
+      // Marker first, entry second: an entry seen before the marker would
+      // show a failed trial, and a claimer would remove it as garbage.
+      Status s = env_->CreateExclusive(layout_.trial_dir(index) + "/" + RetryMarkerName(k), "");
+      if (!s.ok() && !s.IsAlreadyExists()) return s;
+      s = env_->CreateExclusive(ReleasedLeasePath(layout_, index, k), "");
+      if (!s.ok() && !s.IsAlreadyExists()) return s;
+      r->changed = true;
+      r->what = "retry (was failed after " + std::to_string(d.failures) + " failed attempt" +
+                (d.failures == 1 ? "" : "s") + "; kept as history); the next claim runs attempt " +
+                std::to_string(d.latest_attempt + 1);
+      return Status::OK();
+    }
+    case TrialState::kInterrupted: {
+      // Already claimable; make sure an entry leads claimers to it (a retry
+      // that died between its marker and its entry is finished here).
+      Status s = env_->CreateExclusive(ReleasedLeasePath(layout_, index, std::max<uint32_t>(k, 1)), "");
+      if (!s.ok() && !s.IsAlreadyExists()) return s;
+      r->changed = s.ok();
+      r->what = "not failed (interrupted: the next claim runs attempt " + std::to_string(d.latest_attempt + 1) + ")";
+      return Status::OK();
+    }
+    case TrialState::kPending: r->what = "pending: nothing to retry"; break;
+    case TrialState::kRunning: r->what = "running: nothing to retry"; break;
+    case TrialState::kStale: r->what = "stale: the next claim takes it over anyway"; break;
+    case TrialState::kDone: r->what = "done: nothing to retry (`sweep reset` runs it again)"; break;
+    case TrialState::kStopped: r->what = "stopped: not retried (`sweep reset` runs it again)"; break;
+  }
+  return Status::OK();
+}
+
+}  // namespace claimsweep

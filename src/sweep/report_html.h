@@ -1,0 +1,35 @@
+// The HTML report of a sweep (`sweep report DIR -o FILE`): one self-contained
+// file (inline CSS, inline SVG charts drawn here, a few lines of inline JS;
+// nothing is fetched, and a Content-Security-Policy forbids fetching) with
+// the state counts, a sortable results table, learning curves, the
+// validation curves of all trials overlaid, the primary metric against each
+// swept parameter, and the log tails of failed trials.
+//
+// Everything that comes from the sweep (names, values, log text, paths) goes
+// through HtmlEscape; non-finite numbers are never plotted.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+#include "core/results.h"
+
+namespace claimsweep {
+
+// Escapes & < > " ' for element text and attribute values alike, and turns
+// C0 control characters other than tab, newline and CR into U+FFFD.
+std::string HtmlEscape(std::string_view s);
+
+struct ReportOptions {
+  std::string generated_at;          // shown as is, e.g. "2026-11-23T10:14:01Z"
+  size_t max_curve_trials = 200;     // per-trial learning curves drawn (a note says how many were left out)
+  size_t max_overlay_trials = 1000;  // lines in the overlaid validation chart
+};
+
+// REQUIRES: `res` from LoadResults with curves and log tails, for the
+// charts and the failed trials' logs to be filled (without them those
+// sections say there is nothing to show).
+std::string RenderReportHtml(const SweepResults& res, const ReportOptions& options);
+
+}  // namespace claimsweep

@@ -1,0 +1,429 @@
+// `sweep stop|reset|retry` through the Env interface (src/core/control.h):
+// state derivation with retry markers, what claimers do with stopped, reset
+// and retried trials, and a crash at every filesystem operation of each.
+#include <gtest/gtest.h>
+
+#include <map>
+#include <set>
+
+#include "core/claim.h"
+#include "core/control.h"
+#include "fault_env.h"
+#include "test_util.h"
+
+namespace claimsweep {
+namespace {
+
+using testing::MustParse;
+using testing::TempDir;
+
+constexpr uint64_t kPoints = 20;
+
+struct Fixture {
+  TempDir tmp;
+  SweepSpec spec = MustParse(R"(
+    grid { param { name: "x" range { start: 0 stop: 20 step: 1 } } }
+    command { argv: "true" }
+    claim { lease_seconds: 30 heartbeat_seconds: 1 max_attempts: 2 })");
+  SweepLayout layout{tmp.path() + "/s"};
+  Fixture() { testing::InitSweep(layout.root(), spec); }
+
+  Claimer Make(Env* env, const std::string& token) { return Claimer(env, layout, spec.claim(), kPoints, token); }
+  TrialControl Control(Env* env = Env::Default(), const std::string& token = "ctl") {
+    TrialControl c(env, layout, spec.claim(), token);
+    c.set_archive_stamp("T");
+    return c;
+  }
+  TrialState State(uint64_t i) {
+    DerivedState d;
+    EXPECT_TRUE(Control().State(i, &d).ok());
+    return d.state;
+  }
+  std::vector<std::string> List(const std::string& dir) {
+    std::vector<std::string> n;
+    Env::Default()->ListDir(dir, &n);
+    std::sort(n.begin(), n.end());
+    return n;
+  }
+  // Claims and fails point `i` until it is failed (max_attempts 2).
+  void FailTwice(Claimer* c, uint64_t i) {
+    for (int k = 0; k < 2; ++k) {
+      Claim cl;
+      ASSERT_TRUE(c->ClaimNext(&cl).ok());
+      ASSERT_EQ(cl.index, i);
+      bool final = false;
+      ASSERT_TRUE(c->Fail(cl, "{}", &final).ok());
+      EXPECT_EQ(final, k == 1);
+    }
+  }
+  // Claims everything claimable and commits it; returns index -> commits.
+  std::map<uint64_t, int> Drain(Claimer* c, std::map<uint64_t, uint32_t>* attempts = nullptr) {
+    std::map<uint64_t, int> commits;
+    Claim cl;
+    Status s;
+    int guard = 0;
+    while ((s = c->ClaimNext(&cl)).ok() && ++guard < 100) {
+      EXPECT_TRUE(c->Commit(cl, "{}").ok());
+      commits[cl.index]++;
+      if (attempts) (*attempts)[cl.index] = cl.attempt;
+    }
+    EXPECT_TRUE(s.IsNotFound()) << s.ToString();
+    return commits;
+  }
+};
+
+ClaimPolicy Policy() {
+  ClaimPolicy p;
+  p.set_lease_seconds(60);
+  p.set_max_attempts(2);
+  return p;
+}
+
+TEST(ControlState, RetryMarkerNamesRoundTrip) {
+  uint32_t k = 0;
+  EXPECT_EQ(RetryMarkerName(2), "retry-0002");
+  ASSERT_TRUE(ParseRetryMarker("retry-0002", &k));
+  EXPECT_EQ(k, 2u);
+  EXPECT_FALSE(ParseRetryMarker("retry-", &k));
+  EXPECT_FALSE(ParseRetryMarker("retry-12a", &k));
+  EXPECT_FALSE(ParseRetryMarker("retry-0002.tmp", &k));
+}
+
+TEST(ControlState, OnlyFailuresAfterTheNewestRetryMarkerCount) {
+  TrialSnapshot s;
+  s.exists = true;
+  for (uint32_t k = 1; k <= 2; ++k) s.attempts.push_back({k, true, false, true});
+  EXPECT_EQ(DeriveState(s, Policy(), 0).state, TrialState::kFailed);
+  s.retried_after = 2;  // sweep retry
+  DerivedState d = DeriveState(s, Policy(), 0);
+  EXPECT_EQ(d.state, TrialState::kInterrupted);
+  EXPECT_EQ(d.failures, 0u);
+  EXPECT_EQ(d.latest_attempt, 2u);
+  s.attempts.push_back({3, true, false, true});  // attempt 3 fails: one of two
+  EXPECT_EQ(DeriveState(s, Policy(), 0).state, TrialState::kInterrupted);
+  s.attempts.push_back({4, true, false, true});
+  d = DeriveState(s, Policy(), 0);
+  EXPECT_EQ(d.state, TrialState::kFailed);
+  EXPECT_EQ(d.failures, 2u);
+  s.has_stop = true;  // stop still wins over failed-with-attempts-left, result over all
+  s.attempts.pop_back();
+  EXPECT_EQ(DeriveState(s, Policy(), 0).state, TrialState::kStopped);
+}
+
+TEST(ControlState, SnapshotReadsTheNewestRetryMarker) {
+  Fixture f;
+  Claimer a = f.Make(Env::Default(), "a");
+  f.FailTwice(&a, 0);
+  testing::WriteRaw(f.layout.trial_dir(0) + "/retry-0001", "");
+  testing::WriteRaw(f.layout.trial_dir(0) + "/retry-0002", "");
+  TrialSnapshot snap;
+  ASSERT_TRUE(ReadTrialSnapshot(Env::Default(), f.layout, 0, &snap).ok());
+  EXPECT_EQ(snap.retried_after, 2u);
+  EXPECT_EQ(snap.attempts.size(), 2u);
+}
+
+TEST(Control, StopOnPendingPointsIsSkippedByClaimersWhileTheOthersAreClaimed) {
+  Fixture f;
+  // 3 and 7 are galloping probes of a fresh claimer (hint 0: 1, 3, 7, 15...);
+  // 15 and 19 lie above the frontier too.
+  TrialControl ctl = f.Control();
+  for (uint64_t i : {3, 7, 15, 19}) {
+    ControlReport r;
+    ASSERT_TRUE(ctl.Stop(i, &r).ok());
+    EXPECT_TRUE(r.changed);
+    EXPECT_EQ(r.before, TrialState::kPending);
+    EXPECT_EQ(f.State(i), TrialState::kStopped);
+  }
+  ControlReport again;
+  ASSERT_TRUE(ctl.Stop(3, &again).ok());
+  EXPECT_FALSE(again.changed);
+  EXPECT_EQ(again.what, "already stopped");
+
+  // Two claimers interleave; each claimer's first search starts at index 0.
+  Claimer a = f.Make(Env::Default(), "a"), b = f.Make(Env::Default(), "b");
+  std::vector<uint64_t> order;
+  Claim c;
+  for (int k = 0; k < 16; ++k) {
+    Claimer& who = k % 3 == 0 ? b : a;
+    Status s = who.ClaimNext(&c);
+    ASSERT_TRUE(s.ok()) << k << ": " << s.ToString();
+    order.push_back(c.index);
+    ASSERT_TRUE(who.Commit(c, "{}").ok());
+  }
+  EXPECT_TRUE(a.ClaimNext(&c).IsNotFound());
+  EXPECT_TRUE(b.ClaimNext(&c).IsNotFound());
+  std::vector<uint64_t> expected;
+  for (uint64_t i = 0; i < kPoints; ++i) {
+    if (i != 3 && i != 7 && i != 15 && i != 19) expected.push_back(i);
+  }
+  EXPECT_EQ(order, expected);  // in index order, none skipped, none twice
+  for (uint64_t i : {3, 7, 15, 19}) {
+    EXPECT_EQ(f.State(i), TrialState::kStopped);
+    EXPECT_EQ(f.List(f.layout.trial_dir(i)), std::vector<std::string>{"stop"});
+  }
+  EXPECT_TRUE(f.List(f.layout.leases_dir()).empty());
+}
+
+TEST(Control, StopOfAPointWhoseElectionAClaimerWonMakesItsPublishLose) {
+  Fixture f;
+  // A claimer created leases/000000.0001 (elected) and is building its claim.
+  ASSERT_TRUE(Env::Default()->CreateExclusive(f.layout.lease_path(0, 1), "").ok());
+  ControlReport r;
+  ASSERT_TRUE(f.Control().Stop(0, &r).ok());
+  EXPECT_TRUE(r.changed);
+  EXPECT_TRUE(f.List(f.layout.leases_dir()).empty());  // its entry would only cost re-reads
+  // A claim of 0 now fails cleanly (AlreadyExists) and the claimer moves on.
+  Claimer a = f.Make(Env::Default(), "a");
+  Claim c;
+  ASSERT_TRUE(a.ClaimNext(&c).ok());
+  EXPECT_EQ(c.index, 1u);
+}
+
+TEST(Control, StopOfARunningTrialEndsItAndItsReleaseKeepsItStopped) {
+  Fixture f;
+  Claimer a = f.Make(Env::Default(), "a");
+  Claim c;
+  ASSERT_TRUE(a.ClaimNext(&c).ok());
+  ControlReport r;
+  ASSERT_TRUE(f.Control().Stop(0, &r).ok());
+  EXPECT_EQ(r.before, TrialState::kRunning);
+  EXPECT_NE(r.what.find("was running attempt 1"), std::string::npos) << r.what;
+  EXPECT_EQ(f.State(0), TrialState::kStopped);
+  EXPECT_TRUE(f.List(f.layout.leases_dir()).empty());
+  // The owner notices (LeaseKeeper) and releases: its entry is gone, which is fine.
+  ASSERT_TRUE(a.Release(c, "{\"outcome\":\"stopped\"}").ok());
+  EXPECT_TRUE(f.List(f.layout.leases_dir()).empty());
+  EXPECT_EQ(f.State(0), TrialState::kStopped);
+  Claimer b = f.Make(Env::Default(), "b");
+  Claim cb;
+  ASSERT_TRUE(b.ClaimNext(&cb).ok());
+  EXPECT_EQ(cb.index, 1u);
+}
+
+TEST(Control, StopSaysWhatItDidForEveryState) {
+  Fixture f;
+  Claimer a = f.Make(Env::Default(), "a");
+  Claim c;
+  ASSERT_TRUE(a.ClaimNext(&c).ok());
+  ASSERT_TRUE(a.Commit(c, "{}").ok());  // 0 done
+  f.FailTwice(&a, 1);                   // 1 failed
+  ASSERT_TRUE(a.ClaimNext(&c).ok());
+  ASSERT_TRUE(a.Release(c, "{}").ok());  // 2 interrupted
+  TrialControl ctl = f.Control();
+  ControlReport r;
+  ASSERT_TRUE(ctl.Stop(0, &r).ok());
+  EXPECT_EQ(r.what, "already done: nothing to stop");
+  EXPECT_FALSE(Env::Default()->Exists(f.layout.stop_path(0)));
+  ASSERT_TRUE(ctl.Stop(1, &r).ok());
+  EXPECT_FALSE(r.changed);
+  EXPECT_EQ(f.State(1), TrialState::kFailed);
+  ASSERT_TRUE(ctl.Stop(2, &r).ok());
+  EXPECT_TRUE(r.changed);
+  EXPECT_NE(r.what.find("was interrupted"), std::string::npos) << r.what;
+  EXPECT_EQ(f.State(2), TrialState::kStopped);
+  EXPECT_TRUE(f.List(f.layout.leases_dir()).empty());  // the released entry went too
+  ASSERT_TRUE(a.ClaimNext(&c).ok());
+  EXPECT_EQ(c.index, 3u);
+}
+
+TEST(Control, ResetArchivesEverythingAndTheTrialIsClaimedAgainAsAttemptOne) {
+  Fixture f;
+  Claimer a = f.Make(Env::Default(), "a");
+  f.FailTwice(&a, 0);
+  testing::WriteRaw(f.layout.trial_dir(0) + "/metrics.csv", "epoch,loss\n1,0.5\n");
+  ASSERT_TRUE(Env::Default()->CreateDirs(f.layout.trial_dir(0) + "/checkpoints").ok());
+  testing::WriteRaw(f.layout.trial_dir(0) + "/checkpoints/ckpt-1", "weights");
+  const std::vector<std::string> before = f.List(f.layout.trial_dir(0));
+  Claim c;
+  ASSERT_TRUE(a.ClaimNext(&c).ok());
+  EXPECT_EQ(c.index, 1u);  // 0 is failed
+  ASSERT_TRUE(a.Commit(c, "{}").ok());
+
+  ControlReport r;
+  ASSERT_TRUE(f.Control().Reset(0, false, &r).ok());
+  EXPECT_TRUE(r.changed);
+  EXPECT_EQ(r.before, TrialState::kFailed);
+  EXPECT_EQ(r.archive, f.layout.root() + "/archive/000000-T");
+  EXPECT_EQ(f.List(r.archive), before);  // everything, nothing lost
+  EXPECT_EQ(testing::ReadAll(r.archive + "/checkpoints/ckpt-1"), "weights");
+  EXPECT_TRUE(f.List(f.layout.trial_dir(0)).empty());  // the directory stays: claims remain a prefix
+  EXPECT_EQ(f.State(0), TrialState::kInterrupted);
+
+  Claimer b = f.Make(Env::Default(), "b");
+  ASSERT_TRUE(b.ClaimNext(&c).ok());
+  EXPECT_EQ(c.index, 0u);
+  EXPECT_EQ(c.attempt, 1u);
+  EXPECT_EQ(c.previous, TrialState::kInterrupted);
+  ASSERT_TRUE(b.Commit(c, "{}").ok());
+  EXPECT_EQ(f.State(0), TrialState::kDone);
+  std::map<uint64_t, int> rest = f.Drain(&b);
+  EXPECT_EQ(rest.size(), kPoints - 2);
+  EXPECT_EQ(rest.count(0), 0u);
+  EXPECT_TRUE(f.List(f.layout.leases_dir()).empty());
+
+  // A second reset of the same trial gets its own archive folder.
+  ASSERT_TRUE(f.Control().Reset(0, false, &r).ok());
+  EXPECT_EQ(r.archive, f.layout.root() + "/archive/000000-T-2");
+  EXPECT_EQ(f.List(r.archive), (std::vector<std::string>{"attempt-0001", "result.json"}));
+}
+
+TEST(Control, ResetRefusesARunningTrialUnlessForcedAndFencesItsOwner) {
+  Fixture f;
+  Claimer a = f.Make(Env::Default(), "a");
+  Claim c;
+  ASSERT_TRUE(a.ClaimNext(&c).ok());
+  ASSERT_TRUE(a.Release(c, "{}").ok());
+  ASSERT_TRUE(a.ClaimNext(&c).ok());  // trial 0, attempt 2, running
+  ASSERT_EQ(c.attempt, 2u);
+  ControlReport r;
+  ASSERT_TRUE(f.Control().Reset(0, false, &r).ok());
+  EXPECT_TRUE(r.refused);
+  EXPECT_FALSE(r.changed);
+  EXPECT_NE(r.what.find("sweep stop"), std::string::npos) << r.what;
+  EXPECT_EQ(f.State(0), TrialState::kRunning);
+  ASSERT_TRUE(f.Control().Reset(0, true, &r).ok());
+  EXPECT_TRUE(r.changed);
+  // The owner's attempt is gone: its next heartbeat or write is refused.
+  EXPECT_TRUE(a.Heartbeat(c).IsSuperseded());
+  EXPECT_TRUE(a.Commit(c, "{}").IsSuperseded());
+  Claimer b = f.Make(Env::Default(), "b");
+  Claim cb;
+  ASSERT_TRUE(b.ClaimNext(&cb).ok());
+  EXPECT_EQ(cb.index, 0u);
+  EXPECT_EQ(cb.attempt, 1u);
+}
+
+TEST(Control, ResetOfAPendingOrAlreadyResetTrialChangesNothingButTheEntry) {
+  Fixture f;
+  ControlReport r;
+  ASSERT_TRUE(f.Control().Reset(5, false, &r).ok());
+  EXPECT_FALSE(r.changed);
+  EXPECT_EQ(r.what, "pending: nothing to reset");
+  EXPECT_FALSE(Env::Default()->Exists(f.layout.trial_dir(5)));
+  // An already reset (empty) trial: only its lease entry is made sure of.
+  Claimer a = f.Make(Env::Default(), "a");
+  Claim c;
+  ASSERT_TRUE(a.ClaimNext(&c).ok());
+  ASSERT_TRUE(a.Commit(c, "{}").ok());
+  ASSERT_TRUE(f.Control().Reset(0, false, &r).ok());
+  ASSERT_TRUE(Env::Default()->RemoveFile(f.layout.lease_path(0, 1) + ".released").ok());  // as if lost in a crash
+  ASSERT_TRUE(f.Control().Reset(0, false, &r).ok());
+  EXPECT_TRUE(r.changed);
+  EXPECT_EQ(r.what, "nothing to archive (already reset); the next claim runs attempt 1");
+  EXPECT_EQ(f.List(f.layout.leases_dir()), std::vector<std::string>{"000000.0001.released"});
+  EXPECT_EQ(f.List(f.layout.root() + "/archive").size(), 1u);
+}
+
+TEST(Control, RetryGivesAFailedTrialAFreshBudgetAndKeepsItsHistory) {
+  Fixture f;
+  Claimer a = f.Make(Env::Default(), "a");
+  f.FailTwice(&a, 0);
+  EXPECT_EQ(f.State(0), TrialState::kFailed);
+  ControlReport r;
+  ASSERT_TRUE(f.Control().Retry(0, &r).ok());
+  EXPECT_TRUE(r.changed);
+  EXPECT_NE(r.what.find("runs attempt 3"), std::string::npos) << r.what;
+  EXPECT_TRUE(Env::Default()->Exists(f.layout.trial_dir(0) + "/retry-0002"));
+  EXPECT_EQ(f.State(0), TrialState::kInterrupted);
+  Claim c;
+  ASSERT_TRUE(a.ClaimNext(&c).ok());
+  EXPECT_EQ(c.index, 0u);
+  EXPECT_EQ(c.attempt, 3u);
+  bool final = true;
+  ASSERT_TRUE(a.Fail(c, "{}", &final).ok());
+  EXPECT_FALSE(final);  // one failure of the new budget of two
+  ASSERT_TRUE(a.ClaimNext(&c).ok());
+  EXPECT_EQ(c.attempt, 4u);
+  ASSERT_TRUE(a.Fail(c, "{}", &final).ok());
+  EXPECT_TRUE(final);
+  EXPECT_EQ(f.State(0), TrialState::kFailed);
+  // History: all four attempts are still there.
+  for (uint32_t k = 1; k <= 4; ++k) EXPECT_TRUE(Env::Default()->Exists(f.layout.failed_path(0, k))) << k;
+  // Not failed: nothing to retry.
+  ASSERT_TRUE(a.ClaimNext(&c).ok());
+  ASSERT_TRUE(a.Commit(c, "{}").ok());
+  ASSERT_TRUE(f.Control().Retry(c.index, &r).ok());
+  EXPECT_FALSE(r.changed);
+}
+
+// A crash at every filesystem operation of stop, reset and retry: what is on
+// disk afterwards is always a sane state, running the command again finishes
+// the job, and claimers then do the right thing (nothing lost, nothing twice).
+TEST(Control, CrashAtEveryOperationOfStopResetRetryIsFinishedByRunningItAgain) {
+  enum Mode { kStopPending, kStopRunning, kReset, kRetry };
+  for (int mode : {kStopPending, kStopRunning, kReset, kRetry}) {
+    for (long crash_at = 0; crash_at < 40; ++crash_at) {
+      SCOPED_TRACE("mode " + std::to_string(mode) + " crash at op " + std::to_string(crash_at));
+      Fixture f;
+      Claimer a = f.Make(Env::Default(), "a");
+      Claim running;
+      if (mode == kStopRunning) {
+        ASSERT_TRUE(a.ClaimNext(&running).ok());
+      }
+      if (mode == kReset || mode == kRetry) f.FailTwice(&a, 0);
+      if (mode == kReset) testing::WriteRaw(f.layout.trial_dir(0) + "/metrics.csv", "x\n1\n");
+      const std::vector<std::string> before = f.List(f.layout.trial_dir(0));
+
+      FaultEnv dying(Env::Default());
+      dying.CrashAtOp(crash_at);
+      TrialControl ctl = f.Control(&dying, "dying");
+      ControlReport r;
+      Status s = mode == kReset ? ctl.Reset(0, false, &r) : mode == kRetry ? ctl.Retry(0, &r) : ctl.Stop(0, &r);
+      const bool crashed = dying.crashed();
+      EXPECT_TRUE(s.ok() || crashed) << s.ToString();
+      // Whatever the crash left, the trial reads as a sane state.
+      TrialState mid = f.State(0);
+      if (mode == kStopPending) {
+        EXPECT_TRUE(mid == TrialState::kPending || mid == TrialState::kStopped);
+      } else if (mode == kStopRunning) {
+        EXPECT_TRUE(mid == TrialState::kRunning || mid == TrialState::kStopped);
+      } else if (mode == kRetry) {
+        EXPECT_TRUE(mid == TrialState::kFailed || mid == TrialState::kInterrupted);
+      }
+
+      // Again, healthy.
+      ASSERT_TRUE((mode == kReset ? f.Control().Reset(0, false, &r)
+                   : mode == kRetry ? f.Control().Retry(0, &r)
+                                    : f.Control().Stop(0, &r))
+                      .ok());
+      if (mode == kReset) {
+        // Nothing lost: the union of the archive folders is what the trial held.
+        std::set<std::string> archived;
+        for (const std::string& d : f.List(f.layout.root() + "/archive")) {
+          for (const std::string& n : f.List(f.layout.root() + "/archive/" + d)) {
+            if (n.find(".tmp.fault") == std::string::npos) {
+              EXPECT_TRUE(archived.insert(n).second) << n;
+            }
+          }
+        }
+        EXPECT_EQ(archived, std::set<std::string>(before.begin(), before.end()));
+      }
+      FaultEnv later(Env::Default());
+      later.AdvanceClock(31);  // past every lease: stale trials are taken over too
+      Claimer b = f.Make(&later, "b");
+      std::map<uint64_t, uint32_t> attempts;
+      std::map<uint64_t, int> commits = f.Drain(&b, &attempts);
+      for (uint64_t i = 1; i < kPoints; ++i) EXPECT_EQ(commits[i], 1) << i;
+      switch (mode) {
+        case kStopPending:
+        case kStopRunning:
+          EXPECT_EQ(commits.count(0), 0u);
+          EXPECT_EQ(f.State(0), TrialState::kStopped);
+          break;
+        case kReset:
+          EXPECT_EQ(commits[0], 1);
+          EXPECT_EQ(attempts[0], 1u);
+          break;
+        case kRetry:
+          EXPECT_EQ(commits[0], 1);
+          EXPECT_EQ(attempts[0], 3u);
+          break;
+      }
+      EXPECT_EQ(f.State(0), mode == kReset || mode == kRetry ? TrialState::kDone : TrialState::kStopped);
+      if (!crashed) break;  // the operation finished: later crash points are past its end
+    }
+  }
+}
+
+}  // namespace
+}  // namespace claimsweep
