@@ -185,7 +185,10 @@ Status LoadResults(Env* env, const std::string& sweep_dir, const LoadOptions& op
   for (auto& th : pool) th.join();
 
   std::set<std::string> metric_names;
-  for (const auto& t : out->trials) {
+  for (auto& t : out->trials) {
+    // One line per problem (protobuf's JSON errors span lines, with a caret).
+    for (char& c : t.problem) c = c == '\n' ? ' ' : c;
+    while (!t.problem.empty() && (t.problem.back() == ' ' || t.problem.back() == '^')) t.problem.pop_back();
     ++out->counts[static_cast<int>(t.state)];
     for (const auto& [k, v] : t.metrics) metric_names.insert(k);
   }
