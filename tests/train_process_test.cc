@@ -34,13 +34,13 @@ struct TrainSweep {
   TempDir tmp;
   std::string dir = tmp.path() + "/sweep";
   SweepLayout layout{dir};
-  TrainSweep() {
+  explicit TrainSweep(const std::string& spec = kTrain) {
     ::umask(022);
     RunResult d = RunProcess({SWEEP_BIN, "data", "synth", "--out", tmp.path() + "/data", "--classes", "4", "--train",
                               "768", "--val", "128", "--test", "128", "--size", "16", "--channels", "3", "--seed",
                               "2"});
     EXPECT_EQ(d.exit_code, 0) << d.output;
-    std::ofstream(tmp.path() + "/spec.textproto") << kTrain;
+    std::ofstream(tmp.path() + "/spec.textproto") << spec;
     RunResult r = RunProcess({SWEEP_BIN, "init", tmp.path() + "/spec.textproto", dir});
     EXPECT_EQ(r.exit_code, 0) << r.output;
   }
@@ -146,7 +146,11 @@ TEST(TrainProcess, Usr1MidEpochCheckpointsExits75AndResumesToIdenticalMetrics) {
 // heartbeat, is released as stopped, and is not claimed again; `sweep reset`
 // would start it over.
 TEST(TrainProcess, SweepStopCheckpointsAndStopsARunningTrainingTrial) {
-  TrainSweep s;
+  // 40 epochs: long enough that the stop (seen within a 0.5 s heartbeat)
+  // always lands mid-run.
+  std::string spec = kTrain;
+  spec.replace(spec.find("epochs: 3"), 9, "epochs: 40");
+  TrainSweep s(spec);
   Spawned a = s.Start("a.out");
   ASSERT_TRUE(WaitFor([&] { return s.HasCheckpoint("ckpt-0001-000000"); }, 120)) << ReadAll(a.output_path);
   RunResult stop = RunProcess({SWEEP_BIN, "stop", s.dir, "0"});
@@ -155,7 +159,7 @@ TEST(TrainProcess, SweepStopCheckpointsAndStopsARunningTrainingTrial) {
   std::string out = ReadAll(a.output_path);
   EXPECT_NE(out.find("stopped by the user (sweep stop); checkpoint written"), std::string::npos) << out;
   EXPECT_EQ(StatusCounts(s.dir)["stopped"], 1);
-  EXPECT_LT(Deterministic(s.Metrics()).size(), 4u) << "it stopped before finishing its 3 epochs";
+  EXPECT_LT(Deterministic(s.Metrics()).size(), 41u) << "it stopped before finishing its 40 epochs";
   RunResult b = s.RunTrial();
   EXPECT_EQ(b.exit_code, 0) << b.output;
   EXPECT_NE(b.output.find("nothing to claim"), std::string::npos) << b.output;

@@ -12,42 +12,13 @@
 
 #include "core/json.h"
 #include "core/layout.h"
+#include "proc_sweep.h"
 #include "process_util.h"
 #include "records.pb.h"
 #include "test_util.h"
 
 namespace claimsweep::testing {
 namespace {
-
-struct ProcSweep {
-  TempDir tmp;
-  std::string dir = tmp.path() + "/sweep";
-  SweepLayout layout{dir};
-
-  explicit ProcSweep(const std::string& spec) {
-    ::umask(022);
-    std::ofstream(tmp.path() + "/spec.textproto") << spec;
-    RunResult r = RunProcess({SWEEP_BIN, "init", tmp.path() + "/spec.textproto", dir});
-    EXPECT_EQ(r.exit_code, 0) << r.output;
-  }
-  Spawned StartTrial(const std::string& name, std::vector<std::string> env = {}) {
-    env.push_back("SWEEP_DIR=" + dir);
-    return Spawn({TRIAL_BIN}, env, tmp.path(), tmp.path() + "/" + name + ".out");
-  }
-  RunResult RunTrial() { return RunProcess({TRIAL_BIN}, {"SWEEP_DIR=" + dir}, tmp.path()); }
-  TrialResult Result(uint64_t i) {
-    TrialResult r;
-    std::string text = ReadAll(layout.result_path(i));
-    EXPECT_TRUE(ParseJson(text, layout.result_path(i), &r).ok()) << "trial " << i << ": " << text;
-    return r;
-  }
-  bool AttemptExists(uint64_t i, uint32_t k) { return Env::Default()->Exists(layout.attempt_dir(i, k)); }
-};
-
-std::string Spec(const std::string& points_range, const std::string& cmd, const std::string& claim) {
-  return "name: \"t\"\ngrid { param { name: \"x\" range { start: 0 stop: " + points_range +
-         " step: 1 } } }\ncommand { argv: \"sh\" argv: \"-c\" argv: \"" + cmd + "\" }\nclaim { " + claim + " }\n";
-}
 
 TEST(TrialProcess, SixteenRacingWorkersRunEveryPointExactlyOnce) {
   const int kPoints = 2000, kWorkers = 16;
