@@ -130,6 +130,8 @@ TEST_F(RealSlurm, SixIdenticalJobsRunTwentyPointsExactlyOnce) {
   EXPECT_NE(std::find(ids.begin(), ids.end(), r.slurm_job_id()), ids.end()) << result;
 }
 
+#if HAVE_TRAIN  // a build without libtorch has no train task: these tests do not exist there
+
 // Small enough for 2 CPUs and long enough to be signalled mid-run:
 // ResNet-8 on 16x16 images, 5 epochs of 48 steps.
 std::string TrainSpec(const std::string& data, const std::string& resources) {
@@ -140,22 +142,10 @@ std::string TrainSpec(const std::string& data, const std::string& resources) {
          "resources { " + resources + " }\n";
 }
 
-std::vector<std::string> MetricsWithoutTimes(const std::string& csv) {
-  std::vector<std::string> rows;
-  std::istringstream in(csv);
-  for (std::string line; std::getline(in, line);) {
-    std::vector<std::string> f;
-    std::stringstream ls(line);
-    for (std::string x; std::getline(ls, x, ',');) f.push_back(x);
-    if (f.size() >= 6) rows.push_back(f[0] + "," + f[1] + "," + f[2] + "," + f[3] + "," + f[4] + "," + f[5]);
-  }
-  return rows;
-}
 
 // (b) Walltime: Slurm's warning signal mid-run checkpoints, the job exits 75,
 // and the next identical job resumes to the uninterrupted run's metrics.
 TEST_F(RealSlurm, SignalledTrainingJobExits75AndTheNextJobResumesIt) {
-  if (!HAVE_TRAIN) GTEST_SKIP() << "built with CLAIMSWEEP_WITH_TORCH=OFF: no train task";
   const std::string data = tmp_.path() + "/data";
   RunResult d = RunProcess({SWEEP_BIN, "data", "synth", "--out", data, "--classes", "4", "--train", "1536", "--val",
                             "128", "--test", "128", "--size", "16", "--channels", "3", "--seed", "2"});
@@ -188,6 +178,8 @@ TEST_F(RealSlurm, SignalledTrainingJobExits75AndTheNextJobResumesIt) {
   EXPECT_EQ(res.attempt(), 2u);
   EXPECT_EQ(res.slurm_job_id(), job2);
 }
+
+#endif  // HAVE_TRAIN
 
 // (c) requeue: true: the interrupted job requeues itself and, as its own
 // second run, resumes the trial it handed back. No second submission.

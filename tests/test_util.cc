@@ -52,4 +52,16 @@ void WriteRaw(const std::string& path, const std::string& data) {
   f.write(data.data(), std::streamsize(data.size()));
 }
 
+std::vector<std::string> MetricsWithoutTimes(const std::string& csv) {
+  std::vector<std::string> rows;
+  std::istringstream in(csv);
+  for (std::string line; std::getline(in, line);) {
+    std::vector<std::string> f;
+    std::stringstream ls(line);
+    for (std::string x; std::getline(ls, x, ',');) f.push_back(x);
+    if (f.size() >= 6) rows.push_back(f[0] + "," + f[1] + "," + f[2] + "," + f[3] + "," + f[4] + "," + f[5]);
+  }
+  return rows;
+}
+
 }  // namespace claimsweep::testing

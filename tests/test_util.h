@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "core/env.h"
 #include "core/spec.h"
@@ -26,6 +27,10 @@ SweepSpec MustParse(const std::string& text);
 void InitSweep(const std::string& dir, const SweepSpec& spec);
 
 std::string ReadAll(const std::string& path);
+// A train trial's metrics.csv rows cut to the columns a resumed run must
+// reproduce exactly (epoch, train_loss, train_acc, val_loss, val_acc, lr);
+// the timing columns cannot match.
+std::vector<std::string> MetricsWithoutTimes(const std::string& csv);
 // Writes `data` to `path` as is (truncating), for hand-made or damaged files.
 void WriteRaw(const std::string& path, const std::string& data);
 

@@ -1,18 +1,15 @@
 #include "core/results.h"
 
 #include <algorithm>
-#include <atomic>
-#include <chrono>
 #include <cmath>
 #include <set>
-#include <thread>
 
 #include "core/json.h"
 #include "core/layout.h"
 #include "core/metrics_csv.h"
 #include "core/points.h"
 #include "core/spec.h"
-#include "core/token.h"
+#include "core/sweep_scan.h"
 #include "records.pb.h"
 
 namespace claimsweep {
@@ -146,23 +143,10 @@ Status LoadResults(Env* env, const std::string& sweep_dir, const LoadOptions& op
   out->param_names = ps->names();
   SweepLayout layout(sweep_dir);
 
-  int64_t now_ns = 0;
-  const std::string probe = layout.tmp_dir() + "/clock." + ProcessToken();
-  if (env->FsNow(probe, &now_ns).ok()) {
-    env->RemoveFile(probe);
-  } else {  // read-only: our clock
-    now_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                 std::chrono::system_clock::now().time_since_epoch())
-                 .count();
-  }
-  std::vector<std::string> names;
-  CS_RETURN_IF_ERROR(env->ListDir(layout.trials_dir(), &names));
+  bool from_fs = false;
+  const int64_t now_ns = ScanClock(env, layout, &from_fs);
   std::vector<uint64_t> claimed;
-  for (const auto& n : names) {
-    uint64_t i = 0;
-    if (ParseTrialName(n, &i) && i < ps->size()) claimed.push_back(i);
-  }
-  std::sort(claimed.begin(), claimed.end());
+  CS_RETURN_IF_ERROR(ListClaimedIndices(env, layout, ps->size(), &claimed));
 
   out->trials.resize(ps->size());
   for (uint64_t i = 0; i < ps->size(); ++i) {
@@ -172,17 +156,9 @@ Status LoadResults(Env* env, const std::string& sweep_dir, const LoadOptions& op
     for (const auto& [k, v] : p.values) t.params.push_back(v);
   }
   // Claimed trials in parallel: each costs a few small reads.
-  std::atomic<size_t> next{0};
-  auto work = [&] {
-    for (size_t k; (k = next.fetch_add(1)) < claimed.size();) {
-      LoadTrial(env, layout, spec->claim(), now_ns, opt, &out->trials[claimed[k]]);
-    }
-  };
-  const int threads = std::max(1, std::min<int>(opt.threads, static_cast<int>(claimed.size() / 64) + 1));
-  std::vector<std::thread> pool;
-  for (int w = 1; w < threads; ++w) pool.emplace_back(work);
-  work();
-  for (auto& th : pool) th.join();
+  ParallelFor(claimed.size(), opt.threads, 64, [&](size_t k) {
+    LoadTrial(env, layout, spec->claim(), now_ns, opt, &out->trials[claimed[k]]);
+  });
 
   std::set<std::string> metric_names;
   for (auto& t : out->trials) {

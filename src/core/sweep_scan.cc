@@ -9,54 +9,67 @@
 
 namespace claimsweep {
 
+int64_t ScanClock(Env* env, const SweepLayout& layout, bool* from_fs) {
+  int64_t now_ns = 0;
+  const std::string probe = layout.tmp_dir() + "/clock." + ProcessToken();
+  *from_fs = env->FsNow(probe, &now_ns).ok();
+  if (*from_fs) {
+    env->RemoveFile(probe);
+    return now_ns;
+  }
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+Status ListClaimedIndices(Env* env, const SweepLayout& layout, uint64_t num_points, std::vector<uint64_t>* out) {
+  out->clear();
+  std::vector<std::string> names;
+  CS_RETURN_IF_ERROR(env->ListDir(layout.trials_dir(), &names));
+  for (const auto& n : names) {
+    uint64_t i = 0;
+    if (ParseTrialName(n, &i) && i < num_points) out->push_back(i);
+  }
+  std::sort(out->begin(), out->end());
+  return Status::OK();
+}
+
+void ParallelFor(size_t n, int threads, size_t per_thread, const std::function<void(size_t)>& fn) {
+  std::atomic<size_t> next{0};
+  auto work = [&] {
+    for (size_t k; (k = next.fetch_add(1)) < n;) fn(k);
+  };
+  const size_t wanted = n / std::max<size_t>(1, per_thread) + 1;
+  const int count = static_cast<int>(std::max<size_t>(1, std::min<size_t>(static_cast<size_t>(threads), wanted)));
+  std::vector<std::thread> pool;
+  for (int w = 1; w < count; ++w) pool.emplace_back(work);
+  work();
+  for (auto& th : pool) th.join();
+}
+
 Status ScanSweep(Env* env, const SweepLayout& layout, const ClaimPolicy& policy, uint64_t num_points,
                  SweepScan* scan) {
   *scan = SweepScan();
   scan->total = num_points;
-  int64_t now_ns = 0;
-  const std::string probe = layout.tmp_dir() + "/clock." + ProcessToken();
-  if (!env->FsNow(probe, &now_ns).ok()) {
-    // Read-only access (e.g. a colleague's sweep): fall back to our clock.
-    scan->clock_from_filesystem = false;
-    now_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                 std::chrono::system_clock::now().time_since_epoch()).count();
-  } else {
-    env->RemoveFile(probe);
-  }
-  std::vector<std::string> names;
-  CS_RETURN_IF_ERROR(env->ListDir(layout.trials_dir(), &names));
+  const int64_t now_ns = ScanClock(env, layout, &scan->clock_from_filesystem);
   std::vector<uint64_t> indices;
-  for (const auto& n : names) {
-    uint64_t i = 0;
-    if (ParseTrialName(n, &i) && i < num_points) indices.push_back(i);
-  }
-  std::sort(indices.begin(), indices.end());
+  CS_RETURN_IF_ERROR(ListClaimedIndices(env, layout, num_points, &indices));
   // Most trials of a big sweep are done: one stat of result.json says so
-  // (done wins over every other file). Only the others are listed. Several
-  // threads: on a network filesystem each call is a round trip.
+  // (done wins over every other file). Only the others are listed.
   std::vector<ScannedTrial> found(indices.size());
   std::vector<Status> errors(indices.size());
-  std::atomic<size_t> next{0};
-  auto work = [&] {
-    for (size_t k; (k = next.fetch_add(1)) < indices.size();) {
-      const uint64_t i = indices[k];
-      found[k].index = i;
-      FileInfo info;
-      if (env->Stat(layout.result_path(i), &info).ok()) {
-        found[k].derived.state = TrialState::kDone;
-        found[k].derived.latest_attempt = 0;  // filled in by ReadTrialDetails when shown
-        continue;
-      }
-      TrialSnapshot snap;
-      errors[k] = ReadTrialSnapshot(env, layout, i, &snap);
-      found[k].derived = DeriveState(snap, policy, now_ns);
+  ParallelFor(indices.size(), 8, 256, [&](size_t k) {
+    const uint64_t i = indices[k];
+    found[k].index = i;
+    FileInfo info;
+    if (env->Stat(layout.result_path(i), &info).ok()) {
+      found[k].derived.state = TrialState::kDone;
+      found[k].derived.latest_attempt = 0;  // `sweep status` reads the attempts of the rows it shows
+      return;
     }
-  };
-  const int threads = std::max(1, std::min<int>(8, static_cast<int>(indices.size() / 256) + 1));
-  std::vector<std::thread> pool;
-  for (int w = 1; w < threads; ++w) pool.emplace_back(work);
-  work();
-  for (auto& th : pool) th.join();
+    TrialSnapshot snap;
+    errors[k] = ReadTrialSnapshot(env, layout, i, &snap);
+    found[k].derived = DeriveState(snap, policy, now_ns);
+  });
   for (size_t k = 0; k < found.size(); ++k) {
     CS_RETURN_IF_ERROR(errors[k]);
     if (found[k].derived.state == TrialState::kPending) continue;

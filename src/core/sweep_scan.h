@@ -4,6 +4,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "core/env.h"
@@ -26,5 +27,16 @@ struct SweepScan {
 
 Status ScanSweep(Env* env, const SweepLayout& layout, const ClaimPolicy& policy, uint64_t num_points,
                  SweepScan* scan);
+
+// The pieces every whole-sweep reader shares (ScanSweep, LoadResults):
+// The filesystem's time through a probe in tmp/ (sets *from_fs); this
+// machine's clock when tmp/ is not writable (e.g. a colleague's sweep).
+int64_t ScanClock(Env* env, const SweepLayout& layout, bool* from_fs);
+// The indices below num_points that have a trials/<index> directory, sorted.
+Status ListClaimedIndices(Env* env, const SweepLayout& layout, uint64_t num_points, std::vector<uint64_t>* out);
+// Calls fn(k) for k in [0, n) on up to `threads` threads (fewer for small n:
+// one per `per_thread` items). Reading a sweep is latency-bound, so more
+// threads than cores help on a network filesystem.
+void ParallelFor(size_t n, int threads, size_t per_thread, const std::function<void(size_t)>& fn);
 
 }  // namespace claimsweep
