@@ -34,6 +34,10 @@ class SweepLayout {
   std::string slurm_dir() const { return root_ + "/slurm"; }
 
   std::string trial_dir(uint64_t index) const;
+  // A command task's own directory ({trial_dir}, its working directory) in
+  // sweeps of spec format_version >= 2: the command's files live apart from
+  // claimsweep's records, so no file it writes can change the trial's state.
+  std::string work_dir(uint64_t index) const { return trial_dir(index) + "/work"; }
   std::string result_path(uint64_t index) const { return trial_dir(index) + "/result.json"; }
   std::string stop_path(uint64_t index) const { return trial_dir(index) + "/stop"; }
   std::string attempt_dir(uint64_t index, uint32_t attempt) const;

@@ -301,6 +301,11 @@ std::string FreezeSpec(SweepSpec spec) {
   return "# Frozen by `sweep init`; do not edit (the sweep's points depend on it).\n" + out;
 }
 
+std::string TaskDir(const SweepSpec& spec, const SweepLayout& layout, uint64_t index) {
+  if (spec.has_command() && spec.format_version() >= 2) return layout.work_dir(index);
+  return layout.trial_dir(index);
+}
+
 Result<SweepSpec> ReadFrozenSpec(Env* env, const std::string& sweep_dir) {
   std::string path = sweep_dir + "/" + kSpecFileName;
   std::string text;

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "core/env.h"
+#include "core/layout.h"
 #include "core/status.h"
 #include "spec.pb.h"
 
@@ -22,6 +23,15 @@ void ApplyDefaults(SweepSpec* spec);
 
 // The canonical frozen text: defaults applied, format_version set.
 std::string FreezeSpec(SweepSpec spec);
+
+// The directory a trial's task writes its own files into ({trial_dir}, the
+// command's working directory, where metrics.csv is read from): the trial
+// directory for train tasks and for sweeps frozen before format_version 2,
+// else SweepLayout::work_dir.
+std::string TaskDir(const SweepSpec& spec, const SweepLayout& layout, uint64_t index);
+inline std::string MetricsCsvPath(const SweepSpec& spec, const SweepLayout& layout, uint64_t index) {
+  return TaskDir(spec, layout, index) + "/metrics.csv";
+}
 
 // Reads DIR/sweep.textproto; Unsupported for an unknown format_version.
 Result<SweepSpec> ReadFrozenSpec(Env* env, const std::string& sweep_dir);
