@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include "core/json.h"
@@ -150,6 +151,71 @@ TEST(TrainProcess, SweepStopCheckpointsAndStopsARunningTrainingTrial) {
   RunResult b = s.RunTrial();
   EXPECT_EQ(b.exit_code, 0) << b.output;
   EXPECT_NE(b.output.find("nothing to claim"), std::string::npos) << b.output;
+}
+
+// The trust issue's ablation: weight_decay {0, 5e-4} x momentum {0, 0.9}.
+// Zeros used to be replaced by the defaults (5e-4, 0.9), so all four points
+// trained the same way. Now each trains as written and says so.
+TEST(TrainProcess, ZeroWeightDecayAndMomentumTrainFourDifferentWays) {
+  TrainSweep s(R"(
+name: "ablation"
+seed: 5
+grid {
+  param { name: "weight_decay" values: "0" values: "5e-4" }
+  param { name: "momentum" values: "0" values: "0.9" }
+}
+train { model: "resnet_cifar" depth: 8 dataset: "data" epochs: 1 batch_size: 64 lr: 0.05 loader_threads: 1 }
+claim { lease_seconds: 30 heartbeat_seconds: 2 max_attempts: 1 trials_per_job: 0 }
+)");
+  RunResult r = s.RunTrial();
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  std::set<double> losses;
+  // weight_decay is the slower grid parameter.
+  const double wd[] = {0, 0, 5e-4, 5e-4}, mom[] = {0, 0.9, 0, 0.9};
+  for (int i = 0; i < 4; ++i) {
+    TrialResult res;
+    ASSERT_TRUE(ParseJson(ReadAll(s.layout.result_path(i)), "result", &res).ok());
+    const auto& c = res.config().fields();
+    ASSERT_TRUE(c.count("weight_decay") && c.count("momentum")) << ToJson(res);
+    EXPECT_EQ(c.at("weight_decay").number_value(), wd[i]) << "point " << i;
+    EXPECT_EQ(c.at("momentum").number_value(), mom[i]) << "point " << i;
+    EXPECT_EQ(c.at("lr").number_value(), 0.05);
+    EXPECT_EQ(c.at("epochs").number_value(), 1);
+    losses.insert(res.metrics().fields().at("final_train_loss").number_value());
+    // The attempt's log starts with the effective config.
+    const std::string log = ReadAll(s.layout.log_path(i, 1));
+    EXPECT_NE(log.find("# effective config"), std::string::npos) << log.substr(0, 300);
+    EXPECT_NE(log.find(std::string("\"momentum\":") + (i % 2 == 0 ? "0," : "0.9,")), std::string::npos)
+        << log.substr(0, 400);
+  }
+  EXPECT_EQ(losses.size(), 4u) << "the four points must train four different ways";
+}
+
+// A non-finite loss ends the attempt at once as failed "diverged: ...", and
+// the trial is not retried (the same config diverges again).
+TEST(TrainProcess, DivergedLossFailsTheTrialAtOnceWithoutRetry) {
+  TrainSweep s(R"(
+name: "diverge"
+seed: 5
+grid { param { name: "lr" values: "1e30" } }
+train { model: "resnet_cifar" depth: 8 dataset: "data" epochs: 3 batch_size: 32 schedule: "constant" loader_threads: 1 }
+claim { lease_seconds: 30 heartbeat_seconds: 2 max_attempts: 3 trials_per_job: 0 }
+)");
+  RunResult r = s.RunTrial();
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("diverged: loss became "), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("not retryable"), std::string::npos) << r.output;
+  EXPECT_FALSE(Env::Default()->Exists(s.layout.result_path(0)));
+  EXPECT_TRUE(Env::Default()->Exists(s.layout.fatal_path(0, 1)));
+  TrialResult rec;
+  ASSERT_TRUE(ParseJson(ReadAll(s.layout.failed_path(0, 1)), "failed", &rec).ok());
+  EXPECT_EQ(rec.message().rfind("diverged: loss became ", 0), 0u) << rec.message();
+  EXPECT_NE(rec.message().find(" at epoch 1 step "), std::string::npos) << rec.message();
+  EXPECT_EQ(StatusCounts(s.dir)["failed"], 1);
+  RunResult again = s.RunTrial();  // max_attempts 3, but nothing to retry
+  EXPECT_EQ(again.exit_code, 0) << again.output;
+  EXPECT_NE(again.output.find("nothing to claim"), std::string::npos) << again.output;
+  EXPECT_FALSE(Env::Default()->Exists(s.layout.attempt_dir(0, 2)));
 }
 
 }  // namespace

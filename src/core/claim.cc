@@ -321,8 +321,12 @@ Status Claimer::Release(const Claim& c, const std::string& record_json) {
   return MarkReleased(c);
 }
 
-Status Claimer::Fail(const Claim& c, const std::string& record_json, bool* final) {
+Status Claimer::Fail(const Claim& c, const std::string& record_json, bool* final, bool retryable) {
   CS_RETURN_IF_ERROR(CheckOwnership(c));
+  if (!retryable) {
+    Status s = env_->CreateExclusive(layout_.fatal_path(c.index, c.attempt), "");
+    if (!s.ok() && !s.IsAlreadyExists()) return s;
+  }
   CS_RETURN_IF_ERROR(env_->WriteFileAtomic(layout_.failed_path(c.index, c.attempt), record_json));
   TrialSnapshot snap;
   CS_RETURN_IF_ERROR(ReadTrialSnapshot(env_, layout_, c.index, &snap));

@@ -77,8 +77,10 @@ class Claimer {
   // released; the trial is claimable at once.
   Status Release(const Claim& c, const std::string& record_json);
   // A failed attempt: writes attempt-<k>.failed.json. *final is set when this
-  // was the last attempt allowed (the trial is now failed).
-  Status Fail(const Claim& c, const std::string& record_json, bool* final);
+  // was the last attempt allowed (the trial is now failed). A failure that is
+  // not `retryable` (deterministic: the loss diverged) first creates
+  // attempt-<k>.fatal, which fails the trial at once.
+  Status Fail(const Claim& c, const std::string& record_json, bool* final, bool retryable = true);
 
   // The filesystem's time now (see Env::FsNow).
   Status FsNow(int64_t* now_ns);

@@ -28,7 +28,8 @@ int MoveOrder(const std::string& name, uint32_t* attempt) {
     switch (kind) {
       case AttemptEntry::kDir: return 1;
       case AttemptEntry::kReleased: return 2;
-      case AttemptEntry::kFailed: return 3;
+      case AttemptEntry::kFailed:
+      case AttemptEntry::kFatal: return 3;
     }
   }
   if (name == "stop") return 4;

@@ -67,6 +67,8 @@ bool ParseAttemptEntry(const std::string& name, uint32_t* attempt, AttemptEntry*
     *kind = AttemptEntry::kReleased;
   } else if (rest == ".failed.json") {
     *kind = AttemptEntry::kFailed;
+  } else if (rest == ".fatal") {
+    *kind = AttemptEntry::kFatal;
   } else {
     return false;
   }

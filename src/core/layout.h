@@ -7,6 +7,9 @@
 //        owner.json (its mtime is the heartbeat), log
 //   DIR/trials/<index>/attempt-<k>.released.json   owner released it (interrupted)
 //   DIR/trials/<index>/attempt-<k>.failed.json     attempt k failed
+//   DIR/trials/<index>/attempt-<k>.fatal           ... and must not be retried
+//                                       (deterministic, e.g. diverged); the
+//                                       trial is failed at once
 //   DIR/trials/<index>/result.json      commit point: the trial is done
 //   DIR/trials/<index>/stop             the user asked it to stop
 //   DIR/leases/<index>.<k>[.released]   index of open trials (a hint, not truth);
@@ -55,6 +58,8 @@ class SweepLayout {
   std::string failed_path(uint64_t index, uint32_t attempt) const {
     return attempt_dir(index, attempt) + ".failed.json";
   }
+  // Created before failed.json when the failure is not retryable.
+  std::string fatal_path(uint64_t index, uint32_t attempt) const { return attempt_dir(index, attempt) + ".fatal"; }
   std::string lease_path(uint64_t index, uint32_t attempt) const;
 
  private:
@@ -68,7 +73,7 @@ bool ParseTrialName(const std::string& name, uint64_t* index);
 // "attempt-0002"
 std::string AttemptName(uint32_t attempt);
 // An entry of a trial directory that belongs to an attempt.
-enum class AttemptEntry { kDir, kReleased, kFailed };
+enum class AttemptEntry { kDir, kReleased, kFailed, kFatal };
 bool ParseAttemptEntry(const std::string& name, uint32_t* attempt, AttemptEntry* kind);
 
 // "000123.0002", or "000123.0002.released" once its owner released it.

@@ -40,6 +40,9 @@ Status ExpandGridParam(const GridParam& p, std::vector<std::string>* out) {
     return Status::OK();
   }
   const Range& r = p.range();
+  if (!std::isfinite(r.start()) || !std::isfinite(r.stop()) || !std::isfinite(r.step())) {
+    return Status::InvalidArgument("range start, stop and step must be finite numbers");
+  }
   if (!(r.step() > 0)) return Status::InvalidArgument("range step must be > 0");
   if (!(r.stop() > r.start())) return Status::InvalidArgument("range stop must be > start (stop is exclusive)");
   double n = std::ceil((r.stop() - r.start()) / r.step() - 1e-9);
@@ -108,10 +111,13 @@ Point PointSpace::At(uint64_t index) const {
         break;
       }
       case RandomParam::kIntUniform: {
-        int64_t lo = p.int_uniform().low(), hi = p.int_uniform().high();
-        auto span = static_cast<long double>(hi) - static_cast<long double>(lo) + 1;
-        auto k = static_cast<int64_t>(std::floor(static_cast<long double>(u) * span));
-        v = std::to_string(lo + k);
+        // In unsigned arithmetic: high - low overflows int64 for wide ranges
+        // (e.g. the whole int64 range), and so would low + k.
+        const int64_t lo = p.int_uniform().low(), hi = p.int_uniform().high();
+        const uint64_t span = static_cast<uint64_t>(hi) - static_cast<uint64_t>(lo);  // values - 1
+        const long double scaled = static_cast<long double>(u) * (static_cast<long double>(span) + 1);
+        uint64_t k = scaled >= static_cast<long double>(span) ? span : static_cast<uint64_t>(scaled);
+        v = std::to_string(static_cast<int64_t>(static_cast<uint64_t>(lo) + k));
         break;
       }
       case RandomParam::kChoice: {

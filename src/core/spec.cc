@@ -3,6 +3,7 @@
 #include <google/protobuf/io/tokenizer.h>
 #include <google/protobuf/text_format.h>
 
+#include <cmath>
 #include <set>
 #include <sstream>
 
@@ -83,68 +84,136 @@ std::string Join(const std::vector<std::string>& v) {
   return out;
 }
 
-// Every sweep parameter of a train task must name a TrainTask field, and each
-// of its values must have that field's type.
-template <typename Err>
-void ValidateTrain(const SweepSpec& spec, const Locator& loc, Err err) {
-  TrainTask base = spec.train();
-  const std::string twhere = loc.At({{"train", 0}}, spec);
-  for (int i = 0; i < spec.grid().param_size(); ++i) {
-    const GridParam& p = spec.grid().param(i);
-    std::vector<std::string> vals;
-    if (!ExpandGridParam(p, &vals).ok()) continue;
-    for (const auto& v : vals) {
-      TrainTask t = base;
-      Status s = SetTrainField(&t, p.name(), v);
-      if (!s.ok()) {
-        err(loc.At({{"grid", 0}, {"param", i}}, spec), s.message());
-        break;
-      }
-      if (p.name() == "model" || p.name() == "depth") {
-        ApplyTrainDefaults(&t);
-        if (t.dataset().empty()) t.set_dataset("-");
-        s = CheckTrainTask(t);
-        if (!s.ok()) {
-          err(loc.At({{"grid", 0}, {"param", i}}, spec), "value " + v + ": " + s.message());
-          break;
-        }
-      }
-    }
+// Combinations of representative values checked one by one; past this, each
+// parameter's values are checked on their own (documented in the README).
+constexpr uint64_t kMaxCheckedCombinations = 1000000;
+
+// The values a parameter can take that decide whether a train config is
+// valid: every grid value and choice, and the ends of a random range (every
+// check is an interval test, so a draw between two valid ends is valid).
+std::vector<std::string> RepresentativeValues(const RandomParam& p) {
+  switch (p.distribution_case()) {
+    case RandomParam::kUniform: return {FormatDouble(p.uniform().low()), FormatDouble(p.uniform().high())};
+    case RandomParam::kLogUniform: return {FormatDouble(p.log_uniform().low()), FormatDouble(p.log_uniform().high())};
+    case RandomParam::kIntUniform:
+      return {std::to_string(p.int_uniform().low()), std::to_string(p.int_uniform().high())};
+    case RandomParam::kChoice: return {p.choice().values().begin(), p.choice().values().end()};
+    default: return {};
   }
-  for (int i = 0; i < spec.random().param_size(); ++i) {
-    const RandomParam& p = spec.random().param(i);
-    std::vector<std::string> samples;
-    switch (p.distribution_case()) {
-      case RandomParam::kUniform: samples = {FormatDouble(p.uniform().low() + 0.5)}; break;
-      case RandomParam::kLogUniform: samples = {FormatDouble(p.log_uniform().low() * 1.5)}; break;
-      case RandomParam::kIntUniform:
-        samples = {std::to_string(p.int_uniform().low()), std::to_string(p.int_uniform().high())};
-        break;
-      case RandomParam::kChoice: samples.assign(p.choice().values().begin(), p.choice().values().end()); break;
-      default: break;
-    }
-    for (const auto& v : samples) {
-      TrainTask t = base;
-      Status s = SetTrainField(&t, p.name(), v);
-      if (!s.ok()) {
-        err(loc.At({{"random", 0}, {"param", i}}, spec), s.message());
-        break;
-      }
-    }
-  }
-  TrainTask t = base;
-  ApplyTrainDefaults(&t);
-  // The point values may still change model/depth; check the rest here.
-  bool model_swept = false;
-  for (const auto& p : spec.grid().param()) model_swept |= p.name() == "model" || p.name() == "depth";
-  for (const auto& p : spec.random().param()) model_swept |= p.name() == "model" || p.name() == "depth";
-  if (model_swept && t.model().empty()) t.set_model("resnet18");
-  if (model_swept && t.model() == "resnet_cifar") t.set_depth(20);
-  Status s = CheckTrainTask(t);
-  if (!s.ok()) err(twhere, s.message());
 }
 
-Status Validate(const SweepSpec& spec, const Locator& loc) {
+// Every point's train task is checked as the trainer will build it: each
+// value must have its field's type, and every combination of the
+// parameters' representative values must give a valid config.
+template <typename Err>
+void ValidateTrain(const SweepSpec& spec, const Locator& loc, Err err) {
+  struct Param {
+    std::string name, where;
+    std::vector<std::string> values;
+  };
+  std::vector<Param> params;
+  bool typed = true;
+  auto add = [&](const std::string& name, const std::string& where, std::vector<std::string> values) {
+    for (const auto& v : values) {
+      TrainTask t;
+      Status s = SetTrainField(&t, name, v);
+      if (!s.ok()) {
+        err(where, s.message());
+        typed = false;
+        return;
+      }
+    }
+    if (!values.empty()) params.push_back({name, where, std::move(values)});
+  };
+  for (int i = 0; i < spec.grid().param_size(); ++i) {
+    std::vector<std::string> vals;
+    if (!ExpandGridParam(spec.grid().param(i), &vals).ok()) continue;  // reported by Validate
+    add(spec.grid().param(i).name(), loc.At({{"grid", 0}, {"param", i}}, spec), std::move(vals));
+  }
+  for (int i = 0; i < spec.random().param_size(); ++i) {
+    add(spec.random().param(i).name(), loc.At({{"random", 0}, {"param", i}}, spec),
+        RepresentativeValues(spec.random().param(i)));
+  }
+  if (!typed) return;
+  const std::string twhere = loc.At({{"train", 0}}, spec);
+  // Blame the parameter whose field the message names, else the train block.
+  auto where_for = [&](const std::string& message) {
+    for (const Param& p : params) {
+      if (message.rfind("train." + p.name + " ", 0) == 0) return p.where;
+    }
+    return twhere;
+  };
+  TrainConfigChecker checker(spec.train());
+  long double combos = 1;
+  for (const Param& p : params) combos *= static_cast<long double>(p.values.size());
+  std::set<std::string> reported;
+  auto check = [&](const std::vector<size_t>& digit) {
+    std::vector<std::pair<std::string, std::string>> values;
+    for (size_t k = 0; k < params.size(); ++k) values.emplace_back(params[k].name, params[k].values[digit[k]]);
+    auto t = checker.For(values);
+    if (t.ok() || !reported.insert(t.status().message()).second) return;
+    std::string with;
+    for (const auto& [k, v] : values) with += (with.empty() ? "" : ", ") + k + "=" + v;
+    err(where_for(t.status().message()),
+        (with.empty() ? "" : "points with " + with + ": ") + t.status().message());
+  };
+  std::vector<size_t> digit(params.size(), 0);
+  if (combos <= static_cast<long double>(kMaxCheckedCombinations)) {
+    for (;;) {
+      check(digit);
+      if (reported.size() >= 5) return;
+      size_t k = params.size();
+      while (k > 0 && ++digit[k - 1] == params[k - 1].values.size()) digit[--k] = 0;
+      if (k == 0) break;
+    }
+  } else {
+    check(digit);
+    for (size_t k = 0; k < params.size() && reported.size() < 5; ++k) {
+      for (size_t v = 1; v < params[k].values.size(); ++v) {
+        digit[k] = v;
+        check(digit);
+      }
+      digit[k] = 0;
+    }
+  }
+}
+
+bool Finite(double v) { return std::isfinite(v); }
+
+// Claim settings as `trial` will use them (after defaults).
+template <typename Err>
+void ValidateClaim(const SweepSpec& spec, const Locator& loc, Err err) {
+  const ClaimPolicy& cp = spec.claim();
+  auto at = [&](const char* field) {
+    return loc.At({{"claim", 0}, {field, 0}}, spec);
+  };
+  if (cp.has_lease_seconds() && (!Finite(cp.lease_seconds()) || cp.lease_seconds() <= 0 ||
+                                 cp.lease_seconds() > 30 * 86400)) {
+    err(at("lease_seconds"), "lease_seconds " + FormatDouble(cp.lease_seconds()) +
+                                 " must be a finite number of seconds in (0, 2592000] (30 days); default 300");
+  }
+  if (cp.has_heartbeat_seconds() && (!Finite(cp.heartbeat_seconds()) || cp.heartbeat_seconds() < 0.05)) {
+    err(at("heartbeat_seconds"), "heartbeat_seconds " + FormatDouble(cp.heartbeat_seconds()) +
+                                     " must be a finite number of seconds >= 0.05; default min(15, lease/3)");
+  }
+  const double lease = cp.has_lease_seconds() ? cp.lease_seconds() : 300;
+  const double beat = cp.has_heartbeat_seconds() ? cp.heartbeat_seconds() : std::min(15.0, lease / 3);
+  if (Finite(lease) && Finite(beat) && beat * 3 > lease + 1e-9) {
+    err(at(cp.has_heartbeat_seconds() ? "heartbeat_seconds" : "lease_seconds"),
+        "heartbeat_seconds (" + FormatDouble(beat) + ") must be at most a third of lease_seconds (" +
+            FormatDouble(lease) + ") so that one late beat does not lose the lease");
+  }
+  if (cp.has_max_attempts() && (cp.max_attempts() < 1 || cp.max_attempts() > 10000)) {
+    err(at("max_attempts"), "max_attempts " + std::to_string(cp.max_attempts()) +
+                                " must be in [1, 10000] (a trial needs at least one attempt; default 3)");
+  }
+  if (!Finite(cp.min_seconds_left()) || cp.min_seconds_left() < 0 || cp.min_seconds_left() > 1e8) {
+    err(at("min_seconds_left"), "min_seconds_left " + FormatDouble(cp.min_seconds_left()) +
+                                    " must be a finite number of seconds >= 0 (0: learned from the first trial)");
+  }
+}
+
+Status Validate(const SweepSpec& spec, const Locator& loc, bool check_every_point) {
   std::ostringstream errs;
   auto err = [&](const std::string& where, const std::string& what) { errs << where << ": " << what << "\n"; };
 
@@ -189,10 +258,17 @@ Status Validate(const SweepSpec& spec, const Locator& loc) {
     check_name(p.name(), where);
     switch (p.distribution_case()) {
       case RandomParam::kUniform:
-        if (!(p.uniform().low() < p.uniform().high())) err(where, "uniform needs low < high");
+        if (!Finite(p.uniform().low()) || !Finite(p.uniform().high()) ||
+            !Finite(p.uniform().high() - p.uniform().low())) {
+          err(where, "uniform needs finite low and high (and a finite high - low)");
+        } else if (!(p.uniform().low() < p.uniform().high())) {
+          err(where, "uniform needs low < high");
+        }
         break;
       case RandomParam::kLogUniform:
-        if (!(p.log_uniform().low() > 0 && p.log_uniform().low() < p.log_uniform().high())) {
+        if (!Finite(p.log_uniform().low()) || !Finite(p.log_uniform().high())) {
+          err(where, "log_uniform needs finite low and high");
+        } else if (!(p.log_uniform().low() > 0 && p.log_uniform().low() < p.log_uniform().high())) {
           err(where, "log_uniform needs 0 < low < high");
         }
         break;
@@ -227,7 +303,7 @@ Status Validate(const SweepSpec& spec, const Locator& loc) {
   if (spec.task_case() == SweepSpec::TASK_NOT_SET) {
     err(loc.At({{"name", 0}}, spec), "the spec needs a task: command { argv: ... } or train { ... }");
   }
-  if (spec.has_train()) ValidateTrain(spec, loc, err);
+  if (spec.has_train() && check_every_point) ValidateTrain(spec, loc, err);
   if (spec.has_command()) {
     const CommandTask& c = spec.command();
     if (c.argv_size() == 0) err(loc.At({{"command", 0}}, spec), "command needs at least one argv");
@@ -239,16 +315,7 @@ Status Validate(const SweepSpec& spec, const Locator& loc) {
       check_text(v, loc.At({{"command", 0}}, spec), "command.env[" + k + "]");
     }
   }
-  const ClaimPolicy& cp = spec.claim();
-  std::string cwhere = loc.At({{"claim", 0}}, spec);
-  if (cp.lease_seconds() < 0 || cp.heartbeat_seconds() < 0) err(cwhere, "lease_seconds and heartbeat_seconds must be >= 0");
-  double lease = cp.lease_seconds() > 0 ? cp.lease_seconds() : 300;
-  double beat = cp.heartbeat_seconds() > 0 ? cp.heartbeat_seconds() : std::min(15.0, lease / 3);
-  if (beat * 3 > lease + 1e-9) {
-    err(cwhere, "heartbeat_seconds (" + FormatDouble(beat) + ") must be at most a third of lease_seconds (" +
-                    FormatDouble(lease) + ") so that one late beat does not lose the lease");
-  }
-  if (cp.min_seconds_left() < 0) err(cwhere, "min_seconds_left must be >= 0");
+  ValidateClaim(spec, loc, err);
   if (spec.has_resources()) {
     Status rs = ValidateResources(spec.resources());
     if (!rs.ok()) {
@@ -265,7 +332,7 @@ Status Validate(const SweepSpec& spec, const Locator& loc) {
 
 }  // namespace
 
-Result<SweepSpec> ParseSpec(const std::string& text, const std::string& path) {
+Result<SweepSpec> ParseSpec(const std::string& text, const std::string& path, bool check_every_point) {
   SweepSpec spec;
   TextFormat::Parser parser;
   CollectErrors errors(path);
@@ -273,7 +340,7 @@ Result<SweepSpec> ParseSpec(const std::string& text, const std::string& path) {
   TextFormat::ParseInfoTree tree;
   parser.WriteLocationsTo(&tree);
   if (!parser.ParseFromString(text, &spec)) return Status::InvalidArgument(errors.str());
-  Status s = Validate(spec, Locator(path, &tree));
+  Status s = Validate(spec, Locator(path, &tree), check_every_point);
   if (!s.ok()) return s;
   return spec;
 }
@@ -287,10 +354,10 @@ Result<SweepSpec> ReadSpecFile(Env* env, const std::string& path) {
 
 void ApplyDefaults(SweepSpec* spec) {
   ClaimPolicy* cp = spec->mutable_claim();
-  if (cp->lease_seconds() <= 0) cp->set_lease_seconds(300);
-  if (cp->heartbeat_seconds() <= 0) cp->set_heartbeat_seconds(std::min(15.0, cp->lease_seconds() / 3));
-  if (cp->max_attempts() == 0) cp->set_max_attempts(3);
   if (!cp->has_trials_per_job()) cp->set_trials_per_job(1);
+  if (!cp->has_lease_seconds()) cp->set_lease_seconds(300);
+  if (!cp->has_heartbeat_seconds()) cp->set_heartbeat_seconds(std::min(15.0, cp->lease_seconds() / 3));
+  if (!cp->has_max_attempts()) cp->set_max_attempts(3);
 }
 
 std::string FreezeSpec(SweepSpec spec) {
@@ -314,7 +381,7 @@ Result<SweepSpec> ReadFrozenSpec(Env* env, const std::string& sweep_dir) {
     return Status::NotFound(sweep_dir + " is not a sweep directory (no " + kSpecFileName + "); create one with `sweep init SPEC DIR`");
   }
   if (!s.ok()) return s;
-  auto spec = ParseSpec(text, path);
+  auto spec = ParseSpec(text, path, /*check_every_point=*/false);
   if (!spec.ok()) return spec;
   if (spec->format_version() == 0) {
     return Status::Corruption(path + " has no format_version: it was not written by `sweep init`");

@@ -15,7 +15,10 @@ inline constexpr uint32_t kSpecFormatVersion = 1;
 
 // Parses and validates the spec text read from `path` (used in messages).
 // InvalidArgument carries "path:line:col: message" lines.
-Result<SweepSpec> ParseSpec(const std::string& text, const std::string& path);
+// `check_every_point`: also build every point's train config as the trainer
+// will (skipped for frozen specs: `sweep init` did it, and trial start-up
+// must not cost O(points)).
+Result<SweepSpec> ParseSpec(const std::string& text, const std::string& path, bool check_every_point = true);
 Result<SweepSpec> ReadSpecFile(Env* env, const std::string& path);
 
 // Fills in the documented defaults (lease 300 s, heartbeat 15 s, ...).

@@ -63,6 +63,7 @@ Status ReadTrialSnapshot(Env* env, const SweepLayout& layout, uint64_t index, Tr
       if (kind == AttemptEntry::kDir) a.has_dir = true;
       if (kind == AttemptEntry::kReleased) a.released = true;
       if (kind == AttemptEntry::kFailed) a.failed = true;
+      if (kind == AttemptEntry::kFatal) a.fatal = true;
     }
   }
   for (auto& [k, a] : attempts) snap->attempts.push_back(a);
@@ -79,8 +80,11 @@ Status ReadTrialSnapshot(Env* env, const SweepLayout& layout, uint64_t index, Tr
 DerivedState DeriveState(const TrialSnapshot& snap, const ClaimPolicy& policy, int64_t fs_now_ns) {
   DerivedState d;
   if (!snap.exists) return d;  // pending
+  bool fatal = false;
   for (const AttemptFiles& a : snap.attempts) {
-    if (a.failed && a.number > snap.retried_after) ++d.failures;
+    // A fatal marker without its record (a crash between the two) still counts.
+    if ((a.failed || a.fatal) && a.number > snap.retried_after) ++d.failures;
+    if (a.fatal && a.number > snap.retried_after) fatal = true;
     if (a.has_dir) d.latest_attempt = std::max(d.latest_attempt, a.number);
   }
   if (snap.has_result) {
@@ -92,7 +96,7 @@ DerivedState DeriveState(const TrialSnapshot& snap, const ClaimPolicy& policy, i
     return d;
   }
   const uint32_t max_attempts = policy.max_attempts() > 0 ? policy.max_attempts() : 3;
-  if (d.failures >= max_attempts) {
+  if (fatal || d.failures >= max_attempts) {
     d.state = TrialState::kFailed;
     return d;
   }
@@ -103,7 +107,7 @@ DerivedState DeriveState(const TrialSnapshot& snap, const ClaimPolicy& policy, i
   }
   const AttemptFiles& last = *std::find_if(snap.attempts.rbegin(), snap.attempts.rend(),
                                            [&](const AttemptFiles& a) { return a.number == d.latest_attempt; });
-  if (last.released || last.failed) {
+  if (last.released || last.failed || last.fatal) {
     d.state = TrialState::kInterrupted;
     return d;
   }

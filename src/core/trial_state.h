@@ -7,7 +7,8 @@
 //   interrupted  latest attempt released (walltime signal, exit 75) or failed
 //                with attempts left: claimable at once
 //   done         result.json exists
-//   failed       max_attempts attempts have failed
+//   failed       max_attempts attempts have failed, or one failed fatally
+//                (attempt-<k>.fatal: deterministic, e.g. the loss diverged)
 //   stopped      the user created trials/<index>/stop
 //
 // `sweep retry` writes trials/<index>/retry-<k>: failures of attempts <= k no
@@ -33,6 +34,7 @@ struct AttemptFiles {
   bool has_dir = false;
   bool released = false;
   bool failed = false;
+  bool fatal = false;  // attempt-<k>.fatal: failed and not to be retried
 };
 
 // What one readdir of trials/<index>/ (plus one stat of the heartbeat) shows.

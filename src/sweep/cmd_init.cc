@@ -48,6 +48,22 @@ bool LoadSpec(const std::string& path, SweepSpec* spec, PointSpace* ps) {
   }
   *spec = std::move(*s);
   *ps = std::move(*p);
+  if (spec->has_train()) {
+    // The dataset is named relative to the spec file; freeze it absolute so
+    // jobs find it from any working directory. Checked by validate too:
+    // nothing is created for a sweep whose trials could not start.
+    std::filesystem::path ds = spec->train().dataset();
+    if (ds.is_relative()) ds = std::filesystem::absolute(std::filesystem::path(path).parent_path() / ds);
+    ds = ds.lexically_normal();
+    std::string d = ds.string();
+    while (d.size() > 1 && d.back() == '/') d.pop_back();
+    spec->mutable_train()->set_dataset(d);
+    if (!Env::Default()->Exists(d + "/manifest.textproto")) {
+      UsageError(path + ": train.dataset " + d + " holds no dataset (no manifest.textproto); make one with " +
+                 "`sweep data synth --out " + d + "` or `sweep data import`");
+      return false;
+    }
+  }
   return true;
 }
 
@@ -66,21 +82,6 @@ int CmdInit(const std::string& spec_path, const std::string& dir) {
   SweepSpec spec;
   PointSpace ps = *PointSpace::Create(SweepSpec());
   if (!LoadSpec(spec_path, &spec, &ps)) return 2;
-  if (spec.has_train()) {
-    // The dataset is named relative to the spec file; freeze it absolute so
-    // jobs find it from any working directory.
-    std::filesystem::path ds = spec.train().dataset();
-    if (ds.is_relative()) ds = std::filesystem::absolute(std::filesystem::path(spec_path).parent_path() / ds);
-    ds = ds.lexically_normal();
-    std::string p = ds.string();
-    while (p.size() > 1 && p.back() == '/') p.pop_back();
-    spec.mutable_train()->set_dataset(p);
-    if (!env->Exists(p + "/manifest.textproto")) {
-      return UsageError(spec_path + ": train.dataset " + p +
-                        " holds no dataset (no manifest.textproto); make one with `sweep data synth --out " + p +
-                        "` or `sweep data import`");
-    }
-  }
   const std::string frozen = FreezeSpec(spec);
   SweepLayout layout(dir);
 

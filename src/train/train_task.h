@@ -27,8 +27,11 @@ struct TrainRequest {
 };
 
 struct TrainOutcome {
-  enum class Kind { kDone, kInterrupted, kLost };
+  // kDiverged: the training loss became non-finite; training stopped at once.
+  // Deterministic (the same config diverges again), so it is not retried.
+  enum class Kind { kDone, kInterrupted, kLost, kDiverged };
   Kind kind = Kind::kDone;
+  std::string message;  // kDiverged: "diverged: loss became nan at epoch E step S"
   // Best and final metrics, test metrics, num_parameters, epochs, resumed_from.
   google::protobuf::Struct summary;
   // Seconds from the start of this attempt to its first checkpoint written

@@ -317,9 +317,19 @@ Status Train(const TrainRequest& req, TrainOutcome* out) {
       opt->zero_grad();
       auto logits = model.forward(x);
       auto loss = F::cross_entropy(logits, y, F::CrossEntropyFuncOptions().label_smoothing(cfg.label_smoothing()));
+      // item() synchronises with the device, which the running sum below
+      // needed anyway: checking every step costs nothing more.
+      const double loss_v = loss.item<double>();
+      if (!std::isfinite(loss_v)) {
+        out->kind = TrainOutcome::Kind::kDiverged;
+        out->message = std::string("diverged: loss became ") + (std::isnan(loss_v) ? "nan" : loss_v > 0 ? "inf" : "-inf") +
+                       " at epoch " + std::to_string(epoch + 1) + " step " + std::to_string(st.step() + 1);
+        req.log(out->message + "; stopping (a diverged run is not retried: the same config diverges again)");
+        return Status::OK();
+      }
       loss.backward();
       opt->step();
-      st.set_loss_sum(st.loss_sum() + loss.item<double>() * b.n);
+      st.set_loss_sum(st.loss_sum() + loss_v * b.n);
       st.set_correct(st.correct() + logits.argmax(1).eq(y).sum().item<int64_t>());
       st.set_seen(st.seen() + b.n);
       st.set_step(st.step() + 1);

@@ -269,6 +269,8 @@ TrialRunner::AttemptEnd TrialRunner::RunTrainAttempt(Claimer* claimer, const Cla
     return end;
   }
   const std::string log_path = layout_.log_path(claim.index, claim.attempt);
+  end.config_json = TrainConfigJson(*cfg);
+  env_->AppendFile(log_path, "# effective config (spec, point values, then defaults): " + end.config_json + "\n");
   LeaseKeeper keeper(claimer, claim, spec_.claim().heartbeat_seconds(), StopCheck(claim));
   TrainRequest req;
   req.config = *cfg;
@@ -296,6 +298,11 @@ TrialRunner::AttemptEnd TrialRunner::RunTrainAttempt(Claimer* claimer, const Cla
     end.exit_code = 1;
     end.message = s.ToString();
     req.log("failed: " + end.message);
+  } else if (out.kind == TrainOutcome::Kind::kDiverged) {
+    end.kind = Outcome::kFailed;
+    end.exit_code = 1;
+    end.retryable = false;
+    end.message = out.message;
   } else if (out.kind == TrainOutcome::Kind::kInterrupted && ReceivedSignal() == 0 && keeper.stop_requested()) {
     end.kind = Outcome::kStopped;
     end.message = "stopped by the user (sweep stop); checkpoint written";
@@ -334,6 +341,7 @@ TrialRunner::Outcome TrialRunner::Record(Claimer* claimer, const Claim& claim, c
   Status ms = ReadLastMetricsRow(env_, layout_.trial_dir(claim.index) + "/metrics.csv", r.mutable_metrics());
   if (!ms.ok() && !ms.IsNotFound()) Say(name + ": warning: " + ms.ToString());
   for (const auto& [k, v] : end.metrics.fields()) (*r.mutable_metrics()->mutable_fields())[k] = v;
+  if (!end.config_json.empty()) ParseJson(end.config_json, "config", r.mutable_config());
 
   Status s;
   switch (end.kind) {
@@ -355,10 +363,12 @@ TrialRunner::Outcome TrialRunner::Record(Claimer* claimer, const Claim& claim, c
     default: {
       r.set_outcome("failed");
       bool final = false;
-      s = claimer->Fail(claim, ToJson(r), &final);
+      s = claimer->Fail(claim, ToJson(r), &final, end.retryable);
       if (s.ok()) {
         Say(name + ": failed (" + r.message() + "); " +
-            (final ? "no attempts left, the trial is failed" : "it will be retried by a later claim") +
+            (!end.retryable ? "not retryable, the trial is failed"
+             : final        ? "no attempts left, the trial is failed"
+                            : "it will be retried by a later claim") +
             "; log: " + layout_.log_path(claim.index, claim.attempt));
       }
     }

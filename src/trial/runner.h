@@ -37,6 +37,8 @@ class TrialRunner {
     std::string message;
     google::protobuf::Struct metrics;  // merged over metrics.csv's last row
     double first_checkpoint_s = -1;    // train task: attempt start to first checkpoint
+    bool retryable = true;             // false: deterministic failure (diverged), the trial fails at once
+    std::string config_json;           // train task: the effective config (TrainConfigJson)
   };
   // After an interrupted trial: `scontrol requeue` this job if the spec asks
   // for it and max_attempts allows another run.
