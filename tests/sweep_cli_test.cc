@@ -1,6 +1,8 @@
 // The `sweep` command line: init, validation errors, points, status.
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+
 #include <fstream>
 
 #include "core/env.h"
@@ -54,6 +56,37 @@ TEST(SweepCli, UnknownPlaceholderIsRefusedAtInitBeforeAnythingIsCreated) {
   EXPECT_NE(r.output.find(spec + ":4:"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("{learning_rate}"), std::string::npos) << r.output;
   EXPECT_FALSE(Env::Default()->Exists(f.tmp.path() + "/s"));
+}
+
+TEST(SweepCli, ATrainPointTheTrainerWouldRefuseIsRefusedAtInitAndValidate) {
+  Files f;
+  // Every value parses; the point lr=0 (once silently trained with lr 0.1)
+  // and a claim of max_attempts 0 (once silently 3) are refused.
+  ::mkdir((f.tmp.path() + "/data").c_str(), 0755);
+  WriteRaw(f.tmp.path() + "/data/manifest.textproto", "");
+  std::string spec = f.Write("t.textproto",
+                             "name: \"t\"\n"
+                             "grid { param { name: \"lr\" values: \"0.1\" values: \"0\" } }\n"
+                             "train { model: \"resnet_cifar\" depth: 8 dataset: \"data\" }\n"
+                             "claim { max_attempts: 0 }\n");
+  for (const char* cmd : {"validate", "init"}) {
+    std::vector<std::string> args = {SWEEP_BIN, cmd, spec};
+    if (std::string(cmd) == "init") args.push_back(f.tmp.path() + "/s");
+    RunResult r = RunProcess(args);
+    EXPECT_EQ(r.exit_code, 2) << r.output;
+    EXPECT_NE(r.output.find(spec + ":2:"), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("train.lr 0 must be"), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find(spec + ":4:"), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("max_attempts 0"), std::string::npos) << r.output;
+  }
+  EXPECT_FALSE(Env::Default()->Exists(f.tmp.path() + "/s"));
+  // A missing dataset is refused by validate too, not only by init.
+  std::string nodata = f.Write("n.textproto",
+                               "name: \"t\"\ngrid { param { name: \"lr\" values: \"0.1\" } }\n"
+                               "train { model: \"resnet_cifar\" depth: 8 dataset: \"nothing-here\" }\n");
+  RunResult v = RunProcess({SWEEP_BIN, "validate", nodata});
+  EXPECT_EQ(v.exit_code, 2) << v.output;
+  EXPECT_NE(v.output.find("holds no dataset"), std::string::npos) << v.output;
 }
 
 TEST(SweepCli, PointsAsCsvAndJson) {
