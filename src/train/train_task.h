@@ -7,12 +7,17 @@
 #include <functional>
 #include <string>
 
+#include "core/env.h"
 #include "core/status.h"
 #include "spec.pb.h"
 
 namespace claimsweep {
 
 struct TrainRequest {
+  // The filesystem the trial's files are read and written through: trial's
+  // Env, confined to the sweep (no symlink inside it is followed). Null:
+  // Env::Default().
+  Env* env = nullptr;
   TrainTask config;              // this point's effective config (TrainTaskForPoint)
   std::string trial_dir;
   int threads = 0;               // intra-op threads; 0: all cores

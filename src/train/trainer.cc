@@ -207,7 +207,7 @@ class CheckpointWriter {
 };
 
 Status Train(const TrainRequest& req, TrainOutcome* out) {
-  Env* env = Env::Default();
+  Env* env = req.env != nullptr ? req.env : Env::Default();
   const TrainTask& cfg = req.config;
   const auto t_start = Clock::now();
   if (req.threads > 0) torch::set_num_threads(req.threads);

@@ -273,6 +273,7 @@ TrialRunner::AttemptEnd TrialRunner::RunTrainAttempt(Claimer* claimer, const Cla
   env_->AppendFile(log_path, "# effective config (spec, point values, then defaults): " + end.config_json + "\n");
   LeaseKeeper keeper(claimer, claim, spec_.claim().heartbeat_seconds(), StopCheck(claim));
   TrainRequest req;
+  req.env = env_;
   req.config = *cfg;
   req.trial_dir = layout_.trial_dir(claim.index);
   const std::string cpus = GetEnv("SLURM_CPUS_PER_TASK");
