@@ -17,6 +17,7 @@
 #include <cstring>
 #include <vector>
 
+#include "core/terminal_text.h"
 #include "trial/signals.h"
 
 namespace claimsweep {
@@ -55,7 +56,7 @@ void Say(int fd, const std::string& m) { WriteAllFd(fd, m.data(), m.size()); }
   ::dup2(out_fd, 1);
   ::dup2(out_fd, 2);
   if (::chdir(req.cwd.c_str()) != 0) {
-    Say(2, "trial: cannot enter " + req.cwd + ": " + std::strerror(errno) + "\n");
+    Say(2, "trial: cannot enter " + TerminalSafe(req.cwd) + ": " + std::strerror(errno) + "\n");
     ::_exit(126);
   }
   for (const std::string& kv : req.extra_env) {
@@ -66,7 +67,7 @@ void Say(int fd, const std::string& m) { WriteAllFd(fd, m.data(), m.size()); }
   for (const std::string& a : req.argv) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
   ::execvp(argv[0], argv.data());
-  Say(2, "trial: cannot run '" + req.argv[0] + "': " + std::strerror(errno) + "\n");
+  Say(2, "trial: cannot run '" + TerminalSafe(req.argv[0]) + "': " + std::strerror(errno) + "\n");
   ::_exit(127);
 }
 
