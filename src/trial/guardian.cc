@@ -153,11 +153,15 @@ void RunGuardian(const CommandRequest& req, int out_fd, int lifeline_fd, int rep
   ::prctl(PR_SET_CHILD_SUBREAPER, 1);
   for (int sig : kForwardedSignals) ::signal(sig, SIG_IGN);
   // SIGCHLD only interrupts ppoll below (no lost wake-up between reaping and
-  // waiting); a one-second timeout is the safety net.
-  sigset_t chld, poll_mask;
-  sigemptyset(&chld);
-  sigaddset(&chld, SIGCHLD);
-  ::sigprocmask(SIG_BLOCK, &chld, &poll_mask);
+  // waiting); a one-second timeout is the safety net. SIGPIPE stays blocked:
+  // if `trial` died before reading the report, writing it must not kill us
+  // before we kill the command. (C unblocks both before exec.)
+  sigset_t blocked, poll_mask;
+  sigemptyset(&blocked);
+  sigaddset(&blocked, SIGCHLD);
+  sigaddset(&blocked, SIGPIPE);
+  ::sigprocmask(SIG_BLOCK, &blocked, &poll_mask);
+  sigaddset(&poll_mask, SIGPIPE);
   struct sigaction sa{};
   sa.sa_handler = OnChild;
   sigemptyset(&sa.sa_mask);
