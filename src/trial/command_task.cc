@@ -46,9 +46,14 @@ Status RunCommand(const CommandRequest& req, const std::atomic<bool>& abort, dou
     ::close(log_fd);
     return Status::FromErrno("pipe", req.log_path, errno);
   }
-  if (::pipe2(lifeline, O_CLOEXEC) != 0 || ::pipe2(report, O_CLOEXEC) != 0) {
+  if (::pipe2(lifeline, O_CLOEXEC) != 0) {
     int err = errno;
     for (int fd : {fds[0], fds[1], log_fd}) ::close(fd);
+    return Status::FromErrno("pipe", req.log_path, err);
+  }
+  if (::pipe2(report, O_CLOEXEC) != 0) {
+    int err = errno;
+    for (int fd : {fds[0], fds[1], lifeline[0], lifeline[1], log_fd}) ::close(fd);
     return Status::FromErrno("pipe", req.log_path, err);
   }
   const auto start = Clock::now();
