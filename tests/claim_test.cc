@@ -3,6 +3,7 @@
 // filesystem operation of claim + commit.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <set>
 
@@ -186,6 +187,54 @@ TEST(Claim, LeaseEntryOfAClaimerThatDiedBeforePublishingLeadsToThePoint) {
   ASSERT_TRUE(d.ClaimNext(&c).ok());
   EXPECT_EQ(c.index, 2u);
   EXPECT_EQ(c.attempt, 1u);
+}
+
+// When nothing is claimable, the claimer says what holds the open trials:
+// heartbeats (running, or dead and not yet stale) and lease entries of points
+// in flight, with when each lease expires, earliest first.
+TEST(Claim, NothingClaimableListsTheTrialsLeasesHoldAndWhenTheyExpire) {
+  Fixture f;
+  Claimer a = f.Make(Env::Default(), "a");
+  Claim c0, c1, c;
+  ASSERT_TRUE(a.ClaimNext(&c0).ok());
+  ASSERT_TRUE(a.ClaimNext(&c1).ok());
+  for (int k = 0; k < 2; ++k) {
+    ASSERT_TRUE(a.ClaimNext(&c).ok());
+    ASSERT_TRUE(a.Commit(c, f.Result(1, c.index)).ok());
+  }
+  // Point 4: a claimer created its lease entry and has not published (yet).
+  ASSERT_TRUE(Env::Default()->CreateExclusive(f.layout.lease_path(4, 1), "").ok());
+  FileInfo hb;
+  ASSERT_TRUE(Env::Default()->Stat(f.layout.heartbeat_path(0, 1), &hb).ok());
+
+  FaultEnv later(Env::Default());
+  later.AdvanceClock(10);  // 10 s into the 30 s leases
+  Claimer b = f.Make(&later, "b");
+  for (int round = 0; round < 2; ++round) {  // the second round re-reads no heartbeat
+    SCOPED_TRACE(round);
+    EXPECT_TRUE(b.ClaimNext(&c).IsNotFound());
+    std::vector<HeldTrial> held = b.held();
+    ASSERT_EQ(held.size(), 3u);
+    std::vector<uint64_t> indices;
+    for (const HeldTrial& h : held) {
+      indices.push_back(h.index);
+      EXPECT_GT(h.seconds_left, 15);
+      EXPECT_LE(h.seconds_left, 20.5);
+    }
+    std::sort(indices.begin(), indices.end());
+    EXPECT_EQ(indices, (std::vector<uint64_t>{0, 1, 4}));
+    EXPECT_LE(held[0].lease_expires_ns, held[1].lease_expires_ns);
+    for (const HeldTrial& h : held) {
+      if (h.index == 0) {
+        EXPECT_EQ(h.lease_expires_ns, hb.mtime_ns + 30000000000LL);  // heartbeat + lease
+      }
+    }
+  }
+  // Once the leases have expired, the trials are claimable as the message said.
+  later.AdvanceClock(21);
+  ASSERT_TRUE(b.ClaimNext(&c).ok());
+  EXPECT_EQ(c.index, 0u);
+  EXPECT_EQ(c.previous, TrialState::kStale);
 }
 
 // Crash claimer A at every filesystem operation of one claim + commit; then a

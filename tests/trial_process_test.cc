@@ -44,10 +44,13 @@ TEST(TrialProcess, SixteenRacingWorkersRunEveryPointExactlyOnce) {
   EXPECT_TRUE(leases.empty()) << leases.size() << " lease entries left";
 }
 
-// Kills a trial and its command (own process group) as a node failure would.
+// Kills a trial and its command as a node failure would. `trial` first: were
+// its child killed first, `trial` could record that death as a failure before
+// its own SIGKILL landed. (Killing `trial` alone also ends the command: see
+// trial_orphans_test.cc; the pkill is for whatever is still its child.)
 void KillNineWithChildren(pid_t pid) {
-  ::system(("pkill -KILL -P " + std::to_string(pid) + " 2>/dev/null").c_str());
   ::kill(pid, SIGKILL);
+  ::system(("pkill -KILL -P " + std::to_string(pid) + " 2>/dev/null").c_str());
 }
 
 TEST(TrialProcess, KilledWorkersTrialsAreTakenOverAfterTheLeaseAsAttemptTwo) {

@@ -143,8 +143,9 @@ Status Claimer::ClaimOpenTrial(Claim* claim) {
     // A running trial cannot turn stale within one heartbeat period of being
     // seen running; a release shows in the entry's name. So skip the reads.
     auto seen = seen_running_.find(index);
-    if (!newest.released && seen != seen_running_.end() && seen->second.first == newest.attempt &&
-        now_ns - seen->second.second < recheck_ns) {
+    if (!newest.released && seen != seen_running_.end() && seen->second.attempt == newest.attempt &&
+        now_ns - seen->second.seen_ns < recheck_ns) {
+      if (seen->second.lease_expires_ns > 0) held_.push_back({index, seen->second.lease_expires_ns, 0});
       continue;
     }
     ++stats_.open_scanned;
@@ -156,7 +157,10 @@ Status Claimer::ClaimOpenTrial(Claim* claim) {
       // point is ours to claim: nothing else would ever lead a claimer to it.
       FileInfo info;
       if (!env_->Stat(layout_.leases_dir() + "/" + newest.name, &info).ok()) continue;
-      if (now_ns - info.mtime_ns <= LeaseNs(policy_)) continue;
+      if (now_ns - info.mtime_ns <= LeaseNs(policy_)) {
+        held_.push_back({index, info.mtime_ns + LeaseNs(policy_), 0});
+        continue;
+      }
       Status s = TryClaimNew(index, /*exclusive=*/false);
       if (s.ok()) {
         *claim = Claim{index, 1, TrialState::kPending};
@@ -187,10 +191,13 @@ Status Claimer::ClaimOpenTrial(Claim* claim) {
         }
         [[fallthrough]];
       case TrialState::kStopped:
-      case TrialState::kPending:
+      case TrialState::kPending: {
         RemoveLeaseEntries(index, entries, d.latest_attempt);
-        seen_running_[index] = {d.latest_attempt, now_ns};
+        const int64_t expires = d.state == TrialState::kRunning ? snap.heartbeat_ns + LeaseNs(policy_) : 0;
+        if (expires > 0) held_.push_back({index, expires, 0});
+        seen_running_[index] = {d.latest_attempt, now_ns, expires};
         break;
+      }
       case TrialState::kInterrupted:
       case TrialState::kStale: {
         Status s = TryTakeOver(index, d.latest_attempt + 1, claim);
@@ -255,8 +262,18 @@ uint64_t Claimer::FindFrontier() {
   return hi;
 }
 
+std::vector<HeldTrial> Claimer::held() const {
+  std::vector<HeldTrial> h = held_;
+  for (HeldTrial& t : h) t.seconds_left = static_cast<double>(t.lease_expires_ns - now_ns_) / 1e9;
+  std::sort(h.begin(), h.end(), [](const HeldTrial& a, const HeldTrial& b) {
+    return a.lease_expires_ns != b.lease_expires_ns ? a.lease_expires_ns < b.lease_expires_ns : a.index < b.index;
+  });
+  return h;
+}
+
 Status Claimer::ClaimNext(Claim* claim) {
   now_ns_ = -1;
+  held_.clear();
   Status s = ClaimOpenTrial(claim);
   if (s.ok() || !s.IsNotFound()) return s;
   for (uint64_t i = FindFrontier(); i < num_points_; ++i) {

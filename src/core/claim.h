@@ -53,6 +53,16 @@ struct ClaimStats {
   uint64_t garbage_removed = 0;   // lease entries of finished trials removed
 };
 
+// An open trial that the last ClaimNext found held by a lease: running by its
+// heartbeat (its owner may be alive, or dead and not yet stale), or a point
+// whose claimer has not published it yet. Claimable (as stale) after
+// `lease_expires_ns`, by the filesystem's clock, unless its owner renews it.
+struct HeldTrial {
+  uint64_t index = 0;
+  int64_t lease_expires_ns = 0;  // filesystem clock
+  double seconds_left = 0;       // from the filesystem's now at that claim
+};
+
 // Not thread-safe; one per process (or per thread, each with its own token).
 class Claimer {
  public:
@@ -91,6 +101,9 @@ class Claimer {
   void set_job_gone(std::function<bool(const std::string& job_id)> f) { job_gone_ = std::move(f); }
 
   const ClaimStats& stats() const { return stats_; }
+  // After ClaimNext returned NotFound: the trials leases still held, earliest
+  // expiry first (what the claim saw anyway: no extra filesystem calls).
+  std::vector<HeldTrial> held() const;
   const std::string& token() const { return token_; }
 
  private:
@@ -123,7 +136,13 @@ class Claimer {
   int64_t now_ns_ = -1;  // LazyNow's cache for the current ClaimNext
   // When this process last saw (index, attempt) running, by the filesystem's
   // clock: a running trial's heartbeat is re-read at most once per period.
-  std::unordered_map<uint64_t, std::pair<uint32_t, int64_t>> seen_running_;
+  struct SeenRunning {
+    uint32_t attempt = 0;
+    int64_t seen_ns = 0;
+    int64_t lease_expires_ns = 0;
+  };
+  std::unordered_map<uint64_t, SeenRunning> seen_running_;
+  std::vector<HeldTrial> held_;  // by the current ClaimNext
   uint64_t hint_ = 0;
   uint64_t temp_counter_ = 0;
   ClaimStats stats_;

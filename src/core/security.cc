@@ -3,9 +3,17 @@
 #include <sys/stat.h>
 
 #include <cstdio>
+#include <string>
+#include <vector>
 
 namespace claimsweep {
 namespace {
+
+std::string Join(const std::vector<std::string>& parts, const std::string& sep) {
+  std::string out;
+  for (const std::string& p : parts) out += (out.empty() ? "" : sep) + p;
+  return out;
+}
 
 std::string Octal(uint32_t mode) {
   char buf[16];
@@ -29,6 +37,9 @@ Status CheckSweepSafety(Env* env, const SweepLayout& layout, bool allow_shared, 
       {layout.tmp_dir(), true, false},
   };
   const std::string optin = "or, to share this sweep on purpose, set `security { allow_shared: true }` in the spec";
+  // Ownership and write permission: every offending path at once (a umask
+  // makes them all wrong together), with one command that fixes them all.
+  std::vector<std::string> foreign, writable, chmod_paths;
   for (const Item& it : items) {
     FileInfo info;
     Status s = env->Stat(it.path, &info);
@@ -51,19 +62,27 @@ Status CheckSweepSafety(Env* env, const SweepLayout& layout, bool allow_shared, 
     }
     if (allow_shared) continue;
     if (info.uid != euid) {
-      return Status::PermissionDenied(it.path + " is owned by uid " + std::to_string(info.uid) +
-                                      ", not by you (uid " + std::to_string(euid) +
-                                      "); a command task runs what this sweep's spec says. Fix: use your own sweep "
-                                      "directory, " + optin);
+      foreign.push_back(it.path + " is owned by uid " + std::to_string(info.uid) + ", not by you (uid " +
+                        std::to_string(euid) + ")");
     }
     if (info.mode & (S_IWGRP | S_IWOTH)) {
-      return Status::PermissionDenied(it.path + " is writable by " +
-                                      std::string((info.mode & S_IWOTH) ? "others" : "group") + " (mode " +
-                                      Octal(info.mode) + "); anyone who can write it can make your jobs run their "
-                                      "commands. Fix: chmod go-w '" + it.path + "', " + optin);
+      writable.push_back(it.path + " is writable by " + std::string((info.mode & S_IWOTH) ? "others" : "group") +
+                         " (mode " + Octal(info.mode) + ")");
+      chmod_paths.push_back("'" + it.path + "'");
     }
   }
-  return Status::OK();
+  if (foreign.empty() && writable.empty()) return Status::OK();
+  std::string m;
+  if (!foreign.empty()) {
+    m = Join(foreign, ", ") + "; a command task runs what this sweep's spec says. Fix: use your own sweep directory, " +
+        optin;
+  }
+  if (!writable.empty()) {
+    m += std::string(m.empty() ? "" : ". Also: ") + Join(writable, ", ") + "; anyone who can write " +
+         (writable.size() == 1 ? "it" : "them") + " can make your jobs run their commands. Fix: chmod go-w " +
+         Join(chmod_paths, " ") + ", " + optin;
+  }
+  return Status::PermissionDenied(m);
 }
 
 }  // namespace claimsweep

@@ -11,7 +11,9 @@
 
 namespace claimsweep {
 
-// PermissionDenied naming the first offending path and the fix.
+// PermissionDenied naming the offending paths and the fix: a symlink or a
+// wrong file type is reported alone; every path owned by someone else or
+// writable by group/others is listed at once, with one chmod for them all.
 Status CheckSweepSafety(Env* env, const SweepLayout& layout, bool allow_shared, uint32_t euid);
 
 }  // namespace claimsweep

@@ -1,4 +1,5 @@
 // `sweep validate SPEC` and `sweep init SPEC DIR`.
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -108,7 +109,16 @@ int CmdInit(const std::string& spec_path, const std::string& dir) {
   if (!s.ok()) return Failure(s.ToString());
   std::printf("initialized sweep '%s' in %s: %s\n", spec.name().c_str(), dir.c_str(), Describe(spec, ps).c_str());
   s = CheckSweepSafety(env, layout, spec.security().allow_shared(), ::geteuid());
-  if (!s.ok()) std::fprintf(stderr, "sweep: warning: `trial` will refuse this sweep: %s\n", s.message().c_str());
+  if (!s.ok()) {
+    const mode_t mask = ::umask(0);
+    ::umask(mask);
+    char why[160] = "";
+    if (mask & 022) {
+      std::snprintf(why, sizeof why, " (your umask %04o made them so; `umask 022` before `sweep init` avoids this)",
+                    static_cast<unsigned>(mask));
+    }
+    std::fprintf(stderr, "sweep: warning: `trial` will refuse this sweep: %s%s\n", s.message().c_str(), why);
+  }
   return 0;
 }
 

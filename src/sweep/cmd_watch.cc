@@ -13,6 +13,7 @@
 #include "core/layout.h"
 #include "core/points.h"
 #include "core/results.h"
+#include "core/terminal_text.h"
 #include "core/train_config.h"
 #include "sweep/commands.h"
 
@@ -87,7 +88,7 @@ std::string Frame(const SweepResults& res, const PointSpace& ps, double interval
       break;
     }
     std::string params;
-    for (size_t i = 0; i < t.params.size(); ++i) params += " " + res.param_names[i] + "=" + t.params[i];
+    for (size_t i = 0; i < t.params.size(); ++i) params += " " + res.param_names[i] + "=" + TerminalSafe(t.params[i]);
     const int epochs = EpochsOf(res, ps, t.index);
     std::string line = "  " + TrialName(t.index) + " ";
     if (epochs > 0) {

@@ -3,9 +3,21 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "core/terminal_text.h"
+
 namespace claimsweep {
 
-std::string RenderTable(const Row& header, const std::vector<Row>& rows) {
+std::string RenderTable(const Row& raw_header, const std::vector<Row>& raw_rows) {
+  // For the terminal: escape control characters first, then measure.
+  auto safe = [](const Row& r) {
+    Row o;
+    for (const std::string& c : r) o.push_back(TerminalSafe(c));
+    return o;
+  };
+  const Row header = safe(raw_header);
+  std::vector<Row> rows;
+  rows.reserve(raw_rows.size());
+  for (const Row& r : raw_rows) rows.push_back(safe(r));
   std::vector<size_t> width(header.size());
   for (size_t c = 0; c < header.size(); ++c) width[c] = header[c].size();
   for (const Row& r : rows) {

@@ -11,9 +11,8 @@
 #include <chrono>
 #include <cstring>
 
+#include "trial/guardian.h"
 #include "trial/signals.h"
-
-extern char** environ;
 
 namespace claimsweep {
 namespace {
@@ -32,37 +31,6 @@ void WriteAllFd(int fd, const char* p, size_t n) {
   }
 }
 
-[[noreturn]] void ExecChild(const CommandRequest& req, int out_fd) {
-  ::setpgid(0, 0);
-  // Default actions first, then unblock: a walltime signal that arrived since
-  // the fork now terminates us, instead of running trial's inherited handler
-  // in this process and being lost.
-  for (int sig : {SIGUSR1, SIGTERM, SIGINT}) ::signal(sig, SIG_DFL);
-  sigset_t none;
-  sigemptyset(&none);
-  ::sigprocmask(SIG_SETMASK, &none, nullptr);
-  int devnull = ::open("/dev/null", O_RDONLY);
-  if (devnull >= 0) ::dup2(devnull, 0);
-  ::dup2(out_fd, 1);
-  ::dup2(out_fd, 2);
-  if (::chdir(req.cwd.c_str()) != 0) {
-    std::string m = "trial: cannot enter " + req.cwd + ": " + std::strerror(errno) + "\n";
-    WriteAllFd(2, m.data(), m.size());
-    ::_exit(126);
-  }
-  for (const std::string& kv : req.extra_env) {
-    size_t eq = kv.find('=');
-    ::setenv(kv.substr(0, eq).c_str(), kv.substr(eq + 1).c_str(), 1);
-  }
-  std::vector<char*> argv;
-  for (const std::string& a : req.argv) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  ::execvp(argv[0], argv.data());
-  std::string m = "trial: cannot run '" + req.argv[0] + "': " + std::strerror(errno) + "\n";
-  WriteAllFd(2, m.data(), m.size());
-  ::_exit(127);
-}
-
 }  // namespace
 
 Status RunCommand(const CommandRequest& req, const std::atomic<bool>& abort, double kill_grace_s,
@@ -71,34 +39,56 @@ Status RunCommand(const CommandRequest& req, const std::atomic<bool>& abort, dou
   if (req.argv.empty()) return Status::InvalidArgument("empty argv");
   int log_fd = ::open(req.log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0666);
   if (log_fd < 0) return Status::FromErrno("open", req.log_path, errno);
-  int fds[2];
+  // fds: the command's output. lifeline: only we hold its write end, so the
+  // guardian sees EOF when we die, however we die. report: the command's pid.
+  int fds[2], lifeline[2], report[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) {
     ::close(log_fd);
     return Status::FromErrno("pipe", req.log_path, errno);
   }
+  if (::pipe2(lifeline, O_CLOEXEC) != 0) {
+    int err = errno;
+    for (int fd : {fds[0], fds[1], log_fd}) ::close(fd);
+    return Status::FromErrno("pipe", req.log_path, err);
+  }
+  if (::pipe2(report, O_CLOEXEC) != 0) {
+    int err = errno;
+    for (int fd : {fds[0], fds[1], lifeline[0], lifeline[1], log_fd}) ::close(fd);
+    return Status::FromErrno("pipe", req.log_path, err);
+  }
   const auto start = Clock::now();
-  // Block the walltime signals across fork until the child's process group is
-  // the forwarding target; they stay pending and are delivered (and
+  // Block the forwarded signals across fork until the command's process group
+  // is the forwarding target; they stay pending and are delivered (and
   // forwarded) when unblocked, so none is lost in between.
   sigset_t walltime, old_mask;
   sigemptyset(&walltime);
-  for (int sig : {SIGUSR1, SIGTERM, SIGINT}) sigaddset(&walltime, sig);
+  for (int sig : kForwardedSignals) sigaddset(&walltime, sig);
   ::pthread_sigmask(SIG_BLOCK, &walltime, &old_mask);
-  pid_t pid = ::fork();
-  if (pid < 0) {
-    int err = errno;
+  pid_t guardian = ::fork();
+  if (guardian == 0) {
+    for (int fd : {fds[0], lifeline[1], report[0], log_fd}) ::close(fd);
+    RunGuardian(req, fds[1], lifeline[0], report[1]);
+  }
+  const int fork_errno = errno;
+  for (int fd : {fds[1], lifeline[0], report[1]}) ::close(fd);
+  GuardianReport rep;
+  size_t got = 0;
+  while (guardian > 0 && got < sizeof rep) {
+    ssize_t n = ::read(report[0], reinterpret_cast<char*>(&rep) + got, sizeof rep - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    got += static_cast<size_t>(n);
+  }
+  ::close(report[0]);
+  if (guardian < 0 || got < sizeof rep || rep.command_pid <= 0) {
     ::pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
-    ::close(fds[0]);
-    ::close(fds[1]);
-    ::close(log_fd);
-    return Status::FromErrno("fork for", req.argv[0], err);
+    if (guardian > 0) ::waitpid(guardian, nullptr, 0);
+    for (int fd : {fds[0], lifeline[1], log_fd}) ::close(fd);
+    if (guardian < 0) return Status::FromErrno("fork for", req.argv[0], fork_errno);
+    if (got == sizeof rep) return Status::FromErrno("fork for", req.argv[0], rep.fork_errno);
+    return Status::IOError("the guardian process of '" + req.argv[0] + "' died before starting it");
   }
-  if (pid == 0) {
-    ::close(fds[0]);
-    ExecChild(req, fds[1]);
-  }
-  ::close(fds[1]);
-  ::setpgid(pid, pid);  // also done in the child: whichever runs first wins the race
+  const pid_t pid = rep.command_pid;  // the command's process group
   SetForwardTarget(pid);
   ::pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
 
@@ -133,8 +123,9 @@ Status RunCommand(const CommandRequest& req, const std::atomic<bool>& abort, dou
       wait_us = std::min(wait_us * 2, 50000);
     }
     if (!exited) {
-      pid_t r = ::waitpid(pid, &wstatus, WNOHANG);
-      if (r == pid) exited = true;
+      // The guardian exits as the command did, once the rest of its tree is gone.
+      pid_t r = ::waitpid(guardian, &wstatus, WNOHANG);
+      if (r == guardian) exited = true;
     }
     if (!exited && abort.load()) {
       if (!out->aborted) {
@@ -147,6 +138,10 @@ Status RunCommand(const CommandRequest& req, const std::atomic<bool>& abort, dou
     }
   }
   SetForwardTarget(0);
+  // The guardian itself was killed: its command died with it (parent-death
+  // signal), but not necessarily the rest of the command's process group.
+  if (WIFSIGNALED(wstatus) && WTERMSIG(wstatus) == SIGKILL) ::kill(-pid, SIGKILL);
+  ::close(lifeline[1]);
   ::close(fds[0]);
   ::close(log_fd);
   out->seconds = std::chrono::duration<double>(Clock::now() - start).count();

@@ -24,9 +24,12 @@ struct CommandOutcome {
 };
 
 // Runs the command in its own process group (so forwarded signals reach the
-// whole tree) and waits for it. Signals received by `trial` meanwhile are
-// forwarded (see signals.h). When `abort` becomes true the group gets SIGTERM,
-// then SIGKILL after `kill_grace_s`.
+// whole tree), under a guardian process (guardian.h), and waits for it.
+// Signals received by `trial` meanwhile are forwarded (see signals.h). When
+// `abort` becomes true the group gets SIGTERM, then SIGKILL after
+// `kill_grace_s`. When the command exits, whatever it left running (its
+// group, background processes, daemons) is killed; when `trial` dies, the
+// whole tree is killed.
 Status RunCommand(const CommandRequest& req, const std::atomic<bool>& abort, double kill_grace_s,
                   CommandOutcome* out);
 

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <ctime>
 #include <set>
 #include <cstdio>
@@ -13,6 +14,7 @@
 #include "core/slurm.h"
 #include "core/metrics_csv.h"
 #include "core/template.h"
+#include "core/terminal_text.h"
 #include "core/token.h"
 #include "records.pb.h"
 #include "trial/command_task.h"
@@ -26,8 +28,10 @@ namespace {
 
 constexpr uint32_t kRecordVersion = 1;
 
+// One line of trial's own; values in it (paths, parameter values, messages
+// read from files) never reach the terminal with control characters raw.
 void Say(const std::string& msg) {
-  std::fprintf(stderr, "trial: %s\n", msg.c_str());
+  std::fprintf(stderr, "trial: %s\n", TerminalSafe(msg).c_str());
   std::fflush(stderr);
 }
 
@@ -70,6 +74,29 @@ std::string Clock(int64_t unix_s) {
   ::localtime_r(&t, &tm);
   std::strftime(b, sizeof b, "%Y-%m-%d %H:%M:%S", &tm);
   return b;
+}
+
+// "; 2 trials are still held by leases (000003 until 10:42:17, ...)": open
+// trials whose owners may have died; a later `trial` can take them once
+// their leases expire. Empty when there are none.
+std::string HeldByLeases(const std::vector<HeldTrial>& held) {
+  if (held.empty()) return "";
+  constexpr size_t kShown = 5;
+  std::string list;
+  for (size_t i = 0; i < held.size() && i < kShown; ++i) {
+    char b[16];
+    const time_t t = static_cast<time_t>(held[i].lease_expires_ns / 1000000000);
+    std::tm tm{};
+    ::localtime_r(&t, &tm);
+    std::strftime(b, sizeof b, "%H:%M:%S", &tm);
+    list += std::string(i ? ", " : "") + TrialName(held[i].index) + " until " + b;
+  }
+  if (held.size() > kShown) list += ", and " + std::to_string(held.size() - kShown) + " more";
+  const bool one = held.size() == 1;
+  const int64_t first_s = std::max<int64_t>(0, static_cast<int64_t>(std::ceil(held[0].seconds_left)));
+  return "; " + std::to_string(held.size()) + (one ? " trial is" : " trials are") + " still held by " +
+         (one ? "a lease (" : "leases (") + list + " by the filesystem's clock): a trial whose owner died becomes " +
+         "claimable when its lease expires, the first in " + std::to_string(first_s) + " s";
 }
 
 }  // namespace
@@ -115,7 +142,7 @@ int TrialRunner::Run() {
     Status s = claimer.ClaimNext(&claim);
     if (s.IsNotFound()) {
       Say(std::string(ran == 0 ? "nothing to claim" : "no more work") + " in " + layout_.root() +
-          ": every point is claimed and no trial is interrupted or stale");
+          ": every point is claimed and no trial is interrupted or stale" + HeldByLeases(claimer.held()));
       break;
     }
     if (!s.ok()) {

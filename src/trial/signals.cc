@@ -3,7 +3,6 @@
 #include <signal.h>
 
 #include <atomic>
-#include <initializer_list>
 
 namespace claimsweep {
 namespace {
@@ -27,7 +26,7 @@ void InstallSignalForwarding() {
   sa.sa_handler = OnSignal;
   sigemptyset(&sa.sa_mask);
   sa.sa_flags = SA_RESTART;
-  for (int sig : {SIGUSR1, SIGTERM, SIGINT}) ::sigaction(sig, &sa, nullptr);
+  for (int sig : kForwardedSignals) ::sigaction(sig, &sa, nullptr);
 }
 
 int ReceivedSignal() { return g_signal.load(); }
