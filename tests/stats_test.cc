@@ -47,10 +47,13 @@ TEST(Stats, BootstrapIntervalSurroundsTheMeanAndIsReproducible) {
   const Stats again = Describe(xs);
   EXPECT_EQ(again.ci95_lo, s.ci95_lo);
   EXPECT_EQ(again.ci95_hi, s.ci95_hi);
-  // Equal values: the interval is that value.
-  const Stats flat = Describe({0.25, 0.25, 0.25, 0.25, 0.25});
-  EXPECT_EQ(flat.ci95_lo, 0.25);
-  EXPECT_EQ(flat.ci95_hi, 0.25);
+  // Equal values: mean and interval are that value, bit for bit, and the std is 0.
+  const std::vector<double> flat(12, 0.1103456789);
+  const Stats f = Describe(flat);
+  EXPECT_EQ(f.mean, 0.1103456789);
+  EXPECT_EQ(f.std, 0);
+  EXPECT_EQ(f.ci95_lo, 0.1103456789);
+  EXPECT_EQ(f.ci95_hi, 0.1103456789);
 }
 
 TEST(Stats, PositionsOnTheXAxisAreNotMeasurements) {

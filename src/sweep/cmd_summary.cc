@@ -130,9 +130,9 @@ std::string RenderJson(const Row& header, const std::vector<Row>& rows, const st
 struct Table {
   Row header;
   std::vector<Row> rows;
-  std::vector<bool> numeric;  // per column: a JSON number
-  std::vector<std::string> notes;       // for every format: on stderr with csv and json
-  std::vector<std::string> table_notes; // for the table and markdown only
+  std::vector<bool> numeric;             // per column: a JSON number
+  std::vector<std::string> notes;        // every format's (on stderr with csv and json)
+  std::vector<std::string> table_notes;  // the table's and markdown's only
 };
 
 struct Columns {
@@ -374,8 +374,8 @@ int CmdSummary(const SummaryOptions& o) {
     table = TrialTable(o, cols, std::move(rows), exact);
     if (res.unclaimed() > 0 && !state_filter_excludes_pending) {
       table.notes.push_back(std::to_string(res.unclaimed()) + " of " + std::to_string(res.num_points) +
-                            " points are pending and not listed (no trial has claimed them, so they have no "
-                            "results; `sweep points " + o.dir + "` lists every point)");
+                            " points are pending and not listed: no trial has claimed them, so they have no "
+                            "results; `sweep points " + o.dir + "` lists every point");
     }
   }
   if (o.top > 0 && table.rows.size() > static_cast<size_t>(o.top)) table.rows.resize(static_cast<size_t>(o.top));
@@ -391,6 +391,7 @@ int CmdSummary(const SummaryOptions& o) {
     text = FitTable(table.header, table.rows, OutputWidth());
   }
   std::fwrite(text.data(), 1, text.size(), stdout);
+  std::fflush(stdout);
   // Notes go with a table people read; a file programs read stays pure data.
   const bool to_stdout = o.format == "table" || o.format == "markdown";
   if (to_stdout) table.notes.insert(table.notes.end(), table.table_notes.begin(), table.table_notes.end());

@@ -9,6 +9,17 @@
 namespace claimsweep {
 namespace {
 
+// The mean, corrected by a second pass: the mean of equal values is that
+// value, not one a rounding away.
+double Mean(const std::vector<double>& xs) {
+  double sum = 0;
+  for (double x : xs) sum += x;
+  const double mean = sum / static_cast<double>(xs.size());
+  double correction = 0;
+  for (double x : xs) correction += x - mean;
+  return mean + correction / static_cast<double>(xs.size());
+}
+
 bool ParseNumber(const std::string& s, double* v) {
   if (s.empty()) return false;
   char* end = nullptr;
@@ -27,12 +38,14 @@ std::pair<double, double> BootstrapCi(const std::vector<double>& xs) {
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
     return z ^ (z >> 31);
   };
+  // Resampled deviations from the mean, so that equal values give exactly their value.
+  const double mean = Mean(xs);
   constexpr int kResamples = 2000;
   std::vector<double> means(kResamples);
   for (int b = 0; b < kResamples; ++b) {
     double sum = 0;
-    for (size_t i = 0; i < xs.size(); ++i) sum += xs[next() % xs.size()];
-    means[b] = sum / static_cast<double>(xs.size());
+    for (size_t i = 0; i < xs.size(); ++i) sum += xs[next() % xs.size()] - mean;
+    means[b] = mean + sum / static_cast<double>(xs.size());
   }
   std::sort(means.begin(), means.end());
   return {means[static_cast<size_t>(0.025 * kResamples)], means[static_cast<size_t>(0.975 * kResamples) - 1]};
@@ -41,9 +54,7 @@ std::pair<double, double> BootstrapCi(const std::vector<double>& xs) {
 Stats Describe(const std::vector<double>& xs) {
   Stats s{xs.size(), NAN, NAN, NAN, NAN, NAN, NAN};
   if (xs.empty()) return s;
-  double sum = 0;
-  for (double x : xs) sum += x;
-  s.mean = sum / static_cast<double>(xs.size());
+  s.mean = Mean(xs);
   double ss = 0;
   for (double x : xs) ss += (x - s.mean) * (x - s.mean);
   if (xs.size() > 1) s.std = std::sqrt(ss / static_cast<double>(xs.size() - 1));
