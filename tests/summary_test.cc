@@ -246,8 +246,9 @@ TEST(Summary, WallTimeIsTheSumOverAttemptsWithTheLastAttemptApart) {
   const TrialResult r = s.Result(0);
   EXPECT_EQ(r.attempt(), 3u);
   // 0.3 s released, >= 1.2 s killed (counted to its last heartbeat, 0.3 s
-  // apart, from a start time in whole seconds), then the last attempt.
-  EXPECT_GE(r.total_seconds(), r.duration_seconds() + 0.3 + 0.8) << ToJson(r);
+  // apart, from a start time in whole seconds; a margin for a loaded
+  // machine's late heartbeats), then the last attempt.
+  EXPECT_GE(r.total_seconds(), r.duration_seconds() + 0.3 + 0.6) << ToJson(r);
   EXPECT_LE(r.total_seconds(), elapsed + 1) << ToJson(r);
   RunResult csv = s.Sweep({"summary", s.dir, "--format", "csv"});
   EXPECT_NE(csv.output.find(",wall_seconds,last_attempt_seconds\n"), std::string::npos) << csv.output;
