@@ -56,6 +56,7 @@ bench: build bench-deps
 	bench/train_bench.sh $(BUILD)
 	bench/idle_gpu.sh $(BUILD)
 	bench/summary_bench.sh $(BUILD)
+	bench/huge_sweep_bench.sh $(BUILD)
 
 clean:
 	rm -rf $(BUILD)

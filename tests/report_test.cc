@@ -47,8 +47,9 @@ constexpr int kPoints = 6, kDone = 5;
 // Charts: the overlay, one per parameter (2), and per done trial loss,
 // accuracy and the other columns (q<i>).
 constexpr int kCharts = 1 + 2 + kDone * 3;
-// index, state, attempts, x, tag, the metrics (epoch, q<i>, val_acc, val_loss), wall_seconds.
-constexpr int kColumns = 3 + 2 + 4 + 1;
+// index, state, attempts, x, tag, the metrics (epoch, q<i>, val_acc, val_loss), wall_seconds,
+// last_attempt_seconds.
+constexpr int kColumns = 3 + 2 + 4 + 2;
 
 struct ReportSweep {
   TempDir tmp;
@@ -239,6 +240,32 @@ TEST(Report, HtmlEscapeAndNonFiniteNumbers) {
   const std::string html = RenderReportHtml(res, ReportOptions());
   EXPECT_FALSE(HasNonFiniteCoordinate(html));
   EXPECT_GT(Count(html, "<polyline"), 0u);
+}
+
+// A failed trial's metrics (its last metrics.csv row) are shown, never
+// ranked: they sort after every done trial, and the charts of the metric
+// against the parameters plot done trials only.
+TEST(Report, FailedTrialsAreShownButNotRanked) {
+  SweepResults res;
+  res.spec.set_name("n");
+  res.param_names = {"p"};
+  res.metric_names = {"score"};
+  for (uint64_t i = 0; i < 3; ++i) {
+    TrialRecord t;
+    t.index = i;
+    t.state = i == 1 ? TrialState::kFailed : TrialState::kDone;
+    t.params = {std::to_string(i)};
+    t.metrics["score"] = i == 1 ? 99 : static_cast<double>(i);
+    res.trials.push_back(t);
+  }
+  const std::string html = RenderReportHtml(res, ReportOptions());
+  const size_t failed_row = html.find("<tr class=\"trial state-failed\">");
+  ASSERT_NE(failed_row, std::string::npos);
+  const std::string row = html.substr(failed_row, html.find("</tr>", failed_row) - failed_row);
+  EXPECT_NE(row.find("<td data-v=\"\">99</td>"), std::string::npos) << row;
+  EXPECT_NE(html.find("<td data-v=\"2\">2</td>"), std::string::npos);
+  EXPECT_EQ(Count(html, "class=\"dot\""), 2u) << "one dot per done trial";
+  EXPECT_EQ(html.find("score=99"), std::string::npos);
 }
 
 }  // namespace

@@ -32,9 +32,50 @@ std::string Tail(const std::string& text, int lines) {
   return pos == 0 ? text : text.substr(pos + 1);
 }
 
-// Fills everything but index/params for one claimed trial.
+void AddProblem(TrialRecord* t, const std::string& what) {
+  t->problem += (t->problem.empty() ? "" : "; ") + what;
+}
+
+// The trial's parameters are its record's (what the trial ran with): each
+// value that differs from the frozen spec's point (already in t->params) is
+// taken from the record and named in `problem`. Records without params
+// (none are written so) leave the spec's point.
+void TakeRecordParams(const TrialResult& r, const std::string& path, const std::vector<std::string>& names,
+                      TrialRecord* t) {
+  if (r.params().empty()) return;
+  std::string diff;
+  for (size_t k = 0; k < names.size() && k < t->params.size(); ++k) {
+    auto it = r.params().find(names[k]);
+    if (it != r.params().end() && it->second == t->params[k]) continue;
+    diff += diff.empty() ? "" : ", ";
+    if (it == r.params().end()) {
+      diff += names[k] + " missing (spec " + t->params[k] + ")";
+      continue;
+    }
+    diff += names[k] + " " + it->second + " (spec " + t->params[k] + ")";
+    t->params[k] = it->second;
+  }
+  if (!diff.empty()) AddProblem(t, path + ": parameters differ from the frozen spec's point: " + diff);
+}
+
+// What a record says about the trial. `done`: it is the trial's result.json.
+void TakeRecord(const TrialResult& r, const std::string& path, bool done, const std::vector<std::string>& names,
+                TrialRecord* t) {
+  NumericMetrics(r.metrics(), &t->metrics);
+  if (done) {
+    t->last_attempt_seconds = r.duration_seconds();
+    // total_seconds is 0 in results written before it existed: the last attempt is all we know.
+    t->wall_seconds = r.total_seconds() > 0 ? r.total_seconds() : r.duration_seconds();
+  }
+  t->host = r.host();
+  t->job_id = r.slurm_job_id();
+  t->outcome_message = r.message();
+  TakeRecordParams(r, path, names, t);
+}
+
+// Fills everything but index and the spec's params for one claimed trial.
 void LoadTrial(Env* env, const SweepLayout& layout, const ClaimPolicy& policy, int64_t now_ns,
-               const LoadOptions& opt, TrialRecord* t) {
+               const LoadOptions& opt, const std::vector<std::string>& names, TrialRecord* t) {
   const std::string trial_dir = layout.trial_dir(t->index);
   // Fast path, most trials of a big sweep: a readable result.json means done
   // whatever else the directory holds; its attempt number is the attempts.
@@ -45,17 +86,13 @@ void LoadTrial(Env* env, const SweepLayout& layout, const ClaimPolicy& policy, i
         ParseJson(text, layout.result_path(t->index), &r).ok()) {
       t->state = TrialState::kDone;
       t->attempts = r.attempt();
-      NumericMetrics(r.metrics(), &t->metrics);
-      t->wall_seconds = r.duration_seconds();
-      t->host = r.host();
-      t->job_id = r.slurm_job_id();
-      t->outcome_message = r.message();
+      TakeRecord(r, layout.result_path(t->index), true, names, t);
       if (opt.curves) {
         const std::string csv = trial_dir + "/metrics.csv";
         if (env->ReadFile(csv, &text).ok()) {
           Status s = ParseMetricsCsv(text, csv, &t->curve_columns, &t->curve);
           t->csv_rows = static_cast<int>(t->curve.size());
-          if (!s.ok()) t->problem = s.ToString();
+          if (!s.ok()) AddProblem(t, s.ToString());
         }
       }
       return;
@@ -92,11 +129,7 @@ void LoadTrial(Env* env, const SweepLayout& layout, const ClaimPolicy& policy, i
     if (!s.ok()) {
       t->problem = text.empty() && s.ok() ? record_path + ": empty" : s.ToString();
     } else {
-      NumericMetrics(r.metrics(), &t->metrics);
-      if (snap.has_result) t->wall_seconds = r.duration_seconds();
-      t->host = r.host();
-      t->job_id = r.slurm_job_id();
-      t->outcome_message = r.message();
+      TakeRecord(r, record_path, snap.has_result, names, t);
     }
   }
   // Running (or interrupted) trials: their progress so far is metrics.csv.
@@ -148,16 +181,15 @@ Status LoadResults(Env* env, const std::string& sweep_dir, const LoadOptions& op
   std::vector<uint64_t> claimed;
   CS_RETURN_IF_ERROR(ListClaimedIndices(env, layout, ps->size(), &claimed));
 
-  out->trials.resize(ps->size());
-  for (uint64_t i = 0; i < ps->size(); ++i) {
-    TrialRecord& t = out->trials[i];
-    t.index = i;
-    const Point p = ps->At(i);
-    for (const auto& [k, v] : p.values) t.params.push_back(v);
-  }
-  // Claimed trials in parallel: each costs a few small reads.
+  // Only claimed trials: a pending point has nothing on disk to read.
+  out->num_points = ps->size();
+  out->trials.resize(claimed.size());
+  // In parallel: each costs a few small reads.
   ParallelFor(claimed.size(), opt.threads, 64, [&](size_t k) {
-    LoadTrial(env, layout, spec->claim(), now_ns, opt, &out->trials[claimed[k]]);
+    TrialRecord& t = out->trials[k];
+    t.index = claimed[k];
+    for (const auto& [name, v] : ps->At(t.index).values) t.params.push_back(v);
+    LoadTrial(env, layout, spec->claim(), now_ns, opt, out->param_names, &t);
   });
 
   std::set<std::string> metric_names;
@@ -168,6 +200,7 @@ Status LoadResults(Env* env, const std::string& sweep_dir, const LoadOptions& op
     ++out->counts[static_cast<int>(t.state)];
     for (const auto& [k, v] : t.metrics) metric_names.insert(k);
   }
+  out->counts[static_cast<int>(TrialState::kPending)] += out->unclaimed();
   out->metric_names.assign(metric_names.begin(), metric_names.end());
   return Status::OK();
 }

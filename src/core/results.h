@@ -1,8 +1,12 @@
 // Everything `sweep summary`, `sweep report` and `sweep status --watch` read
-// out of a sweep: per trial its state, attempts, parameters, metrics and
-// (optionally) its learning curve and log tail. Reads many trials in
+// out of a sweep: per claimed trial its state, attempts, parameters, metrics
+// and (optionally) its learning curve and log tail. Reads many trials in
 // parallel; a trial whose files are corrupt or half-written is still listed,
 // with `problem` saying what is wrong, and never stops the whole load.
+//
+// Cost follows the claimed trials, not the points: a pending point has no
+// files and no results, so it is only counted (a 10^9-point sweep with 30
+// claimed trials loads 30 records). `sweep points` lists the points.
 #pragma once
 
 #include <array>
@@ -22,9 +26,17 @@ struct TrialRecord {
   TrialState state = TrialState::kPending;
   uint32_t attempts = 0;
   uint32_t failures = 0;
-  std::vector<std::string> params;        // values, in SweepResults::param_names order
+  // Values, in SweepResults::param_names order: the trial's own record's
+  // (result.json, else its latest attempt record), else the frozen spec's
+  // point. A record that disagrees with the spec's point is kept, with a
+  // `problem` naming the difference.
+  std::vector<std::string> params;
   std::map<std::string, double> metrics;  // result.json's numeric metrics, else metrics.csv's last row
-  double wall_seconds = -1;               // result.json's duration_seconds (-1: unknown)
+  // Done trials: wall seconds over all attempts (result.json's total_seconds;
+  // its duration_seconds for results written before total_seconds existed),
+  // and the last attempt's alone. -1: unknown.
+  double wall_seconds = -1;
+  double last_attempt_seconds = -1;
   std::string host, job_id, outcome_message;
   // metrics.csv, if LoadOptions::curves: columns and one row per epoch.
   std::vector<std::string> curve_columns;
@@ -39,8 +51,13 @@ struct SweepResults {
   std::string dir;
   std::vector<std::string> param_names;
   std::vector<std::string> metric_names;  // every metric seen, sorted
-  std::vector<TrialRecord> trials;        // every point, by index (pending ones too)
+  uint64_t num_points = 0;
+  std::vector<TrialRecord> trials;        // every claimed trial (trials/<index>/ exists), by index
+  // Every point's state: counts[kPending] includes the unclaimed points, so
+  // the counts add up to num_points.
   std::array<uint64_t, kNumTrialStates> counts{};
+  // Points with no trial directory: pending, not in `trials`.
+  uint64_t unclaimed() const { return num_points > trials.size() ? num_points - trials.size() : 0; }
 };
 
 struct LoadOptions {

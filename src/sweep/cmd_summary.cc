@@ -14,13 +14,18 @@
 #include "core/points.h"
 #include "core/results.h"
 #include "sweep/commands.h"
+#include "sweep/stats.h"
 #include "sweep/table.h"
 
 namespace claimsweep {
 namespace {
 
-std::string Num(double v) {
+// Numbers for eyes (the terminal table) keep 4 significant digits; every
+// format a program reads (csv, json, markdown) carries the shortest text that
+// reads back as the same double.
+std::string Num(double v, bool exact) {
   if (std::isnan(v)) return "";
+  if (exact) return FormatDouble(v);
   char b[32];
   if (v == std::floor(v) && std::fabs(v) < 1e15) {
     std::snprintf(b, sizeof b, "%.0f", v);
@@ -111,9 +116,8 @@ std::string RenderJson(const Row& header, const std::vector<Row>& rows, const st
       if (numeric[c]) {  // a JSON number: no leading zeros (the index is printed 000012)
         char* end = nullptr;
         const double d = std::strtod(v.c_str(), &end);
-        char b[32];
-        std::snprintf(b, sizeof b, "%.15g", d);
-        value = v.empty() || *end != '\0' || !std::isfinite(d) ? "null" : b;
+        // JSON has no NaN or infinity: null, like a missing value.
+        value = v.empty() || *end != '\0' || !std::isfinite(d) ? "null" : FormatDouble(d);
       }
       out += (c ? "," : "") + JsonString(header[c]) + ":" + value;
     }
@@ -122,86 +126,229 @@ std::string RenderJson(const Row& header, const std::vector<Row>& rows, const st
   return out + "]\n";
 }
 
-// Percentile bootstrap of the mean: 2,000 resamples from a fixed seed, so
-// the same results print the same interval.
-std::pair<double, double> BootstrapCi(const std::vector<double>& xs) {
-  if (xs.size() < 2) return {std::nan(""), std::nan("")};
-  uint64_t state = 0x9e3779b97f4a7c15ULL ^ xs.size();
-  auto next = [&state] {
-    uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-  };
-  constexpr int kResamples = 2000;
-  std::vector<double> means(kResamples);
-  for (int b = 0; b < kResamples; ++b) {
-    double sum = 0;
-    for (size_t i = 0; i < xs.size(); ++i) sum += xs[next() % xs.size()];
-    means[b] = sum / static_cast<double>(xs.size());
-  }
-  std::sort(means.begin(), means.end());
-  return {means[static_cast<size_t>(0.025 * kResamples)], means[static_cast<size_t>(0.975 * kResamples) - 1]};
-}
-
-struct Stats {
-  size_t n = 0;
-  double mean = NAN, std = NAN, min = NAN, max = NAN, lo = NAN, hi = NAN;
+// The rows to print, and the notes that explain what they leave out.
+struct Table {
+  Row header;
+  std::vector<Row> rows;
+  std::vector<bool> numeric;             // per column: a JSON number
+  std::vector<std::string> notes;        // every format's (on stderr with csv and json)
+  std::vector<std::string> table_notes;  // the table's and markdown's only
 };
 
-Stats Describe(const std::vector<double>& xs) {
-  Stats s;
-  s.n = xs.size();
-  if (xs.empty()) return s;
-  double sum = 0;
-  for (double x : xs) sum += x;
-  s.mean = sum / static_cast<double>(xs.size());
-  double ss = 0;
-  for (double x : xs) ss += (x - s.mean) * (x - s.mean);
-  s.std = xs.size() > 1 ? std::sqrt(ss / static_cast<double>(xs.size() - 1)) : NAN;
-  s.min = *std::min_element(xs.begin(), xs.end());
-  s.max = *std::max_element(xs.begin(), xs.end());
-  std::tie(s.lo, s.hi) = BootstrapCi(xs);
-  return s;
+struct Columns {
+  const SweepResults& res;
+  std::vector<std::string> metrics;
+  int Param(const std::string& name) const {
+    for (size_t i = 0; i < res.param_names.size(); ++i) {
+      if (res.param_names[i] == name) return static_cast<int>(i);
+    }
+    return -1;
+  }
+  // A metric named like a parameter (a train task's `lr` column) gets a suffix.
+  std::string MetricHeader(const std::string& m) const { return Param(m) >= 0 ? m + "_metric" : m; }
+  void Add(Table* t, const std::string& name, bool numeric) const {
+    t->header.push_back(name);
+    t->numeric.push_back(numeric);
+  }
+};
+
+std::string Known(const std::vector<std::string>& names) {
+  std::string known;
+  for (const auto& n : names) known += " " + n;
+  return names.empty() ? " none yet" : known;
 }
 
-}  // namespace
+// The metric columns: --metrics (each must exist), else all; a train task's
+// table and markdown show the ones people compare (csv and json have them all).
+Status PickMetrics(const SummaryOptions& o, const SweepResults& res, std::vector<std::string>* out) {
+  const auto& all = res.metric_names;
+  if (!o.metrics.empty()) {
+    *out = SplitComma(o.metrics);
+    for (const auto& m : *out) {
+      if (std::find(all.begin(), all.end(), m) == all.end()) {
+        return Status::InvalidArgument("--metrics: no metric '" + m + "' in this sweep's results (metrics:" +
+                                       Known(all) + ")");
+      }
+    }
+    return Status::OK();
+  }
+  *out = all;
+  if (!res.spec.has_train() || !(o.format == "table" || o.format == "markdown")) return Status::OK();
+  std::vector<std::string> main_ones;
+  for (const char* m : {"best_val_acc", "best_epoch", "final_val_acc", "final_val_loss", "test_acc", "test_loss",
+                        "num_parameters", "images_per_s"}) {
+    if (std::find(all.begin(), all.end(), m) != all.end()) main_ones.push_back(m);
+  }
+  if (!o.sort.empty() && std::find(main_ones.begin(), main_ones.end(), o.sort) == main_ones.end() &&
+      std::find(all.begin(), all.end(), o.sort) != all.end()) {
+    main_ones.insert(main_ones.begin(), o.sort);
+  }
+  *out = main_ones;
+  return Status::OK();
+}
 
-int CmdSummary(const SummaryOptions& o) {
-  Env* env = Env::Default();
-  SweepResults res;
-  Status s = LoadResults(env, o.dir, LoadOptions(), &res);
-  if (!s.ok()) return UsageError(s.ToString());
+bool IsTimeColumn(const std::string& name) { return name == "wall_seconds" || name == "last_attempt_seconds"; }
 
-  // Broken files never stop the summary: name them.
+// One row per trial. Sorting by a metric or a time ranks done trials only:
+// the others (a failed trial's last metrics.csv row is no result) follow them.
+Table TrialTable(const SummaryOptions& o, const Columns& cols, std::vector<const TrialRecord*> rows, bool exact) {
+  Table t;
+  cols.Add(&t, "index", true);
+  cols.Add(&t, "state", false);
+  cols.Add(&t, "attempts", true);
+  for (const auto& p : cols.res.param_names) cols.Add(&t, p, false);
+  for (const auto& m : cols.metrics) cols.Add(&t, cols.MetricHeader(m), true);
+  cols.Add(&t, "wall_seconds", true);
+  cols.Add(&t, "last_attempt_seconds", true);
+  auto key = [&](const TrialRecord* r) -> double {
+    if (r->state != TrialState::kDone) return NAN;
+    if (o.sort == "wall_seconds") return r->wall_seconds >= 0 ? r->wall_seconds : NAN;
+    if (o.sort == "last_attempt_seconds") return r->last_attempt_seconds >= 0 ? r->last_attempt_seconds : NAN;
+    auto it = r->metrics.find(o.sort);
+    return it == r->metrics.end() ? NAN : it->second;
+  };
+  if (!o.sort.empty()) {
+    const int pc = cols.Param(o.sort);
+    std::stable_sort(rows.begin(), rows.end(), [&](const TrialRecord* a, const TrialRecord* b) {
+      if (pc >= 0) {  // numerically when both values are numbers
+        const std::string &x = a->params[pc], &y = b->params[pc];
+        return o.desc ? ValueLess(y, x) : ValueLess(x, y);
+      }
+      const double x = key(a), y = key(b);
+      if (std::isnan(x) != std::isnan(y)) return std::isnan(y);  // unranked trials last
+      return o.desc ? x > y : x < y;
+    });
+  }
+  auto seconds = [&](double v) { return v >= 0 ? Num(v, exact) : ""; };
+  for (const auto* r : rows) {
+    Row row = {TrialName(r->index), std::string(TrialStateName(r->state)) + (r->problem.empty() ? "" : " (broken)"),
+               std::to_string(r->attempts)};
+    for (const auto& v : r->params) row.push_back(v);
+    for (const auto& m : cols.metrics) {
+      auto it = r->metrics.find(m);
+      row.push_back(it == r->metrics.end() ? "" : Num(it->second, exact));
+    }
+    row.push_back(seconds(r->wall_seconds));
+    row.push_back(seconds(r->last_attempt_seconds));
+    t.rows.push_back(std::move(row));
+  }
+  return t;
+}
+
+// One row per group of done trials: n and, per metric that is a measurement
+// (not an x column), mean, std, min, max and the 95% CI (n >= kMinCiSamples).
+// Groups sort by their key (numbers as numbers), or by a metric's mean.
+Status GroupTable(const SummaryOptions& o, const Columns& cols, const std::vector<const TrialRecord*>& rows,
+                  bool exact, Table* t) {
+  std::vector<int> key_cols;
+  for (const auto& g : SplitComma(o.group_by)) {
+    const int c = cols.Param(g);
+    if (c < 0) return Status::InvalidArgument("--group-by: no parameter '" + g + "'");
+    key_cols.push_back(c);
+    cols.Add(t, g, false);
+  }
+  std::vector<std::string> metrics;
+  for (const auto& m : cols.metrics) {
+    if (!IsXColumn(m)) metrics.push_back(m);
+  }
+  if (!o.metrics.empty() && metrics.empty()) {
+    return Status::InvalidArgument("--metrics " + o.metrics +
+                                   ": epoch, step and best_epoch are positions, not measurements; "
+                                   "--group-by gives no statistics for them");
+  }
+  cols.Add(t, "n", true);
+  for (const auto& m : metrics) {
+    for (const char* stat : {"mean", "std", "min", "max", "ci95_lo", "ci95_hi"}) {
+      cols.Add(t, cols.MetricHeader(m) + "_" + stat, true);
+    }
+  }
+  std::map<std::vector<std::string>, std::vector<const TrialRecord*>> groups;
+  for (const auto* r : rows) {
+    std::vector<std::string> key;
+    for (int c : key_cols) key.push_back(r->params[static_cast<size_t>(c)]);
+    groups[key].push_back(r);
+  }
+  struct Group {
+    std::vector<std::string> key;
+    double sort_key = NAN;
+    Row row;
+  };
+  std::vector<Group> sorted;
+  bool small = false;
+  for (const auto& [key, members] : groups) {
+    Group g{key, NAN, key};
+    size_t n_done = 0;
+    for (const auto* r : members) n_done += r->state == TrialState::kDone;
+    small |= n_done < kMinCiSamples;
+    g.row.push_back(std::to_string(n_done));
+    for (const auto& m : metrics) {
+      std::vector<double> xs;
+      for (const auto* r : members) {
+        auto it = r->metrics.find(m);
+        if (r->state == TrialState::kDone && it != r->metrics.end() && !std::isnan(it->second)) xs.push_back(it->second);
+      }
+      const Stats st = Describe(xs);
+      if (m == o.sort) g.sort_key = st.mean;
+      for (double v : {st.mean, st.std, st.min, st.max, st.ci95_lo, st.ci95_hi}) g.row.push_back(Num(v, exact));
+    }
+    sorted.push_back(std::move(g));
+  }
+  const bool by_metric = !o.sort.empty() && cols.Param(o.sort) < 0;
+  const bool desc_key = o.desc && !o.sort.empty() && !by_metric;
+  std::sort(sorted.begin(), sorted.end(), [&](const Group& a, const Group& b) {
+    const auto &x = desc_key ? b.key : a.key, &y = desc_key ? a.key : b.key;
+    return std::lexicographical_compare(x.begin(), x.end(), y.begin(), y.end(), ValueLess);
+  });
+  if (by_metric) {
+    std::stable_sort(sorted.begin(), sorted.end(), [&](const Group& a, const Group& b) {
+      if (std::isnan(a.sort_key) != std::isnan(b.sort_key)) return std::isnan(b.sort_key);
+      return o.desc ? a.sort_key > b.sort_key : a.sort_key < b.sort_key;
+    });
+  }
+  for (auto& g : sorted) t->rows.push_back(std::move(g.row));
+  if (small && !metrics.empty()) {
+    t->table_notes.push_back("ci95 is empty for groups of fewer than " + std::to_string(kMinCiSamples) +
+                       " done trials: a 95% CI needs n >= " + std::to_string(kMinCiSamples));
+  }
+  return Status::OK();
+}
+
+// Broken files never stop the summary: name them.
+void WarnProblems(const SweepResults& res) {
   int broken = 0;
   for (const auto& t : res.trials) {
     if (t.problem.empty()) continue;
     if (++broken <= 20) std::fprintf(stderr, "sweep: warning: trial %s: %s\n", TrialName(t.index).c_str(), t.problem.c_str());
   }
-  if (broken > 20) std::fprintf(stderr, "sweep: warning: ... and %d more trials with unreadable files\n", broken - 20);
+  if (broken > 20) std::fprintf(stderr, "sweep: warning: ... and %d more trials with problems\n", broken - 20);
+}
 
-  auto param_col = [&](const std::string& name) -> int {
-    for (size_t i = 0; i < res.param_names.size(); ++i) {
-      if (res.param_names[i] == name) return static_cast<int>(i);
-    }
-    return -1;
-  };
+}  // namespace
+
+int CmdSummary(const SummaryOptions& o) {
+  if (o.top != -1 && o.top <= 0) return UsageError("--top " + std::to_string(o.top) + ": K must be at least 1 (leave --top out for all rows)");
+  Env* env = Env::Default();
+  SweepResults res;
+  Status s = LoadResults(env, o.dir, LoadOptions(), &res);
+  if (!s.ok()) return UsageError(s.ToString());
+  WarnProblems(res);
+
+  Columns cols{res, {}};
   // --where name=value (several: all must hold); `state` is a name too.
-  std::vector<const TrialRecord*> rows;
   std::vector<std::pair<int, std::string>> filters;  // column (-1: state), value
+  bool state_filter_excludes_pending = false;
   for (const auto& w : o.where) {
     size_t eq = w.find('=');
     if (eq == std::string::npos) return UsageError("--where '" + w + "': write NAME=VALUE, e.g. --where model=resnet_cifar");
     std::string name = w.substr(0, eq);
-    int c = param_col(name);
+    int c = cols.Param(name);
     if (c < 0 && name != "state") {
-      std::string known;
-      for (const auto& p : res.param_names) known += " " + p;
-      return UsageError("--where: no parameter '" + name + "' (parameters:" + known + ", or state)");
+      return UsageError("--where: no parameter '" + name + "' (parameters:" + Known(res.param_names) + ", or state)");
     }
     filters.push_back({c, w.substr(eq + 1)});
+    if (c < 0 && w.substr(eq + 1) != "pending") state_filter_excludes_pending = true;
   }
+  std::vector<const TrialRecord*> rows;
   for (const auto& t : res.trials) {
     bool keep = true;
     for (const auto& [c, v] : filters) {
@@ -210,140 +357,51 @@ int CmdSummary(const SummaryOptions& o) {
     }
     if (keep) rows.push_back(&t);
   }
-  std::vector<std::string> metrics = o.metrics.empty() ? res.metric_names : SplitComma(o.metrics);
-  if (o.metrics.empty() && res.spec.has_train() && (o.format == "table" || o.format == "markdown")) {
-    // A train task records ~20 metrics; the table shows the ones people
-    // compare (csv and json have them all).
-    std::vector<std::string> main_ones;
-    for (const char* m : {"best_val_acc", "best_epoch", "final_val_acc", "final_val_loss", "test_acc", "test_loss",
-                          "num_parameters", "images_per_s"}) {
-      if (std::find(metrics.begin(), metrics.end(), m) != metrics.end()) main_ones.push_back(m);
-    }
-    if (!o.sort.empty() && std::find(main_ones.begin(), main_ones.end(), o.sort) == main_ones.end() &&
-        std::find(metrics.begin(), metrics.end(), o.sort) != metrics.end()) {
-      main_ones.insert(main_ones.begin(), o.sort);
-    }
-    metrics = main_ones;
-  }
-  // A metric named like a parameter (a train task's `lr` column) gets a suffix.
-  auto metric_header = [&](const std::string& m) { return param_col(m) >= 0 ? m + "_metric" : m; };
+  s = PickMetrics(o, res, &cols.metrics);
+  if (!s.ok()) return UsageError(s.message());
   if (!o.sort.empty() && std::find(res.metric_names.begin(), res.metric_names.end(), o.sort) == res.metric_names.end() &&
-      !(o.sort == "wall_seconds" || param_col(o.sort) >= 0)) {
-    std::string known;
-    for (const auto& m : res.metric_names) known += " " + m;
-    return UsageError("--sort: no metric '" + o.sort + "' in this sweep (metrics:" + known + ")");
+      !(IsTimeColumn(o.sort) || cols.Param(o.sort) >= 0)) {
+    return UsageError("--sort: no metric '" + o.sort + "' in this sweep (metrics:" + Known(res.metric_names) +
+                      "; or a parameter, wall_seconds, last_attempt_seconds)");
   }
 
-  Row header;
-  std::vector<Row> out;
-  std::vector<bool> numeric;
+  const bool exact = o.format != "table";
+  Table table;
   if (!o.group_by.empty()) {
-    std::vector<int> cols;
-    for (const auto& g : SplitComma(o.group_by)) {
-      int c = param_col(g);
-      if (c < 0) return UsageError("--group-by: no parameter '" + g + "'");
-      cols.push_back(c);
-      header.push_back(g);
-      numeric.push_back(false);
-    }
-    std::map<std::vector<std::string>, std::vector<const TrialRecord*>> groups;
-    for (const auto* t : rows) {
-      std::vector<std::string> key;
-      for (int c : cols) key.push_back(t->params[static_cast<size_t>(c)]);
-      groups[key].push_back(t);
-    }
-    header.push_back("n");
-    numeric.push_back(true);
-    for (const auto& m : metrics) {
-      for (const char* stat : {"mean", "std", "min", "max", "ci95_lo", "ci95_hi"}) {
-        header.push_back(metric_header(m) + "_" + stat);
-        numeric.push_back(true);
-      }
-    }
-    std::vector<std::pair<double, Row>> sorted;
-    for (const auto& [key, members] : groups) {
-      Row r = key;
-      size_t n_done = 0;
-      for (const auto* t : members) n_done += t->state == TrialState::kDone;
-      r.push_back(std::to_string(n_done));
-      double sort_key = NAN;
-      for (const auto& m : metrics) {
-        std::vector<double> xs;
-        for (const auto* t : members) {
-          auto it = t->metrics.find(m);
-          if (t->state == TrialState::kDone && it != t->metrics.end() && !std::isnan(it->second)) xs.push_back(it->second);
-        }
-        Stats st = Describe(xs);
-        if (m == o.sort) sort_key = st.mean;
-        for (double v : {st.mean, st.std, st.min, st.max, st.lo, st.hi}) r.push_back(Num(v));
-      }
-      sorted.push_back({sort_key, std::move(r)});
-    }
-    if (!o.sort.empty()) {
-      std::stable_sort(sorted.begin(), sorted.end(), [&](const auto& a, const auto& b) {
-        if (std::isnan(a.first) != std::isnan(b.first)) return std::isnan(b.first);
-        return o.desc ? a.first > b.first : a.first < b.first;
-      });
-    }
-    for (auto& [k, r] : sorted) out.push_back(std::move(r));
+    s = GroupTable(o, cols, rows, exact, &table);
+    if (!s.ok()) return UsageError(s.message());
   } else {
-    header = {"index", "state", "attempts"};
-    numeric = {true, false, true};
-    for (const auto& p : res.param_names) {
-      header.push_back(p);
-      numeric.push_back(false);
-    }
-    for (const auto& m : metrics) {
-      header.push_back(metric_header(m));
-      numeric.push_back(true);
-    }
-    header.push_back("wall_seconds");
-    numeric.push_back(true);
-    auto key = [&](const TrialRecord* t) -> double {
-      if (o.sort == "wall_seconds") return t->wall_seconds >= 0 ? t->wall_seconds : NAN;
-      auto it = t->metrics.find(o.sort);
-      return it == t->metrics.end() ? NAN : it->second;
-    };
-    if (!o.sort.empty()) {
-      const int pc = param_col(o.sort);
-      std::stable_sort(rows.begin(), rows.end(), [&](const TrialRecord* a, const TrialRecord* b) {
-        if (pc >= 0) {  // numerically when both values are numbers
-          const std::string &x = a->params[pc], &y = b->params[pc];
-          char *ex = nullptr, *ey = nullptr;
-          const double dx = std::strtod(x.c_str(), &ex), dy = std::strtod(y.c_str(), &ey);
-          if (!x.empty() && !y.empty() && *ex == '\0' && *ey == '\0') return o.desc ? dx > dy : dx < dy;
-          return o.desc ? x > y : x < y;
-        }
-        double x = key(a), y = key(b);
-        if (std::isnan(x) != std::isnan(y)) return std::isnan(y);  // trials without the metric last
-        return o.desc ? x > y : x < y;
-      });
-    }
-    for (const auto* t : rows) {
-      Row r = {TrialName(t->index), std::string(TrialStateName(t->state)) + (t->problem.empty() ? "" : " (broken)"),
-               std::to_string(t->attempts)};
-      for (const auto& v : t->params) r.push_back(v);
-      for (const auto& m : metrics) {
-        auto it = t->metrics.find(m);
-        r.push_back(it == t->metrics.end() ? "" : Num(it->second));
-      }
-      r.push_back(t->wall_seconds >= 0 ? Num(t->wall_seconds) : "");
-      out.push_back(std::move(r));
+    table = TrialTable(o, cols, std::move(rows), exact);
+    if (res.unclaimed() > 0 && !state_filter_excludes_pending) {
+      table.notes.push_back(std::to_string(res.unclaimed()) + " of " + std::to_string(res.num_points) +
+                            " points are pending and not listed: no trial has claimed them, so they have no "
+                            "results; `sweep points " + o.dir + "` lists every point");
     }
   }
-  if (o.top > 0 && out.size() > static_cast<size_t>(o.top)) out.resize(static_cast<size_t>(o.top));
+  if (o.top > 0 && table.rows.size() > static_cast<size_t>(o.top)) table.rows.resize(static_cast<size_t>(o.top));
 
   std::string text;
   if (o.format == "csv") {
-    text = RenderCsv(header, out);
+    text = RenderCsv(table.header, table.rows);
   } else if (o.format == "json") {
-    text = RenderJson(header, out, numeric);
+    text = RenderJson(table.header, table.rows, table.numeric);
   } else if (o.format == "markdown") {
-    text = RenderMarkdown(header, out);
+    text = RenderMarkdown(table.header, table.rows);
   } else {
-    text = FitTable(header, out, OutputWidth());
+    text = FitTable(table.header, table.rows, OutputWidth());
   }
   std::fwrite(text.data(), 1, text.size(), stdout);
+  std::fflush(stdout);
+  // Notes go with a table people read; a file programs read stays pure data.
+  const bool to_stdout = o.format == "table" || o.format == "markdown";
+  if (to_stdout) table.notes.insert(table.notes.end(), table.table_notes.begin(), table.table_notes.end());
+  for (const auto& note : table.notes) {
+    if (to_stdout) {
+      std::printf("%s(%s)\n", o.format == "markdown" ? "\n" : "", note.c_str());
+    } else {
+      std::fprintf(stderr, "sweep: note: %s\n", note.c_str());
+    }
+  }
   return 0;
 }
 

@@ -52,7 +52,7 @@ int EpochsOf(const SweepResults& res, const PointSpace& ps, uint64_t index) {
 std::string Frame(const SweepResults& res, const PointSpace& ps, double interval, int limit, bool* finished) {
   const auto& c = res.counts;
   auto n = [&](TrialState s) { return c[static_cast<int>(s)]; };
-  const uint64_t total = res.trials.size();
+  const uint64_t total = res.num_points;  // res.trials holds the claimed ones only
   const uint64_t ended = n(TrialState::kDone) + n(TrialState::kFailed) + n(TrialState::kStopped);
   *finished = ended == total;
   char when[16];

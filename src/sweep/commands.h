@@ -17,9 +17,9 @@ int CmdWatch(const std::string& dir, double interval, int limit);
 int CmdPoints(const std::string& dir, const std::string& format);
 struct SummaryOptions {
   std::string dir;
-  std::string sort;                // a metric (or a parameter, or wall_seconds)
+  std::string sort;                // a metric (or a parameter, wall_seconds, last_attempt_seconds)
   bool desc = false;
-  int top = 0;                     // 0: all rows
+  int top = -1;                    // -1: all rows (given, it must be >= 1)
   std::vector<std::string> where;  // NAME=VALUE, all must hold; NAME is a parameter or `state`
   std::string format = "table";    // table | csv | json | markdown
   std::string group_by;            // P1,P2: aggregate over the other parameters

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/layout.h"
+#include "sweep/stats.h"
 
 namespace claimsweep {
 
@@ -276,6 +277,7 @@ std::vector<std::string> TableMetrics(const SweepResults& res) {
 
 // best_val_acc (train tasks), else val_acc, else the first metric that is
 // not a curve's x column (a command's `epoch` says nothing about the point).
+// It ranks done trials only (in the charts and the table's sort order).
 std::string PrimaryMetric(const SweepResults& res) {
   const auto& m = res.metric_names;
   for (const char* name : {"best_val_acc", "val_acc"}) {
@@ -286,7 +288,7 @@ std::string PrimaryMetric(const SweepResults& res) {
     if (!t.curve_columns.empty()) x_columns.insert(t.curve_columns[0]);
   }
   for (const auto& name : m) {
-    if (!x_columns.count(name)) return name;
+    if (!x_columns.count(name) && !IsXColumn(name)) return name;
   }
   return m.empty() ? "" : m.front();
 }
@@ -315,6 +317,7 @@ std::string ResultsTable(const SweepResults& res) {
     th(clash ? m + "_metric" : m, true);
   }
   th("wall_seconds", true);
+  th("last_attempt_seconds", true);
   if (any_problem) th("problem", false);
   h += "</tr></thead><tbody>\n";
   for (const auto& t : res.trials) {
@@ -326,13 +329,18 @@ std::string ResultsTable(const SweepResults& res) {
       const std::string v = p < t.params.size() ? t.params[p] : "";
       h += "<td data-v=\"" + HtmlEscape(v) + "\">" + HtmlEscape(v) + "</td>";
     }
+    // Only done trials are ranked: the others' metrics (a failed trial's
+    // last metrics.csv row) are shown but sort after every done trial.
+    const bool ranked = t.state == TrialState::kDone;
     for (const auto& m : metrics) {
       auto it = t.metrics.find(m);
       const double v = it == t.metrics.end() ? NAN : it->second;
+      h += "<td data-v=\"" + (ranked ? SortKey(v) : "") + "\">" + Num(v) + "</td>";
+    }
+    for (double secs : {t.wall_seconds, t.last_attempt_seconds}) {
+      const double v = secs >= 0 ? secs : NAN;
       h += "<td data-v=\"" + SortKey(v) + "\">" + Num(v) + "</td>";
     }
-    const double wall = t.wall_seconds >= 0 ? t.wall_seconds : NAN;
-    h += "<td data-v=\"" + SortKey(wall) + "\">" + Num(wall) + "</td>";
     if (any_problem) h += "<td class=\"problem\">" + HtmlEscape(t.problem) + "</td>";
     h += "</tr>\n";
   }
@@ -594,7 +602,7 @@ std::string RenderReportHtml(const SweepResults& res, const ReportOptions& o) {
       "script-src 'unsafe-inline'\">\n"
       "<title>" + HtmlEscape(name) + " - claimsweep report</title>\n<style>" + kStyle + "</style></head>\n<body>\n";
   h += "<h1>Sweep " + HtmlEscape(name) + "</h1>\n<p class=\"meta\">Directory <code>" + HtmlEscape(res.dir) +
-       "</code> &middot; " + std::to_string(res.trials.size()) + " points &middot; generated " +
+       "</code> &middot; " + std::to_string(res.num_points) + " points &middot; generated " +
        HtmlEscape(o.generated_at) + " by <code>sweep report</code></p>\n";
   h += "<div id=\"report-errors\" data-count=\"0\"></div>\n<p class=\"counts\">";
   for (int s = 0; s < kNumTrialStates; ++s) {
@@ -604,8 +612,14 @@ std::string RenderReportHtml(const SweepResults& res, const ReportOptions& o) {
   }
   h += "</p>\n";
 
-  h += "<h2>Results</h2>\n<p class=\"note\">Click a column header to sort; click again to reverse.</p>\n"
-       "<div class=\"tablewrap\">" + ResultsTable(res) + "</div>\n";
+  h += "<h2>Results</h2>\n<p class=\"note\">Click a column header to sort; click again to reverse. Metrics rank "
+       "done trials only: the others sort after them.</p>\n";
+  if (res.unclaimed() > 0) {
+    h += "<p class=\"note\" id=\"unlisted\">" + std::to_string(res.unclaimed()) +
+         " pending points are not listed: no trial has claimed them, so they have no results "
+         "(<code>sweep points</code> lists every point).</p>\n";
+  }
+  h += "<div class=\"tablewrap\">" + ResultsTable(res) + "</div>\n";
   h += "<h2>Validation curves</h2>\n" + OverlayChart(res, o);
   h += "<h2>Metric against parameters</h2>\n" + ParamCharts(res);
 

@@ -1,7 +1,8 @@
 // The HTML report of a sweep (`sweep report DIR -o FILE`): one self-contained
 // file (inline CSS, inline SVG charts drawn here, a few lines of inline JS;
 // nothing is fetched, and a Content-Security-Policy forbids fetching) with
-// the state counts, a sortable results table, learning curves, the
+// the state counts, a sortable table of the claimed trials (pending points
+// are counted, not listed; metrics rank done trials only), learning curves, the
 // validation curves of all trials overlaid, the primary metric against each
 // swept parameter, and the log tails of failed trials.
 //

@@ -40,6 +40,37 @@ std::string GetEnv(const char* name) {
   return v ? v : "";
 }
 
+// Wall seconds of a trial's attempts before `attempt`: each one's record's
+// duration_seconds; an attempt that wrote no record (killed by SIGKILL, its
+// node lost) counts from its owner.json's started_at to its last heartbeat
+// (owner.json's mtime), to the second.
+double EarlierAttemptsSeconds(Env* env, const SweepLayout& layout, uint64_t index, uint32_t attempt) {
+  double total = 0;
+  for (uint32_t k = 1; k < attempt; ++k) {
+    std::string text;
+    TrialResult rec;
+    if ((env->ReadFile(layout.failed_path(index, k), &text).ok() ||
+         env->ReadFile(layout.released_path(index, k), &text).ok()) &&
+        ParseJson(text, layout.failed_path(index, k), &rec).ok()) {
+      total += std::max(0.0, rec.duration_seconds());
+      continue;
+    }
+    AttemptOwner owner;
+    FileInfo beat;
+    std::tm tm{};
+    if (env->ReadFile(layout.owner_path(index, k), &text).ok() &&
+        ParseJson(text, layout.owner_path(index, k), &owner).ok() &&
+        env->Stat(layout.heartbeat_path(index, k), &beat).ok() &&
+        std::sscanf(owner.started_at().c_str(), "%d-%d-%dT%d:%d:%dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+                    &tm.tm_hour, &tm.tm_min, &tm.tm_sec) == 6) {
+      tm.tm_year -= 1900;
+      tm.tm_mon -= 1;
+      total += std::max(0.0, static_cast<double>(beat.mtime_ns) / 1e9 - static_cast<double>(::timegm(&tm)));
+    }
+  }
+  return total;
+}
+
 
 // Whether Slurm no longer knows a job: squeue, cached for a few seconds. A job
 // missing from a cached listing is asked about again with a fresh one (it may
@@ -360,6 +391,9 @@ TrialRunner::Outcome TrialRunner::Record(Claimer* claimer, const Claim& claim, c
   r.set_exit_code(end.exit_code);
   r.set_term_signal(end.term_signal);
   r.set_duration_seconds(end.seconds);
+  if (end.kind == Outcome::kDone) {
+    r.set_total_seconds(end.seconds + EarlierAttemptsSeconds(env_, layout_, claim.index, claim.attempt));
+  }
   r.set_host(HostName());
   r.set_slurm_job_id(GetEnv("SLURM_JOB_ID"));
   r.set_started_at(started_at);
