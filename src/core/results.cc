@@ -42,7 +42,7 @@ void LoadTrial(Env* env, const SweepLayout& layout, const ClaimPolicy& policy, i
     std::string text;
     TrialResult r;
     if (env->ReadFile(layout.result_path(t->index), &text).ok() &&
-        ParseJson(text, layout.result_path(t->index), &r).ok()) {
+        ParseRecord(text, layout.result_path(t->index), &r).ok()) {
       t->state = TrialState::kDone;
       t->attempts = r.attempt();
       NumericMetrics(r.metrics(), &t->metrics);
@@ -88,7 +88,7 @@ void LoadTrial(Env* env, const SweepLayout& layout, const ClaimPolicy& policy, i
     std::string text;
     TrialResult r;
     s = env->ReadFile(record_path, &text);
-    if (s.ok()) s = ParseJson(text, record_path, &r);
+    if (s.ok()) s = ParseRecord(text, record_path, &r);
     if (!s.ok()) {
       t->problem = text.empty() && s.ok() ? record_path + ": empty" : s.ToString();
     } else {

@@ -24,8 +24,6 @@
 namespace claimsweep {
 namespace {
 
-constexpr uint32_t kRecordVersion = 1;
-
 void Say(const std::string& msg) {
   std::fprintf(stderr, "trial: %s\n", msg.c_str());
   std::fflush(stderr);
@@ -319,7 +317,7 @@ TrialRunner::Outcome TrialRunner::Record(Claimer* claimer, const Claim& claim, c
     return Outcome::kLost;
   }
   TrialResult r;
-  r.set_format_version(kRecordVersion);
+  r.set_format_version(kRecordFormatVersion);
   r.set_index(static_cast<uint32_t>(claim.index));
   r.set_attempt(claim.attempt);
   r.set_exit_code(end.exit_code);
