@@ -33,8 +33,9 @@ std::string Tail(const std::string& text, int lines) {
 }
 
 // Fills everything but index/params for one claimed trial.
-void LoadTrial(Env* env, const SweepLayout& layout, const ClaimPolicy& policy, int64_t now_ns,
-               const LoadOptions& opt, TrialRecord* t) {
+void LoadTrial(Env* env, const SweepLayout& layout, const SweepSpec& spec, int64_t now_ns, const LoadOptions& opt,
+               TrialRecord* t) {
+  const ClaimPolicy& policy = spec.claim();
   const std::string trial_dir = layout.trial_dir(t->index);
   // Fast path, most trials of a big sweep: a readable result.json means done
   // whatever else the directory holds; its attempt number is the attempts.
@@ -51,7 +52,7 @@ void LoadTrial(Env* env, const SweepLayout& layout, const ClaimPolicy& policy, i
       t->job_id = r.slurm_job_id();
       t->outcome_message = r.message();
       if (opt.curves) {
-        const std::string csv = trial_dir + "/metrics.csv";
+        const std::string csv = MetricsCsvPath(spec, layout, t->index);
         if (env->ReadFile(csv, &text).ok()) {
           Status s = ParseMetricsCsv(text, csv, &t->curve_columns, &t->curve);
           t->csv_rows = static_cast<int>(t->curve.size());
@@ -103,7 +104,7 @@ void LoadTrial(Env* env, const SweepLayout& layout, const ClaimPolicy& policy, i
   const bool need_csv = opt.curves || (!snap.has_result && t->metrics.empty());
   if (need_csv) {
     std::string text;
-    const std::string csv = trial_dir + "/metrics.csv";
+    const std::string csv = MetricsCsvPath(spec, layout, t->index);
     s = env->ReadFile(csv, &text);
     if (s.ok()) {
       s = ParseMetricsCsv(text, csv, &t->curve_columns, &t->curve);
@@ -157,7 +158,7 @@ Status LoadResults(Env* env, const std::string& sweep_dir, const LoadOptions& op
   }
   // Claimed trials in parallel: each costs a few small reads.
   ParallelFor(claimed.size(), opt.threads, 64, [&](size_t k) {
-    LoadTrial(env, layout, spec->claim(), now_ns, opt, &out->trials[claimed[k]]);
+    LoadTrial(env, layout, *spec, now_ns, opt, &out->trials[claimed[k]]);
   });
 
   std::set<std::string> metric_names;
