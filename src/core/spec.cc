@@ -8,8 +8,8 @@
 
 #include "core/layout.h"
 #include "core/points.h"
-#include "core/spec_digest.h"
 #include "core/slurm.h"
+#include "core/spec_digest.h"
 #include "core/template.h"
 #include "core/train_config.h"
 
@@ -328,7 +328,7 @@ Result<SweepSpec> ReadFrozenSpec(Env* env, const std::string& sweep_dir) {
   if (spec->format_version() >= 2 && !has_digest) {
     return Status::Corruption(layout.spec_digest_path() + " is missing: `sweep init` records the SHA-256 of " + path +
                               " there (format_version " + std::to_string(spec->format_version()) +
-                              "), and the spec cannot be trusted without it: the sweep's points depend on it; "
+                              "), and without it the spec, on which the sweep's points depend, cannot be checked; "
                               "restore it, or start a new sweep (growing a running sweep will be `sweep extend`)");
   }
   ApplyDefaults(&spec.value());
