@@ -81,7 +81,7 @@ TEST(ControlProcess, StopEndsARunningTrialThenResetRunsItAgainFromAttemptOne) {
   ASSERT_EQ(archives.size(), 1u);
   EXPECT_EQ(archives[0].rfind("000000-", 0), 0u) << archives[0];
   const std::string archive = s.dir + "/archive/" + archives[0];
-  EXPECT_EQ(s.List(archive), (std::vector<std::string>{"attempt-0001", "attempt-0001.released.json", "stop"}));
+  EXPECT_EQ(s.List(archive), (std::vector<std::string>{"attempt-0001", "attempt-0001.released.json", "stop", "work"}));
   EXPECT_NE(ReadAll(archive + "/attempt-0001/log").find("claimsweep: trial 000000 attempt 1"), std::string::npos);
   EXPECT_EQ(StatusCounts(s.dir)["interrupted"], 1);
 

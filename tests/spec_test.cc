@@ -71,7 +71,7 @@ TEST(Spec, FrozenTextRoundTripsAndCarriesVersion) {
   auto s = ParseSpec(testing::kLrDepthSpec, "x");
   ASSERT_TRUE(s.ok());
   std::string frozen = FreezeSpec(*s);
-  EXPECT_NE(frozen.find("format_version: 1"), std::string::npos);
+  EXPECT_NE(frozen.find("format_version: 2"), std::string::npos);
   auto back = ParseSpec(frozen, "frozen");
   ASSERT_TRUE(back.ok()) << back.status().ToString();
   EXPECT_EQ(FreezeSpec(*back), frozen);

@@ -145,7 +145,7 @@ TEST(Summary, BrokenResultFilesAreNamedAndTheRestIsSummarized) {
   ASSERT_EQ(s.Trial().exit_code, 0);
   SweepLayout layout(s.dir);
   std::ofstream(layout.result_path(3), std::ios::trunc) << "{\"exit_co";  // torn
-  std::ofstream(layout.trial_dir(5) + "/metrics.csv", std::ios::app) << "2,3,4\n";  // a bad row
+  std::ofstream(layout.work_dir(5) + "/metrics.csv", std::ios::app) << "2,3,4\n";  // a bad row
   RunResult r = s.Summary({"--format", "csv"});
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("trial 000003"), std::string::npos) << r.output;

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "core/layout.h"
+#include "core/spec_digest.h"
 
 namespace claimsweep::testing {
 
@@ -37,7 +38,7 @@ void InitSweep(const std::string& dir, const SweepSpec& spec) {
   Env* env = Env::Default();
   SweepLayout l(dir);
   for (const auto& d : {dir, l.trials_dir(), l.leases_dir(), l.tmp_dir()}) ASSERT_TRUE(env->CreateDirs(d).ok());
-  ASSERT_TRUE(env->WriteFileAtomic(l.spec_path(), FreezeSpec(spec)).ok());
+  ASSERT_TRUE(WriteFrozenSpec(env, l, FreezeSpec(spec)).ok());
 }
 
 std::string ReadAll(const std::string& path) {

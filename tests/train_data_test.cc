@@ -168,6 +168,29 @@ TEST(Checkpoint, ADeadWritersTempFileIsRemovedAtResume) {
   EXPECT_FALSE(env->Exists(torn));
 }
 
+// A checkpoint whose TrainState is of a newer format is refused by name, and
+// resume does not fall back to an older checkpoint (it would redo, and then
+// overwrite, the newer one's work).
+TEST(Checkpoint, ANewerStateVersionIsRefusedNotSkipped) {
+  Env* env = Env::Default();
+  TempDir d;
+  TrainState st;
+  st.set_format_version(1);
+  st.set_epoch(1);
+  ASSERT_TRUE(WriteCheckpoint(env, d.path(), st, "old").ok());
+  st.set_format_version(7);
+  st.set_epoch(2);
+  ASSERT_TRUE(WriteCheckpoint(env, d.path(), st, "new").ok());
+  CheckpointData c;
+  bool found = false;
+  Status s = LoadLatestCheckpoint(env, d.path(), &c, &found, nullptr);
+  EXPECT_EQ(s.code(), Status::Code::kUnsupported);
+  EXPECT_NE(s.message().find(d.path() + "/ckpt-0002-000000.csckpt has format_version 7; this claimsweep reads up to 1"),
+            std::string::npos)
+      << s.message();
+  EXPECT_FALSE(found);
+}
+
 TEST(Checkpoint, EveryTruncationAndBitFlipIsDetected) {
   TrainState st;
   st.set_epoch(4);

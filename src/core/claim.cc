@@ -13,8 +13,6 @@
 namespace claimsweep {
 namespace {
 
-constexpr uint32_t kRecordVersion = 1;
-
 int64_t LeaseNs(const ClaimPolicy& p) {
   return static_cast<int64_t>((p.lease_seconds() > 0 ? p.lease_seconds() : 300) * 1e9);
 }
@@ -46,7 +44,7 @@ std::string Claimer::NewTempPath() { return layout_.tmp_dir() + "/" + token_ + "
 
 std::string Claimer::OwnerJson(uint64_t index, uint32_t attempt) const {
   AttemptOwner o;
-  o.set_format_version(kRecordVersion);
+  o.set_format_version(kRecordFormatVersion);
   o.set_index(static_cast<uint32_t>(index));
   o.set_attempt(attempt);
   o.set_token(token_);
@@ -219,7 +217,8 @@ bool Claimer::OwnerJobGone(uint64_t index, uint32_t attempt) {
   if (!job_gone_) return false;
   std::string text;
   AttemptOwner owner;
-  if (!env_->ReadFile(layout_.owner_path(index, attempt), &text).ok() || !ParseJson(text, "", &owner).ok()) return false;
+  const std::string path = layout_.owner_path(index, attempt);
+  if (!env_->ReadFile(path, &text).ok() || !ParseRecord(text, path, &owner).ok()) return false;
   const char* cluster = std::getenv("SLURM_CLUSTER_NAME");
   if (owner.slurm_job_id().empty() || owner.uid() != static_cast<uint32_t>(::getuid()) ||
       owner.slurm_cluster() != (cluster ? cluster : "") || owner.slurm_job_id() == SlurmJobId()) {

@@ -34,7 +34,7 @@ int MoveOrder(const std::string& name, uint32_t* attempt) {
   }
   if (name == "stop") return 4;
   if (name == "result.json") return 5;
-  return 0;  // checkpoints/, metrics.csv, the command's own files, retry markers
+  return 0;  // work/ (a command's files), checkpoints/, metrics.csv, v1 commands' own files, retry markers
 }
 
 std::string UtcStamp() {

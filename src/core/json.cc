@@ -24,3 +24,20 @@ Status ParseJson(const std::string& text, const std::string& path, google::proto
 }
 
 }  // namespace claimsweep
+
+namespace claimsweep {
+
+Status CheckRecordVersion(uint32_t format_version, const std::string& path, uint32_t known) {
+  if (format_version <= known) return Status::OK();
+  return Status::Unsupported(path + " has format_version " + std::to_string(format_version) +
+                             "; this claimsweep reads up to " + std::to_string(known) + ": use a newer claimsweep");
+}
+
+Status ParseRecord(const std::string& text, const std::string& path, google::protobuf::Message* m) {
+  CS_RETURN_IF_ERROR(ParseJson(text, path, m));
+  const google::protobuf::FieldDescriptor* f = m->GetDescriptor()->FindFieldByName("format_version");
+  if (f == nullptr || f->cpp_type() != google::protobuf::FieldDescriptor::CPPTYPE_UINT32) return Status::OK();
+  return CheckRecordVersion(m->GetReflection()->GetUInt32(*m, f), path);
+}
+
+}  // namespace claimsweep

@@ -2,6 +2,7 @@
 // name claimsweep writes has a parse function that is its inverse.
 //
 //   DIR/sweep.textproto                 frozen spec (format_version inside)
+//   DIR/sweep.sha256                    its SHA-256, written by `sweep init` (version >= 2)
 //   DIR/trials/<index>/                 published by rename = point claimed
 //   DIR/trials/<index>/attempt-<k>/     published by rename = attempt k owned
 //        owner.json (its mtime is the heartbeat), log
@@ -12,6 +13,7 @@
 //                                       trial is failed at once
 //   DIR/trials/<index>/result.json      commit point: the trial is done
 //   DIR/trials/<index>/stop             the user asked it to stop
+//   DIR/trials/<index>/work/            a command's own files (version >= 2)
 //   DIR/leases/<index>.<k>[.released]   index of open trials (a hint, not truth);
 //                                       ".released": claimable now
 //   DIR/tmp/                            private temp files and directories
@@ -23,6 +25,7 @@
 namespace claimsweep {
 
 inline constexpr const char* kSpecFileName = "sweep.textproto";
+inline constexpr const char* kSpecDigestFileName = "sweep.sha256";
 
 class SweepLayout {
  public:
@@ -30,6 +33,8 @@ class SweepLayout {
 
   const std::string& root() const { return root_; }
   std::string spec_path() const { return root_ + "/" + kSpecFileName; }
+  // "sha256 <hex>  sweep.textproto": the frozen spec's digest (format_version >= 2).
+  std::string spec_digest_path() const { return root_ + "/" + kSpecDigestFileName; }
   std::string trials_dir() const { return root_ + "/trials"; }
   std::string leases_dir() const { return root_ + "/leases"; }
   std::string tmp_dir() const { return root_ + "/tmp"; }

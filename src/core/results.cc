@@ -74,8 +74,9 @@ void TakeRecord(const TrialResult& r, const std::string& path, bool done, const 
 }
 
 // Fills everything but index and the spec's params for one claimed trial.
-void LoadTrial(Env* env, const SweepLayout& layout, const ClaimPolicy& policy, int64_t now_ns,
-               const LoadOptions& opt, const std::vector<std::string>& names, TrialRecord* t) {
+void LoadTrial(Env* env, const SweepLayout& layout, const SweepSpec& spec, int64_t now_ns, const LoadOptions& opt,
+               const std::vector<std::string>& names, TrialRecord* t) {
+  const ClaimPolicy& policy = spec.claim();
   const std::string trial_dir = layout.trial_dir(t->index);
   // Fast path, most trials of a big sweep: a readable result.json means done
   // whatever else the directory holds; its attempt number is the attempts.
@@ -83,12 +84,12 @@ void LoadTrial(Env* env, const SweepLayout& layout, const ClaimPolicy& policy, i
     std::string text;
     TrialResult r;
     if (env->ReadFile(layout.result_path(t->index), &text).ok() &&
-        ParseJson(text, layout.result_path(t->index), &r).ok()) {
+        ParseRecord(text, layout.result_path(t->index), &r).ok()) {
       t->state = TrialState::kDone;
       t->attempts = r.attempt();
       TakeRecord(r, layout.result_path(t->index), true, names, t);
       if (opt.curves) {
-        const std::string csv = trial_dir + "/metrics.csv";
+        const std::string csv = MetricsCsvPath(spec, layout, t->index);
         if (env->ReadFile(csv, &text).ok()) {
           Status s = ParseMetricsCsv(text, csv, &t->curve_columns, &t->curve);
           t->csv_rows = static_cast<int>(t->curve.size());
@@ -125,7 +126,7 @@ void LoadTrial(Env* env, const SweepLayout& layout, const ClaimPolicy& policy, i
     std::string text;
     TrialResult r;
     s = env->ReadFile(record_path, &text);
-    if (s.ok()) s = ParseJson(text, record_path, &r);
+    if (s.ok()) s = ParseRecord(text, record_path, &r);
     if (!s.ok()) {
       t->problem = text.empty() && s.ok() ? record_path + ": empty" : s.ToString();
     } else {
@@ -136,7 +137,7 @@ void LoadTrial(Env* env, const SweepLayout& layout, const ClaimPolicy& policy, i
   const bool need_csv = opt.curves || (!snap.has_result && t->metrics.empty());
   if (need_csv) {
     std::string text;
-    const std::string csv = trial_dir + "/metrics.csv";
+    const std::string csv = MetricsCsvPath(spec, layout, t->index);
     s = env->ReadFile(csv, &text);
     if (s.ok()) {
       s = ParseMetricsCsv(text, csv, &t->curve_columns, &t->curve);
@@ -189,7 +190,7 @@ Status LoadResults(Env* env, const std::string& sweep_dir, const LoadOptions& op
     TrialRecord& t = out->trials[k];
     t.index = claimed[k];
     for (const auto& [name, v] : ps->At(t.index).values) t.params.push_back(v);
-    LoadTrial(env, layout, spec->claim(), now_ns, opt, out->param_names, &t);
+    LoadTrial(env, layout, *spec, now_ns, opt, out->param_names, &t);
   });
 
   std::set<std::string> metric_names;

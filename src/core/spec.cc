@@ -10,6 +10,7 @@
 #include "core/layout.h"
 #include "core/points.h"
 #include "core/slurm.h"
+#include "core/spec_digest.h"
 #include "core/template.h"
 #include "core/train_config.h"
 
@@ -381,10 +382,21 @@ Result<SweepSpec> ReadFrozenSpec(Env* env, const std::string& sweep_dir) {
     return Status::NotFound(sweep_dir + " is not a sweep directory (no " + kSpecFileName + "); create one with `sweep init SPEC DIR`");
   }
   if (!s.ok()) return s;
+  // The digest first: an edited spec is refused as edited, even when the
+  // edit also broke it (or changed its format_version).
+  const SweepLayout layout(sweep_dir);
+  bool has_digest = false;
+  CS_RETURN_IF_ERROR(CheckSpecDigest(env, layout, text, &has_digest));
   auto spec = ParseSpec(text, path, /*check_every_point=*/false);
   if (!spec.ok()) return spec;
   if (spec->format_version() == 0) {
     return Status::Corruption(path + " has no format_version: it was not written by `sweep init`");
+  }
+  if (spec->format_version() >= 2 && !has_digest) {
+    return Status::Corruption(layout.spec_digest_path() + " is missing: `sweep init` records the SHA-256 of " + path +
+                              " there (format_version " + std::to_string(spec->format_version()) +
+                              "), and without it the spec, on which the sweep's points depend, cannot be checked; "
+                              "restore it, or start a new sweep (growing a running sweep will be `sweep extend`)");
   }
   ApplyDefaults(&spec.value());
   return spec;

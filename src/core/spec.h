@@ -11,7 +11,11 @@
 
 namespace claimsweep {
 
-inline constexpr uint32_t kSpecFormatVersion = 1;
+// The format_version `sweep init` freezes, and the newest this build reads.
+//   1: a command runs in trials/<i>/ itself (no digest).
+//   2: a command runs in trials/<i>/work/; DIR/sweep.sha256 holds the frozen
+//      spec's digest, checked by every reader.
+inline constexpr uint32_t kSpecFormatVersion = 2;
 
 // Parses and validates the spec text read from `path` (used in messages).
 // InvalidArgument carries "path:line:col: message" lines.
@@ -36,7 +40,9 @@ inline std::string MetricsCsvPath(const SweepSpec& spec, const SweepLayout& layo
   return TaskDir(spec, layout, index) + "/metrics.csv";
 }
 
-// Reads DIR/sweep.textproto; Unsupported for an unknown format_version.
+// Reads DIR/sweep.textproto: format_version 1 or 2 (a newer one is refused by
+// name). Corruption when its digest (DIR/sweep.sha256, CheckSpecDigest) does
+// not match, or is missing for format_version >= 2.
 Result<SweepSpec> ReadFrozenSpec(Env* env, const std::string& sweep_dir);
 
 }  // namespace claimsweep

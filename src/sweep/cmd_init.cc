@@ -9,6 +9,7 @@
 #include "core/points.h"
 #include "core/security.h"
 #include "core/spec.h"
+#include "core/spec_digest.h"
 #include "sweep/commands.h"
 
 namespace claimsweep {
@@ -104,8 +105,9 @@ int CmdInit(const std::string& spec_path, const std::string& dir) {
     s = env->CreateDirs(d);
     if (!s.ok()) return Failure(s.ToString());
   }
-  // The spec goes in last: a directory counts as a sweep only once it is complete.
-  s = env->WriteFileAtomic(layout.spec_path(), frozen);
+  // The spec goes in last (after its digest): a directory counts as a sweep
+  // only once it is complete.
+  s = WriteFrozenSpec(env, layout, frozen);
   if (!s.ok()) return Failure(s.ToString());
   std::printf("initialized sweep '%s' in %s: %s\n", spec.name().c_str(), dir.c_str(), Describe(spec, ps).c_str());
   s = CheckSweepSafety(env, layout, spec.security().allow_shared(), ::geteuid());

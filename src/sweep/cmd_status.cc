@@ -94,8 +94,11 @@ int CmdStatus(const std::string& dir, const std::string& format, int limit) {
     }
     AttemptOwner owner;
     std::string text;
-    if (t.derived.latest_attempt > 0 && env->ReadFile(layout.owner_path(t.index, t.derived.latest_attempt), &text).ok()) {
-      ParseJson(text, "", &owner);
+    const std::string owner_path = layout.owner_path(t.index, t.derived.latest_attempt);
+    if (t.derived.latest_attempt > 0 && env->ReadFile(owner_path, &text).ok()) {
+      Status ps = ParseRecord(text, owner_path, &owner);
+      if (ps.code() == Status::Code::kUnsupported) std::fprintf(stderr, "sweep: warning: %s\n", ps.message().c_str());
+      if (!ps.ok()) owner.Clear();
     }
     std::string job = owner.slurm_job_id().empty() ? "-" : owner.slurm_job_id();
     if (t.derived.state == TrialState::kRunning && !owner.slurm_job_id().empty() &&

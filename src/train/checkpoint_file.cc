@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "core/json.h"
 #include "data/crc32c.h"
 
 namespace claimsweep {
@@ -60,6 +61,7 @@ Status DecodeCheckpoint(std::string_view bytes, const std::string& path, Checkpo
   if (!out->state.ParseFromArray(bytes.data() + kHeader + 4, static_cast<int>(state_len))) {
     return Status::Corruption(path + ": state does not parse");
   }
+  CS_RETURN_IF_ERROR(CheckRecordVersion(out->state.format_version(), path));
   out->tensors = bytes.substr(kHeader + 4 + state_len);
   out->path = path;
   return Status::OK();
@@ -113,6 +115,9 @@ Status LoadLatestCheckpoint(Env* env, const std::string& dir, CheckpointData* ou
       *found = true;
       return s;
     }
+    // A newer format is refused, not skipped: resuming from an older
+    // checkpoint (or from scratch) would silently redo and overwrite its work.
+    if (s.code() == Status::Code::kUnsupported) return s;
     if (warn) warn("skipping checkpoint: " + s.ToString());
   }
   return Status::OK();

@@ -30,10 +30,13 @@ Status WriteCheckpoint(Env* env, const std::string& dir, const TrainState& state
                        int keep = 2);
 
 // The newest intact checkpoint in `dir`. *found = false if there is none.
+// Unsupported (and no fallback to an older one) when the newest readable file
+// has a format newer than this build's.
 Status LoadLatestCheckpoint(Env* env, const std::string& dir, CheckpointData* out, bool* found,
                             const std::function<void(const std::string&)>& warn);
 
-// Parses one checkpoint file's bytes (exposed for tests).
+// Parses one checkpoint file's bytes (exposed for tests). Unsupported for a
+// newer file format or TrainState format_version (CheckRecordVersion).
 // `out->tensors` points into `bytes`: keep them alive while it is used.
 Status DecodeCheckpoint(std::string_view bytes, const std::string& path, CheckpointData* out);
 

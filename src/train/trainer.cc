@@ -26,7 +26,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 namespace F = torch::nn::functional;
 
-constexpr uint32_t kTrainStateVersion = 1;
 
 std::string Fmt(const char* f, double v) {
   char b[64];
@@ -231,7 +230,7 @@ Status Train(const TrainRequest& req, TrainOutcome* out) {
 
   const std::string ckpt_dir = req.trial_dir + "/checkpoints";
   TrainState st;
-  st.set_format_version(kTrainStateVersion);
+  st.set_format_version(kRecordFormatVersion);
   CheckpointData ck;
   bool resumed = false;
   const auto t_built = Clock::now();

@@ -11,6 +11,7 @@
 #include <cstdlib>
 
 #include "core/json.h"
+#include "core/spec.h"
 #include "core/slurm.h"
 #include "core/metrics_csv.h"
 #include "core/template.h"
@@ -25,8 +26,6 @@
 
 namespace claimsweep {
 namespace {
-
-constexpr uint32_t kRecordVersion = 1;
 
 // One line of trial's own; values in it (paths, parameter values, messages
 // read from files) never reach the terminal with control characters raw.
@@ -235,6 +234,13 @@ TrialRunner::Outcome TrialRunner::RunOne(Claimer* claimer, const Claim& claim) {
   return Record(claimer, claim, pt, started_at, std::move(end));
 }
 
+Status TrialRunner::CheckPlainDir(const std::string& dir) {
+  FileInfo info;
+  Status s = env_->Stat(dir, &info);
+  if (s.ok() && (info.is_symlink || !info.is_dir)) s = Status::PermissionDenied(dir + " is not a plain directory");
+  return s;
+}
+
 std::function<bool()> TrialRunner::StopCheck(const Claim& claim) {
   const std::string path = layout_.stop_path(claim.index);
   return [env = env_, path] { return env->Exists(path); };
@@ -243,19 +249,25 @@ std::function<bool()> TrialRunner::StopCheck(const Claim& claim) {
 TrialRunner::AttemptEnd TrialRunner::RunCommandAttempt(Claimer* claimer, const Claim& claim, const Point& pt) {
   AttemptEnd end;
   const std::string trial_dir = layout_.trial_dir(claim.index);
+  // Where the command runs and writes its files ({trial_dir}): trials/<i>/work
+  // since spec format_version 2, apart from the records that make the
+  // trial's state, so no file the command writes can commit or fail it.
+  const std::string task_dir = TaskDir(spec_, layout_, claim.index);
   // The trial directory was published by our own rename, but make sure no
   // one swapped a symlink in before we run a command inside it.
-  FileInfo info;
-  Status s = env_->Stat(trial_dir, &info);
-  if (s.ok() && (info.is_symlink || !info.is_dir)) s = Status::PermissionDenied(trial_dir + " is not a plain directory");
+  Status s = CheckPlainDir(trial_dir);
+  if (s.ok() && task_dir != trial_dir) {
+    s = env_->CreateDir(task_dir);  // kept across attempts: a retry finds the files of the last one
+    if (s.ok()) s = CheckPlainDir(task_dir);
+  }
 
   std::map<std::string, std::string> values = pt.AsMap();
-  values["trial_dir"] = trial_dir;
+  values["trial_dir"] = task_dir;
   values["sweep_dir"] = layout_.root();
   values["index"] = std::to_string(claim.index);
   values["attempt"] = std::to_string(claim.attempt);
   CommandRequest req;
-  req.cwd = trial_dir;
+  req.cwd = task_dir;
   req.log_path = layout_.log_path(claim.index, claim.attempt);
   for (int i = 0; s.ok() && i < spec_.command().argv_size(); ++i) {
     std::string arg;
@@ -263,7 +275,7 @@ TrialRunner::AttemptEnd TrialRunner::RunCommandAttempt(Claimer* claimer, const C
     req.argv.push_back(arg);
   }
   for (const auto& [k, v] : pt.values) req.extra_env.push_back("SWEEP_PARAM_" + k + "=" + v);
-  req.extra_env.push_back("SWEEP_TRIAL_DIR=" + trial_dir);
+  req.extra_env.push_back("SWEEP_TRIAL_DIR=" + task_dir);
   req.extra_env.push_back("SWEEP_DIR=" + layout_.root());
   req.extra_env.push_back("SWEEP_INDEX=" + values["index"]);
   req.extra_env.push_back("SWEEP_ATTEMPT=" + values["attempt"]);
@@ -385,7 +397,7 @@ TrialRunner::Outcome TrialRunner::Record(Claimer* claimer, const Claim& claim, c
     return Outcome::kLost;
   }
   TrialResult r;
-  r.set_format_version(kRecordVersion);
+  r.set_format_version(kRecordFormatVersion);
   r.set_index(static_cast<uint32_t>(claim.index));
   r.set_attempt(claim.attempt);
   r.set_exit_code(end.exit_code);
@@ -400,7 +412,7 @@ TrialRunner::Outcome TrialRunner::Record(Claimer* claimer, const Claim& claim, c
   r.set_finished_at(NowIso8601());
   r.set_message(end.message);
   for (const auto& [k, v] : pt.values) (*r.mutable_params())[k] = v;
-  Status ms = ReadLastMetricsRow(env_, layout_.trial_dir(claim.index) + "/metrics.csv", r.mutable_metrics());
+  Status ms = ReadLastMetricsRow(env_, MetricsCsvPath(spec_, layout_, claim.index), r.mutable_metrics());
   if (!ms.ok() && !ms.IsNotFound()) Say(name + ": warning: " + ms.ToString());
   for (const auto& [k, v] : end.metrics.fields()) (*r.mutable_metrics()->mutable_fields())[k] = v;
   if (!end.config_json.empty()) ParseJson(end.config_json, "config", r.mutable_config());

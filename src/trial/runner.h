@@ -44,6 +44,8 @@ class TrialRunner {
   // for it and max_attempts allows another run.
   void MaybeRequeue(const std::string& job);
   Outcome RunOne(Claimer* claimer, const Claim& claim);
+  // PermissionDenied unless `dir` is a directory and not a symlink (lstat).
+  Status CheckPlainDir(const std::string& dir);
   // For LeaseKeeper: true once trials/<i>/stop exists.
   std::function<bool()> StopCheck(const Claim& claim);
   AttemptEnd RunCommandAttempt(Claimer* claimer, const Claim& claim, const Point& pt);
