@@ -44,7 +44,7 @@ std::string Claimer::NewTempPath() { return layout_.tmp_dir() + "/" + token_ + "
 
 std::string Claimer::OwnerJson(uint64_t index, uint32_t attempt) const {
   AttemptOwner o;
-  o.set_format_version(kRecordFormatVersion);
+  o.set_format_version(kJsonRecordVersion);
   o.set_index(static_cast<uint32_t>(index));
   o.set_attempt(attempt);
   o.set_token(token_);

@@ -230,7 +230,7 @@ Status Train(const TrainRequest& req, TrainOutcome* out) {
 
   const std::string ckpt_dir = req.trial_dir + "/checkpoints";
   TrainState st;
-  st.set_format_version(kRecordFormatVersion);
+  st.set_format_version(kJsonRecordVersion);
   CheckpointData ck;
   bool resumed = false;
   const auto t_built = Clock::now();

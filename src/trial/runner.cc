@@ -397,7 +397,7 @@ TrialRunner::Outcome TrialRunner::Record(Claimer* claimer, const Claim& claim, c
     return Outcome::kLost;
   }
   TrialResult r;
-  r.set_format_version(kRecordFormatVersion);
+  r.set_format_version(kJsonRecordVersion);
   r.set_index(static_cast<uint32_t>(claim.index));
   r.set_attempt(claim.attempt);
   r.set_exit_code(end.exit_code);
