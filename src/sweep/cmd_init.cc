@@ -81,6 +81,11 @@ int CmdInit(const std::string& spec_path, const std::string& dir) {
                         "` or `sweep data import`");
     }
   }
+  // {spec_dir}, and what a relative argv[0] is resolved against: the spec's
+  // own directory, absolute, as it was at init.
+  std::string spec_dir = std::filesystem::absolute(std::filesystem::path(spec_path).parent_path()).lexically_normal();
+  while (spec_dir.size() > 1 && spec_dir.back() == '/') spec_dir.pop_back();
+  spec.set_spec_dir(spec_dir);
   const std::string frozen = FreezeSpec(spec);
   SweepLayout layout(dir);
 
