@@ -1,6 +1,6 @@
 // User control of single trials: `sweep stop`, `sweep reset`, `sweep retry`,
 // `sweep resume`.
-// docs/protocol.md ("Stopping, resetting, retrying") explains why each is
+// docs/protocol.md ("Stopping, resetting, retrying, resuming") explains why each is
 // safe against claimers working at the same time.
 //
 //   stop   creates trials/<i>/stop (for a pending point: publishes a trial
