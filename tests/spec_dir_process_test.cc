@@ -49,6 +49,35 @@ TEST(SpecDir, AScriptBesideTheSpecRunsFromASweepElsewhere) {
   EXPECT_EQ(ReadAll(other + "/helper"), "helper\n");
 }
 
+// Re-running `sweep init` is a no-op when only the spec's directory differs
+// (a copy of the spec elsewhere, or a sweep frozen before spec_dir existed).
+TEST(SpecDir, InitAgainFromAnotherDirectoryKeepsTheFrozenSpecDir) {
+  TempDir tmp;
+  const std::string text = "name: \"t\"\ngrid { param { name: \"x\" values: \"a\" } }\ncommand { argv: \"true\" }\n";
+  ASSERT_TRUE(Env::Default()->CreateDirs(tmp.path() + "/a").ok());
+  ASSERT_TRUE(Env::Default()->CreateDirs(tmp.path() + "/b").ok());
+  WriteRaw(tmp.path() + "/a/spec.textproto", text);
+  WriteRaw(tmp.path() + "/b/spec.textproto", text);
+  const std::string sweep = tmp.path() + "/s";
+  ASSERT_EQ(RunProcess({SWEEP_BIN, "init", tmp.path() + "/a/spec.textproto", sweep}).exit_code, 0);
+  const std::string frozen = ReadAll(sweep + "/sweep.textproto");
+  RunResult again = RunProcess({SWEEP_BIN, "init", tmp.path() + "/b/spec.textproto", sweep});
+  EXPECT_EQ(again.exit_code, 0) << again.output;
+  EXPECT_NE(again.output.find("already holds this sweep: 1 points (its spec_dir stays '" + tmp.path() + "/a')"),
+            std::string::npos)
+      << again.output;
+  EXPECT_EQ(ReadAll(sweep + "/sweep.textproto"), frozen);
+  // A sweep frozen before spec_dir existed.
+  std::string old = frozen;
+  const size_t at = old.find("spec_dir:");
+  ASSERT_NE(at, std::string::npos);
+  old.erase(at, old.find('\n', at) + 1 - at);
+  WriteRaw(sweep + "/sweep.textproto", old);
+  RunResult legacy = RunProcess({SWEEP_BIN, "init", tmp.path() + "/a/spec.textproto", sweep});
+  EXPECT_EQ(legacy.exit_code, 0) << legacy.output;
+  EXPECT_EQ(ReadAll(sweep + "/sweep.textproto"), old);
+}
+
 TEST(SpecDir, ABareCommandNameIsStillLookedUpInPath) {
   TempDir tmp;
   // A file named like the command beside the spec must not be picked.
