@@ -160,5 +160,84 @@ TEST(ControlProcess, ResetRefusesARunningTrialAndSaysToStopItFirst) {
   EXPECT_EQ(StatusCounts(s.dir)["interrupted"], 1);
 }
 
+// A command trial stopped mid-run, then resumed: attempt 2 continues it (here
+// from the command's own checkpoint file) and completes.
+TEST(ControlProcess, ResumeOfATrialStoppedMidRunContinuesItAsTheNextAttempt) {
+  ProcSweep s(Spec("1",
+                   "if [ -e {sweep_dir}/ckpt ]; then echo resumed from $(cat {sweep_dir}/ckpt); exit 0; fi; "
+                   "echo 7 > {sweep_dir}/ckpt; exec sleep 60",
+                   "lease_seconds: 30 heartbeat_seconds: 0.5 trials_per_job: 1"));
+  Spawned a = s.StartTrial("a");
+  ASSERT_TRUE(WaitFor([&] { return Env::Default()->Exists(s.dir + "/ckpt"); }, 10)) << ReadAll(a.output_path);
+  RunResult stop = s.Sweep({"stop", s.dir, "0"});
+  EXPECT_EQ(stop.exit_code, 0) << stop.output;
+  EXPECT_EQ(WaitExit(a.pid), 0) << ReadAll(a.output_path);
+  ASSERT_EQ(StatusCounts(s.dir)["stopped"], 1);
+
+  RunResult resume = s.Sweep({"resume", s.dir, "0"});
+  EXPECT_EQ(resume.exit_code, 0) << resume.output;
+  EXPECT_NE(resume.output.find("000000: resumed; the next claim continues it as attempt 2"), std::string::npos)
+      << resume.output;
+  EXPECT_EQ(StatusCounts(s.dir)["interrupted"], 1);
+  RunResult b = s.RunTrial();
+  EXPECT_EQ(b.exit_code, 0) << b.output;
+  EXPECT_NE(b.output.find("claimed trial 000000 attempt 2 (was interrupted)"), std::string::npos) << b.output;
+  EXPECT_NE(b.output.find("resumed from 7"), std::string::npos) << b.output;
+  EXPECT_EQ(s.Result(0).attempt(), 2u);
+  EXPECT_TRUE(s.List(s.layout.leases_dir()).empty());
+
+  // Not stopped any more: a second resume is refused.
+  RunResult again = s.Sweep({"resume", s.dir, "0"});
+  EXPECT_EQ(again.exit_code, 1) << again.output;
+  EXPECT_NE(again.output.find("000000: done: not stopped, nothing to resume"), std::string::npos) << again.output;
+}
+
+TEST(ControlProcess, AStoppedPendingPointResumedIsClaimedAndRun) {
+  ProcSweep s(Spec("4", "echo {index} >> {sweep_dir}/ran.log", "trials_per_job: 0"));
+  ASSERT_EQ(s.Sweep({"stop", s.dir, "1", "3"}).exit_code, 0);
+  ASSERT_EQ(s.RunTrial().exit_code, 0);
+  EXPECT_EQ(CountLines(s.dir + "/ran.log"), (std::map<std::string, int>{{"0", 1}, {"2", 1}}));
+  RunResult resume = s.Sweep({"resume", s.dir, "--stopped"});
+  EXPECT_EQ(resume.exit_code, 0) << resume.output;
+  EXPECT_NE(resume.output.find("000001: resumed (was never run; the next claim runs attempt 1)"), std::string::npos)
+      << resume.output;
+  EXPECT_NE(resume.output.find("000003: resumed"), std::string::npos) << resume.output;
+  RunResult t = s.RunTrial();
+  EXPECT_EQ(t.exit_code, 0) << t.output;
+  EXPECT_EQ(CountLines(s.dir + "/ran.log"), (std::map<std::string, int>{{"0", 1}, {"1", 1}, {"2", 1}, {"3", 1}}));
+  EXPECT_EQ(StatusCounts(s.dir)["done"], 4);
+  EXPECT_EQ(s.Result(3).attempt(), 1u);
+}
+
+// Exit 1 for every trial the command did not do what was asked for; 0 when it
+// did, or the trial already was where it would bring it.
+TEST(ControlProcess, RefusalsExit1AndAlreadyDoneCasesExit0) {
+  ProcSweep s(Spec("3", "if [ {index} = 1 ]; then exit 3; fi", "max_attempts: 1 trials_per_job: 0"));
+  EXPECT_EQ(s.RunTrial().exit_code, 1);  // 0 done, 1 failed, 2 done
+  struct Case {
+    std::vector<std::string> args;
+    int exit_code;
+    std::string says;
+  };
+  for (const Case& c : std::vector<Case>{
+           {{"retry", "0"}, 1, "000000: done: nothing to retry"},
+           {{"stop", "0"}, 1, "000000: already done: nothing to stop"},
+           {{"stop", "1"}, 1, "000001: failed: nothing to stop"},
+           {{"resume", "1"}, 1, "000001: failed: not stopped, nothing to resume"},
+           {{"retry", "0", "1"}, 1, "000001: retry (was failed"},  // one refused: exit 1, the other done
+           {{"stop", "1"}, 0, "000001: stopped (was interrupted"},
+           {{"stop", "1"}, 0, "000001: already stopped"},
+           {{"retry", "1"}, 1, "000001: stopped: not retried"},
+           {{"reset", "1"}, 0, "000001: reset (was stopped"},
+           {{"reset", "1"}, 0, "000001: nothing to archive (already reset)"},
+       }) {
+    std::vector<std::string> args = c.args;
+    args.insert(args.begin() + 1, s.dir);
+    RunResult r = s.Sweep(args);
+    EXPECT_EQ(r.exit_code, c.exit_code) << args[0] << " " << args.back() << ": " << r.output;
+    EXPECT_NE(r.output.find(c.says), std::string::npos) << r.output;
+  }
+}
+
 }  // namespace
 }  // namespace claimsweep::testing

@@ -346,12 +346,158 @@ TEST(Control, RetryGivesAFailedTrialAFreshBudgetAndKeepsItsHistory) {
   EXPECT_FALSE(r.changed);
 }
 
+// A pending point stopped above the frontier, then resumed (or reset): it is
+// claimed through its lease entry, out of order, and must not make the
+// frontier search jump over the unclaimed points below it. 7 is a galloping
+// probe of a fresh claimer (1, 3, 7, 15) once 0-3 are claimed.
+TEST(Control, AStoppedPendingPointResumedOrResetIsClaimedOnceAndHidesNoPointBelowIt) {
+  for (bool reset : {false, true}) {
+    SCOPED_TRACE(reset ? "reset" : "resume");
+    Fixture f;
+    Claimer a = f.Make(Env::Default(), "a");
+    for (uint64_t i = 0; i < 4; ++i) {
+      Claim c;
+      ASSERT_TRUE(a.ClaimNext(&c).ok());
+      ASSERT_EQ(c.index, i);
+      ASSERT_TRUE(a.Commit(c, "{}").ok());
+    }
+    TrialControl ctl = f.Control();
+    ControlReport r;
+    ASSERT_TRUE(ctl.Stop(7, &r).ok());
+    ASSERT_EQ(f.State(7), TrialState::kStopped);
+    ASSERT_TRUE((reset ? ctl.Reset(7, false, &r) : ctl.Resume(7, &r)).ok());
+    EXPECT_TRUE(r.changed);
+    EXPECT_FALSE(r.refused);
+    EXPECT_EQ(r.before, TrialState::kStopped);
+    EXPECT_EQ(f.State(7), TrialState::kInterrupted);
+    if (!reset) EXPECT_EQ(r.what, "resumed (was never run; the next claim runs attempt 1)");
+
+    Claimer b = f.Make(Env::Default(), "b");  // a fresh claimer: its search starts at 0
+    std::map<uint64_t, uint32_t> attempts;
+    std::map<uint64_t, int> commits = f.Drain(&b, &attempts);
+    for (uint64_t i = 4; i < kPoints; ++i) EXPECT_EQ(commits[i], 1) << i;
+    EXPECT_EQ(commits.size(), kPoints - 4);
+    EXPECT_EQ(attempts[7], 1u);
+    for (uint64_t i = 0; i < kPoints; ++i) EXPECT_EQ(f.State(i), TrialState::kDone) << i;
+    EXPECT_TRUE(f.List(f.layout.leases_dir()).empty());
+  }
+}
+
+TEST(Control, ResumeOfAStoppedTrialContinuesAsItsNextAttempt) {
+  Fixture f;
+  Claimer a = f.Make(Env::Default(), "a");
+  Claim c;
+  ASSERT_TRUE(a.ClaimNext(&c).ok());
+  ControlReport r;
+  ASSERT_TRUE(f.Control().Stop(0, &r).ok());
+  ASSERT_TRUE(a.Release(c, "{\"outcome\":\"stopped\"}").ok());  // the owner noticed and stopped
+  ASSERT_TRUE(f.Control().Resume(0, &r).ok());
+  EXPECT_TRUE(r.changed);
+  EXPECT_EQ(r.what, "resumed; the next claim continues it as attempt 2");
+  EXPECT_EQ(f.State(0), TrialState::kInterrupted);
+  EXPECT_FALSE(Env::Default()->Exists(f.layout.stop_path(0)));
+  EXPECT_EQ(f.List(f.layout.leases_dir()), std::vector<std::string>{"000000.0001.released"});
+  // Its checkpoints and attempt 1 stay: the next attempt continues from them.
+  EXPECT_TRUE(Env::Default()->Exists(f.layout.attempt_dir(0, 1)));
+  Claimer b = f.Make(Env::Default(), "b");
+  Claim cb;
+  ASSERT_TRUE(b.ClaimNext(&cb).ok());
+  EXPECT_EQ(cb.index, 0u);
+  EXPECT_EQ(cb.attempt, 2u);
+  EXPECT_EQ(cb.previous, TrialState::kInterrupted);
+  ASSERT_TRUE(b.Commit(cb, "{}").ok());
+  std::map<uint64_t, int> rest = f.Drain(&b);
+  EXPECT_EQ(rest.size(), kPoints - 1);
+  EXPECT_TRUE(f.List(f.layout.leases_dir()).empty());
+}
+
+TEST(Control, ResumeBeforeTheOwnerNoticedTheStopLetsItGoOn) {
+  Fixture f;
+  Claimer a = f.Make(Env::Default(), "a");
+  Claim c;
+  ASSERT_TRUE(a.ClaimNext(&c).ok());
+  ControlReport r;
+  ASSERT_TRUE(f.Control().Stop(0, &r).ok());
+  EXPECT_TRUE(f.List(f.layout.leases_dir()).empty());
+  ASSERT_TRUE(f.Control().Resume(0, &r).ok());
+  EXPECT_EQ(f.State(0), TrialState::kRunning);
+  // Its lease entry is back: if the owner dies now, claimers find it stale.
+  EXPECT_EQ(f.List(f.layout.leases_dir()), std::vector<std::string>{"000000.0001"});
+  ASSERT_TRUE(a.Heartbeat(c).ok());
+  ASSERT_TRUE(a.Commit(c, "{}").ok());
+  EXPECT_EQ(f.State(0), TrialState::kDone);
+  EXPECT_TRUE(f.List(f.layout.leases_dir()).empty());
+}
+
+TEST(Control, ResumeRefusesEveryTrialThatIsNotStoppedAndWritesNothing) {
+  Fixture f;
+  Claimer a = f.Make(Env::Default(), "a");
+  Claim c;
+  ASSERT_TRUE(a.ClaimNext(&c).ok());
+  ASSERT_TRUE(a.Commit(c, "{}").ok());  // 0 done
+  f.FailTwice(&a, 1);                   // 1 failed
+  ASSERT_TRUE(a.ClaimNext(&c).ok());     // 2 running
+  ASSERT_TRUE(a.ClaimNext(&c).ok());
+  ASSERT_TRUE(a.Release(c, "{}").ok());  // 3 interrupted
+  const std::map<uint64_t, TrialState> expected = {{0, TrialState::kDone},
+                                                   {1, TrialState::kFailed},
+                                                   {2, TrialState::kRunning},
+                                                   {3, TrialState::kInterrupted},
+                                                   {9, TrialState::kPending}};
+  for (const auto& [i, state] : expected) {
+    SCOPED_TRACE(i);
+    ASSERT_EQ(f.State(i), state);
+    const std::vector<std::string> files = f.List(f.layout.trial_dir(i)), leases = f.List(f.layout.leases_dir());
+    ControlReport r;
+    ASSERT_TRUE(f.Control().Resume(i, &r).ok());
+    EXPECT_TRUE(r.refused);
+    EXPECT_FALSE(r.changed);
+    EXPECT_NE(r.what.find("not stopped, nothing to resume"), std::string::npos) << r.what;
+    EXPECT_EQ(f.List(f.layout.trial_dir(i)), files);
+    EXPECT_EQ(f.List(f.layout.leases_dir()), leases);
+    EXPECT_EQ(f.State(i), state);
+  }
+}
+
+// Which operations refuse (the command exits 1) and which find the trial
+// already where they would bring it (exit 0).
+TEST(Control, RefusalsAreTheCasesThatDidNotDoWhatWasAsked) {
+  Fixture f;
+  Claimer a = f.Make(Env::Default(), "a");
+  Claim c;
+  ASSERT_TRUE(a.ClaimNext(&c).ok());
+  ASSERT_TRUE(a.Commit(c, "{}").ok());  // 0 done
+  f.FailTwice(&a, 1);                   // 1 failed
+  ASSERT_TRUE(a.ClaimNext(&c).ok());    // 2 running
+  TrialControl ctl = f.Control();
+  auto refused = [&](Status (TrialControl::*op)(uint64_t, ControlReport*), uint64_t i) {
+    ControlReport r;
+    EXPECT_TRUE((ctl.*op)(i, &r).ok());
+    return r.refused;
+  };
+  EXPECT_TRUE(refused(&TrialControl::Retry, 0));   // done
+  EXPECT_TRUE(refused(&TrialControl::Retry, 2));   // running
+  EXPECT_TRUE(refused(&TrialControl::Retry, 9));   // pending
+  EXPECT_TRUE(refused(&TrialControl::Stop, 0));    // done
+  EXPECT_TRUE(refused(&TrialControl::Stop, 1));    // failed
+  EXPECT_TRUE(refused(&TrialControl::Resume, 2));  // running, not stopped
+  ControlReport r;
+  ASSERT_TRUE(ctl.Reset(2, false, &r).ok());
+  EXPECT_TRUE(r.refused);  // running, no --force
+  ASSERT_TRUE(ctl.Reset(9, false, &r).ok());
+  EXPECT_FALSE(r.refused);  // pending: already where a reset brings it
+  EXPECT_FALSE(refused(&TrialControl::Stop, 2));  // running: stopped
+  EXPECT_FALSE(refused(&TrialControl::Stop, 2));  // already stopped
+  EXPECT_TRUE(refused(&TrialControl::Retry, 2));  // stopped: resume or reset it
+  EXPECT_FALSE(refused(&TrialControl::Retry, 1));  // failed: retried
+}
+
 // A crash at every filesystem operation of stop, reset and retry: what is on
 // disk afterwards is always a sane state, running the command again finishes
 // the job, and claimers then do the right thing (nothing lost, nothing twice).
 TEST(Control, CrashAtEveryOperationOfStopResetRetryIsFinishedByRunningItAgain) {
-  enum Mode { kStopPending, kStopRunning, kReset, kRetry };
-  for (int mode : {kStopPending, kStopRunning, kReset, kRetry}) {
+  enum Mode { kStopPending, kStopRunning, kReset, kRetry, kResumePending, kResumeStopped };
+  for (int mode : {kStopPending, kStopRunning, kReset, kRetry, kResumePending, kResumeStopped}) {
     for (long crash_at = 0; crash_at < 40; ++crash_at) {
       SCOPED_TRACE("mode " + std::to_string(mode) + " crash at op " + std::to_string(crash_at));
       Fixture f;
@@ -362,13 +508,30 @@ TEST(Control, CrashAtEveryOperationOfStopResetRetryIsFinishedByRunningItAgain) {
       }
       if (mode == kReset || mode == kRetry) f.FailTwice(&a, 0);
       if (mode == kReset) testing::WriteRaw(f.layout.trial_dir(0) + "/metrics.csv", "x\n1\n");
+      if (mode == kResumeStopped) {
+        ASSERT_TRUE(a.ClaimNext(&running).ok());
+        ASSERT_TRUE(a.Release(running, "{}").ok());
+      }
+      if (mode == kResumePending || mode == kResumeStopped) {
+        ControlReport stopped;
+        ASSERT_TRUE(f.Control().Stop(0, &stopped).ok());
+      }
       const std::vector<std::string> before = f.List(f.layout.trial_dir(0));
 
       FaultEnv dying(Env::Default());
       dying.CrashAtOp(crash_at);
       TrialControl ctl = f.Control(&dying, "dying");
       ControlReport r;
-      Status s = mode == kReset ? ctl.Reset(0, false, &r) : mode == kRetry ? ctl.Retry(0, &r) : ctl.Stop(0, &r);
+      auto apply = [&](TrialControl& c) {
+        switch (mode) {
+          case kReset: return c.Reset(0, false, &r);
+          case kRetry: return c.Retry(0, &r);
+          case kResumePending:
+          case kResumeStopped: return c.Resume(0, &r);
+          default: return c.Stop(0, &r);
+        }
+      };
+      Status s = apply(ctl);
       const bool crashed = dying.crashed();
       EXPECT_TRUE(s.ok() || crashed) << s.ToString();
       // Whatever the crash left, the trial reads as a sane state.
@@ -377,15 +540,14 @@ TEST(Control, CrashAtEveryOperationOfStopResetRetryIsFinishedByRunningItAgain) {
         EXPECT_TRUE(mid == TrialState::kPending || mid == TrialState::kStopped);
       } else if (mode == kStopRunning) {
         EXPECT_TRUE(mid == TrialState::kRunning || mid == TrialState::kStopped);
-      } else if (mode == kRetry) {
-        EXPECT_TRUE(mid == TrialState::kFailed || mid == TrialState::kInterrupted);
+      } else if (mode == kRetry || mode == kResumePending || mode == kResumeStopped) {
+        EXPECT_TRUE(mid == (mode == kRetry ? TrialState::kFailed : TrialState::kStopped) ||
+                    mid == TrialState::kInterrupted);
       }
 
       // Again, healthy.
-      ASSERT_TRUE((mode == kReset ? f.Control().Reset(0, false, &r)
-                   : mode == kRetry ? f.Control().Retry(0, &r)
-                                    : f.Control().Stop(0, &r))
-                      .ok());
+      TrialControl healthy = f.Control();
+      ASSERT_TRUE(apply(healthy).ok());
       if (mode == kReset) {
         // Nothing lost: the union of the archive folders is what the trial held.
         std::set<std::string> archived;
@@ -418,8 +580,14 @@ TEST(Control, CrashAtEveryOperationOfStopResetRetryIsFinishedByRunningItAgain) {
           EXPECT_EQ(commits[0], 1);
           EXPECT_EQ(attempts[0], 3u);
           break;
+        case kResumePending:
+        case kResumeStopped:
+          EXPECT_EQ(commits[0], 1);
+          EXPECT_EQ(attempts[0], mode == kResumePending ? 1u : 2u);
+          break;
       }
-      EXPECT_EQ(f.State(0), mode == kReset || mode == kRetry ? TrialState::kDone : TrialState::kStopped);
+      const bool stays_stopped = mode == kStopPending || mode == kStopRunning;
+      EXPECT_EQ(f.State(0), stays_stopped ? TrialState::kStopped : TrialState::kDone);
       if (!crashed) break;  // the operation finished: later crash points are past its end
     }
   }

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include <fstream>
+#include <map>
 
 #include "core/env.h"
 #include "example_specs.h"
@@ -107,10 +108,39 @@ TEST(SweepCli, StatusJsonHasEveryStateKey) {
   RunResult r = RunProcess({SWEEP_BIN, "status", f.tmp.path() + "/s", "--format", "json"});
   EXPECT_EQ(r.output,
             "{\"total\":114,\"pending\":114,\"running\":0,\"interrupted\":0,\"stale\":0,\"done\":0,\"failed\":0,"
-            "\"stopped\":0}\n");
+            "\"stopped\":0,\"logs\":[]}\n");
   RunResult missing = RunProcess({SWEEP_BIN, "status", f.tmp.path() + "/nope"});
   EXPECT_EQ(missing.exit_code, 2);
   EXPECT_NE(missing.output.find("not a sweep directory"), std::string::npos) << missing.output;
+}
+
+// `sweep data synth` checks its options before it writes anything.
+TEST(SweepCli, DataSynthRefusesOptionsOutOfRangeAndWritesNothing) {
+  Files f;
+  const std::string out = f.tmp.path() + "/data";
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"--channels", "2"}, "--channels must be 1 (grey) or 3 (RGB), not 2"},
+      {{"--channels", "4"}, "--channels must be 1 (grey) or 3 (RGB), not 4"},
+      {{"--channels", "0"}, "--channels must be 1 (grey) or 3 (RGB), not 0"},
+      {{"--classes", "1"}, "--classes must be in 2..1000, not 1"},
+      {{"--train", "0"}, "--train must be at least 1, not 0"},
+      {{"--val", "0"}, "--val must be at least 1 (training evaluates on val every epoch), not 0"},
+      {{"--test", "-1"}, "--test must be at least 0, not -1"},
+      {{"--size", "4"}, "--size must be in 8..1024 (squeezenet1_1 needs at least 17, squeezenet1_0 21), not 4"},
+  };
+  for (const auto& [args, says] : cases) {
+    std::map<std::string, std::string> options = {{"--train", "8"}, {"--val", "4"}, {"--test", "4"}, {"--size", "8"}};
+    options[args[0]] = args[1];
+    std::vector<std::string> argv = {SWEEP_BIN, "data", "synth", "--out", out};
+    for (const auto& [k, v] : options) argv.insert(argv.end(), {k, v});
+    RunResult r = RunProcess(argv);
+    EXPECT_EQ(r.exit_code, 2) << args[0] << ": " << r.output;
+    EXPECT_NE(r.output.find(says), std::string::npos) << r.output;
+    EXPECT_FALSE(Env::Default()->Exists(out)) << args[0];
+  }
+  RunResult ok = RunProcess({SWEEP_BIN, "data", "synth", "--out", out, "--train", "8", "--val", "1", "--test", "0",
+                             "--size", "8", "--channels", "1", "--classes", "2"});
+  EXPECT_EQ(ok.exit_code, 0) << ok.output;
 }
 
 }  // namespace

@@ -234,9 +234,12 @@ uint64_t Claimer::FindFrontier() {
   // `sweep stop` of a pending point publishes a trial directory holding only
   // `stop` (no attempt-0001), possibly above the frontier: the search counts it
   // as unclaimed so it never jumps over a real gap (ClaimNext skips it).
+  // `sweep resume` of such a point marks its directory `unordered`: claimed
+  // through its lease entry, out of order, it stays uncounted for good.
   auto claimed = [&](uint64_t i) {
-    if (env_->Exists(layout_.attempt_dir(i, 1))) return true;
-    return env_->Exists(layout_.trial_dir(i)) && !env_->Exists(layout_.stop_path(i));
+    if (env_->Exists(layout_.attempt_dir(i, 1))) return !env_->Exists(layout_.unordered_path(i));
+    return env_->Exists(layout_.trial_dir(i)) && !env_->Exists(layout_.stop_path(i)) &&
+           !env_->Exists(layout_.unordered_path(i));
   };
   if (hint_ >= num_points_) return num_points_;
   if (!claimed(hint_)) return hint_;

@@ -19,7 +19,9 @@
 //
 // The lowest unclaimed index is found by galloping search from a per-process
 // hint over trials/ (claims are made in index order, so claimed indices form
-// a prefix); leases/ holds only open trials, and a released trial's entry is
+// a prefix; directories published out of order, a stopped pending point's
+// `stop` or a resumed one's `unordered`, never count as claimed for it);
+// leases/ holds only open trials, and a released trial's entry is
 // renamed to <i>.<k>.released so claimers see it without reading the trial.
 // A claim therefore costs O(log points + open trials) filesystem calls, not
 // O(points), and heartbeats of running trials are re-read at most once per

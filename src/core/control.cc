@@ -34,6 +34,7 @@ int MoveOrder(const std::string& name, uint32_t* attempt) {
   }
   if (name == "stop") return 4;
   if (name == "result.json") return 5;
+  if (name == "unordered") return -1;  // where the directory stands in claim order: stays
   return 0;  // work/ (a command's files), checkpoints/, metrics.csv, v1 commands' own files, retry markers
 }
 
@@ -91,9 +92,11 @@ Status TrialControl::Stop(uint64_t index, ControlReport* r) {
   const std::string note = "stopped by `sweep stop` on " + HostName() + " at " + NowIso8601() + "\n";
   switch (d.state) {
     case TrialState::kDone:
+      r->refused = true;
       r->what = "already done: nothing to stop";
       return Status::OK();
     case TrialState::kFailed:
+      r->refused = true;
       r->what = "failed: nothing to stop (`sweep retry` gives it new attempts, `sweep reset` starts it over)";
       return Status::OK();
     case TrialState::kStopped:
@@ -121,6 +124,7 @@ Status TrialControl::Stop(uint64_t index, ControlReport* r) {
       r->before = d.state;
       r->latest_attempt = d.latest_attempt;
       if (d.state == TrialState::kDone) {
+        r->refused = true;
         r->what = "already done: nothing to stop";
         return Status::OK();
       }
@@ -184,7 +188,7 @@ Status TrialControl::Reset(uint64_t index, bool force, ControlReport* r) {
   std::vector<std::string> names;
   CS_RETURN_IF_ERROR(env_->ListDir(layout_.trial_dir(index), &names));
   const std::string entry = ReleasedLeasePath(layout_, index, 1);
-  if (names.empty()) {
+  if (names.empty() || (names.size() == 1 && names[0] == "unordered")) {
     Status s = env_->CreateExclusive(entry, "");
     if (!s.ok() && !s.IsAlreadyExists()) return s;
     r->changed = s.ok();
@@ -198,6 +202,13 @@ Status TrialControl::Reset(uint64_t index, bool force, ControlReport* r) {
   if (d.state == TrialState::kDone || d.state == TrialState::kFailed || d.state == TrialState::kStopped ||
       d.state == TrialState::kRunning) {
     RemoveLeaseEntries(index, UINT32_MAX);
+  }
+  // A directory without attempt 1 may be a stopped pending point above the
+  // claim frontier; emptied, it would count as claimed and hide the points
+  // below it from the frontier search. Marked `unordered`, it never counts.
+  if (std::find(names.begin(), names.end(), AttemptName(1)) == names.end()) {
+    Status u = env_->CreateExclusive(layout_.unordered_path(index), "");
+    if (!u.ok() && !u.IsAlreadyExists()) return u;
   }
   const std::string archive = NewArchiveDir(index);
   CS_RETURN_IF_ERROR(env_->CreateDirs(archive));
@@ -218,6 +229,7 @@ Status TrialControl::Reset(uint64_t index, bool force, ControlReport* r) {
   });
   size_t moved = 0;
   for (const Item& it : items) {
+    if (it.order < 0) continue;
     Status s = env_->Rename(layout_.trial_dir(index) + "/" + it.name, archive + "/" + it.name);
     if (s.IsNotFound()) continue;  // a concurrent reset moved it
     if (!s.ok()) {
@@ -271,11 +283,77 @@ Status TrialControl::Retry(uint64_t index, ControlReport* r) {
       r->what = "not failed (interrupted: the next claim runs attempt " + std::to_string(d.latest_attempt + 1) + ")";
       return Status::OK();
     }
+    case TrialState::kStale: r->what = "stale: the next claim takes it over anyway"; return Status::OK();
     case TrialState::kPending: r->what = "pending: nothing to retry"; break;
     case TrialState::kRunning: r->what = "running: nothing to retry"; break;
-    case TrialState::kStale: r->what = "stale: the next claim takes it over anyway"; break;
     case TrialState::kDone: r->what = "done: nothing to retry (`sweep reset` runs it again)"; break;
-    case TrialState::kStopped: r->what = "stopped: not retried (`sweep reset` runs it again)"; break;
+    case TrialState::kStopped:
+      r->what = "stopped: not retried (`sweep resume` continues it, `sweep reset` runs it again)";
+      break;
+  }
+  r->refused = true;
+  return Status::OK();
+}
+
+Status TrialControl::Resume(uint64_t index, ControlReport* r) {
+  *r = ControlReport();
+  TrialSnapshot snap;
+  DerivedState d;
+  CS_RETURN_IF_ERROR(State(index, &d, &snap));
+  r->before = d.state;
+  r->latest_attempt = d.latest_attempt;
+  if (d.state != TrialState::kStopped) {
+    r->refused = true;
+    switch (d.state) {
+      case TrialState::kDone: r->what = "done: not stopped, nothing to resume (`sweep reset` runs it again)"; break;
+      case TrialState::kFailed: r->what = "failed: not stopped, nothing to resume (`sweep retry` gives it new attempts)"; break;
+      default: r->what = std::string(TrialStateName(d.state)) + ": not stopped, nothing to resume";
+    }
+    return Status::OK();
+  }
+  uint32_t k = d.latest_attempt;
+  for (const AttemptFiles& a : snap.attempts) k = std::max(k, a.number);
+  // What the trial is without its `stop`.
+  TrialSnapshot unstopped = snap;
+  unstopped.has_stop = false;
+  int64_t now_ns = 0;
+  if (snap.heartbeat_ns >= 0) CS_RETURN_IF_ERROR(Now(&now_ns));
+  const DerivedState u = DeriveState(unstopped, policy_, now_ns);
+  if (d.latest_attempt == 0) {
+    // Never claimed (stopped while pending), or reset and then stopped. The
+    // directory may lie above the claim frontier: `unordered` keeps the
+    // frontier search from counting it, before `stop` goes.
+    Status s = env_->CreateExclusive(layout_.unordered_path(index), "");
+    if (!s.ok() && !s.IsAlreadyExists()) return s;
+  }
+  // The entry goes in before `stop` goes: a claimer that lists it while the
+  // trial is still stopped leaves it (its attempt is not below the latest),
+  // and a crash in between leaves a stopped trial that resume finishes.
+  if (u.state != TrialState::kFailed) {
+    const bool open = u.state == TrialState::kRunning || u.state == TrialState::kStale;
+    const std::string entry = layout_.lease_path(index, std::max<uint32_t>(k, 1)) + (open ? "" : ".released");
+    Status s = env_->CreateExclusive(entry, "");
+    if (!s.ok() && !s.IsAlreadyExists()) return s;
+  }
+  Status s = env_->RemoveFile(layout_.stop_path(index));
+  if (!s.ok() && !s.IsNotFound()) return s;
+  r->changed = true;
+  switch (u.state) {
+    case TrialState::kRunning:
+      r->what = "resumed (attempt " + std::to_string(d.latest_attempt) +
+                " had not stopped yet: it goes on, or the next claim continues it)";
+      break;
+    case TrialState::kStale:
+      r->what = "resumed (stale: the next claim takes it over as attempt " + std::to_string(d.latest_attempt + 1) + ")";
+      break;
+    case TrialState::kFailed:
+      r->what = "resumed, but it is failed (" + std::to_string(u.failures) +
+                " failed attempts): `sweep retry` gives it new attempts";
+      break;
+    default:
+      r->what = d.latest_attempt == 0 ? "resumed (was never run; the next claim runs attempt 1)"
+                                      : "resumed; the next claim continues it as attempt " +
+                                            std::to_string(d.latest_attempt + 1);
   }
   return Status::OK();
 }

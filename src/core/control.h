@@ -1,5 +1,6 @@
-// User control of single trials: `sweep stop`, `sweep reset`, `sweep retry`.
-// docs/protocol.md ("Stopping, resetting, retrying") explains why each is
+// User control of single trials: `sweep stop`, `sweep reset`, `sweep retry`,
+// `sweep resume`.
+// docs/protocol.md ("Stopping, resetting, retrying, resuming") explains why each is
 // safe against claimers working at the same time.
 //
 //   stop   creates trials/<i>/stop (for a pending point: publishes a trial
@@ -13,6 +14,16 @@
 //   retry  creates trials/<i>/retry-<k> (k: the latest attempt): failures up
 //          to attempt k no longer count, the trial derives as interrupted, and
 //          leases/<i>.<k>.released leads the next claim to it (attempt k+1).
+//   resume removes trials/<i>/stop after creating the lease entry that leads
+//          claimers to the trial again: it continues as attempt k+1 (from its
+//          checkpoints), or goes on running if its owner had not stopped yet.
+//          A point stopped while pending (no attempt yet) is first marked
+//          `unordered` (the frontier search never counts it) and is claimed
+//          through leases/<i>.0001.released as attempt 1.
+//
+// `refused` is set when the trial is in no state the operation applies to
+// and not already where it would bring it (e.g. retry of a done trial, stop
+// of a failed one, resume of anything not stopped): the command exits 1.
 #pragma once
 
 #include <cstdint>
@@ -43,6 +54,7 @@ class TrialControl {
   Status Stop(uint64_t index, ControlReport* report);
   Status Reset(uint64_t index, bool force, ControlReport* report);
   Status Retry(uint64_t index, ControlReport* report);
+  Status Resume(uint64_t index, ControlReport* report);
 
   // The state of a trial now (by the filesystem's clock).
   Status State(uint64_t index, DerivedState* derived, TrialSnapshot* snap = nullptr);

@@ -14,6 +14,7 @@
 //   DIR/trials/<index>/result.json      commit point: the trial is done
 //   DIR/trials/<index>/stop             the user asked it to stop
 //   DIR/trials/<index>/work/            a command's own files (version >= 2)
+//   DIR/trials/<index>/unordered        published out of claim order (`sweep resume`)
 //   DIR/leases/<index>.<k>[.released]   index of open trials (a hint, not truth);
 //                                       ".released": claimable now
 //   DIR/tmp/                            private temp files and directories
@@ -48,6 +49,10 @@ class SweepLayout {
   std::string work_dir(uint64_t index) const { return trial_dir(index) + "/work"; }
   std::string result_path(uint64_t index) const { return trial_dir(index) + "/result.json"; }
   std::string stop_path(uint64_t index) const { return trial_dir(index) + "/stop"; }
+  // Marks a trial directory that was not published in claim order (a pending
+  // point stopped, then resumed): the frontier search never counts it as
+  // claimed, so it cannot hide unclaimed points below it.
+  std::string unordered_path(uint64_t index) const { return trial_dir(index) + "/unordered"; }
   std::string attempt_dir(uint64_t index, uint32_t attempt) const;
   // The heartbeat is owner.json's mtime: one file fewer per claim.
   std::string heartbeat_path(uint64_t index, uint32_t attempt) const { return owner_path(index, attempt); }

@@ -46,7 +46,7 @@ Status Walk(const std::string& text, Lit on_literal, Name on_name) {
 }  // namespace
 
 const std::vector<std::string>& BuiltinPlaceholders() {
-  static const std::vector<std::string> names = {"trial_dir", "sweep_dir", "index", "attempt"};
+  static const std::vector<std::string> names = {"trial_dir", "sweep_dir", "spec_dir", "index", "attempt"};
   return names;
 }
 

@@ -81,10 +81,18 @@ uint8_t Clamp(int64_t v) { return uint8_t(std::min<int64_t>(255, std::max<int64_
 }  // namespace
 
 Status CheckSynthOptions(const SynthOptions& o) {
-  if (o.classes < 2 || o.classes > 1000) return Status::InvalidArgument("--classes must be in 2..1000");
-  if (o.size < 8 || o.size > 1024) return Status::InvalidArgument("--size must be in 8..1024");
-  if (o.channels < 1 || o.channels > 4) return Status::InvalidArgument("--channels must be in 1..4");
-  if (o.train < 0 || o.val < 0 || o.test < 0) return Status::InvalidArgument("--train/--val/--test must be >= 0");
+  auto bad = [](const std::string& what, int64_t v) {
+    return Status::InvalidArgument(what + ", not " + std::to_string(v) + "; nothing was written");
+  };
+  if (o.channels != 1 && o.channels != 3) return bad("--channels must be 1 (grey) or 3 (RGB)", o.channels);
+  if (o.classes < 2 || o.classes > 1000) return bad("--classes must be in 2..1000", o.classes);
+  // 8 is what resnet_cifar needs; SqueezeNet needs 17 (1.1) or 21 (1.0).
+  if (o.size < 8 || o.size > 1024) {
+    return bad("--size must be in 8..1024 (squeezenet1_1 needs at least 17, squeezenet1_0 21)", o.size);
+  }
+  if (o.train < 1) return bad("--train must be at least 1", o.train);
+  if (o.val < 1) return bad("--val must be at least 1 (training evaluates on val every epoch)", o.val);
+  if (o.test < 0) return bad("--test must be at least 0", o.test);
   return Status::OK();
 }
 

@@ -27,8 +27,8 @@ struct SynthOptions {
   uint64_t records_per_shard = 10000;
 };
 
-// InvalidArgument when the options are out of range (classes 2..1000,
-// size 8..1024, channels 1..4, counts >= 0).
+// InvalidArgument when the options are out of range (channels 1 or 3,
+// classes 2..1000, size 8..1024, train >= 1, val >= 1, test >= 0).
 Status CheckSynthOptions(const SynthOptions& o);
 
 // Draws image `index` of `split` (pixels HWC into *image) and its label. A

@@ -1,4 +1,5 @@
-// `sweep stop|reset|retry DIR IDX...`: control single trials (src/core/control.h).
+// `sweep stop|reset|retry|resume [DIR] IDX...`: control single trials
+// (src/core/control.h). Exit 1 when any named trial was refused.
 #include <cstdio>
 #include <set>
 
@@ -10,7 +11,6 @@
 #include "sweep/commands.h"
 
 namespace claimsweep {
-namespace {
 
 bool ParseIndex(const std::string& s, uint64_t* v) {
   if (s.empty() || s.size() > 18) return false;
@@ -22,6 +22,8 @@ bool ParseIndex(const std::string& s, uint64_t* v) {
   *v = x;
   return true;
 }
+
+namespace {
 
 // "7" or "3-9" (inclusive). Out of range is an error for the whole command:
 // nothing is done unless every index is valid.
@@ -44,7 +46,7 @@ Status ParseIndices(const std::vector<std::string>& args, uint64_t points, std::
   return Status::OK();
 }
 
-enum class Op { kStop, kReset, kRetry };
+enum class Op { kStop, kReset, kRetry, kResume };
 
 int Run(Op op, const std::string& dir, const std::vector<std::string>& args, bool failed, bool stopped, bool force) {
   Env* env = Env::Default();
@@ -73,13 +75,21 @@ int Run(Op op, const std::string& dir, const std::vector<std::string>& args, boo
   }
   if (indices.empty()) {
     return UsageError(std::string("name the trials: IDX... (e.g. 3 or 3-7)") +
-                      (op == Op::kStop ? "" : op == Op::kReset ? ", --failed or --stopped" : " or --failed"));
+                      (op == Op::kStop     ? ""
+                       : op == Op::kReset  ? ", --failed or --stopped"
+                       : op == Op::kRetry  ? " or --failed"
+                                           : " or --stopped"));
   }
   TrialControl control(env, layout, spec->claim(), ProcessToken());
   int rc = 0;
   for (uint64_t i : indices) {
     ControlReport r;
-    s = op == Op::kStop ? control.Stop(i, &r) : op == Op::kReset ? control.Reset(i, force, &r) : control.Retry(i, &r);
+    switch (op) {
+      case Op::kStop: s = control.Stop(i, &r); break;
+      case Op::kReset: s = control.Reset(i, force, &r); break;
+      case Op::kRetry: s = control.Retry(i, &r); break;
+      case Op::kResume: s = control.Resume(i, &r); break;
+    }
     if (!s.ok()) {
       std::printf("%s: error: %s\n", TrialName(i).c_str(), s.ToString().c_str());
       rc = 1;
@@ -104,6 +114,10 @@ int CmdReset(const std::string& dir, const std::vector<std::string>& indices, bo
 
 int CmdRetry(const std::string& dir, const std::vector<std::string>& indices, bool failed) {
   return Run(Op::kRetry, dir, indices, failed, false, false);
+}
+
+int CmdResume(const std::string& dir, const std::vector<std::string>& indices, bool stopped) {
+  return Run(Op::kResume, dir, indices, false, stopped, false);
 }
 
 }  // namespace claimsweep

@@ -84,12 +84,29 @@ int CmdInit(const std::string& spec_path, const std::string& dir) {
   SweepSpec spec;
   PointSpace ps = *PointSpace::Create(SweepSpec());
   if (!LoadSpec(spec_path, &spec, &ps)) return 2;
+  // {spec_dir}, and what a relative argv[0] is resolved against: the spec's
+  // own directory, absolute, as it was at init.
+  std::string spec_dir = std::filesystem::absolute(std::filesystem::path(spec_path).parent_path()).lexically_normal();
+  while (spec_dir.size() > 1 && spec_dir.back() == '/') spec_dir.pop_back();
+  spec.set_spec_dir(spec_dir);
   const std::string frozen = FreezeSpec(spec);
   SweepLayout layout(dir);
 
   std::string existing;
   Status s = env->ReadFile(layout.spec_path(), &existing);
   if (s.ok()) {
+    // The same sweep whatever directory the spec is read from now (or a sweep
+    // frozen before spec_dir existed): the frozen spec_dir stays.
+    auto old_spec = ReadFrozenSpec(env, dir);
+    if (old_spec.ok() && old_spec->spec_dir() != spec.spec_dir()) {
+      SweepSpec same = spec;
+      same.set_spec_dir(old_spec->spec_dir());
+      if (FreezeSpec(same) == existing) {
+        std::printf("%s already holds this sweep: %s (its spec_dir stays '%s')\n", dir.c_str(),
+                    Describe(spec, ps).c_str(), old_spec->spec_dir().c_str());
+        return 0;
+      }
+    }
     if (existing == frozen) {
       std::printf("%s already holds this sweep: %s\n", dir.c_str(), Describe(spec, ps).c_str());
       return 0;

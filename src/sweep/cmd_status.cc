@@ -55,7 +55,17 @@ int CmdStatus(const std::string& dir, const std::string& format, int limit) {
     for (int st = 0; st < kNumTrialStates; ++st) {
       o += ",\"" + std::string(TrialStateName(static_cast<TrialState>(st))) + "\":" + std::to_string(scan.counts[st]);
     }
-    std::printf("%s}\n", o.c_str());
+    // Where each running trial's output goes (`sweep log IDX --follow` prints it).
+    o += ",\"logs\":[";
+    bool first = true;
+    for (const ScannedTrial& t : scan.trials) {
+      if (t.derived.state != TrialState::kRunning) continue;
+      o += std::string(first ? "" : ",") + "{\"index\":" + std::to_string(t.index) +
+           ",\"attempt\":" + std::to_string(t.derived.latest_attempt) +
+           ",\"log\":" + JsonString(layout.log_path(t.index, t.derived.latest_attempt)) + "}";
+      first = false;
+    }
+    std::printf("%s]}\n", o.c_str());
     return 0;
   }
 
@@ -85,8 +95,12 @@ int CmdStatus(const std::string& dir, const std::string& format, int limit) {
   Row header = {"index", "state", "attempt", "failures", "host", "job", "heartbeat"};
   for (const auto& n : ps->names()) header.push_back(n);
   std::vector<Row> table;
+  std::string logs;
   for (size_t r = 0; r < shown; ++r) {
     ScannedTrial t = rows[r];
+    if (t.derived.state == TrialState::kRunning) {
+      logs += "  " + TrialName(t.index) + "  " + layout.log_path(t.index, t.derived.latest_attempt) + "\n";
+    }
     if (t.derived.state == TrialState::kDone && t.derived.latest_attempt == 0) {
       // The scan knew only that result.json exists; the row shows the attempts.
       TrialSnapshot snap;
@@ -123,6 +137,7 @@ int CmdStatus(const std::string& dir, const std::string& format, int limit) {
     table.push_back(row);
   }
   std::printf("\n%s", RenderTable(header, table).c_str());
+  if (!logs.empty()) std::printf("\nlogs of running trials (sweep log IDX --follow):\n%s", logs.c_str());
   if (gone > 0) {
     std::printf("%d running trial%s to a Slurm job that no longer exists (gone): the next `trial` in a job takes %s "
                 "over at once; otherwise %s stale when the lease expires.\n",

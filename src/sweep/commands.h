@@ -2,6 +2,7 @@
 // (0 ok, 1 failure, 2 usage or spec error).
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -31,10 +32,24 @@ int CmdSummary(const SummaryOptions& options);
 int CmdSubmit(const std::string& dir, int jobs, bool array, bool dry_run, const std::string& trial);
 // `sweep report` (src/sweep/cmd_report.cc): the sweep as one self-contained HTML file.
 int CmdReport(const std::string& dir, const std::string& out_path);
-// `sweep stop|reset|retry` (src/sweep/cmd_control.cc). IDX: "N" or "N-M".
+// `sweep stop|reset|retry|resume` (src/sweep/cmd_control.cc). IDX: "N" or "N-M".
 int CmdStop(const std::string& dir, const std::vector<std::string>& indices);
 int CmdReset(const std::string& dir, const std::vector<std::string>& indices, bool failed, bool stopped, bool force);
 int CmdRetry(const std::string& dir, const std::vector<std::string>& indices, bool failed);
+int CmdResume(const std::string& dir, const std::vector<std::string>& indices, bool stopped);
+// `sweep log` (src/sweep/cmd_log.cc): attempt 0 is the latest.
+int CmdLog(const std::string& dir, const std::string& index, uint32_t attempt, bool follow);
+// Decimal digits only (an index).
+bool ParseIndex(const std::string& s, uint64_t* v);
+
+// The sweep a command works on (src/sweep/sweep_dir.cc): `*dir` if given,
+// else $SWEEP_DIR, else the current directory or its nearest ancestor holding
+// a sweep (as `trial` finds it). Prints the error and returns false if none.
+bool ResolveSweepDir(std::string* dir);
+// For commands taking [DIR] IDX...: a first argument that is not an index
+// (N) or a range (N-M) is DIR; it is moved from `args` into `*dir`. (A sweep
+// directory named like an index is written ./3.)
+void TakeDirArgument(std::vector<std::string>* args, std::string* dir);
 
 // Prints "sweep: <message>" to stderr and returns 2.
 int UsageError(const std::string& message);

@@ -5,6 +5,12 @@
 
 using namespace claimsweep;
 
+static const char* kDirHelp =
+    "sweep directory (default: $SWEEP_DIR, else the current directory or its nearest ancestor holding a sweep)";
+static const char* kIdxHelp =
+    "[DIR] IDX...: trial indices (N or N-M), after an optional sweep directory (a first argument that is not an "
+    "index or range is DIR; default: $SWEEP_DIR, else the current directory or its nearest ancestor holding a sweep)";
+
 int main(int argc, char** argv) {
   CLI::App app{"claimsweep: hyperparameter sweeps on Slurm with no server; the directory is the database."};
   app.set_version_flag("--version", std::string("sweep (claimsweep) ") + CLAIMSWEEP_VERSION);
@@ -21,7 +27,7 @@ int main(int argc, char** argv) {
   init->add_option("DIR", dir, "sweep directory to create")->required();
 
   auto* status = app.add_subcommand("status", "Counts per state and the trials that are not pending");
-  status->add_option("DIR", dir, "sweep directory")->required();
+  status->add_option("DIR", dir, kDirHelp);
   status->add_option("--format", format, "table or json")->check(CLI::IsMember({"table", "json"}));
   status->add_option("--limit", limit, "rows in the trial table (0: all)");
   bool watch = false;
@@ -30,14 +36,14 @@ int main(int argc, char** argv) {
   status->add_option("--interval", interval, "seconds between refreshes with --watch")->capture_default_str();
 
   auto* points = app.add_subcommand("points", "Every point's values");
-  points->add_option("DIR", dir, "sweep directory")->required();
+  points->add_option("DIR", dir, kDirHelp);
   points->add_option("--format", format, "table, csv or json")->check(CLI::IsMember({"table", "csv", "json"}));
 
   int jobs = 1;
   bool array = false, dry_run = false;
   std::string trial_path;
   auto* submit = app.add_subcommand("submit", "Submit N identical Slurm jobs that each run `trial` (resources from the spec)");
-  submit->add_option("DIR", dir, "sweep directory")->required();
+  submit->add_option("DIR", dir, kDirHelp);
   submit->add_option("--jobs,-n", jobs, "number of jobs (or array tasks)")->capture_default_str();
   submit->add_flag("--array", array, "one array job of N tasks (--array=0-(N-1), %throttle from resources)");
   submit->add_flag("--dry-run", dry_run, "print the sbatch command and the job script; submit nothing");
@@ -45,7 +51,7 @@ int main(int argc, char** argv) {
 
   SummaryOptions so;
   auto* summary = app.add_subcommand("summary", "One row per trial: state, parameters, metrics (or per group, with statistics)");
-  summary->add_option("DIR", so.dir, "sweep directory")->required();
+  summary->add_option("DIR", so.dir, kDirHelp);
   summary->add_option("--sort", so.sort, "sort by this metric (ascending; --desc for descending)");
   summary->add_flag("--desc", so.desc, "sort descending");
   summary->add_option("--top", so.top, "only the first K rows");
@@ -59,25 +65,33 @@ int main(int argc, char** argv) {
 
   std::string report_out;
   auto* report = app.add_subcommand("report", "One self-contained HTML file: results table, learning curves, charts, failures");
-  report->add_option("DIR", dir, "sweep directory")->required();
+  report->add_option("DIR", dir, kDirHelp);
   report->add_option("-o,--output", report_out, "HTML file to write")->required();
 
   std::vector<std::string> idx;
   bool ctl_failed = false, ctl_stopped = false, ctl_force = false;
   auto* stop = app.add_subcommand("stop", "Stop trials: a running one checkpoints and stops at its next heartbeat; "
                                           "a pending one is never claimed");
-  stop->add_option("DIR", dir, "sweep directory")->required();
-  stop->add_option("IDX", idx, "trial indices (N or N-M)")->required();
+  stop->add_option("IDX", idx, kIdxHelp)->required();
   auto* reset = app.add_subcommand("reset", "Archive trials' files into DIR/archive/ and run them again from attempt 1");
-  reset->add_option("DIR", dir, "sweep directory")->required();
-  reset->add_option("IDX", idx, "trial indices (N or N-M)");
+  reset->add_option("IDX", idx, kIdxHelp);
   reset->add_flag("--failed", ctl_failed, "every failed trial");
   reset->add_flag("--stopped", ctl_stopped, "every stopped trial");
   reset->add_flag("--force", ctl_force, "also reset running trials (only if their owner is gone)");
   auto* retry = app.add_subcommand("retry", "Give failed trials a fresh max_attempts budget (their attempts are kept)");
-  retry->add_option("DIR", dir, "sweep directory")->required();
-  retry->add_option("IDX", idx, "trial indices (N or N-M)");
+  retry->add_option("IDX", idx, kIdxHelp);
   retry->add_flag("--failed", ctl_failed, "every failed trial");
+  auto* resume = app.add_subcommand("resume", "Un-stop stopped trials: they continue from their checkpoints as their "
+                                              "next attempt (a stopped pending point is claimed as attempt 1)");
+  resume->add_option("IDX", idx, kIdxHelp);
+  resume->add_flag("--stopped", ctl_stopped, "every stopped trial");
+
+  uint32_t log_attempt = 0;
+  bool log_follow = false;
+  auto* log = app.add_subcommand("log", "Print a trial's latest attempt's log (or attempt K's)");
+  log->add_option("IDX", idx, "[DIR] IDX: the sweep directory (optional) and the trial index")->required();
+  log->add_option("--attempt", log_attempt, "attempt K instead of the latest");
+  log->add_flag("--follow,-f", log_follow, "keep printing what the attempt appends until it no longer runs");
 
   auto* data = app.add_subcommand("data", "Datasets: generate, import, inspect and verify");
   data->require_subcommand(1);
@@ -109,6 +123,10 @@ int main(int argc, char** argv) {
   }
   if (*validate) return CmdValidate(spec);
   if (*init) return CmdInit(spec, dir);
+  if (*stop || *reset || *retry || *resume || *log) TakeDirArgument(&idx, &dir);
+  const bool in_sweep = *status || *points || *summary || *submit || *stop || *reset || *retry || *resume || *log ||
+                        *report;
+  if (in_sweep && !ResolveSweepDir(*summary ? &so.dir : &dir)) return 2;
   if (*status) return watch ? CmdWatch(dir, interval, limit) : CmdStatus(dir, format, limit);
   if (*points) return CmdPoints(dir, format);
   if (*summary) return CmdSummary(so);
@@ -116,6 +134,11 @@ int main(int argc, char** argv) {
   if (*stop) return CmdStop(dir, idx);
   if (*reset) return CmdReset(dir, idx, ctl_failed, ctl_stopped, ctl_force);
   if (*retry) return CmdRetry(dir, idx, ctl_failed);
+  if (*resume) return CmdResume(dir, idx, ctl_stopped);
+  if (*log) {
+    if (idx.size() != 1) return UsageError("sweep log takes one trial index: sweep log [DIR] IDX");
+    return CmdLog(dir, idx[0], log_attempt, log_follow);
+  }
   if (*report) return CmdReport(dir, report_out);
   if (*synth) return CmdDataSynth(synth_opts, out);
   if (*import) return CmdDataImport(data_format, out, src, val_fraction);

@@ -264,6 +264,7 @@ TrialRunner::AttemptEnd TrialRunner::RunCommandAttempt(Claimer* claimer, const C
   std::map<std::string, std::string> values = pt.AsMap();
   values["trial_dir"] = task_dir;
   values["sweep_dir"] = layout_.root();
+  values["spec_dir"] = spec_.spec_dir();
   values["index"] = std::to_string(claim.index);
   values["attempt"] = std::to_string(claim.attempt);
   CommandRequest req;
@@ -274,9 +275,16 @@ TrialRunner::AttemptEnd TrialRunner::RunCommandAttempt(Claimer* claimer, const C
     s = Substitute(spec_.command().argv(i), values, &arg);
     req.argv.push_back(arg);
   }
+  // "./train.sh" or "scripts/run.py" is the spec's, wherever the command runs;
+  // a bare name ("python3") is looked up in PATH.
+  if (s.ok() && !req.argv.empty() && !spec_.spec_dir().empty() && req.argv[0].find('/') != std::string::npos &&
+      req.argv[0][0] != '/') {
+    req.argv[0] = spec_.spec_dir() + "/" + req.argv[0];
+  }
   for (const auto& [k, v] : pt.values) req.extra_env.push_back("SWEEP_PARAM_" + k + "=" + v);
   req.extra_env.push_back("SWEEP_TRIAL_DIR=" + task_dir);
   req.extra_env.push_back("SWEEP_DIR=" + layout_.root());
+  req.extra_env.push_back("SWEEP_SPEC_DIR=" + spec_.spec_dir());
   req.extra_env.push_back("SWEEP_INDEX=" + values["index"]);
   req.extra_env.push_back("SWEEP_ATTEMPT=" + values["attempt"]);
   for (const auto& [k, v] : spec_.command().env()) {
