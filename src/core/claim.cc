@@ -187,6 +187,7 @@ Status Claimer::ClaimOpenTrial(Claim* claim) {
         }
         [[fallthrough]];
       case TrialState::kStopped:
+      case TrialState::kBroken:  // never taken; `sweep status` says why
       case TrialState::kPending:
         RemoveLeaseEntries(index, entries, d.latest_attempt);
         seen_running_[index] = {d.latest_attempt, now_ns};
@@ -212,7 +213,10 @@ bool Claimer::OwnerJobGone(uint64_t index, uint32_t attempt) {
   if (!job_gone_) return false;
   std::string text;
   AttemptOwner owner;
-  if (!env_->ReadFile(layout_.owner_path(index, attempt), &text).ok() || !ParseJson(text, "", &owner).ok()) return false;
+  if (!env_->ReadFileAtMost(layout_.owner_path(index, attempt), 1 << 16, &text).ok() ||
+      !ParseJson(text, "", &owner).ok()) {
+    return false;
+  }
   const char* cluster = std::getenv("SLURM_CLUSTER_NAME");
   if (owner.slurm_job_id().empty() || owner.uid() != static_cast<uint32_t>(::getuid()) ||
       owner.slurm_cluster() != (cluster ? cluster : "") || owner.slurm_job_id() == SlurmJobId()) {

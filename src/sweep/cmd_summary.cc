@@ -168,9 +168,9 @@ Stats Describe(const std::vector<double>& xs) {
 }  // namespace
 
 int CmdSummary(const SummaryOptions& o) {
-  Env* env = Env::Default();
+  std::unique_ptr<Env> env = NewSweepEnv(o.dir);
   SweepResults res;
-  Status s = LoadResults(env, o.dir, LoadOptions(), &res);
+  Status s = LoadResults(env.get(), o.dir, LoadOptions(), &res);
   if (!s.ok()) return UsageError(s.ToString());
 
   // Broken files never stop the summary: name them.

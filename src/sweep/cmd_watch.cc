@@ -108,12 +108,12 @@ std::string Frame(const SweepResults& res, const PointSpace& ps, double interval
 
 int CmdWatch(const std::string& dir, double interval, int limit) {
   if (!(interval > 0)) return UsageError("--interval must be > 0 seconds");
-  Env* env = Env::Default();
+  std::unique_ptr<Env> env = NewSweepEnv(dir);
   const bool tty = ::isatty(1);
   ::signal(SIGINT, [](int) { g_quit = 1; });
   for (int frame = 0; !g_quit; ++frame) {
     SweepResults res;
-    Status s = LoadResults(env, dir, LoadOptions(), &res);
+    Status s = LoadResults(env.get(), dir, LoadOptions(), &res);
     if (!s.ok()) return UsageError(s.ToString());
     auto ps = PointSpace::Create(res.spec);
     if (!ps.ok()) return UsageError(ps.status().ToString());
