@@ -167,6 +167,10 @@ TEST(ConfineProcess, AStrayFileInTrialsIsABrokenTrialNotAFailedStatus) {
   EXPECT_EQ(counts["broken"], 1);
   EXPECT_EQ(counts["done"], 2);
   EXPECT_EQ(ReadAll(s.layout.trial_dir(1)), "stray");
+  // A broken trial does not move until someone fixes it: watch finishes.
+  RunResult w = SweepWithin({"status", s.dir, "--watch", "--interval", "0.2"});
+  EXPECT_EQ(w.exit_code, 0) << w.output;
+  EXPECT_TRUE(Has(w.output, "broken 1 (sweep status says why)")) << w.output;
 }
 
 }  // namespace

@@ -52,7 +52,9 @@ std::string Frame(const SweepResults& res, const PointSpace& ps, double interval
   const auto& c = res.counts;
   auto n = [&](TrialState s) { return c[static_cast<int>(s)]; };
   const uint64_t total = res.trials.size();
-  const uint64_t ended = n(TrialState::kDone) + n(TrialState::kFailed) + n(TrialState::kStopped);
+  // A broken trial does not move until someone fixes it: it has ended too.
+  const uint64_t ended =
+      n(TrialState::kDone) + n(TrialState::kFailed) + n(TrialState::kStopped) + n(TrialState::kBroken);
   *finished = ended == total;
   char when[16];
   const time_t now = std::time(nullptr);
@@ -78,7 +80,10 @@ std::string Frame(const SweepResults& res, const PointSpace& ps, double interval
          std::to_string(n(TrialState::kDone)) + ", failed " + std::to_string(n(TrialState::kFailed)) + ", stopped " +
          std::to_string(n(TrialState::kStopped)) + ")   running " + std::to_string(running) + "  pending " +
          std::to_string(n(TrialState::kPending)) + "  interrupted " + std::to_string(n(TrialState::kInterrupted)) +
-         "  stale " + std::to_string(n(TrialState::kStale)) + eta + "\n";
+         "  stale " + std::to_string(n(TrialState::kStale)) +
+         (n(TrialState::kBroken) > 0 ? "  broken " + std::to_string(n(TrialState::kBroken)) + " (sweep status says why)"
+                                     : std::string()) +
+         eta + "\n";
   int shown = 0;
   for (const auto& t : res.trials) {
     if (t.state != TrialState::kRunning) continue;
