@@ -193,11 +193,16 @@ TEST(Claim, LeaseEntryOfAClaimerThatDiedBeforePublishingLeadsToThePoint) {
 // Crash claimer A at every filesystem operation of one claim + commit; then a
 // second claimer (after the lease) finishes the sweep. Every point ends done
 // exactly once with an intact result, whatever op A died at.
-TEST(Claim, CrashAtEveryOperationLosesNothingAndDuplicatesNothing) {
+// `confined`: through the Env of `trial` and `sweep` (NewSweepEnv), whose
+// *at() calls must keep every guarantee of the path-based one.
+void CrashAtEveryOperation(bool confined) {
+  auto base = [&](const Fixture& f) { return confined ? NewSweepEnv(f.layout.root()) : std::unique_ptr<Env>(); };
+  auto real = [](const std::unique_ptr<Env>& e) { return e ? e.get() : Env::Default(); };
   long ops_in_full_run = 0;
   {
     Fixture f;
-    FaultEnv counting(Env::Default());
+    auto b0 = base(f);
+    FaultEnv counting(real(b0));
     Claimer a = f.Make(&counting, "a");
     Claim c;
     ASSERT_TRUE(a.ClaimNext(&c).ok());
@@ -208,7 +213,8 @@ TEST(Claim, CrashAtEveryOperationLosesNothingAndDuplicatesNothing) {
   for (long crash_at = 0; crash_at <= ops_in_full_run; ++crash_at) {
     SCOPED_TRACE("crash at op " + std::to_string(crash_at));
     Fixture f;
-    FaultEnv dying(Env::Default());
+    auto b1 = base(f);
+    FaultEnv dying(real(b1));
     dying.CrashAtOp(crash_at);
     Claimer a = f.Make(&dying, "a");
     Claim ca;
@@ -218,7 +224,7 @@ TEST(Claim, CrashAtEveryOperationLosesNothingAndDuplicatesNothing) {
     // cleaning up, still leaves a committed result).
     EXPECT_TRUE(a_committed || dying.crashed());
 
-    FaultEnv later(Env::Default());
+    FaultEnv later(real(b1));
     later.AdvanceClock(31);
     Claimer b = f.Make(&later, "b");
     std::map<uint64_t, int> commits;
@@ -237,6 +243,9 @@ TEST(Claim, CrashAtEveryOperationLosesNothingAndDuplicatesNothing) {
     EXPECT_EQ(f.LeaseEntries(), 0u);
   }
 }
+
+TEST(Claim, CrashAtEveryOperationLosesNothingAndDuplicatesNothing) { CrashAtEveryOperation(false); }
+TEST(Claim, CrashAtEveryOperationThroughTheSweepEnvLosesNothing) { CrashAtEveryOperation(true); }
 
 // The same for a crash while releasing (walltime) or recording a failure: the
 // trial is never lost; it comes back as interrupted or stale.
