@@ -214,7 +214,7 @@ class SweepEnv : public Env {
     std::string rel;
     if (!Inside(dir, &rel)) return outside_->ListDir(dir, names);
     std::vector<DirEntry> entries;
-    CS_RETURN_IF_ERROR(ListDirEntries(dir, &entries));
+    CS_RETURN_IF_ERROR(List(dir, rel, /*types=*/false, &entries));
     names->clear();
     for (DirEntry& e : entries) names->push_back(std::move(e.name));
     return Status::OK();
@@ -223,22 +223,7 @@ class SweepEnv : public Env {
   Status ListDirEntries(const std::string& dir, std::vector<DirEntry>* entries) override {
     std::string rel;
     if (!Inside(dir, &rel)) return outside_->ListDirEntries(dir, entries);
-    entries->clear();
-    Fd fd;
-    Status s = OpenBeneath(rel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, &fd);
-    if (!s.ok()) return s;
-    DIR* d = ::fdopendir(fd.get());
-    if (d == nullptr) return Status::FromErrno("opendir", dir, errno);
-    fd.release();  // owned by d now
-    while (struct dirent* e = ::readdir(d)) {
-      if (IsDotName(e->d_name)) continue;
-      uint32_t type = e->d_type == DT_UNKNOWN ? 0 : DTTOIF(e->d_type);
-      struct stat st;
-      if (type == 0 && ::fstatat(::dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0) type = st.st_mode & S_IFMT;
-      entries->push_back({e->d_name, type});
-    }
-    ::closedir(d);
-    return Status::OK();
+    return List(dir, rel, /*types=*/true, entries);
   }
 
   Status Stat(const std::string& path, FileInfo* info) override {
@@ -434,6 +419,28 @@ class SweepEnv : public Env {
     ::closedir(d);
     if (!s.ok()) return s;
     if (::unlinkat(dirfd, name.c_str(), AT_REMOVEDIR) != 0) return Status::FromErrno("rm -r", shown, errno);
+    return Status::OK();
+  }
+
+  // `types`: fill DirEntry::type, with an lstat where readdir does not say
+  // (so a plain listing of trials/ never costs a stat per entry).
+  Status List(const std::string& dir, const std::string& rel, bool types, std::vector<DirEntry>* entries) {
+    entries->clear();
+    Fd fd;
+    CS_RETURN_IF_ERROR(OpenBeneath(rel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, &fd));
+    DIR* d = ::fdopendir(fd.get());
+    if (d == nullptr) return Status::FromErrno("opendir", dir, errno);
+    fd.release();  // owned by d now
+    while (struct dirent* e = ::readdir(d)) {
+      if (IsDotName(e->d_name)) continue;
+      uint32_t type = e->d_type == DT_UNKNOWN ? 0 : DTTOIF(e->d_type);
+      struct stat st;
+      if (types && type == 0 && ::fstatat(::dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+        type = st.st_mode & S_IFMT;
+      }
+      entries->push_back({e->d_name, type});
+    }
+    ::closedir(d);
     return Status::OK();
   }
 
