@@ -119,7 +119,11 @@ int CmdStatus(const std::string& dir, const std::string& format, int limit) {
     if (t.derived.state == TrialState::kDone && t.derived.latest_attempt == 0) {
       // The scan knew only that result.json exists; the row shows the attempts.
       TrialSnapshot snap;
-      if (ReadTrialSnapshot(env, layout, t.index, &snap).ok()) t.derived = DeriveState(snap, spec->claim(), 0);
+      // Its result is whole (the scan stat'ed it): a bad entry beside it does
+      // not unmake the row's state, which the counts above already hold.
+      ReadTrialSnapshot(env, layout, t.index, &snap);
+      const DerivedState d = DeriveState(snap, spec->claim(), 0);
+      if (d.state == TrialState::kDone) t.derived = d;
     }
     AttemptOwner owner;
     std::string text;
