@@ -2,6 +2,8 @@
 // judged by the filesystem clock, fencing, and a crash at every single
 // filesystem operation of claim + commit.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <map>
@@ -240,11 +242,16 @@ TEST(Claim, NothingClaimableListsTheTrialsLeasesHoldAndWhenTheyExpire) {
 // Crash claimer A at every filesystem operation of one claim + commit; then a
 // second claimer (after the lease) finishes the sweep. Every point ends done
 // exactly once with an intact result, whatever op A died at.
-TEST(Claim, CrashAtEveryOperationLosesNothingAndDuplicatesNothing) {
+// `confined`: through the Env of `trial` and `sweep` (NewSweepEnv), whose
+// *at() calls must keep every guarantee of the path-based one.
+void CrashAtEveryOperation(bool confined) {
+  auto base = [&](const Fixture& f) { return confined ? NewSweepEnv(f.layout.root()) : std::unique_ptr<Env>(); };
+  auto real = [](const std::unique_ptr<Env>& e) { return e ? e.get() : Env::Default(); };
   long ops_in_full_run = 0;
   {
     Fixture f;
-    FaultEnv counting(Env::Default());
+    auto b0 = base(f);
+    FaultEnv counting(real(b0));
     Claimer a = f.Make(&counting, "a");
     Claim c;
     ASSERT_TRUE(a.ClaimNext(&c).ok());
@@ -255,7 +262,8 @@ TEST(Claim, CrashAtEveryOperationLosesNothingAndDuplicatesNothing) {
   for (long crash_at = 0; crash_at <= ops_in_full_run; ++crash_at) {
     SCOPED_TRACE("crash at op " + std::to_string(crash_at));
     Fixture f;
-    FaultEnv dying(Env::Default());
+    auto b1 = base(f);
+    FaultEnv dying(real(b1));
     dying.CrashAtOp(crash_at);
     Claimer a = f.Make(&dying, "a");
     Claim ca;
@@ -265,7 +273,7 @@ TEST(Claim, CrashAtEveryOperationLosesNothingAndDuplicatesNothing) {
     // cleaning up, still leaves a committed result).
     EXPECT_TRUE(a_committed || dying.crashed());
 
-    FaultEnv later(Env::Default());
+    FaultEnv later(real(b1));
     later.AdvanceClock(31);
     Claimer b = f.Make(&later, "b");
     std::map<uint64_t, int> commits;
@@ -284,6 +292,9 @@ TEST(Claim, CrashAtEveryOperationLosesNothingAndDuplicatesNothing) {
     EXPECT_EQ(f.LeaseEntries(), 0u);
   }
 }
+
+TEST(Claim, CrashAtEveryOperationLosesNothingAndDuplicatesNothing) { CrashAtEveryOperation(false); }
+TEST(Claim, CrashAtEveryOperationThroughTheSweepEnvLosesNothing) { CrashAtEveryOperation(true); }
 
 // The same for a crash while releasing (walltime) or recording a failure: the
 // trial is never lost; it comes back as interrupted or stale.
@@ -328,6 +339,68 @@ TEST(Claim, RacingTakeoversHaveExactlyOneWinner) {
   // Both saw trial 0 interrupted; only one may own attempt 2.
   EXPECT_NE(cb.index, cc.index);
   EXPECT_EQ(std::set<uint32_t>({cb.index == 0 ? cb.attempt : cc.attempt}), std::set<uint32_t>{2});
+}
+
+}  // namespace
+}  // namespace claimsweep
+
+namespace claimsweep {
+namespace {
+
+// A planted trial directory: trials/1 links outside the sweep to what looks
+// like an interrupted trial, and a released lease entry leads claimers to it.
+// The claimer takes the other points, never that one, and never errors.
+TEST(Claim, ABrokenTrialIsNeverTakenAndNeverStopsClaiming) {
+  Fixture f;
+  const std::string out = f.tmp.path() + "/outside";
+  ASSERT_TRUE(Env::Default()->CreateDirs(out + "/attempt-0001").ok());
+  testing::WriteRaw(out + "/attempt-0001/owner.json", "{}");
+  testing::WriteRaw(out + "/attempt-0001.released.json", "{}");
+  ASSERT_EQ(::symlink(out.c_str(), f.layout.trial_dir(1).c_str()), 0);
+  testing::WriteRaw(f.layout.lease_path(1, 1) + ".released", "");
+  std::unique_ptr<Env> env = NewSweepEnv(f.layout.root());
+  Claimer c = f.Make(env.get(), "a");
+  std::vector<uint64_t> got;
+  for (Claim cl; c.ClaimNext(&cl).ok();) {
+    got.push_back(cl.index);
+    ASSERT_TRUE(c.Commit(cl, f.Result(cl.attempt, cl.index)).ok());
+  }
+  EXPECT_EQ(got, (std::vector<uint64_t>{0, 2, 3, 4}));
+  Claim cl;
+  EXPECT_TRUE(c.ClaimNext(&cl).IsNotFound());
+  std::vector<std::string> outside;
+  ASSERT_TRUE(Env::Default()->ListDir(out, &outside).ok());
+  EXPECT_EQ(outside.size(), 2u) << "a claimer wrote into the linked directory";
+}
+
+// Entries of the wrong type in a trial directory: each makes the trial
+// broken, named relative to the sweep, at no extra cost to the snapshot.
+TEST(Claim, SnapshotNamesAnEntryOfTheWrongType) {
+  Fixture f;
+  std::unique_ptr<Env> env = NewSweepEnv(f.layout.root());
+  Claimer c = f.Make(env.get(), "a");
+  Claim c0, c1, c2;
+  ASSERT_TRUE(c.ClaimNext(&c0).ok());
+  ASSERT_TRUE(c.ClaimNext(&c1).ok());
+  ASSERT_TRUE(c.ClaimNext(&c2).ok());
+  ASSERT_EQ(::mkfifo(f.layout.result_path(0).c_str(), 0644), 0);
+  ASSERT_TRUE(Env::Default()->RemoveFile(f.layout.owner_path(1, 1)).ok());
+  ASSERT_EQ(::symlink("/etc/passwd", f.layout.owner_path(1, 1).c_str()), 0);
+  ASSERT_TRUE(Env::Default()->RemoveTree(f.layout.attempt_dir(2, 1)).ok());
+  ASSERT_EQ(::symlink(f.tmp.path().c_str(), f.layout.attempt_dir(2, 1).c_str()), 0);
+  const std::pair<uint64_t, std::string> want[] = {
+      {0, "trials/000000/result.json is a FIFO, not a regular file"},
+      {1, "trials/000001/attempt-0001/owner.json is a symlink, not a regular file"},
+      {2, "trials/000002/attempt-0001 is a symlink, not a directory"},
+  };
+  for (const auto& [i, message] : want) {
+    TrialSnapshot snap;
+    ASSERT_TRUE(ReadTrialSnapshot(env.get(), f.layout, i, &snap).ok());
+    EXPECT_NE(snap.problem.find(message), std::string::npos) << snap.problem;
+    DerivedState d = DeriveState(snap, f.spec.claim(), 0);
+    EXPECT_EQ(d.state, TrialState::kBroken);
+    EXPECT_EQ(d.problem, snap.problem);
+  }
 }
 
 }  // namespace

@@ -189,6 +189,7 @@ Status Claimer::ClaimOpenTrial(Claim* claim) {
         }
         [[fallthrough]];
       case TrialState::kStopped:
+      case TrialState::kBroken:  // never taken; `sweep status` says why
       case TrialState::kPending: {
         RemoveLeaseEntries(index, entries, d.latest_attempt);
         const int64_t expires = d.state == TrialState::kRunning ? snap.heartbeat_ns + LeaseNs(policy_) : 0;
@@ -218,7 +219,7 @@ bool Claimer::OwnerJobGone(uint64_t index, uint32_t attempt) {
   std::string text;
   AttemptOwner owner;
   const std::string path = layout_.owner_path(index, attempt);
-  if (!env_->ReadFile(path, &text).ok() || !ParseRecord(text, path, &owner).ok()) return false;
+  if (!env_->ReadFileAtMost(path, 1 << 16, &text).ok() || !ParseRecord(text, path, &owner).ok()) return false;
   const char* cluster = std::getenv("SLURM_CLUSTER_NAME");
   if (owner.slurm_job_id().empty() || owner.uid() != static_cast<uint32_t>(::getuid()) ||
       owner.slurm_cluster() != (cluster ? cluster : "") || owner.slurm_job_id() == SlurmJobId()) {

@@ -102,6 +102,10 @@ Status TrialControl::Stop(uint64_t index, ControlReport* r) {
     case TrialState::kStopped:
       r->what = "already stopped";
       return Status::OK();
+    case TrialState::kBroken:
+      r->refused = true;
+      r->what = "broken: " + d.problem + "; not stopped (nothing is written into it, and no claimer takes it)";
+      return Status::OK();
     case TrialState::kPending: {
       // Published like a claim: a fully built directory renamed into place.
       // If a claimer publishes trials/<i> first, our rename fails and we stop
@@ -186,7 +190,15 @@ Status TrialControl::Reset(uint64_t index, bool force, ControlReport* r) {
     return Status::OK();
   }
   std::vector<std::string> names;
-  CS_RETURN_IF_ERROR(env_->ListDir(layout_.trial_dir(index), &names));
+  Status ls = env_->ListDir(layout_.trial_dir(index), &names);
+  if (!ls.ok() && d.state == TrialState::kBroken) {
+    // trials/<i> itself is not a plain directory: nothing in it is ours to move.
+    r->refused = true;
+    r->what = "broken: " + d.problem + "; not reset: move trials/" + TrialName(index) +
+              " away yourself, then the point is pending again";
+    return Status::OK();
+  }
+  CS_RETURN_IF_ERROR(ls);
   const std::string entry = ReleasedLeasePath(layout_, index, 1);
   if (names.empty() || (names.size() == 1 && names[0] == "unordered")) {
     Status s = env_->CreateExclusive(entry, "");
@@ -200,7 +212,7 @@ Status TrialControl::Reset(uint64_t index, bool force, ControlReport* r) {
   // them, since a claimer may be taking it over right now (its new entry must
   // survive).
   if (d.state == TrialState::kDone || d.state == TrialState::kFailed || d.state == TrialState::kStopped ||
-      d.state == TrialState::kRunning) {
+      d.state == TrialState::kRunning || d.state == TrialState::kBroken) {
     RemoveLeaseEntries(index, UINT32_MAX);
   }
   // A directory without attempt 1 may be a stopped pending point above the
@@ -290,6 +302,7 @@ Status TrialControl::Retry(uint64_t index, ControlReport* r) {
     case TrialState::kStopped:
       r->what = "stopped: not retried (`sweep resume` continues it, `sweep reset` runs it again)";
       break;
+    case TrialState::kBroken: r->what = "broken: " + d.problem + "; not retried"; break;
   }
   r->refused = true;
   return Status::OK();

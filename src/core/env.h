@@ -31,6 +31,16 @@ struct FileInfo {
   uint32_t uid = 0;
 };
 
+// One entry of a directory listing. `type` is the S_IFMT bits of the entry
+// itself (S_IFREG, S_IFDIR, S_IFLNK, S_IFIFO, ...): links are not followed.
+struct DirEntry {
+  std::string name;
+  uint32_t type = 0;
+};
+
+// "a symlink", "a FIFO", "a directory", "a regular file", ... for messages.
+const char* FileTypeName(uint32_t mode);
+
 class Env {
  public:
   virtual ~Env() = default;
@@ -53,6 +63,13 @@ class Env {
   virtual Status Rename(const std::string& from, const std::string& to) = 0;
   virtual Status AppendFile(const std::string& path, const std::string& data) = 0;
   virtual Status ReadFile(const std::string& path, std::string* data) = 0;
+  // The whole file if it holds at most `max_bytes`, else Corruption naming the
+  // file and its size: for records and other small files a planted or runaway
+  // file must not exhaust memory. The default reads it with ReadFile.
+  virtual Status ReadFileAtMost(const std::string& path, uint64_t max_bytes, std::string* data);
+  // The last `max_bytes` of the file (all of it if it is smaller): log tails.
+  // The default reads it with ReadFile.
+  virtual Status ReadFileTail(const std::string& path, uint64_t max_bytes, std::string* data);
   // The whole file as read-only memory that stays valid while `*owner` lives.
   // For large files read once (checkpoints): PosixEnv maps the page cache
   // instead of copying. The default reads it with ReadFile.
@@ -61,6 +78,10 @@ class Env {
   virtual Status CreateDirs(const std::string& path) = 0;      // mkdir -p
   // Names in `dir`, without "." and "..", unsorted.
   virtual Status ListDir(const std::string& dir, std::vector<std::string>* names) = 0;
+  // The same with each entry's type, from the listing itself where the
+  // filesystem reports it (d_type), else one lstat per entry. The default
+  // stats each name from ListDir.
+  virtual Status ListDirEntries(const std::string& dir, std::vector<DirEntry>* entries);
   // lstat: does not follow a final symlink.
   virtual Status Stat(const std::string& path, FileInfo* info) = 0;
   virtual bool Exists(const std::string& path);
@@ -73,5 +94,27 @@ class Env {
   // mtime back. Used to judge lease age so that nodes with skewed clocks agree.
   virtual Status FsNow(const std::string& probe, int64_t* now_ns);
 };
+
+// An Env confined to one sweep directory, for every command that opens a
+// sweep. `sweep_root` itself may be reached through symlinks (/scratch ->
+// /lustre/...): it is opened once, on first use, and kept open. Every path
+// below it is then resolved relative to that directory without following any
+// symlink and without leaving it (openat2 RESOLVE_NO_SYMLINKS|RESOLVE_BENEATH,
+// one call per operation; a walk with O_NOFOLLOW per component on kernels
+// without openat2), and each operation acts on the entry itself with the
+// *at() calls. So inside the sweep:
+//  - a symlink at any level, or a ".." that leaves the sweep, is refused
+//    (PermissionDenied: "trials/000003 is a symlink (to /x); claimsweep never
+//    follows links inside a sweep"); Stat still reports a final symlink;
+//  - reads and appends refuse anything but a regular file, and never block on
+//    a FIFO or device ("... is a FIFO, not a regular file");
+//  - RemoveTree removes links, never what they point at.
+// Messages name entries relative to the sweep. Paths outside the sweep (a
+// dataset, the spec given to `sweep init`, `report -o FILE`) and the root
+// itself behave as with Env::Default(). Thread-safe.
+struct SweepEnvOptions {
+  bool use_openat2 = true;  // false: always the per-component walk (tests)
+};
+std::unique_ptr<Env> NewSweepEnv(const std::string& sweep_root, SweepEnvOptions options = SweepEnvOptions());
 
 }  // namespace claimsweep

@@ -110,6 +110,7 @@ void LoadTrial(Env* env, const SweepLayout& layout, const SweepSpec& spec, int64
   t->attempts = d.latest_attempt;
   t->failures = d.failures;
   if (d.state == TrialState::kPending) return;
+  if (d.state == TrialState::kBroken) t->problem = d.problem;
   // The result of a done trial; else the latest attempt's failure or release record.
   std::string record_path;
   if (snap.has_result) {
@@ -158,8 +159,11 @@ void LoadTrial(Env* env, const SweepLayout& layout, const SweepSpec& spec, int64
   }
   if (opt.log_tails && d.state == TrialState::kFailed && d.latest_attempt > 0) {
     std::string text;
-    if (env->ReadFile(layout.log_path(t->index, d.latest_attempt), &text).ok()) {
+    s = env->ReadFileTail(layout.log_path(t->index, d.latest_attempt), 1 << 20, &text);
+    if (s.ok()) {
       t->log_tail = Tail(text, opt.log_tail_lines);
+    } else if (!s.IsNotFound() && t->problem.empty()) {
+      t->problem = s.ToString();
     }
   }
 }

@@ -1,10 +1,13 @@
 #include "core/sweep_scan.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <thread>
 
+#include "core/spec.h"
 #include "core/token.h"
 
 namespace claimsweep {
@@ -46,8 +49,31 @@ void ParallelFor(size_t n, int threads, size_t per_thread, const std::function<v
   for (auto& th : pool) th.join();
 }
 
-Status ScanSweep(Env* env, const SweepLayout& layout, const ClaimPolicy& policy, uint64_t num_points,
-                 SweepScan* scan) {
+namespace {
+
+// The files of an unfinished trial that summary, report and watch read
+// besides claimsweep's records: a link or FIFO there makes the trial broken.
+std::string TaskFileProblem(Env* env, const SweepLayout& layout, const SweepSpec& spec, uint64_t index,
+                            uint32_t attempt) {
+  const std::string prefix = layout.root() + "/";
+  std::vector<std::string> paths = {MetricsCsvPath(spec, layout, index)};
+  if (attempt > 0) paths.push_back(layout.log_path(index, attempt));
+  for (const std::string& p : paths) {
+    FileInfo info;
+    Status s = env->Stat(p, &info);
+    if (s.IsNotFound()) continue;
+    if (!s.ok()) return s.message();
+    if ((info.mode & S_IFMT) != S_IFREG) {
+      const std::string rel = p.compare(0, prefix.size(), prefix) == 0 ? p.substr(prefix.size()) : p;
+      return rel + " is " + FileTypeName(info.mode) + ", not a regular file; claimsweep never follows or reads such entries";
+    }
+  }
+  return "";
+}
+
+}  // namespace
+
+Status ScanSweep(Env* env, const SweepLayout& layout, const SweepSpec& spec, uint64_t num_points, SweepScan* scan) {
   *scan = SweepScan();
   scan->total = num_points;
   const int64_t now_ns = ScanClock(env, layout, &scan->clock_from_filesystem);
@@ -56,22 +82,24 @@ Status ScanSweep(Env* env, const SweepLayout& layout, const ClaimPolicy& policy,
   // Most trials of a big sweep are done: one stat of result.json says so
   // (done wins over every other file). Only the others are listed.
   std::vector<ScannedTrial> found(indices.size());
-  std::vector<Status> errors(indices.size());
   ParallelFor(indices.size(), 8, 256, [&](size_t k) {
     const uint64_t i = indices[k];
     found[k].index = i;
     FileInfo info;
-    if (env->Stat(layout.result_path(i), &info).ok()) {
+    if (env->Stat(layout.result_path(i), &info).ok() && (info.mode & S_IFMT) == S_IFREG) {
       found[k].derived.state = TrialState::kDone;
       found[k].derived.latest_attempt = 0;  // `sweep status` reads the attempts of the rows it shows
       return;
     }
     TrialSnapshot snap;
-    errors[k] = ReadTrialSnapshot(env, layout, i, &snap);
-    found[k].derived = DeriveState(snap, policy, now_ns);
+    ReadTrialSnapshot(env, layout, i, &snap);  // problems land in snap.problem
+    DerivedState& d = found[k].derived;
+    d = DeriveState(snap, spec.claim(), now_ns);
+    if (d.state == TrialState::kPending || d.state == TrialState::kBroken || d.state == TrialState::kDone) return;
+    d.problem = TaskFileProblem(env, layout, spec, i, d.latest_attempt);
+    if (!d.problem.empty()) d.state = TrialState::kBroken;
   });
   for (size_t k = 0; k < found.size(); ++k) {
-    CS_RETURN_IF_ERROR(errors[k]);
     if (found[k].derived.state == TrialState::kPending) continue;
     ++scan->counts[static_cast<int>(found[k].derived.state)];
     scan->trials.push_back(found[k]);

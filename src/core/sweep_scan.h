@@ -25,8 +25,12 @@ struct SweepScan {
   bool clock_from_filesystem = true;                // false if the probe could not be written
 };
 
-Status ScanSweep(Env* env, const SweepLayout& layout, const ClaimPolicy& policy, uint64_t num_points,
-                 SweepScan* scan);
+// A trial whose files are bad is counted and listed as broken, with the
+// reason in derived.problem; the scan goes on. Besides what ReadTrialSnapshot
+// checks, a trial that is not done has its latest attempt's log and its
+// metrics.csv checked (one lstat each): readers of the sweep read them.
+// Errors only for the sweep as a whole (trials/ cannot be listed).
+Status ScanSweep(Env* env, const SweepLayout& layout, const SweepSpec& spec, uint64_t num_points, SweepScan* scan);
 
 // The pieces every whole-sweep reader shares (ScanSweep, LoadResults):
 // The filesystem's time through a probe in tmp/ (sets *from_fs); this

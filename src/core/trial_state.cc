@@ -1,5 +1,7 @@
 #include "core/trial_state.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <map>
@@ -15,6 +17,7 @@ const char* TrialStateName(TrialState s) {
     case TrialState::kDone: return "done";
     case TrialState::kFailed: return "failed";
     case TrialState::kStopped: return "stopped";
+    case TrialState::kBroken: return "broken";
   }
   return "?";
 }
@@ -40,17 +43,32 @@ bool ParseRetryMarker(const std::string& name, uint32_t* after_attempt) {
   return true;
 }
 
+namespace {
+
+// "trials/000003/result.json is a FIFO, not a regular file"
+std::string WrongType(uint64_t index, const std::string& name, uint32_t type, bool want_dir) {
+  return "trials/" + TrialName(index) + "/" + name + " is " + FileTypeName(type) +
+         (want_dir ? ", not a directory" : ", not a regular file") + "; claimsweep never follows or reads such entries";
+}
+
+}  // namespace
+
 Status ReadTrialSnapshot(Env* env, const SweepLayout& layout, uint64_t index, TrialSnapshot* snap) {
   *snap = TrialSnapshot();
-  std::vector<std::string> names;
-  Status s = env->ListDir(layout.trial_dir(index), &names);
+  std::vector<DirEntry> entries;
+  Status s = env->ListDirEntries(layout.trial_dir(index), &entries);
   if (s.IsNotFound()) return Status::OK();
-  if (!s.ok()) return s;
   snap->exists = true;
+  if (!s.ok()) {
+    snap->problem = s.message();
+    return Status::OK();
+  }
   std::map<uint32_t, AttemptFiles> attempts;
-  for (const std::string& n : names) {
+  for (const DirEntry& e : entries) {
+    const std::string& n = e.name;
     uint32_t k = 0;
     AttemptEntry kind;
+    bool ours = true, want_dir = false;
     if (n == "result.json") {
       snap->has_result = true;
     } else if (n == "stop") {
@@ -60,10 +78,17 @@ Status ReadTrialSnapshot(Env* env, const SweepLayout& layout, uint64_t index, Tr
     } else if (ParseAttemptEntry(n, &k, &kind)) {
       AttemptFiles& a = attempts[k];
       a.number = k;
-      if (kind == AttemptEntry::kDir) a.has_dir = true;
+      if (kind == AttemptEntry::kDir) a.has_dir = want_dir = true;
       if (kind == AttemptEntry::kReleased) a.released = true;
       if (kind == AttemptEntry::kFailed) a.failed = true;
       if (kind == AttemptEntry::kFatal) a.fatal = true;
+    } else {
+      ours = false;  // the task's own files: not ours to judge
+    }
+    // Type 0: the filesystem did not say; the reads that follow check.
+    const uint32_t want = want_dir ? S_IFDIR : S_IFREG;
+    if (ours && e.type != 0 && e.type != want && snap->problem.empty()) {
+      snap->problem = WrongType(index, n, e.type, want_dir);
     }
   }
   for (auto& [k, a] : attempts) snap->attempts.push_back(a);
@@ -71,7 +96,14 @@ Status ReadTrialSnapshot(Env* env, const SweepLayout& layout, uint64_t index, Tr
     const AttemptFiles& last = snap->attempts.back();
     if (last.has_dir && !last.released && !last.failed) {
       FileInfo info;
-      if (env->Stat(layout.heartbeat_path(index, last.number), &info).ok()) snap->heartbeat_ns = info.mtime_ns;
+      s = env->Stat(layout.heartbeat_path(index, last.number), &info);
+      if (s.ok() && (info.mode & S_IFMT) != S_IFREG && snap->problem.empty()) {
+        snap->problem = WrongType(index, AttemptName(last.number) + "/owner.json", info.mode, false);
+      } else if (s.ok()) {
+        snap->heartbeat_ns = info.mtime_ns;
+      } else if (!s.IsNotFound() && snap->problem.empty()) {
+        snap->problem = s.message();
+      }
     }
   }
   return Status::OK();
@@ -81,6 +113,14 @@ DerivedState DeriveState(const TrialSnapshot& snap, const ClaimPolicy& policy, i
   DerivedState d;
   if (!snap.exists) return d;  // pending
   bool fatal = false;
+  if (!snap.problem.empty()) {
+    d.state = TrialState::kBroken;
+    d.problem = snap.problem;
+    for (const AttemptFiles& a : snap.attempts) {
+      if (a.has_dir) d.latest_attempt = std::max(d.latest_attempt, a.number);
+    }
+    return d;
+  }
   for (const AttemptFiles& a : snap.attempts) {
     // A fatal marker without its record (a crash between the two) still counts.
     if ((a.failed || a.fatal) && a.number > snap.retried_after) ++d.failures;

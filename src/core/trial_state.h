@@ -10,6 +10,11 @@
 //   failed       max_attempts attempts have failed, or one failed fatally
 //                (attempt-<k>.fatal: deterministic, e.g. the loss diverged)
 //   stopped      the user created trials/<index>/stop
+//   broken       an entry claimsweep reads is not what it writes there:
+//                trials/<index> or attempt-<k> is not a plain directory, a
+//                record or owner.json is a symlink, FIFO or other non-regular
+//                file, or the directory cannot be read. Never claimed, never
+//                followed; `sweep status` shows why (DerivedState::problem)
 //
 // `sweep retry` writes trials/<index>/retry-<k>: failures of attempts <= k no
 // longer count against max_attempts (they stay on disk as history).
@@ -25,8 +30,8 @@
 
 namespace claimsweep {
 
-enum class TrialState { kPending, kRunning, kInterrupted, kStale, kDone, kFailed, kStopped };
-inline constexpr int kNumTrialStates = 7;
+enum class TrialState { kPending, kRunning, kInterrupted, kStale, kDone, kFailed, kStopped, kBroken };
+inline constexpr int kNumTrialStates = 8;
 const char* TrialStateName(TrialState s);
 
 struct AttemptFiles {
@@ -45,6 +50,7 @@ struct TrialSnapshot {
   std::vector<AttemptFiles> attempts;  // ascending by number
   int64_t heartbeat_ns = -1;           // mtime of the latest attempt's heartbeat; -1 if absent
   uint32_t retried_after = 0;          // k of the newest retry-<k> marker; 0 if none
+  std::string problem;                 // non-empty: the trial is broken, and why
 };
 
 // "retry-0002": written by `sweep retry` when attempt 2 was the latest.
@@ -52,7 +58,11 @@ std::string RetryMarkerName(uint32_t after_attempt);
 bool ParseRetryMarker(const std::string& name, uint32_t* after_attempt);
 
 // Reads the snapshot. The heartbeat is stat'ed only when the latest attempt is
-// open (neither released nor failed) and there is no result.
+// open (neither released nor failed) and there is no result. The entries'
+// types come with the listing, so checking them costs nothing: an entry that
+// is not what claimsweep writes, or a trial directory that cannot be listed,
+// sets snap->problem (naming it relative to the sweep) and returns OK, so
+// that one bad trial never stops a claimer or `sweep status`.
 Status ReadTrialSnapshot(Env* env, const SweepLayout& layout, uint64_t index, TrialSnapshot* snap);
 
 struct DerivedState {
@@ -60,6 +70,7 @@ struct DerivedState {
   uint32_t latest_attempt = 0;  // 0 when there is none
   uint32_t failures = 0;        // failed attempts so far (after the newest retry marker)
   double heartbeat_age_s = -1;  // for open attempts
+  std::string problem;          // broken: why (from TrialSnapshot::problem)
 };
 
 // Pure: the state of a trial given its files, the policy and the filesystem's now.

@@ -49,7 +49,8 @@ Status ParseIndices(const std::vector<std::string>& args, uint64_t points, std::
 enum class Op { kStop, kReset, kRetry, kResume };
 
 int Run(Op op, const std::string& dir, const std::vector<std::string>& args, bool failed, bool stopped, bool force) {
-  Env* env = Env::Default();
+  std::unique_ptr<Env> sweep_env = NewSweepEnv(dir);
+  Env* env = sweep_env.get();
   auto spec = ReadFrozenSpec(env, dir);
   if (!spec.ok()) return UsageError(spec.status().message());
   auto ps = PointSpace::Create(*spec);
@@ -60,7 +61,7 @@ int Run(Op op, const std::string& dir, const std::vector<std::string>& args, boo
   if (!s.ok()) return UsageError(s.message());
   if (failed || stopped) {
     SweepScan scan;
-    s = ScanSweep(env, layout, spec->claim(), ps->size(), &scan);
+    s = ScanSweep(env, layout, *spec, ps->size(), &scan);
     if (!s.ok()) return Failure(s.ToString());
     for (const ScannedTrial& t : scan.trials) {
       if ((failed && t.derived.state == TrialState::kFailed) || (stopped && t.derived.state == TrialState::kStopped)) {

@@ -80,7 +80,8 @@ int CmdValidate(const std::string& spec_path) {
 }
 
 int CmdInit(const std::string& spec_path, const std::string& dir) {
-  Env* env = Env::Default();
+  std::unique_ptr<Env> sweep_env = NewSweepEnv(dir);
+  Env* env = sweep_env.get();
   SweepSpec spec;
   PointSpace ps = *PointSpace::Create(SweepSpec());
   if (!LoadSpec(spec_path, &spec, &ps)) return 2;

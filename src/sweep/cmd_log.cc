@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <memory>
 
 #include "core/layout.h"
 #include "core/points.h"
@@ -64,7 +65,8 @@ int OpenLog(const std::string& path, std::string* error) {
 }  // namespace
 
 int CmdLog(const std::string& dir, const std::string& index_arg, uint32_t attempt, bool follow) {
-  Env* env = Env::Default();
+  std::unique_ptr<Env> sweep_env = NewSweepEnv(dir);
+  Env* env = sweep_env.get();
   auto spec = ReadFrozenSpec(env, dir);
   if (!spec.ok()) return UsageError(spec.status().message());
   auto ps = PointSpace::Create(*spec);

@@ -10,12 +10,12 @@
 namespace claimsweep {
 
 int CmdReport(const std::string& dir, const std::string& out_path) {
-  Env* env = Env::Default();
+  std::unique_ptr<Env> env = NewSweepEnv(dir);
   SweepResults res;
   LoadOptions lo;
   lo.curves = true;
   lo.log_tails = true;
-  Status s = LoadResults(env, dir, lo, &res);
+  Status s = LoadResults(env.get(), dir, lo, &res);
   if (!s.ok()) return UsageError(s.ToString());
 
   ReportOptions ro;

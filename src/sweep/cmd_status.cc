@@ -21,14 +21,15 @@ namespace {
 int Priority(TrialState s) {
   switch (s) {
     case TrialState::kRunning: return 0;
-    case TrialState::kStale: return 1;
-    case TrialState::kInterrupted: return 2;
-    case TrialState::kFailed: return 3;
-    case TrialState::kStopped: return 4;
-    case TrialState::kDone: return 5;
-    case TrialState::kPending: return 6;
+    case TrialState::kBroken: return 1;
+    case TrialState::kStale: return 2;
+    case TrialState::kInterrupted: return 3;
+    case TrialState::kFailed: return 4;
+    case TrialState::kStopped: return 5;
+    case TrialState::kDone: return 6;
+    case TrialState::kPending: return 7;
   }
-  return 7;
+  return 8;
 }
 
 std::string Seconds(double s) {
@@ -39,15 +40,36 @@ std::string Seconds(double s) {
 
 }  // namespace
 
+// A broken trial's reason, one per line below the table (all of them in json).
+void PrintBroken(const SweepScan& scan) {
+  const uint64_t n = scan.counts[static_cast<int>(TrialState::kBroken)];
+  if (n == 0) return;
+  std::printf("\n%llu broken trial%s: claimsweep never claims, follows or reads such entries; move the named entry "
+              "away (or `sweep reset` the trial) to run the point again\n",
+              static_cast<unsigned long long>(n), n == 1 ? "" : "s");
+  int shown = 0;
+  for (const ScannedTrial& t : scan.trials) {
+    if (t.derived.state != TrialState::kBroken) continue;
+    if (++shown > 20) {
+      std::printf("  ... %llu more (sweep status --format json lists all)\n", static_cast<unsigned long long>(n - 20));
+      break;
+    }
+    std::printf("  %s  %s\n", TrialName(t.index).c_str(), t.derived.problem.c_str());
+  }
+}
+
+constexpr uint64_t kMaxOwnerBytes = 1 << 16;  // owner.json is ~300 bytes
+
 int CmdStatus(const std::string& dir, const std::string& format, int limit) {
-  Env* env = Env::Default();
+  std::unique_ptr<Env> sweep_env = NewSweepEnv(dir);
+  Env* env = sweep_env.get();
   auto spec = ReadFrozenSpec(env, dir);
   if (!spec.ok()) return UsageError(spec.status().message());
   auto ps = PointSpace::Create(*spec);
   if (!ps.ok()) return UsageError(ps.status().message());
   SweepLayout layout(dir);
   SweepScan scan;
-  Status s = ScanSweep(env, layout, spec->claim(), ps->size(), &scan);
+  Status s = ScanSweep(env, layout, *spec, ps->size(), &scan);
   if (!s.ok()) return Failure(s.ToString());
 
   if (format == "json") {
@@ -55,17 +77,12 @@ int CmdStatus(const std::string& dir, const std::string& format, int limit) {
     for (int st = 0; st < kNumTrialStates; ++st) {
       o += ",\"" + std::string(TrialStateName(static_cast<TrialState>(st))) + "\":" + std::to_string(scan.counts[st]);
     }
-    // Where each running trial's output goes (`sweep log IDX --follow` prints it).
-    o += ",\"logs\":[";
-    bool first = true;
-    for (const ScannedTrial& t : scan.trials) {
-      if (t.derived.state != TrialState::kRunning) continue;
-      o += std::string(first ? "" : ",") + "{\"index\":" + std::to_string(t.index) +
-           ",\"attempt\":" + std::to_string(t.derived.latest_attempt) +
-           ",\"log\":" + JsonString(layout.log_path(t.index, t.derived.latest_attempt)) + "}";
-      first = false;
-    }
-    std::printf("%s]}\n", o.c_str());
+    const std::string owner_path = layout.owner_path(t.index, t.derived.latest_attempt);
+    if (t.derived.state != TrialState::kBroken && t.derived.latest_attempt > 0 &&
+        env->ReadFileAtMost(owner_path, kMaxOwnerBytes, &text).ok()) {
+      Status ps = ParseRecord(text, owner_path, &owner);
+      if (ps.code() == Status::Code::kUnsupported) std::fprintf(stderr, "sweep: warning: %s\n", ps.message().c_str());
+      if (!ps.ok()) owner.Clear();
     return 0;
   }
 
@@ -104,12 +121,17 @@ int CmdStatus(const std::string& dir, const std::string& format, int limit) {
     if (t.derived.state == TrialState::kDone && t.derived.latest_attempt == 0) {
       // The scan knew only that result.json exists; the row shows the attempts.
       TrialSnapshot snap;
-      if (ReadTrialSnapshot(env, layout, t.index, &snap).ok()) t.derived = DeriveState(snap, spec->claim(), 0);
+      // Its result is whole (the scan stat'ed it): a bad entry beside it does
+      // not unmake the row's state, which the counts above already hold.
+      ReadTrialSnapshot(env, layout, t.index, &snap);
+      const DerivedState d = DeriveState(snap, spec->claim(), 0);
+      if (d.state == TrialState::kDone) t.derived = d;
     }
     AttemptOwner owner;
     std::string text;
     const std::string owner_path = layout.owner_path(t.index, t.derived.latest_attempt);
-    if (t.derived.latest_attempt > 0 && env->ReadFile(owner_path, &text).ok()) {
+    if (t.derived.state != TrialState::kBroken && t.derived.latest_attempt > 0 &&
+        env->ReadFileAtMost(owner_path, kMaxOwnerBytes, &text).ok()) {
       Status ps = ParseRecord(text, owner_path, &owner);
       if (ps.code() == Status::Code::kUnsupported) std::fprintf(stderr, "sweep: warning: %s\n", ps.message().c_str());
       if (!ps.ok()) owner.Clear();
@@ -146,11 +168,12 @@ int CmdStatus(const std::string& dir, const std::string& format, int limit) {
   if (shown < rows.size()) {
     std::printf("... %zu more (sweep status --limit 0 shows all)\n", rows.size() - shown);
   }
+  PrintBroken(scan);
   return 0;
 }
 
 int CmdPoints(const std::string& dir, const std::string& format) {
-  auto spec = ReadFrozenSpec(Env::Default(), dir);
+  auto spec = ReadFrozenSpec(NewSweepEnv(dir).get(), dir);
   if (!spec.ok()) return UsageError(spec.status().message());
   auto ps = PointSpace::Create(*spec);
   if (!ps.ok()) return UsageError(ps.status().message());

@@ -35,9 +35,10 @@ std::string Absolute(const std::string& path) {
 }  // namespace
 
 int CmdSubmit(const std::string& dir_arg, int jobs, bool array, bool dry_run, const std::string& trial_arg) {
-  Env* env = Env::Default();
   const std::string dir = Absolute(dir_arg);
   if (dir.empty()) return UsageError(dir_arg + ": no such sweep directory (create it with `sweep init SPEC DIR`)");
+  std::unique_ptr<Env> sweep_env = NewSweepEnv(dir);
+  Env* env = sweep_env.get();
   auto spec = ReadFrozenSpec(env, dir);
   if (!spec.ok()) return UsageError(spec.status().message());
   if (jobs < 1) return UsageError("--jobs must be at least 1");

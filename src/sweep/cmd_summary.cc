@@ -327,9 +327,9 @@ void WarnProblems(const SweepResults& res) {
 
 int CmdSummary(const SummaryOptions& o) {
   if (o.top != -1 && o.top <= 0) return UsageError("--top " + std::to_string(o.top) + ": K must be at least 1 (leave --top out for all rows)");
-  Env* env = Env::Default();
+  std::unique_ptr<Env> env = NewSweepEnv(o.dir);
   SweepResults res;
-  Status s = LoadResults(env, o.dir, LoadOptions(), &res);
+  Status s = LoadResults(env.get(), o.dir, LoadOptions(), &res);
   if (!s.ok()) return UsageError(s.ToString());
   WarnProblems(res);
 

@@ -53,7 +53,9 @@ std::string Frame(const SweepResults& res, const PointSpace& ps, double interval
   const auto& c = res.counts;
   auto n = [&](TrialState s) { return c[static_cast<int>(s)]; };
   const uint64_t total = res.num_points;  // res.trials holds the claimed ones only
-  const uint64_t ended = n(TrialState::kDone) + n(TrialState::kFailed) + n(TrialState::kStopped);
+  // A broken trial does not move until someone fixes it: it has ended too.
+  const uint64_t ended =
+      n(TrialState::kDone) + n(TrialState::kFailed) + n(TrialState::kStopped) + n(TrialState::kBroken);
   *finished = ended == total;
   char when[16];
   const time_t now = std::time(nullptr);
@@ -79,7 +81,10 @@ std::string Frame(const SweepResults& res, const PointSpace& ps, double interval
          std::to_string(n(TrialState::kDone)) + ", failed " + std::to_string(n(TrialState::kFailed)) + ", stopped " +
          std::to_string(n(TrialState::kStopped)) + ")   running " + std::to_string(running) + "  pending " +
          std::to_string(n(TrialState::kPending)) + "  interrupted " + std::to_string(n(TrialState::kInterrupted)) +
-         "  stale " + std::to_string(n(TrialState::kStale)) + eta + "\n";
+         "  stale " + std::to_string(n(TrialState::kStale)) +
+         (n(TrialState::kBroken) > 0 ? "  broken " + std::to_string(n(TrialState::kBroken)) + " (sweep status says why)"
+                                     : std::string()) +
+         eta + "\n";
   int shown = 0;
   for (const auto& t : res.trials) {
     if (t.state != TrialState::kRunning) continue;
@@ -109,12 +114,12 @@ std::string Frame(const SweepResults& res, const PointSpace& ps, double interval
 
 int CmdWatch(const std::string& dir, double interval, int limit) {
   if (!(interval > 0)) return UsageError("--interval must be > 0 seconds");
-  Env* env = Env::Default();
+  std::unique_ptr<Env> env = NewSweepEnv(dir);
   const bool tty = ::isatty(1);
   ::signal(SIGINT, [](int) { g_quit = 1; });
   for (int frame = 0; !g_quit; ++frame) {
     SweepResults res;
-    Status s = LoadResults(env, dir, LoadOptions(), &res);
+    Status s = LoadResults(env.get(), dir, LoadOptions(), &res);
     if (!s.ok()) return UsageError(s.ToString());
     auto ps = PointSpace::Create(res.spec);
     if (!ps.ok()) return UsageError(ps.status().ToString());

@@ -43,14 +43,16 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "trial: takes no arguments (got '%s'); see trial --help\n", argv[1]);
     return kExitUsage;
   }
-  Env* env = Env::Default();
   char cwd[PATH_MAX];
   if (!::getcwd(cwd, sizeof cwd)) cwd[0] = 0;
-  auto dir = FindSweepDir(env, std::getenv("SWEEP_DIR"), cwd);
+  auto dir = FindSweepDir(Env::Default(), std::getenv("SWEEP_DIR"), cwd);
   if (!dir.ok()) {
     std::fprintf(stderr, "trial: %s\n", dir.status().message().c_str());
     return kExitUsage;
   }
+  // Everything below the sweep through one Env that follows no link in it.
+  std::unique_ptr<Env> sweep_env = NewSweepEnv(*dir);
+  Env* env = sweep_env.get();
   auto spec = ReadFrozenSpec(env, *dir);
   if (!spec.ok()) {
     std::fprintf(stderr, "trial: %s\n", spec.status().message().c_str());
