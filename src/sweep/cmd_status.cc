@@ -77,12 +77,24 @@ int CmdStatus(const std::string& dir, const std::string& format, int limit) {
     for (int st = 0; st < kNumTrialStates; ++st) {
       o += ",\"" + std::string(TrialStateName(static_cast<TrialState>(st))) + "\":" + std::to_string(scan.counts[st]);
     }
-    const std::string owner_path = layout.owner_path(t.index, t.derived.latest_attempt);
-    if (t.derived.state != TrialState::kBroken && t.derived.latest_attempt > 0 &&
-        env->ReadFileAtMost(owner_path, kMaxOwnerBytes, &text).ok()) {
-      Status ps = ParseRecord(text, owner_path, &owner);
-      if (ps.code() == Status::Code::kUnsupported) std::fprintf(stderr, "sweep: warning: %s\n", ps.message().c_str());
-      if (!ps.ok()) owner.Clear();
+    std::string broken;
+    for (const ScannedTrial& t : scan.trials) {
+      if (t.derived.state != TrialState::kBroken) continue;
+      broken += std::string(broken.empty() ? "" : ",") + "{\"index\":" + std::to_string(t.index) +
+                ",\"problem\":" + JsonString(t.derived.problem) + "}";
+    }
+    if (!broken.empty()) o += ",\"broken_trials\":[" + broken + "]";
+    // Where each running trial's output goes (`sweep log IDX --follow` prints it).
+    o += ",\"logs\":[";
+    bool first = true;
+    for (const ScannedTrial& t : scan.trials) {
+      if (t.derived.state != TrialState::kRunning) continue;
+      o += std::string(first ? "" : ",") + "{\"index\":" + std::to_string(t.index) +
+           ",\"attempt\":" + std::to_string(t.derived.latest_attempt) +
+           ",\"log\":" + JsonString(layout.log_path(t.index, t.derived.latest_attempt)) + "}";
+      first = false;
+    }
+    std::printf("%s]}\n", o.c_str());
     return 0;
   }
 
