@@ -102,7 +102,7 @@ TEST(ConfineProcess, ASymlinkedLogIsNeverEmbeddedInTheReport) {
   const std::string html_path = s.tmp.path() + "/report.html";
   RunResult r = SweepWithin({"report", s.dir, "-o", html_path});
   EXPECT_EQ(r.exit_code, 0) << r.output;
-  EXPECT_TRUE(Has(r.output, "1 with unreadable files")) << r.output;
+  EXPECT_TRUE(Has(r.output, "1 with problems")) << r.output;
   const std::string html = ReadAll(html_path);
   EXPECT_FALSE(Has(html, "SECRET-HASH-LINE")) << "the report embedded a file outside the sweep";
   EXPECT_TRUE(Has(html, "trials/000000/attempt-0001/log is a symlink")) << "the report does not name the problem";
@@ -145,7 +145,7 @@ TEST(ConfineProcess, FifosNeverHangAnyCommandAndMakeTheirTrialsBroken) {
 
   RunResult rep = SweepWithin({"report", s.dir, "-o", s.tmp.path() + "/r.html"});
   EXPECT_EQ(rep.exit_code, 0) << rep.output;
-  EXPECT_TRUE(Has(rep.output, "3 with unreadable files")) << rep.output;
+  EXPECT_TRUE(Has(rep.output, "3 with problems")) << rep.output;
 
   // A claimer takes nothing it cannot read and never blocks either.
   RunResult t = RunProcess({"timeout", "-k", "5", "20", TRIAL_BIN}, {"SWEEP_DIR=" + s.dir}, s.tmp.path());

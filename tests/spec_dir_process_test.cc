@@ -2,6 +2,7 @@
 // script beside the spec, and runs it from a sweep anywhere else.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <fstream>
 
@@ -67,12 +68,16 @@ TEST(SpecDir, InitAgainFromAnotherDirectoryKeepsTheFrozenSpecDir) {
             std::string::npos)
       << again.output;
   EXPECT_EQ(ReadAll(sweep + "/sweep.textproto"), frozen);
-  // A sweep frozen before spec_dir existed.
+  // A sweep frozen before spec_dir existed (format_version 1: no digest).
   std::string old = frozen;
   const size_t at = old.find("spec_dir:");
   ASSERT_NE(at, std::string::npos);
   old.erase(at, old.find('\n', at) + 1 - at);
+  const size_t v = old.find("format_version: 2");
+  ASSERT_NE(v, std::string::npos);
+  old.replace(v, 17, "format_version: 1");
   WriteRaw(sweep + "/sweep.textproto", old);
+  ASSERT_EQ(::unlink((sweep + "/sweep.sha256").c_str()), 0);
   RunResult legacy = RunProcess({SWEEP_BIN, "init", tmp.path() + "/a/spec.textproto", sweep});
   EXPECT_EQ(legacy.exit_code, 0) << legacy.output;
   EXPECT_EQ(ReadAll(sweep + "/sweep.textproto"), old);

@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <filesystem>
 
+#include <google/protobuf/util/message_differencer.h>
+
 #include "core/layout.h"
 #include "core/points.h"
 #include "core/security.h"
@@ -98,11 +100,18 @@ int CmdInit(const std::string& spec_path, const std::string& dir) {
   if (s.ok()) {
     // The same sweep whatever directory the spec is read from now (or a sweep
     // frozen before spec_dir existed): the frozen spec_dir stays.
+    // Likewise a sweep frozen by an earlier format version: it keeps running
+    // and being read as it was made (see "Frozen" in the README).
     auto old_spec = ReadFrozenSpec(env, dir);
-    if (old_spec.ok() && old_spec->spec_dir() != spec.spec_dir()) {
-      SweepSpec same = spec;
-      same.set_spec_dir(old_spec->spec_dir());
-      if (FreezeSpec(same) == existing) {
+    if (old_spec.ok() && (old_spec->spec_dir() != spec.spec_dir() ||
+                          old_spec->format_version() != kSpecFormatVersion)) {
+      SweepSpec a = *old_spec, b = spec;
+      ApplyDefaults(&b);
+      for (SweepSpec* x : {&a, &b}) {
+        x->clear_spec_dir();
+        x->clear_format_version();
+      }
+      if (google::protobuf::util::MessageDifferencer::Equals(a, b)) {
         std::printf("%s already holds this sweep: %s (its spec_dir stays '%s')\n", dir.c_str(),
                     Describe(spec, ps).c_str(), old_spec->spec_dir().c_str());
         return 0;
