@@ -191,6 +191,34 @@ TEST(Checkpoint, ANewerStateVersionIsRefusedNotSkipped) {
   EXPECT_FALSE(found);
 }
 
+// The header's version field is outside the checksum: a flipped bit there is
+// damage like any other, and resume falls back to the previous checkpoint.
+TEST(Checkpoint, ADamagedHeaderVersionFallsBackToThePreviousCheckpoint) {
+  Env* env = Env::Default();
+  TempDir d;
+  TrainState st;
+  st.set_format_version(1);
+  for (int e = 1; e <= 2; ++e) {
+    st.set_epoch(e);
+    ASSERT_TRUE(WriteCheckpoint(env, d.path(), st, "t").ok());
+  }
+  CheckpointData c;
+  bool found = false;
+  ASSERT_TRUE(LoadLatestCheckpoint(env, d.path(), &c, &found, nullptr).ok());
+  std::string bytes;
+  ASSERT_TRUE(env->ReadFile(c.path, &bytes).ok());
+  bytes[8] ^= 0x04;  // the version field follows the 8-byte magic
+  const std::string newest = c.path;
+  ASSERT_TRUE(env->RemoveFile(newest).ok());
+  ASSERT_TRUE(env->CreateExclusive(newest, bytes).ok());
+  std::vector<std::string> warnings;
+  ASSERT_TRUE(LoadLatestCheckpoint(env, d.path(), &c, &found, [&](const std::string& w) { warnings.push_back(w); }).ok());
+  ASSERT_TRUE(found);
+  EXPECT_EQ(c.state.epoch(), 1);
+  ASSERT_EQ(warnings.size(), 1u);
+  EXPECT_NE(warnings[0].find("unknown checkpoint header version 5"), std::string::npos) << warnings[0];
+}
+
 TEST(Checkpoint, EveryTruncationAndBitFlipIsDetected) {
   TrainState st;
   st.set_epoch(4);

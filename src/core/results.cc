@@ -15,6 +15,9 @@
 namespace claimsweep {
 namespace {
 
+// A record is a few KB; a bigger one is not ours (and is not read whole).
+constexpr uint64_t kMaxRecordBytes = 16 << 20;
+
 void NumericMetrics(const google::protobuf::Struct& s, std::map<std::string, double>* out) {
   for (const auto& [k, v] : s.fields()) {
     if (v.kind_case() == google::protobuf::Value::kNumberValue) (*out)[k] = v.number_value();
@@ -83,7 +86,7 @@ void LoadTrial(Env* env, const SweepLayout& layout, const SweepSpec& spec, int64
   {
     std::string text;
     TrialResult r;
-    if (env->ReadFile(layout.result_path(t->index), &text).ok() &&
+    if (env->ReadFileAtMost(layout.result_path(t->index), kMaxRecordBytes, &text).ok() &&
         ParseRecord(text, layout.result_path(t->index), &r).ok()) {
       t->state = TrialState::kDone;
       t->attempts = r.attempt();
@@ -126,7 +129,7 @@ void LoadTrial(Env* env, const SweepLayout& layout, const SweepSpec& spec, int64
   if (!record_path.empty()) {
     std::string text;
     TrialResult r;
-    s = env->ReadFile(record_path, &text);
+    s = env->ReadFileAtMost(record_path, kMaxRecordBytes, &text);
     if (s.ok()) s = ParseRecord(text, record_path, &r);
     if (!s.ok()) {
       t->problem = text.empty() && s.ok() ? record_path + ": empty" : s.ToString();

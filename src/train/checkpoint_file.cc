@@ -45,8 +45,12 @@ Status DecodeCheckpoint(std::string_view bytes, const std::string& path, Checkpo
   }
   uint32_t version = static_cast<uint32_t>(Get(bytes, 8, 4));
   if (version != kVersion) {
-    return Status::Unsupported(path + ": checkpoint format version " + std::to_string(version) +
-                               " (this claimsweep reads version 1)");
+    // The header is outside the checksum: an unknown version is as likely a
+    // damaged header as a newer writer, so it falls back like any corrupt
+    // checkpoint. A newer writer is recognised by the TrainState's
+    // format_version, inside the checksummed body (refused below).
+    return Status::Corruption(path + ": unknown checkpoint header version " + std::to_string(version) +
+                              " (damaged, or written by a newer claimsweep; this one reads version 1)");
   }
   uint32_t crc = static_cast<uint32_t>(Get(bytes, 12, 4));
   uint64_t len = Get(bytes, 16, 8);
