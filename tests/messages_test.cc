@@ -58,6 +58,9 @@ TEST(TerminalOutput, TablesShowControlCharactersEscapedAndCsvJsonKeepThemExact) 
   EXPECT_FALSE(HasRawControl(status.output)) << status.output;
   RunResult summary = s.Sweep({"summary", s.dir});
   EXPECT_FALSE(HasRawControl(summary.output)) << summary.output;
+  RunResult summary_md = s.Sweep({"summary", s.dir, "--format", "markdown"});
+  EXPECT_FALSE(HasRawControl(summary_md.output)) << summary_md.output;
+  EXPECT_NE(summary_md.output.find("a\\nb"), std::string::npos) << summary_md.output;
   RunResult summary_csv = s.Sweep({"summary", s.dir, "--format", "csv"});
   EXPECT_NE(summary_csv.output.find("\"a\nb\""), std::string::npos) << summary_csv.output;
 }

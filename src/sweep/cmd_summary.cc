@@ -13,6 +13,7 @@
 
 #include "core/points.h"
 #include "core/results.h"
+#include "core/terminal_text.h"
 #include "sweep/commands.h"
 #include "sweep/stats.h"
 #include "sweep/table.h"
@@ -84,11 +85,12 @@ std::string FitTable(Row header, std::vector<Row> rows, size_t width) {
 }
 
 std::string RenderMarkdown(const Row& header, const std::vector<Row>& rows) {
+  // Read by people (rendered or in a terminal): control characters shown
+  // escaped, like the terminal table; `|` would end the cell.
   auto esc = [](const std::string& s) {
     std::string o;
-    for (char c : s) {
+    for (char c : TerminalSafe(s)) {
       if (c == '|') o += "\\|";
-      else if (c == '\n') o += ' ';
       else o += c;
     }
     return o;
