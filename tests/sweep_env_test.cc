@@ -192,6 +192,35 @@ TEST_P(SweepEnvTest, NonRegularFilesAreRefusedWithoutBlocking) {
   EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 2);
 }
 
+// What `trial` hands its command (the directory it enters, the log it writes)
+// is a descriptor of what was resolved inside the sweep, never a path that a
+// link could be swapped into afterwards.
+TEST_P(SweepEnvTest, DescriptorsForTheCommandAreResolvedWithoutLinks) {
+  ASSERT_TRUE(env->CreateDirs(root + "/trials/000000/work").ok());
+  int fd = -1;
+  ASSERT_TRUE(env->OpenDirectory(root + "/trials/000000/work", &fd).ok());
+  struct stat a, b;
+  ASSERT_EQ(::fstat(fd, &a), 0);
+  ASSERT_EQ(::stat((root + "/trials/000000/work").c_str(), &b), 0);
+  EXPECT_EQ(a.st_ino, b.st_ino);
+  ::close(fd);
+  ASSERT_TRUE(env->OpenAppend(root + "/trials/000000/log", &fd).ok());
+  ASSERT_EQ(::write(fd, "x", 1), 1);
+  ::close(fd);
+  EXPECT_EQ(ReadAll(root + "/trials/000000/log"), "x");
+  ASSERT_EQ(::symlink(outside.c_str(), (root + "/trials/000001").c_str()), 0);
+  ASSERT_EQ(::symlink(outside.c_str(), (root + "/trials/000000/linked").c_str()), 0);
+  Status s = env->OpenDirectory(root + "/trials/000000/linked", &fd);
+  EXPECT_NE(s.message().find("trials/000000/linked is a symlink"), std::string::npos) << s.ToString();
+  s = env->OpenAppend(root + "/trials/000001/log", &fd);
+  EXPECT_NE(s.message().find("trials/000001 is a symlink"), std::string::npos) << s.ToString();
+  EXPECT_FALSE(Env::Default()->Exists(outside + "/log"));
+  const std::string fifo = root + "/trials/000000/fifo";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0644), 0);
+  s = env->OpenAppend(fifo, &fd);  // must not block waiting for a reader
+  EXPECT_NE(s.message().find("is a FIFO, not a regular file"), std::string::npos) << s.ToString();
+}
+
 INSTANTIATE_TEST_SUITE_P(Resolve, SweepEnvTest, ::testing::Values(true, false),
                          [](const ::testing::TestParamInfo<bool>& p) { return p.param ? "Openat2" : "Walk"; });
 

@@ -90,6 +90,13 @@ class Env {
   virtual Status Touch(const std::string& path) = 0;
   virtual Status RemoveFile(const std::string& path) = 0;
   virtual Status RemoveTree(const std::string& path) = 0;
+  // File descriptors (O_CLOEXEC; the caller closes them) for handing what
+  // this Env resolved to another process: a directory to enter with fchdir,
+  // a regular file opened for appending (created if absent). A path handed
+  // over instead could have a link swapped into it after the check. The
+  // defaults open by path, not following a final link.
+  virtual Status OpenDirectory(const std::string& path, int* fd);
+  virtual Status OpenAppend(const std::string& path, int* fd);
   // The filesystem's current time, as seen by touching `probe` and reading its
   // mtime back. Used to judge lease age so that nodes with skewed clocks agree.
   virtual Status FsNow(const std::string& probe, int64_t* now_ns);

@@ -306,6 +306,21 @@ Status Env::ReadFileShared(const std::string& path, std::string_view* data, std:
   return Status::OK();
 }
 
+Status Env::OpenDirectory(const std::string& path, int* fd) {
+  *fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  return *fd >= 0 ? Status::OK() : Status::FromErrno("open", path, errno);
+}
+
+Status Env::OpenAppend(const std::string& path, int* fd) {
+  *fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0666);
+  if (*fd < 0) return Status::FromErrno("open", path, errno);
+  struct stat st;
+  if (::fstat(*fd, &st) == 0 && S_ISREG(st.st_mode)) return Status::OK();
+  ::close(*fd);
+  *fd = -1;
+  return Status::PermissionDenied(path + " is not a regular file");
+}
+
 Status Env::ReadFileAtMost(const std::string& path, uint64_t max_bytes, std::string* data) {
   CS_RETURN_IF_ERROR(ReadFile(path, data));
   if (data->size() <= max_bytes) return Status::OK();

@@ -145,6 +145,26 @@ class SweepEnv : public Env {
     return WriteFd(fd.get(), data, path);
   }
 
+  Status OpenDirectory(const std::string& path, int* fd) override {
+    std::string rel;
+    if (!Inside(path, &rel)) return outside_->OpenDirectory(path, fd);
+    Fd f;
+    CS_RETURN_IF_ERROR(OpenBeneath(rel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, &f));
+    *fd = f.release();
+    return Status::OK();
+  }
+
+  Status OpenAppend(const std::string& path, int* fd) override {
+    Where w;
+    if (!Locate(path, &w)) return outside_->OpenAppend(path, fd);
+    CS_RETURN_IF_ERROR(w.status);
+    Fd f(::openat(w.dir(), w.leaf.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0666));
+    if (f.get() < 0) return Fail("open", w, errno, Want::kRegular);
+    CS_RETURN_IF_ERROR(CheckRegular(f.get(), w.rel));
+    *fd = f.release();
+    return Status::OK();
+  }
+
   Status ReadFile(const std::string& path, std::string* data) override {
     std::string rel;
     if (!Inside(path, &rel)) return outside_->ReadFile(path, data);

@@ -37,7 +37,9 @@ Status RunCommand(const CommandRequest& req, const std::atomic<bool>& abort, dou
                   CommandOutcome* out) {
   *out = CommandOutcome();
   if (req.argv.empty()) return Status::InvalidArgument("empty argv");
-  int log_fd = ::open(req.log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0666);
+  // Ours to close: a duplicate of the caller's descriptor, or opened here.
+  int log_fd = req.log_fd >= 0 ? ::fcntl(req.log_fd, F_DUPFD_CLOEXEC, 0)
+                               : ::open(req.log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0666);
   if (log_fd < 0) return Status::FromErrno("open", req.log_path, errno);
   // fds: the command's output. lifeline: only we hold its write end, so the
   // guardian sees EOF when we die, however we die. report: the command's pid.

@@ -12,8 +12,10 @@ namespace claimsweep {
 struct CommandRequest {
   std::vector<std::string> argv;
   std::vector<std::string> extra_env;  // "KEY=VALUE", added to our environment
-  std::string cwd;
-  std::string log_path;                // output is appended here and echoed to stdout
+  std::string cwd;                     // for messages; the command enters cwd_fd
+  int cwd_fd = -1;                     // the directory the command runs in (fchdir); -1: chdir(cwd)
+  std::string log_path;                // for messages
+  int log_fd = -1;                     // output is appended here and echoed to stdout; -1: open log_path
 };
 
 struct CommandOutcome {

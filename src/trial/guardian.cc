@@ -55,7 +55,7 @@ void Say(int fd, const std::string& m) { WriteAllFd(fd, m.data(), m.size()); }
   if (devnull >= 0) ::dup2(devnull, 0);
   ::dup2(out_fd, 1);
   ::dup2(out_fd, 2);
-  if (::chdir(req.cwd.c_str()) != 0) {
+  if ((req.cwd_fd >= 0 ? ::fchdir(req.cwd_fd) : ::chdir(req.cwd.c_str())) != 0) {
     Say(2, "trial: cannot enter " + TerminalSafe(req.cwd) + ": " + std::strerror(errno) + "\n");
     ::_exit(126);
   }

@@ -1,6 +1,7 @@
 #include "trial/runner.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -270,6 +271,21 @@ TrialRunner::AttemptEnd TrialRunner::RunCommandAttempt(Claimer* claimer, const C
   CommandRequest req;
   req.cwd = task_dir;
   req.log_path = layout_.log_path(claim.index, claim.attempt);
+  // The command enters, and writes to, what the sweep's Env resolved (no
+  // link followed), by descriptor: a link swapped in after the check above
+  // is never followed. Closed on every return.
+  struct Fds {
+    int cwd = -1, log = -1;
+    ~Fds() {
+      for (int f : {cwd, log}) {
+        if (f >= 0) ::close(f);
+      }
+    }
+  } fds;
+  if (s.ok()) s = env_->OpenDirectory(task_dir, &fds.cwd);
+  if (s.ok()) s = env_->OpenAppend(req.log_path, &fds.log);
+  req.cwd_fd = fds.cwd;
+  req.log_fd = fds.log;
   for (int i = 0; s.ok() && i < spec_.command().argv_size(); ++i) {
     std::string arg;
     s = Substitute(spec_.command().argv(i), values, &arg);
