@@ -21,6 +21,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -40,6 +41,7 @@ struct Options {
   std::string dir;
   double timeout_s = 0;  // 0: none
   bool json = false;
+  bool plain_env = false;  // Env::Default() instead of the sweep-confined Env trial uses
 };
 
 // What one child reports in D/stats.<child>.
@@ -64,6 +66,8 @@ bool ParseArgs(int argc, char** argv, Options* o) {
     bool has_value = i + 1 < argc;
     if (a == "--json") {
       o->json = true;
+    } else if (a == "--plain-env") {
+      o->plain_env = true;
     } else if (a == "--points" && has_value) {
       o->points = std::strtoull(argv[++i], nullptr, 10);
     } else if (a == "--claimers" && has_value) {
@@ -100,7 +104,10 @@ int RunChild(int id, int start_fd, const Options& o, const SweepLayout& layout, 
   while (::read(start_fd, &c, 1) < 0 && errno == EINTR) {
   }
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(o.timeout_s);
-  Env* env = Env::Default();
+  // As `trial` claims: through the Env confined to the sweep (no symlink
+  // followed), unless --plain-env measures the bare path calls.
+  std::unique_ptr<Env> confined = o.plain_env ? nullptr : NewSweepEnv(layout.root());
+  Env* env = o.plain_env ? Env::Default() : confined.get();
   Claimer claimer(env, layout, spec.claim(), points.size(), ProcessToken());
   std::vector<uint64_t> committed;
   ChildReport r;
@@ -137,7 +144,7 @@ int RunChild(int id, int start_fd, const Options& o, const SweepLayout& layout, 
 int Main(int argc, char** argv) {
   Options o;
   if (!ParseArgs(argc, argv, &o)) {
-    return Fail("usage: claim_bench --points N --claimers C --dir D [--timeout S] [--json]");
+    return Fail("usage: claim_bench --points N --claimers C --dir D [--timeout S] [--json] [--plain-env]");
   }
   // A 1-parameter grid with N values; the command never runs.
   auto parsed = ParseSpec("name: \"claim_bench\"\n"
