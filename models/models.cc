@@ -3,6 +3,8 @@
 
 #include "models/models.h"
 
+#include "core/catalogue.h"
+
 namespace claimsweep {
 namespace {
 
@@ -197,8 +199,7 @@ Result<ModelHandle> MakeModel(const std::string& name, int depth, int in_channel
   } catch (const std::exception& e) {  // e.g. std::bad_alloc for an absurd depth
     return Status::InvalidArgument("building model '" + name + "' failed: " + e.what());
   }
-  return Status::InvalidArgument("unknown model '" + name +
-                                 "'; one of: squeezenet1_0, squeezenet1_1, resnet_cifar, resnet18, resnet34, resnet50");
+  return Status::InvalidArgument("unknown model '" + name + "'; one of: " + ModelNamesList());
 }
 
 int64_t CountParameters(const torch::nn::Module& m) {

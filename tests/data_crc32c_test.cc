@@ -4,7 +4,7 @@
 #include <vector>
 
 #include "data/crc32c.h"
-#include "data/rng.h"
+#include "core/rng.h"
 
 namespace claimsweep {
 namespace {

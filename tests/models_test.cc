@@ -4,6 +4,7 @@
 
 #include <sstream>
 
+#include "core/catalogue.h"
 #include "models/models.h"
 
 namespace claimsweep {
@@ -13,6 +14,19 @@ int64_t Params(const std::string& name, int depth = 20, int in = 3, int classes 
   auto m = MakeModel(name, depth, in, classes);
   EXPECT_TRUE(m.ok()) << m.status().ToString();
   return m.ok() ? CountParameters(*m->module) : -1;
+}
+
+// The catalogue spec validation checks names against (core/catalogue.h) and
+// the zoo agree: every catalogued model builds, anything else is refused
+// naming the catalogue.
+TEST(Models, EveryCataloguedModelBuildsAndNothingElse) {
+  for (const ModelInfo& m : ModelCatalogue()) {
+    auto made = MakeModel(m.name, 8, 3, 10);
+    EXPECT_TRUE(made.ok()) << m.name << ": " << made.status().ToString();
+  }
+  auto bad = MakeModel("resnet19", 8, 3, 10);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find(ModelNamesList()), std::string::npos) << bad.status().ToString();
 }
 
 // Counts from torchvision 0.14 (Debian's python3-torchvision), num_classes=10:

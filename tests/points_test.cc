@@ -98,4 +98,24 @@ TEST(Points, FractionalRangeHasNoBinaryNoise) {
 }
 
 }  // namespace
+// Point i is a pure function of (spec, i) forever: a sweep frozen today must
+// draw the same values under every later claimsweep. Pinned values.
+TEST(Points, RandomDrawsArePinned) {
+  auto s = ParseSpec(
+      "name: \"p\"\nseed: 42\nrandom {\n samples: 3\n param { name: \"u\" uniform { low: 0 high: 1 } }\n"
+      " param { name: \"l\" log_uniform { low: 1e-5 high: 1e-1 } }\n param { name: \"i\" int_uniform { low: -5 high: 5 } }\n"
+      " param { name: \"c\" choice { values: \"a\" values: \"b\" values: \"c\" } }\n}\ncommand { argv: \"true\" }\n",
+      "p");
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  auto ps = PointSpace::Create(*s);
+  auto row = [&](uint64_t i) {
+    std::string out;
+    for (const auto& [k, v] : ps->At(i).values) out += k + "=" + v + " ";
+    return out;
+  };
+  EXPECT_EQ(row(0), "u=0.1461062820256126 l=0.0016253936988553897 i=-3 c=a ");
+  EXPECT_EQ(row(1), "u=0.8184740575578261 l=0.08807970265652708 i=-4 c=a ");
+  EXPECT_EQ(row(2), "u=0.9797792043080118 l=0.04118879473520079 i=-5 c=b ");
+}
+
 }  // namespace claimsweep

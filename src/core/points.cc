@@ -3,20 +3,15 @@
 #include <charconv>
 #include <cmath>
 
+#include "core/rng.h"
+
 namespace claimsweep {
 namespace {
 
 constexpr uint64_t kMaxPoints = uint64_t{1} << 32;  // indices are uint32 in records
 
-uint64_t SplitMix64(uint64_t* state) {
-  uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
-
 // Uniform in [0, 1) with 53 bits.
-double NextUnit(uint64_t* state) { return static_cast<double>(SplitMix64(state) >> 11) * 0x1.0p-53; }
+double NextUnit(SplitMix64* r) { return static_cast<double>(r->Next() >> 11) * 0x1.0p-53; }
 
 }  // namespace
 
@@ -95,11 +90,11 @@ Point PointSpace::At(uint64_t index) const {
   for (size_t k = 0; k < grid_values_.size(); ++k) {
     pt.values.emplace_back(names_[k], grid_values_[k][digit[k]]);
   }
-  uint64_t state = spec_.seed() ^ 0x5eed5eed5eed5eedULL;
-  SplitMix64(&state);
-  state ^= index * 0xd1b54a32d192ed03ULL;
+  SplitMix64 seeded(spec_.seed() ^ 0x5eed5eed5eed5eedULL);
+  seeded.Next();
+  SplitMix64 rng(seeded.state() ^ (index * 0xd1b54a32d192ed03ULL));
   for (const RandomParam& p : spec_.random().param()) {
-    double u = NextUnit(&state);
+    double u = NextUnit(&rng);
     std::string v;
     switch (p.distribution_case()) {
       case RandomParam::kUniform:

@@ -5,26 +5,14 @@
 #include <google/protobuf/text_format.h>
 
 #include <cmath>
-#include <set>
 
+#include "core/catalogue.h"
 #include "core/json.h"
 
 namespace claimsweep {
 namespace {
 
 using google::protobuf::FieldDescriptor;
-
-const std::set<std::string>& Models() {
-  static const std::set<std::string> m = {"squeezenet1_0", "squeezenet1_1", "resnet_cifar",
-                                          "resnet18",      "resnet34",      "resnet50"};
-  return m;
-}
-
-std::string JoinSet(const std::set<std::string>& s) {
-  std::string out;
-  for (const auto& x : s) out += (out.empty() ? "" : ", ") + x;
-  return out;
-}
 
 std::string Num(double v) { return FormatDouble(v); }
 
@@ -109,7 +97,7 @@ void ApplyTrainDefaults(TrainTask* t) {
     const std::string field = row.field;
     if (*v == 0) continue;  // does not apply to this optimizer
     if ((field == "step_size" || field == "gamma") && t->schedule() != "step") continue;
-    if (field == "depth" && t->model() != "resnet_cifar") continue;
+    if (field == "depth" && !ModelTakesDepth(t->model())) continue;
     if (t->GetReflection()->HasField(*t, d->FindFieldByName(field))) continue;
     SetTrainField(t, field, v);  // the table's values parse by construction
   }
@@ -117,23 +105,26 @@ void ApplyTrainDefaults(TrainTask* t) {
 
 Status CheckTrainTask(const TrainTask& t) {
   auto bad = [](const std::string& m) { return Status::InvalidArgument(m); };
-  if (!t.has_model() || !Models().count(t.model())) {
-    return bad("train.model '" + t.model() + "' is not one of: " + JoinSet(Models()));
+  if (!t.has_model() || !IsModel(t.model())) {
+    return bad("train.model '" + t.model() + "' is not one of: " + ModelNamesList());
   }
-  if (t.model() == "resnet_cifar" && (t.depth() < 8 || (t.depth() - 2) % 6 != 0 || t.depth() > 1202)) {
+  if (ModelTakesDepth(t.model()) && (t.depth() < 8 || (t.depth() - 2) % 6 != 0 || t.depth() > 1202)) {
     return bad("train.depth " + std::to_string(t.depth()) +
                " is not 6n+2 (20, 32, 44, 56, 110, ... up to 1202) as resnet_cifar needs");
   }
-  if (t.model() != "resnet_cifar" && t.has_depth()) {
+  if (!ModelTakesDepth(t.model()) && t.has_depth()) {
     return bad("train.depth applies to resnet_cifar only (this point's model is " + t.model() +
                "); remove it for this model");
   }
   if (!t.has_dataset() || t.dataset().empty()) {
     return bad("train.dataset is required (a directory made by `sweep data`)");
   }
-  static const std::set<std::string> opts = {"sgd", "adam", "adamw"}, scheds = {"constant", "step", "cosine"};
-  if (!opts.count(t.optimizer())) return bad("train.optimizer '" + t.optimizer() + "' is not one of: " + JoinSet(opts));
-  if (!scheds.count(t.schedule())) return bad("train.schedule '" + t.schedule() + "' is not one of: " + JoinSet(scheds));
+  if (!IsOptimizer(t.optimizer())) {
+    return bad("train.optimizer '" + t.optimizer() + "' is not one of: " + JoinNames(OptimizerNames()));
+  }
+  if (!IsSchedule(t.schedule())) {
+    return bad("train.schedule '" + t.schedule() + "' is not one of: " + JoinNames(ScheduleNames()));
+  }
   if (t.epochs() < 1 || t.epochs() > 1000000) return bad("train.epochs " + std::to_string(t.epochs()) + " must be in [1, 1000000]");
   if (t.batch_size() < 1 || t.batch_size() > (1 << 20)) {
     return bad("train.batch_size " + std::to_string(t.batch_size()) + " must be in [1, 1048576]");

@@ -5,7 +5,7 @@
 #include <cstdio>
 #include <numeric>
 
-#include "data/rng.h"
+#include "core/rng.h"
 
 namespace claimsweep {
 

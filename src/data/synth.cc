@@ -3,7 +3,7 @@
 #include <algorithm>
 
 #include "data/dataset.h"
-#include "data/rng.h"
+#include "core/rng.h"
 
 namespace claimsweep {
 namespace {

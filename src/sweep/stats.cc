@@ -6,6 +6,8 @@
 #include <cstdlib>
 #include <tuple>
 
+#include "core/rng.h"
+
 namespace claimsweep {
 namespace {
 
@@ -31,20 +33,14 @@ bool ParseNumber(const std::string& s, double* v) {
 
 std::pair<double, double> BootstrapCi(const std::vector<double>& xs) {
   if (xs.size() < 2) return {NAN, NAN};
-  uint64_t state = 0x9e3779b97f4a7c15ULL ^ xs.size();
-  auto next = [&state] {
-    uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-  };
+  SplitMix64 rng(0x9e3779b97f4a7c15ULL ^ xs.size());  // fixed seed: the same results, the same interval
   // Resampled deviations from the mean, so that equal values give exactly their value.
   const double mean = Mean(xs);
   constexpr int kResamples = 2000;
   std::vector<double> means(kResamples);
   for (int b = 0; b < kResamples; ++b) {
     double sum = 0;
-    for (size_t i = 0; i < xs.size(); ++i) sum += xs[next() % xs.size()] - mean;
+    for (size_t i = 0; i < xs.size(); ++i) sum += xs[rng.Next() % xs.size()] - mean;
     means[b] = mean + sum / static_cast<double>(xs.size());
   }
   std::sort(means.begin(), means.end());

@@ -4,7 +4,7 @@
 #include <cmath>
 
 #include "data/record_io.h"
-#include "data/rng.h"
+#include "core/rng.h"
 
 namespace claimsweep {
 BatchLoader::BatchLoader(const DatasetManifest& manifest, LoaderOptions opt)

@@ -11,10 +11,11 @@
 #include <sstream>
 #include <thread>
 
+#include "core/catalogue.h"
 #include "core/env.h"
 #include "core/json.h"
 #include "data/dataset.h"
-#include "data/rng.h"
+#include "core/rng.h"
 #include "models/models.h"
 #include "train/batch_loader.h"
 #include "train/checkpoint_file.h"
@@ -73,17 +74,25 @@ std::string Duration(double s) {
   return b;
 }
 
-std::unique_ptr<torch::optim::Optimizer> MakeOptimizer(const TrainTask& t, std::vector<torch::Tensor> params) {
+using OptimizerPtr = std::unique_ptr<torch::optim::Optimizer>;
+
+// Every name of OptimizerNames() (core/catalogue.h); any other is an error,
+// never a silent SGD.
+Result<OptimizerPtr> MakeOptimizer(const TrainTask& t, std::vector<torch::Tensor> params) {
   if (t.optimizer() == "adam") {
-    return std::make_unique<torch::optim::Adam>(params, torch::optim::AdamOptions(t.lr()).weight_decay(t.weight_decay()));
+    return OptimizerPtr(
+        std::make_unique<torch::optim::Adam>(params, torch::optim::AdamOptions(t.lr()).weight_decay(t.weight_decay())));
   }
   if (t.optimizer() == "adamw") {
-    return std::make_unique<torch::optim::AdamW>(params,
-                                                 torch::optim::AdamWOptions(t.lr()).weight_decay(t.weight_decay()));
+    return OptimizerPtr(
+        std::make_unique<torch::optim::AdamW>(params, torch::optim::AdamWOptions(t.lr()).weight_decay(t.weight_decay())));
   }
-  return std::make_unique<torch::optim::SGD>(
-      params, torch::optim::SGDOptions(t.lr()).momentum(t.momentum()).nesterov(t.nesterov()).weight_decay(
-                  t.weight_decay()));
+  if (t.optimizer() == "sgd") {
+    return OptimizerPtr(std::make_unique<torch::optim::SGD>(
+        params, torch::optim::SGDOptions(t.lr()).momentum(t.momentum()).nesterov(t.nesterov()).weight_decay(
+                    t.weight_decay())));
+  }
+  return Status::InvalidArgument("unknown optimizer '" + t.optimizer() + "'; one of: " + JoinNames(OptimizerNames()));
 }
 
 void SetLr(torch::optim::Optimizer* opt, double lr) {
@@ -225,7 +234,9 @@ Status Train(const TrainRequest& req, TrainOutcome* out) {
   ModelHandle model = std::move(*made);
   model.module->to(device);
   model.module->train();
-  auto opt = MakeOptimizer(cfg, model.module->parameters());
+  auto made_opt = MakeOptimizer(cfg, model.module->parameters());
+  if (!made_opt.ok()) return made_opt.status();
+  std::unique_ptr<torch::optim::Optimizer> opt = std::move(*made_opt);
   const int64_t num_params = CountParameters(*model.module);
 
   const std::string ckpt_dir = req.trial_dir + "/checkpoints";

@@ -1,6 +1,8 @@
 // SplitMix64: a tiny, fast generator with a fixed algorithm, so data written
 // from a seed is byte-identical on every platform and library version (unlike
-// std:: distributions, whose algorithms are unspecified).
+// std:: distributions, whose algorithms are unspecified). The one copy: the
+// sweep's random points, synthetic data, data order and the bootstrap all
+// draw from it. Changing it changes every sweep's points.
 #pragma once
 
 #include <cstdint>
@@ -11,6 +13,8 @@ namespace claimsweep {
 class SplitMix64 {
  public:
   explicit SplitMix64(uint64_t seed) : state_(seed) {}
+
+  uint64_t state() const { return state_; }
 
   uint64_t Next() {
     uint64_t z = (state_ += 0x9E3779B97F4A7C15ull);
