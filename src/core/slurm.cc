@@ -288,4 +288,19 @@ Status RequeueJob(const std::string& job_id) {
   return Status::OK();
 }
 
+bool SlurmJobWatch::Gone(const std::string& job_id) {
+  const auto now = std::chrono::steady_clock::now();
+  if (listed_ && now - listed_at_ < std::chrono::seconds(5) && jobs_.count(job_id) != 0) return false;
+  Status s = ListLiveJobs(&jobs_);
+  listed_ = s.ok();
+  listed_at_ = now;
+  if (!s.ok()) {
+    say_("cannot ask Slurm which jobs are alive (" + s.ToString() + "); relying on leases");
+    return false;
+  }
+  if (jobs_.count(job_id) != 0) return false;
+  say_("job " + job_id + " is no longer known to Slurm: taking over its trial without waiting for the lease");
+  return true;
+}
+
 }  // namespace claimsweep

@@ -4,7 +4,9 @@
 // with a timeout; if Slurm cannot be asked, callers fall back to leases.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <functional>
 #include <set>
 #include <string>
 #include <vector>
@@ -57,5 +59,22 @@ Status ListLiveJobs(std::set<std::string>* ids);
 
 // `scontrol requeue ID`.
 Status RequeueJob(const std::string& job_id);
+
+// Whether Slurm no longer knows a job: squeue, cached for a few seconds. A job
+// missing from a cached listing is asked about again with a fresh one (it may
+// have started after the listing). Any doubt (squeue fails) answers "alive".
+// `say` gets one line for the user when squeue fails or a job is found gone.
+// Not thread-safe; `trial` keeps one for its Claimer.
+class SlurmJobWatch {
+ public:
+  explicit SlurmJobWatch(std::function<void(const std::string&)> say) : say_(std::move(say)) {}
+  bool Gone(const std::string& job_id);
+
+ private:
+  std::function<void(const std::string&)> say_;
+  std::set<std::string> jobs_;
+  bool listed_ = false;
+  std::chrono::steady_clock::time_point listed_at_;
+};
 
 }  // namespace claimsweep

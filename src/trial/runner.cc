@@ -72,32 +72,6 @@ double EarlierAttemptsSeconds(Env* env, const SweepLayout& layout, uint64_t inde
 }
 
 
-// Whether Slurm no longer knows a job: squeue, cached for a few seconds. A job
-// missing from a cached listing is asked about again with a fresh one (it may
-// have started after the listing). Any doubt (squeue fails) answers "alive".
-class SlurmJobWatch {
- public:
-  bool Gone(const std::string& job_id) {
-    const auto now = std::chrono::steady_clock::now();
-    if (listed_ && now - listed_at_ < std::chrono::seconds(5) && jobs_.count(job_id) != 0) return false;
-    Status s = ListLiveJobs(&jobs_);
-    listed_ = s.ok();
-    listed_at_ = now;
-    if (!s.ok()) {
-      Say("cannot ask Slurm which jobs are alive (" + s.ToString() + "); relying on leases");
-      return false;
-    }
-    if (jobs_.count(job_id) != 0) return false;
-    Say("job " + job_id + " is no longer known to Slurm: taking over its trial without waiting for the lease");
-    return true;
-  }
-
- private:
-  std::set<std::string> jobs_;
-  bool listed_ = false;
-  std::chrono::steady_clock::time_point listed_at_;
-};
-
 std::string Clock(int64_t unix_s) {
   char b[32];
   const time_t t = static_cast<time_t>(unix_s);
@@ -138,7 +112,7 @@ TrialRunner::TrialRunner(Env* env, std::string sweep_dir, SweepSpec spec, PointS
 int TrialRunner::Run() {
   Claimer claimer(env_, layout_, spec_.claim(), points_.size(), ProcessToken());
   const std::string job = GetEnv("SLURM_JOB_ID");
-  SlurmJobWatch watch;
+  SlurmJobWatch watch([](const std::string& m) { Say(m); });
   if (!job.empty()) claimer.set_job_gone([&watch](const std::string& id) { return watch.Gone(id); });
   const uint32_t per_job = spec_.claim().trials_per_job();
   const double signal_s = spec_.resources().signal_seconds() > 0 ? spec_.resources().signal_seconds() : 120;
