@@ -370,7 +370,9 @@ TEST(Control, AStoppedPendingPointResumedOrResetIsClaimedOnceAndHidesNoPointBelo
     EXPECT_FALSE(r.refused);
     EXPECT_EQ(r.before, TrialState::kStopped);
     EXPECT_EQ(f.State(7), TrialState::kInterrupted);
-    if (!reset) EXPECT_EQ(r.what, "resumed (was never run; the next claim runs attempt 1)");
+    if (!reset) {
+      EXPECT_EQ(r.what, "resumed (was never run; the next claim runs attempt 1)");
+    }
 
     Claimer b = f.Make(Env::Default(), "b");  // a fresh claimer: its search starts at 0
     std::map<uint64_t, uint32_t> attempts;

@@ -30,7 +30,7 @@ Claimer::Claimer(Env* env, SweepLayout layout, ClaimPolicy policy, uint64_t num_
       policy_(std::move(policy)),
       num_points_(num_points),
       token_(std::move(token)),
-      clock_probe_(layout_.tmp_dir() + "/clock." + token_) {}
+      clock_probe_(layout_.clock_probe_path(token_)) {}
 
 Status Claimer::FsNow(int64_t* now_ns) { return env_->FsNow(clock_probe_, now_ns); }
 
@@ -40,7 +40,7 @@ Status Claimer::LazyNow(int64_t* now_ns) {
   return Status::OK();
 }
 
-std::string Claimer::NewTempPath() { return layout_.tmp_dir() + "/" + token_ + "." + std::to_string(temp_counter_++); }
+std::string Claimer::NewTempPath() { return layout_.tmp_path(token_, "." + std::to_string(temp_counter_++)); }
 
 std::string Claimer::OwnerJson(uint64_t index, uint32_t attempt) const {
   AttemptOwner o;
@@ -117,7 +117,7 @@ Status Claimer::TryTakeOver(uint64_t index, uint32_t attempt, Claim* claim) {
 
 void Claimer::RemoveLeaseEntries(uint64_t index, const std::vector<LeaseEntry>& entries, uint32_t below) {
   for (const LeaseEntry& e : entries) {
-    if (e.attempt < below && env_->RemoveFile(layout_.leases_dir() + "/" + e.name).ok()) ++stats_.garbage_removed;
+    if (e.attempt < below && env_->RemoveFile(layout_.lease_entry_path(e.name)).ok()) ++stats_.garbage_removed;
   }
 }
 
@@ -154,7 +154,7 @@ Status Claimer::ClaimOpenTrial(Claim* claim) {
       // is publishing right now). Once the entry is older than a lease, the
       // point is ours to claim: nothing else would ever lead a claimer to it.
       FileInfo info;
-      if (!env_->Stat(layout_.leases_dir() + "/" + newest.name, &info).ok()) continue;
+      if (!env_->Stat(layout_.lease_entry_path(newest.name), &info).ok()) continue;
       if (now_ns - info.mtime_ns <= LeaseNs(policy_)) {
         held_.push_back({index, info.mtime_ns + LeaseNs(policy_), 0});
         continue;
@@ -331,7 +331,7 @@ Status Claimer::MarkReleased(const Claim& c) {
   // Renaming the entry tells every claimer, from a directory listing alone,
   // that this trial can be taken at once. If this step is lost (a crash), the
   // trial is still found released when its directory is next read.
-  Status s = env_->Rename(layout_.lease_path(c.index, c.attempt), layout_.lease_path(c.index, c.attempt) + ".released");
+  Status s = env_->Rename(layout_.lease_path(c.index, c.attempt), layout_.released_lease_path(c.index, c.attempt));
   return s.IsNotFound() ? Status::OK() : s;
 }
 

@@ -47,17 +47,13 @@ std::string UtcStamp() {
   return b;
 }
 
-std::string ReleasedLeasePath(const SweepLayout& layout, uint64_t index, uint32_t attempt) {
-  return layout.lease_path(index, attempt) + ".released";
-}
-
 }  // namespace
 
 TrialControl::TrialControl(Env* env, SweepLayout layout, ClaimPolicy policy, std::string token)
     : env_(env), layout_(std::move(layout)), policy_(std::move(policy)), token_(std::move(token)) {}
 
 Status TrialControl::Now(int64_t* now_ns) {
-  const std::string probe = layout_.tmp_dir() + "/clock." + token_;
+  const std::string probe = layout_.clock_probe_path(token_);
   CS_RETURN_IF_ERROR(env_->FsNow(probe, now_ns));
   env_->RemoveFile(probe);
   return Status::OK();
@@ -79,7 +75,7 @@ void TrialControl::RemoveLeaseEntries(uint64_t index, uint32_t max_attempt) {
   for (const std::string& n : names) {
     uint64_t i = 0;
     uint32_t a = 0;
-    if (ParseLeaseName(n, &i, &a) && i == index && a <= max_attempt) env_->RemoveFile(layout_.leases_dir() + "/" + n);
+    if (ParseLeaseName(n, &i, &a) && i == index && a <= max_attempt) env_->RemoveFile(layout_.lease_entry_path(n));
   }
 }
 
@@ -110,7 +106,7 @@ Status TrialControl::Stop(uint64_t index, ControlReport* r) {
       // Published like a claim: a fully built directory renamed into place.
       // If a claimer publishes trials/<i> first, our rename fails and we stop
       // its fresh attempt instead (below).
-      const std::string tmp = layout_.tmp_dir() + "/" + token_ + ".stop." + std::to_string(temp_counter_++);
+      const std::string tmp = layout_.tmp_path(token_, ".stop." + std::to_string(temp_counter_++));
       Status s = env_->CreateDir(tmp);
       if (s.ok()) s = env_->CreateExclusive(tmp + "/stop", note);
       if (s.ok()) s = env_->Rename(tmp, layout_.trial_dir(index));
@@ -165,7 +161,7 @@ Status TrialControl::Stop(uint64_t index, ControlReport* r) {
 }
 
 std::string TrialControl::NewArchiveDir(uint64_t index) {
-  const std::string base = layout_.root() + "/archive/" + TrialName(index) + "-" + (stamp_.empty() ? UtcStamp() : stamp_);
+  const std::string base = layout_.archive_dir(index, stamp_.empty() ? UtcStamp() : stamp_);
   std::string dir = base;
   for (int n = 2; env_->Exists(dir); ++n) dir = base + "-" + std::to_string(n);
   return dir;
@@ -199,7 +195,7 @@ Status TrialControl::Reset(uint64_t index, bool force, ControlReport* r) {
     return Status::OK();
   }
   CS_RETURN_IF_ERROR(ls);
-  const std::string entry = ReleasedLeasePath(layout_, index, 1);
+  const std::string entry = layout_.released_lease_path(index, 1);
   if (names.empty() || (names.size() == 1 && names[0] == "unordered")) {
     Status s = env_->CreateExclusive(entry, "");
     if (!s.ok() && !s.IsAlreadyExists()) return s;
@@ -242,7 +238,7 @@ Status TrialControl::Reset(uint64_t index, bool force, ControlReport* r) {
   size_t moved = 0;
   for (const Item& it : items) {
     if (it.order < 0) continue;
-    Status s = env_->Rename(layout_.trial_dir(index) + "/" + it.name, archive + "/" + it.name);
+    Status s = env_->Rename(layout_.trial_entry_path(index, it.name), archive + "/" + it.name);
     if (s.IsNotFound()) continue;  // a concurrent reset moved it
     if (!s.ok()) {
       return Status::IOError("reset of trial " + TrialName(index) + " stopped after moving " + std::to_string(moved) +
@@ -276,9 +272,9 @@ Status TrialControl::Retry(uint64_t index, ControlReport* r) {
     case TrialState::kFailed: {
       // Marker first, entry second: an entry seen before the marker would
       // show a failed trial, and a claimer would remove it as garbage.
-      Status s = env_->CreateExclusive(layout_.trial_dir(index) + "/" + RetryMarkerName(k), "");
+      Status s = env_->CreateExclusive(layout_.trial_entry_path(index, RetryMarkerName(k)), "");
       if (!s.ok() && !s.IsAlreadyExists()) return s;
-      s = env_->CreateExclusive(ReleasedLeasePath(layout_, index, k), "");
+      s = env_->CreateExclusive(layout_.released_lease_path(index, k), "");
       if (!s.ok() && !s.IsAlreadyExists()) return s;
       r->changed = true;
       r->what = "retry (was failed after " + std::to_string(d.failures) + " failed attempt" +
@@ -289,7 +285,7 @@ Status TrialControl::Retry(uint64_t index, ControlReport* r) {
     case TrialState::kInterrupted: {
       // Already claimable; make sure an entry leads claimers to it (a retry
       // that died between its marker and its entry is finished here).
-      Status s = env_->CreateExclusive(ReleasedLeasePath(layout_, index, std::max<uint32_t>(k, 1)), "");
+      Status s = env_->CreateExclusive(layout_.released_lease_path(index, std::max<uint32_t>(k, 1)), "");
       if (!s.ok() && !s.IsAlreadyExists()) return s;
       r->changed = s.ok();
       r->what = "not failed (interrupted: the next claim runs attempt " + std::to_string(d.latest_attempt + 1) + ")";
@@ -344,7 +340,8 @@ Status TrialControl::Resume(uint64_t index, ControlReport* r) {
   // and a crash in between leaves a stopped trial that resume finishes.
   if (u.state != TrialState::kFailed) {
     const bool open = u.state == TrialState::kRunning || u.state == TrialState::kStale;
-    const std::string entry = layout_.lease_path(index, std::max<uint32_t>(k, 1)) + (open ? "" : ".released");
+    const uint32_t a = std::max<uint32_t>(k, 1);
+    const std::string entry = open ? layout_.lease_path(index, a) : layout_.released_lease_path(index, a);
     Status s = env_->CreateExclusive(entry, "");
     if (!s.ok() && !s.IsAlreadyExists()) return s;
   }

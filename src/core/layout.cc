@@ -31,6 +31,10 @@ std::string SweepLayout::attempt_dir(uint64_t index, uint32_t attempt) const {
   return trial_dir(index) + "/" + AttemptName(attempt);
 }
 
+std::string SweepLayout::archive_dir(uint64_t index, const std::string& stamp) const {
+  return root_ + "/archive/" + TrialName(index) + "-" + stamp;
+}
+
 std::string SweepLayout::lease_path(uint64_t index, uint32_t attempt) const {
   return leases_dir() + "/" + LeaseName(index, attempt);
 }

@@ -41,6 +41,18 @@ class SweepLayout {
   std::string tmp_dir() const { return root_ + "/tmp"; }
   // Job scripts, job ids and job output of `sweep submit` (not protocol state).
   std::string slurm_dir() const { return root_ + "/slurm"; }
+  std::string job_script_path() const { return slurm_dir() + "/job.sh"; }
+  std::string jobs_list_path() const { return slurm_dir() + "/jobs.tsv"; }
+  // `sweep reset` moves a trial's entries here: archive/<index>-<UTC stamp>.
+  std::string archive_dir(uint64_t index, const std::string& stamp) const;
+  // A process's private temp entries in tmp/: "<token><suffix>", e.g. the
+  // filesystem-clock probe (".clock" kind) or a directory being built.
+  std::string tmp_path(const std::string& token, const std::string& suffix) const {
+    return tmp_dir() + "/" + token + suffix;
+  }
+  std::string clock_probe_path(const std::string& token) const { return tmp_dir() + "/clock." + token; }
+  // leases/NAME, for a name read from a listing of leases/.
+  std::string lease_entry_path(const std::string& name) const { return leases_dir() + "/" + name; }
 
   std::string trial_dir(uint64_t index) const;
   // A command task's own directory ({trial_dir}, its working directory) in
@@ -49,6 +61,10 @@ class SweepLayout {
   std::string work_dir(uint64_t index) const { return trial_dir(index) + "/work"; }
   std::string result_path(uint64_t index) const { return trial_dir(index) + "/result.json"; }
   std::string stop_path(uint64_t index) const { return trial_dir(index) + "/stop"; }
+  // trials/<index>/NAME, for a name read from a listing of the trial directory.
+  std::string trial_entry_path(uint64_t index, const std::string& name) const { return trial_dir(index) + "/" + name; }
+  // A train task's checkpoints (checkpoint_file.h names the files inside).
+  std::string checkpoints_dir(uint64_t index) const { return trial_dir(index) + "/checkpoints"; }
   // Marks a trial directory that was not published in claim order (a pending
   // point stopped, then resumed): the frontier search never counts it as
   // claimed, so it cannot hide unclaimed points below it.
@@ -71,6 +87,10 @@ class SweepLayout {
   // Created before failed.json when the failure is not retryable.
   std::string fatal_path(uint64_t index, uint32_t attempt) const { return attempt_dir(index, attempt) + ".fatal"; }
   std::string lease_path(uint64_t index, uint32_t attempt) const;
+  // The lease entry once its owner released the trial: claimable at once.
+  std::string released_lease_path(uint64_t index, uint32_t attempt) const {
+    return lease_path(index, attempt) + ".released";
+  }
 
  private:
   std::string root_;

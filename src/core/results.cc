@@ -121,9 +121,8 @@ void LoadTrial(Env* env, const SweepLayout& layout, const SweepSpec& spec, int64
   } else if (d.latest_attempt > 0) {
     for (const auto& a : snap.attempts) {
       if (a.number != d.latest_attempt) continue;
-      const std::string base = trial_dir + "/" + AttemptName(a.number);
-      if (a.failed) record_path = base + ".failed.json";
-      if (a.released) record_path = base + ".released.json";
+      if (a.failed) record_path = layout.failed_path(t->index, a.number);
+      if (a.released) record_path = layout.released_path(t->index, a.number);
     }
   }
   if (!record_path.empty()) {

@@ -375,7 +375,7 @@ std::string TaskDir(const SweepSpec& spec, const SweepLayout& layout, uint64_t i
 }
 
 Result<SweepSpec> ReadFrozenSpec(Env* env, const std::string& sweep_dir) {
-  std::string path = sweep_dir + "/" + kSpecFileName;
+  std::string path = SweepLayout(sweep_dir).spec_path();
   std::string text;
   Status s = env->ReadFile(path, &text);
   if (s.IsNotFound()) {

@@ -14,7 +14,7 @@ namespace claimsweep {
 
 int64_t ScanClock(Env* env, const SweepLayout& layout, bool* from_fs) {
   int64_t now_ns = 0;
-  const std::string probe = layout.tmp_dir() + "/clock." + ProcessToken();
+  const std::string probe = layout.clock_probe_path(ProcessToken());
   *from_fs = env->FsNow(probe, &now_ns).ok();
   if (*from_fs) {
     env->RemoveFile(probe);

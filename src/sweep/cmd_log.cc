@@ -27,7 +27,7 @@ bool AttemptLive(Env* env, const SweepLayout& layout, const ClaimPolicy& policy,
   const AttemptFiles& last = snap.attempts.back();
   if (last.number != k || !last.has_dir || last.released || last.failed || snap.heartbeat_ns < 0) return false;
   int64_t now_ns = 0;
-  const std::string probe = layout.tmp_dir() + "/clock.log." + ProcessToken();
+  const std::string probe = layout.clock_probe_path("log." + ProcessToken());
   if (!env->FsNow(probe, &now_ns).ok()) return true;  // cannot tell: keep following
   env->RemoveFile(probe);
   const double lease = policy.lease_seconds() > 0 ? policy.lease_seconds() : 300;

@@ -59,7 +59,7 @@ int CmdSubmit(const std::string& dir_arg, int jobs, bool array, bool dry_run, co
   }
   SweepLayout layout(dir);
   Status s = env->CreateDir(layout.slurm_dir());
-  if (s.ok()) s = env->WriteFileAtomic(layout.slurm_dir() + "/job.sh", js->script);
+  if (s.ok()) s = env->WriteFileAtomic(layout.job_script_path(), js->script);
   if (!s.ok()) return Failure(s.ToString());
   const int calls = array ? 1 : jobs;
   int submitted = 0;
@@ -75,7 +75,7 @@ int CmdSubmit(const std::string& dir_arg, int jobs, bool array, bool dry_run, co
       return 1;
     }
     std::string id = out.substr(0, out.find_first_of(";\n"));  // --parsable: "id" or "id;cluster"
-    env->AppendFile(layout.slurm_dir() + "/jobs.tsv", id + "\t" + NowIso8601() + "\t" +
+    env->AppendFile(layout.jobs_list_path(), id + "\t" + NowIso8601() + "\t" +
                                                           (array ? "array of " + std::to_string(jobs) : "job") + "\n");
     std::printf("submitted %s %s\n", array ? "array job" : "job", id.c_str());
     ++submitted;

@@ -19,7 +19,10 @@ struct TrainRequest {
   // Env::Default().
   Env* env = nullptr;
   TrainTask config;              // this point's effective config (TrainTaskForPoint)
-  std::string trial_dir;
+  // Where the trial's files go, from SweepLayout (core/layout.h) and
+  // MetricsCsvPath (core/spec.h): the trainer builds no path of the sweep.
+  std::string checkpoints_dir;
+  std::string metrics_path;
   int threads = 0;               // intra-op threads; 0: all cores
   // True once the trial must stop at the next safe point (walltime signal).
   std::function<bool()> should_stop;
@@ -44,7 +47,7 @@ struct TrainOutcome {
   double first_checkpoint_s = -1;
 };
 
-// Trains (resuming from the newest good checkpoint in trial_dir/checkpoints).
+// Trains (resuming from the newest good checkpoint in checkpoints_dir).
 // A non-OK status is a failed attempt: a corrupt dataset, a model error, a
 // libtorch exception (its message included).
 Status RunTraining(const TrainRequest& req, TrainOutcome* out);

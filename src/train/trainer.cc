@@ -239,7 +239,7 @@ Status Train(const TrainRequest& req, TrainOutcome* out) {
   std::unique_ptr<torch::optim::Optimizer> opt = std::move(*made_opt);
   const int64_t num_params = CountParameters(*model.module);
 
-  const std::string ckpt_dir = req.trial_dir + "/checkpoints";
+  const std::string& ckpt_dir = req.checkpoints_dir;
   TrainState st;
   st.set_format_version(kJsonRecordVersion);
   CheckpointData ck;
@@ -259,7 +259,7 @@ Status Train(const TrainRequest& req, TrainOutcome* out) {
             Fmt("%.2f", secs(t_read, t_loaded)) + " s)");
     // metrics.csv gets exactly one row per finished epoch: the checkpoint's history.
     CS_RETURN_IF_ERROR(req.may_write());
-    CS_RETURN_IF_ERROR(env->WriteFileAtomic(req.trial_dir + "/metrics.csv", MetricsCsv(st)));
+    CS_RETURN_IF_ERROR(env->WriteFileAtomic(req.metrics_path, MetricsCsv(st)));
   } else {
     req.log(cfg.model() + " with " + std::to_string(num_params) + " parameters on " + (cuda ? "CUDA" : "CPU") +
             ", " + std::to_string(torch::get_num_threads()) + " threads, " + std::to_string(cfg.epochs()) + " epochs");
@@ -385,7 +385,7 @@ Status Train(const TrainRequest& req, TrainOutcome* out) {
     st.set_seen(0);
     st.set_epoch_seconds(0);
     CS_RETURN_IF_ERROR(req.may_write());
-    CS_RETURN_IF_ERROR(env->WriteFileAtomic(req.trial_dir + "/metrics.csv", MetricsCsv(st)));
+    CS_RETURN_IF_ERROR(env->WriteFileAtomic(req.metrics_path, MetricsCsv(st)));
     CS_RETURN_IF_ERROR(save(/*wait=*/false));
     last_ckpt = Clock::now();
     const double per_epoch = row->epoch_seconds();

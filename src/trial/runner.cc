@@ -343,7 +343,8 @@ TrialRunner::AttemptEnd TrialRunner::RunTrainAttempt(Claimer* claimer, const Cla
   TrainRequest req;
   req.env = env_;
   req.config = *cfg;
-  req.trial_dir = layout_.trial_dir(claim.index);
+  req.checkpoints_dir = layout_.checkpoints_dir(claim.index);
+  req.metrics_path = MetricsCsvPath(spec_, layout_, claim.index);
   const std::string cpus = GetEnv("SLURM_CPUS_PER_TASK");
   req.threads = cpus.empty() ? 0 : std::atoi(cpus.c_str());
   req.should_stop = [&keeper] { return ReceivedSignal() != 0 || keeper.stop_requested(); };
