@@ -14,6 +14,8 @@
 #include <ctime>
 #include <sstream>
 
+#include "core/layout.h"
+
 extern char** environ;
 
 namespace claimsweep {
@@ -131,7 +133,7 @@ Result<JobScript> RenderJobScript(const SweepSpec& spec, const std::string& swee
   }
   JobScript js;
   js.script = s.str();
-  const std::string out_dir = sweep_dir + "/slurm";
+  const std::string out_dir = SweepLayout(sweep_dir).slurm_dir();
   js.sbatch_argv = {"sbatch", "--parsable", "--chdir=" + sweep_dir,
                     "--output=" + out_dir + (array_size > 0 ? "/%x-%A_%a.out" : "/%x-%j.out")};
   if (array_size > 0) {
