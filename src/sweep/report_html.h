@@ -15,12 +15,9 @@
 #include <string_view>
 
 #include "core/results.h"
+#include "sweep/svg_chart.h"
 
 namespace claimsweep {
-
-// Escapes & < > " ' for element text and attribute values alike, and turns
-// C0 control characters other than tab, newline and CR into U+FFFD.
-std::string HtmlEscape(std::string_view s);
 
 struct ReportOptions {
   std::string generated_at;          // shown as is, e.g. "2026-11-23T10:14:01Z"
