@@ -214,218 +214,276 @@ class CheckpointWriter {
   Status status_;
 };
 
-Status Train(const TrainRequest& req, TrainOutcome* out) {
-  Env* env = req.env != nullptr ? req.env : Env::Default();
-  const TrainTask& cfg = req.config;
-  const auto t_start = Clock::now();
-  if (req.threads > 0) torch::set_num_threads(req.threads);
-  KeepActivationsOnTheHeap();
-  const bool cuda = torch::cuda::is_available();
-  torch::Device device(cuda ? torch::kCUDA : torch::kCPU);
+double Since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
-  auto manifest = ReadManifest(env, cfg.dataset());
-  if (!manifest.ok()) return manifest.status();
-  const DatasetManifest& m = *manifest;
-  const uint64_t seed = static_cast<uint64_t>(cfg.seed());
+// One attempt of a train task. Run() reads as its steps: build, resume, then
+// for each epoch train, evaluate and checkpoint, stopping when asked.
+class TrainingRun {
+ public:
+  TrainingRun(const TrainRequest& req, TrainOutcome* out)
+      : req_(req),
+        cfg_(req.config),
+        out_(out),
+        env_(req.env != nullptr ? req.env : Env::Default()),
+        device_(torch::cuda::is_available() ? torch::kCUDA : torch::kCPU),
+        writer_(env_, req.checkpoints_dir) {}
 
-  torch::manual_seed(MixSeed(seed, 0));
-  auto made = MakeModel(cfg.model(), cfg.depth(), static_cast<int>(m.channels()), m.classes_size());
-  if (!made.ok()) return made.status();
-  ModelHandle model = std::move(*made);
-  model.module->to(device);
-  model.module->train();
-  auto made_opt = MakeOptimizer(cfg, model.module->parameters());
-  if (!made_opt.ok()) return made_opt.status();
-  std::unique_ptr<torch::optim::Optimizer> opt = std::move(*made_opt);
-  const int64_t num_params = CountParameters(*model.module);
-
-  const std::string& ckpt_dir = req.checkpoints_dir;
-  TrainState st;
-  st.set_format_version(kJsonRecordVersion);
-  CheckpointData ck;
-  bool resumed = false;
-  const auto t_built = Clock::now();
-  CS_RETURN_IF_ERROR(LoadLatestCheckpoint(env, ckpt_dir, &ck, &resumed, req.log));
-  if (resumed) {
-    const auto t_read = Clock::now();
-    LoadTensors(ck.tensors, model, *opt, device);
-    st = ck.state;
-    auto secs = [](Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double>(b - a).count(); };
-    const auto t_loaded = Clock::now();
-    req.log("resuming from " + ck.path + " (epoch " + std::to_string(st.epoch() + 1) + ", step " +
-            std::to_string(st.step()) + "); " + Fmt("%.2f", SecondsSinceProcessStart()) +
-            " s after the process started (model built in " + Fmt("%.2f", secs(t_start, t_built)) +
-            " s, checkpoint read in " + Fmt("%.2f", secs(t_built, t_read)) + " s, tensors loaded in " +
-            Fmt("%.2f", secs(t_read, t_loaded)) + " s)");
-    // metrics.csv gets exactly one row per finished epoch: the checkpoint's history.
-    CS_RETURN_IF_ERROR(req.may_write());
-    CS_RETURN_IF_ERROR(env->WriteFileAtomic(req.metrics_path, MetricsCsv(st)));
-  } else {
-    req.log(cfg.model() + " with " + std::to_string(num_params) + " parameters on " + (cuda ? "CUDA" : "CPU") +
-            ", " + std::to_string(torch::get_num_threads()) + " threads, " + std::to_string(cfg.epochs()) + " epochs");
+  Status Run() {
+    CS_RETURN_IF_ERROR(Build());
+    CS_RETURN_IF_ERROR(Resume());
+    attempt_start_ = Clock::now();
+    train_seconds_before_ = st_.train_seconds();
+    last_ckpt_ = Clock::now();
+    bool stop_early = false;
+    while (st_.epoch() < cfg_.epochs() && !stop_early) {
+      bool epoch_done = false;
+      CS_RETURN_IF_ERROR(TrainEpoch(&epoch_done));
+      if (!epoch_done) return Status::OK();  // stopped, lost or diverged: out_ says which
+      CS_RETURN_IF_ERROR(EndEpoch(&stop_early));
+    }
+    CS_RETURN_IF_ERROR(writer_.Wait());
+    return Summarize();
   }
-  const double train_seconds_before = st.train_seconds();
-  const auto attempt_start = Clock::now();
+
+ private:
+  // The dataset, the model (initialised from the seed) and its optimizer.
+  Status Build() {
+    if (req_.threads > 0) torch::set_num_threads(req_.threads);
+    KeepActivationsOnTheHeap();
+    auto manifest = ReadManifest(env_, cfg_.dataset());
+    if (!manifest.ok()) return manifest.status();
+    m_ = *manifest;
+    seed_ = static_cast<uint64_t>(cfg_.seed());
+    torch::manual_seed(MixSeed(seed_, 0));
+    auto made = MakeModel(cfg_.model(), cfg_.depth(), static_cast<int>(m_.channels()), m_.classes_size());
+    if (!made.ok()) return made.status();
+    model_ = std::move(*made);
+    model_.module->to(device_);
+    model_.module->train();
+    auto made_opt = MakeOptimizer(cfg_, model_.module->parameters());
+    if (!made_opt.ok()) return made_opt.status();
+    opt_ = std::move(*made_opt);
+    num_params_ = CountParameters(*model_.module);
+    t_built_ = Clock::now();
+    return Status::OK();
+  }
+
+  // The newest good checkpoint, if any: model, optimizer and TrainState.
+  Status Resume() {
+    st_.set_format_version(kJsonRecordVersion);
+    CheckpointData ck;
+    CS_RETURN_IF_ERROR(LoadLatestCheckpoint(env_, req_.checkpoints_dir, &ck, &resumed_, req_.log));
+    first_step_ = resumed_;
+    if (!resumed_) {
+      req_.log(cfg_.model() + " with " + std::to_string(num_params_) + " parameters on " +
+               (device_.is_cuda() ? "CUDA" : "CPU") + ", " + std::to_string(torch::get_num_threads()) + " threads, " +
+               std::to_string(cfg_.epochs()) + " epochs");
+      return Status::OK();
+    }
+    const auto t_read = Clock::now();
+    LoadTensors(ck.tensors, model_, *opt_, device_);
+    st_ = ck.state;
+    auto secs = [](Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double>(b - a).count(); };
+    req_.log("resuming from " + ck.path + " (epoch " + std::to_string(st_.epoch() + 1) + ", step " +
+             std::to_string(st_.step()) + "); " + Fmt("%.2f", SecondsSinceProcessStart()) +
+             " s after the process started (model built in " + Fmt("%.2f", secs(t_start_, t_built_)) +
+             " s, checkpoint read in " + Fmt("%.2f", secs(t_built_, t_read)) + " s, tensors loaded in " +
+             Fmt("%.2f", Since(t_read)) + " s)");
+    // metrics.csv gets exactly one row per finished epoch: the checkpoint's history.
+    CS_RETURN_IF_ERROR(req_.may_write());
+    return env_->WriteFileAtomic(req_.metrics_path, MetricsCsv(st_));
+  }
+
   // Checkpoints: the tensors are serialized into memory on the training
   // thread (training must not change them meanwhile), then written, fsync'ed
   // and renamed on a background thread while training goes on. The next save
   // first waits for the previous write; a stop waits for its own.
-  double last_save_s = 0;
-  CheckpointWriter writer(env, ckpt_dir);
-  auto save = [&](bool wait) -> Status {
-    CS_RETURN_IF_ERROR(writer.Wait());
-    CS_RETURN_IF_ERROR(req.may_write());
+  Status Save(bool wait) {
+    CS_RETURN_IF_ERROR(writer_.Wait());
+    CS_RETURN_IF_ERROR(req_.may_write());
     const auto t0 = Clock::now();
-    st.set_train_seconds(train_seconds_before + std::chrono::duration<double>(t0 - attempt_start).count());
-    writer.Start(st, SaveTensors(model, *opt));
-    if (out->first_checkpoint_s < 0) out->first_checkpoint_s = std::chrono::duration<double>(t0 - t_start).count();
-    last_save_s = std::chrono::duration<double>(Clock::now() - t0).count();
-    return wait ? writer.Wait() : Status::OK();
-  };
-  bool first_step = resumed;
+    st_.set_train_seconds(train_seconds_before_ + std::chrono::duration<double>(t0 - attempt_start_).count());
+    writer_.Start(st_, SaveTensors(model_, *opt_));
+    if (out_->first_checkpoint_s < 0) out_->first_checkpoint_s = std::chrono::duration<double>(t0 - t_start_).count();
+    last_save_s_ = Since(t0);
+    last_ckpt_ = Clock::now();
+    return wait ? writer_.Wait() : Status::OK();
+  }
 
-  const int64_t C = m.channels(), H = m.height(), W = m.width();
-  const auto ckpt_every = std::chrono::duration<double>(cfg.checkpoint_minutes() * 60);
-  auto last_ckpt = Clock::now();
-  bool stop_early = false;
-  while (st.epoch() < cfg.epochs() && !stop_early) {
-    const int epoch = st.epoch();
+  // The rest of the epoch in progress (from st_.step()). *done is false when
+  // the attempt ends inside it: a stop (checkpoint written), a lost claim, a
+  // diverged loss; out_ says which.
+  Status TrainEpoch(bool* done) {
+    *done = false;
+    const int epoch = st_.epoch();
     LoaderOptions lo;
-    lo.dir = cfg.dataset();
+    lo.dir = cfg_.dataset();
     lo.split = "train";
-    lo.batch_size = cfg.batch_size();
-    lo.seed = seed;
+    lo.batch_size = cfg_.batch_size();
+    lo.seed = seed_;
     lo.epoch = epoch;
     lo.shuffle = true;
-    lo.augment = !cfg.no_augment();
-    lo.skip_batches = st.step();
-    lo.threads = cfg.loader_threads();
-    BatchLoader loader(m, lo);
+    lo.augment = !cfg_.no_augment();
+    lo.skip_batches = st_.step();
+    lo.threads = cfg_.loader_threads();
+    BatchLoader loader(m_, lo);
     CS_RETURN_IF_ERROR(loader.Start());
     const int64_t spe = loader.batches_per_epoch();
+    const int64_t C = m_.channels(), H = m_.height(), W = m_.width();
+    const auto ckpt_every = std::chrono::duration<double>(cfg_.checkpoint_minutes() * 60);
     auto t_epoch = Clock::now();
-    double data_wait = 0;  // time the GPU/CPU waited for input: a slow pipeline shows here
-    double lr = LearningRateAt(cfg, epoch, st.step(), spe);
+    data_wait_ = 0;
+    lr_ = LearningRateAt(cfg_, epoch, st_.step(), spe);
     for (;;) {
-      if (req.lost()) {
-        out->kind = TrainOutcome::Kind::kLost;
+      if (req_.lost()) {
+        out_->kind = TrainOutcome::Kind::kLost;
         return Status::OK();
       }
       Batch b;
-      bool done = false;
+      bool end = false;
       const auto t_wait = Clock::now();
-      CS_RETURN_IF_ERROR(loader.Next(&b, &done));
-      data_wait += std::chrono::duration<double>(Clock::now() - t_wait).count();
-      if (done) break;
-      lr = LearningRateAt(cfg, epoch, st.step(), spe);
-      SetLr(opt.get(), lr);
+      CS_RETURN_IF_ERROR(loader.Next(&b, &end));
+      data_wait_ += Since(t_wait);
+      if (end) break;
+      lr_ = LearningRateAt(cfg_, epoch, st_.step(), spe);
+      SetLr(opt_.get(), lr_);
       // Dropout draws from torch's generator: seed it per step so a resumed
       // epoch draws exactly what the uninterrupted one did.
-      torch::manual_seed(MixSeed(seed, static_cast<uint64_t>(epoch) + 1, static_cast<uint64_t>(st.step())));
-      auto x = torch::from_blob(b.data.data(), {b.n, C, H, W}).to(device);
-      auto y = torch::from_blob(b.labels.data(), {b.n}, torch::kLong).to(device);
-      opt->zero_grad();
-      auto logits = model.forward(x);
-      auto loss = F::cross_entropy(logits, y, F::CrossEntropyFuncOptions().label_smoothing(cfg.label_smoothing()));
+      torch::manual_seed(MixSeed(seed_, static_cast<uint64_t>(epoch) + 1, static_cast<uint64_t>(st_.step())));
+      auto x = torch::from_blob(b.data.data(), {b.n, C, H, W}).to(device_);
+      auto y = torch::from_blob(b.labels.data(), {b.n}, torch::kLong).to(device_);
+      opt_->zero_grad();
+      auto logits = model_.forward(x);
+      auto loss = F::cross_entropy(logits, y, F::CrossEntropyFuncOptions().label_smoothing(cfg_.label_smoothing()));
       // item() synchronises with the device, which the running sum below
       // needed anyway: checking every step costs nothing more.
       const double loss_v = loss.item<double>();
       if (!std::isfinite(loss_v)) {
-        out->kind = TrainOutcome::Kind::kDiverged;
-        out->message = std::string("diverged: loss became ") + (std::isnan(loss_v) ? "nan" : loss_v > 0 ? "inf" : "-inf") +
-                       " at epoch " + std::to_string(epoch + 1) + " step " + std::to_string(st.step() + 1);
-        req.log(out->message + "; stopping (a diverged run is not retried: the same config diverges again)");
+        out_->kind = TrainOutcome::Kind::kDiverged;
+        out_->message = std::string("diverged: loss became ") +
+                        (std::isnan(loss_v) ? "nan" : loss_v > 0 ? "inf" : "-inf") + " at epoch " +
+                        std::to_string(epoch + 1) + " step " + std::to_string(st_.step() + 1);
+        req_.log(out_->message + "; stopping (a diverged run is not retried: the same config diverges again)");
         return Status::OK();
       }
       loss.backward();
-      opt->step();
-      st.set_loss_sum(st.loss_sum() + loss_v * b.n);
-      st.set_correct(st.correct() + logits.argmax(1).eq(y).sum().item<int64_t>());
-      st.set_seen(st.seen() + b.n);
-      st.set_step(st.step() + 1);
-      if (first_step) {
-        first_step = false;
-        req.log("first resumed step done " + Fmt("%.2f", SecondsSinceProcessStart()) + " s after the process started");
+      opt_->step();
+      st_.set_loss_sum(st_.loss_sum() + loss_v * b.n);
+      st_.set_correct(st_.correct() + logits.argmax(1).eq(y).sum().item<int64_t>());
+      st_.set_seen(st_.seen() + b.n);
+      st_.set_step(st_.step() + 1);
+      if (first_step_) {
+        first_step_ = false;
+        req_.log("first resumed step done " + Fmt("%.2f", SecondsSinceProcessStart()) + " s after the process started");
       }
-      const bool stop = req.should_stop();
-      const bool periodic = cfg.checkpoint_minutes() > 0 && Clock::now() - last_ckpt > ckpt_every;
+      const bool stop = req_.should_stop();
+      const bool periodic = cfg_.checkpoint_minutes() > 0 && Clock::now() - last_ckpt_ > ckpt_every;
       if (stop || periodic) {
-        st.set_epoch_seconds(st.epoch_seconds() + std::chrono::duration<double>(Clock::now() - t_epoch).count());
+        st_.set_epoch_seconds(st_.epoch_seconds() + Since(t_epoch));
         t_epoch = Clock::now();
-        CS_RETURN_IF_ERROR(save(/*wait=*/stop));
-        last_ckpt = Clock::now();
+        CS_RETURN_IF_ERROR(Save(/*wait=*/stop));
         if (stop) {
-          req.log("stopping at epoch " + std::to_string(epoch + 1) + " step " + std::to_string(st.step()) + "/" +
-                  std::to_string(spe) + "; checkpoint written");
-          out->kind = TrainOutcome::Kind::kInterrupted;
+          req_.log("stopping at epoch " + std::to_string(epoch + 1) + " step " + std::to_string(st_.step()) + "/" +
+                   std::to_string(spe) + "; checkpoint written");
+          out_->kind = TrainOutcome::Kind::kInterrupted;
           return Status::OK();
         }
       }
     }
-    st.set_epoch_seconds(st.epoch_seconds() + std::chrono::duration<double>(Clock::now() - t_epoch).count());
+    st_.set_epoch_seconds(st_.epoch_seconds() + Since(t_epoch));
+    *done = true;
+    return Status::OK();
+  }
+
+  // After the epoch's last step: validation, its metrics row, metrics.csv, a
+  // checkpoint, the log line; early stopping.
+  Status EndEpoch(bool* stop_early) {
+    const int epoch = st_.epoch();
     EvalResult val;
-    CS_RETURN_IF_ERROR(Evaluate(model, m, req, "val", device, &val));
-    EpochMetrics* row = st.add_history();
+    CS_RETURN_IF_ERROR(Evaluate(model_, m_, req_, "val", device_, &val));
+    EpochMetrics* row = st_.add_history();
     row->set_epoch(epoch + 1);
-    row->set_train_loss(st.seen() ? st.loss_sum() / static_cast<double>(st.seen()) : 0);
-    row->set_train_acc(st.seen() ? static_cast<double>(st.correct()) / static_cast<double>(st.seen()) : 0);
+    row->set_train_loss(st_.seen() ? st_.loss_sum() / static_cast<double>(st_.seen()) : 0);
+    row->set_train_acc(st_.seen() ? static_cast<double>(st_.correct()) / static_cast<double>(st_.seen()) : 0);
     row->set_val_loss(val.loss);
     row->set_val_acc(val.acc);
-    row->set_lr(lr);
-    row->set_epoch_seconds(st.epoch_seconds());
-    row->set_images_per_s(st.epoch_seconds() > 0 ? static_cast<double>(st.seen()) / st.epoch_seconds() : 0);
-    if (st.history_size() == 1 || val.acc > st.best_val_acc()) {
-      st.set_best_val_acc(val.acc);
-      st.set_best_epoch(epoch + 1);
+    row->set_lr(lr_);
+    row->set_epoch_seconds(st_.epoch_seconds());
+    row->set_images_per_s(st_.epoch_seconds() > 0 ? static_cast<double>(st_.seen()) / st_.epoch_seconds() : 0);
+    if (st_.history_size() == 1 || val.acc > st_.best_val_acc()) {
+      st_.set_best_val_acc(val.acc);
+      st_.set_best_epoch(epoch + 1);
     }
-    st.set_epoch(epoch + 1);
-    st.set_step(0);
-    st.set_loss_sum(0);
-    st.set_correct(0);
-    st.set_seen(0);
-    st.set_epoch_seconds(0);
-    CS_RETURN_IF_ERROR(req.may_write());
-    CS_RETURN_IF_ERROR(env->WriteFileAtomic(req.metrics_path, MetricsCsv(st)));
-    CS_RETURN_IF_ERROR(save(/*wait=*/false));
-    last_ckpt = Clock::now();
+    st_.set_epoch(epoch + 1);
+    st_.set_step(0);
+    st_.set_loss_sum(0);
+    st_.set_correct(0);
+    st_.set_seen(0);
+    st_.set_epoch_seconds(0);
+    CS_RETURN_IF_ERROR(req_.may_write());
+    CS_RETURN_IF_ERROR(env_->WriteFileAtomic(req_.metrics_path, MetricsCsv(st_)));
+    CS_RETURN_IF_ERROR(Save(/*wait=*/false));
     const double per_epoch = row->epoch_seconds();
-    req.log("epoch " + std::to_string(epoch + 1) + "/" + std::to_string(cfg.epochs()) + "  train_loss " +
-            Fmt("%.4f", row->train_loss()) + "  train_acc " + Fmt("%.4f", row->train_acc()) + "  val_loss " +
-            Fmt("%.4f", val.loss) + "  val_acc " + Fmt("%.4f", val.acc) + "  " + Duration(per_epoch) + " (" +
- Fmt("%.0f", row->images_per_s()) + " img/s, input wait " + Duration(data_wait) + ", checkpoint " +
-            Fmt("%.3f", last_save_s) + "s)  ETA " + Duration(per_epoch * (cfg.epochs() - epoch - 1)));
-    if (cfg.early_stopping_patience() > 0 && epoch + 1 - st.best_epoch() >= cfg.early_stopping_patience()) {
-      req.log("early stopping: no val_acc improvement for " + std::to_string(cfg.early_stopping_patience()) +
-              " epochs");
-      stop_early = true;
+    req_.log("epoch " + std::to_string(epoch + 1) + "/" + std::to_string(cfg_.epochs()) + "  train_loss " +
+             Fmt("%.4f", row->train_loss()) + "  train_acc " + Fmt("%.4f", row->train_acc()) + "  val_loss " +
+             Fmt("%.4f", val.loss) + "  val_acc " + Fmt("%.4f", val.acc) + "  " + Duration(per_epoch) + " (" +
+             Fmt("%.0f", row->images_per_s()) + " img/s, input wait " + Duration(data_wait_) + ", checkpoint " +
+             Fmt("%.3f", last_save_s_) + "s)  ETA " + Duration(per_epoch * (cfg_.epochs() - epoch - 1)));
+    *stop_early = cfg_.early_stopping_patience() > 0 && epoch + 1 - st_.best_epoch() >= cfg_.early_stopping_patience();
+    if (*stop_early) {
+      req_.log("early stopping: no val_acc improvement for " + std::to_string(cfg_.early_stopping_patience()) +
+               " epochs");
     }
+    return Status::OK();
   }
-  CS_RETURN_IF_ERROR(writer.Wait());
-  EvalResult test;
-  bool has_test = false;
-  for (const auto& s : m.split()) has_test |= s.name() == "test";
-  if (has_test) CS_RETURN_IF_ERROR(Evaluate(model, m, req, "test", device, &test));
 
-  auto& f = *out->summary.mutable_fields();
-  auto num = [&](const char* k, double v) { f[k].set_number_value(v); };
-  const EpochMetrics last = st.history_size() ? st.history(st.history_size() - 1) : EpochMetrics();
-  num("epochs", st.history_size());
-  num("best_val_acc", st.best_val_acc());
-  num("best_epoch", st.best_epoch());
-  num("final_train_loss", last.train_loss());
-  num("final_train_acc", last.train_acc());
-  num("final_val_loss", last.val_loss());
-  num("final_val_acc", last.val_acc());
-  if (has_test) {
-    num("test_loss", test.loss);
-    num("test_acc", test.acc);
+  // The test split (if any) and the summary `trial` puts into result.json.
+  Status Summarize() {
+    EvalResult test;
+    bool has_test = false;
+    for (const auto& s : m_.split()) has_test |= s.name() == "test";
+    if (has_test) CS_RETURN_IF_ERROR(Evaluate(model_, m_, req_, "test", device_, &test));
+    auto& f = *out_->summary.mutable_fields();
+    auto num = [&](const char* k, double v) { f[k].set_number_value(v); };
+    const EpochMetrics last = st_.history_size() ? st_.history(st_.history_size() - 1) : EpochMetrics();
+    num("epochs", st_.history_size());
+    num("best_val_acc", st_.best_val_acc());
+    num("best_epoch", st_.best_epoch());
+    num("final_train_loss", last.train_loss());
+    num("final_train_acc", last.train_acc());
+    num("final_val_loss", last.val_loss());
+    num("final_val_acc", last.val_acc());
+    if (has_test) {
+      num("test_loss", test.loss);
+      num("test_acc", test.acc);
+    }
+    num("num_parameters", static_cast<double>(num_params_));
+    num("train_seconds", train_seconds_before_ + Since(attempt_start_));
+    f["model"].set_string_value(cfg_.model());
+    out_->kind = TrainOutcome::Kind::kDone;
+    return Status::OK();
   }
-  num("num_parameters", static_cast<double>(num_params));
-  num("train_seconds", train_seconds_before + std::chrono::duration<double>(Clock::now() - attempt_start).count());
-  f["model"].set_string_value(cfg.model());
-  out->kind = TrainOutcome::Kind::kDone;
-  return Status::OK();
-}
+
+  const TrainRequest& req_;
+  const TrainTask& cfg_;
+  TrainOutcome* out_;
+  Env* env_;
+  torch::Device device_;
+  const Clock::time_point t_start_ = Clock::now();
+  Clock::time_point t_built_, attempt_start_, last_ckpt_;
+  DatasetManifest m_;
+  uint64_t seed_ = 0;
+  ModelHandle model_;
+  OptimizerPtr opt_;
+  int64_t num_params_ = 0;
+  TrainState st_;
+  bool resumed_ = false, first_step_ = false;
+  double train_seconds_before_ = 0, last_save_s_ = 0, data_wait_ = 0, lr_ = 0;
+  // Declared last: destroyed first, so no write outlives the state it reads.
+  CheckpointWriter writer_;
+};
+
+Status Train(const TrainRequest& req, TrainOutcome* out) { return TrainingRun(req, out).Run(); }
 
 }  // namespace
 
