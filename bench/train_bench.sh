@@ -48,7 +48,7 @@ for model in squeezenet1_1 resnet18; do
   epoch_s=$(echo "$row" | cut -d, -f7)
   ckpt_s=$(grep -o 'checkpoint [0-9.]*s' "$WORK/$model.log" | tail -1 | grep -o '[0-9.]*')
   # The peer gets the allocator settings `trial` makes for itself (mallopt in
-  # src/train/trainer.cc), so neither side pays for mmap'd activations.
+  # models/trainer.cc), so neither side pays for mmap'd activations.
   py=$(GLIBC_TUNABLES=glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=536870912 \
        /usr/bin/python3 "$HERE/torch_train_ref.py" --model $model --threads "$THREADS" --data "$WORK/data" 2>/dev/null |
        /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["images_per_s"])')

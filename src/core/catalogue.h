@@ -1,6 +1,6 @@
 // The one catalogue of what a train task can name: models, optimizers and
 // learning-rate schedules. Torch-free: spec validation (core/train_config)
-// and model and optimizer construction (models/, src/train/trainer.cc) both
+// and model and optimizer construction (models/, models/trainer.cc) both
 // read it, so a name is known, or refused, in one place.
 #pragma once
 

@@ -1,5 +1,5 @@
 // The built-in train task, as `trial` sees it. This header is torch-free: the
-// one translation unit that includes <torch/torch.h> is trainer.cc.
+// one translation unit that includes <torch/torch.h> is models/trainer.cc.
 #pragma once
 
 #include <google/protobuf/struct.pb.h>
