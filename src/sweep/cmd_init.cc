@@ -7,6 +7,7 @@
 
 #include <google/protobuf/util/message_differencer.h>
 
+#include "core/exit_codes.h"
 #include "core/layout.h"
 #include "core/points.h"
 #include "core/security.h"
@@ -18,12 +19,12 @@ namespace claimsweep {
 
 int UsageError(const std::string& message) {
   std::fprintf(stderr, "sweep: %s\n", message.c_str());
-  return 2;
+  return kExitUsage;
 }
 
 int Failure(const std::string& message) {
   std::fprintf(stderr, "sweep: %s\n", message.c_str());
-  return 1;
+  return kExitFailed;
 }
 
 namespace {

@@ -1,5 +1,5 @@
 // The `sweep` subcommands. Each returns the process exit code
-// (0 ok, 1 failure, 2 usage or spec error).
+// (core/exit_codes.h: 0 ok, 1 failure or refusal, 2 usage or spec error).
 #pragma once
 
 #include <cstdint>

@@ -8,16 +8,12 @@
 #include <string>
 
 #include "core/claim.h"
+#include "core/exit_codes.h"
 #include "core/points.h"
 #include "spec.pb.h"
 
 namespace claimsweep {
 
-// Exit codes of `trial` (and of `sweep`).
-inline constexpr int kExitOk = 0;
-inline constexpr int kExitFailed = 1;
-inline constexpr int kExitUsage = 2;
-inline constexpr int kExitInterrupted = 75;  // EX_TEMPFAIL: resubmit me
 
 class TrialRunner {
  public:
