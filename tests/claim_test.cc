@@ -74,6 +74,41 @@ TEST(Claim, ClaimsPointsInOrderThenReportsNothingLeft) {
   EXPECT_EQ(f.ResultAttempt(4), 1);
 }
 
+// NFS: a RENAME or LINK whose reply was lost is retransmitted and answers
+// EEXIST although it succeeded. The claimer must still own what it published
+// and count its commit as done: no point lost, none run twice.
+TEST(Claim, RenameAndLinkThatReportExistsAfterSucceedingStillClaimAndCommit) {
+  Fixture f;
+  FaultEnv nfs(Env::Default());
+  nfs.ReportExistsAfterSuccess(true);
+  Claimer c = f.Make(&nfs, "nfs");
+  for (uint64_t i = 0; i < 3; ++i) {
+    Claim cl;
+    ASSERT_TRUE(c.ClaimNext(&cl).ok()) << i;
+    EXPECT_EQ(cl.index, i);
+    EXPECT_EQ(cl.attempt, 1u);
+    ASSERT_TRUE(c.Commit(cl, f.Result(1, i)).ok()) << i;
+    EXPECT_EQ(f.ResultAttempt(i), 1);
+  }
+  // A takeover publishes attempt-0002 by rename, also answered EEXIST.
+  Claimer a = f.Make(Env::Default(), "a");
+  Claim ca;
+  ASSERT_TRUE(a.ClaimNext(&ca).ok());
+  EXPECT_EQ(ca.index, 3u);
+  ASSERT_TRUE(a.Release(ca, "{}").ok());
+  Claim cl;
+  ASSERT_TRUE(c.ClaimNext(&cl).ok());
+  EXPECT_EQ(cl.index, 3u);
+  EXPECT_EQ(cl.attempt, 2u);
+  ASSERT_TRUE(c.Commit(cl, f.Result(2, 3)).ok());
+  EXPECT_EQ(f.ResultAttempt(3), 2);
+  // Someone else's result is still refused, never taken for ours.
+  Claim other;
+  ASSERT_TRUE(c.ClaimNext(&other).ok());
+  testing::WriteRaw(f.layout.result_path(other.index), "{\"attempt\": 9}");
+  EXPECT_TRUE(c.Commit(other, f.Result(1, other.index)).IsAlreadyExists());
+}
+
 TEST(Claim, RunningTrialIsNotTakenOverUntilItsLeaseExpires) {
   Fixture f;
   FaultEnv later(Env::Default());

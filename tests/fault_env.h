@@ -20,6 +20,9 @@ class FaultEnv : public Env {
   long ops() const { return ops_; }
   bool crashed() const { return crashed_; }
   void AdvanceClock(double seconds) { offset_ns_ += static_cast<int64_t>(seconds * 1e9); }
+  // NFS retransmits: a rename or link that succeeded answers EEXIST, as when
+  // the server's reply to the first request was lost.
+  void ReportExistsAfterSuccess(bool on) { lie_after_success_ = on; }
 
   Status WriteFileAtomic(const std::string& path, const std::string& data) override {
     // Spelled out as temp write + rename so a crash can fall between them.
@@ -36,9 +39,15 @@ class FaultEnv : public Env {
     return base_->CreateExclusive(path, data, sync);
   }
   Status LinkExclusive(const std::string& s, const std::string& d) override {
-    return Crash() ? Dead() : base_->LinkExclusive(s, d);
+    if (Crash()) return Dead();
+    Status st = base_->LinkExclusive(s, d);
+    return st.ok() && lie_after_success_ ? Status::AlreadyExists("link " + d + ": File exists (retransmitted)") : st;
   }
-  Status Rename(const std::string& f, const std::string& t) override { return Crash() ? Dead() : base_->Rename(f, t); }
+  Status Rename(const std::string& f, const std::string& t) override {
+    if (Crash()) return Dead();
+    Status st = base_->Rename(f, t);
+    return st.ok() && lie_after_success_ ? Status::AlreadyExists("rename " + t + ": File exists (retransmitted)") : st;
+  }
   Status AppendFile(const std::string& p, const std::string& d) override {
     return Crash() ? Dead() : base_->AppendFile(p, d);
   }
@@ -73,6 +82,7 @@ class FaultEnv : public Env {
   long crash_at_ = -1;
   long ops_ = 0;
   bool crashed_ = false;
+  bool lie_after_success_ = false;
   int64_t offset_ns_ = 0;
 };
 

@@ -321,6 +321,17 @@ Status Claimer::Commit(const Claim& c, const std::string& result_json) {
   const std::string tmp = NewTempPath();
   CS_RETURN_IF_ERROR(env_->CreateExclusive(tmp, result_json, /*sync=*/true));
   Status s = env_->LinkExclusive(tmp, layout_.result_path(c.index));
+  if (s.IsAlreadyExists()) {
+    // An NFS LINK retransmitted after it succeeded reports EEXIST (the Env
+    // checks the link count, but attributes can be stale): the result that
+    // is there is ours if it is our record byte for byte (it names this
+    // attempt and its start, so no other attempt's is equal).
+    std::string there;
+    if (env_->ReadFileAtMost(layout_.result_path(c.index), result_json.size() + 1, &there).ok() &&
+        there == result_json) {
+      s = Status::OK();
+    }
+  }
   env_->RemoveFile(tmp);
   if (!s.ok()) return s;
   env_->RemoveFile(layout_.lease_path(c.index, c.attempt));
