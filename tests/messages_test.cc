@@ -29,6 +29,19 @@ bool HasRawControl(const std::string& s) {
   return false;
 }
 
+// The sweep's name is the spec's too: it never reaches the terminal raw.
+TEST(TerminalOutput, TheSweepNameIsEscapedInInitAndStatus) {
+  TempDir tmp;
+  WriteRaw(tmp.path() + "/spec.textproto",
+           "name: \"n\\033[31mX\\nY\"\ngrid { param { name: \"x\" values: \"a\" } }\ncommand { argv: \"true\" }\n");
+  RunResult init = RunProcess({SWEEP_BIN, "init", tmp.path() + "/spec.textproto", tmp.path() + "/s"});
+  ASSERT_EQ(init.exit_code, 0) << init.output;
+  EXPECT_FALSE(HasRawControl(init.output)) << init.output;
+  EXPECT_NE(init.output.find("n\\x1b[31mX\\nY"), std::string::npos) << init.output;
+  RunResult st = RunProcess({SWEEP_BIN, "status", tmp.path() + "/s"});
+  EXPECT_FALSE(HasRawControl(st.output)) << st.output;
+}
+
 TEST(TerminalOutput, TablesShowControlCharactersEscapedAndCsvJsonKeepThemExact) {
   ProcSweep s(kHostileSpec);
   RunResult table = s.Sweep({"points", s.dir});

@@ -83,6 +83,19 @@ TEST(SpecDir, InitAgainFromAnotherDirectoryKeepsTheFrozenSpecDir) {
   EXPECT_EQ(ReadAll(sweep + "/sweep.textproto"), old);
 }
 
+// The commonest first call: `sweep init spec.textproto DIR` from the spec's
+// own directory (the spec's path has no directory part).
+TEST(SpecDir, InitOfABareSpecFileNameUsesTheWorkingDirectory) {
+  TempDir tmp;
+  WriteRaw(tmp.path() + "/spec.textproto",
+           "name: \"t\"\ngrid { param { name: \"x\" values: \"a\" } }\ncommand { argv: \"true\" }\n");
+  RunResult r = RunProcess({SWEEP_BIN, "init", "spec.textproto", "s"}, {}, tmp.path());
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(ReadAll(tmp.path() + "/s/sweep.textproto").find("spec_dir: \"" + tmp.path() + "\""), std::string::npos)
+      << ReadAll(tmp.path() + "/s/sweep.textproto");
+  EXPECT_EQ(RunProcess({SWEEP_BIN, "validate", "spec.textproto"}, {}, tmp.path()).exit_code, 0);
+}
+
 TEST(SpecDir, ABareCommandNameIsStillLookedUpInPath) {
   TempDir tmp;
   // A file named like the command beside the spec must not be picked.

@@ -301,6 +301,9 @@ TEST(Summary, RefusesTopBelowOneAndUnknownMetrics) {
     EXPECT_EQ(r.exit_code, 2) << k << ": " << r.output;
     EXPECT_NE(r.output.find("--top"), std::string::npos) << r.output;
   }
+  // -1 is the option's "unset" value inside: written, it is refused too.
+  RunResult minus_one = s.Summary({"--top=-1"});
+  EXPECT_EQ(minus_one.exit_code, 2) << minus_one.output;
   RunResult r = s.Summary({"--metrics", "score,acc"});
   EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_NE(r.output.find("no metric 'acc'"), std::string::npos) << r.output;

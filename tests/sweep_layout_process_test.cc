@@ -122,8 +122,9 @@ TEST(WorkDir, TheCommandRunsInTheWorkDirWhichIsItsTrialDirPlaceholder) {
   EXPECT_EQ(s.Result(0).metrics().fields().at("loss").number_value(), 0.5);
 }
 
-// A work/ that someone replaced with a symlink is not entered: the command
-// would write wherever it points.
+// A work/ that someone replaced with a symlink is not entered (the command
+// would write wherever it points): the trial is broken, never claimed (no
+// attempt is spent on it), and `sweep status` names the entry.
 TEST(WorkDir, ASymlinkedWorkDirIsRefusedAndTheCommandDoesNotRun) {
   ProcSweep s(Spec("1", "echo ran > mine; [ {attempt} -gt 1 ] || exit 75", "trials_per_job: 1"));
   ASSERT_EQ(s.RunTrial().exit_code, 75);  // attempt 1 made work/ and was interrupted
@@ -132,11 +133,14 @@ TEST(WorkDir, ASymlinkedWorkDirIsRefusedAndTheCommandDoesNotRun) {
   ASSERT_EQ(::rename(s.layout.work_dir(0).c_str(), (s.tmp.path() + "/old-work").c_str()), 0);
   ASSERT_EQ(::symlink(elsewhere.c_str(), s.layout.work_dir(0).c_str()), 0);
   RunResult r = s.RunTrial();
-  EXPECT_EQ(r.exit_code, 1) << r.output;
-  EXPECT_NE(r.output.find("trials/000000/work is a symlink"), std::string::npos) << r.output;
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("nothing to claim"), std::string::npos) << r.output;
   EXPECT_TRUE(s.List(elsewhere).empty());
-  EXPECT_TRUE(Exists(s.layout.failed_path(0, 2)));
+  EXPECT_FALSE(s.AttemptExists(0, 2));
   EXPECT_FALSE(Exists(s.layout.result_path(0)));
+  RunResult st = s.Sweep({"status", s.dir});
+  EXPECT_NE(st.output.find("trials/000000/work is a symlink"), std::string::npos) << st.output;
+  EXPECT_NE(st.output.find("broken 1"), std::string::npos) << st.output;
 }
 
 // A sweep frozen by an earlier claimsweep: its spec says format_version 1

@@ -169,15 +169,20 @@ TEST(RandomDistributions, IntUniformOverTheWholeInt64RangeStaysInRange) {
   ASSERT_TRUE(spec.ok()) << spec.status().ToString();
   auto ps = PointSpace::Create(*spec);
   bool neg = false, pos = false;
+  int odd = 0;
   for (uint64_t i = 0; i < ps->size(); ++i) {
     Point p = ps->At(i);
     long long x = std::stoll(p.values[0].second);  // throws if out of range
     neg |= x < 0;
     pos |= x > 0;
+    odd += (x % 2) != 0;
     const std::string& y = p.values[1].second;
     EXPECT_TRUE(y == "9223372036854775806" || y == "9223372036854775807") << y;
   }
   EXPECT_TRUE(neg && pos);
+  // Every value can be drawn, not only multiples of a power of two (a draw
+  // through a 53-bit double could only give those).
+  EXPECT_GT(odd, 60) << "of 200 draws";
 }
 
 }  // namespace

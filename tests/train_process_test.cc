@@ -212,6 +212,8 @@ claim { lease_seconds: 30 heartbeat_seconds: 2 max_attempts: 3 trials_per_job: 0
   EXPECT_EQ(rec.message().rfind("diverged: loss became ", 0), 0u) << rec.message();
   EXPECT_NE(rec.message().find(" at epoch 1 step "), std::string::npos) << rec.message();
   EXPECT_EQ(StatusCounts(s.dir)["failed"], 1);
+  RunResult sum = RunProcess({SWEEP_BIN, "summary", s.dir, "--format", "csv"});
+  EXPECT_NE(sum.output.find(",failed (diverged),"), std::string::npos) << sum.output;
   RunResult again = s.RunTrial();  // max_attempts 3, but nothing to retry
   EXPECT_EQ(again.exit_code, 0) << again.output;
   EXPECT_NE(again.output.find("nothing to claim"), std::string::npos) << again.output;

@@ -110,6 +110,26 @@ TEST(TrialOrphans, SighupIsHandledLikeSigtermAndLeavesNoProcessBehind) {
   EXPECT_EQ(StatusCounts(tt.s.dir)["interrupted"], 1);
 }
 
+// A command that ignores the forwarded SIGHUP/SIGTERM is killed after the
+// grace period (10 s): trial ends and releases the trial instead of holding
+// its lease for ever.
+TEST(TrialOrphans, ACommandIgnoringTheTerminatingSignalIsKilledAfterTheGrace) {
+  ProcSweep s(Spec("1", "echo $$ >> {sweep_dir}/pids; trap '' TERM HUP INT; sleep 300",
+                   "lease_seconds: 60 heartbeat_seconds: 5 trials_per_job: 1"));
+  KillAtExit guard{s.dir + "/pids"};
+  Spawned t = s.StartTrial("t");
+  ASSERT_TRUE(WaitFor([&] { return ReadPids(s.dir + "/pids").size() == 1; }, 20)) << ReadAll(t.output_path);
+  ::usleep(300 * 1000);  // the trap is set before sleep starts
+  const auto t0 = std::chrono::steady_clock::now();
+  ::kill(t.pid, SIGHUP);
+  EXPECT_EQ(WaitExit(t.pid), 75) << ReadAll(t.output_path);
+  const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_GT(took, 9) << "killed before its grace period";
+  EXPECT_LT(took, 20);
+  EXPECT_EQ(StatusCounts(s.dir)["interrupted"], 1);
+  EXPECT_TRUE(Survivors(ReadPids(s.dir + "/pids")).empty());
+}
+
 TEST(TrialOrphans, ACommandsBackgroundProcessesEndWithItAndItsExitCodeIsRecorded) {
   TreeTrial tt("exit 3");
   EXPECT_EQ(WaitExit(tt.t.pid), 1) << ReadAll(tt.t.output_path);

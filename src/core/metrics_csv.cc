@@ -45,7 +45,9 @@ std::vector<std::string> SplitCsvLine(const std::string& line) {
 Status ReadLastMetricsRow(Env* env, const std::string& path, google::protobuf::Struct* row) {
   row->Clear();
   std::string text;
-  CS_RETURN_IF_ERROR(env->ReadFile(path, &text));
+  // Bounded: the file is the task's own, and a runaway one must not exhaust
+  // trial's memory (64 MiB is far beyond one row per epoch).
+  CS_RETURN_IF_ERROR(env->ReadFileAtMost(path, 64 << 20, &text));
   std::vector<std::string> lines;
   std::istringstream in(text);
   for (std::string l; std::getline(in, l);) {

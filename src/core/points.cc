@@ -10,8 +10,8 @@ namespace {
 
 constexpr uint64_t kMaxPoints = uint64_t{1} << 32;  // indices are uint32 in records
 
-// Uniform in [0, 1) with 53 bits.
-double NextUnit(SplitMix64* r) { return static_cast<double>(r->Next() >> 11) * 0x1.0p-53; }
+// Uniform in [0, 1) with the top 53 bits of a draw.
+double UnitFrom(uint64_t raw) { return static_cast<double>(raw >> 11) * 0x1.0p-53; }
 
 }  // namespace
 
@@ -94,7 +94,8 @@ Point PointSpace::At(uint64_t index) const {
   seeded.Next();
   SplitMix64 rng(seeded.state() ^ (index * 0xd1b54a32d192ed03ULL));
   for (const RandomParam& p : spec_.random().param()) {
-    double u = NextUnit(&rng);
+    const uint64_t raw = rng.Next();
+    const double u = UnitFrom(raw);
     std::string v;
     switch (p.distribution_case()) {
       case RandomParam::kUniform:
@@ -110,8 +111,18 @@ Point PointSpace::At(uint64_t index) const {
         // (e.g. the whole int64 range), and so would low + k.
         const int64_t lo = p.int_uniform().low(), hi = p.int_uniform().high();
         const uint64_t span = static_cast<uint64_t>(hi) - static_cast<uint64_t>(lo);  // values - 1
-        const long double scaled = static_cast<long double>(u) * (static_cast<long double>(span) + 1);
-        uint64_t k = scaled >= static_cast<long double>(span) ? span : static_cast<uint64_t>(scaled);
+        uint64_t k;
+        if (span < (uint64_t{1} << 53)) {
+          // u has 53 bits: enough for every value of such a range (and these
+          // draws are pinned by tests: sweeps frozen earlier keep their points).
+          const long double scaled = static_cast<long double>(u) * (static_cast<long double>(span) + 1);
+          k = scaled >= static_cast<long double>(span) ? span : static_cast<uint64_t>(scaled);
+        } else {
+          // Wider: all 64 bits of the same draw, so every value can come up
+          // (through u only multiples of 2^11 and more could).
+          const uint64_t values = span + 1;  // 0: the whole 2^64 range
+          k = values == 0 ? raw : static_cast<uint64_t>((static_cast<unsigned __int128>(raw) * values) >> 64);
+        }
         v = std::to_string(static_cast<int64_t>(static_cast<uint64_t>(lo) + k));
         break;
       }

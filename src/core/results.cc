@@ -17,10 +17,22 @@ namespace {
 
 // A record is a few KB; a bigger one is not ours (and is not read whole).
 constexpr uint64_t kMaxRecordBytes = 16 << 20;
+// metrics.csv is one row per epoch; past this it is not a learning curve (and
+// is not read whole: a runaway command must not exhaust our memory).
+constexpr uint64_t kMaxMetricsCsvBytes = 64 << 20;
 
 void NumericMetrics(const google::protobuf::Struct& s, std::map<std::string, double>* out) {
   for (const auto& [k, v] : s.fields()) {
-    if (v.kind_case() == google::protobuf::Value::kNumberValue) (*out)[k] = v.number_value();
+    if (v.kind_case() == google::protobuf::Value::kNumberValue) {
+      (*out)[k] = v.number_value();
+    } else if (v.kind_case() == google::protobuf::Value::kStringValue) {
+      // protobuf's JSON printer writes non-finite numbers as these strings: a
+      // NaN loss is a result to show (as NaN), not a metric to drop.
+      const std::string& t = v.string_value();
+      if (t == "NaN") (*out)[k] = std::nan("");
+      if (t == "Infinity") (*out)[k] = HUGE_VAL;
+      if (t == "-Infinity") (*out)[k] = -HUGE_VAL;
+    }
   }
 }
 
@@ -65,11 +77,12 @@ void TakeRecordParams(const TrialResult& r, const std::string& path, const std::
 void TakeRecord(const TrialResult& r, const std::string& path, bool done, const std::vector<std::string>& names,
                 TrialRecord* t) {
   NumericMetrics(r.metrics(), &t->metrics);
-  if (done) {
-    t->last_attempt_seconds = r.duration_seconds();
-    // total_seconds is 0 in results written before it existed: the last attempt is all we know.
-    t->wall_seconds = r.total_seconds() > 0 ? r.total_seconds() : r.duration_seconds();
-  }
+  // The latest record's: result.json for a done trial, else the latest
+  // attempt's failure or release record (the trial's time so far).
+  t->last_attempt_seconds = r.duration_seconds();
+  // total_seconds is 0 in records written before it existed: the last attempt
+  // is all we know (for a done trial; an unfinished one's is left empty).
+  t->wall_seconds = r.total_seconds() > 0 ? r.total_seconds() : done ? r.duration_seconds() : -1;
   t->host = r.host();
   t->job_id = r.slurm_job_id();
   t->outcome_message = r.message();
@@ -93,7 +106,7 @@ void LoadTrial(Env* env, const SweepLayout& layout, const SweepSpec& spec, int64
       TakeRecord(r, layout.result_path(t->index), true, names, t);
       if (opt.curves) {
         const std::string csv = MetricsCsvPath(spec, layout, t->index);
-        if (env->ReadFile(csv, &text).ok()) {
+        if (env->ReadFileAtMost(csv, kMaxMetricsCsvBytes, &text).ok()) {
           Status s = ParseMetricsCsv(text, csv, &t->curve_columns, &t->curve);
           t->csv_rows = static_cast<int>(t->curve.size());
           if (!s.ok()) AddProblem(t, s.ToString());
@@ -141,7 +154,7 @@ void LoadTrial(Env* env, const SweepLayout& layout, const SweepSpec& spec, int64
   if (need_csv) {
     std::string text;
     const std::string csv = MetricsCsvPath(spec, layout, t->index);
-    s = env->ReadFile(csv, &text);
+    s = env->ReadFileAtMost(csv, kMaxMetricsCsvBytes, &text);
     if (s.ok()) {
       s = ParseMetricsCsv(text, csv, &t->curve_columns, &t->curve);
       t->csv_rows = static_cast<int>(t->curve.size());

@@ -46,6 +46,12 @@ struct TrialRecord {
   std::string problem;   // non-empty when a file of this trial could not be read: what and where
 };
 
+// A failed trial whose training loss became non-finite (its record's message
+// starts with "diverged:"): shown as such, never ranked.
+inline bool IsDiverged(const TrialRecord& t) {
+  return t.state == TrialState::kFailed && t.outcome_message.rfind("diverged:", 0) == 0;
+}
+
 struct SweepResults {
   SweepSpec spec;
   std::string dir;

@@ -82,6 +82,10 @@ Status ReadTrialSnapshot(Env* env, const SweepLayout& layout, uint64_t index, Tr
       if (kind == AttemptEntry::kReleased) a.released = true;
       if (kind == AttemptEntry::kFailed) a.failed = true;
       if (kind == AttemptEntry::kFatal) a.fatal = true;
+    } else if (n == "work" || n == "checkpoints") {
+      want_dir = true;  // the task's own directory, a train task's checkpoints: never entered through a link
+    } else if (n == "metrics.csv") {
+      // checked below like our records (from the listing's type, no syscall)
     } else {
       ours = false;  // the task's own files: not ours to judge
     }

@@ -7,6 +7,7 @@
 
 #include <google/protobuf/util/message_differencer.h>
 
+#include "core/terminal_text.h"
 #include "core/exit_codes.h"
 #include "core/layout.h"
 #include "core/points.h"
@@ -90,7 +91,10 @@ int CmdInit(const std::string& spec_path, const std::string& dir) {
   if (!LoadSpec(spec_path, &spec, &ps)) return 2;
   // {spec_dir}, and what a relative argv[0] is resolved against: the spec's
   // own directory, absolute, as it was at init.
-  std::string spec_dir = std::filesystem::absolute(std::filesystem::path(spec_path).parent_path()).lexically_normal();
+  // A bare file name ("spec.textproto") has an empty parent: the working directory.
+  std::filesystem::path parent = std::filesystem::path(spec_path).parent_path();
+  if (parent.empty()) parent = ".";
+  std::string spec_dir = std::filesystem::absolute(parent).lexically_normal().string();
   while (spec_dir.size() > 1 && spec_dir.back() == '/') spec_dir.pop_back();
   spec.set_spec_dir(spec_dir);
   const std::string frozen = FreezeSpec(spec);
@@ -137,7 +141,7 @@ int CmdInit(const std::string& spec_path, const std::string& dir) {
   // only once it is complete.
   s = WriteFrozenSpec(env, layout, frozen);
   if (!s.ok()) return Failure(s.ToString());
-  std::printf("initialized sweep '%s' in %s: %s\n", spec.name().c_str(), dir.c_str(), Describe(spec, ps).c_str());
+  std::printf("initialized sweep '%s' in %s: %s\n", TerminalSafe(spec.name()).c_str(), dir.c_str(), Describe(spec, ps).c_str());
   s = CheckSweepSafety(env, layout, spec.security().allow_shared(), ::geteuid());
   if (!s.ok()) {
     const mode_t mask = ::umask(0);

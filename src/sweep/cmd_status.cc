@@ -5,6 +5,7 @@
 #include <set>
 #include <cstdio>
 
+#include "core/terminal_text.h"
 #include "core/json.h"
 #include "core/slurm.h"
 #include "core/points.h"
@@ -98,7 +99,7 @@ int CmdStatus(const std::string& dir, const std::string& format, int limit) {
     return 0;
   }
 
-  std::printf("sweep '%s' in %s: %llu points\n", spec->name().c_str(), dir.c_str(),
+  std::printf("sweep '%s' in %s: %llu points\n", TerminalSafe(spec->name()).c_str(), dir.c_str(),
               static_cast<unsigned long long>(scan.total));
   std::string line;
   for (int st = 0; st < kNumTrialStates; ++st) {

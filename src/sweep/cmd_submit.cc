@@ -6,6 +6,7 @@
 
 #include <cstdio>
 
+#include "core/terminal_text.h"
 #include "core/env.h"
 #include "core/layout.h"
 #include "core/slurm.h"
@@ -81,7 +82,7 @@ int CmdSubmit(const std::string& dir_arg, int jobs, bool array, bool dry_run, co
     ++submitted;
   }
   std::printf("%d %s of sweep '%s'; output in %s; `sweep status %s` shows progress\n", jobs,
-              jobs == 1 ? "job" : "jobs", spec->name().c_str(), layout.slurm_dir().c_str(), dir_arg.c_str());
+              jobs == 1 ? "job" : "jobs", TerminalSafe(spec->name()).c_str(), layout.slurm_dir().c_str(), dir_arg.c_str());
   return 0;
 }
 

@@ -224,7 +224,8 @@ Table TrialTable(const SummaryOptions& o, const Columns& cols, std::vector<const
   auto seconds = [&](double v) { return v >= 0 ? Num(v, exact) : ""; };
   for (const auto* r : rows) {
     Row row = {TrialName(r->index), std::string(TrialStateName(r->state)) +
-                                           (r->problem.empty() || r->state == TrialState::kBroken ? "" : " (broken)"),
+                                           (r->problem.empty() || r->state == TrialState::kBroken ? "" : " (broken)") +
+                                           (IsDiverged(*r) ? " (diverged)" : ""),
                std::to_string(r->attempts)};
     for (const auto& v : r->params) row.push_back(v);
     for (const auto& m : cols.metrics) {

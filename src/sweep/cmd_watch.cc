@@ -60,7 +60,7 @@ std::string Frame(const SweepResults& res, const PointSpace& ps, double interval
   char when[16];
   const time_t now = std::time(nullptr);
   std::strftime(when, sizeof when, "%H:%M:%S", std::localtime(&now));
-  std::string out = "sweep '" + res.spec.name() + "' in " + res.dir + "   " + when + ", every " +
+  std::string out = "sweep '" + TerminalSafe(res.spec.name()) + "' in " + res.dir + "   " + when + ", every " +
                     FormatDouble(interval) + " s (Ctrl-C to quit)\n";
   // The whole sweep: ETA from the mean wall time of done trials and how many run at once.
   double wall_sum = 0;

@@ -54,7 +54,7 @@ int main(int argc, char** argv) {
   summary->add_option("DIR", so.dir, kDirHelp);
   summary->add_option("--sort", so.sort, "sort by this metric (ascending; --desc for descending)");
   summary->add_flag("--desc", so.desc, "sort descending");
-  summary->add_option("--top", so.top, "only the first K rows");
+  auto* top_opt = summary->add_option("--top", so.top, "only the first K rows");
   summary->add_option("--where", so.where, "NAME=VALUE: keep matching trials (a parameter or state; repeatable)");
   summary->add_option("--format", so.format, "table, csv, json or markdown")
       ->check(CLI::IsMember({"table", "csv", "json", "markdown"}));
@@ -129,6 +129,9 @@ int main(int argc, char** argv) {
   if (in_sweep && !ResolveSweepDir(*summary ? &so.dir : &dir)) return 2;
   if (*status) return watch ? CmdWatch(dir, interval, limit) : CmdStatus(dir, format, limit);
   if (*points) return CmdPoints(dir, format);
+  if (*summary && top_opt->count() > 0 && so.top < 1) {  // also --top=-1, which is the "unset" value
+    return UsageError("--top " + std::to_string(so.top) + ": K must be at least 1 (leave --top out for all rows)");
+  }
   if (*summary) return CmdSummary(so);
   if (*submit) return CmdSubmit(dir, jobs, array, dry_run, trial_path);
   if (*stop) return CmdStop(dir, idx);

@@ -105,7 +105,8 @@ std::string ResultsTable(const SweepResults& res) {
   for (const auto& t : res.trials) {
     const std::string state = TrialStateName(t.state);
     h += "<tr class=\"trial state-" + state + "\"><td data-v=\"" + std::to_string(t.index) + "\">" + TrialName(t.index) +
-         "</td><td>" + state + (t.problem.empty() || t.state == TrialState::kBroken ? "" : " (broken)") + "</td><td data-v=\"" +
+         "</td><td>" + state + (t.problem.empty() || t.state == TrialState::kBroken ? "" : " (broken)") +
+         (IsDiverged(t) ? " (diverged)" : "") + "</td><td data-v=\"" +
          std::to_string(t.attempts) + "\">" + std::to_string(t.attempts) + "</td>";
     for (size_t p = 0; p < res.param_names.size(); ++p) {
       const std::string v = p < t.params.size() ? t.params[p] : "";

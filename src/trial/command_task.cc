@@ -97,7 +97,7 @@ Status RunCommand(const CommandRequest& req, const std::atomic<bool>& abort, dou
   ::fcntl(fds[0], F_SETFL, ::fcntl(fds[0], F_GETFL) | O_NONBLOCK);
   bool pipe_open = true, exited = false;
   int wstatus = 0;
-  Clock::time_point term_sent{};
+  Clock::time_point term_sent{}, terminate_seen{};
   int wait_us = 200;
   char buf[1 << 14];
   while (!exited || pipe_open) {
@@ -128,6 +128,17 @@ Status RunCommand(const CommandRequest& req, const std::atomic<bool>& abort, dou
       // The guardian exits as the command did, once the rest of its tree is gone.
       pid_t r = ::waitpid(guardian, &wstatus, WNOHANG);
       if (r == guardian) exited = true;
+    }
+    // SIGTERM, SIGHUP or SIGINT reached trial and was forwarded: a command
+    // that ignores it is killed after the grace period, so trial always ends
+    // and releases the trial (Slurm's SIGUSR1 warning alone leaves the
+    // command the time until Slurm's own SIGTERM).
+    if (!exited && TerminationRequested()) {
+      if (terminate_seen == Clock::time_point{}) {
+        terminate_seen = Clock::now();
+      } else if (std::chrono::duration<double>(Clock::now() - terminate_seen).count() > kill_grace_s) {
+        ::kill(-pid, SIGKILL);
+      }
     }
     if (!exited && abort.load()) {
       if (!out->aborted) {

@@ -402,9 +402,9 @@ TrialRunner::Outcome TrialRunner::Record(Claimer* claimer, const Claim& claim, c
   r.set_exit_code(end.exit_code);
   r.set_term_signal(end.term_signal);
   r.set_duration_seconds(end.seconds);
-  if (end.kind == Outcome::kDone) {
-    r.set_total_seconds(end.seconds + EarlierAttemptsSeconds(env_, layout_, claim.index, claim.attempt));
-  }
+  // Every record carries the trial's wall time so far: a failed or
+  // interrupted trial's is as real as a done one's.
+  r.set_total_seconds(end.seconds + EarlierAttemptsSeconds(env_, layout_, claim.index, claim.attempt));
   r.set_host(HostName());
   r.set_slurm_job_id(GetEnv("SLURM_JOB_ID"));
   r.set_started_at(started_at);

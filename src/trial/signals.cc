@@ -9,12 +9,14 @@ namespace {
 
 std::atomic<int> g_signal{0};
 std::atomic<pid_t> g_target{0};
+std::atomic<bool> g_terminate{false};
 static_assert(std::atomic<int>::is_always_lock_free && std::atomic<pid_t>::is_always_lock_free,
               "used from a signal handler");
 
 void OnSignal(int sig) {
   int expected = 0;
   g_signal.compare_exchange_strong(expected, sig);
+  if (sig != SIGUSR1) g_terminate.store(true);
   pid_t pg = g_target.load();
   if (pg > 0) ::kill(-pg, sig);
 }
@@ -30,6 +32,8 @@ void InstallSignalForwarding() {
 }
 
 int ReceivedSignal() { return g_signal.load(); }
+
+bool TerminationRequested() { return g_terminate.load(); }
 
 void SetForwardTarget(pid_t pgid) {
   g_target.store(pgid);

@@ -15,6 +15,9 @@ inline constexpr int kForwardedSignals[] = {SIGUSR1, SIGTERM, SIGINT, SIGHUP};
 void InstallSignalForwarding();
 // The first of kForwardedSignals received, or 0.
 int ReceivedSignal();
+// True once SIGTERM, SIGINT or SIGHUP arrived (not only the walltime
+// warning SIGUSR1): the task must end soon, and is killed if it does not.
+bool TerminationRequested();
 // The process group signals are forwarded to (0: none).
 void SetForwardTarget(pid_t pgid);
 
