@@ -48,7 +48,7 @@ struct Fixture {
     if (!Env::Default()->ReadFile(layout.result_path(index), &text).ok()) return -1;
     TrialResult r;
     Status s = ParseJson(text, layout.result_path(index), &r);
-    EXPECT_TRUE(s.ok()) << s.ToString();
+    EXPECT_OK(s) << s.ToString();
     return static_cast<int>(r.attempt());
   }
   size_t LeaseEntries() {
@@ -63,10 +63,10 @@ TEST(Claim, ClaimsPointsInOrderThenReportsNothingLeft) {
   Claimer c = f.Make(Env::Default(), "a");
   for (uint64_t i = 0; i < 5; ++i) {
     Claim cl;
-    ASSERT_TRUE(c.ClaimNext(&cl).ok());
+    ASSERT_OK(c.ClaimNext(&cl));
     EXPECT_EQ(cl.index, i);
     EXPECT_EQ(cl.attempt, 1u);
-    ASSERT_TRUE(c.Commit(cl, f.Result(1, i)).ok());
+    ASSERT_OK(c.Commit(cl, f.Result(1, i)));
   }
   Claim cl;
   EXPECT_TRUE(c.ClaimNext(&cl).IsNotFound());
@@ -84,27 +84,27 @@ TEST(Claim, RenameAndLinkThatReportExistsAfterSucceedingStillClaimAndCommit) {
   Claimer c = f.Make(&nfs, "nfs");
   for (uint64_t i = 0; i < 3; ++i) {
     Claim cl;
-    ASSERT_TRUE(c.ClaimNext(&cl).ok()) << i;
+    ASSERT_OK(c.ClaimNext(&cl)) << i;
     EXPECT_EQ(cl.index, i);
     EXPECT_EQ(cl.attempt, 1u);
-    ASSERT_TRUE(c.Commit(cl, f.Result(1, i)).ok()) << i;
+    ASSERT_OK(c.Commit(cl, f.Result(1, i))) << i;
     EXPECT_EQ(f.ResultAttempt(i), 1);
   }
   // A takeover publishes attempt-0002 by rename, also answered EEXIST.
   Claimer a = f.Make(Env::Default(), "a");
   Claim ca;
-  ASSERT_TRUE(a.ClaimNext(&ca).ok());
+  ASSERT_OK(a.ClaimNext(&ca));
   EXPECT_EQ(ca.index, 3u);
-  ASSERT_TRUE(a.Release(ca, "{}").ok());
+  ASSERT_OK(a.Release(ca, "{}"));
   Claim cl;
-  ASSERT_TRUE(c.ClaimNext(&cl).ok());
+  ASSERT_OK(c.ClaimNext(&cl));
   EXPECT_EQ(cl.index, 3u);
   EXPECT_EQ(cl.attempt, 2u);
-  ASSERT_TRUE(c.Commit(cl, f.Result(2, 3)).ok());
+  ASSERT_OK(c.Commit(cl, f.Result(2, 3)));
   EXPECT_EQ(f.ResultAttempt(3), 2);
   // Someone else's result is still refused, never taken for ours.
   Claim other;
-  ASSERT_TRUE(c.ClaimNext(&other).ok());
+  ASSERT_OK(c.ClaimNext(&other));
   testing::WriteRaw(f.layout.result_path(other.index), "{\"attempt\": 9}");
   EXPECT_TRUE(c.Commit(other, f.Result(1, other.index)).IsAlreadyExists());
 }
@@ -115,13 +115,13 @@ TEST(Claim, RunningTrialIsNotTakenOverUntilItsLeaseExpires) {
   Claimer a = f.Make(Env::Default(), "a");
   Claimer b = f.Make(&later, "b");
   Claim ca, cb;
-  ASSERT_TRUE(a.ClaimNext(&ca).ok());
-  ASSERT_TRUE(b.ClaimNext(&cb).ok());
+  ASSERT_OK(a.ClaimNext(&ca));
+  ASSERT_OK(b.ClaimNext(&cb));
   EXPECT_EQ(cb.index, 1u);  // trial 0 is running: B takes a new point
-  ASSERT_TRUE(b.Commit(cb, f.Result(1, 1)).ok());
+  ASSERT_OK(b.Commit(cb, f.Result(1, 1)));
 
   later.AdvanceClock(31);  // B's view of the filesystem clock passes A's lease
-  ASSERT_TRUE(b.ClaimNext(&cb).ok());
+  ASSERT_OK(b.ClaimNext(&cb));
   EXPECT_EQ(cb.index, 0u);
   EXPECT_EQ(cb.attempt, 2u);
   EXPECT_EQ(cb.previous, TrialState::kStale);
@@ -131,7 +131,7 @@ TEST(Claim, RunningTrialIsNotTakenOverUntilItsLeaseExpires) {
   EXPECT_TRUE(a.Commit(ca, f.Result(1, 0)).IsSuperseded());
   EXPECT_TRUE(a.Release(ca, "{}").IsSuperseded());
   EXPECT_EQ(f.ResultAttempt(0), -1);
-  ASSERT_TRUE(b.Commit(cb, f.Result(2, 0)).ok());
+  ASSERT_OK(b.Commit(cb, f.Result(2, 0)));
   EXPECT_EQ(f.ResultAttempt(0), 2);
 }
 
@@ -140,13 +140,13 @@ TEST(Claim, HeartbeatKeepsTheLease) {
   FaultEnv later(Env::Default());
   Claimer a = f.Make(Env::Default(), "a");
   Claim ca;
-  ASSERT_TRUE(a.ClaimNext(&ca).ok());
+  ASSERT_OK(a.ClaimNext(&ca));
   // B's clock runs 20 s ahead; A renews; B still sees a young heartbeat.
   later.AdvanceClock(20);
-  ASSERT_TRUE(a.Heartbeat(ca).ok());
+  ASSERT_OK(a.Heartbeat(ca));
   Claimer b = f.Make(&later, "b");
   Claim cb;
-  ASSERT_TRUE(b.ClaimNext(&cb).ok());
+  ASSERT_OK(b.ClaimNext(&cb));
   EXPECT_EQ(cb.index, 1u);
 }
 
@@ -154,14 +154,14 @@ TEST(Claim, ReleasedTrialIsClaimedFirstAndAtOnce) {
   Fixture f;
   Claimer a = f.Make(Env::Default(), "a");
   Claim c0, c1;
-  ASSERT_TRUE(a.ClaimNext(&c0).ok());
-  ASSERT_TRUE(a.ClaimNext(&c1).ok());
-  ASSERT_TRUE(a.Release(c1, "{}").ok());
+  ASSERT_OK(a.ClaimNext(&c0));
+  ASSERT_OK(a.ClaimNext(&c1));
+  ASSERT_OK(a.Release(c1, "{}"));
   // The release shows in the lease index itself: claimers need not read the trial.
   EXPECT_TRUE(Env::Default()->Exists(f.layout.lease_path(1, 1) + ".released"));
   Claimer b = f.Make(Env::Default(), "b");
   Claim cb;
-  ASSERT_TRUE(b.ClaimNext(&cb).ok());
+  ASSERT_OK(b.ClaimNext(&cb));
   EXPECT_EQ(cb.index, 1u);
   EXPECT_EQ(cb.attempt, 2u);
   EXPECT_EQ(cb.previous, TrialState::kInterrupted);
@@ -172,13 +172,13 @@ TEST(Claim, ALostElectionBuildsNothing) {
   Fixture f;
   // Another claimer holds the election for point 0 (its lease entry exists)
   // but has not published yet: we take point 1 and leave no temp files.
-  ASSERT_TRUE(Env::Default()->CreateExclusive(f.layout.lease_path(0, 1), "").ok());
+  ASSERT_OK(Env::Default()->CreateExclusive(f.layout.lease_path(0, 1), ""));
   Claimer a = f.Make(Env::Default(), "a");
   Claim c;
-  ASSERT_TRUE(a.ClaimNext(&c).ok());
+  ASSERT_OK(a.ClaimNext(&c));
   EXPECT_EQ(c.index, 1u);
   std::vector<std::string> tmp;
-  ASSERT_TRUE(Env::Default()->ListDir(f.layout.tmp_dir(), &tmp).ok());
+  ASSERT_OK(Env::Default()->ListDir(f.layout.tmp_dir(), &tmp));
   for (const auto& n : tmp) EXPECT_EQ(n.rfind("clock.", 0), 0u) << "left in tmp/: " << n;
 }
 
@@ -187,18 +187,18 @@ TEST(Claim, FailuresAreRetriedUntilMaxAttempts) {
   Claimer a = f.Make(Env::Default(), "a");
   Claim c;
   bool final = true;
-  ASSERT_TRUE(a.ClaimNext(&c).ok());
-  ASSERT_TRUE(a.Fail(c, "{}", &final).ok());
+  ASSERT_OK(a.ClaimNext(&c));
+  ASSERT_OK(a.Fail(c, "{}", &final));
   EXPECT_FALSE(final);
-  ASSERT_TRUE(a.ClaimNext(&c).ok());
+  ASSERT_OK(a.ClaimNext(&c));
   EXPECT_EQ(c.index, 0u);
   EXPECT_EQ(c.attempt, 2u);
-  ASSERT_TRUE(a.Fail(c, "{}", &final).ok());
+  ASSERT_OK(a.Fail(c, "{}", &final));
   EXPECT_TRUE(final);  // max_attempts: 2
-  ASSERT_TRUE(a.ClaimNext(&c).ok());
+  ASSERT_OK(a.ClaimNext(&c));
   EXPECT_EQ(c.index, 1u);
   TrialSnapshot snap;
-  ASSERT_TRUE(ReadTrialSnapshot(Env::Default(), f.layout, 0, &snap).ok());
+  ASSERT_OK(ReadTrialSnapshot(Env::Default(), f.layout, 0, &snap));
   EXPECT_EQ(DeriveState(snap, f.spec.claim(), 0).state, TrialState::kFailed);
 }
 
@@ -207,13 +207,13 @@ TEST(Claim, LeaseEntryOfAClaimerThatDiedBeforePublishingLeadsToThePoint) {
   Claimer a = f.Make(Env::Default(), "a");
   for (uint64_t i = 0; i < 5; ++i) {
     Claim c;
-    ASSERT_TRUE(a.ClaimNext(&c).ok());
-    ASSERT_TRUE(a.Commit(c, f.Result(1, i)).ok());
+    ASSERT_OK(a.ClaimNext(&c));
+    ASSERT_OK(a.Commit(c, f.Result(1, i)));
   }
   // Make point 2 a hole below the frontier, as left by a claimer that wrote
   // the lease entry and died before its rename.
-  ASSERT_TRUE(Env::Default()->RemoveTree(f.layout.trial_dir(2)).ok());
-  ASSERT_TRUE(Env::Default()->CreateExclusive(f.layout.lease_path(2, 1), "").ok());
+  ASSERT_OK(Env::Default()->RemoveTree(f.layout.trial_dir(2)));
+  ASSERT_OK(Env::Default()->CreateExclusive(f.layout.lease_path(2, 1), ""));
 
   Claimer b = f.Make(Env::Default(), "b");
   Claim c;
@@ -221,7 +221,7 @@ TEST(Claim, LeaseEntryOfAClaimerThatDiedBeforePublishingLeadsToThePoint) {
   FaultEnv later(Env::Default());
   later.AdvanceClock(31);
   Claimer d = f.Make(&later, "d");
-  ASSERT_TRUE(d.ClaimNext(&c).ok());
+  ASSERT_OK(d.ClaimNext(&c));
   EXPECT_EQ(c.index, 2u);
   EXPECT_EQ(c.attempt, 1u);
 }
@@ -233,16 +233,16 @@ TEST(Claim, NothingClaimableListsTheTrialsLeasesHoldAndWhenTheyExpire) {
   Fixture f;
   Claimer a = f.Make(Env::Default(), "a");
   Claim c0, c1, c;
-  ASSERT_TRUE(a.ClaimNext(&c0).ok());
-  ASSERT_TRUE(a.ClaimNext(&c1).ok());
+  ASSERT_OK(a.ClaimNext(&c0));
+  ASSERT_OK(a.ClaimNext(&c1));
   for (int k = 0; k < 2; ++k) {
-    ASSERT_TRUE(a.ClaimNext(&c).ok());
-    ASSERT_TRUE(a.Commit(c, f.Result(1, c.index)).ok());
+    ASSERT_OK(a.ClaimNext(&c));
+    ASSERT_OK(a.Commit(c, f.Result(1, c.index)));
   }
   // Point 4: a claimer created its lease entry and has not published (yet).
-  ASSERT_TRUE(Env::Default()->CreateExclusive(f.layout.lease_path(4, 1), "").ok());
+  ASSERT_OK(Env::Default()->CreateExclusive(f.layout.lease_path(4, 1), ""));
   FileInfo hb;
-  ASSERT_TRUE(Env::Default()->Stat(f.layout.heartbeat_path(0, 1), &hb).ok());
+  ASSERT_OK(Env::Default()->Stat(f.layout.heartbeat_path(0, 1), &hb));
 
   FaultEnv later(Env::Default());
   later.AdvanceClock(10);  // 10 s into the 30 s leases
@@ -269,7 +269,7 @@ TEST(Claim, NothingClaimableListsTheTrialsLeasesHoldAndWhenTheyExpire) {
   }
   // Once the leases have expired, the trials are claimable as the message said.
   later.AdvanceClock(21);
-  ASSERT_TRUE(b.ClaimNext(&c).ok());
+  ASSERT_OK(b.ClaimNext(&c));
   EXPECT_EQ(c.index, 0u);
   EXPECT_EQ(c.previous, TrialState::kStale);
 }
@@ -289,8 +289,8 @@ void CrashAtEveryOperation(bool confined) {
     FaultEnv counting(real(b0));
     Claimer a = f.Make(&counting, "a");
     Claim c;
-    ASSERT_TRUE(a.ClaimNext(&c).ok());
-    ASSERT_TRUE(a.Commit(c, f.Result(1, c.index)).ok());
+    ASSERT_OK(a.ClaimNext(&c));
+    ASSERT_OK(a.Commit(c, f.Result(1, c.index)));
     ops_in_full_run = counting.ops();
   }
   ASSERT_GT(ops_in_full_run, 8);
@@ -317,7 +317,7 @@ void CrashAtEveryOperation(bool confined) {
     int guard = 0;
     while (b.ClaimNext(&cb).ok() && ++guard < 20) {
       Status s = b.Commit(cb, f.Result(cb.attempt, cb.index));
-      ASSERT_TRUE(s.ok()) << s.ToString();
+      ASSERT_OK(s) << s.ToString();
       commits[cb.index]++;
     }
     for (uint64_t i = 0; i < 5; ++i) {
@@ -341,7 +341,7 @@ TEST(Claim, CrashWhileReleasingOrFailingLosesNothing) {
       FaultEnv dying(Env::Default());
       Claimer a = f.Make(&dying, "a");
       Claim ca;
-      ASSERT_TRUE(a.ClaimNext(&ca).ok());
+      ASSERT_OK(a.ClaimNext(&ca));
       dying.CrashAtOp(dying.ops() + crash_after);
       bool final = false;
       if (mode == 0) {
@@ -353,7 +353,7 @@ TEST(Claim, CrashWhileReleasingOrFailingLosesNothing) {
       later.AdvanceClock(31);
       Claimer b = f.Make(&later, "b");
       Claim cb;
-      ASSERT_TRUE(b.ClaimNext(&cb).ok());
+      ASSERT_OK(b.ClaimNext(&cb));
       EXPECT_EQ(cb.index, 0u);  // the interrupted/stale trial comes first
       EXPECT_EQ(cb.attempt, 2u);
     }
@@ -364,13 +364,13 @@ TEST(Claim, RacingTakeoversHaveExactlyOneWinner) {
   Fixture f;
   Claimer a = f.Make(Env::Default(), "a");
   Claim ca;
-  ASSERT_TRUE(a.ClaimNext(&ca).ok());
-  ASSERT_TRUE(a.Release(ca, "{}").ok());
+  ASSERT_OK(a.ClaimNext(&ca));
+  ASSERT_OK(a.Release(ca, "{}"));
   Claimer b = f.Make(Env::Default(), "b");
   Claimer c = f.Make(Env::Default(), "c");
   Claim cb, cc;
-  ASSERT_TRUE(b.ClaimNext(&cb).ok());
-  ASSERT_TRUE(c.ClaimNext(&cc).ok());
+  ASSERT_OK(b.ClaimNext(&cb));
+  ASSERT_OK(c.ClaimNext(&cc));
   // Both saw trial 0 interrupted; only one may own attempt 2.
   EXPECT_NE(cb.index, cc.index);
   EXPECT_EQ(std::set<uint32_t>({cb.index == 0 ? cb.attempt : cc.attempt}), std::set<uint32_t>{2});
@@ -388,7 +388,7 @@ namespace {
 TEST(Claim, ABrokenTrialIsNeverTakenAndNeverStopsClaiming) {
   Fixture f;
   const std::string out = f.tmp.path() + "/outside";
-  ASSERT_TRUE(Env::Default()->CreateDirs(out + "/attempt-0001").ok());
+  ASSERT_OK(Env::Default()->CreateDirs(out + "/attempt-0001"));
   testing::WriteRaw(out + "/attempt-0001/owner.json", "{}");
   testing::WriteRaw(out + "/attempt-0001.released.json", "{}");
   ASSERT_EQ(::symlink(out.c_str(), f.layout.trial_dir(1).c_str()), 0);
@@ -398,13 +398,13 @@ TEST(Claim, ABrokenTrialIsNeverTakenAndNeverStopsClaiming) {
   std::vector<uint64_t> got;
   for (Claim cl; c.ClaimNext(&cl).ok();) {
     got.push_back(cl.index);
-    ASSERT_TRUE(c.Commit(cl, f.Result(cl.attempt, cl.index)).ok());
+    ASSERT_OK(c.Commit(cl, f.Result(cl.attempt, cl.index)));
   }
   EXPECT_EQ(got, (std::vector<uint64_t>{0, 2, 3, 4}));
   Claim cl;
   EXPECT_TRUE(c.ClaimNext(&cl).IsNotFound());
   std::vector<std::string> outside;
-  ASSERT_TRUE(Env::Default()->ListDir(out, &outside).ok());
+  ASSERT_OK(Env::Default()->ListDir(out, &outside));
   EXPECT_EQ(outside.size(), 2u) << "a claimer wrote into the linked directory";
 }
 
@@ -415,13 +415,13 @@ TEST(Claim, SnapshotNamesAnEntryOfTheWrongType) {
   std::unique_ptr<Env> env = NewSweepEnv(f.layout.root());
   Claimer c = f.Make(env.get(), "a");
   Claim c0, c1, c2;
-  ASSERT_TRUE(c.ClaimNext(&c0).ok());
-  ASSERT_TRUE(c.ClaimNext(&c1).ok());
-  ASSERT_TRUE(c.ClaimNext(&c2).ok());
+  ASSERT_OK(c.ClaimNext(&c0));
+  ASSERT_OK(c.ClaimNext(&c1));
+  ASSERT_OK(c.ClaimNext(&c2));
   ASSERT_EQ(::mkfifo(f.layout.result_path(0).c_str(), 0644), 0);
-  ASSERT_TRUE(Env::Default()->RemoveFile(f.layout.owner_path(1, 1)).ok());
+  ASSERT_OK(Env::Default()->RemoveFile(f.layout.owner_path(1, 1)));
   ASSERT_EQ(::symlink("/etc/passwd", f.layout.owner_path(1, 1).c_str()), 0);
-  ASSERT_TRUE(Env::Default()->RemoveTree(f.layout.attempt_dir(2, 1)).ok());
+  ASSERT_OK(Env::Default()->RemoveTree(f.layout.attempt_dir(2, 1)));
   ASSERT_EQ(::symlink(f.tmp.path().c_str(), f.layout.attempt_dir(2, 1).c_str()), 0);
   const std::pair<uint64_t, std::string> want[] = {
       {0, "trials/000000/result.json is a FIFO, not a regular file"},
@@ -430,7 +430,7 @@ TEST(Claim, SnapshotNamesAnEntryOfTheWrongType) {
   };
   for (const auto& [i, message] : want) {
     TrialSnapshot snap;
-    ASSERT_TRUE(ReadTrialSnapshot(env.get(), f.layout, i, &snap).ok());
+    ASSERT_OK(ReadTrialSnapshot(env.get(), f.layout, i, &snap));
     EXPECT_NE(snap.problem.find(message), std::string::npos) << snap.problem;
     DerivedState d = DeriveState(snap, f.spec.claim(), 0);
     EXPECT_EQ(d.state, TrialState::kBroken);

@@ -120,7 +120,7 @@ TEST(ConfineProcess, FifosNeverHangAnyCommandAndMakeTheirTrialsBroken) {
                    "max_attempts: 1 trials_per_job: 0"));
   EXPECT_EQ(s.RunTrial().exit_code, 75);
   auto spec = ReadFrozenSpec(Env::Default(), s.dir);
-  ASSERT_TRUE(spec.ok()) << spec.status().ToString();
+  ASSERT_OK(spec) << spec.status().ToString();
   ASSERT_TRUE(std::filesystem::exists(s.layout.released_path(2, 1)));
   MakeFifo(s.layout.result_path(0));
   MakeFifo(s.layout.log_path(1, 1));

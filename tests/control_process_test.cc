@@ -58,7 +58,7 @@ TEST(ControlProcess, StopEndsARunningTrialThenResetRunsItAgainFromAttemptOne) {
   EXPECT_EQ(counts["stopped"], 1);
   EXPECT_EQ(counts["done"], 2);
   TrialResult rel;
-  ASSERT_TRUE(ParseJson(ReadAll(s.layout.released_path(0, 1)), "released", &rel).ok());
+  ASSERT_OK(ParseJson(ReadAll(s.layout.released_path(0, 1)), "released", &rel));
   EXPECT_EQ(rel.outcome(), "stopped");
   EXPECT_EQ(rel.term_signal(), SIGTERM);
 

@@ -36,7 +36,7 @@ struct Fixture {
   }
   TrialState State(uint64_t i) {
     DerivedState d;
-    EXPECT_TRUE(Control().State(i, &d).ok());
+    EXPECT_OK(Control().State(i, &d));
     return d.state;
   }
   std::vector<std::string> List(const std::string& dir) {
@@ -49,10 +49,10 @@ struct Fixture {
   void FailTwice(Claimer* c, uint64_t i) {
     for (int k = 0; k < 2; ++k) {
       Claim cl;
-      ASSERT_TRUE(c->ClaimNext(&cl).ok());
+      ASSERT_OK(c->ClaimNext(&cl));
       ASSERT_EQ(cl.index, i);
       bool final = false;
-      ASSERT_TRUE(c->Fail(cl, "{}", &final).ok());
+      ASSERT_OK(c->Fail(cl, "{}", &final));
       EXPECT_EQ(final, k == 1);
     }
   }
@@ -63,7 +63,7 @@ struct Fixture {
     Status s;
     int guard = 0;
     while ((s = c->ClaimNext(&cl)).ok() && ++guard < 100) {
-      EXPECT_TRUE(c->Commit(cl, "{}").ok());
+      EXPECT_OK(c->Commit(cl, "{}"));
       commits[cl.index]++;
       if (attempts) (*attempts)[cl.index] = cl.attempt;
     }
@@ -117,7 +117,7 @@ TEST(ControlState, SnapshotReadsTheNewestRetryMarker) {
   testing::WriteRaw(f.layout.trial_dir(0) + "/retry-0001", "");
   testing::WriteRaw(f.layout.trial_dir(0) + "/retry-0002", "");
   TrialSnapshot snap;
-  ASSERT_TRUE(ReadTrialSnapshot(Env::Default(), f.layout, 0, &snap).ok());
+  ASSERT_OK(ReadTrialSnapshot(Env::Default(), f.layout, 0, &snap));
   EXPECT_EQ(snap.retried_after, 2u);
   EXPECT_EQ(snap.attempts.size(), 2u);
 }
@@ -129,13 +129,13 @@ TEST(Control, StopOnPendingPointsIsSkippedByClaimersWhileTheOthersAreClaimed) {
   TrialControl ctl = f.Control();
   for (uint64_t i : {3, 7, 15, 19}) {
     ControlReport r;
-    ASSERT_TRUE(ctl.Stop(i, &r).ok());
+    ASSERT_OK(ctl.Stop(i, &r));
     EXPECT_TRUE(r.changed);
     EXPECT_EQ(r.before, TrialState::kPending);
     EXPECT_EQ(f.State(i), TrialState::kStopped);
   }
   ControlReport again;
-  ASSERT_TRUE(ctl.Stop(3, &again).ok());
+  ASSERT_OK(ctl.Stop(3, &again));
   EXPECT_FALSE(again.changed);
   EXPECT_EQ(again.what, "already stopped");
 
@@ -146,9 +146,9 @@ TEST(Control, StopOnPendingPointsIsSkippedByClaimersWhileTheOthersAreClaimed) {
   for (int k = 0; k < 16; ++k) {
     Claimer& who = k % 3 == 0 ? b : a;
     Status s = who.ClaimNext(&c);
-    ASSERT_TRUE(s.ok()) << k << ": " << s.ToString();
+    ASSERT_OK(s) << k << ": " << s.ToString();
     order.push_back(c.index);
-    ASSERT_TRUE(who.Commit(c, "{}").ok());
+    ASSERT_OK(who.Commit(c, "{}"));
   }
   EXPECT_TRUE(a.ClaimNext(&c).IsNotFound());
   EXPECT_TRUE(b.ClaimNext(&c).IsNotFound());
@@ -167,15 +167,15 @@ TEST(Control, StopOnPendingPointsIsSkippedByClaimersWhileTheOthersAreClaimed) {
 TEST(Control, StopOfAPointWhoseElectionAClaimerWonMakesItsPublishLose) {
   Fixture f;
   // A claimer created leases/000000.0001 (elected) and is building its claim.
-  ASSERT_TRUE(Env::Default()->CreateExclusive(f.layout.lease_path(0, 1), "").ok());
+  ASSERT_OK(Env::Default()->CreateExclusive(f.layout.lease_path(0, 1), ""));
   ControlReport r;
-  ASSERT_TRUE(f.Control().Stop(0, &r).ok());
+  ASSERT_OK(f.Control().Stop(0, &r));
   EXPECT_TRUE(r.changed);
   EXPECT_TRUE(f.List(f.layout.leases_dir()).empty());  // its entry would only cost re-reads
   // A claim of 0 now fails cleanly (AlreadyExists) and the claimer moves on.
   Claimer a = f.Make(Env::Default(), "a");
   Claim c;
-  ASSERT_TRUE(a.ClaimNext(&c).ok());
+  ASSERT_OK(a.ClaimNext(&c));
   EXPECT_EQ(c.index, 1u);
 }
 
@@ -183,20 +183,20 @@ TEST(Control, StopOfARunningTrialEndsItAndItsReleaseKeepsItStopped) {
   Fixture f;
   Claimer a = f.Make(Env::Default(), "a");
   Claim c;
-  ASSERT_TRUE(a.ClaimNext(&c).ok());
+  ASSERT_OK(a.ClaimNext(&c));
   ControlReport r;
-  ASSERT_TRUE(f.Control().Stop(0, &r).ok());
+  ASSERT_OK(f.Control().Stop(0, &r));
   EXPECT_EQ(r.before, TrialState::kRunning);
   EXPECT_NE(r.what.find("was running attempt 1"), std::string::npos) << r.what;
   EXPECT_EQ(f.State(0), TrialState::kStopped);
   EXPECT_TRUE(f.List(f.layout.leases_dir()).empty());
   // The owner notices (LeaseKeeper) and releases: its entry is gone, which is fine.
-  ASSERT_TRUE(a.Release(c, "{\"outcome\":\"stopped\"}").ok());
+  ASSERT_OK(a.Release(c, "{\"outcome\":\"stopped\"}"));
   EXPECT_TRUE(f.List(f.layout.leases_dir()).empty());
   EXPECT_EQ(f.State(0), TrialState::kStopped);
   Claimer b = f.Make(Env::Default(), "b");
   Claim cb;
-  ASSERT_TRUE(b.ClaimNext(&cb).ok());
+  ASSERT_OK(b.ClaimNext(&cb));
   EXPECT_EQ(cb.index, 1u);
 }
 
@@ -204,25 +204,25 @@ TEST(Control, StopSaysWhatItDidForEveryState) {
   Fixture f;
   Claimer a = f.Make(Env::Default(), "a");
   Claim c;
-  ASSERT_TRUE(a.ClaimNext(&c).ok());
-  ASSERT_TRUE(a.Commit(c, "{}").ok());  // 0 done
+  ASSERT_OK(a.ClaimNext(&c));
+  ASSERT_OK(a.Commit(c, "{}"));  // 0 done
   f.FailTwice(&a, 1);                   // 1 failed
-  ASSERT_TRUE(a.ClaimNext(&c).ok());
-  ASSERT_TRUE(a.Release(c, "{}").ok());  // 2 interrupted
+  ASSERT_OK(a.ClaimNext(&c));
+  ASSERT_OK(a.Release(c, "{}"));  // 2 interrupted
   TrialControl ctl = f.Control();
   ControlReport r;
-  ASSERT_TRUE(ctl.Stop(0, &r).ok());
+  ASSERT_OK(ctl.Stop(0, &r));
   EXPECT_EQ(r.what, "already done: nothing to stop");
   EXPECT_FALSE(Env::Default()->Exists(f.layout.stop_path(0)));
-  ASSERT_TRUE(ctl.Stop(1, &r).ok());
+  ASSERT_OK(ctl.Stop(1, &r));
   EXPECT_FALSE(r.changed);
   EXPECT_EQ(f.State(1), TrialState::kFailed);
-  ASSERT_TRUE(ctl.Stop(2, &r).ok());
+  ASSERT_OK(ctl.Stop(2, &r));
   EXPECT_TRUE(r.changed);
   EXPECT_NE(r.what.find("was interrupted"), std::string::npos) << r.what;
   EXPECT_EQ(f.State(2), TrialState::kStopped);
   EXPECT_TRUE(f.List(f.layout.leases_dir()).empty());  // the released entry went too
-  ASSERT_TRUE(a.ClaimNext(&c).ok());
+  ASSERT_OK(a.ClaimNext(&c));
   EXPECT_EQ(c.index, 3u);
 }
 
@@ -231,16 +231,16 @@ TEST(Control, ResetArchivesEverythingAndTheTrialIsClaimedAgainAsAttemptOne) {
   Claimer a = f.Make(Env::Default(), "a");
   f.FailTwice(&a, 0);
   testing::WriteRaw(f.layout.trial_dir(0) + "/metrics.csv", "epoch,loss\n1,0.5\n");
-  ASSERT_TRUE(Env::Default()->CreateDirs(f.layout.trial_dir(0) + "/checkpoints").ok());
+  ASSERT_OK(Env::Default()->CreateDirs(f.layout.trial_dir(0) + "/checkpoints"));
   testing::WriteRaw(f.layout.trial_dir(0) + "/checkpoints/ckpt-1", "weights");
   const std::vector<std::string> before = f.List(f.layout.trial_dir(0));
   Claim c;
-  ASSERT_TRUE(a.ClaimNext(&c).ok());
+  ASSERT_OK(a.ClaimNext(&c));
   EXPECT_EQ(c.index, 1u);  // 0 is failed
-  ASSERT_TRUE(a.Commit(c, "{}").ok());
+  ASSERT_OK(a.Commit(c, "{}"));
 
   ControlReport r;
-  ASSERT_TRUE(f.Control().Reset(0, false, &r).ok());
+  ASSERT_OK(f.Control().Reset(0, false, &r));
   EXPECT_TRUE(r.changed);
   EXPECT_EQ(r.before, TrialState::kFailed);
   EXPECT_EQ(r.archive, f.layout.root() + "/archive/000000-T");
@@ -250,11 +250,11 @@ TEST(Control, ResetArchivesEverythingAndTheTrialIsClaimedAgainAsAttemptOne) {
   EXPECT_EQ(f.State(0), TrialState::kInterrupted);
 
   Claimer b = f.Make(Env::Default(), "b");
-  ASSERT_TRUE(b.ClaimNext(&c).ok());
+  ASSERT_OK(b.ClaimNext(&c));
   EXPECT_EQ(c.index, 0u);
   EXPECT_EQ(c.attempt, 1u);
   EXPECT_EQ(c.previous, TrialState::kInterrupted);
-  ASSERT_TRUE(b.Commit(c, "{}").ok());
+  ASSERT_OK(b.Commit(c, "{}"));
   EXPECT_EQ(f.State(0), TrialState::kDone);
   std::map<uint64_t, int> rest = f.Drain(&b);
   EXPECT_EQ(rest.size(), kPoints - 2);
@@ -262,7 +262,7 @@ TEST(Control, ResetArchivesEverythingAndTheTrialIsClaimedAgainAsAttemptOne) {
   EXPECT_TRUE(f.List(f.layout.leases_dir()).empty());
 
   // A second reset of the same trial gets its own archive folder.
-  ASSERT_TRUE(f.Control().Reset(0, false, &r).ok());
+  ASSERT_OK(f.Control().Reset(0, false, &r));
   EXPECT_EQ(r.archive, f.layout.root() + "/archive/000000-T-2");
   EXPECT_EQ(f.List(r.archive), (std::vector<std::string>{"attempt-0001", "result.json"}));
 }
@@ -271,24 +271,24 @@ TEST(Control, ResetRefusesARunningTrialUnlessForcedAndFencesItsOwner) {
   Fixture f;
   Claimer a = f.Make(Env::Default(), "a");
   Claim c;
-  ASSERT_TRUE(a.ClaimNext(&c).ok());
-  ASSERT_TRUE(a.Release(c, "{}").ok());
-  ASSERT_TRUE(a.ClaimNext(&c).ok());  // trial 0, attempt 2, running
+  ASSERT_OK(a.ClaimNext(&c));
+  ASSERT_OK(a.Release(c, "{}"));
+  ASSERT_OK(a.ClaimNext(&c));  // trial 0, attempt 2, running
   ASSERT_EQ(c.attempt, 2u);
   ControlReport r;
-  ASSERT_TRUE(f.Control().Reset(0, false, &r).ok());
+  ASSERT_OK(f.Control().Reset(0, false, &r));
   EXPECT_TRUE(r.refused);
   EXPECT_FALSE(r.changed);
   EXPECT_NE(r.what.find("sweep stop"), std::string::npos) << r.what;
   EXPECT_EQ(f.State(0), TrialState::kRunning);
-  ASSERT_TRUE(f.Control().Reset(0, true, &r).ok());
+  ASSERT_OK(f.Control().Reset(0, true, &r));
   EXPECT_TRUE(r.changed);
   // The owner's attempt is gone: its next heartbeat or write is refused.
   EXPECT_TRUE(a.Heartbeat(c).IsSuperseded());
   EXPECT_TRUE(a.Commit(c, "{}").IsSuperseded());
   Claimer b = f.Make(Env::Default(), "b");
   Claim cb;
-  ASSERT_TRUE(b.ClaimNext(&cb).ok());
+  ASSERT_OK(b.ClaimNext(&cb));
   EXPECT_EQ(cb.index, 0u);
   EXPECT_EQ(cb.attempt, 1u);
 }
@@ -296,18 +296,18 @@ TEST(Control, ResetRefusesARunningTrialUnlessForcedAndFencesItsOwner) {
 TEST(Control, ResetOfAPendingOrAlreadyResetTrialChangesNothingButTheEntry) {
   Fixture f;
   ControlReport r;
-  ASSERT_TRUE(f.Control().Reset(5, false, &r).ok());
+  ASSERT_OK(f.Control().Reset(5, false, &r));
   EXPECT_FALSE(r.changed);
   EXPECT_EQ(r.what, "pending: nothing to reset");
   EXPECT_FALSE(Env::Default()->Exists(f.layout.trial_dir(5)));
   // An already reset (empty) trial: only its lease entry is made sure of.
   Claimer a = f.Make(Env::Default(), "a");
   Claim c;
-  ASSERT_TRUE(a.ClaimNext(&c).ok());
-  ASSERT_TRUE(a.Commit(c, "{}").ok());
-  ASSERT_TRUE(f.Control().Reset(0, false, &r).ok());
-  ASSERT_TRUE(Env::Default()->RemoveFile(f.layout.lease_path(0, 1) + ".released").ok());  // as if lost in a crash
-  ASSERT_TRUE(f.Control().Reset(0, false, &r).ok());
+  ASSERT_OK(a.ClaimNext(&c));
+  ASSERT_OK(a.Commit(c, "{}"));
+  ASSERT_OK(f.Control().Reset(0, false, &r));
+  ASSERT_OK(Env::Default()->RemoveFile(f.layout.lease_path(0, 1) + ".released"));  // as if lost in a crash
+  ASSERT_OK(f.Control().Reset(0, false, &r));
   EXPECT_TRUE(r.changed);
   EXPECT_EQ(r.what, "nothing to archive (already reset); the next claim runs attempt 1");
   EXPECT_EQ(f.List(f.layout.leases_dir()), std::vector<std::string>{"000000.0001.released"});
@@ -320,29 +320,29 @@ TEST(Control, RetryGivesAFailedTrialAFreshBudgetAndKeepsItsHistory) {
   f.FailTwice(&a, 0);
   EXPECT_EQ(f.State(0), TrialState::kFailed);
   ControlReport r;
-  ASSERT_TRUE(f.Control().Retry(0, &r).ok());
+  ASSERT_OK(f.Control().Retry(0, &r));
   EXPECT_TRUE(r.changed);
   EXPECT_NE(r.what.find("runs attempt 3"), std::string::npos) << r.what;
   EXPECT_TRUE(Env::Default()->Exists(f.layout.trial_dir(0) + "/retry-0002"));
   EXPECT_EQ(f.State(0), TrialState::kInterrupted);
   Claim c;
-  ASSERT_TRUE(a.ClaimNext(&c).ok());
+  ASSERT_OK(a.ClaimNext(&c));
   EXPECT_EQ(c.index, 0u);
   EXPECT_EQ(c.attempt, 3u);
   bool final = true;
-  ASSERT_TRUE(a.Fail(c, "{}", &final).ok());
+  ASSERT_OK(a.Fail(c, "{}", &final));
   EXPECT_FALSE(final);  // one failure of the new budget of two
-  ASSERT_TRUE(a.ClaimNext(&c).ok());
+  ASSERT_OK(a.ClaimNext(&c));
   EXPECT_EQ(c.attempt, 4u);
-  ASSERT_TRUE(a.Fail(c, "{}", &final).ok());
+  ASSERT_OK(a.Fail(c, "{}", &final));
   EXPECT_TRUE(final);
   EXPECT_EQ(f.State(0), TrialState::kFailed);
   // History: all four attempts are still there.
   for (uint32_t k = 1; k <= 4; ++k) EXPECT_TRUE(Env::Default()->Exists(f.layout.failed_path(0, k))) << k;
   // Not failed: nothing to retry.
-  ASSERT_TRUE(a.ClaimNext(&c).ok());
-  ASSERT_TRUE(a.Commit(c, "{}").ok());
-  ASSERT_TRUE(f.Control().Retry(c.index, &r).ok());
+  ASSERT_OK(a.ClaimNext(&c));
+  ASSERT_OK(a.Commit(c, "{}"));
+  ASSERT_OK(f.Control().Retry(c.index, &r));
   EXPECT_FALSE(r.changed);
 }
 
@@ -357,15 +357,15 @@ TEST(Control, AStoppedPendingPointResumedOrResetIsClaimedOnceAndHidesNoPointBelo
     Claimer a = f.Make(Env::Default(), "a");
     for (uint64_t i = 0; i < 4; ++i) {
       Claim c;
-      ASSERT_TRUE(a.ClaimNext(&c).ok());
+      ASSERT_OK(a.ClaimNext(&c));
       ASSERT_EQ(c.index, i);
-      ASSERT_TRUE(a.Commit(c, "{}").ok());
+      ASSERT_OK(a.Commit(c, "{}"));
     }
     TrialControl ctl = f.Control();
     ControlReport r;
-    ASSERT_TRUE(ctl.Stop(7, &r).ok());
+    ASSERT_OK(ctl.Stop(7, &r));
     ASSERT_EQ(f.State(7), TrialState::kStopped);
-    ASSERT_TRUE((reset ? ctl.Reset(7, false, &r) : ctl.Resume(7, &r)).ok());
+    ASSERT_OK((reset ? ctl.Reset(7, false, &r) : ctl.Resume(7, &r)));
     EXPECT_TRUE(r.changed);
     EXPECT_FALSE(r.refused);
     EXPECT_EQ(r.before, TrialState::kStopped);
@@ -389,11 +389,11 @@ TEST(Control, ResumeOfAStoppedTrialContinuesAsItsNextAttempt) {
   Fixture f;
   Claimer a = f.Make(Env::Default(), "a");
   Claim c;
-  ASSERT_TRUE(a.ClaimNext(&c).ok());
+  ASSERT_OK(a.ClaimNext(&c));
   ControlReport r;
-  ASSERT_TRUE(f.Control().Stop(0, &r).ok());
-  ASSERT_TRUE(a.Release(c, "{\"outcome\":\"stopped\"}").ok());  // the owner noticed and stopped
-  ASSERT_TRUE(f.Control().Resume(0, &r).ok());
+  ASSERT_OK(f.Control().Stop(0, &r));
+  ASSERT_OK(a.Release(c, "{\"outcome\":\"stopped\"}"));  // the owner noticed and stopped
+  ASSERT_OK(f.Control().Resume(0, &r));
   EXPECT_TRUE(r.changed);
   EXPECT_EQ(r.what, "resumed; the next claim continues it as attempt 2");
   EXPECT_EQ(f.State(0), TrialState::kInterrupted);
@@ -403,11 +403,11 @@ TEST(Control, ResumeOfAStoppedTrialContinuesAsItsNextAttempt) {
   EXPECT_TRUE(Env::Default()->Exists(f.layout.attempt_dir(0, 1)));
   Claimer b = f.Make(Env::Default(), "b");
   Claim cb;
-  ASSERT_TRUE(b.ClaimNext(&cb).ok());
+  ASSERT_OK(b.ClaimNext(&cb));
   EXPECT_EQ(cb.index, 0u);
   EXPECT_EQ(cb.attempt, 2u);
   EXPECT_EQ(cb.previous, TrialState::kInterrupted);
-  ASSERT_TRUE(b.Commit(cb, "{}").ok());
+  ASSERT_OK(b.Commit(cb, "{}"));
   std::map<uint64_t, int> rest = f.Drain(&b);
   EXPECT_EQ(rest.size(), kPoints - 1);
   EXPECT_TRUE(f.List(f.layout.leases_dir()).empty());
@@ -417,16 +417,16 @@ TEST(Control, ResumeBeforeTheOwnerNoticedTheStopLetsItGoOn) {
   Fixture f;
   Claimer a = f.Make(Env::Default(), "a");
   Claim c;
-  ASSERT_TRUE(a.ClaimNext(&c).ok());
+  ASSERT_OK(a.ClaimNext(&c));
   ControlReport r;
-  ASSERT_TRUE(f.Control().Stop(0, &r).ok());
+  ASSERT_OK(f.Control().Stop(0, &r));
   EXPECT_TRUE(f.List(f.layout.leases_dir()).empty());
-  ASSERT_TRUE(f.Control().Resume(0, &r).ok());
+  ASSERT_OK(f.Control().Resume(0, &r));
   EXPECT_EQ(f.State(0), TrialState::kRunning);
   // Its lease entry is back: if the owner dies now, claimers find it stale.
   EXPECT_EQ(f.List(f.layout.leases_dir()), std::vector<std::string>{"000000.0001"});
-  ASSERT_TRUE(a.Heartbeat(c).ok());
-  ASSERT_TRUE(a.Commit(c, "{}").ok());
+  ASSERT_OK(a.Heartbeat(c));
+  ASSERT_OK(a.Commit(c, "{}"));
   EXPECT_EQ(f.State(0), TrialState::kDone);
   EXPECT_TRUE(f.List(f.layout.leases_dir()).empty());
 }
@@ -435,12 +435,12 @@ TEST(Control, ResumeRefusesEveryTrialThatIsNotStoppedAndWritesNothing) {
   Fixture f;
   Claimer a = f.Make(Env::Default(), "a");
   Claim c;
-  ASSERT_TRUE(a.ClaimNext(&c).ok());
-  ASSERT_TRUE(a.Commit(c, "{}").ok());  // 0 done
+  ASSERT_OK(a.ClaimNext(&c));
+  ASSERT_OK(a.Commit(c, "{}"));  // 0 done
   f.FailTwice(&a, 1);                   // 1 failed
-  ASSERT_TRUE(a.ClaimNext(&c).ok());     // 2 running
-  ASSERT_TRUE(a.ClaimNext(&c).ok());
-  ASSERT_TRUE(a.Release(c, "{}").ok());  // 3 interrupted
+  ASSERT_OK(a.ClaimNext(&c));     // 2 running
+  ASSERT_OK(a.ClaimNext(&c));
+  ASSERT_OK(a.Release(c, "{}"));  // 3 interrupted
   const std::map<uint64_t, TrialState> expected = {{0, TrialState::kDone},
                                                    {1, TrialState::kFailed},
                                                    {2, TrialState::kRunning},
@@ -451,7 +451,7 @@ TEST(Control, ResumeRefusesEveryTrialThatIsNotStoppedAndWritesNothing) {
     ASSERT_EQ(f.State(i), state);
     const std::vector<std::string> files = f.List(f.layout.trial_dir(i)), leases = f.List(f.layout.leases_dir());
     ControlReport r;
-    ASSERT_TRUE(f.Control().Resume(i, &r).ok());
+    ASSERT_OK(f.Control().Resume(i, &r));
     EXPECT_TRUE(r.refused);
     EXPECT_FALSE(r.changed);
     EXPECT_NE(r.what.find("not stopped, nothing to resume"), std::string::npos) << r.what;
@@ -467,14 +467,14 @@ TEST(Control, RefusalsAreTheCasesThatDidNotDoWhatWasAsked) {
   Fixture f;
   Claimer a = f.Make(Env::Default(), "a");
   Claim c;
-  ASSERT_TRUE(a.ClaimNext(&c).ok());
-  ASSERT_TRUE(a.Commit(c, "{}").ok());  // 0 done
+  ASSERT_OK(a.ClaimNext(&c));
+  ASSERT_OK(a.Commit(c, "{}"));  // 0 done
   f.FailTwice(&a, 1);                   // 1 failed
-  ASSERT_TRUE(a.ClaimNext(&c).ok());    // 2 running
+  ASSERT_OK(a.ClaimNext(&c));    // 2 running
   TrialControl ctl = f.Control();
   auto refused = [&](Status (TrialControl::*op)(uint64_t, ControlReport*), uint64_t i) {
     ControlReport r;
-    EXPECT_TRUE((ctl.*op)(i, &r).ok());
+    EXPECT_OK((ctl.*op)(i, &r));
     return r.refused;
   };
   EXPECT_TRUE(refused(&TrialControl::Retry, 0));   // done
@@ -484,9 +484,9 @@ TEST(Control, RefusalsAreTheCasesThatDidNotDoWhatWasAsked) {
   EXPECT_TRUE(refused(&TrialControl::Stop, 1));    // failed
   EXPECT_TRUE(refused(&TrialControl::Resume, 2));  // running, not stopped
   ControlReport r;
-  ASSERT_TRUE(ctl.Reset(2, false, &r).ok());
+  ASSERT_OK(ctl.Reset(2, false, &r));
   EXPECT_TRUE(r.refused);  // running, no --force
-  ASSERT_TRUE(ctl.Reset(9, false, &r).ok());
+  ASSERT_OK(ctl.Reset(9, false, &r));
   EXPECT_FALSE(r.refused);  // pending: already where a reset brings it
   EXPECT_FALSE(refused(&TrialControl::Stop, 2));  // running: stopped
   EXPECT_FALSE(refused(&TrialControl::Stop, 2));  // already stopped
@@ -506,17 +506,17 @@ TEST(Control, CrashAtEveryOperationOfStopResetRetryIsFinishedByRunningItAgain) {
       Claimer a = f.Make(Env::Default(), "a");
       Claim running;
       if (mode == kStopRunning) {
-        ASSERT_TRUE(a.ClaimNext(&running).ok());
+        ASSERT_OK(a.ClaimNext(&running));
       }
       if (mode == kReset || mode == kRetry) f.FailTwice(&a, 0);
       if (mode == kReset) testing::WriteRaw(f.layout.trial_dir(0) + "/metrics.csv", "x\n1\n");
       if (mode == kResumeStopped) {
-        ASSERT_TRUE(a.ClaimNext(&running).ok());
-        ASSERT_TRUE(a.Release(running, "{}").ok());
+        ASSERT_OK(a.ClaimNext(&running));
+        ASSERT_OK(a.Release(running, "{}"));
       }
       if (mode == kResumePending || mode == kResumeStopped) {
         ControlReport stopped;
-        ASSERT_TRUE(f.Control().Stop(0, &stopped).ok());
+        ASSERT_OK(f.Control().Stop(0, &stopped));
       }
       const std::vector<std::string> before = f.List(f.layout.trial_dir(0));
 
@@ -549,7 +549,7 @@ TEST(Control, CrashAtEveryOperationOfStopResetRetryIsFinishedByRunningItAgain) {
 
       // Again, healthy.
       TrialControl healthy = f.Control();
-      ASSERT_TRUE(apply(healthy).ok());
+      ASSERT_OK(apply(healthy));
       if (mode == kReset) {
         // Nothing lost: the union of the archive folders is what the trial held.
         std::set<std::string> archived;

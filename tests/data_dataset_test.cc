@@ -28,14 +28,14 @@ std::string Image(uint8_t a, uint8_t b) {
 void WriteSample(const std::string& dir) {
   DatasetWriter w(dir, "tiny", {"cat", "dog", "emu"}, 2, 2, 2, /*records_per_shard=*/3);
   w.set_source("test");
-  for (int i = 0; i < 7; ++i) ASSERT_TRUE(w.AddExample("train", Image(i % 2 ? 255 : 0, 51), i % 3).ok());
+  for (int i = 0; i < 7; ++i) ASSERT_OK(w.AddExample("train", Image(i % 2 ? 255 : 0, 51), i % 3));
   for (int i = 0; i < 4; ++i) {  // interleaved splits
-    ASSERT_TRUE(w.AddExample("test", Image(uint8_t(i), 0), 2).ok());
+    ASSERT_OK(w.AddExample("test", Image(uint8_t(i), 0), 2));
     if (i < 2) {
-      ASSERT_TRUE(w.AddExample("val", Image(9, 9), 1).ok());
+      ASSERT_OK(w.AddExample("val", Image(9, 9), 1));
     }
   }
-  ASSERT_TRUE(w.Finish().ok());
+  ASSERT_OK(w.Finish());
 }
 
 std::vector<Example> ReadSplit(const std::string& dir, const std::string& split, Status* status) {
@@ -59,7 +59,7 @@ TEST(Dataset, WritesShardsAndManifest) {
   TempDir tmp;
   WriteSample(tmp.path());
   auto m = ReadManifest(Env::Default(), tmp.path());
-  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  ASSERT_OK(m) << m.status().ToString();
   EXPECT_EQ(m->format_version(), 1u);
   EXPECT_EQ(m->classes_size(), 3);
   ASSERT_EQ(m->split_size(), 3);
@@ -80,19 +80,19 @@ TEST(Dataset, WritesShardsAndManifest) {
 
   Status s;
   auto test = ReadSplit(tmp.path(), "test", &s);
-  ASSERT_TRUE(s.ok()) << s.ToString();
+  ASSERT_OK(s) << s.ToString();
   ASSERT_EQ(test.size(), 4u);
   for (int i = 0; i < 4; ++i) {
     EXPECT_EQ(test[i].image(), Image(uint8_t(i), 0));
     EXPECT_EQ(test[i].label(), 2);
   }
   auto train = ReadSplit(tmp.path(), "train", &s);
-  ASSERT_TRUE(s.ok());
+  ASSERT_OK(s);
   ASSERT_EQ(train.size(), 7u);
   EXPECT_EQ(train[4].label(), 1);  // the second shard's second record, in order
 
   uint64_t n = 0, last_progress = 0;
-  ASSERT_TRUE(VerifyDataset(Env::Default(), tmp.path(), [&](uint64_t done, uint64_t) { last_progress = done; }, &n).ok());
+  ASSERT_OK(VerifyDataset(Env::Default(), tmp.path(), [&](uint64_t done, uint64_t) { last_progress = done; }, &n));
   EXPECT_EQ(n, 13u);
   EXPECT_EQ(last_progress, 13u);
   EXPECT_TRUE(SplitReader::Open(tmp.path(), *m, "extra").status().IsNotFound());
@@ -139,7 +139,7 @@ TEST(Dataset, VerifyFindsTruncatedAndSwappedShards) {
   EXPECT_NE(s.message().find(a + ": is "), std::string::npos) << s.message();
 
   WriteRaw(a, sa);
-  ASSERT_TRUE(Env::Default()->RemoveFile(b).ok());
+  ASSERT_OK(Env::Default()->RemoveFile(b));
   EXPECT_TRUE(VerifyDataset(Env::Default(), tmp.path()).IsNotFound());
 }
 
@@ -147,7 +147,7 @@ TEST(Dataset, LabelOutsideManifestClassesIsCorruption) {
   TempDir tmp;
   WriteSample(tmp.path());
   auto m = ReadManifest(Env::Default(), tmp.path());
-  ASSERT_TRUE(m.ok());
+  ASSERT_OK(m);
   m->mutable_classes()->RemoveLast();  // "emu" (label 2) no longer exists
   std::string text;
   google::protobuf::TextFormat::PrintToString(*m, &text);
@@ -190,11 +190,11 @@ TEST(Dataset, RewritingRemovesTheOldManifestFirst) {
   TempDir tmp;
   WriteSample(tmp.path());
   DatasetWriter w(tmp.path(), "again", {"a"}, 2, 2, 2);
-  ASSERT_TRUE(w.AddExample("train", Image(1, 2), 0).ok());
+  ASSERT_OK(w.AddExample("train", Image(1, 2), 0));
   EXPECT_FALSE(Env::Default()->Exists(tmp.path() + "/manifest.textproto"));
-  ASSERT_TRUE(w.Finish().ok());
+  ASSERT_OK(w.Finish());
   uint64_t n = 0;
-  ASSERT_TRUE(VerifyDataset(Env::Default(), tmp.path(), nullptr, &n).ok());
+  ASSERT_OK(VerifyDataset(Env::Default(), tmp.path(), nullptr, &n));
   EXPECT_EQ(n, 1u);
 }
 

@@ -28,16 +28,16 @@ void WriteGz(const std::string& path, const std::string& data) {
 std::vector<Example> ReadSplit(const std::string& dir, const std::string& split) {
   std::vector<Example> out;
   auto m = ReadManifest(Env::Default(), dir);
-  EXPECT_TRUE(m.ok()) << m.status().ToString();
+  EXPECT_OK(m) << m.status().ToString();
   if (!m.ok()) return out;
   auto r = SplitReader::Open(dir, *m, split);
-  EXPECT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_OK(r) << r.status().ToString();
   if (!r.ok()) return out;
   for (;;) {
     Example ex;
     bool eof = false;
     Status s = (*r)->Next(&ex, &eof);
-    EXPECT_TRUE(s.ok()) << s.ToString();
+    EXPECT_OK(s) << s.ToString();
     if (!s.ok() || eof) return out;
     out.push_back(ex);
   }
@@ -68,9 +68,9 @@ TEST(ImportCifar10, CountsPixelsAndLabels) {
   WriteCifar(src.path());
   ImportOptions o;
   o.val_fraction = 0.2;
-  ASSERT_TRUE(ImportCifar10(src.path(), out.path(), o).ok());
+  ASSERT_OK(ImportCifar10(src.path(), out.path(), o));
   auto m = ReadManifest(Env::Default(), out.path());
-  ASSERT_TRUE(m.ok());
+  ASSERT_OK(m);
   EXPECT_EQ(m->classes(3), "name3");
   EXPECT_EQ(m->height(), 32u);
   EXPECT_EQ(m->channels(), 3u);
@@ -100,7 +100,7 @@ TEST(ImportCifar10, CountsPixelsAndLabels) {
 
   // The carve is deterministic.
   TempDir again;
-  ASSERT_TRUE(ImportCifar10(src.path(), again.path(), o).ok());
+  ASSERT_OK(ImportCifar10(src.path(), again.path(), o));
   EXPECT_EQ(ReadAll(out.path() + "/val-00000.csrec"), ReadAll(again.path() + "/val-00000.csrec"));
 }
 
@@ -113,7 +113,7 @@ TEST(ImportCifar10, TruncatedOrMissingFileIsNamed) {
   EXPECT_EQ(s.code(), Status::Code::kCorruption);
   EXPECT_NE(s.message().find(b3 + ": 3173 bytes is not a whole number"), std::string::npos) << s.message();
 
-  ASSERT_TRUE(Env::Default()->RemoveFile(b3).ok());
+  ASSERT_OK(Env::Default()->RemoveFile(b3));
   s = ImportCifar10(src.path(), out.path());
   EXPECT_TRUE(s.IsNotFound());
   EXPECT_NE(s.message().find(b3), std::string::npos);
@@ -160,9 +160,9 @@ TEST(ImportMnist, CountsPixelsAndLabels) {
   WriteMnist(src.path());
   ImportOptions o;
   o.val_fraction = 0.2;
-  ASSERT_TRUE(ImportMnist(src.path(), out.path(), o).ok());
+  ASSERT_OK(ImportMnist(src.path(), out.path(), o));
   auto m = ReadManifest(Env::Default(), out.path());
-  ASSERT_TRUE(m.ok());
+  ASSERT_OK(m);
   EXPECT_EQ(m->height(), 4u);
   EXPECT_EQ(m->width(), 3u);
   EXPECT_EQ(m->channels(), 1u);
@@ -208,7 +208,7 @@ TEST(ImportMnist, BadFilesAreNamed) {
   s = ImportMnist(src.path(), out.path());
   EXPECT_NE(s.message().find("holds 2 images but"), std::string::npos) << s.message();
 
-  ASSERT_TRUE(Env::Default()->RemoveFile(imgs).ok());
+  ASSERT_OK(Env::Default()->RemoveFile(imgs));
   s = ImportMnist(src.path(), out.path());
   EXPECT_TRUE(s.IsNotFound());
   EXPECT_NE(s.message().find(imgs), std::string::npos);

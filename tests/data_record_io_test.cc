@@ -22,10 +22,10 @@ std::vector<std::string> SampleRecords() {
 
 ShardSummary MustWrite(const std::string& path, const std::vector<std::string>& records) {
   auto w = RecordWriter::Create(path);
-  EXPECT_TRUE(w.ok()) << w.status().ToString();
-  for (const auto& r : records) EXPECT_TRUE((*w)->Add(r).ok());
+  EXPECT_OK(w) << w.status().ToString();
+  for (const auto& r : records) EXPECT_OK((*w)->Add(r));
   auto s = (*w)->Finish();
-  EXPECT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_OK(s) << s.status().ToString();
   return *s;
 }
 
@@ -57,7 +57,7 @@ TEST(RecordIo, RoundTripIncludingLargeRecords) {
   EXPECT_EQ(bytes.substr(0, 8), std::string("CSREC\0\x01\0", 8));
 
   std::vector<std::string> got;
-  ASSERT_TRUE(ReadAllRecords(path, &got).ok());
+  ASSERT_OK(ReadAllRecords(path, &got));
   EXPECT_EQ(got, records);
 }
 
@@ -67,12 +67,12 @@ TEST(RecordIo, WriterPublishesOnlyOnFinish) {
   Env* env = Env::Default();
   {
     auto w = RecordWriter::Create(path);
-    ASSERT_TRUE(w.ok());
-    ASSERT_TRUE((*w)->Add("x").ok());
+    ASSERT_OK(w);
+    ASSERT_OK((*w)->Add("x"));
     EXPECT_FALSE(env->Exists(path));
   }  // destroyed unfinished: no shard, no temp file left behind
   std::vector<std::string> names;
-  ASSERT_TRUE(env->ListDir(tmp.path(), &names).ok());
+  ASSERT_OK(env->ListDir(tmp.path(), &names));
   EXPECT_TRUE(names.empty());
 }
 
@@ -101,7 +101,7 @@ TEST(RecordIo, TruncatedAtEveryByteLength) {
     for (size_t i = 0; i < got.size(); ++i) ASSERT_EQ(got[i], records[i]) << "len " << len;
     const bool boundary = len >= 8 && ends[whole] == len;
     if (boundary) {
-      EXPECT_TRUE(s.ok()) << "len " << len << ": " << s.ToString();
+      EXPECT_OK(s) << "len " << len << ": " << s.ToString();
     } else {
       ASSERT_EQ(s.code(), Status::Code::kCorruption) << "len " << len << ": " << s.ToString();
       EXPECT_NE(s.message().find(cut), std::string::npos) << s.message();

@@ -29,18 +29,18 @@ SynthOptions Small() {
 
 TEST(Synth, SameOptionsSameBytes) {
   TempDir a, b;
-  ASSERT_TRUE(Synthesize(Small(), a.path()).ok());
-  ASSERT_TRUE(Synthesize(Small(), b.path()).ok());
+  ASSERT_OK(Synthesize(Small(), a.path()));
+  ASSERT_OK(Synthesize(Small(), b.path()));
   for (const char* f : {"manifest.textproto", "train-00000.csrec", "val-00000.csrec", "test-00000.csrec"}) {
     EXPECT_EQ(ReadAll(a.path() + "/" + f), ReadAll(b.path() + "/" + f)) << f;
   }
   SynthOptions other = Small();
   other.seed = 4;
   TempDir c;
-  ASSERT_TRUE(Synthesize(other, c.path()).ok());
+  ASSERT_OK(Synthesize(other, c.path()));
   EXPECT_NE(ReadAll(a.path() + "/train-00000.csrec"), ReadAll(c.path() + "/train-00000.csrec"));
   uint64_t n = 0;
-  ASSERT_TRUE(VerifyDataset(Env::Default(), a.path(), nullptr, &n).ok());
+  ASSERT_OK(VerifyDataset(Env::Default(), a.path(), nullptr, &n));
   EXPECT_EQ(n, 80u);
 }
 

@@ -15,7 +15,7 @@ using testing::MustParse;
 
 TEST(Points, ExampleHas114PointsInProductOrder) {
   auto ps = PointSpace::Create(MustParse(kLrDepthSpec));
-  ASSERT_TRUE(ps.ok());
+  ASSERT_OK(ps);
   EXPECT_EQ(ps->size(), 114u);  // 2 x 19 x 3
   EXPECT_EQ(ps->grid_size(), 38u);
   EXPECT_EQ(ps->names(), (std::vector<std::string>{"lr", "depth", "wd", "opt"}));
@@ -75,7 +75,7 @@ TEST(Points, IntUniformIsInclusiveAndUniformFloat) {
     random { samples: 400 param { name: "k" int_uniform { low: -2 high: 2 } }
              param { name: "u" uniform { low: 0.5 high: 0.75 } } }
     command { argv: "true" })"));
-  ASSERT_TRUE(ps.ok());
+  ASSERT_OK(ps);
   std::set<std::string> ks;
   for (uint64_t i = 0; i < ps->size(); ++i) {
     auto m = ps->At(i).AsMap();
@@ -93,7 +93,7 @@ TEST(Points, FractionalRangeHasNoBinaryNoise) {
   p.mutable_range()->set_stop(0.45);
   p.mutable_range()->set_step(0.1);
   std::vector<std::string> v;
-  ASSERT_TRUE(ExpandGridParam(p, &v).ok());
+  ASSERT_OK(ExpandGridParam(p, &v));
   EXPECT_EQ(v, (std::vector<std::string>{"0.1", "0.2", "0.3", "0.4"}));
 }
 
@@ -106,7 +106,7 @@ TEST(Points, RandomDrawsArePinned) {
       " param { name: \"l\" log_uniform { low: 1e-5 high: 1e-1 } }\n param { name: \"i\" int_uniform { low: -5 high: 5 } }\n"
       " param { name: \"c\" choice { values: \"a\" values: \"b\" values: \"c\" } }\n}\ncommand { argv: \"true\" }\n",
       "p");
-  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  ASSERT_OK(s) << s.status().ToString();
   auto ps = PointSpace::Create(*s);
   auto row = [&](uint64_t i) {
     std::string out;

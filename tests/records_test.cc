@@ -27,7 +27,7 @@ TEST(Records, ANewerFormatVersionIsRefusedNamingTheFileAndBothVersions) {
 
   for (uint32_t v : {0u, 1u}) {  // 0: a field the record left out
     r.set_format_version(v);
-    EXPECT_TRUE(ParseRecord(ToJson(r), "result.json", &back).ok()) << v;
+    EXPECT_OK(ParseRecord(ToJson(r), "result.json", &back)) << v;
     EXPECT_EQ(back.outcome(), "done");
   }
   AttemptOwner o;
@@ -48,14 +48,14 @@ struct Sweep {
   Sweep() { testing::InitSweep(layout.root(), spec); }
   void WriteResult(uint64_t i, uint32_t version, double loss) {
     Env* env = Env::Default();
-    ASSERT_TRUE(env->CreateDirs(layout.attempt_dir(i, 1)).ok());
+    ASSERT_OK(env->CreateDirs(layout.attempt_dir(i, 1)));
     TrialResult r;
     r.set_format_version(version);
     r.set_index(static_cast<uint32_t>(i));
     r.set_attempt(1);
     r.set_outcome("done");
     (*r.mutable_metrics()->mutable_fields())["loss"].set_number_value(loss);
-    ASSERT_TRUE(env->WriteFileAtomic(layout.result_path(i), ToJson(r)).ok());
+    ASSERT_OK(env->WriteFileAtomic(layout.result_path(i), ToJson(r)));
   }
 };
 
@@ -66,7 +66,7 @@ TEST(Records, ResultsLoaderNamesANewerResultAndTakesNoMetricsFromIt) {
   s.WriteResult(0, 1, 0.5);
   s.WriteResult(1, 7, 0.25);
   SweepResults res;
-  ASSERT_TRUE(LoadResults(Env::Default(), s.layout.root(), LoadOptions(), &res).ok());
+  ASSERT_OK(LoadResults(Env::Default(), s.layout.root(), LoadOptions(), &res));
   EXPECT_EQ(res.trials[0].metrics.at("loss"), 0.5);
   EXPECT_TRUE(res.trials[0].problem.empty()) << res.trials[0].problem;
   EXPECT_EQ(res.trials[1].state, TrialState::kDone);
@@ -85,7 +85,7 @@ TEST(Records, AnOwnerRecordOfANewerVersionIsNotJudgedGone) {
     Sweep s;
     Claimer a(Env::Default(), s.layout, s.spec.claim(), 3, "a");
     Claim ca;
-    ASSERT_TRUE(a.ClaimNext(&ca).ok());
+    ASSERT_OK(a.ClaimNext(&ca));
     ASSERT_EQ(ca.index, 0u);
     AttemptOwner o;
     o.set_format_version(version);
@@ -93,12 +93,12 @@ TEST(Records, AnOwnerRecordOfANewerVersionIsNotJudgedGone) {
     o.set_attempt(1);
     o.set_slurm_job_id("111");
     o.set_uid(static_cast<uint32_t>(::getuid()));
-    ASSERT_TRUE(Env::Default()->WriteFileAtomic(s.layout.owner_path(0, 1), ToJson(o)).ok());
+    ASSERT_OK(Env::Default()->WriteFileAtomic(s.layout.owner_path(0, 1), ToJson(o)));
 
     Claimer b(Env::Default(), s.layout, s.spec.claim(), 3, "b");
     b.set_job_gone([](const std::string& job) { return job == "111"; });
     Claim cb;
-    ASSERT_TRUE(b.ClaimNext(&cb).ok());
+    ASSERT_OK(b.ClaimNext(&cb));
     if (version == 1) {
       EXPECT_EQ(cb.index, 0u);  // taken over at once
       EXPECT_EQ(cb.attempt, 2u);

@@ -23,7 +23,7 @@ struct SweepDir {
 
 TEST(Security, OwnPrivateSweepPasses) {
   SweepDir d;
-  EXPECT_TRUE(CheckSweepSafety(Env::Default(), d.layout, false, ::geteuid()).ok());
+  EXPECT_OK(CheckSweepSafety(Env::Default(), d.layout, false, ::geteuid()));
 }
 
 TEST(Security, GroupWritableSpecIsRefusedWithItsPathAndFix) {
@@ -34,7 +34,7 @@ TEST(Security, GroupWritableSpecIsRefusedWithItsPathAndFix) {
   EXPECT_NE(s.message().find(d.layout.spec_path()), std::string::npos) << s.message();
   EXPECT_NE(s.message().find("chmod go-w"), std::string::npos) << s.message();
   EXPECT_NE(s.message().find("allow_shared"), std::string::npos) << s.message();
-  EXPECT_TRUE(CheckSweepSafety(Env::Default(), d.layout, true, ::geteuid()).ok());
+  EXPECT_OK(CheckSweepSafety(Env::Default(), d.layout, true, ::geteuid()));
 }
 
 TEST(Security, WorldWritableDirectoryAndForeignOwnerAreRefused) {
@@ -70,7 +70,7 @@ TEST(Security, EveryOffendingPathIsNamedAtOnceWithOneFix) {
 TEST(Security, SymlinkedStateFolderIsRefusedEvenWhenShared) {
   SweepDir d;
   TempDir elsewhere;
-  ASSERT_TRUE(Env::Default()->RemoveTree(d.layout.leases_dir()).ok());
+  ASSERT_OK(Env::Default()->RemoveTree(d.layout.leases_dir()));
   ASSERT_EQ(::symlink(elsewhere.path().c_str(), d.layout.leases_dir().c_str()), 0);
   Status s = CheckSweepSafety(Env::Default(), d.layout, true, ::geteuid());
   ASSERT_FALSE(s.ok());
@@ -90,13 +90,13 @@ TEST(Security, WritesDoNotFollowASymlinkOutOfTheTree) {
 TEST(MetricsCsv, LastRowWithNumbersAsNumbers) {
   TempDir d;
   const std::string p = d.path() + "/metrics.csv";
-  ASSERT_TRUE(Env::Default()->CreateExclusive(p, "epoch,loss,tag\n1,0.9,a\n2,0.5,\"b,c\"\n\n").ok());
+  ASSERT_OK(Env::Default()->CreateExclusive(p, "epoch,loss,tag\n1,0.9,a\n2,0.5,\"b,c\"\n\n"));
   google::protobuf::Struct row;
-  ASSERT_TRUE(ReadLastMetricsRow(Env::Default(), p, &row).ok());
+  ASSERT_OK(ReadLastMetricsRow(Env::Default(), p, &row));
   EXPECT_EQ(row.fields().at("epoch").number_value(), 2);
   EXPECT_EQ(row.fields().at("loss").number_value(), 0.5);
   EXPECT_EQ(row.fields().at("tag").string_value(), "b,c");
-  ASSERT_TRUE(Env::Default()->AppendFile(p, "3,0.4\n").ok());
+  ASSERT_OK(Env::Default()->AppendFile(p, "3,0.4\n"));
   Status s = ReadLastMetricsRow(Env::Default(), p, &row);
   EXPECT_EQ(s.code(), Status::Code::kCorruption);
   EXPECT_NE(s.message().find("metrics.csv:4"), std::string::npos) << s.message();

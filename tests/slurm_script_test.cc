@@ -20,7 +20,7 @@ SweepSpec Spec(const std::string& resources) {
   auto s = ParseSpec("name: \"x\" grid { param { name: \"a\" values: \"$(touch /tmp/pwned)\" } }\n"
                      "command { argv: \"true\" }\n" + resources,
                      "spec.textproto");
-  EXPECT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_OK(s) << s.status().ToString();
   return s.ok() ? *s : SweepSpec();
 }
 
@@ -34,7 +34,7 @@ TEST(JobScript, HasTheResourcesTheWalltimeSignalAndExecsTrial) {
   SweepSpec spec = Spec(R"(resources { partition: "gpu" account: "lab-1" qos: "normal" gpus: 1 cpus: 8 mem: "32G"
                           time: "1-00:00:00" extra_sbatch: "--constraint=a100" requeue: true signal_seconds: 300 })");
   auto js = RenderJobScript(spec, "/scratch/sweeps/lr", "/opt/claimsweep/bin/trial", 0);
-  ASSERT_TRUE(js.ok()) << js.status().ToString();
+  ASSERT_OK(js) << js.status().ToString();
   for (const char* line : {"#SBATCH --partition=gpu\n", "#SBATCH --account=lab-1\n", "#SBATCH --qos=normal\n",
                            "#SBATCH --gres=gpu:1\n", "#SBATCH --cpus-per-task=8\n", "#SBATCH --mem=32G\n",
                            "#SBATCH --time=1-00:00:00\n", "#SBATCH --constraint=a100\n", "#SBATCH --requeue\n",
@@ -50,7 +50,7 @@ TEST(JobScript, HasTheResourcesTheWalltimeSignalAndExecsTrial) {
 TEST(JobScript, ArrayAndPerGpuForms) {
   SweepSpec spec = Spec("resources { gpus: 4 cpus: 16 trial_per_gpu: true array_throttle: 3 }");
   auto js = RenderJobScript(spec, "/s", "/t/trial", 20);
-  ASSERT_TRUE(js.ok()) << js.status().ToString();
+  ASSERT_OK(js) << js.status().ToString();
   EXPECT_NE(js->script.find("#SBATCH --ntasks=4\n#SBATCH --cpus-per-task=4\n"), std::string::npos) << js->script;
   EXPECT_NE(js->script.find("exec srun --ntasks=4 --gpus-per-task=1 --kill-on-bad-exit=0 '/t/trial'"),
             std::string::npos)
@@ -70,7 +70,7 @@ TEST(JobScript, HostilePathsReachTrialVerbatimAndRunNothing) {
   ::chmod(fake_trial.c_str(), 0755);
   SweepSpec spec = Spec("resources { cpus: 1 }");
   auto js = RenderJobScript(spec, evil, fake_trial, 0);
-  ASSERT_TRUE(js.ok()) << js.status().ToString();
+  ASSERT_OK(js) << js.status().ToString();
   EXPECT_EQ(CountSbatchLines(js->script), 4) << js->script;  // job-name, cpus, signal, no-requeue
   std::string out, err;
   int code = -1;
@@ -119,7 +119,7 @@ TEST(Slurm, ParsesSqueueTimesAndRunsProgramsWithoutAShell) {
   EXPECT_EQ(ParseSlurmTime("Unknown"), -1);
   std::string out, err;
   int code = -1;
-  ASSERT_TRUE(RunProgram({"sh", "-c", "cat; echo oops >&2; exit 3"}, "in $(x)", 10, &out, &err, &code).ok());
+  ASSERT_OK(RunProgram({"sh", "-c", "cat; echo oops >&2; exit 3"}, "in $(x)", 10, &out, &err, &code));
   EXPECT_EQ(out, "in $(x)");
   EXPECT_EQ(err, "oops\n");
   EXPECT_EQ(code, 3);

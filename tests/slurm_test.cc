@@ -126,7 +126,7 @@ TEST_F(RealSlurm, SixIdenticalJobsRunTwentyPointsExactlyOnce) {
   // Every trial records the job that ran it.
   std::string result = ReadAll(SweepLayout(dir).result_path(7));
   TrialResult r;
-  ASSERT_TRUE(ParseJson(result, "", &r).ok());
+  ASSERT_OK(ParseJson(result, "", &r));
   EXPECT_NE(std::find(ids.begin(), ids.end(), r.slurm_job_id()), ids.end()) << result;
 }
 
@@ -174,7 +174,7 @@ TEST_F(RealSlurm, SignalledTrainingJobExits75AndTheNextJobResumesIt) {
   EXPECT_NE(Output(dir, job2).find("resuming from"), std::string::npos) << Output(dir, job2);
   EXPECT_EQ(MetricsWithoutTimes(ReadAll(SweepLayout(dir).trial_dir(0) + "/metrics.csv")), want);
   TrialResult res;
-  ASSERT_TRUE(ParseJson(ReadAll(SweepLayout(dir).result_path(0)), "", &res).ok());
+  ASSERT_OK(ParseJson(ReadAll(SweepLayout(dir).result_path(0)), "", &res));
   EXPECT_EQ(res.attempt(), 2u);
   EXPECT_EQ(res.slurm_job_id(), job2);
 }
@@ -219,7 +219,7 @@ TEST_F(RealSlurm, ATrialOfACancelledJobIsTakenOverByTheNextJob) {
   // with no chance to hand its trial back. (scancel --signal=KILL would not:
   // Slurm turns a whole-job KILL into a cancel, SIGTERM first.)
   AttemptOwner owner;
-  ASSERT_TRUE(ParseJson(ReadAll(layout.owner_path(0, 1)), "", &owner).ok());
+  ASSERT_OK(ParseJson(ReadAll(layout.owner_path(0, 1)), "", &owner));
   ASSERT_EQ(owner.slurm_job_id(), killed);
   ASSERT_EQ(::kill(static_cast<pid_t>(owner.pid()), SIGKILL), 0);
   ASSERT_TRUE(WaitFor([&] { return Finished(killed); }, 60)) << Sh("scontrol show job " + killed);

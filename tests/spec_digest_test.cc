@@ -37,7 +37,7 @@ TEST(SpecDigest, ReadFrozenSpecChecksItForVersionTwo) {
   SweepLayout l(tmp.path() + "/s");
   testing::InitSweep(l.root(), MustParse(kSpec));
   auto ok = ReadFrozenSpec(Env::Default(), l.root());
-  ASSERT_TRUE(ok.ok()) << ok.status().ToString();
+  ASSERT_OK(ok) << ok.status().ToString();
   EXPECT_EQ(ok->format_version(), 2u);
 
   const std::string frozen = ReadAll(l.spec_path());
@@ -74,11 +74,11 @@ TEST(SpecDigest, VersionOneNeedsNoDigestAndNewerVersionsAreRefused) {
   ASSERT_EQ(::unlink(l.spec_digest_path().c_str()), 0);
   WriteRaw(l.spec_path(), WithVersion(frozen, "1"));
   auto v1 = ReadFrozenSpec(Env::Default(), l.root());
-  ASSERT_TRUE(v1.ok()) << v1.status().ToString();
+  ASSERT_OK(v1) << v1.status().ToString();
   EXPECT_EQ(v1->format_version(), 1u);
   EXPECT_EQ(TaskDir(*v1, l, 4), l.trial_dir(4));
 
-  ASSERT_TRUE(WriteFrozenSpec(Env::Default(), l, WithVersion(frozen, "3")).ok());
+  ASSERT_OK(WriteFrozenSpec(Env::Default(), l, WithVersion(frozen, "3")));
   auto v3 = ReadFrozenSpec(Env::Default(), l.root());
   ASSERT_FALSE(v3.ok());
   EXPECT_NE(v3.status().message().find("format_version 3 is newer than this claimsweep (knows 2)"), std::string::npos)

@@ -17,7 +17,7 @@ namespace {
 TEST(SpecDir, AScriptBesideTheSpecRunsFromASweepElsewhere) {
   TempDir tmp;
   const std::string project = tmp.path() + "/project";
-  ASSERT_TRUE(Env::Default()->CreateDirs(project + "/scripts").ok());
+  ASSERT_OK(Env::Default()->CreateDirs(project + "/scripts"));
   // ./run.sh reports where it was found from; scripts/helper.sh proves a
   // relative path below the spec's directory works as well.
   WriteRaw(project + "/run.sh",
@@ -30,7 +30,7 @@ TEST(SpecDir, AScriptBesideTheSpecRunsFromASweepElsewhere) {
            "command { argv: \"./run.sh\" argv: \"{spec_dir}\" argv: \"{x}\" }\nclaim { trials_per_job: 0 }\n");
   WriteRaw(project + "/helper.textproto",
            "name: \"h\"\ngrid { param { name: \"x\" values: \"a\" } }\ncommand { argv: \"scripts/helper.sh\" }\n");
-  ASSERT_TRUE(Env::Default()->CreateDirs(tmp.path() + "/elsewhere").ok());
+  ASSERT_OK(Env::Default()->CreateDirs(tmp.path() + "/elsewhere"));
   // The spec is named relative to the working directory; spec_dir is frozen absolute.
   const std::string sweep = tmp.path() + "/elsewhere/sweep";
   RunResult init = RunProcess({SWEEP_BIN, "init", "project/spec.textproto", sweep}, {}, tmp.path());
@@ -55,8 +55,8 @@ TEST(SpecDir, AScriptBesideTheSpecRunsFromASweepElsewhere) {
 TEST(SpecDir, InitAgainFromAnotherDirectoryKeepsTheFrozenSpecDir) {
   TempDir tmp;
   const std::string text = "name: \"t\"\ngrid { param { name: \"x\" values: \"a\" } }\ncommand { argv: \"true\" }\n";
-  ASSERT_TRUE(Env::Default()->CreateDirs(tmp.path() + "/a").ok());
-  ASSERT_TRUE(Env::Default()->CreateDirs(tmp.path() + "/b").ok());
+  ASSERT_OK(Env::Default()->CreateDirs(tmp.path() + "/a"));
+  ASSERT_OK(Env::Default()->CreateDirs(tmp.path() + "/b"));
   WriteRaw(tmp.path() + "/a/spec.textproto", text);
   WriteRaw(tmp.path() + "/b/spec.textproto", text);
   const std::string sweep = tmp.path() + "/s";

@@ -15,7 +15,7 @@ std::string ErrorOf(const std::string& text) {
 
 TEST(Spec, AcceptsTheIssueExampleAsWritten) {
   auto s = ParseSpec(testing::kLrDepthSpec, "lr-depth.textproto");
-  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  ASSERT_OK(s) << s.status().ToString();
   EXPECT_EQ(s->name(), "lr-depth");
   EXPECT_EQ(s->claim().trials_per_job(), 1u);
 }
@@ -69,11 +69,11 @@ TEST(Spec, RefusesMissingTaskAndTooSlowHeartbeat) {
 
 TEST(Spec, FrozenTextRoundTripsAndCarriesVersion) {
   auto s = ParseSpec(testing::kLrDepthSpec, "x");
-  ASSERT_TRUE(s.ok());
+  ASSERT_OK(s);
   std::string frozen = FreezeSpec(*s);
   EXPECT_NE(frozen.find("format_version: 2"), std::string::npos);
   auto back = ParseSpec(frozen, "frozen");
-  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  ASSERT_OK(back) << back.status().ToString();
   EXPECT_EQ(FreezeSpec(*back), frozen);
 }
 
@@ -106,7 +106,7 @@ claim { lease_seconds: 600 heartbeat_seconds: 30 max_attempts: 3 trials_per_job:
 
 TEST(Spec, AcceptsTheTrainExampleAsWritten) {
   auto s = ParseSpec(kTrainSpec, "resnet.textproto");
-  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  ASSERT_OK(s) << s.status().ToString();
   EXPECT_EQ(s->train().model(), "resnet_cifar");
 }
 

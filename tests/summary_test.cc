@@ -50,7 +50,7 @@ struct ScoredSweep {
 ListValue Json(const std::string& text) {
   ListValue v;
   auto s = google::protobuf::util::JsonStringToMessage(text, &v);
-  EXPECT_TRUE(s.ok()) << text;
+  EXPECT_TRUE(s.ok()) << text;  // protobuf's own status
   return v;
 }
 double Num(const Struct& row, const std::string& key) { return row.fields().at(key).number_value(); }
@@ -334,7 +334,7 @@ TEST(Summary, ParametersComeFromTheTrialsOwnRecordAndAMismatchIsFlagged) {
   ASSERT_EQ(s.Trial().exit_code, 0);
   SweepLayout layout(s.dir);
   TrialResult r;
-  ASSERT_TRUE(ParseJson(ReadAll(layout.result_path(2)), "result.json", &r).ok());
+  ASSERT_OK(ParseJson(ReadAll(layout.result_path(2)), "result.json", &r));
   (*r.mutable_params())["width"] = "64";  // what the trial really ran with
   WriteRaw(layout.result_path(2), ToJson(r));
   RunResult csv = s.Summary({"--format", "csv"});

@@ -44,48 +44,48 @@ class SweepEnvTest : public ::testing::TestWithParam<bool> {
 
 TEST_P(SweepEnvTest, OrdinaryOperationsWork) {
   const std::string t = root + "/trials/000000";
-  ASSERT_TRUE(env->CreateDirs(t + "/attempt-0001/sub").ok());
-  ASSERT_TRUE(env->CreateDir(t + "/attempt-0001").ok());  // exists: fine
-  ASSERT_TRUE(env->WriteFileAtomic(t + "/a.json", "one").ok());
-  ASSERT_TRUE(env->WriteFileAtomic(t + "/a.json", "two").ok());
+  ASSERT_OK(env->CreateDirs(t + "/attempt-0001/sub"));
+  ASSERT_OK(env->CreateDir(t + "/attempt-0001"));  // exists: fine
+  ASSERT_OK(env->WriteFileAtomic(t + "/a.json", "one"));
+  ASSERT_OK(env->WriteFileAtomic(t + "/a.json", "two"));
   std::string text;
-  ASSERT_TRUE(env->ReadFile(t + "/a.json", &text).ok());
+  ASSERT_OK(env->ReadFile(t + "/a.json", &text));
   EXPECT_EQ(text, "two");
-  EXPECT_TRUE(env->CreateExclusive(t + "/b", "x").ok());
+  EXPECT_OK(env->CreateExclusive(t + "/b", "x"));
   EXPECT_TRUE(env->CreateExclusive(t + "/b", "y").IsAlreadyExists());
-  EXPECT_TRUE(env->LinkExclusive(t + "/b", t + "/c").ok());
+  EXPECT_OK(env->LinkExclusive(t + "/b", t + "/c"));
   EXPECT_TRUE(env->LinkExclusive(t + "/a.json", t + "/c").IsAlreadyExists());
-  EXPECT_TRUE(env->Rename(t + "/c", root + "/trials/c").ok());
-  EXPECT_TRUE(env->AppendFile(t + "/log", "1\n").ok());
-  EXPECT_TRUE(env->AppendFile(t + "/log", "2\n").ok());
-  ASSERT_TRUE(env->ReadFileTail(t + "/log", 2, &text).ok());
+  EXPECT_OK(env->Rename(t + "/c", root + "/trials/c"));
+  EXPECT_OK(env->AppendFile(t + "/log", "1\n"));
+  EXPECT_OK(env->AppendFile(t + "/log", "2\n"));
+  ASSERT_OK(env->ReadFileTail(t + "/log", 2, &text));
   EXPECT_EQ(text, "2\n");
-  EXPECT_TRUE(env->ReadFileAtMost(t + "/log", 4, &text).ok());
+  EXPECT_OK(env->ReadFileAtMost(t + "/log", 4, &text));
   Status big = env->ReadFileAtMost(t + "/log", 3, &text);
   EXPECT_EQ(big.code(), Status::Code::kCorruption) << big.ToString();
   FileInfo info;
-  ASSERT_TRUE(env->Stat(t + "/attempt-0001", &info).ok());
+  ASSERT_OK(env->Stat(t + "/attempt-0001", &info));
   EXPECT_TRUE(info.is_dir);
   EXPECT_TRUE(env->Stat(t + "/nothing", &info).IsNotFound());
   EXPECT_TRUE(env->ReadFile(t + "/nothing", &text).IsNotFound());
   std::vector<std::string> none;
   EXPECT_TRUE(env->ListDir(root + "/trials/000001", &none).IsNotFound());
   int64_t now = 0;
-  EXPECT_TRUE(env->FsNow(t + "/probe", &now).ok());
+  EXPECT_OK(env->FsNow(t + "/probe", &now));
   EXPECT_GT(now, 0);
   std::vector<DirEntry> entries;
-  ASSERT_TRUE(env->ListDirEntries(t, &entries).ok());
+  ASSERT_OK(env->ListDirEntries(t, &entries));
   std::sort(entries.begin(), entries.end(), [](const DirEntry& a, const DirEntry& b) { return a.name < b.name; });
   std::vector<std::string> names;
   for (const auto& e : entries) names.push_back(e.name + (e.type == S_IFDIR ? "/" : ""));
   EXPECT_EQ(names, (std::vector<std::string>{"a.json", "attempt-0001/", "b", "log", "probe"}));
-  EXPECT_TRUE(env->RemoveFile(t + "/b").ok());
-  EXPECT_TRUE(env->RemoveTree(t).ok());
+  EXPECT_OK(env->RemoveFile(t + "/b"));
+  EXPECT_OK(env->RemoveTree(t));
   EXPECT_FALSE(std::filesystem::exists(t));
-  EXPECT_TRUE(env->RemoveTree(t).ok());  // already gone
+  EXPECT_OK(env->RemoveTree(t));  // already gone
   // The root itself and paths outside the sweep behave as with Env::Default().
-  EXPECT_TRUE(env->ReadFile(secret, &text).ok());
-  ASSERT_TRUE(env->Stat(root, &info).ok());
+  EXPECT_OK(env->ReadFile(secret, &text));
+  ASSERT_OK(env->Stat(root, &info));
   EXPECT_TRUE(info.is_dir);
 }
 
@@ -95,9 +95,9 @@ TEST_P(SweepEnvTest, TheRootMayBeReachedThroughASymlink) {
   SweepEnvOptions opt;
   opt.use_openat2 = GetParam();
   auto via = NewSweepEnv(link + "/", opt);
-  ASSERT_TRUE(via->WriteFileAtomic(link + "/trials/000000/r", "ok").ok());
+  ASSERT_OK(via->WriteFileAtomic(link + "/trials/000000/r", "ok"));
   std::string text;
-  ASSERT_TRUE(via->ReadFile(link + "/trials/000000/r", &text).ok());
+  ASSERT_OK(via->ReadFile(link + "/trials/000000/r", &text));
   EXPECT_EQ(text, "ok");
   EXPECT_EQ(ReadAll(root + "/trials/000000/r"), "ok");
 }
@@ -108,7 +108,7 @@ TEST_P(SweepEnvTest, ASymlinkAtAnyLevelIsRefusedAndNamed) {
   // (the last level), and a link deeper down.
   ASSERT_EQ(::symlink(outside.c_str(), (root + "/trials/000001").c_str()), 0);
   ASSERT_EQ(::symlink(secret.c_str(), (root + "/trials/000000/log").c_str()), 0);
-  ASSERT_TRUE(env->CreateDirs(root + "/trials/000000/attempt-0001").ok());
+  ASSERT_OK(env->CreateDirs(root + "/trials/000000/attempt-0001"));
   ASSERT_EQ(::symlink(outside.c_str(), (root + "/trials/000000/attempt-0001/work").c_str()), 0);
   const std::string d = root + "/trials/000001";
   std::string text;
@@ -141,10 +141,10 @@ TEST_P(SweepEnvTest, ASymlinkAtAnyLevelIsRefusedAndNamed) {
   EXPECT_FALSE(env->Exists(d + "/secret"));
   // Stat reports a final link as one; RemoveTree removes the link only.
   FileInfo info;
-  ASSERT_TRUE(env->Stat(d, &info).ok());
+  ASSERT_OK(env->Stat(d, &info));
   EXPECT_TRUE(info.is_symlink);
-  EXPECT_TRUE(env->RemoveTree(root + "/trials/000000").ok());
-  EXPECT_TRUE(env->RemoveTree(d).ok());
+  EXPECT_OK(env->RemoveTree(root + "/trials/000000"));
+  EXPECT_OK(env->RemoveTree(d));
   EXPECT_FALSE(std::filesystem::exists(std::filesystem::symlink_status(d)));
   EXPECT_EQ(OutsideNames(), before);
   EXPECT_EQ(ReadAll(secret), "the secret\n");
@@ -169,7 +169,7 @@ TEST_P(SweepEnvTest, DotDotCannotLeaveTheSweep) {
 TEST_P(SweepEnvTest, NonRegularFilesAreRefusedWithoutBlocking) {
   const std::string fifo = root + "/trials/000000/result.json";
   ASSERT_EQ(::mkfifo(fifo.c_str(), 0644), 0);
-  ASSERT_TRUE(env->CreateDirs(root + "/trials/000000/dir.json").ok());
+  ASSERT_OK(env->CreateDirs(root + "/trials/000000/dir.json"));
   const auto t0 = std::chrono::steady_clock::now();
   std::string text;
   Status s = env->ReadFile(fifo, &text);
@@ -196,15 +196,15 @@ TEST_P(SweepEnvTest, NonRegularFilesAreRefusedWithoutBlocking) {
 // is a descriptor of what was resolved inside the sweep, never a path that a
 // link could be swapped into afterwards.
 TEST_P(SweepEnvTest, DescriptorsForTheCommandAreResolvedWithoutLinks) {
-  ASSERT_TRUE(env->CreateDirs(root + "/trials/000000/work").ok());
+  ASSERT_OK(env->CreateDirs(root + "/trials/000000/work"));
   int fd = -1;
-  ASSERT_TRUE(env->OpenDirectory(root + "/trials/000000/work", &fd).ok());
+  ASSERT_OK(env->OpenDirectory(root + "/trials/000000/work", &fd));
   struct stat a, b;
   ASSERT_EQ(::fstat(fd, &a), 0);
   ASSERT_EQ(::stat((root + "/trials/000000/work").c_str(), &b), 0);
   EXPECT_EQ(a.st_ino, b.st_ino);
   ::close(fd);
-  ASSERT_TRUE(env->OpenAppend(root + "/trials/000000/log", &fd).ok());
+  ASSERT_OK(env->OpenAppend(root + "/trials/000000/log", &fd));
   ASSERT_EQ(::write(fd, "x", 1), 1);
   ::close(fd);
   EXPECT_EQ(ReadAll(root + "/trials/000000/log"), "x");

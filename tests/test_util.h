@@ -1,6 +1,8 @@
 // Helpers shared by the tests: temp directories and tiny sweeps.
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <string>
 #include <vector>
 
@@ -34,4 +36,18 @@ std::vector<std::string> MetricsWithoutTimes(const std::string& csv);
 // Writes `data` to `path` as is (truncating), for hand-made or damaged files.
 void WriteRaw(const std::string& path, const std::string& data);
 
+// For ASSERT_OK / EXPECT_OK: success, or a failure that prints the status.
+inline ::testing::AssertionResult IsOk(const Status& s) {
+  if (s.ok()) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << s.ToString();
+}
+template <typename T>
+::testing::AssertionResult IsOk(const Result<T>& r) {
+  return IsOk(r.status());
+}
+
 }  // namespace claimsweep::testing
+
+// ASSERT_TRUE(x.ok()) that says why not: the status's message on failure.
+#define ASSERT_OK(expr) ASSERT_TRUE(::claimsweep::testing::IsOk(expr))
+#define EXPECT_OK(expr) EXPECT_TRUE(::claimsweep::testing::IsOk(expr))

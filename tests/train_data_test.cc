@@ -22,22 +22,22 @@ DatasetManifest MakeDataset(const std::string& dir) {
   for (int i = 0; i < 100; ++i) {
     std::string img(48, static_cast<char>(i % 7));
     img[0] = static_cast<char>(i);
-    EXPECT_TRUE(w.AddExample("train", img, i % 3).ok());
+    EXPECT_OK(w.AddExample("train", img, i % 3));
   }
-  EXPECT_TRUE(w.Finish().ok());
+  EXPECT_OK(w.Finish());
   return w.manifest();
 }
 
 // The example numbers of an epoch, in order (first pixel, un-normalized).
 std::vector<int> Order(const DatasetManifest& m, LoaderOptions o, std::vector<float>* all = nullptr) {
   BatchLoader loader(m, o);
-  EXPECT_TRUE(loader.Start().ok());
+  EXPECT_OK(loader.Start());
   std::vector<int> ids;
   for (;;) {
     Batch b;
     bool done = false;
     Status s = loader.Next(&b, &done);
-    EXPECT_TRUE(s.ok()) << s.ToString();
+    EXPECT_OK(s) << s.ToString();
     if (!s.ok() || done) break;
     for (int k = 0; k < b.n; ++k) {
       float v = b.data[static_cast<size_t>(k) * 48];
@@ -105,11 +105,11 @@ TEST(BatchLoader, CorruptShardIsAnErrorNamingTheFile) {
   DatasetManifest m = MakeDataset(d.path());
   const std::string shard = d.path() + "/" + m.split(0).shard(1).path();
   std::string bytes;
-  ASSERT_TRUE(Env::Default()->ReadFile(shard, &bytes).ok());
+  ASSERT_OK(Env::Default()->ReadFile(shard, &bytes));
   bytes[bytes.size() / 2] ^= 0x5a;
-  ASSERT_TRUE(Env::Default()->WriteFileAtomic(shard, bytes).ok());
+  ASSERT_OK(Env::Default()->WriteFileAtomic(shard, bytes));
   BatchLoader loader(m, Opts(d.path()));
-  ASSERT_TRUE(loader.Start().ok());
+  ASSERT_OK(loader.Start());
   Status s;
   for (int i = 0; i < 100 && s.ok(); ++i) {
     Batch b;
@@ -127,24 +127,24 @@ TEST(Checkpoint, KeepsTwoAndFallsBackFromACorruptOne) {
   for (int e = 1; e <= 3; ++e) {
     TrainState st;
     st.set_epoch(e);
-    ASSERT_TRUE(WriteCheckpoint(env, d.path(), st, std::string(1000, static_cast<char>('a' + e))).ok());
+    ASSERT_OK(WriteCheckpoint(env, d.path(), st, std::string(1000, static_cast<char>('a' + e))));
   }
   std::vector<std::string> names;
-  ASSERT_TRUE(env->ListDir(d.path(), &names).ok());
+  ASSERT_OK(env->ListDir(d.path(), &names));
   EXPECT_EQ(names.size(), 2u);
   CheckpointData c;
   bool found = false;
-  ASSERT_TRUE(LoadLatestCheckpoint(env, d.path(), &c, &found, nullptr).ok());
+  ASSERT_OK(LoadLatestCheckpoint(env, d.path(), &c, &found, nullptr));
   ASSERT_TRUE(found);
   EXPECT_EQ(c.state.epoch(), 3);
   EXPECT_EQ(c.tensors, std::string(1000, 'd'));
   // Tear the newest: the previous one is used, with a warning.
   std::string newest = c.path, bytes;
-  ASSERT_TRUE(env->ReadFile(newest, &bytes).ok());
-  ASSERT_TRUE(env->RemoveFile(newest).ok());
-  ASSERT_TRUE(env->CreateExclusive(newest, bytes.substr(0, bytes.size() - 10)).ok());
+  ASSERT_OK(env->ReadFile(newest, &bytes));
+  ASSERT_OK(env->RemoveFile(newest));
+  ASSERT_OK(env->CreateExclusive(newest, bytes.substr(0, bytes.size() - 10)));
   std::vector<std::string> warnings;
-  ASSERT_TRUE(LoadLatestCheckpoint(env, d.path(), &c, &found, [&](const std::string& w) { warnings.push_back(w); }).ok());
+  ASSERT_OK(LoadLatestCheckpoint(env, d.path(), &c, &found, [&](const std::string& w) { warnings.push_back(w); }));
   ASSERT_TRUE(found);
   EXPECT_EQ(c.state.epoch(), 2);
   ASSERT_EQ(warnings.size(), 1u);
@@ -156,13 +156,13 @@ TEST(Checkpoint, ADeadWritersTempFileIsRemovedAtResume) {
   Env* env = Env::Default();
   TrainState st;
   st.set_epoch(1);
-  ASSERT_TRUE(WriteCheckpoint(env, d.path(), st, "t").ok());
+  ASSERT_OK(WriteCheckpoint(env, d.path(), st, "t"));
   // What kill -9 leaves behind in the middle of the next write.
   const std::string torn = d.path() + "/ckpt-0002-000000.csckpt.tmp.deadbeef.0";
-  ASSERT_TRUE(env->CreateExclusive(torn, "partial").ok());
+  ASSERT_OK(env->CreateExclusive(torn, "partial"));
   CheckpointData c;
   bool found = false;
-  ASSERT_TRUE(LoadLatestCheckpoint(env, d.path(), &c, &found, nullptr).ok());
+  ASSERT_OK(LoadLatestCheckpoint(env, d.path(), &c, &found, nullptr));
   ASSERT_TRUE(found);
   EXPECT_EQ(c.state.epoch(), 1);
   EXPECT_FALSE(env->Exists(torn));
@@ -177,10 +177,10 @@ TEST(Checkpoint, ANewerStateVersionIsRefusedNotSkipped) {
   TrainState st;
   st.set_format_version(1);
   st.set_epoch(1);
-  ASSERT_TRUE(WriteCheckpoint(env, d.path(), st, "old").ok());
+  ASSERT_OK(WriteCheckpoint(env, d.path(), st, "old"));
   st.set_format_version(7);
   st.set_epoch(2);
-  ASSERT_TRUE(WriteCheckpoint(env, d.path(), st, "new").ok());
+  ASSERT_OK(WriteCheckpoint(env, d.path(), st, "new"));
   CheckpointData c;
   bool found = false;
   Status s = LoadLatestCheckpoint(env, d.path(), &c, &found, nullptr);
@@ -200,19 +200,19 @@ TEST(Checkpoint, ADamagedHeaderVersionFallsBackToThePreviousCheckpoint) {
   st.set_format_version(1);
   for (int e = 1; e <= 2; ++e) {
     st.set_epoch(e);
-    ASSERT_TRUE(WriteCheckpoint(env, d.path(), st, "t").ok());
+    ASSERT_OK(WriteCheckpoint(env, d.path(), st, "t"));
   }
   CheckpointData c;
   bool found = false;
-  ASSERT_TRUE(LoadLatestCheckpoint(env, d.path(), &c, &found, nullptr).ok());
+  ASSERT_OK(LoadLatestCheckpoint(env, d.path(), &c, &found, nullptr));
   std::string bytes;
-  ASSERT_TRUE(env->ReadFile(c.path, &bytes).ok());
+  ASSERT_OK(env->ReadFile(c.path, &bytes));
   bytes[8] ^= 0x04;  // the version field follows the 8-byte magic
   const std::string newest = c.path;
-  ASSERT_TRUE(env->RemoveFile(newest).ok());
-  ASSERT_TRUE(env->CreateExclusive(newest, bytes).ok());
+  ASSERT_OK(env->RemoveFile(newest));
+  ASSERT_OK(env->CreateExclusive(newest, bytes));
   std::vector<std::string> warnings;
-  ASSERT_TRUE(LoadLatestCheckpoint(env, d.path(), &c, &found, [&](const std::string& w) { warnings.push_back(w); }).ok());
+  ASSERT_OK(LoadLatestCheckpoint(env, d.path(), &c, &found, [&](const std::string& w) { warnings.push_back(w); }));
   ASSERT_TRUE(found);
   EXPECT_EQ(c.state.epoch(), 1);
   ASSERT_EQ(warnings.size(), 1u);
@@ -223,13 +223,13 @@ TEST(Checkpoint, EveryTruncationAndBitFlipIsDetected) {
   TrainState st;
   st.set_epoch(4);
   TempDir d;
-  ASSERT_TRUE(WriteCheckpoint(Env::Default(), d.path(), st, "tensor-bytes").ok());
+  ASSERT_OK(WriteCheckpoint(Env::Default(), d.path(), st, "tensor-bytes"));
   std::vector<std::string> names;
-  ASSERT_TRUE(Env::Default()->ListDir(d.path(), &names).ok());
+  ASSERT_OK(Env::Default()->ListDir(d.path(), &names));
   std::string bytes;
-  ASSERT_TRUE(Env::Default()->ReadFile(d.path() + "/" + names[0], &bytes).ok());
+  ASSERT_OK(Env::Default()->ReadFile(d.path() + "/" + names[0], &bytes));
   CheckpointData c;
-  ASSERT_TRUE(DecodeCheckpoint(bytes, "x", &c).ok());
+  ASSERT_OK(DecodeCheckpoint(bytes, "x", &c));
   for (size_t n = 0; n < bytes.size(); ++n) EXPECT_FALSE(DecodeCheckpoint(bytes.substr(0, n), "x", &c).ok()) << n;
   for (size_t i = 0; i < bytes.size(); ++i) {
     std::string flipped = bytes;
@@ -264,11 +264,11 @@ TEST(Checkpoint, LargeFilesAreMappedAndSmallOnesCopiedWithTheSameBytes) {
     std::string data(size, '\0');
     for (size_t i = 0; i < size; ++i) data[i] = static_cast<char>(i * 131 + 7);
     const std::string path = d.path() + "/f" + std::to_string(size);
-    ASSERT_TRUE(env->WriteFileAtomic(path, data).ok());
+    ASSERT_OK(env->WriteFileAtomic(path, data));
     std::string_view view;
     std::shared_ptr<const void> keep;
-    ASSERT_TRUE(env->ReadFileShared(path, &view, &keep).ok());
-    ASSERT_TRUE(env->RemoveFile(path).ok());  // the bytes outlive the name
+    ASSERT_OK(env->ReadFileShared(path, &view, &keep));
+    ASSERT_OK(env->RemoveFile(path));  // the bytes outlive the name
     EXPECT_EQ(view, data) << size;
     std::string copy;
     EXPECT_TRUE(env->ReadFile(d.path() + "/missing", &copy).IsNotFound());

@@ -103,7 +103,7 @@ TEST(TrialOrphans, SighupIsHandledLikeSigtermAndLeavesNoProcessBehind) {
   EXPECT_TRUE(tt.AllGone(2)) << "still running: " << Survivors(tt.Pids());
   EXPECT_EQ(WaitExit(tt.t.pid), 75) << ReadAll(tt.t.output_path);
   TrialResult rec;
-  ASSERT_TRUE(ParseJson(ReadAll(tt.s.layout.released_path(0, 1)), "released", &rec).ok())
+  ASSERT_OK(ParseJson(ReadAll(tt.s.layout.released_path(0, 1)), "released", &rec))
       << ReadAll(tt.t.output_path);
   EXPECT_EQ(rec.outcome(), "interrupted");
   EXPECT_NE(rec.message().find("signal " + std::to_string(SIGHUP)), std::string::npos) << rec.message();
@@ -135,7 +135,7 @@ TEST(TrialOrphans, ACommandsBackgroundProcessesEndWithItAndItsExitCodeIsRecorded
   EXPECT_EQ(WaitExit(tt.t.pid), 1) << ReadAll(tt.t.output_path);
   EXPECT_EQ(Survivors(tt.Pids()), "") << "the next attempt would run beside these";
   TrialResult rec;
-  ASSERT_TRUE(ParseJson(ReadAll(tt.s.layout.failed_path(0, 1)), "failed", &rec).ok());
+  ASSERT_OK(ParseJson(ReadAll(tt.s.layout.failed_path(0, 1)), "failed", &rec));
   EXPECT_EQ(rec.exit_code(), 3);
   EXPECT_EQ(rec.term_signal(), 0);
 }
@@ -145,7 +145,7 @@ TEST(TrialOrphans, ACommandKilledByASignalRecordsThatSignal) {
   EXPECT_EQ(WaitExit(tt.t.pid), 1) << ReadAll(tt.t.output_path);
   EXPECT_EQ(Survivors(tt.Pids()), "");
   TrialResult rec;
-  ASSERT_TRUE(ParseJson(ReadAll(tt.s.layout.failed_path(0, 1)), "failed", &rec).ok());
+  ASSERT_OK(ParseJson(ReadAll(tt.s.layout.failed_path(0, 1)), "failed", &rec));
   EXPECT_EQ(rec.term_signal(), SIGUSR2);
   EXPECT_EQ(rec.exit_code(), -1);
   EXPECT_NE(rec.message().find("killed by signal " + std::to_string(SIGUSR2)), std::string::npos) << rec.message();

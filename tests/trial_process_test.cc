@@ -40,7 +40,7 @@ TEST(TrialProcess, SixteenRacingWorkersRunEveryPointExactlyOnce) {
   // No spurious takeovers, and the lease index is empty again.
   for (int i = 0; i < kPoints; i += 97) EXPECT_FALSE(s.AttemptExists(i, 2)) << i;
   std::vector<std::string> leases;
-  ASSERT_TRUE(Env::Default()->ListDir(s.layout.leases_dir(), &leases).ok());
+  ASSERT_OK(Env::Default()->ListDir(s.layout.leases_dir(), &leases));
   EXPECT_TRUE(leases.empty()) << leases.size() << " lease entries left";
 }
 
@@ -169,7 +169,7 @@ TEST(TrialProcess, FailedAttemptsAreRetriedUpToMaxAttempts) {
     RunResult r = s.RunTrial();
     EXPECT_EQ(r.exit_code, 1) << r.output;
     TrialResult rec;
-    ASSERT_TRUE(ParseJson(ReadAll(s.layout.failed_path(0, k)), "failed", &rec).ok());
+    ASSERT_OK(ParseJson(ReadAll(s.layout.failed_path(0, k)), "failed", &rec));
     EXPECT_EQ(rec.exit_code(), 3);
     EXPECT_NE(ReadAll(s.layout.log_path(0, k)).find("boom"), std::string::npos);
   }
