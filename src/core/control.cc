@@ -38,6 +38,15 @@ int MoveOrder(const std::string& name, uint32_t* attempt) {
   return 0;  // work/ (a command's files), checkpoints/, metrics.csv, v1 commands' own files, retry markers
 }
 
+// Creates an empty marker or lease entry with O_EXCL; one that is already
+// there is what we wanted too (a concurrent or earlier run made it).
+// *created says whether this call made it.
+Status CreateMarker(Env* env, const std::string& path, bool* created = nullptr) {
+  Status s = env->CreateExclusive(path, "");
+  if (created != nullptr) *created = s.ok();
+  return s.IsAlreadyExists() ? Status::OK() : s;
+}
+
 std::string UtcStamp() {
   char b[32];
   const time_t t = std::time(nullptr);
@@ -197,9 +206,7 @@ Status TrialControl::Reset(uint64_t index, bool force, ControlReport* r) {
   CS_RETURN_IF_ERROR(ls);
   const std::string entry = layout_.released_lease_path(index, 1);
   if (names.empty() || (names.size() == 1 && names[0] == "unordered")) {
-    Status s = env_->CreateExclusive(entry, "");
-    if (!s.ok() && !s.IsAlreadyExists()) return s;
-    r->changed = s.ok();
+    CS_RETURN_IF_ERROR(CreateMarker(env_, entry, &r->changed));
     r->what = "nothing to archive (already reset); the next claim runs attempt 1";
     return Status::OK();
   }
@@ -215,8 +222,7 @@ Status TrialControl::Reset(uint64_t index, bool force, ControlReport* r) {
   // claim frontier; emptied, it would count as claimed and hide the points
   // below it from the frontier search. Marked `unordered`, it never counts.
   if (std::find(names.begin(), names.end(), AttemptName(1)) == names.end()) {
-    Status u = env_->CreateExclusive(layout_.unordered_path(index), "");
-    if (!u.ok() && !u.IsAlreadyExists()) return u;
+    CS_RETURN_IF_ERROR(CreateMarker(env_, layout_.unordered_path(index)));
   }
   const std::string archive = NewArchiveDir(index);
   CS_RETURN_IF_ERROR(env_->CreateDirs(archive));
@@ -246,8 +252,7 @@ Status TrialControl::Reset(uint64_t index, bool force, ControlReport* r) {
     }
     ++moved;
   }
-  Status s = env_->CreateExclusive(entry, "");
-  if (!s.ok() && !s.IsAlreadyExists()) return s;
+  CS_RETURN_IF_ERROR(CreateMarker(env_, entry));
   r->changed = true;
   r->archive = archive;
   r->what = std::string("reset (was ") + TrialStateName(d.state) +
@@ -272,10 +277,8 @@ Status TrialControl::Retry(uint64_t index, ControlReport* r) {
     case TrialState::kFailed: {
       // Marker first, entry second: an entry seen before the marker would
       // show a failed trial, and a claimer would remove it as garbage.
-      Status s = env_->CreateExclusive(layout_.trial_entry_path(index, RetryMarkerName(k)), "");
-      if (!s.ok() && !s.IsAlreadyExists()) return s;
-      s = env_->CreateExclusive(layout_.released_lease_path(index, k), "");
-      if (!s.ok() && !s.IsAlreadyExists()) return s;
+      CS_RETURN_IF_ERROR(CreateMarker(env_, layout_.trial_entry_path(index, RetryMarkerName(k))));
+      CS_RETURN_IF_ERROR(CreateMarker(env_, layout_.released_lease_path(index, k)));
       r->changed = true;
       r->what = "retry (was failed after " + std::to_string(d.failures) + " failed attempt" +
                 (d.failures == 1 ? "" : "s") + "; kept as history); the next claim runs attempt " +
@@ -285,9 +288,7 @@ Status TrialControl::Retry(uint64_t index, ControlReport* r) {
     case TrialState::kInterrupted: {
       // Already claimable; make sure an entry leads claimers to it (a retry
       // that died between its marker and its entry is finished here).
-      Status s = env_->CreateExclusive(layout_.released_lease_path(index, std::max<uint32_t>(k, 1)), "");
-      if (!s.ok() && !s.IsAlreadyExists()) return s;
-      r->changed = s.ok();
+      CS_RETURN_IF_ERROR(CreateMarker(env_, layout_.released_lease_path(index, std::max<uint32_t>(k, 1)), &r->changed));
       r->what = "not failed (interrupted: the next claim runs attempt " + std::to_string(d.latest_attempt + 1) + ")";
       return Status::OK();
     }
@@ -332,8 +333,7 @@ Status TrialControl::Resume(uint64_t index, ControlReport* r) {
     // Never claimed (stopped while pending), or reset and then stopped. The
     // directory may lie above the claim frontier: `unordered` keeps the
     // frontier search from counting it, before `stop` goes.
-    Status s = env_->CreateExclusive(layout_.unordered_path(index), "");
-    if (!s.ok() && !s.IsAlreadyExists()) return s;
+    CS_RETURN_IF_ERROR(CreateMarker(env_, layout_.unordered_path(index)));
   }
   // The entry goes in before `stop` goes: a claimer that lists it while the
   // trial is still stopped leaves it (its attempt is not below the latest),
@@ -342,8 +342,7 @@ Status TrialControl::Resume(uint64_t index, ControlReport* r) {
     const bool open = u.state == TrialState::kRunning || u.state == TrialState::kStale;
     const uint32_t a = std::max<uint32_t>(k, 1);
     const std::string entry = open ? layout_.lease_path(index, a) : layout_.released_lease_path(index, a);
-    Status s = env_->CreateExclusive(entry, "");
-    if (!s.ok() && !s.IsAlreadyExists()) return s;
+    CS_RETURN_IF_ERROR(CreateMarker(env_, entry));
   }
   Status s = env_->RemoveFile(layout_.stop_path(index));
   if (!s.ok() && !s.IsNotFound()) return s;

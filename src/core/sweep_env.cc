@@ -135,13 +135,11 @@ class SweepEnv : public Env {
   }
 
   Status AppendFile(const std::string& path, const std::string& data) override {
-    Where w;
-    if (!Locate(path, &w)) return outside_->AppendFile(path, data);
-    CS_RETURN_IF_ERROR(w.status);
-    // O_NONBLOCK: opening a FIFO for writing would otherwise wait for a reader.
-    Fd fd(::openat(w.dir(), w.leaf.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0666));
-    if (fd.get() < 0) return Fail("open", w, errno, Want::kRegular);
-    CS_RETURN_IF_ERROR(CheckRegular(fd.get(), w.rel));
+    std::string rel;
+    if (!Inside(path, &rel)) return outside_->AppendFile(path, data);
+    int raw = -1;
+    CS_RETURN_IF_ERROR(OpenAppend(path, &raw));
+    Fd fd(raw);
     return WriteFd(fd.get(), data, path);
   }
 
@@ -158,6 +156,7 @@ class SweepEnv : public Env {
     Where w;
     if (!Locate(path, &w)) return outside_->OpenAppend(path, fd);
     CS_RETURN_IF_ERROR(w.status);
+    // O_NONBLOCK: opening a FIFO for writing would otherwise wait for a reader.
     Fd f(::openat(w.dir(), w.leaf.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0666));
     if (f.get() < 0) return Fail("open", w, errno, Want::kRegular);
     CS_RETURN_IF_ERROR(CheckRegular(f.get(), w.rel));

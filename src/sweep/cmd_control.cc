@@ -49,12 +49,11 @@ Status ParseIndices(const std::vector<std::string>& args, uint64_t points, std::
 enum class Op { kStop, kReset, kRetry, kResume };
 
 int Run(Op op, const std::string& dir, const std::vector<std::string>& args, bool failed, bool stopped, bool force) {
-  std::unique_ptr<Env> sweep_env = NewSweepEnv(dir);
-  Env* env = sweep_env.get();
-  auto spec = ReadFrozenSpec(env, dir);
-  if (!spec.ok()) return UsageError(spec.status().message());
-  auto ps = PointSpace::Create(*spec);
-  if (!ps.ok()) return UsageError(ps.status().message());
+  OpenedSweep sw;
+  if (!OpenSweep(dir, &sw)) return kExitUsage;
+  Env* env = sw.env.get();
+  const SweepSpec* spec = &sw.spec;
+  const PointSpace* ps = &*sw.points;
   SweepLayout layout(dir);
   std::set<uint64_t> indices;
   Status s = ParseIndices(args, ps->size(), &indices);

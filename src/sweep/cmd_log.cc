@@ -65,12 +65,11 @@ int OpenLog(const std::string& path, std::string* error) {
 }  // namespace
 
 int CmdLog(const std::string& dir, const std::string& index_arg, uint32_t attempt, bool follow) {
-  std::unique_ptr<Env> sweep_env = NewSweepEnv(dir);
-  Env* env = sweep_env.get();
-  auto spec = ReadFrozenSpec(env, dir);
-  if (!spec.ok()) return UsageError(spec.status().message());
-  auto ps = PointSpace::Create(*spec);
-  if (!ps.ok()) return UsageError(ps.status().message());
+  OpenedSweep sw;
+  if (!OpenSweep(dir, &sw)) return kExitUsage;
+  Env* env = sw.env.get();
+  const SweepSpec* spec = &sw.spec;
+  const PointSpace* ps = &*sw.points;
   uint64_t index = 0;
   if (!ParseIndex(index_arg, &index)) return UsageError("'" + index_arg + "' is not a trial index (N)");
   if (index >= ps->size()) {

@@ -62,12 +62,11 @@ void PrintBroken(const SweepScan& scan) {
 constexpr uint64_t kMaxOwnerBytes = 1 << 16;  // owner.json is ~300 bytes
 
 int CmdStatus(const std::string& dir, const std::string& format, int limit) {
-  std::unique_ptr<Env> sweep_env = NewSweepEnv(dir);
-  Env* env = sweep_env.get();
-  auto spec = ReadFrozenSpec(env, dir);
-  if (!spec.ok()) return UsageError(spec.status().message());
-  auto ps = PointSpace::Create(*spec);
-  if (!ps.ok()) return UsageError(ps.status().message());
+  OpenedSweep sw;
+  if (!OpenSweep(dir, &sw)) return kExitUsage;
+  Env* env = sw.env.get();
+  const SweepSpec* spec = &sw.spec;
+  const PointSpace* ps = &*sw.points;
   SweepLayout layout(dir);
   SweepScan scan;
   Status s = ScanSweep(env, layout, *spec, ps->size(), &scan);

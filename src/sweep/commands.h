@@ -3,9 +3,14 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "core/env.h"
+#include "core/exit_codes.h"
+#include "core/points.h"
 #include "data/synth.h"
 
 namespace claimsweep {
@@ -50,6 +55,17 @@ bool ResolveSweepDir(std::string* dir);
 // (N) or a range (N-M) is DIR; it is moved from `args` into `*dir`. (A sweep
 // directory named like an index is written ./3.)
 void TakeDirArgument(std::vector<std::string>* args, std::string* dir);
+
+// A sweep opened for a command: the Env confined to it, its frozen spec and
+// its points (src/sweep/sweep_dir.cc).
+struct OpenedSweep {
+  std::unique_ptr<Env> env;
+  SweepSpec spec;
+  std::optional<PointSpace> points;
+};
+// Reads DIR's frozen spec through the sweep's own Env. On error prints it and
+// returns false (the caller exits 2).
+bool OpenSweep(const std::string& dir, OpenedSweep* out);
 
 // Prints "sweep: <message>" to stderr and returns 2.
 int UsageError(const std::string& message);

@@ -5,6 +5,7 @@
 #include <cstdlib>
 
 #include "core/find_sweep.h"
+#include "core/spec.h"
 #include "sweep/commands.h"
 
 namespace claimsweep {
@@ -19,6 +20,17 @@ bool ResolveSweepDir(std::string* dir) {
     return false;
   }
   *dir = *found;
+  return true;
+}
+
+bool OpenSweep(const std::string& dir, OpenedSweep* out) {
+  out->env = NewSweepEnv(dir);
+  auto spec = ReadFrozenSpec(out->env.get(), dir);
+  if (!spec.ok()) return UsageError(spec.status().message()), false;
+  auto ps = PointSpace::Create(*spec);
+  if (!ps.ok()) return UsageError(ps.status().message()), false;
+  out->spec = std::move(*spec);
+  out->points = std::move(*ps);
   return true;
 }
 

@@ -13,23 +13,12 @@
 
 #include "trial/guardian.h"
 #include "trial/signals.h"
+#include "trial/write_all.h"
 
 namespace claimsweep {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-void WriteAllFd(int fd, const char* p, size_t n) {
-  while (n > 0) {
-    ssize_t w = ::write(fd, p, n);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      return;
-    }
-    p += w;
-    n -= static_cast<size_t>(w);
-  }
-}
 
 }  // namespace
 

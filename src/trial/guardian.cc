@@ -19,22 +19,10 @@
 
 #include "core/terminal_text.h"
 #include "trial/signals.h"
+#include "trial/write_all.h"
 
 namespace claimsweep {
 namespace {
-
-void WriteAllFd(int fd, const void* data, size_t n) {
-  const char* p = static_cast<const char*>(data);
-  while (n > 0) {
-    ssize_t w = ::write(fd, p, n);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      return;
-    }
-    p += w;
-    n -= static_cast<size_t>(w);
-  }
-}
 
 void Say(int fd, const std::string& m) { WriteAllFd(fd, m.data(), m.size()); }
 
