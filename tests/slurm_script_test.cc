@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "core/slurm.h"
+#include "core/subprocess.h"
 #include "core/spec.h"
 #include "test_util.h"
 

@@ -38,12 +38,6 @@ struct JobScript {
 Result<JobScript> RenderJobScript(const SweepSpec& spec, const std::string& sweep_dir, const std::string& trial,
                                   uint64_t array_size);
 
-// Runs argv[0] (looked up in PATH) with `input` on stdin; captures stdout into
-// *out and stderr into *err. Kills it after `timeout_s`. *exit_code is the
-// exit status, or 128 + signal.
-Status RunProgram(const std::vector<std::string>& argv, const std::string& input, double timeout_s, std::string* out,
-                  std::string* err, int* exit_code);
-
 // "2026-11-23T12:34:56" (Slurm's format, this machine's local time) to Unix
 // seconds; -1 for N/A, Unknown, NONE or anything unparsable.
 int64_t ParseSlurmTime(const std::string& text);

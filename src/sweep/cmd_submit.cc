@@ -10,6 +10,7 @@
 #include "core/env.h"
 #include "core/layout.h"
 #include "core/slurm.h"
+#include "core/subprocess.h"
 #include "core/spec.h"
 #include "core/token.h"
 #include "sweep/commands.h"
