@@ -2,8 +2,13 @@
 #include "trial/log.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <ctime>
+#include <regex>
+
+#include "test_util.h"
 
 namespace claimsweep {
 namespace {
@@ -64,6 +69,43 @@ TEST(LogLevelNames, LevelsFilter) {
   SetLogLevel(LogLevel::kInfo);
   EXPECT_TRUE(LogEnabled(LogLevel::kInfo));
   EXPECT_FALSE(LogEnabled(LogLevel::kDebug));
+}
+
+// The attempt log is opened through the Env given (the sweep's, confined):
+// its lines land there in the format while the AttemptLog lives, and a
+// symlink planted at its path is refused, the file it points to untouched.
+TEST(AttemptLog, WritesThroughTheConfinedEnvAndNeverFollowsALink) {
+  testing::TempDir tmp;
+  const std::string root = tmp.path() + "/sweep";
+  ASSERT_EQ(::mkdir(root.c_str(), 0755), 0);
+  ASSERT_EQ(::mkdir((root + "/a").c_str(), 0755), 0);
+  std::unique_ptr<Env> env = NewSweepEnv(root);
+  SetLogLevel(LogLevel::kInfo);
+  {
+    AttemptLog log(env.get(), root + "/a/log");
+    ASSERT_OK(log.status());
+    log.Header("# header");
+    LogInfo("during\x1b[2J");
+    LogDebug("below the level");
+  }
+  LogInfo("after the attempt");
+  const std::string text = testing::ReadAll(root + "/a/log");
+  const std::regex want(
+      R"(\[\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\] \[info\] # header\n)"
+      R"(\[\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\] \[info\] during\\x1b\[2J\n)");
+  EXPECT_TRUE(std::regex_match(text, want)) << text;
+
+  testing::WriteRaw(tmp.path() + "/outside", "outside\n");
+  ASSERT_EQ(::mkdir((root + "/b").c_str(), 0755), 0);
+  ASSERT_EQ(::symlink((tmp.path() + "/outside").c_str(), (root + "/b/log").c_str()), 0);
+  {
+    AttemptLog log(env.get(), root + "/b/log");
+    EXPECT_FALSE(log.status().ok());
+    EXPECT_EQ(log.fd(), -1);
+    log.Header("# header");
+    LogInfo("during");
+  }
+  EXPECT_EQ(testing::ReadAll(tmp.path() + "/outside"), "outside\n");
 }
 
 }  // namespace

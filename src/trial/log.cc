@@ -200,7 +200,7 @@ std::string FormatLogLine(LogLevel level, int64_t unix_ms, std::string_view mess
 
 std::string FormatLogLineNow(LogLevel level, std::string_view message) {
   struct timespec ts{};
-  ::clock_gettime(CLOCK_REALTIME, &ts);  // async-signal-safe, unlike the chrono clocks' guarantees
+  ::clock_gettime(CLOCK_REALTIME, &ts);  // async-signal-safe (POSIX)
   return FormatLogLine(level, static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000, message);
 }
 

@@ -61,8 +61,9 @@ std::string FormatLogLineNow(LogLevel level, std::string_view message);
 // While one lives, every message also goes to the attempt log `path`, opened
 // once for appending through `env` (trial's confined Env: no link in the
 // sweep is followed), never by a plain open of the path. At most one at a
-// time per process. Costs the open and close of the file; switching sinks
-// is a pointer swap under the sink's lock.
+// time per process. Costs the open and close of the file (its descriptor
+// is also the command's output: no second open); switching the sink is an
+// int swapped under the sink's lock, no logger is built per attempt.
 class AttemptLog {
  public:
   AttemptLog(Env* env, const std::string& path);
