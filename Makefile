@@ -8,7 +8,7 @@ CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
 # Debian packages the build and tests need (slurm-wlm and munge: the real-Slurm
 # tests start a private single-node cluster, tests/slurm/cluster.sh; chromium:
 # the report test loads `sweep report`'s HTML in a headless browser).
-DEB_PACKAGES := cmake g++ make libprotobuf-dev protobuf-compiler libcli11-dev \
+DEB_PACKAGES := cmake g++ make libprotobuf-dev protobuf-compiler libcli11-dev libspdlog-dev \
                 libgtest-dev libbenchmark-dev zlib1g-dev libtorch-dev \
                 slurm-wlm munge chromium
 # The reference peers the benchmarks compare against.

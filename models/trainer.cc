@@ -272,7 +272,7 @@ class TrainingRun {
   Status Resume() {
     st_.set_format_version(kJsonRecordVersion);
     CheckpointData ck;
-    CS_RETURN_IF_ERROR(LoadLatestCheckpoint(env_, req_.checkpoints_dir, &ck, &resumed_, req_.log));
+    CS_RETURN_IF_ERROR(LoadLatestCheckpoint(env_, req_.checkpoints_dir, &ck, &resumed_, req_.warn ? req_.warn : req_.log));
     first_step_ = resumed_;
     if (!resumed_) {
       req_.log(cfg_.model() + " with " + std::to_string(num_params_) + " parameters on " +

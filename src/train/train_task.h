@@ -31,7 +31,11 @@ struct TrainRequest {
   // OK while we still own the trial; checked before every write another
   // attempt would read (checkpoints, metrics.csv).
   std::function<Status()> may_write;
+  // The attempt's log lines (trial writes them to stderr and the attempt's
+  // log, timestamped, at level info; warn: level warn, e.g. a checkpoint
+  // skipped as damaged). One line each, no newline.
   std::function<void(const std::string&)> log;
+  std::function<void(const std::string&)> warn;
 };
 
 struct TrainOutcome {

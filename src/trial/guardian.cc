@@ -18,13 +18,20 @@
 #include <vector>
 
 #include "core/terminal_text.h"
+#include "trial/log.h"
 #include "trial/signals.h"
 #include "trial/write_all.h"
 
 namespace claimsweep {
 namespace {
 
-void Say(int fd, const std::string& m) { WriteAllFd(fd, m.data(), m.size()); }
+// A line of trial's own into the command's output, in the log's format
+// (FormatLogLine: no spdlog and no lock after fork, where another thread of
+// `trial` may have held one).
+void Say(int fd, const std::string& m) {
+  const std::string line = FormatLogLineNow(LogLevel::kError, m);
+  WriteAllFd(fd, line.data(), line.size());
+}
 
 // The command: its own process group, killed with its guardian.
 [[noreturn]] void ExecCommand(const CommandRequest& req, int out_fd, pid_t guardian) {
@@ -44,7 +51,7 @@ void Say(int fd, const std::string& m) { WriteAllFd(fd, m.data(), m.size()); }
   ::dup2(out_fd, 1);
   ::dup2(out_fd, 2);
   if ((req.cwd_fd >= 0 ? ::fchdir(req.cwd_fd) : ::chdir(req.cwd.c_str())) != 0) {
-    Say(2, "trial: cannot enter " + TerminalSafe(req.cwd) + ": " + std::strerror(errno) + "\n");
+    Say(2, "cannot enter " + TerminalSafe(req.cwd) + ": " + std::strerror(errno));
     ::_exit(126);
   }
   for (const std::string& kv : req.extra_env) {
@@ -55,7 +62,7 @@ void Say(int fd, const std::string& m) { WriteAllFd(fd, m.data(), m.size()); }
   for (const std::string& a : req.argv) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
   ::execvp(argv[0], argv.data());
-  Say(2, "trial: cannot run '" + TerminalSafe(req.argv[0]) + "': " + std::strerror(errno) + "\n");
+  Say(2, "cannot run '" + TerminalSafe(req.argv[0]) + "': " + std::strerror(errno));
   ::_exit(127);
 }
 

@@ -1,7 +1,8 @@
 #include "trial/lease_keeper.h"
 
 #include <chrono>
-#include <cstdio>
+
+#include "trial/log.h"
 
 namespace claimsweep {
 
@@ -39,7 +40,11 @@ void LeaseKeeper::Loop() {
       must_end_ = true;
       return;
     }
-    if (!s.ok()) std::fprintf(stderr, "trial: warning: heartbeat failed (will retry): %s\n", s.ToString().c_str());
+    if (!s.ok()) {
+      LogWarn("heartbeat failed (will retry): " + s.ToString());
+    } else if (LogEnabled(LogLevel::kDebug)) {
+      LogDebug("heartbeat: trial " + TrialName(claim_.index) + " attempt " + std::to_string(claim_.attempt));
+    }
     if (stop_check_ && !stop_requested_ && stop_check_()) {
       stop_requested_ = true;
       must_end_ = true;

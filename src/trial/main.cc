@@ -9,6 +9,7 @@
 #include "core/find_sweep.h"
 #include "core/security.h"
 #include "core/spec.h"
+#include "trial/log.h"
 #include "trial/runner.h"
 #include "trial/signals.h"
 
@@ -31,6 +32,7 @@ static const char* kHelp =
 int main(int argc, char** argv) {
   // First of all: a walltime signal from now on is recorded, never fatal.
   InstallSignalForwarding();
+  InitLogging();
   if (argc > 1) {
     if (!std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
       std::fputs(kHelp, stdout);
@@ -40,14 +42,14 @@ int main(int argc, char** argv) {
       std::printf("trial (claimsweep) %s\n", CLAIMSWEEP_VERSION);
       return kExitOk;
     }
-    std::fprintf(stderr, "trial: takes no arguments (got '%s'); see trial --help\n", argv[1]);
+    LogError(std::string("takes no arguments (got '") + argv[1] + "'); see trial --help");
     return kExitUsage;
   }
   char cwd[PATH_MAX];
   if (!::getcwd(cwd, sizeof cwd)) cwd[0] = 0;
   auto dir = FindSweepDir(Env::Default(), std::getenv("SWEEP_DIR"), cwd);
   if (!dir.ok()) {
-    std::fprintf(stderr, "trial: %s\n", dir.status().message().c_str());
+    LogError(dir.status().message());
     return kExitUsage;
   }
   // Everything below the sweep through one Env that follows no link in it.
@@ -55,17 +57,17 @@ int main(int argc, char** argv) {
   Env* env = sweep_env.get();
   auto spec = ReadFrozenSpec(env, *dir);
   if (!spec.ok()) {
-    std::fprintf(stderr, "trial: %s\n", spec.status().message().c_str());
+    LogError(spec.status().message());
     return kExitUsage;
   }
   Status s = CheckSweepSafety(env, SweepLayout(*dir), spec->security().allow_shared(), ::geteuid());
   if (!s.ok()) {
-    std::fprintf(stderr, "trial: refusing to run: %s\n", s.message().c_str());
+    LogError("refusing to run: " + s.message());
     return kExitUsage;
   }
   auto points = PointSpace::Create(*spec);
   if (!points.ok()) {
-    std::fprintf(stderr, "trial: %s\n", points.status().message().c_str());
+    LogError(points.status().message());
     return kExitUsage;
   }
   TrialRunner runner(env, *dir, *spec, std::move(*points));

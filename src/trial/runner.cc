@@ -16,24 +16,17 @@
 #include "core/slurm.h"
 #include "core/metrics_csv.h"
 #include "core/template.h"
-#include "core/terminal_text.h"
 #include "core/token.h"
 #include "records.pb.h"
 #include "trial/command_task.h"
 #include "trial/lease_keeper.h"
+#include "trial/log.h"
 #include "trial/signals.h"
 #include "train/train_task.h"
 #include "core/train_config.h"
 
 namespace claimsweep {
 namespace {
-
-// One line of trial's own; values in it (paths, parameter values, messages
-// read from files) never reach the terminal with control characters raw.
-void Say(const std::string& msg) {
-  std::fprintf(stderr, "trial: %s\n", TerminalSafe(msg).c_str());
-  std::fflush(stderr);
-}
 
 std::string GetEnv(const char* name) {
   const char* v = std::getenv(name);
@@ -112,7 +105,7 @@ TrialRunner::TrialRunner(Env* env, std::string sweep_dir, SweepSpec spec, PointS
 int TrialRunner::Run() {
   Claimer claimer(env_, layout_, spec_.claim(), points_.size(), ProcessToken());
   const std::string job = GetEnv("SLURM_JOB_ID");
-  SlurmJobWatch watch([](const std::string& m) { Say(m); });
+  SlurmJobWatch watch([](const std::string& m) { LogWarn(m); });
   if (!job.empty()) claimer.set_job_gone([&watch](const std::string& id) { return watch.Gone(id); });
   const uint32_t per_job = spec_.claim().trials_per_job();
   const double signal_s = spec_.resources().signal_seconds() > 0 ? spec_.resources().signal_seconds() : 120;
@@ -121,7 +114,7 @@ int TrialRunner::Run() {
   bool any_failed = false;
   while (per_job == 0 || ran < per_job) {
     if (ReceivedSignal() != 0) {
-      Say("received signal " + std::to_string(ReceivedSignal()) + "; claiming nothing more");
+      LogInfo("received signal " + std::to_string(ReceivedSignal()) + "; claiming nothing more");
       break;
     }
     // Walltime: start no trial that cannot reach its first checkpoint before
@@ -133,25 +126,31 @@ int TrialRunner::Run() {
     if (!job.empty() && need > 0) {
       if (job_end < 0) {
         job_end = JobEndTime(job);
-        if (job_end > 0) Say("job " + job + " ends at " + Clock(job_end));
+        if (job_end > 0) LogInfo("job " + job + " ends at " + Clock(job_end));
       }
       const double left = job_end > 0 ? static_cast<double>(job_end - std::time(nullptr)) : 1e18;
       if (left < need) {
-        Say("job " + job + " has " + std::to_string(static_cast<int64_t>(left)) + " s left, less than the " +
-            std::to_string(static_cast<int64_t>(need)) + " s a trial needs to reach its first checkpoint; claiming " +
-            "nothing more");
+        LogInfo("job " + job + " has " + std::to_string(static_cast<int64_t>(left)) + " s left, less than the " +
+                std::to_string(static_cast<int64_t>(need)) + " s a trial needs to reach its first checkpoint; " +
+                "claiming nothing more");
         break;
       }
     }
     Claim claim;
     Status s = claimer.ClaimNext(&claim);
+    if (LogEnabled(LogLevel::kDebug)) {
+      const ClaimStats& st = claimer.stats();
+      LogDebug("claim: " + (s.ok() ? "trial " + TrialName(claim.index) : s.ToString()) + "; so far " +
+               std::to_string(st.open_scanned) + " lease entries scanned, " + std::to_string(st.lost_races) +
+               " races lost, " + std::to_string(st.garbage_removed) + " finished entries removed");
+    }
     if (s.IsNotFound()) {
-      Say(std::string(ran == 0 ? "nothing to claim" : "no more work") + " in " + layout_.root() +
-          ": every point is claimed and no trial is interrupted or stale" + HeldByLeases(claimer.held()));
+      LogInfo(std::string(ran == 0 ? "nothing to claim" : "no more work") + " in " + layout_.root() +
+              ": every point is claimed and no trial is interrupted or stale" + HeldByLeases(claimer.held()));
       break;
     }
     if (!s.ok()) {
-      Say("cannot claim: " + s.ToString());
+      LogError("cannot claim: " + s.ToString());
       return kExitFailed;
     }
     ++ran;
@@ -170,25 +169,40 @@ void TrialRunner::MaybeRequeue(const std::string& job) {
   const int restarts = std::atoi(GetEnv("SLURM_RESTART_COUNT").c_str());  // absent before the first requeue
   const uint32_t max = spec_.claim().max_attempts();
   if (static_cast<uint32_t>(restarts) + 1 >= max) {
-    Say("not requeueing job " + job + ": it already ran " + std::to_string(restarts + 1) + " times (max_attempts " +
-        std::to_string(max) + "); the next job picks the trial up");
+    LogInfo("not requeueing job " + job + ": it already ran " + std::to_string(restarts + 1) +
+            " times (max_attempts " + std::to_string(max) + "); the next job picks the trial up");
     return;
   }
   Status s = RequeueJob(job);
-  Say(s.ok() ? "requeued job " + job + " (restart " + std::to_string(restarts + 1) + " of at most " +
-                   std::to_string(max - 1) + ")"
-             : "could not requeue job " + job + ": " + s.ToString() + "; the next job picks the trial up");
+  if (s.ok()) {
+    LogInfo("requeued job " + job + " (restart " + std::to_string(restarts + 1) + " of at most " +
+            std::to_string(max - 1) + ")");
+  } else {
+    LogWarn("could not requeue job " + job + ": " + s.ToString() + "; the next job picks the trial up");
+  }
 }
 
 TrialRunner::Outcome TrialRunner::RunOne(Claimer* claimer, const Claim& claim) {
   const Point pt = points_.At(claim.index);
   const std::string started_at = NowIso8601();
-  Say("claimed trial " + TrialName(claim.index) + " attempt " + std::to_string(claim.attempt) +
-      (claim.previous == TrialState::kPending ? "" : std::string(" (was ") + TrialStateName(claim.previous) + ")"));
-  env_->AppendFile(layout_.log_path(claim.index, claim.attempt),
-                   "# claimsweep: trial " + TrialName(claim.index) + " attempt " + std::to_string(claim.attempt) +
-                       " on " + HostName() + " at " + started_at +
-                       (GetEnv("SLURM_JOB_ID").empty() ? "" : " job " + GetEnv("SLURM_JOB_ID")) + "\n");
+  LogInfo("claimed trial " + TrialName(claim.index) + " attempt " + std::to_string(claim.attempt) +
+          (claim.previous == TrialState::kPending ? "" : std::string(" (was ") + TrialStateName(claim.previous) + ")"));
+  AttemptEnd end;
+  {
+    // From here to the attempt's end, trial's messages also go to its log.
+    AttemptLog log(env_, layout_.log_path(claim.index, claim.attempt));
+    log.Header("# claimsweep: trial " + TrialName(claim.index) + " attempt " + std::to_string(claim.attempt) +
+               " on " + HostName() + (GetEnv("SLURM_JOB_ID").empty() ? "" : " job " + GetEnv("SLURM_JOB_ID")));
+    end = RunAttempt(claimer, claim, pt, log);
+  }
+  // A command's checkpoints are its own: count the whole attempt.
+  const double reach = end.first_checkpoint_s >= 0 ? end.first_checkpoint_s : end.seconds;
+  if (end.kind == Outcome::kDone || end.first_checkpoint_s >= 0) needed_s_ = std::max(needed_s_, reach);
+  return Record(claimer, claim, pt, started_at, std::move(end));
+}
+
+TrialRunner::AttemptEnd TrialRunner::RunAttempt(Claimer* claimer, const Claim& claim, const Point& pt,
+                                                const AttemptLog& log) {
   AttemptEnd end;
   if (ReceivedSignal() != 0) {
     // Slurm's warning came while we were claiming: hand the trial back untouched.
@@ -199,14 +213,11 @@ TrialRunner::Outcome TrialRunner::RunOne(Claimer* claimer, const Claim& claim) {
     end.kind = Outcome::kStopped;
     end.message = "stopped by the user (sweep stop) before starting";
   } else if (spec_.has_train()) {
-    end = RunTrainAttempt(claimer, claim, pt);
+    end = RunTrainAttempt(claimer, claim, pt, log);
   } else {
-    end = RunCommandAttempt(claimer, claim, pt);
+    end = RunCommandAttempt(claimer, claim, pt, log);
   }
-  // A command's checkpoints are its own: count the whole attempt.
-  const double reach = end.first_checkpoint_s >= 0 ? end.first_checkpoint_s : end.seconds;
-  if (end.kind == Outcome::kDone || end.first_checkpoint_s >= 0) needed_s_ = std::max(needed_s_, reach);
-  return Record(claimer, claim, pt, started_at, std::move(end));
+  return end;
 }
 
 Status TrialRunner::CheckPlainDir(const std::string& dir) {
@@ -221,7 +232,8 @@ std::function<bool()> TrialRunner::StopCheck(const Claim& claim) {
   return [env = env_, path] { return env->Exists(path); };
 }
 
-TrialRunner::AttemptEnd TrialRunner::RunCommandAttempt(Claimer* claimer, const Claim& claim, const Point& pt) {
+TrialRunner::AttemptEnd TrialRunner::RunCommandAttempt(Claimer* claimer, const Claim& claim, const Point& pt,
+                                                       const AttemptLog& log) {
   AttemptEnd end;
   const std::string trial_dir = layout_.trial_dir(claim.index);
   // Where the command runs and writes its files ({trial_dir}): trials/<i>/work
@@ -247,19 +259,17 @@ TrialRunner::AttemptEnd TrialRunner::RunCommandAttempt(Claimer* claimer, const C
   req.log_path = layout_.log_path(claim.index, claim.attempt);
   // The command enters, and writes to, what the sweep's Env resolved (no
   // link followed), by descriptor: a link swapped in after the check above
-  // is never followed. Closed on every return.
-  struct Fds {
-    int cwd = -1, log = -1;
-    ~Fds() {
-      for (int f : {cwd, log}) {
-        if (f >= 0) ::close(f);
-      }
+  // is never followed. The log's is the attempt log's (AttemptLog).
+  struct Fd {
+    int fd = -1;
+    ~Fd() {
+      if (fd >= 0) ::close(fd);
     }
-  } fds;
-  if (s.ok()) s = env_->OpenDirectory(task_dir, &fds.cwd);
-  if (s.ok()) s = env_->OpenAppend(req.log_path, &fds.log);
-  req.cwd_fd = fds.cwd;
-  req.log_fd = fds.log;
+  } cwd;
+  if (s.ok()) s = env_->OpenDirectory(task_dir, &cwd.fd);
+  if (s.ok()) s = log.status();
+  req.cwd_fd = cwd.fd;
+  req.log_fd = log.fd();
   for (int i = 0; s.ok() && i < spec_.command().argv_size(); ++i) {
     std::string arg;
     s = Substitute(spec_.command().argv(i), values, &arg);
@@ -284,6 +294,11 @@ TrialRunner::AttemptEnd TrialRunner::RunCommandAttempt(Claimer* claimer, const C
   }
   CommandOutcome out;
   bool stopped = false;
+  if (s.ok() && LogEnabled(LogLevel::kDebug)) {
+    std::string line = "running";
+    for (const std::string& a : req.argv) line += " '" + a + "'";
+    LogDebug(line + " in " + task_dir);
+  }
   if (s.ok()) {
     LeaseKeeper keeper(claimer, claim, spec_.claim().heartbeat_seconds(), StopCheck(claim));
     // SIGTERM to the command's process group when the claim is lost or the
@@ -305,6 +320,11 @@ TrialRunner::AttemptEnd TrialRunner::RunCommandAttempt(Claimer* claimer, const C
   end.exit_code = out.term_signal ? -1 : out.exit_code;
   end.term_signal = out.term_signal;
   end.seconds = out.seconds;
+  if (LogEnabled(LogLevel::kDebug)) {
+    LogDebug("the command " + (out.term_signal ? "was killed by signal " + std::to_string(out.term_signal)
+                                               : "exited with status " + std::to_string(out.exit_code)) +
+             " after " + std::to_string(out.seconds) + " s");
+  }
   const int sig = ReceivedSignal();
   const bool clean = out.exit_code == 0 && out.term_signal == 0;
   if (sig != 0 && !clean) {
@@ -327,7 +347,8 @@ TrialRunner::AttemptEnd TrialRunner::RunCommandAttempt(Claimer* claimer, const C
   return end;
 }
 
-TrialRunner::AttemptEnd TrialRunner::RunTrainAttempt(Claimer* claimer, const Claim& claim, const Point& pt) {
+TrialRunner::AttemptEnd TrialRunner::RunTrainAttempt(Claimer* claimer, const Claim& claim, const Point& pt,
+                                                     const AttemptLog& log) {
   AttemptEnd end;
   auto cfg = TrainTaskForPoint(spec_.train(), pt);
   if (!cfg.ok()) {
@@ -336,9 +357,8 @@ TrialRunner::AttemptEnd TrialRunner::RunTrainAttempt(Claimer* claimer, const Cla
     end.message = cfg.status().message();
     return end;
   }
-  const std::string log_path = layout_.log_path(claim.index, claim.attempt);
   end.config_json = TrainConfigJson(*cfg);
-  env_->AppendFile(log_path, "# effective config (spec, point values, then defaults): " + end.config_json + "\n");
+  log.Header("# effective config (spec, point values, then defaults): " + end.config_json);
   LeaseKeeper keeper(claimer, claim, spec_.claim().heartbeat_seconds(), StopCheck(claim));
   TrainRequest req;
   req.env = env_;
@@ -350,12 +370,8 @@ TrialRunner::AttemptEnd TrialRunner::RunTrainAttempt(Claimer* claimer, const Cla
   req.should_stop = [&keeper] { return ReceivedSignal() != 0 || keeper.stop_requested(); };
   req.lost = [&keeper] { return keeper.lost().load(); };
   req.may_write = [claimer, &claim] { return claimer->CheckOwnership(claim); };
-  req.log = [this, log_path](const std::string& line) {
-    std::string stamped = "[" + NowIso8601() + "] " + line + "\n";
-    env_->AppendFile(log_path, stamped);
-    std::fputs(stamped.c_str(), stdout);
-    std::fflush(stdout);
-  };
+  req.log = LogInfo;
+  req.warn = LogWarn;
   const auto t0 = std::chrono::steady_clock::now();
   TrainOutcome out;
   Status s = RunTraining(req, &out);
@@ -367,7 +383,7 @@ TrialRunner::AttemptEnd TrialRunner::RunTrainAttempt(Claimer* claimer, const Cla
     end.kind = Outcome::kFailed;
     end.exit_code = 1;
     end.message = s.ToString();
-    req.log("failed: " + end.message);
+    LogError("failed: " + end.message);
   } else if (out.kind == TrainOutcome::Kind::kDiverged) {
     end.kind = Outcome::kFailed;
     end.exit_code = 1;
@@ -392,7 +408,7 @@ TrialRunner::Outcome TrialRunner::Record(Claimer* claimer, const Claim& claim, c
   const std::string name = "trial " + TrialName(claim.index) + " attempt " + std::to_string(claim.attempt);
   if (end.kind == Outcome::kLost) {
     // Fencing: someone else owns the trial now; write nothing it would read.
-    Say(name + ": lost the claim, wrote nothing: " + end.message);
+    LogWarn(name + ": lost the claim, wrote nothing: " + end.message);
     return Outcome::kLost;
   }
   TrialResult r;
@@ -412,7 +428,7 @@ TrialRunner::Outcome TrialRunner::Record(Claimer* claimer, const Claim& claim, c
   r.set_message(end.message);
   for (const auto& [k, v] : pt.values) (*r.mutable_params())[k] = v;
   Status ms = ReadLastMetricsRow(env_, MetricsCsvPath(spec_, layout_, claim.index), r.mutable_metrics());
-  if (!ms.ok() && !ms.IsNotFound()) Say(name + ": warning: " + ms.ToString());
+  if (!ms.ok() && !ms.IsNotFound()) LogWarn(name + ": " + ms.ToString());
   for (const auto& [k, v] : end.metrics.fields()) (*r.mutable_metrics()->mutable_fields())[k] = v;
   if (!end.config_json.empty()) ParseJson(end.config_json, "config", r.mutable_config());
 
@@ -421,24 +437,26 @@ TrialRunner::Outcome TrialRunner::Record(Claimer* claimer, const Claim& claim, c
     case Outcome::kDone:
       r.set_outcome("done");
       s = claimer->Commit(claim, ToJson(r));
-      if (s.ok()) Say(name + ": done in " + std::to_string(end.seconds) + " s");
+      if (s.ok()) LogInfo(name + ": done in " + std::to_string(end.seconds) + " s");
       break;
     case Outcome::kInterrupted:
       r.set_outcome("interrupted");
       s = claimer->Release(claim, ToJson(r));
-      if (s.ok()) Say(name + ": released as interrupted (" + r.message() + "); exit 75 so the job can be requeued");
+      if (s.ok()) LogInfo(name + ": released as interrupted (" + r.message() + "); exit 75 so the job can be requeued");
       break;
     case Outcome::kStopped:
       r.set_outcome("stopped");
       s = claimer->Release(claim, ToJson(r));
-      if (s.ok()) Say(name + ": " + r.message() + "; released, the trial stays stopped");
+      if (s.ok()) LogInfo(name + ": " + r.message() + "; released, the trial stays stopped");
       break;
     default: {
       r.set_outcome("failed");
       bool final = false;
       s = claimer->Fail(claim, ToJson(r), &final, end.retryable);
       if (s.ok()) {
-        Say(name + ": failed (" + r.message() + "); " +
+        // A warning while later attempts may still make it; an error once the trial is failed.
+        Log(!end.retryable || final ? LogLevel::kError : LogLevel::kWarn,
+            name + ": failed (" + r.message() + "); " +
             (!end.retryable ? "not retryable, the trial is failed"
              : final        ? "no attempts left, the trial is failed"
                             : "it will be retried by a later claim") +
@@ -447,15 +465,15 @@ TrialRunner::Outcome TrialRunner::Record(Claimer* claimer, const Claim& claim, c
     }
   }
   if (s.IsSuperseded()) {
-    Say(name + ": lost the claim, wrote nothing: " + s.message());
+    LogWarn(name + ": lost the claim, wrote nothing: " + s.message());
     return Outcome::kLost;
   }
   if (s.IsAlreadyExists()) {
-    Say(name + ": another attempt committed this trial first; keeping its result");
+    LogWarn(name + ": another attempt committed this trial first; keeping its result");
     return Outcome::kLost;
   }
   if (!s.ok()) {
-    Say(name + ": could not record the outcome: " + s.ToString());
+    LogError(name + ": could not record the outcome: " + s.ToString());
     return Outcome::kFailed;
   }
   return end.kind;

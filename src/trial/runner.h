@@ -14,6 +14,8 @@
 
 namespace claimsweep {
 
+class AttemptLog;
+
 
 class TrialRunner {
  public:
@@ -44,8 +46,11 @@ class TrialRunner {
   Status CheckPlainDir(const std::string& dir);
   // For LeaseKeeper: true once trials/<i>/stop exists.
   std::function<bool()> StopCheck(const Claim& claim);
-  AttemptEnd RunCommandAttempt(Claimer* claimer, const Claim& claim, const Point& pt);
-  AttemptEnd RunTrainAttempt(Claimer* claimer, const Claim& claim, const Point& pt);
+  // The attempt, its messages also in `log`: handed back untouched if a
+  // signal or a stop came while claiming, else the command or train task.
+  AttemptEnd RunAttempt(Claimer* claimer, const Claim& claim, const Point& pt, const AttemptLog& log);
+  AttemptEnd RunCommandAttempt(Claimer* claimer, const Claim& claim, const Point& pt, const AttemptLog& log);
+  AttemptEnd RunTrainAttempt(Claimer* claimer, const Claim& claim, const Point& pt, const AttemptLog& log);
   Outcome Record(Claimer* claimer, const Claim& claim, const Point& pt, const std::string& started_at,
                  AttemptEnd end);
 
