@@ -222,7 +222,11 @@ AttemptLog::~AttemptLog() {
 
 void AttemptLog::Header(const std::string& message) const {
   if (fd_ < 0) return;
-  const std::string safe = TerminalSafe(message);
+  // One line: a message that ends in a newline (a JSON record) loses it
+  // here rather than gaining an escaped "\\n".
+  std::string_view line(message);
+  while (!line.empty() && line.back() == '\n') line.remove_suffix(1);
+  const std::string safe = TerminalSafe(std::string(line));
   TheLogs().header.log(spdlog::level::info, spdlog::string_view_t(safe.data(), safe.size()));
 }
 
