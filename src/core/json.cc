@@ -29,27 +29,34 @@ class GeneratedTypes final : public pb::util::TypeResolver {
     return r;
   }
   pb::util::Status ResolveMessageType(const std::string& url, pb::Type* type) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    auto it = types_.find(url);
-    if (it == types_.end()) {
-      pb::Type t;
-      pb::util::Status s = pool_->ResolveMessageType(url, &t);
-      if (!s.ok()) return s;
-      it = types_.emplace(url, std::move(t)).first;
-    }
-    *type = it->second;
-    return pb::util::Status();
+    return Resolve(&types_, &pb::util::TypeResolver::ResolveMessageType, url, type);
   }
   pb::util::Status ResolveEnumType(const std::string& url, pb::Enum* e) override {
-    return pool_->ResolveEnumType(url, e);  // only NullValue, rarely
+    return Resolve(&enums_, &pb::util::TypeResolver::ResolveEnumType, url, e);  // NullValue
   }
 
  private:
   GeneratedTypes()
       : pool_(pb::util::NewTypeResolverForDescriptorPool("type.googleapis.com", pb::DescriptorPool::generated_pool())) {}
+  template <typename T>
+  pb::util::Status Resolve(std::map<std::string, T>* cache,
+                           pb::util::Status (pb::util::TypeResolver::*resolve)(const std::string&, T*),
+                           const std::string& url, T* out) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = cache->find(url);
+    if (it == cache->end()) {
+      T t;
+      pb::util::Status s = (pool_.get()->*resolve)(url, &t);
+      if (!s.ok()) return s;
+      it = cache->emplace(url, std::move(t)).first;
+    }
+    *out = it->second;
+    return pb::util::Status();
+  }
   std::unique_ptr<pb::util::TypeResolver> pool_;
   std::mutex mu_;
   std::map<std::string, pb::Type> types_;
+  std::map<std::string, pb::Enum> enums_;
 };
 
 // What MessageToJsonString does, with the message serialized deterministically
