@@ -63,6 +63,19 @@ void WriteCifar(const std::string& dir) {
   WriteRaw(dir + "/batches.meta.txt", meta + "\n");
 }
 
+// The manifest's source line names the fraction exactly ("%g" wrote 0.1234567
+// as 0.123457).
+TEST(ImportCifar10, TheSourceLineNamesTheValFractionExactly) {
+  TempDir src, out;
+  WriteCifar(src.path());
+  ImportOptions o;
+  o.val_fraction = 0.1234567;
+  ASSERT_OK(ImportCifar10(src.path(), out.path(), o));
+  auto m = ReadManifest(Env::Default(), out.path());
+  ASSERT_OK(m);
+  EXPECT_NE(m->source().find(" val_fraction=0.1234567 "), std::string::npos) << m->source();
+}
+
 TEST(ImportCifar10, CountsPixelsAndLabels) {
   TempDir src, out;
   WriteCifar(src.path());

@@ -6,16 +6,13 @@
 #include <ctime>
 #include <vector>
 
+#include "core/number_format.h"
 #include "core/token.h"
 
 namespace claimsweep {
 namespace {
 
-std::string Secs(double s) {
-  char b[32];
-  std::snprintf(b, sizeof b, "%g", s);
-  return b;
-}
+std::string Secs(double s) { return FormatDouble(s); }
 
 // The order in which reset moves a trial's entries into the archive. The
 // entries that decide the state go last, so that a reader (or a crash) in the

@@ -1,6 +1,5 @@
 #include "core/points.h"
 
-#include <charconv>
 #include <cmath>
 
 #include "core/rng.h"
@@ -17,15 +16,6 @@ double UnitFrom(uint64_t raw) { return static_cast<double>(raw >> 11) * 0x1.0p-5
 
 std::map<std::string, std::string> Point::AsMap() const {
   return std::map<std::string, std::string>(values.begin(), values.end());
-}
-
-std::string FormatDouble(double v) {
-  if (v == std::floor(v) && std::fabs(v) < 1e15) {
-    return std::to_string(static_cast<long long>(v));
-  }
-  char buf[64];
-  auto r = std::to_chars(buf, buf + sizeof buf, v);
-  return std::string(buf, r.ptr);
 }
 
 Status ExpandGridParam(const GridParam& p, std::vector<std::string>* out) {
@@ -45,9 +35,7 @@ Status ExpandGridParam(const GridParam& p, std::vector<std::string>* out) {
   for (long k = 0; k < static_cast<long>(n); ++k) {
     double v = r.start() + static_cast<double>(k) * r.step();
     // Round away accumulated binary noise (0.30000000000000004 -> 0.3).
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "%.12g", v);
-    out->push_back(FormatDouble(std::strtod(buf, nullptr)));
+    out->push_back(FormatDouble(std::strtod(FormatSignificant(v, 12).c_str(), nullptr)));
   }
   return Status::OK();
 }

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "core/number_format.h"  // FormatDouble: a point's values are its text
 #include "core/status.h"
 #include "spec.pb.h"
 
@@ -45,8 +46,5 @@ class PointSpace {
 
 // The values of a grid parameter (its `values`, or its range expanded).
 Status ExpandGridParam(const GridParam& p, std::vector<std::string>* out);
-
-// Shortest text that reads back as the same double ("0.1", "4", "1e-05").
-std::string FormatDouble(double v);
 
 }  // namespace claimsweep

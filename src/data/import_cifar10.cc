@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "core/env.h"
+#include "core/number_format.h"
 #include "data/dataset.h"
 
 namespace claimsweep {
@@ -114,7 +115,7 @@ Status ImportCifar10(const std::string& src, const std::string& out_dir, const I
   std::vector<bool> is_val;
   CarveValidation(n_train, o.val_fraction, o.seed, &is_val);
   DatasetWriter w(out_dir, "cifar10", classes, kSide, kSide, 3, o.records_per_shard);
-  w.set_source("cifar10 " + dir + " val_fraction=" + FormatFraction(o.val_fraction) + " seed=" + std::to_string(o.seed));
+  w.set_source("cifar10 " + dir + " val_fraction=" + FormatDouble(o.val_fraction) + " seed=" + std::to_string(o.seed));
   uint64_t first = 0;
   for (int b = 1; b <= kTrainBatches; ++b) {
     uint64_t n = 0;

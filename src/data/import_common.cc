@@ -2,24 +2,18 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
 #include <numeric>
 
+#include "core/number_format.h"
 #include "core/rng.h"
 
 namespace claimsweep {
 
 Status CheckImportOptions(const ImportOptions& o) {
   if (!(o.val_fraction >= 0.0 && o.val_fraction < 1.0)) {
-    return Status::InvalidArgument("val fraction " + std::to_string(o.val_fraction) + " must be in [0, 1)");
+    return Status::InvalidArgument("val fraction " + FormatDouble(o.val_fraction) + " must be in [0, 1)");
   }
   return Status::OK();
-}
-
-std::string FormatFraction(double f) {
-  char b[32];
-  std::snprintf(b, sizeof(b), "%g", f);
-  return b;
 }
 
 void CarveValidation(uint64_t n, double val_fraction, uint64_t seed, std::vector<bool>* is_val) {

@@ -25,7 +25,4 @@ Status CheckImportOptions(const ImportOptions& o);
 // the source's order.
 void CarveValidation(uint64_t n, double val_fraction, uint64_t seed, std::vector<bool>* is_val);
 
-// "0.1" rather than "0.100000", for the manifest's source line.
-std::string FormatFraction(double f);
-
 }  // namespace claimsweep

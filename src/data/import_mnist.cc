@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "core/env.h"
+#include "core/number_format.h"
 #include "data/dataset.h"
 
 namespace claimsweep {
@@ -126,7 +127,7 @@ Status ImportMnist(const std::string& src, const std::string& out_dir, const Imp
   std::vector<std::string> classes;
   for (int k = 0; k < 10; ++k) classes.push_back(std::to_string(k));
   DatasetWriter w(out_dir, "mnist", classes, train_x.rows, train_x.cols, 1, o.records_per_shard);
-  w.set_source("mnist " + src + " val_fraction=" + FormatFraction(o.val_fraction) + " seed=" + std::to_string(o.seed));
+  w.set_source("mnist " + src + " val_fraction=" + FormatDouble(o.val_fraction) + " seed=" + std::to_string(o.seed));
   std::vector<bool> is_val;
   CarveValidation(train_x.count, o.val_fraction, o.seed, &is_val);
 

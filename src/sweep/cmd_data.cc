@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdio>
 
+#include "core/number_format.h"
 #include "data/dataset.h"
 #include "data/import_cifar10.h"
 #include "data/import_mnist.h"
@@ -31,11 +32,7 @@ std::string Counts(const DatasetManifest& m) {
 
 std::string Doubles(const google::protobuf::RepeatedField<double>& v) {
   std::string out;
-  char b[32];
-  for (double d : v) {
-    std::snprintf(b, sizeof(b), "%s%.4f", out.empty() ? "" : " ", d);
-    out += b;
-  }
+  for (double d : v) out += (out.empty() ? "" : " ") + FormatFixed(d, 4);
   return out.empty() ? "-" : out;
 }
 

@@ -7,10 +7,12 @@
 
 #include "core/terminal_text.h"
 #include "core/json.h"
+#include "core/number_format.h"
 #include "core/slurm.h"
 #include "core/points.h"
 #include "core/spec.h"
 #include "core/sweep_scan.h"
+#include "output.pb.h"
 #include "records.pb.h"
 #include "sweep/commands.h"
 #include "sweep/table.h"
@@ -33,10 +35,30 @@ int Priority(TrialState s) {
   return 8;
 }
 
-std::string Seconds(double s) {
-  char b[32];
-  std::snprintf(b, sizeof b, "%.0fs", s);
-  return b;
+std::string Seconds(double s) { return FormatFixed(s, 0) + "s"; }
+
+// output.proto's StatusJson: the counts, every broken trial, the running ones' logs.
+StatusJson StatusToJson(const SweepScan& scan, const SweepLayout& layout) {
+  StatusJson j;
+  j.set_total(static_cast<double>(scan.total));
+  const google::protobuf::Descriptor* d = j.GetDescriptor();
+  for (int st = 0; st < kNumTrialStates; ++st) {  // a field per state, named as the state (json_output_test)
+    j.GetReflection()->SetDouble(&j, d->FindFieldByName(TrialStateName(static_cast<TrialState>(st))),
+                                 static_cast<double>(scan.counts[st]));
+  }
+  for (const ScannedTrial& t : scan.trials) {
+    if (t.derived.state == TrialState::kRunning) {
+      RunningLog* l = j.add_logs();
+      l->set_index(static_cast<double>(t.index));
+      l->set_attempt(t.derived.latest_attempt);
+      l->set_log(ValidUtf8(layout.log_path(t.index, t.derived.latest_attempt)));
+    } else if (t.derived.state == TrialState::kBroken) {
+      auto& f = *j.mutable_broken_trials()->add_values()->mutable_struct_value()->mutable_fields();
+      f["index"].set_number_value(static_cast<double>(t.index));
+      f["problem"].set_string_value(ValidUtf8(t.derived.problem));
+    }
+  }
+  return j;
 }
 
 }  // namespace
@@ -73,28 +95,9 @@ int CmdStatus(const std::string& dir, const std::string& format, int limit) {
   if (!s.ok()) return Failure(s.ToString());
 
   if (format == "json") {
-    std::string o = "{\"total\":" + std::to_string(scan.total);
-    for (int st = 0; st < kNumTrialStates; ++st) {
-      o += ",\"" + std::string(TrialStateName(static_cast<TrialState>(st))) + "\":" + std::to_string(scan.counts[st]);
-    }
-    std::string broken;
-    for (const ScannedTrial& t : scan.trials) {
-      if (t.derived.state != TrialState::kBroken) continue;
-      broken += std::string(broken.empty() ? "" : ",") + "{\"index\":" + std::to_string(t.index) +
-                ",\"problem\":" + JsonString(t.derived.problem) + "}";
-    }
-    if (!broken.empty()) o += ",\"broken_trials\":[" + broken + "]";
-    // Where each running trial's output goes (`sweep log IDX --follow` prints it).
-    o += ",\"logs\":[";
-    bool first = true;
-    for (const ScannedTrial& t : scan.trials) {
-      if (t.derived.state != TrialState::kRunning) continue;
-      o += std::string(first ? "" : ",") + "{\"index\":" + std::to_string(t.index) +
-           ",\"attempt\":" + std::to_string(t.derived.latest_attempt) +
-           ",\"log\":" + JsonString(layout.log_path(t.index, t.derived.latest_attempt)) + "}";
-      first = false;
-    }
-    std::printf("%s]}\n", o.c_str());
+    std::string out;
+    AppendJson(StatusToJson(scan, layout), &out);
+    std::printf("%s\n", out.c_str());
     return 0;
   }
 
@@ -190,18 +193,16 @@ int CmdPoints(const std::string& dir, const std::string& format) {
   auto ps = PointSpace::Create(*spec);
   if (!ps.ok()) return UsageError(ps.status().message());
   if (format == "json") {
-    std::string out = "[\n";
+    // One message per point: a sweep of 2^32 points never is one message.
+    JsonArrayWriter out(stdout);
+    OrderedStruct point;
     for (uint64_t i = 0; i < ps->size(); ++i) {
-      Point p = ps->At(i);
-      out += "  {\"index\":" + std::to_string(i);
-      for (const auto& [k, v] : p.values) out += "," + JsonString(k) + ":" + JsonString(v);
-      out += i + 1 < ps->size() ? "},\n" : "}\n";
-      if (out.size() > (1 << 20)) {
-        std::fputs(out.c_str(), stdout);
-        out.clear();
-      }
+      point.Clear();
+      AddNumber(&point, "index", static_cast<double>(i));
+      for (const auto& [k, v] : ps->At(i).values) AddString(&point, k, v);
+      out.Add(point);
     }
-    std::fputs((out + "]\n").c_str(), stdout);
+    out.Finish();
     return 0;
   }
   Row header = {"index"};

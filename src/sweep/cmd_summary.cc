@@ -11,6 +11,8 @@
 #include <set>
 #include <sstream>
 
+#include "core/json.h"
+#include "core/number_format.h"
 #include "core/points.h"
 #include "core/results.h"
 #include "core/terminal_text.h"
@@ -26,14 +28,7 @@ namespace {
 // reads back as the same double.
 std::string Num(double v, bool exact) {
   if (std::isnan(v)) return "";
-  if (exact) return FormatDouble(v);
-  char b[32];
-  if (v == std::floor(v) && std::fabs(v) < 1e15) {
-    std::snprintf(b, sizeof b, "%.0f", v);
-  } else {
-    std::snprintf(b, sizeof b, "%.4g", v);
-  }
-  return b;
+  return exact ? FormatDouble(v) : FormatRounded(v, 4);
 }
 
 std::vector<std::string> SplitComma(const std::string& s) {
@@ -108,24 +103,31 @@ std::string RenderMarkdown(const Row& header, const std::vector<Row>& rows) {
   return out;
 }
 
-std::string RenderJson(const Row& header, const std::vector<Row>& rows, const std::vector<bool>& numeric) {
-  std::string out = "[\n";
-  for (size_t r = 0; r < rows.size(); ++r) {
-    out += "  {";
+// One object a row, its keys in header order: a numeric column's cells as
+// JSON numbers (the index printed 000012 as 12), null when empty or not finite
+// (JSON has no NaN or infinity); the other columns' as strings.
+void PrintJson(const Row& header, const std::vector<Row>& rows, const std::vector<bool>& numeric) {
+  JsonArrayWriter out(stdout);
+  OrderedStruct row;
+  for (const Row& r : rows) {
+    row.Clear();
     for (size_t c = 0; c < header.size(); ++c) {
-      const std::string& v = rows[r][c];
-      std::string value = JsonString(v);
-      if (numeric[c]) {  // a JSON number: no leading zeros (the index is printed 000012)
-        char* end = nullptr;
-        const double d = std::strtod(v.c_str(), &end);
-        // JSON has no NaN or infinity: null, like a missing value.
-        value = v.empty() || *end != '\0' || !std::isfinite(d) ? "null" : FormatDouble(d);
+      const std::string& v = r[c];
+      if (!numeric[c]) {
+        AddString(&row, header[c], v);
+        continue;
       }
-      out += (c ? "," : "") + JsonString(header[c]) + ":" + value;
+      char* end = nullptr;
+      const double d = std::strtod(v.c_str(), &end);
+      if (v.empty() || *end != '\0') {
+        AddNull(&row, header[c]);
+      } else {
+        AddNumber(&row, header[c], d);
+      }
     }
-    out += r + 1 < rows.size() ? "},\n" : "}\n";
+    out.Add(row);
   }
-  return out + "]\n";
+  out.Finish();
 }
 
 // The rows to print, and the notes that explain what they leave out.
@@ -388,7 +390,7 @@ int CmdSummary(const SummaryOptions& o) {
   if (o.format == "csv") {
     text = RenderCsv(table.header, table.rows);
   } else if (o.format == "json") {
-    text = RenderJson(table.header, table.rows, table.numeric);
+    PrintJson(table.header, table.rows, table.numeric);
   } else if (o.format == "markdown") {
     text = RenderMarkdown(table.header, table.rows);
   } else {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/layout.h"
+#include "core/number_format.h"
 #include "sweep/stats.h"
 
 namespace claimsweep {
@@ -21,12 +22,12 @@ using Point = ChartPoint;
 // Table cells: integers as integers, the rest with 4 significant digits.
 std::string Num(double v) {
   if (!std::isfinite(v)) return std::isnan(v) ? "" : (v > 0 ? "inf" : "-inf");
-  if (v == std::floor(v) && std::fabs(v) < 1e15) return Fmt("%.0f", v);
-  return Fmt("%.4g", v);
+  return FormatRounded(v, 4);
 }
 
-// Sort keys in data-v: full precision, empty for "no number" (sorted last).
-std::string SortKey(double v) { return std::isfinite(v) ? Fmt("%.17g", v) : ""; }
+// Sort keys in data-v: exact (the shortest text that reads back as the same
+// double), empty for "no number" (sorted last).
+std::string SortKey(double v) { return std::isfinite(v) ? FormatDouble(v) : ""; }
 
 bool ParseNumber(const std::string& s, double* v) {
   if (s.empty()) return false;
@@ -261,7 +262,7 @@ std::string ParamCharts(const SweepResults& res) {
       double x = xs[i];
       if (!numeric) x = static_cast<double>(std::find(cats.begin(), cats.end(), done[i]->params[p]) - cats.begin());
       if (!c.Visible({x, ys[i]})) continue;
-      svg += "<circle class=\"dot\" cx=\"" + Fmt("%.1f", c.Px(x)) + "\" cy=\"" + Fmt("%.1f", c.Py(ys[i])) +
+      svg += "<circle class=\"dot\" cx=\"" + FormatFixed(c.Px(x), 1) + "\" cy=\"" + FormatFixed(c.Py(ys[i]), 1) +
              "\" r=\"3.5\"><title>" +
              HtmlEscape(TrialName(done[i]->index) + " " + ParamText(res, *done[i]) + " " + metric + "=" + Num(ys[i])) +
              "</title></circle>";

@@ -4,6 +4,8 @@
 #include <cmath>
 #include <cstdio>
 
+#include "core/number_format.h"
+
 namespace claimsweep {
 
 std::string HtmlEscape(std::string_view s) {
@@ -26,12 +28,6 @@ std::string HtmlEscape(std::string_view s) {
     }
   }
   return out;
-}
-
-std::string Fmt(const char* format, double v) {
-  char b[64];
-  std::snprintf(b, sizeof b, format, v);
-  return b;
 }
 
 // Cuts `s` to at most `n` bytes on a UTF-8 character boundary, with an ellipsis.
@@ -57,11 +53,9 @@ std::string Color(size_t i) { return kPalette[i % 10]; }
 static std::string TickLabel(double v, double step) {
   if (v == 0) return "0";
   const double a = std::fabs(v);
-  if (a >= 1e6 || a < 1e-4) return Fmt("%.2g", v);
+  if (a >= 1e6 || a < 1e-4) return FormatSignificant(v, 2);
   int decimals = step >= 1 ? 0 : std::min(6, static_cast<int>(std::ceil(-std::log10(step) - 1e-9)));
-  char b[64];
-  std::snprintf(b, sizeof b, "%.*f", decimals, v);
-  return b;
+  return FormatFixed(v, decimals);
 }
 
 // A linear or (for positive values spanning two decades or more, when
@@ -81,7 +75,7 @@ Axis NumericAxis(const std::vector<double>& values, bool allow_log, bool pad, co
     a.lo = std::pow(10, std::floor(std::log10(lo)));
     a.hi = std::pow(10, std::ceil(std::log10(hi)));
     for (double e = std::log10(a.lo); e <= std::log10(a.hi) + 1e-9; e += 1) {
-      a.ticks.push_back({std::pow(10, e), Fmt("1e%.0f", e)});
+      a.ticks.push_back({std::pow(10, e), "1e" + FormatFixed(e, 0)});
     }
     return a;
   }
@@ -128,32 +122,32 @@ std::string SvgOpen(const Chart& c) {
   s += "<g class=\"axes\">";
   for (const auto& [v, label] : c.y.ticks) {
     const double py = c.Py(v);
-    s += "<line class=\"grid\" x1=\"" + Fmt("%.1f", x0) + "\" x2=\"" + Fmt("%.1f", x1) + "\" y1=\"" + Fmt("%.1f", py) +
-         "\" y2=\"" + Fmt("%.1f", py) + "\"/>";
-    s += "<text class=\"tick\" x=\"" + Fmt("%.1f", x0 - 4) + "\" y=\"" + Fmt("%.1f", py + 3.5) +
+    s += "<line class=\"grid\" x1=\"" + FormatFixed(x0, 1) + "\" x2=\"" + FormatFixed(x1, 1) + "\" y1=\"" + FormatFixed(py, 1) +
+         "\" y2=\"" + FormatFixed(py, 1) + "\"/>";
+    s += "<text class=\"tick\" x=\"" + FormatFixed(x0 - 4, 1) + "\" y=\"" + FormatFixed(py + 3.5, 1) +
          "\" text-anchor=\"end\">" + HtmlEscape(label) + "</text>";
   }
   for (const auto& [v, label] : c.x.ticks) {
     const double px = c.Px(v);
-    s += "<line class=\"tickmark\" x1=\"" + Fmt("%.1f", px) + "\" x2=\"" + Fmt("%.1f", px) + "\" y1=\"" +
-         Fmt("%.1f", y0) + "\" y2=\"" + Fmt("%.1f", y0 + 4) + "\"/>";
-    s += "<text class=\"tick\" x=\"" + Fmt("%.1f", px) + "\" y=\"" + Fmt("%.1f", y0 + 15) +
+    s += "<line class=\"tickmark\" x1=\"" + FormatFixed(px, 1) + "\" x2=\"" + FormatFixed(px, 1) + "\" y1=\"" +
+         FormatFixed(y0, 1) + "\" y2=\"" + FormatFixed(y0 + 4, 1) + "\"/>";
+    s += "<text class=\"tick\" x=\"" + FormatFixed(px, 1) + "\" y=\"" + FormatFixed(y0 + 15, 1) +
          "\" text-anchor=\"middle\">" + HtmlEscape(label) + "</text>";
   }
-  s += "<line class=\"axis\" x1=\"" + Fmt("%.1f", x0) + "\" x2=\"" + Fmt("%.1f", x1) + "\" y1=\"" + Fmt("%.1f", y0) +
-       "\" y2=\"" + Fmt("%.1f", y0) + "\"/>";
-  s += "<line class=\"axis\" x1=\"" + Fmt("%.1f", x0) + "\" x2=\"" + Fmt("%.1f", x0) + "\" y1=\"" + Fmt("%.1f", y0) +
-       "\" y2=\"" + Fmt("%.1f", y1) + "\"/>";
-  s += "<text class=\"label\" x=\"" + Fmt("%.1f", (x0 + x1) / 2) + "\" y=\"" + std::to_string(c.height - 6) +
+  s += "<line class=\"axis\" x1=\"" + FormatFixed(x0, 1) + "\" x2=\"" + FormatFixed(x1, 1) + "\" y1=\"" + FormatFixed(y0, 1) +
+       "\" y2=\"" + FormatFixed(y0, 1) + "\"/>";
+  s += "<line class=\"axis\" x1=\"" + FormatFixed(x0, 1) + "\" x2=\"" + FormatFixed(x0, 1) + "\" y1=\"" + FormatFixed(y0, 1) +
+       "\" y2=\"" + FormatFixed(y1, 1) + "\"/>";
+  s += "<text class=\"label\" x=\"" + FormatFixed((x0 + x1) / 2, 1) + "\" y=\"" + std::to_string(c.height - 6) +
        "\" text-anchor=\"middle\">" + HtmlEscape(c.x.label) + "</text>";
-  s += "<text class=\"label\" transform=\"translate(12," + Fmt("%.1f", (y0 + y1) / 2) +
+  s += "<text class=\"label\" transform=\"translate(12," + FormatFixed((y0 + y1) / 2, 1) +
        ") rotate(-90)\" text-anchor=\"middle\">" + HtmlEscape(c.y.label) + "</text>";
   for (size_t i = 0; i < c.legend.size(); ++i) {
     const double ly = Chart::kTop + 8 + 15 * static_cast<double>(i);
     if (ly > c.height - Chart::kBottom) break;
-    s += "<line x1=\"" + Fmt("%.1f", x1 + 8) + "\" x2=\"" + Fmt("%.1f", x1 + 24) + "\" y1=\"" + Fmt("%.1f", ly) +
-         "\" y2=\"" + Fmt("%.1f", ly) + "\" stroke=\"" + Color(i) + "\" stroke-width=\"2\"/>";
-    s += "<text class=\"legend\" x=\"" + Fmt("%.1f", x1 + 28) + "\" y=\"" + Fmt("%.1f", ly + 3.5) + "\">" +
+    s += "<line x1=\"" + FormatFixed(x1 + 8, 1) + "\" x2=\"" + FormatFixed(x1 + 24, 1) + "\" y1=\"" + FormatFixed(ly, 1) +
+         "\" y2=\"" + FormatFixed(ly, 1) + "\" stroke=\"" + Color(i) + "\" stroke-width=\"2\"/>";
+    s += "<text class=\"legend\" x=\"" + FormatFixed(x1 + 28, 1) + "\" y=\"" + FormatFixed(ly + 3.5, 1) + "\">" +
          HtmlEscape(Shorten(c.legend[i], 16)) + "<title>" + HtmlEscape(c.legend[i]) + "</title></text>";
   }
   return s + "</g>";
@@ -180,14 +174,14 @@ std::string LineChart(Chart c, const std::vector<Series>& series, bool with_lege
     ChartPoint last;
     for (const auto& p : series[i].points) {
       if (!c.Visible(p)) continue;
-      pts += Fmt("%.1f", c.Px(p.first)) + "," + Fmt("%.1f", c.Py(p.second)) + " ";
+      pts += FormatFixed(c.Px(p.first), 1) + "," + FormatFixed(c.Py(p.second), 1) + " ";
       last = p;
       ++n;
     }
     if (n == 0) continue;
     const std::string title = "<title>" + HtmlEscape(series[i].title) + "</title>";
     if (n == 1) {
-      out += "<circle class=\"series\" cx=\"" + Fmt("%.1f", c.Px(last.first)) + "\" cy=\"" + Fmt("%.1f", c.Py(last.second)) +
+      out += "<circle class=\"series\" cx=\"" + FormatFixed(c.Px(last.first), 1) + "\" cy=\"" + FormatFixed(c.Py(last.second), 1) +
              "\" r=\"3\" fill=\"" + Color(i) + "\">" + title + "</circle>";
     } else {
       pts.pop_back();

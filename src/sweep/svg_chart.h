@@ -16,8 +16,6 @@ namespace claimsweep {
 // C0 control characters other than tab, newline and CR into U+FFFD.
 std::string HtmlEscape(std::string_view s);
 
-// snprintf of one number.
-std::string Fmt(const char* format, double v);
 // Cuts `s` to at most `n` bytes on a UTF-8 character boundary, with an ellipsis.
 std::string Shorten(const std::string& s, size_t n);
 // The i-th colour of a ten-colour palette (repeating).

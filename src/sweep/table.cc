@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "core/json.h"
 #include "core/terminal_text.h"
 
 namespace claimsweep {
@@ -60,26 +61,20 @@ std::string RenderCsv(const Row& header, const std::vector<Row>& rows) {
   return out;
 }
 
-std::string JsonString(const std::string& s) {
-  std::string o = "\"";
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"': o += "\\\""; break;
-      case '\\': o += "\\\\"; break;
-      case '\n': o += "\\n"; break;
-      case '\r': o += "\\r"; break;
-      case '\t': o += "\\t"; break;
-      default:
-        if (c < 0x20) {
-          char b[8];
-          std::snprintf(b, sizeof b, "\\u%04x", c);
-          o += b;
-        } else {
-          o += static_cast<char>(c);
-        }
-    }
+void JsonArrayWriter::Add(const google::protobuf::Message& element) {
+  buf_ += empty_ ? "\n  " : ",\n  ";
+  empty_ = false;
+  AppendJson(element, &buf_);
+  if (buf_.size() >= (1 << 20)) {
+    std::fwrite(buf_.data(), 1, buf_.size(), out_);
+    buf_.clear();
   }
-  return o + "\"";
+}
+
+void JsonArrayWriter::Finish() {
+  buf_ += "\n]\n";
+  std::fwrite(buf_.data(), 1, buf_.size(), out_);
+  buf_.clear();
 }
 
 }  // namespace claimsweep

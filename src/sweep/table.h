@@ -1,6 +1,9 @@
-// Plain-text output helpers for `sweep`: aligned tables, CSV, JSON strings.
+// Output helpers for `sweep`: aligned tables, CSV, JSON arrays.
 #pragma once
 
+#include <google/protobuf/message.h>
+
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -13,7 +16,22 @@ using Row = std::vector<std::string>;
 std::string RenderTable(const Row& header, const std::vector<Row>& rows);
 // RFC 4180: fields with a comma, quote or newline are quoted; values exact.
 std::string RenderCsv(const Row& header, const std::vector<Row>& rows);
-// A JSON string literal, quotes included.
-std::string JsonString(const std::string& s);
+
+// A JSON array printed element by element as the elements are made, one a
+// line: "[\n  {...},\n  {...}\n]\n" ("[\n]\n" when empty). Each element is
+// printed by protobuf's printer (core/json.h's AppendJson); `out` is written in
+// chunks of about 1 MiB, so an array of any length takes bounded memory.
+class JsonArrayWriter {
+ public:
+  explicit JsonArrayWriter(std::FILE* out) : out_(out) { buf_ = "["; }
+  void Add(const google::protobuf::Message& element);
+  // REQUIRES: called once, after the last Add.
+  void Finish();
+
+ private:
+  std::FILE* out_;
+  std::string buf_;
+  bool empty_ = true;
+};
 
 }  // namespace claimsweep
