@@ -6,6 +6,7 @@
 #include <ctime>
 #include <vector>
 
+#include "core/publish.h"
 #include "core/token.h"
 
 namespace claimsweep {
@@ -79,13 +80,9 @@ Status TrialControl::State(uint64_t index, DerivedState* derived, TrialSnapshot*
 }
 
 void TrialControl::RemoveLeaseEntries(uint64_t index, uint32_t max_attempt) {
-  std::vector<std::string> names;
-  if (!env_->ListDir(layout_.leases_dir(), &names).ok()) return;
-  for (const std::string& n : names) {
-    uint64_t i = 0;
-    uint32_t a = 0;
-    if (ParseLeaseName(n, &i, &a) && i == index && a <= max_attempt) env_->RemoveFile(layout_.lease_entry_path(n));
-  }
+  std::vector<LeaseEntry> entries;
+  if (!ListLeaseEntries(env_, layout_, &entries).ok()) return;
+  claimsweep::RemoveLeaseEntries(env_, layout_, entries, index, uint64_t{max_attempt} + 1);
 }
 
 Status TrialControl::Stop(uint64_t index, ControlReport* r) {
@@ -118,8 +115,8 @@ Status TrialControl::Stop(uint64_t index, ControlReport* r) {
       const std::string tmp = layout_.tmp_path(token_, ".stop." + std::to_string(temp_counter_++));
       Status s = env_->CreateDir(tmp);
       if (s.ok()) s = env_->CreateExclusive(tmp + "/stop", note);
-      if (s.ok()) s = env_->Rename(tmp, layout_.trial_dir(index));
-      if (s.ok() || (s.IsAlreadyExists() && !env_->Exists(tmp))) {
+      if (s.ok()) s = PublishDir(env_, tmp, layout_.trial_dir(index));
+      if (s.ok()) {
         // A claimer elected for this point (leases/<i>.0001) now loses its
         // publish; its entry would only make claimers re-read a stopped trial.
         RemoveLeaseEntries(index, 1);
