@@ -70,10 +70,10 @@ Status Claimer::TryClaimNew(uint64_t index, bool exclusive) {
   // O_EXCL it also elects one builder per point: losers pay one call.
   if (exclusive) CS_RETURN_IF_ERROR(env_->CreateExclusive(layout_.lease_path(index, 1), ""));
   const std::string tmp = NewTempPath();
-  const std::string attempt = tmp + "/" + AttemptName(1);
+  const std::string attempt = SweepLayout::staged_attempt_dir(tmp, 1);
   Status s = env_->CreateDir(tmp);
   if (s.ok()) s = env_->CreateDir(attempt);
-  if (s.ok()) s = env_->CreateExclusive(attempt + "/owner.json", OwnerJson(index, 1));
+  if (s.ok()) s = env_->CreateExclusive(SweepLayout::staged_owner_path(attempt), OwnerJson(index, 1));
   if (s.ok()) s = PublishDir(env_, tmp, layout_.trial_dir(index));
   if (!s.ok()) {
     env_->RemoveTree(tmp);
@@ -85,7 +85,7 @@ Status Claimer::TryClaimNew(uint64_t index, bool exclusive) {
 Status Claimer::TryTakeOver(uint64_t index, uint32_t attempt, Claim* claim) {
   const std::string tmp = NewTempPath();
   Status s = env_->CreateDir(tmp);
-  if (s.ok()) s = env_->CreateExclusive(tmp + "/owner.json", OwnerJson(index, attempt));
+  if (s.ok()) s = env_->CreateExclusive(SweepLayout::staged_owner_path(tmp), OwnerJson(index, attempt));
   if (s.ok()) {
     s = env_->CreateExclusive(layout_.lease_path(index, attempt), "");
     if (s.IsAlreadyExists()) s = Status::OK();  // a racing taker's; the publish decides

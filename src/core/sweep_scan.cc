@@ -55,7 +55,6 @@ namespace {
 // besides claimsweep's records: a link or FIFO there makes the trial broken.
 std::string TaskFileProblem(Env* env, const SweepLayout& layout, const SweepSpec& spec, uint64_t index,
                             uint32_t attempt) {
-  const std::string prefix = layout.root() + "/";
   std::vector<std::string> paths = {MetricsCsvPath(spec, layout, index)};
   if (attempt > 0) paths.push_back(layout.log_path(index, attempt));
   for (const std::string& p : paths) {
@@ -64,8 +63,7 @@ std::string TaskFileProblem(Env* env, const SweepLayout& layout, const SweepSpec
     if (s.IsNotFound()) continue;
     if (!s.ok()) return s.message();
     if ((info.mode & S_IFMT) != S_IFREG) {
-      const std::string rel = p.compare(0, prefix.size(), prefix) == 0 ? p.substr(prefix.size()) : p;
-      return rel + " is " + FileTypeName(info.mode) + ", not a regular file; claimsweep never follows or reads such entries";
+      return layout.relative(p) + " is " + FileTypeName(info.mode) + ", not a regular file; claimsweep never follows or reads such entries";
     }
   }
   return "";
