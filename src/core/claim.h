@@ -67,7 +67,14 @@ struct HeldTrial {
   double seconds_left = 0;       // from the filesystem's now at that claim
 };
 
-// Not thread-safe; one per process (or per thread, each with its own token).
+// Thread-safety: Heartbeat and CheckOwnership only read what the constructor
+// set (and call the Env, which is thread-safe), so they may be called from
+// any thread, concurrently with each other and with any other method: `trial`'s
+// lease keeper heartbeats on its own thread while the owner's thread runs the
+// task (a train task's writes check ownership from there). Every other method
+// changes the claimer's state (its temp counter, frontier hint, lease cache):
+// one thread at a time. Claimers in different threads or processes need
+// distinct tokens.
 class Claimer {
  public:
   // `token` identifies this process (ProcessToken()); it must be unique.
