@@ -85,6 +85,12 @@ Status ScanSweep(Env* env, const SweepLayout& layout, const SweepSpec& spec, uin
     found[k].index = i;
     FileInfo info;
     if (env->Stat(layout.result_path(i), &info).ok() && (info.mode & S_IFMT) == S_IFREG) {
+      if (info.size == 0) {  // the stat says so for free; a record is never empty
+        found[k].derived.state = TrialState::kBroken;
+        found[k].derived.problem = layout.relative(layout.result_path(i)) +
+                                   " is empty: a result is written whole (fsync, then link), so it was damaged";
+        return;
+      }
       found[k].derived.state = TrialState::kDone;
       found[k].derived.latest_attempt = 0;  // `sweep status` reads the attempts of the rows it shows
       return;
