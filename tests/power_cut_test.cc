@@ -23,14 +23,11 @@ namespace {
 
 constexpr uint64_t kPoints = 5;
 
-struct Fixture {
-  testing::TempDir tmp;
-  SweepSpec spec = testing::MustParse(R"(
-    grid { param { name: "x" range { start: 0 stop: 5 step: 1 } } }
-    command { argv: "true" }
-    claim { lease_seconds: 30 heartbeat_seconds: 1 max_attempts: 2 })");
-  SweepLayout layout{tmp.path() + "/s"};
-  Fixture() { testing::InitSweep(layout.root(), spec); }
+struct Fixture : testing::InitedSweep {
+  Fixture()
+      : InitedSweep(R"(grid { param { name: "x" range { start: 0 stop: 5 step: 1 } } }
+                       command { argv: "true" }
+                       claim { lease_seconds: 30 heartbeat_seconds: 1 max_attempts: 2 })") {}
 
   Claimer Make(Env* env, const std::string& token) { return Claimer(env, layout, spec.claim(), kPoints, token); }
   TrialControl Control(Env* env, const std::string& token) {

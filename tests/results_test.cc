@@ -19,13 +19,11 @@ namespace {
 // never crash, never count the trial done with other values than the
 // record's, and name the file when they cannot read it.
 TEST(Results, AResultCutAtEveryByteIsNeverReadAsDoneWithWrongValues) {
-  testing::TempDir tmp;
-  const SweepSpec spec = testing::MustParse(R"(
-    grid { param { name: "lr" values: ["0.1", "0.01"] } }
-    command { argv: "true" }
-    claim { lease_seconds: 30 heartbeat_seconds: 1 max_attempts: 2 })");
-  const SweepLayout layout(tmp.path() + "/s");
-  testing::InitSweep(layout.root(), spec);
+  const testing::InitedSweep sweep(R"(grid { param { name: "lr" values: ["0.1", "0.01"] } }
+                                      command { argv: "true" }
+                                      claim { lease_seconds: 30 heartbeat_seconds: 1 max_attempts: 2 })");
+  const SweepSpec& spec = sweep.spec;
+  const SweepLayout& layout = sweep.layout;
   auto ps = PointSpace::Create(spec);
   ASSERT_OK(ps);
   Claimer claimer(Env::Default(), layout, spec.claim(), ps->size(), "a");
