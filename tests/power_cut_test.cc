@@ -132,14 +132,17 @@ void ExpectWholeRecords(Fixture& f, const char* when) {
   EXPECT_EQ(scan.counts[static_cast<int>(TrialState::kDone)], res.counts[static_cast<int>(TrialState::kDone)]);
 }
 
-TEST(PowerCut, AtEveryOperationUnsyncedDataIsLostAndNoPointIsLostOrDoneTwice) {
+// `confined`: through the Env of `trial` and `sweep` (NewSweepEnv).
+void PowerCutAtEveryOperation(bool confined) {
   for (int mode = kCommit; mode <= kResume; ++mode) {
     long crash_at = 0;
     for (;; ++crash_at) {
       ASSERT_LT(crash_at, 80) << ModeName(mode) << " never ran to its end";
       SCOPED_TRACE(std::string(ModeName(mode)) + ", power cut at op " + std::to_string(crash_at));
       Fixture f;
-      FaultEnv dying(Env::Default());
+      std::unique_ptr<Env> sweep_env = confined ? NewSweepEnv(f.layout.root()) : nullptr;
+      Env* base = confined ? sweep_env.get() : Env::Default();
+      FaultEnv dying(base);
       dying.DropUnsyncedDataAtCrash(true);
       dying.CrashAtOp(crash_at);
       std::map<uint64_t, int> commits = DyingRun(f, &dying, mode);
@@ -147,7 +150,7 @@ TEST(PowerCut, AtEveryOperationUnsyncedDataIsLostAndNoPointIsLostOrDoneTwice) {
       ExpectWholeRecords(f, "right after the power cut");
 
       RunAgain(f, mode);
-      FaultEnv later(Env::Default());
+      FaultEnv later(base);
       later.AdvanceClock(31);  // past every lease: a dead owner's trial is taken over
       Claimer b = f.Make(&later, "b");
       Claim c;
@@ -173,6 +176,9 @@ TEST(PowerCut, AtEveryOperationUnsyncedDataIsLostAndNoPointIsLostOrDoneTwice) {
     EXPECT_GE(crash_at, 3) << ModeName(mode);
   }
 }
+
+TEST(PowerCut, AtEveryOperationUnsyncedDataIsLostAndNoPointIsLostOrDoneTwice) { PowerCutAtEveryOperation(false); }
+TEST(PowerCut, AtEveryOperationThroughTheSweepEnvNoPointIsLostOrDoneTwice) { PowerCutAtEveryOperation(true); }
 
 }  // namespace
 }  // namespace claimsweep
