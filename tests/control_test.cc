@@ -179,6 +179,23 @@ TEST(Control, StopOfAPointWhoseElectionAClaimerWonMakesItsPublishLose) {
   EXPECT_EQ(c.index, 1u);
 }
 
+// NFS: the stop of a pending point is published like a claim (PublishDir,
+// publish.h); a rename answered EEXIST after it succeeded is still its own.
+TEST(Control, StopOfAPendingPointWhoseRenameReportsExistsAfterSucceedingStillStopsIt) {
+  Fixture f;
+  ASSERT_OK(Env::Default()->CreateExclusive(f.layout.lease_path(0, 1), ""));
+  FaultEnv nfs(Env::Default());
+  nfs.ReportExistsAfterSuccess(true);
+  ControlReport r;
+  ASSERT_OK(f.Control(&nfs).Stop(0, &r));
+  EXPECT_TRUE(r.changed);
+  EXPECT_EQ(r.what, "stopped (was pending; it will not be claimed)");
+  EXPECT_EQ(f.State(0), TrialState::kStopped);
+  EXPECT_EQ(f.List(f.layout.trial_dir(0)), std::vector<std::string>{"stop"});
+  EXPECT_TRUE(f.List(f.layout.leases_dir()).empty());
+  for (const std::string& n : f.List(f.layout.tmp_dir())) EXPECT_EQ(n.find(".stop."), std::string::npos) << n;
+}
+
 TEST(Control, StopOfARunningTrialEndsItAndItsReleaseKeepsItStopped) {
   Fixture f;
   Claimer a = f.Make(Env::Default(), "a");

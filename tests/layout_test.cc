@@ -46,6 +46,65 @@ TEST(Layout, RejectsForeignNames) {
   EXPECT_FALSE(ParseAttemptEntry("attempt-", &a, &kind));
 }
 
+// Every name the layout builds in a trial directory parses back to what it
+// is, so the states (trial_state.cc) and reset's move order (control.cc)
+// read the same names the writers write.
+TEST(Layout, EveryTrialEntryItBuildsParsesBackToItsKind) {
+  SweepLayout l("/s/");
+  EXPECT_EQ(l.trial_dir(3), "/s/trials/000003");
+  auto name = [&](const std::string& path) {
+    const std::string dir = l.trial_dir(3) + "/";
+    EXPECT_EQ(path.compare(0, dir.size(), dir), 0) << path;
+    return path.substr(dir.size());
+  };
+  const std::pair<std::string, TrialEntry> want[] = {
+      {name(l.result_path(3)), TrialEntry::kResult},
+      {name(l.stop_path(3)), TrialEntry::kStop},
+      {name(l.unordered_path(3)), TrialEntry::kUnordered},
+      {name(l.work_dir(3)), TrialEntry::kWork},
+      {name(l.checkpoints_dir(3)), TrialEntry::kCheckpoints},
+      {name(l.metrics_csv_path(3, /*in_work_dir=*/false)), TrialEntry::kMetricsCsv},
+      {RetryMarkerName(2), TrialEntry::kRetryMarker},
+      {name(l.attempt_dir(3, 2)), TrialEntry::kAttempt},
+      {name(l.released_path(3, 2)), TrialEntry::kAttempt},
+      {name(l.failed_path(3, 2)), TrialEntry::kAttempt},
+      {name(l.fatal_path(3, 2)), TrialEntry::kAttempt},
+      {"model.pt", TrialEntry::kOther},
+      {"result.json.tmp.x", TrialEntry::kOther},
+  };
+  for (const auto& [n, kind] : want) {
+    uint32_t k = 0;
+    AttemptEntry ak;
+    EXPECT_EQ(ParseTrialEntry(n, &k, &ak), kind) << n;
+    if (kind == TrialEntry::kAttempt || kind == TrialEntry::kRetryMarker) {
+      EXPECT_EQ(k, 2u) << n;
+    }
+  }
+  EXPECT_EQ(l.metrics_csv_path(3, /*in_work_dir=*/true), l.work_dir(3) + "/metrics.csv");
+  // Staged in tmp/, the same names a publish makes visible.
+  const std::string staged = l.tmp_path("tok", ".0");
+  EXPECT_EQ(SweepLayout::staged_owner_path(SweepLayout::staged_attempt_dir(staged, 1)), staged + "/attempt-0001/owner.json");
+  EXPECT_EQ(SweepLayout::staged_stop_path(staged), staged + "/stop");
+  // Released lease entries are named and parsed in one place too.
+  uint64_t i = 0;
+  uint32_t a = 0;
+  bool released = false;
+  ASSERT_TRUE(ParseLeaseName(LeaseName(42, 3, /*released=*/true), &i, &a, &released));
+  EXPECT_TRUE(released);
+  EXPECT_EQ(l.released_lease_path(42, 3), l.leases_dir() + "/" + LeaseName(42, 3, true));
+  EXPECT_EQ(l.archive_dir(4, "T"), "/s/archive/000004-T");
+  EXPECT_EQ(l.archive_dir(4, "T", 2), "/s/archive/000004-T-2");
+}
+
+TEST(Layout, MessagesNameEntriesRelativeToTheSweep) {
+  SweepLayout l("/data/s");
+  EXPECT_EQ(l.relative(l.result_path(3)), "trials/000003/result.json");
+  EXPECT_EQ(l.relative(l.owner_path(3, 1)), "trials/000003/attempt-0001/owner.json");
+  EXPECT_EQ(l.relative("/data/sx/trials"), "/data/sx/trials");  // not below the sweep: as is
+  EXPECT_EQ(l.relative("/data/s"), "/data/s");
+  EXPECT_EQ(SweepLayout("/").relative("/trials/000001"), "trials/000001");
+}
+
 TEST(Template, SubstitutesEscapesAndRefusesUnknown) {
   std::string out;
   ASSERT_TRUE(Substitute("--lr={lr} {{x}} {index}", {{"lr", "0.1"}, {"index", "4"}}, &out).ok());

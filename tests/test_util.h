@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/env.h"
+#include "core/layout.h"
 #include "core/spec.h"
 
 namespace claimsweep::testing {
@@ -27,6 +28,17 @@ SweepSpec MustParse(const std::string& text);
 
 // Creates a sweep directory as `sweep init` does.
 void InitSweep(const std::string& dir, const SweepSpec& spec);
+
+// A sweep made as `sweep init` does from `spec_text`, in TMP/s.
+struct InitedSweep {
+  explicit InitedSweep(const std::string& spec_text)
+      : spec(MustParse(spec_text)), layout(tmp.path() + "/s") {
+    InitSweep(layout.root(), spec);
+  }
+  TempDir tmp;
+  SweepSpec spec;
+  SweepLayout layout;
+};
 
 std::string ReadAll(const std::string& path);
 // A train trial's metrics.csv rows cut to the columns a resumed run must

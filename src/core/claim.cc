@@ -7,6 +7,7 @@
 #include <map>
 
 #include "core/json.h"
+#include "core/publish.h"
 #include "core/token.h"
 #include "records.pb.h"
 
@@ -57,15 +58,6 @@ std::string Claimer::OwnerJson(uint64_t index, uint32_t attempt) const {
   return ToJson(o, /*pretty=*/false);
 }
 
-Status Claimer::Publish(const std::string& tmp, const std::string& target) {
-  Status s = env_->Rename(tmp, target);
-  if (s.ok()) return s;
-  // On NFS a retransmitted RENAME can report failure after the first one
-  // succeeded. Our temp directory is unique to us: if it is gone, we won.
-  if (s.IsAlreadyExists() && !env_->Exists(tmp)) return Status::OK();
-  return s;
-}
-
 void Claimer::DropLeaseIfDone(uint64_t index, uint32_t attempt) {
   // We lost the publish after creating the lease entry. If the winner had
   // already committed (and removed its entry), ours would be left behind.
@@ -78,11 +70,11 @@ Status Claimer::TryClaimNew(uint64_t index, bool exclusive) {
   // O_EXCL it also elects one builder per point: losers pay one call.
   if (exclusive) CS_RETURN_IF_ERROR(env_->CreateExclusive(layout_.lease_path(index, 1), ""));
   const std::string tmp = NewTempPath();
-  const std::string attempt = tmp + "/" + AttemptName(1);
+  const std::string attempt = SweepLayout::staged_attempt_dir(tmp, 1);
   Status s = env_->CreateDir(tmp);
   if (s.ok()) s = env_->CreateDir(attempt);
-  if (s.ok()) s = env_->CreateExclusive(attempt + "/owner.json", OwnerJson(index, 1));
-  if (s.ok()) s = Publish(tmp, layout_.trial_dir(index));
+  if (s.ok()) s = env_->CreateExclusive(SweepLayout::staged_owner_path(attempt), OwnerJson(index, 1));
+  if (s.ok()) s = PublishDir(env_, tmp, layout_.trial_dir(index));
   if (!s.ok()) {
     env_->RemoveTree(tmp);
     if (s.IsAlreadyExists()) DropLeaseIfDone(index, 1);
@@ -93,12 +85,12 @@ Status Claimer::TryClaimNew(uint64_t index, bool exclusive) {
 Status Claimer::TryTakeOver(uint64_t index, uint32_t attempt, Claim* claim) {
   const std::string tmp = NewTempPath();
   Status s = env_->CreateDir(tmp);
-  if (s.ok()) s = env_->CreateExclusive(tmp + "/owner.json", OwnerJson(index, attempt));
+  if (s.ok()) s = env_->CreateExclusive(SweepLayout::staged_owner_path(tmp), OwnerJson(index, attempt));
   if (s.ok()) {
     s = env_->CreateExclusive(layout_.lease_path(index, attempt), "");
     if (s.IsAlreadyExists()) s = Status::OK();  // a racing taker's; the publish decides
   }
-  if (s.ok()) s = Publish(tmp, layout_.attempt_dir(index, attempt));
+  if (s.ok()) s = PublishDir(env_, tmp, layout_.attempt_dir(index, attempt));
   if (!s.ok()) {
     env_->RemoveTree(tmp);
     if (s.IsAlreadyExists()) DropLeaseIfDone(index, attempt);
@@ -116,20 +108,15 @@ Status Claimer::TryTakeOver(uint64_t index, uint32_t attempt, Claim* claim) {
 }
 
 void Claimer::RemoveLeaseEntries(uint64_t index, const std::vector<LeaseEntry>& entries, uint32_t below) {
-  for (const LeaseEntry& e : entries) {
-    if (e.attempt < below && env_->RemoveFile(layout_.lease_entry_path(e.name)).ok()) ++stats_.garbage_removed;
-  }
+  stats_.garbage_removed += claimsweep::RemoveLeaseEntries(env_, layout_, entries, index, below);
 }
 
 Status Claimer::ClaimOpenTrial(Claim* claim) {
-  std::vector<std::string> names;
-  CS_RETURN_IF_ERROR(env_->ListDir(layout_.leases_dir(), &names));
+  std::vector<LeaseEntry> listed;
+  CS_RETURN_IF_ERROR(ListLeaseEntries(env_, layout_, &listed));
   std::map<uint64_t, std::vector<LeaseEntry>> open;
-  for (std::string& n : names) {
-    uint64_t i = 0;
-    uint32_t a = 0;
-    bool released = false;
-    if (ParseLeaseName(n, &i, &a, &released) && i < num_points_) open[i].push_back({a, released, std::move(n)});
+  for (LeaseEntry& e : listed) {
+    if (e.index < num_points_) open[e.index].push_back(std::move(e));
   }
   const int64_t recheck_ns = static_cast<int64_t>(policy_.heartbeat_seconds() * 1e9);
   int64_t now_ns = 0;
@@ -320,18 +307,7 @@ Status Claimer::Commit(const Claim& c, const std::string& result_json) {
   // Whole and durable before it becomes visible: fsync'ed temp, then link.
   const std::string tmp = NewTempPath();
   CS_RETURN_IF_ERROR(env_->CreateExclusive(tmp, result_json, /*sync=*/true));
-  Status s = env_->LinkExclusive(tmp, layout_.result_path(c.index));
-  if (s.IsAlreadyExists()) {
-    // An NFS LINK retransmitted after it succeeded reports EEXIST (the Env
-    // checks the link count, but attributes can be stale): the result that
-    // is there is ours if it is our record byte for byte (it names this
-    // attempt and its start, so no other attempt's is equal).
-    std::string there;
-    if (env_->ReadFileAtMost(layout_.result_path(c.index), result_json.size() + 1, &there).ok() &&
-        there == result_json) {
-      s = Status::OK();
-    }
-  }
+  Status s = PublishFile(env_, tmp, layout_.result_path(c.index), result_json);
   env_->RemoveFile(tmp);
   if (!s.ok()) return s;
   env_->RemoveFile(layout_.lease_path(c.index, c.attempt));

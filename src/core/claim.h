@@ -7,15 +7,16 @@
 //   2. build tmp/<token>.<n>/attempt-0001/owner.json (owner.json's mtime is
 //      the heartbeat)
 //   3. rename the temp dir to trials/<i>. rename onto a non-empty directory
-//      fails, so exactly one process publishes trials/<i>. If it reports
-//      EEXIST but our temp dir is gone, our rename did succeed (NFS retransmit).
+//      fails, so exactly one process publishes trials/<i> (PublishDir,
+//      publish.h, which also says why an EEXIST from NFS can be ours).
 // Take over attempt k of trial i (interrupted, or stale: heartbeat older than
 // the lease as judged by the filesystem's clock):
 //   the same with tmp/<token>.<n>/owner.json renamed to
 //   trials/<i>/attempt-<k+1>; whoever publishes attempt k+1 owns the trial.
 // Fencing: an owner checks that attempt k+1 does not exist before every write
 // others read (result, release, failure records) and on every heartbeat.
-// Commit: result.json is linked into place (link(2): first writer wins).
+// Commit: result.json is linked into place (link(2): first writer wins;
+// PublishFile, publish.h).
 //
 // The lowest unclaimed index is found by galloping search from a per-process
 // hint over trials/ (claims are made in index order, so claimed indices form
@@ -36,6 +37,7 @@
 
 #include "core/env.h"
 #include "core/layout.h"
+#include "core/publish.h"
 #include "core/trial_state.h"
 #include "spec.pb.h"
 
@@ -65,7 +67,14 @@ struct HeldTrial {
   double seconds_left = 0;       // from the filesystem's now at that claim
 };
 
-// Not thread-safe; one per process (or per thread, each with its own token).
+// Thread-safety: Heartbeat and CheckOwnership only read what the constructor
+// set (and call the Env, which is thread-safe), so they may be called from
+// any thread, concurrently with each other and with any other method: `trial`'s
+// lease keeper heartbeats on its own thread while the owner's thread runs the
+// task (a train task's writes check ownership from there). Every other method
+// changes the claimer's state (its temp counter, frontier hint, lease cache):
+// one thread at a time. Claimers in different threads or processes need
+// distinct tokens.
 class Claimer {
  public:
   // `token` identifies this process (ProcessToken()); it must be unique.
@@ -109,17 +118,11 @@ class Claimer {
   const std::string& token() const { return token_; }
 
  private:
-  struct LeaseEntry {
-    uint32_t attempt;
-    bool released;
-    std::string name;
-  };
   Status ClaimOpenTrial(Claim* claim);
   Status TryTakeOver(uint64_t index, uint32_t attempt, Claim* claim);
   // `exclusive`: create the lease entry with O_EXCL first (a new point);
   // otherwise adopt the existing entry (a point whose claimer died).
   Status TryClaimNew(uint64_t index, bool exclusive);
-  Status Publish(const std::string& tmp, const std::string& target);
   uint64_t FindFrontier();
   void DropLeaseIfDone(uint64_t index, uint32_t attempt);
   void RemoveLeaseEntries(uint64_t index, const std::vector<LeaseEntry>& entries, uint32_t below);

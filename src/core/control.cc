@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/number_format.h"
+#include "core/publish.h"
 #include "core/token.h"
 
 namespace claimsweep {
@@ -20,19 +21,24 @@ std::string Secs(double s) { return FormatDouble(s); }
 // never as something a claimer would take over early.
 int MoveOrder(const std::string& name, uint32_t* attempt) {
   AttemptEntry kind;
+  uint32_t number = 0;
   *attempt = 0;
-  if (ParseAttemptEntry(name, attempt, &kind)) {
-    switch (kind) {
-      case AttemptEntry::kDir: return 1;
-      case AttemptEntry::kReleased: return 2;
-      case AttemptEntry::kFailed:
-      case AttemptEntry::kFatal: return 3;
-    }
+  switch (ParseTrialEntry(name, &number, &kind)) {
+    case TrialEntry::kAttempt:
+      *attempt = number;
+      switch (kind) {
+        case AttemptEntry::kDir: return 1;
+        case AttemptEntry::kReleased: return 2;
+        case AttemptEntry::kFailed:
+        case AttemptEntry::kFatal: return 3;
+      }
+      return 3;
+    case TrialEntry::kStop: return 4;
+    case TrialEntry::kResult: return 5;
+    case TrialEntry::kUnordered: return -1;  // where the directory stands in claim order: stays
+    default:
+      return 0;  // work/ (a command's files), checkpoints/, metrics.csv, v1 commands' own files, retry markers
   }
-  if (name == "stop") return 4;
-  if (name == "result.json") return 5;
-  if (name == "unordered") return -1;  // where the directory stands in claim order: stays
-  return 0;  // work/ (a command's files), checkpoints/, metrics.csv, v1 commands' own files, retry markers
 }
 
 // Creates an empty marker or lease entry with O_EXCL; one that is already
@@ -76,13 +82,9 @@ Status TrialControl::State(uint64_t index, DerivedState* derived, TrialSnapshot*
 }
 
 void TrialControl::RemoveLeaseEntries(uint64_t index, uint32_t max_attempt) {
-  std::vector<std::string> names;
-  if (!env_->ListDir(layout_.leases_dir(), &names).ok()) return;
-  for (const std::string& n : names) {
-    uint64_t i = 0;
-    uint32_t a = 0;
-    if (ParseLeaseName(n, &i, &a) && i == index && a <= max_attempt) env_->RemoveFile(layout_.lease_entry_path(n));
-  }
+  std::vector<LeaseEntry> entries;
+  if (!ListLeaseEntries(env_, layout_, &entries).ok()) return;
+  claimsweep::RemoveLeaseEntries(env_, layout_, entries, index, uint64_t{max_attempt} + 1);
 }
 
 Status TrialControl::Stop(uint64_t index, ControlReport* r) {
@@ -114,9 +116,9 @@ Status TrialControl::Stop(uint64_t index, ControlReport* r) {
       // its fresh attempt instead (below).
       const std::string tmp = layout_.tmp_path(token_, ".stop." + std::to_string(temp_counter_++));
       Status s = env_->CreateDir(tmp);
-      if (s.ok()) s = env_->CreateExclusive(tmp + "/stop", note);
-      if (s.ok()) s = env_->Rename(tmp, layout_.trial_dir(index));
-      if (s.ok() || (s.IsAlreadyExists() && !env_->Exists(tmp))) {
+      if (s.ok()) s = env_->CreateExclusive(SweepLayout::staged_stop_path(tmp), note);
+      if (s.ok()) s = PublishDir(env_, tmp, layout_.trial_dir(index));
+      if (s.ok()) {
         // A claimer elected for this point (leases/<i>.0001) now loses its
         // publish; its entry would only make claimers re-read a stopped trial.
         RemoveLeaseEntries(index, 1);
@@ -167,9 +169,9 @@ Status TrialControl::Stop(uint64_t index, ControlReport* r) {
 }
 
 std::string TrialControl::NewArchiveDir(uint64_t index) {
-  const std::string base = layout_.archive_dir(index, stamp_.empty() ? UtcStamp() : stamp_);
-  std::string dir = base;
-  for (int n = 2; env_->Exists(dir); ++n) dir = base + "-" + std::to_string(n);
+  const std::string stamp = stamp_.empty() ? UtcStamp() : stamp_;
+  std::string dir = layout_.archive_dir(index, stamp);
+  for (int n = 2; env_->Exists(dir); ++n) dir = layout_.archive_dir(index, stamp, n);
   return dir;
 }
 
@@ -196,13 +198,13 @@ Status TrialControl::Reset(uint64_t index, bool force, ControlReport* r) {
   if (!ls.ok() && d.state == TrialState::kBroken) {
     // trials/<i> itself is not a plain directory: nothing in it is ours to move.
     r->refused = true;
-    r->what = "broken: " + d.problem + "; not reset: move trials/" + TrialName(index) +
+    r->what = "broken: " + d.problem + "; not reset: move " + layout_.relative(layout_.trial_dir(index)) +
               " away yourself, then the point is pending again";
     return Status::OK();
   }
   CS_RETURN_IF_ERROR(ls);
   const std::string entry = layout_.released_lease_path(index, 1);
-  if (names.empty() || (names.size() == 1 && names[0] == "unordered")) {
+  if (names.empty() || (names.size() == 1 && names[0] == kUnorderedFileName)) {
     CS_RETURN_IF_ERROR(CreateMarker(env_, entry, &r->changed));
     r->what = "nothing to archive (already reset); the next claim runs attempt 1";
     return Status::OK();
@@ -241,7 +243,7 @@ Status TrialControl::Reset(uint64_t index, bool force, ControlReport* r) {
   size_t moved = 0;
   for (const Item& it : items) {
     if (it.order < 0) continue;
-    Status s = env_->Rename(layout_.trial_entry_path(index, it.name), archive + "/" + it.name);
+    Status s = env_->Rename(layout_.trial_entry_path(index, it.name), SweepLayout::archive_entry_path(archive, it.name));
     if (s.IsNotFound()) continue;  // a concurrent reset moved it
     if (!s.ok()) {
       return Status::IOError("reset of trial " + TrialName(index) + " stopped after moving " + std::to_string(moved) +

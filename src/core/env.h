@@ -10,6 +10,14 @@
 //  - LinkExclusive: link(2), atomic, fails if the target exists; the NFS-safe
 //    "first writer wins".
 // No operation uses flock/fcntl locks.
+//
+// Thread-safety: every Env is safe to call from several threads at once, and
+// every implementation must be (Env::Default(), the confined Env of
+// NewSweepEnv, the test Envs). Callers rely on it: the results loader and
+// `sweep status` read trials on up to 8 threads (ParallelFor, sweep_scan.h),
+// and `trial`'s lease keeper heartbeats on its own thread while the owner's
+// thread runs the task (claim.h). Concurrent operations on the same path are
+// as atomic as the system calls behind them, no more.
 #pragma once
 
 #include <cstdint>
@@ -118,7 +126,8 @@ class Env {
 //  - RemoveTree removes links, never what they point at.
 // Messages name entries relative to the sweep. Paths outside the sweep (a
 // dataset, the spec given to `sweep init`, `report -o FILE`) and the root
-// itself behave as with Env::Default(). Thread-safe.
+// itself behave as with Env::Default(). Thread-safe, like every Env (the root
+// is opened once, under a lock).
 struct SweepEnvOptions {
   bool use_openat2 = true;  // false: always the per-component walk (tests)
 };

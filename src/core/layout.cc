@@ -31,12 +31,26 @@ std::string SweepLayout::attempt_dir(uint64_t index, uint32_t attempt) const {
   return trial_dir(index) + "/" + AttemptName(attempt);
 }
 
-std::string SweepLayout::archive_dir(uint64_t index, const std::string& stamp) const {
-  return root_ + "/archive/" + TrialName(index) + "-" + stamp;
+std::string SweepLayout::archive_dir(uint64_t index, const std::string& stamp, int n) const {
+  return root_ + "/archive/" + TrialName(index) + "-" + stamp + (n >= 2 ? "-" + std::to_string(n) : "");
 }
 
 std::string SweepLayout::lease_path(uint64_t index, uint32_t attempt) const {
   return leases_dir() + "/" + LeaseName(index, attempt);
+}
+
+std::string SweepLayout::released_lease_path(uint64_t index, uint32_t attempt) const {
+  return leases_dir() + "/" + LeaseName(index, attempt, /*released=*/true);
+}
+
+std::string SweepLayout::staged_attempt_dir(const std::string& staged_trial, uint32_t attempt) {
+  return staged_trial + "/" + AttemptName(attempt);
+}
+
+std::string SweepLayout::relative(const std::string& path) const {
+  const std::string prefix = root_ == "/" ? root_ : root_ + "/";
+  if (path.size() > prefix.size() && path.compare(0, prefix.size(), prefix) == 0) return path.substr(prefix.size());
+  return path;
 }
 
 std::string TrialName(uint64_t index) {
@@ -80,9 +94,10 @@ bool ParseAttemptEntry(const std::string& name, uint32_t* attempt, AttemptEntry*
   return true;
 }
 
-std::string LeaseName(uint64_t index, uint32_t attempt) {
+std::string LeaseName(uint64_t index, uint32_t attempt, bool released) {
   char buf[48];
-  std::snprintf(buf, sizeof buf, "%06llu.%04u", static_cast<unsigned long long>(index), attempt);
+  std::snprintf(buf, sizeof buf, "%06llu.%04u%s", static_cast<unsigned long long>(index), attempt,
+                released ? ".released" : "");
   return buf;
 }
 
@@ -99,6 +114,39 @@ bool ParseLeaseName(const std::string& name, uint64_t* index, uint32_t* attempt,
   *attempt = static_cast<uint32_t>(a);
   if (released) *released = rel;
   return true;
+}
+
+std::string RetryMarkerName(uint32_t after_attempt) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "retry-%04u", after_attempt);
+  return buf;
+}
+
+bool ParseRetryMarker(const std::string& name, uint32_t* after_attempt) {
+  static const std::string kPrefix = "retry-";
+  if (name.size() <= kPrefix.size() || name.size() > kPrefix.size() + 6 ||
+      name.compare(0, kPrefix.size(), kPrefix) != 0) {
+    return false;
+  }
+  uint32_t v = 0;
+  for (size_t i = kPrefix.size(); i < name.size(); ++i) {
+    if (name[i] < '0' || name[i] > '9') return false;
+    v = v * 10 + static_cast<uint32_t>(name[i] - '0');
+  }
+  *after_attempt = v;
+  return true;
+}
+
+TrialEntry ParseTrialEntry(const std::string& name, uint32_t* number, AttemptEntry* attempt_kind) {
+  if (name == kResultFileName) return TrialEntry::kResult;
+  if (name == kStopFileName) return TrialEntry::kStop;
+  if (name == kUnorderedFileName) return TrialEntry::kUnordered;
+  if (name == kWorkDirName) return TrialEntry::kWork;
+  if (name == kCheckpointsDirName) return TrialEntry::kCheckpoints;
+  if (name == kMetricsCsvFileName) return TrialEntry::kMetricsCsv;
+  if (ParseRetryMarker(name, number)) return TrialEntry::kRetryMarker;
+  if (ParseAttemptEntry(name, number, attempt_kind)) return TrialEntry::kAttempt;
+  return TrialEntry::kOther;
 }
 
 }  // namespace claimsweep

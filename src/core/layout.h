@@ -14,10 +14,16 @@
 //   DIR/trials/<index>/result.json      commit point: the trial is done
 //   DIR/trials/<index>/stop             the user asked it to stop
 //   DIR/trials/<index>/work/            a command's own files (version >= 2)
+//   DIR/trials/<index>/checkpoints/     a train task's checkpoints (checkpoint_file.h)
+//   DIR/trials/<index>/[work/]metrics.csv   one row per epoch (TaskDir, spec.h)
+//   DIR/trials/<index>/retry-<k>        `sweep retry`: failures up to attempt k no longer count
 //   DIR/trials/<index>/unordered        published out of claim order (`sweep resume`)
 //   DIR/leases/<index>.<k>[.released]   index of open trials (a hint, not truth);
 //                                       ".released": claimable now
 //   DIR/tmp/                            private temp files and directories
+//   DIR/archive/<index>-<UTC stamp>[-n]/   `sweep reset`: what trials/<index>/ held
+//
+// Messages name entries relative to DIR (relative()), as the confined Env does.
 #pragma once
 
 #include <cstdint>
@@ -27,6 +33,15 @@ namespace claimsweep {
 
 inline constexpr const char* kSpecFileName = "sweep.textproto";
 inline constexpr const char* kSpecDigestFileName = "sweep.sha256";
+// The entries of trials/<index>/ and attempt-<k>/ that are not numbered.
+inline constexpr const char* kResultFileName = "result.json";
+inline constexpr const char* kStopFileName = "stop";
+inline constexpr const char* kUnorderedFileName = "unordered";
+inline constexpr const char* kWorkDirName = "work";
+inline constexpr const char* kCheckpointsDirName = "checkpoints";
+inline constexpr const char* kMetricsCsvFileName = "metrics.csv";
+inline constexpr const char* kOwnerFileName = "owner.json";
+inline constexpr const char* kLogFileName = "log";
 
 class SweepLayout {
  public:
@@ -43,8 +58,13 @@ class SweepLayout {
   std::string slurm_dir() const { return root_ + "/slurm"; }
   std::string job_script_path() const { return slurm_dir() + "/job.sh"; }
   std::string jobs_list_path() const { return slurm_dir() + "/jobs.tsv"; }
-  // `sweep reset` moves a trial's entries here: archive/<index>-<UTC stamp>.
-  std::string archive_dir(uint64_t index, const std::string& stamp) const;
+  // `sweep reset` moves a trial's entries here: archive/<index>-<UTC stamp>,
+  // or archive/<index>-<UTC stamp>-<n> for the n-th (n >= 2) in one second.
+  std::string archive_dir(uint64_t index, const std::string& stamp, int n = 1) const;
+  // archive/<...>/NAME, for a name read from a listing of the trial directory.
+  static std::string archive_entry_path(const std::string& archive_dir, const std::string& name) {
+    return archive_dir + "/" + name;
+  }
   // A process's private temp entries in tmp/: "<token><suffix>", e.g. the
   // filesystem-clock probe (".clock" kind) or a directory being built.
   std::string tmp_path(const std::string& token, const std::string& suffix) const {
@@ -58,25 +78,37 @@ class SweepLayout {
   // A command task's own directory ({trial_dir}, its working directory) in
   // sweeps of spec format_version >= 2: the command's files live apart from
   // claimsweep's records, so no file it writes can change the trial's state.
-  std::string work_dir(uint64_t index) const { return trial_dir(index) + "/work"; }
-  std::string result_path(uint64_t index) const { return trial_dir(index) + "/result.json"; }
-  std::string stop_path(uint64_t index) const { return trial_dir(index) + "/stop"; }
+  std::string work_dir(uint64_t index) const { return trial_entry_path(index, kWorkDirName); }
+  // Where a task runs and writes metrics.csv: work_dir() when `in_work_dir`,
+  // else the trial directory itself (TaskDir, core/spec.h, decides which).
+  std::string task_dir(uint64_t index, bool in_work_dir) const {
+    return in_work_dir ? work_dir(index) : trial_dir(index);
+  }
+  std::string metrics_csv_path(uint64_t index, bool in_work_dir) const {
+    return task_dir(index, in_work_dir) + "/" + kMetricsCsvFileName;
+  }
+  std::string result_path(uint64_t index) const { return trial_entry_path(index, kResultFileName); }
+  std::string stop_path(uint64_t index) const { return trial_entry_path(index, kStopFileName); }
   // trials/<index>/NAME, for a name read from a listing of the trial directory.
   std::string trial_entry_path(uint64_t index, const std::string& name) const { return trial_dir(index) + "/" + name; }
   // A train task's checkpoints (checkpoint_file.h names the files inside).
-  std::string checkpoints_dir(uint64_t index) const { return trial_dir(index) + "/checkpoints"; }
+  std::string checkpoints_dir(uint64_t index) const { return trial_entry_path(index, kCheckpointsDirName); }
+  // checkpoints/NAME, for a checkpoint file name (checkpoint_file.h).
+  static std::string checkpoint_path(const std::string& checkpoints_dir, const std::string& name) {
+    return checkpoints_dir + "/" + name;
+  }
   // Marks a trial directory that was not published in claim order (a pending
   // point stopped, then resumed): the frontier search never counts it as
   // claimed, so it cannot hide unclaimed points below it.
-  std::string unordered_path(uint64_t index) const { return trial_dir(index) + "/unordered"; }
+  std::string unordered_path(uint64_t index) const { return trial_entry_path(index, kUnorderedFileName); }
   std::string attempt_dir(uint64_t index, uint32_t attempt) const;
   // The heartbeat is owner.json's mtime: one file fewer per claim.
   std::string heartbeat_path(uint64_t index, uint32_t attempt) const { return owner_path(index, attempt); }
   std::string owner_path(uint64_t index, uint32_t attempt) const {
-    return attempt_dir(index, attempt) + "/owner.json";
+    return attempt_dir(index, attempt) + "/" + kOwnerFileName;
   }
   std::string log_path(uint64_t index, uint32_t attempt) const {
-    return attempt_dir(index, attempt) + "/log";
+    return attempt_dir(index, attempt) + "/" + kLogFileName;
   }
   std::string released_path(uint64_t index, uint32_t attempt) const {
     return attempt_dir(index, attempt) + ".released.json";
@@ -88,9 +120,20 @@ class SweepLayout {
   std::string fatal_path(uint64_t index, uint32_t attempt) const { return attempt_dir(index, attempt) + ".fatal"; }
   std::string lease_path(uint64_t index, uint32_t attempt) const;
   // The lease entry once its owner released the trial: claimable at once.
-  std::string released_lease_path(uint64_t index, uint32_t attempt) const {
-    return lease_path(index, attempt) + ".released";
+  std::string released_lease_path(uint64_t index, uint32_t attempt) const;
+
+  // The same entries inside a directory staged in tmp/ (tmp_path()) before a
+  // rename publishes it as trials/<index> (a claim, a stop of a pending
+  // point) or as trials/<index>/attempt-<k> (a takeover).
+  static std::string staged_attempt_dir(const std::string& staged_trial, uint32_t attempt);
+  static std::string staged_owner_path(const std::string& staged_attempt) {
+    return staged_attempt + "/" + kOwnerFileName;
   }
+  static std::string staged_stop_path(const std::string& staged_trial) { return staged_trial + "/" + kStopFileName; }
+
+  // `path` relative to the sweep directory ("trials/000003/result.json") when
+  // it lies below it, else `path` itself: how messages name entries.
+  std::string relative(const std::string& path) const;
 
  private:
   std::string root_;
@@ -107,7 +150,19 @@ enum class AttemptEntry { kDir, kReleased, kFailed, kFatal };
 bool ParseAttemptEntry(const std::string& name, uint32_t* attempt, AttemptEntry* kind);
 
 // "000123.0002", or "000123.0002.released" once its owner released it.
-std::string LeaseName(uint64_t index, uint32_t attempt);
+std::string LeaseName(uint64_t index, uint32_t attempt, bool released = false);
 bool ParseLeaseName(const std::string& name, uint64_t* index, uint32_t* attempt, bool* released = nullptr);
+
+// "retry-0002": written by `sweep retry` when attempt 2 was the latest.
+std::string RetryMarkerName(uint32_t after_attempt);
+bool ParseRetryMarker(const std::string& name, uint32_t* after_attempt);
+
+// What a name read from a listing of trials/<index>/ is. For kAttempt,
+// *number and *attempt_kind are set; for kRetryMarker, *number (its k).
+// kOther: not claimsweep's (a version 1 command's own files).
+enum class TrialEntry {
+  kOther, kResult, kStop, kUnordered, kRetryMarker, kAttempt, kWork, kCheckpoints, kMetricsCsv
+};
+TrialEntry ParseTrialEntry(const std::string& name, uint32_t* number, AttemptEntry* attempt_kind);
 
 }  // namespace claimsweep

@@ -369,9 +369,16 @@ std::string FreezeSpec(SweepSpec spec) {
   return "# Frozen by `sweep init`; do not edit (the sweep's points depend on it).\n" + out;
 }
 
+namespace {
+bool InWorkDir(const SweepSpec& spec) { return spec.has_command() && spec.format_version() >= 2; }
+}  // namespace
+
 std::string TaskDir(const SweepSpec& spec, const SweepLayout& layout, uint64_t index) {
-  if (spec.has_command() && spec.format_version() >= 2) return layout.work_dir(index);
-  return layout.trial_dir(index);
+  return layout.task_dir(index, InWorkDir(spec));
+}
+
+std::string MetricsCsvPath(const SweepSpec& spec, const SweepLayout& layout, uint64_t index) {
+  return layout.metrics_csv_path(index, InWorkDir(spec));
 }
 
 Result<SweepSpec> ReadFrozenSpec(Env* env, const std::string& sweep_dir) {

@@ -36,9 +36,7 @@ std::string FreezeSpec(SweepSpec spec);
 // directory for train tasks and for sweeps frozen before format_version 2,
 // else SweepLayout::work_dir.
 std::string TaskDir(const SweepSpec& spec, const SweepLayout& layout, uint64_t index);
-inline std::string MetricsCsvPath(const SweepSpec& spec, const SweepLayout& layout, uint64_t index) {
-  return TaskDir(spec, layout, index) + "/metrics.csv";
-}
+std::string MetricsCsvPath(const SweepSpec& spec, const SweepLayout& layout, uint64_t index);
 
 // Reads DIR/sweep.textproto: format_version 1 or 2 (a newer one is refused by
 // name). Corruption when its digest (DIR/sweep.sha256, CheckSpecDigest) does

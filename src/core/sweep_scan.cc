@@ -55,7 +55,6 @@ namespace {
 // besides claimsweep's records: a link or FIFO there makes the trial broken.
 std::string TaskFileProblem(Env* env, const SweepLayout& layout, const SweepSpec& spec, uint64_t index,
                             uint32_t attempt) {
-  const std::string prefix = layout.root() + "/";
   std::vector<std::string> paths = {MetricsCsvPath(spec, layout, index)};
   if (attempt > 0) paths.push_back(layout.log_path(index, attempt));
   for (const std::string& p : paths) {
@@ -64,8 +63,7 @@ std::string TaskFileProblem(Env* env, const SweepLayout& layout, const SweepSpec
     if (s.IsNotFound()) continue;
     if (!s.ok()) return s.message();
     if ((info.mode & S_IFMT) != S_IFREG) {
-      const std::string rel = p.compare(0, prefix.size(), prefix) == 0 ? p.substr(prefix.size()) : p;
-      return rel + " is " + FileTypeName(info.mode) + ", not a regular file; claimsweep never follows or reads such entries";
+      return layout.relative(p) + " is " + FileTypeName(info.mode) + ", not a regular file; claimsweep never follows or reads such entries";
     }
   }
   return "";
@@ -87,6 +85,12 @@ Status ScanSweep(Env* env, const SweepLayout& layout, const SweepSpec& spec, uin
     found[k].index = i;
     FileInfo info;
     if (env->Stat(layout.result_path(i), &info).ok() && (info.mode & S_IFMT) == S_IFREG) {
+      if (info.size == 0) {  // the stat says so for free; a record is never empty
+        found[k].derived.state = TrialState::kBroken;
+        found[k].derived.problem = layout.relative(layout.result_path(i)) +
+                                   " is empty: a result is written whole (fsync, then link), so it was damaged";
+        return;
+      }
       found[k].derived.state = TrialState::kDone;
       found[k].derived.latest_attempt = 0;  // `sweep status` reads the attempts of the rows it shows
       return;

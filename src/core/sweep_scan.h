@@ -28,7 +28,10 @@ struct SweepScan {
 // A trial whose files are bad is counted and listed as broken, with the
 // reason in derived.problem; the scan goes on. Besides what ReadTrialSnapshot
 // checks, a trial that is not done has its latest attempt's log and its
-// metrics.csv checked (one lstat each): readers of the sweep read them.
+// metrics.csv checked (one lstat each): readers of the sweep read them. A
+// done trial costs one stat of its result.json, which is not read: an empty
+// one is broken; one torn otherwise is named by LoadResults (results.h),
+// which reads every record.
 // Errors only for the sweep as a whole (trials/ cannot be listed).
 Status ScanSweep(Env* env, const SweepLayout& layout, const SweepSpec& spec, uint64_t num_points, SweepScan* scan);
 

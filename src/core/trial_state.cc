@@ -22,32 +22,11 @@ const char* TrialStateName(TrialState s) {
   return "?";
 }
 
-std::string RetryMarkerName(uint32_t after_attempt) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "retry-%04u", after_attempt);
-  return buf;
-}
-
-bool ParseRetryMarker(const std::string& name, uint32_t* after_attempt) {
-  static const std::string kPrefix = "retry-";
-  if (name.size() <= kPrefix.size() || name.size() > kPrefix.size() + 6 ||
-      name.compare(0, kPrefix.size(), kPrefix) != 0) {
-    return false;
-  }
-  uint32_t v = 0;
-  for (size_t i = kPrefix.size(); i < name.size(); ++i) {
-    if (name[i] < '0' || name[i] > '9') return false;
-    v = v * 10 + static_cast<uint32_t>(name[i] - '0');
-  }
-  *after_attempt = v;
-  return true;
-}
-
 namespace {
 
 // "trials/000003/result.json is a FIFO, not a regular file"
-std::string WrongType(uint64_t index, const std::string& name, uint32_t type, bool want_dir) {
-  return "trials/" + TrialName(index) + "/" + name + " is " + FileTypeName(type) +
+std::string WrongType(const SweepLayout& layout, const std::string& path, uint32_t type, bool want_dir) {
+  return layout.relative(path) + " is " + FileTypeName(type) +
          (want_dir ? ", not a directory" : ", not a regular file") + "; claimsweep never follows or reads such entries";
 }
 
@@ -65,34 +44,37 @@ Status ReadTrialSnapshot(Env* env, const SweepLayout& layout, uint64_t index, Tr
   }
   std::map<uint32_t, AttemptFiles> attempts;
   for (const DirEntry& e : entries) {
-    const std::string& n = e.name;
     uint32_t k = 0;
     AttemptEntry kind;
     bool ours = true, want_dir = false;
-    if (n == "result.json") {
-      snap->has_result = true;
-    } else if (n == "stop") {
-      snap->has_stop = true;
-    } else if (ParseRetryMarker(n, &k)) {
-      snap->retried_after = std::max(snap->retried_after, k);
-    } else if (ParseAttemptEntry(n, &k, &kind)) {
-      AttemptFiles& a = attempts[k];
-      a.number = k;
-      if (kind == AttemptEntry::kDir) a.has_dir = want_dir = true;
-      if (kind == AttemptEntry::kReleased) a.released = true;
-      if (kind == AttemptEntry::kFailed) a.failed = true;
-      if (kind == AttemptEntry::kFatal) a.fatal = true;
-    } else if (n == "work" || n == "checkpoints") {
-      want_dir = true;  // the task's own directory, a train task's checkpoints: never entered through a link
-    } else if (n == "metrics.csv") {
-      // checked below like our records (from the listing's type, no syscall)
-    } else {
-      ours = false;  // the task's own files: not ours to judge
+    switch (ParseTrialEntry(e.name, &k, &kind)) {
+      case TrialEntry::kResult: snap->has_result = true; break;
+      case TrialEntry::kStop: snap->has_stop = true; break;
+      case TrialEntry::kRetryMarker: snap->retried_after = std::max(snap->retried_after, k); break;
+      case TrialEntry::kAttempt: {
+        AttemptFiles& a = attempts[k];
+        a.number = k;
+        if (kind == AttemptEntry::kDir) a.has_dir = want_dir = true;
+        if (kind == AttemptEntry::kReleased) a.released = true;
+        if (kind == AttemptEntry::kFailed) a.failed = true;
+        if (kind == AttemptEntry::kFatal) a.fatal = true;
+        break;
+      }
+      case TrialEntry::kWork:
+      case TrialEntry::kCheckpoints:
+        want_dir = true;  // the task's own directory, a train task's checkpoints: never entered through a link
+        break;
+      case TrialEntry::kMetricsCsv:  // checked below like our records (from the listing's type, no syscall)
+        break;
+      case TrialEntry::kUnordered:
+      case TrialEntry::kOther:
+        ours = false;  // the task's own files: not ours to judge
+        break;
     }
     // Type 0: the filesystem did not say; the reads that follow check.
     const uint32_t want = want_dir ? S_IFDIR : S_IFREG;
     if (ours && e.type != 0 && e.type != want && snap->problem.empty()) {
-      snap->problem = WrongType(index, n, e.type, want_dir);
+      snap->problem = WrongType(layout, layout.trial_entry_path(index, e.name), e.type, want_dir);
     }
   }
   for (auto& [k, a] : attempts) snap->attempts.push_back(a);
@@ -102,7 +84,7 @@ Status ReadTrialSnapshot(Env* env, const SweepLayout& layout, uint64_t index, Tr
       FileInfo info;
       s = env->Stat(layout.heartbeat_path(index, last.number), &info);
       if (s.ok() && (info.mode & S_IFMT) != S_IFREG && snap->problem.empty()) {
-        snap->problem = WrongType(index, AttemptName(last.number) + "/owner.json", info.mode, false);
+        snap->problem = WrongType(layout, layout.owner_path(index, last.number), info.mode, false);
       } else if (s.ok()) {
         snap->heartbeat_ns = info.mtime_ns;
       } else if (!s.IsNotFound() && snap->problem.empty()) {

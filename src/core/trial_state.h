@@ -53,10 +53,6 @@ struct TrialSnapshot {
   std::string problem;                 // non-empty: the trial is broken, and why
 };
 
-// "retry-0002": written by `sweep retry` when attempt 2 was the latest.
-std::string RetryMarkerName(uint32_t after_attempt);
-bool ParseRetryMarker(const std::string& name, uint32_t* after_attempt);
-
 // Reads the snapshot. The heartbeat is stat'ed only when the latest attempt is
 // open (neither released nor failed) and there is no result. The entries'
 // types come with the listing, so checking them costs nothing: an entry that

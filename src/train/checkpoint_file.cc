@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "core/json.h"
+#include "core/layout.h"
 #include "data/crc32c.h"
 
 namespace claimsweep {
@@ -84,13 +85,13 @@ Status WriteCheckpoint(Env* env, const std::string& dir, const TrainState& state
   Put32(&file, crc32c::Value(body.data(), body.size()));
   Put64(&file, body.size());
   file += body;
-  CS_RETURN_IF_ERROR(env->WriteFileAtomic(dir + "/" + FileName(state.epoch(), state.step()), file));
+  CS_RETURN_IF_ERROR(env->WriteFileAtomic(SweepLayout::checkpoint_path(dir, FileName(state.epoch(), state.step())), file));
   std::vector<std::string> names;
   CS_RETURN_IF_ERROR(env->ListDir(dir, &names));
   names.erase(std::remove_if(names.begin(), names.end(), [](const std::string& n) { return !IsCheckpointName(n); }),
               names.end());
   std::sort(names.begin(), names.end());  // fixed-width names sort by (epoch, step)
-  for (size_t i = 0; i + static_cast<size_t>(keep) < names.size(); ++i) env->RemoveFile(dir + "/" + names[i]);
+  for (size_t i = 0; i + static_cast<size_t>(keep) < names.size(); ++i) env->RemoveFile(SweepLayout::checkpoint_path(dir, names[i]));
   return Status::OK();
 }
 
@@ -103,7 +104,7 @@ Status LoadLatestCheckpoint(Env* env, const std::string& dir, CheckpointData* ou
   CS_RETURN_IF_ERROR(s);
   // The caller owns the trial, so a temp file here is a dead attempt's unfinished write.
   for (const auto& n : names) {
-    if (n.compare(0, 5, "ckpt-") == 0 && n.find(".csckpt.tmp.") != std::string::npos) env->RemoveFile(dir + "/" + n);
+    if (n.compare(0, 5, "ckpt-") == 0 && n.find(".csckpt.tmp.") != std::string::npos) env->RemoveFile(SweepLayout::checkpoint_path(dir, n));
   }
   names.erase(std::remove_if(names.begin(), names.end(), [](const std::string& n) { return !IsCheckpointName(n); }),
               names.end());
@@ -111,7 +112,7 @@ Status LoadLatestCheckpoint(Env* env, const std::string& dir, CheckpointData* ou
   for (const auto& n : names) {
     std::string_view bytes;
     std::shared_ptr<const void> keep;
-    const std::string path = dir + "/" + n;
+    const std::string path = SweepLayout::checkpoint_path(dir, n);
     s = env->ReadFileShared(path, &bytes, &keep);
     if (s.ok()) s = DecodeCheckpoint(bytes, path, out);
     if (s.ok()) {
