@@ -79,8 +79,9 @@ bool ReadAll(int fd, void* data, size_t n) {
   return true;
 }
 
-// Sends one command to G and reads back its report; false if G is gone.
-bool Request(const CommandRequest& req, int out_fd, int cwd_fd, GuardianReport* rep) {
+// Sends one command to G and reads back its report.
+enum class Sent { kOk, kGuardianGone, kNoReport };
+Sent Request(const CommandRequest& req, int out_fd, int cwd_fd, GuardianReport* rep) {
   std::string payload;
   for (const std::string& a : req.argv) payload.append(a).push_back('\0');
   for (const std::string& e : req.extra_env) payload.append(e).push_back('\0');
@@ -106,8 +107,12 @@ bool Request(const CommandRequest& req, int out_fd, int cwd_fd, GuardianReport* 
   do {
     n = ::sendmsg(g_guardian.sock, &msg, MSG_NOSIGNAL);
   } while (n < 0 && errno == EINTR);
-  if (n != static_cast<ssize_t>(sizeof head)) return false;
-  return SendAll(g_guardian.sock, payload.data(), payload.size()) && ReadAll(g_guardian.sock, rep, sizeof *rep);
+  // Refused at once: G was gone before this command (nothing of it ran).
+  if (n != static_cast<ssize_t>(sizeof head)) return Sent::kGuardianGone;
+  if (!SendAll(g_guardian.sock, payload.data(), payload.size()) || !ReadAll(g_guardian.sock, rep, sizeof *rep)) {
+    return Sent::kNoReport;
+  }
+  return Sent::kOk;
 }
 
 }  // namespace
@@ -116,25 +121,28 @@ Status RunCommand(const CommandRequest& req, const std::atomic<bool>& abort, dou
                   CommandOutcome* out) {
   *out = CommandOutcome();
   if (req.argv.empty()) return Status::InvalidArgument("empty argv");
-  // Ours to close: a duplicate of the caller's descriptor, or opened here.
-  int log_fd = req.log_fd >= 0 ? ::fcntl(req.log_fd, F_DUPFD_CLOEXEC, 0)
-                               : ::open(req.log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0666);
-  if (log_fd < 0) return Status::FromErrno("open", req.log_path, errno);
-  int cwd_fd = req.cwd_fd >= 0 ? ::fcntl(req.cwd_fd, F_DUPFD_CLOEXEC, 0)
-                               : ::open(req.cwd.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  // The caller's descriptors, or ours (opened here, closed on return).
+  struct Own {
+    int log = -1, cwd = -1;
+    ~Own() {
+      for (int f : {log, cwd}) {
+        if (f >= 0) ::close(f);
+      }
+    }
+  } own;
+  int log_fd = req.log_fd;
+  if (log_fd < 0) {
+    log_fd = own.log = ::open(req.log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0666);
+    if (log_fd < 0) return Status::FromErrno("open", req.log_path, errno);
+  }
+  int cwd_fd = req.cwd_fd;
   if (cwd_fd < 0) {
-    int err = errno;
-    ::close(log_fd);
-    return Status::FromErrno("open", req.cwd, err);
+    cwd_fd = own.cwd = ::open(req.cwd.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (cwd_fd < 0) return Status::FromErrno("open", req.cwd, errno);
   }
   // fds: the command's output.
   int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0) {
-    int err = errno;
-    ::close(log_fd);
-    ::close(cwd_fd);
-    return Status::FromErrno("pipe", req.log_path, err);
-  }
+  if (::pipe2(fds, O_CLOEXEC) != 0) return Status::FromErrno("pipe", req.log_path, errno);
   const auto start = Clock::now();
   // Block the forwarded signals until the command's process group is the
   // forwarding target; they stay pending and are delivered (and forwarded)
@@ -145,27 +153,29 @@ Status RunCommand(const CommandRequest& req, const std::atomic<bool>& abort, dou
   ::pthread_sigmask(SIG_BLOCK, &walltime, &old_mask);
   GuardianReport rep;
   Status started;
-  bool sent = false;
-  // A guardian that died since the last command (killed by hand) is replaced, once.
-  for (int tries = 0; tries < 2 && !sent && started.ok(); ++tries) {
+  Sent sent = Sent::kGuardianGone;
+  // A guardian that died since the last command (killed by hand) is
+  // replaced, once; one that died while taking this command is not (the
+  // command may have started: it died with its guardian).
+  for (int tries = 0; tries < 2 && sent == Sent::kGuardianGone; ++tries) {
     if (g_guardian.pid <= 0) started = g_guardian.Start();
     if (!started.ok()) break;
     sent = Request(req, fds[1], cwd_fd, &rep);
-    if (!sent) g_guardian.Stop();
+    if (sent != Sent::kOk) g_guardian.Stop();
   }
-  for (int fd : {fds[1], cwd_fd}) ::close(fd);
-  if (!sent || rep.command_pid <= 0) {
+  ::close(fds[1]);
+  if (sent != Sent::kOk || rep.command_pid <= 0) {
     ::pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
-    for (int fd : {fds[0], log_fd}) ::close(fd);
+    ::close(fds[0]);
     if (!started.ok()) return started;
-    if (sent) return Status::FromErrno("fork for", req.argv[0], rep.fork_errno);
+    if (sent == Sent::kOk) return Status::FromErrno("fork for", req.argv[0], rep.fork_errno);
     return Status::IOError("the guardian process of '" + req.argv[0] + "' died before starting it");
   }
   const pid_t pid = rep.command_pid;  // the command's process group
   SetForwardTarget(pid);
   ::pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
 
-  ::fcntl(fds[0], F_SETFL, ::fcntl(fds[0], F_GETFL) | O_NONBLOCK);
+  ::fcntl(fds[0], F_SETFL, O_NONBLOCK);  // a new pipe's read end: O_RDONLY, no other status flag
   bool pipe_open = true, exited = false;
   int wstatus = 0;
   Clock::time_point term_sent{}, terminate_seen{};
@@ -232,7 +242,6 @@ Status RunCommand(const CommandRequest& req, const std::atomic<bool>& abort, dou
   }
   SetForwardTarget(0);
   ::close(fds[0]);
-  ::close(log_fd);
   out->seconds = std::chrono::duration<double>(Clock::now() - start).count();
   if (WIFEXITED(wstatus)) {
     out->exit_code = WEXITSTATUS(wstatus);

@@ -196,8 +196,8 @@ void RunGuardian(int sock) {
   const pid_t self = ::getpid();
   const int devnull = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
   // The environment every command starts from: ours, as `trial` had it.
-  std::vector<std::string> base_env;
-  for (char** e = environ; e != nullptr && *e != nullptr; ++e) base_env.emplace_back(*e);
+  std::vector<char*> base_env;
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) base_env.push_back(*e);
   // The command's stack until it execs (execvp's PATH search uses it too).
   constexpr size_t kStack = 256 * 1024;
   void* stack = ::mmap(nullptr, kStack, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
@@ -219,17 +219,19 @@ void RunGuardian(int sock) {
     if (req.argc == 0 || strings.size() < size_t{req.argc} + req.envc + 1) ::_exit(127);
     argv.assign(strings.begin(), strings.begin() + req.argc);
     argv.push_back(nullptr);
-    std::vector<std::string> env = base_env;
+    // Our environment with the request's entries set (as setenv would: a
+    // key already there is replaced in place, a new one appended).
+    std::vector<char*> envp(base_env.begin(), base_env.end());
     for (uint32_t i = 0; i < req.envc; ++i) {
-      const std::string kv = strings[req.argc + i];
-      const size_t eq = kv.find('=');
-      const std::string key = kv.substr(0, eq + 1);
-      auto it = std::find_if(env.begin(), env.end(), [&](const std::string& e) { return e.compare(0, key.size(), key) == 0; });
-      if (it != env.end()) *it = kv;
-      else env.push_back(kv);
+      char* kv = strings[req.argc + i];
+      const size_t key = std::strcspn(kv, "=") + 1;  // with the '='
+      auto it = std::find_if(envp.begin(), envp.end(), [&](const char* e) { return std::strncmp(e, kv, key) == 0; });
+      if (it != envp.end()) {
+        *it = kv;
+      } else {
+        envp.push_back(kv);
+      }
     }
-    std::vector<char*> envp;
-    for (std::string& e : env) envp.push_back(e.data());
     envp.push_back(nullptr);
     const std::string cwd = strings[req.argc + req.envc];
 
@@ -254,11 +256,13 @@ void RunGuardian(int sock) {
     } else if (sp.failed == 127) {
       Say(out_fd, "trial: cannot run '" + TerminalSafe(argv[0]) + "': " + std::strerror(sp.err) + "\n");
     }
-    ::close(out_fd);
     ::close(cwd_fd);
     WriteAllFd(sock, &report, sizeof report);
     const pid_t cmd = report.command_pid;
-    if (cmd < 0) continue;
+    if (cmd < 0) {
+      ::close(out_fd);
+      continue;
+    }
 
     GuardianDone done;
     for (bool running = true; running;) {
@@ -285,6 +289,9 @@ void RunGuardian(int sock) {
         ::waitpid(si.si_pid, nullptr, 0);  // an orphan of the command, inherited as subreaper
       }
     }
+    // Our end of the output pipe last: `trial` sees its EOF and our report
+    // together (one wake-up, not two), and never before the tree is gone.
+    ::close(out_fd);
     WriteAllFd(sock, &done, sizeof done);
   }
 }

@@ -26,7 +26,10 @@ class Beater {
       started_ = true;
       std::thread([this] { Loop(); }).detach();
     }
-    cv_.notify_all();
+    // The thread wakes by itself before this keeper's first beat is due
+    // (it sleeps until the last keeper's, a period after an earlier now):
+    // no wake-up per trial.
+    if (k->next_ < wake_at_) cv_.notify_all();
   }
 
   void Remove(LeaseKeeper* k) {
@@ -40,13 +43,21 @@ class Beater {
     std::unique_lock<std::mutex> l(mu_);
     for (;;) {
       if (keepers_.empty()) {
-        cv_.wait(l);
+        // Until the beat that would have been next (or for good): a keeper
+        // added meanwhile is due later, or wakes us.
+        if (wake_at_ <= std::chrono::steady_clock::now()) wake_at_ = std::chrono::steady_clock::time_point::max();
+        if (wake_at_ == std::chrono::steady_clock::time_point::max()) {
+          cv_.wait(l);
+        } else {
+          cv_.wait_until(l, wake_at_);
+        }
         continue;
       }
       LeaseKeeper* due = *std::min_element(keepers_.begin(), keepers_.end(),
                                            [](LeaseKeeper* a, LeaseKeeper* b) { return a->next_ < b->next_; });
       if (std::chrono::steady_clock::now() < due->next_) {
-        cv_.wait_until(l, due->next_);  // or a keeper came or went: look again
+        wake_at_ = due->next_;
+        cv_.wait_until(l, wake_at_);  // or an earlier keeper came: look again
         continue;
       }
       due->beating_ = true;
@@ -65,6 +76,8 @@ class Beater {
   std::condition_variable done_cv_;  // a beat finished
   std::vector<LeaseKeeper*> keepers_;
   bool started_ = false;
+  // When the thread wakes next by itself (max: only when notified).
+  std::chrono::steady_clock::time_point wake_at_ = std::chrono::steady_clock::time_point::max();
 };
 
 LeaseKeeper::LeaseKeeper(Claimer* claimer, Claim claim, double period_s, std::function<bool()> stop_check)
