@@ -67,18 +67,6 @@ bool SendAll(int fd, const char* p, size_t n) {
   return true;
 }
 
-bool ReadAll(int fd, void* data, size_t n) {
-  char* p = static_cast<char*>(data);
-  while (n > 0) {
-    ssize_t r = ::read(fd, p, n);
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) return false;
-    p += r;
-    n -= static_cast<size_t>(r);
-  }
-  return true;
-}
-
 // Sends one command to G and reads back its report.
 enum class Sent { kOk, kGuardianGone, kNoReport };
 Sent Request(const CommandRequest& req, int out_fd, int cwd_fd, GuardianReport* rep) {
@@ -109,7 +97,7 @@ Sent Request(const CommandRequest& req, int out_fd, int cwd_fd, GuardianReport* 
   } while (n < 0 && errno == EINTR);
   // Refused at once: G was gone before this command (nothing of it ran).
   if (n != static_cast<ssize_t>(sizeof head)) return Sent::kGuardianGone;
-  if (!SendAll(g_guardian.sock, payload.data(), payload.size()) || !ReadAll(g_guardian.sock, rep, sizeof *rep)) {
+  if (!SendAll(g_guardian.sock, payload.data(), payload.size()) || !ReadAllFd(g_guardian.sock, rep, sizeof *rep)) {
     return Sent::kNoReport;
   }
   return Sent::kOk;
@@ -205,7 +193,7 @@ Status RunCommand(const CommandRequest& req, const std::atomic<bool>& abort, dou
     }
     if (!exited && (p[n - 1].revents & (POLLIN | POLLHUP | POLLERR))) {
       GuardianDone done;
-      if (ReadAll(g_guardian.sock, &done, sizeof done)) {
+      if (ReadAllFd(g_guardian.sock, &done, sizeof done)) {
         wstatus = done.wait_status;
       } else {
         // The guardian itself died (killed): its command died with it

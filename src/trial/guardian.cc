@@ -128,20 +128,6 @@ void KillDescendants() {
   }
 }
 
-// Reads exactly `n` bytes; false on EOF or error. (SIGCHLD is blocked
-// outside ppoll, so no EINTR; retried anyway.)
-bool ReadAll(int fd, void* data, size_t n) {
-  char* p = static_cast<char*>(data);
-  while (n > 0) {
-    ssize_t r = ::read(fd, p, n);
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) return false;
-    p += r;
-    n -= static_cast<size_t>(r);
-  }
-  return true;
-}
-
 // One request: the header with its two descriptors, then the strings.
 bool ReadRequest(int sock, GuardianRequest* req, int* out_fd, int* cwd_fd, std::string* payload) {
   char control[CMSG_SPACE(2 * sizeof(int))];
@@ -166,7 +152,7 @@ bool ReadRequest(int sock, GuardianRequest* req, int* out_fd, int* cwd_fd, std::
   }
   if (n != static_cast<ssize_t>(sizeof *req) || *out_fd < 0 || *cwd_fd < 0) return false;
   payload->resize(req->payload_bytes);
-  return ReadAll(sock, payload->data(), payload->size());
+  return ReadAllFd(sock, payload->data(), payload->size());
 }
 
 void OnChild(int) {}
