@@ -38,6 +38,8 @@ struct Spawn {
   int cwd_fd = -1;
   int devnull = -1;
   pid_t guardian = 0;
+  int report_fd = -1;     // the socket to `trial` (closed by exec)
+  bool reported = false;  // the child sent the GuardianReport itself
   // Set by the child when it gives up: 126 (cannot enter cwd), 127 (cannot exec).
   int failed = 0;
   int err = 0;
@@ -55,6 +57,12 @@ int ExecCommand(void* arg) {
   ::setpgid(0, 0);
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (::getppid() != sp->guardian) ::_exit(128 + SIGKILL);  // the guardian died before prctl
+  // Our pid goes to `trial` before anything of the command runs: if the
+  // guardian is killed from now on, `trial` still knows the group to kill.
+  GuardianReport report;
+  report.command_pid = ::getpid();
+  WriteAllFd(sp->report_fd, &report, sizeof report);
+  sp->reported = true;
   sigset_t none;
   sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
@@ -227,6 +235,7 @@ void RunGuardian(int sock) {
     sp.cwd_fd = cwd_fd;
     sp.devnull = devnull;
     sp.guardian = self;
+    sp.report_fd = sock;
     char** saved_env = environ;
     environ = envp.data();
     ::sigprocmask(SIG_BLOCK, &all, &before_clone);  // no handler runs in the child on our stack
@@ -243,7 +252,7 @@ void RunGuardian(int sock) {
       Say(out_fd, "trial: cannot run '" + TerminalSafe(argv[0]) + "': " + std::strerror(sp.err) + "\n");
     }
     ::close(cwd_fd);
-    WriteAllFd(sock, &report, sizeof report);
+    if (!sp.reported) WriteAllFd(sock, &report, sizeof report);  // could not start it
     const pid_t cmd = report.command_pid;
     if (cmd < 0) {
       ::close(out_fd);

@@ -9,8 +9,9 @@
 // The two talk over a socket pair that only `trial` and G hold; for each
 // command `trial` sends a GuardianRequest with the command's output pipe and
 // directory (SCM_RIGHTS). G starts C (clone(CLONE_VM|CLONE_VFORK): no copy
-// of G's page tables) and reports C's pid, so signals are still forwarded to
-// C's process group. G then waits for one of two things:
+// of G's page tables); C reports its own pid once it leads its process group
+// and before it execs (so `trial` knows the group to signal and to kill even
+// if G dies at once), or G reports that C could not be started. G then waits for one of two things:
 //   - C exits: G SIGKILLs what is left of C's group and every other
 //     descendant (background processes, daemons that called setsid: as a
 //     subreaper G inherits the orphans), and reports C's wait status (exit
@@ -41,9 +42,9 @@ struct GuardianRequest {
   uint32_t envc = 0;
 };
 
-// G → `trial`: first right after starting C (`command_pid`, or -1 and
-// `fork_errno`), then once C and its tree are gone (`wait_status`, as
-// waitpid(2) gives it).
+// G → `trial`: first from C before it execs (`command_pid`), or from G if C
+// could not be started (-1 and `fork_errno`); then, from G, once C and its
+// tree are gone (`wait_status`, as waitpid(2) gives it).
 struct GuardianReport {
   pid_t command_pid = -1;  // also C's process group id; -1 if it could not be started
   int fork_errno = 0;
