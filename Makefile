@@ -57,6 +57,7 @@ bench: build bench-deps
 	bench/idle_gpu.sh $(BUILD)
 	bench/summary_bench.sh $(BUILD)
 	bench/huge_sweep_bench.sh $(BUILD)
+	bench/trial_overhead.sh $(BUILD)
 
 clean:
 	rm -rf $(BUILD)

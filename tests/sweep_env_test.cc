@@ -221,6 +221,35 @@ TEST_P(SweepEnvTest, DescriptorsForTheCommandAreResolvedWithoutLinks) {
   EXPECT_NE(s.message().find("is a FIFO, not a regular file"), std::string::npos) << s.ToString();
 }
 
+// Exists, CreateExclusive and OpenAppend resolve the whole path in one call
+// where they can: they answer exactly as Stat and the per-level walk do.
+TEST_P(SweepEnvTest, OneCallPathsAnswerAsTheWalkDoes) {
+  const std::string t = root + "/trials/000000";
+  ASSERT_EQ(::symlink(outside.c_str(), (t + "/linked").c_str()), 0);
+  ASSERT_EQ(::symlink(secret.c_str(), (t + "/final").c_str()), 0);
+  FileInfo info;
+  EXPECT_TRUE(env->Exists(t));
+  EXPECT_TRUE(env->Exists(t + "/final"));  // a final link exists, as for lstat
+  EXPECT_TRUE(env->Stat(t + "/final", &info).ok() && info.is_symlink);
+  EXPECT_FALSE(env->Exists(t + "/missing"));
+  EXPECT_FALSE(env->Exists(t + "/linked/secret"));  // only through a link
+  EXPECT_FALSE(env->Exists(t + "/.."));
+  Status s = env->CreateExclusive(t + "/linked/stop", "x");
+  EXPECT_NE(s.message().find("trials/000000/linked is a symlink"), std::string::npos) << s.ToString();
+  s = env->CreateExclusive(t + "/final", "x");
+  EXPECT_TRUE(s.IsAlreadyExists()) << s.ToString();
+  EXPECT_NE(s.message().find(t + "/final"), std::string::npos) << s.ToString();
+  s = env->CreateExclusive(t + "/none/stop", "x");
+  EXPECT_TRUE(s.IsNotFound()) << s.ToString();
+  int fd = -1;
+  s = env->OpenAppend(t + "/final", &fd);
+  EXPECT_NE(s.message().find("trials/000000/final is a symlink"), std::string::npos) << s.ToString();
+  ASSERT_OK(env->CreateExclusive(t + "/synced", "data", /*sync=*/true));
+  EXPECT_EQ(ReadAll(t + "/synced"), "data");
+  EXPECT_EQ(OutsideNames(), std::vector<std::string>{secret});
+  EXPECT_EQ(ReadAll(secret), "the secret\n");
+}
+
 INSTANTIATE_TEST_SUITE_P(Resolve, SweepEnvTest, ::testing::Values(true, false),
                          [](const ::testing::TestParamInfo<bool>& p) { return p.param ? "Openat2" : "Walk"; });
 

@@ -162,5 +162,25 @@ TEST(TrialOrphans, ACleanExitIsDoneAndItsOutputReachesTheLog) {
   EXPECT_NE(r.output.find("hello"), std::string::npos) << r.output;
 }
 
+// One guardian serves all the trials of a `trial` process: killed with its
+// command, the command dies too (recorded as killed by SIGKILL) and the next
+// trial gets a new guardian.
+TEST(TrialOrphans, AKilledGuardianTakesItsCommandAlongAndTheNextTrialGetsANewOne) {
+  ProcSweep s(Spec("2", "if [ {index} = 0 ]; then echo $$ >> {sweep_dir}/pids; sleep 300 & echo $! >> {sweep_dir}/pids; "
+                   "kill -KILL $PPID; wait; fi; echo ran {index}",
+                   "max_attempts: 1 trials_per_job: 0"));
+  KillAtExit guard{s.dir + "/pids"};
+  RunResult r = s.RunTrial();
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_EQ(ReadPids(s.dir + "/pids").size(), 2u);
+  EXPECT_TRUE(WaitFor([&] { return Survivors(ReadPids(s.dir + "/pids")).empty(); }, 2))
+      << "still running: " << Survivors(ReadPids(s.dir + "/pids"));
+  TrialResult rec;
+  ASSERT_OK(ParseJson(ReadAll(s.layout.failed_path(0, 1)), "failed", &rec)) << r.output;
+  EXPECT_EQ(rec.term_signal(), SIGKILL);
+  EXPECT_EQ(s.Result(1).exit_code(), 0) << r.output;
+  EXPECT_NE(ReadAll(s.layout.log_path(1, 1)).find("ran 1"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace claimsweep::testing

@@ -97,8 +97,26 @@ class SweepEnv : public Env {
   }
 
   Status CreateExclusive(const std::string& path, const std::string& data, bool sync) override {
+    std::string rel;
+    if (!Inside(path, &rel)) return outside_->CreateExclusive(path, data, sync);
+    // The common case in one call (no descriptor of the parent to open and
+    // close): openat2 resolves the whole path with the same guarantees.
+    // Anything but success or EEXIST goes the long way, which names the
+    // offending entry (and cleans up after a failed write).
+    Fd fd;
+    const int err = OpenDirect(rel, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, &fd);
+    if (err == EEXIST) return Status::FromErrno("create", prefix_ + rel, EEXIST);
+    if (err == 0) {
+      const std::string shown = prefix_ + rel;
+      Status s = WriteFd(fd.get(), data, shown);
+      if (s.ok() && sync && ::fsync(fd.get()) != 0) s = Status::FromErrno("fsync", shown, errno);
+      if (::close(fd.release()) != 0 && s.ok()) s = Status::FromErrno("close", shown, errno);
+      if (s.ok()) return s;
+      RemoveFile(path);
+      return s;
+    }
     Where w;
-    if (!Locate(path, &w)) return outside_->CreateExclusive(path, data, sync);
+    Locate(path, &w);
     CS_RETURN_IF_ERROR(w.status);
     return WriteNew(w, w.leaf, data, sync);
   }
@@ -153,11 +171,20 @@ class SweepEnv : public Env {
   }
 
   Status OpenAppend(const std::string& path, int* fd) override {
-    Where w;
-    if (!Locate(path, &w)) return outside_->OpenAppend(path, fd);
-    CS_RETURN_IF_ERROR(w.status);
     // O_NONBLOCK: opening a FIFO for writing would otherwise wait for a reader.
-    Fd f(::openat(w.dir(), w.leaf.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0666));
+    constexpr int kFlags = O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC;
+    std::string rel;
+    if (!Inside(path, &rel)) return outside_->OpenAppend(path, fd);
+    Fd direct;
+    if (OpenDirect(rel, kFlags, &direct) == 0) {  // else the long way, for the message
+      CS_RETURN_IF_ERROR(CheckRegular(direct.get(), rel));
+      *fd = direct.release();
+      return Status::OK();
+    }
+    Where w;
+    Locate(path, &w);
+    CS_RETURN_IF_ERROR(w.status);
+    Fd f(::openat(w.dir(), w.leaf.c_str(), kFlags, 0666));
     if (f.get() < 0) return Fail("open", w, errno, Want::kRegular);
     CS_RETURN_IF_ERROR(CheckRegular(f.get(), w.rel));
     *fd = f.release();
@@ -253,6 +280,17 @@ class SweepEnv : public Env {
     if (::fstatat(w.dir(), w.leaf.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return Fail("stat", w, errno, Want::kAny);
     FillFileInfo(st, info);
     return Status::OK();
+  }
+
+  // One openat2 (O_PATH, a final link not followed, like lstat): exists
+  // exactly when Stat would succeed, without opening the parent first.
+  bool Exists(const std::string& path) override {
+    std::string rel;
+    if (!Inside(path, &rel)) return outside_->Exists(path);
+    Fd fd;
+    const int err = OpenDirect(rel, O_PATH | O_NOFOLLOW | O_CLOEXEC, &fd);
+    if (err == ENOSYS || err == EPERM) return Env::Exists(path);  // no openat2, or a "." or ".." leaf
+    return err == 0;
   }
 
   Status Touch(const std::string& path) override {
@@ -391,6 +429,30 @@ class SweepEnv : public Env {
     return Status::OK();
   }
 
+  // One openat2 of `rel` beneath the root (following no link), for the
+  // operations that open their last component anyway: 0 and *out set, else
+  // the errno (ENOSYS when openat2 is not used: go the long way).
+  int OpenDirect(const std::string& rel, int flags, Fd* out) {
+    int root = -1;
+    if (!opt_.use_openat2 || no_openat2_.load(std::memory_order_relaxed) || !Root(&root).ok()) return ENOSYS;
+    const size_t slash = rel.rfind('/');
+    const std::string leaf = slash == std::string::npos ? rel : rel.substr(slash + 1);
+    if (leaf == "." || leaf == "..") return EPERM;  // the long way says why
+    struct open_how how = {};
+    how.flags = static_cast<uint64_t>(flags);
+    how.mode = (flags & O_CREAT) ? 0666 : 0;
+    how.resolve = kResolve;
+    for (int tries = 0;; ++tries) {
+      long fd = ::syscall(SYS_openat2, root, rel.c_str(), &how, sizeof how);
+      if (fd >= 0) {
+        *out = Fd(static_cast<int>(fd));
+        return 0;
+      }
+      if (errno == EAGAIN && tries < 8) continue;  // a concurrent rename raced a ".." lookup
+      return errno;
+    }
+  }
+
   // For reading: a regular file, opened without blocking (a FIFO's open for
   // reading would wait for a writer; its read for data).
   Status OpenRegular(const std::string& rel, Fd* fd) {
@@ -447,19 +509,32 @@ class SweepEnv : public Env {
     entries->clear();
     Fd fd;
     CS_RETURN_IF_ERROR(OpenBeneath(rel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, &fd));
-    DIR* d = ::fdopendir(fd.get());
-    if (d == nullptr) return Status::FromErrno("opendir", dir, errno);
-    fd.release();  // owned by d now
-    while (struct dirent* e = ::readdir(d)) {
-      if (IsDotName(e->d_name)) continue;
-      uint32_t type = e->d_type == DT_UNKNOWN ? 0 : DTTOIF(e->d_type);
-      struct stat st;
-      if (types && type == 0 && ::fstatat(::dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
-        type = st.st_mode & S_IFMT;
+    // getdents64 itself (readdir's DIR would cost an fstat and two fcntl per listing).
+    alignas(8) char buf[32768];
+    for (;;) {
+      const long n = ::syscall(SYS_getdents64, fd.get(), buf, sizeof buf);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return Status::FromErrno("readdir", dir, errno);
+      if (n == 0) break;
+      for (long off = 0; off < n;) {
+        struct Dirent64 {
+          uint64_t ino;
+          int64_t off;
+          unsigned short reclen;
+          unsigned char type;
+          char name[1];
+        };
+        const auto* e = reinterpret_cast<const Dirent64*>(buf + off);
+        off += e->reclen;
+        if (IsDotName(e->name)) continue;
+        uint32_t type = e->type == DT_UNKNOWN ? 0 : DTTOIF(e->type);
+        struct stat st;
+        if (types && type == 0 && ::fstatat(fd.get(), e->name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+          type = st.st_mode & S_IFMT;
+        }
+        entries->push_back({e->name, type});
       }
-      entries->push_back({e->d_name, type});
     }
-    ::closedir(d);
     return Status::OK();
   }
 

@@ -5,7 +5,9 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
-#include <sys/resource.h>
+#include <sched.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -15,6 +17,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <string>
 #include <vector>
 
 #include "core/terminal_text.h"
@@ -33,36 +36,54 @@ void Say(int fd, const std::string& m) {
   WriteAllFd(fd, line.data(), line.size());
 }
 
-// The command: its own process group, killed with its guardian.
-[[noreturn]] void ExecCommand(const CommandRequest& req, int out_fd, pid_t guardian) {
+// What the guardian hands the command's clone: everything prepared before
+// clone(), so the child (sharing G's memory, G suspended) only makes
+// system calls and never allocates.
+struct Spawn {
+  char** argv = nullptr;
+  int out_fd = -1;
+  int cwd_fd = -1;
+  int devnull = -1;
+  pid_t guardian = 0;
+  int report_fd = -1;     // the socket to `trial` (closed by exec)
+  bool reported = false;  // the child sent the GuardianReport itself
+  // Set by the child when it gives up: 126 (cannot enter cwd), 127 (cannot exec).
+  int failed = 0;
+  int err = 0;
+};
+
+// The command: its own process group, killed with its guardian. Runs on its
+// own stack in G's memory until it execs (CLONE_VM|CLONE_VFORK).
+int ExecCommand(void* arg) {
+  Spawn* sp = static_cast<Spawn*>(arg);
   // Default actions first, then unblock: a walltime signal forwarded since
-  // the fork now terminates us (the guardian ignores them; SIG_IGN would
-  // survive exec).
+  // the clone now terminates us (the guardian ignores them; SIG_IGN would
+  // survive exec). Without CLONE_SIGHAND the dispositions are our own copy.
   for (int sig : kForwardedSignals) ::signal(sig, SIG_DFL);
   ::signal(SIGCHLD, SIG_DFL);
   ::setpgid(0, 0);
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-  if (::getppid() != guardian) ::_exit(128 + SIGKILL);  // the guardian died before prctl
+  if (::getppid() != sp->guardian) ::_exit(128 + SIGKILL);  // the guardian died before prctl
+  // Our pid goes to `trial` before anything of the command runs: if the
+  // guardian is killed from now on, `trial` still knows the group to kill.
+  GuardianReport report;
+  report.command_pid = ::getpid();
+  WriteAllFd(sp->report_fd, &report, sizeof report);
+  sp->reported = true;
   sigset_t none;
   sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
-  int devnull = ::open("/dev/null", O_RDONLY);
-  if (devnull >= 0) ::dup2(devnull, 0);
-  ::dup2(out_fd, 1);
-  ::dup2(out_fd, 2);
-  if ((req.cwd_fd >= 0 ? ::fchdir(req.cwd_fd) : ::chdir(req.cwd.c_str())) != 0) {
-    Say(2, "cannot enter " + TerminalSafe(req.cwd) + ": " + std::strerror(errno));
+  if (sp->devnull >= 0) ::dup2(sp->devnull, 0);
+  ::dup2(sp->out_fd, 1);
+  ::dup2(sp->out_fd, 2);
+  if (::fchdir(sp->cwd_fd) != 0) {
+    sp->err = errno;
+    sp->failed = 126;
     ::_exit(126);
   }
-  for (const std::string& kv : req.extra_env) {
-    size_t eq = kv.find('=');
-    ::setenv(kv.substr(0, eq).c_str(), kv.substr(eq + 1).c_str(), 1);
-  }
-  std::vector<char*> argv;
-  for (const std::string& a : req.argv) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  ::execvp(argv[0], argv.data());
-  Say(2, "cannot run '" + TerminalSafe(req.argv[0]) + "': " + std::strerror(errno));
+  ::execvp(sp->argv[0], sp->argv);  // PATH and the environment: G's `environ`, set for this command
+  sp->err = errno;
+  sp->failed = 127;
   ::_exit(127);
 }
 
@@ -122,87 +143,158 @@ void KillDescendants() {
   }
 }
 
-// Ends this process the way the command ended, so `trial` reads its status.
-[[noreturn]] void ExitAs(int wstatus) {
-  if (WIFSIGNALED(wstatus)) {
-    const int sig = WTERMSIG(wstatus);
-    struct rlimit no_core{0, 0};
-    ::setrlimit(RLIMIT_CORE, &no_core);  // the command's core (if any) is its own
-    ::signal(sig, SIG_DFL);
-    sigset_t only;
-    sigemptyset(&only);
-    sigaddset(&only, sig);
-    ::sigprocmask(SIG_UNBLOCK, &only, nullptr);
-    ::raise(sig);
-    ::_exit(128 + sig);
+// One request: the header with its two descriptors, then the strings.
+bool ReadRequest(int sock, GuardianRequest* req, int* out_fd, int* cwd_fd, std::string* payload) {
+  char control[CMSG_SPACE(2 * sizeof(int))];
+  struct iovec iov{req, sizeof *req};
+  struct msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  ssize_t n;
+  do {
+    n = ::recvmsg(sock, &msg, MSG_CMSG_CLOEXEC | MSG_WAITALL);
+  } while (n < 0 && errno == EINTR);
+  *out_fd = *cwd_fd = -1;
+  for (struct cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+    const size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    int fds[2] = {-1, -1};
+    std::memcpy(fds, CMSG_DATA(c), std::min<size_t>(count, 2) * sizeof(int));
+    *out_fd = fds[0];
+    *cwd_fd = fds[1];
   }
-  ::_exit(WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 127);
+  if (n != static_cast<ssize_t>(sizeof *req) || *out_fd < 0 || *cwd_fd < 0) return false;
+  payload->resize(req->payload_bytes);
+  return ReadAllFd(sock, payload->data(), payload->size());
 }
 
 void OnChild(int) {}
 
 }  // namespace
 
-void RunGuardian(const CommandRequest& req, int out_fd, int lifeline_fd, int report_fd) {
+void RunGuardian(int sock) {
   ::prctl(PR_SET_NAME, "trial-guardian");
   ::prctl(PR_SET_CHILD_SUBREAPER, 1);
   for (int sig : kForwardedSignals) ::signal(sig, SIG_IGN);
   // SIGCHLD only interrupts ppoll below (no lost wake-up between reaping and
   // waiting); a one-second timeout is the safety net. SIGPIPE stays blocked:
-  // if `trial` died before reading the report, writing it must not kill us
+  // if `trial` died before reading a report, writing it must not kill us
   // before we kill the command. (C unblocks both before exec.)
-  sigset_t blocked, poll_mask;
+  sigset_t blocked, poll_mask, all, before_clone;
   sigemptyset(&blocked);
   sigaddset(&blocked, SIGCHLD);
   sigaddset(&blocked, SIGPIPE);
   ::sigprocmask(SIG_BLOCK, &blocked, &poll_mask);
   sigaddset(&poll_mask, SIGPIPE);
+  sigfillset(&all);
   struct sigaction sa{};
   sa.sa_handler = OnChild;
   sigemptyset(&sa.sa_mask);
   ::sigaction(SIGCHLD, &sa, nullptr);
 
   const pid_t self = ::getpid();
-  GuardianReport report;
-  report.command_pid = ::fork();
-  report.fork_errno = report.command_pid < 0 ? errno : 0;
-  if (report.command_pid == 0) {
-    ::close(lifeline_fd);
-    ::close(report_fd);
-    ExecCommand(req, out_fd, self);
-  }
-  const pid_t cmd = report.command_pid;
-  // Also done in C: whichever runs first; the group exists before `trial`
-  // learns the pid and forwards signals to it.
-  if (cmd > 0) ::setpgid(cmd, cmd);
-  ::close(out_fd);
-  WriteAllFd(report_fd, &report, sizeof report);
-  ::close(report_fd);
-  if (cmd < 0) ::_exit(127);
+  const int devnull = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  // The environment every command starts from: ours, as `trial` had it.
+  std::vector<char*> base_env;
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) base_env.push_back(*e);
+  // The command's stack until it execs (execvp's PATH search uses it too).
+  constexpr size_t kStack = 256 * 1024;
+  void* stack = ::mmap(nullptr, kStack, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+  if (stack == MAP_FAILED) ::_exit(127);
 
   for (;;) {
-    struct pollfd p{lifeline_fd, POLLIN, 0};
-    struct timespec second{1, 0};
-    if (::ppoll(&p, 1, &second, &poll_mask) > 0) {
-      // Only EOF can come: `trial` never writes. It died: so does its command.
-      ::kill(-cmd, SIGKILL);
-      KillDescendants();
-      ::_exit(128 + SIGKILL);
+    GuardianRequest req;
+    int out_fd = -1, cwd_fd = -1;
+    std::string payload;
+    // EOF (or anything unreadable): `trial` is gone, and no command runs.
+    if (!ReadRequest(sock, &req, &out_fd, &cwd_fd, &payload)) ::_exit(0);
+    std::vector<char*> argv, strings;
+    for (size_t b = 0; b < payload.size();) {
+      strings.push_back(&payload[b]);
+      b = payload.find('\0', b);
+      if (b == std::string::npos) break;
+      ++b;
     }
-    // Peek first (WNOWAIT): while C is an unreaped zombie its pid, and so its
-    // process group id, cannot be reused, so killing the group is safe.
-    for (;;) {
-      siginfo_t si{};
-      if (::waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) != 0 || si.si_pid == 0) break;
-      if (si.si_pid == cmd) {
-        ::kill(-cmd, SIGKILL);
-        int wstatus = 0;
-        ::waitpid(cmd, &wstatus, 0);
-        KillDescendants();
-        ExitAs(wstatus);
+    if (req.argc == 0 || strings.size() < size_t{req.argc} + req.envc + 1) ::_exit(127);
+    argv.assign(strings.begin(), strings.begin() + req.argc);
+    argv.push_back(nullptr);
+    // Our environment with the request's entries set (as setenv would: a
+    // key already there is replaced in place, a new one appended).
+    std::vector<char*> envp(base_env.begin(), base_env.end());
+    for (uint32_t i = 0; i < req.envc; ++i) {
+      char* kv = strings[req.argc + i];
+      const size_t key = std::strcspn(kv, "=") + 1;  // with the '='
+      auto it = std::find_if(envp.begin(), envp.end(), [&](const char* e) { return std::strncmp(e, kv, key) == 0; });
+      if (it != envp.end()) {
+        *it = kv;
+      } else {
+        envp.push_back(kv);
       }
-      ::waitpid(si.si_pid, nullptr, 0);  // an orphan of the command, inherited as subreaper
     }
+    envp.push_back(nullptr);
+    const std::string cwd = strings[req.argc + req.envc];
+
+    Spawn sp;
+    sp.argv = argv.data();
+    sp.out_fd = out_fd;
+    sp.cwd_fd = cwd_fd;
+    sp.devnull = devnull;
+    sp.guardian = self;
+    sp.report_fd = sock;
+    char** saved_env = environ;
+    environ = envp.data();
+    ::sigprocmask(SIG_BLOCK, &all, &before_clone);  // no handler runs in the child on our stack
+    GuardianReport report;
+    report.command_pid = ::clone(ExecCommand, static_cast<char*>(stack) + kStack, CLONE_VM | CLONE_VFORK | SIGCHLD, &sp);
+    report.fork_errno = report.command_pid < 0 ? errno : 0;
+    ::sigprocmask(SIG_SETMASK, &before_clone, nullptr);
+    environ = saved_env;
+    // Here C has exec'd or given up (CLONE_VFORK): its own words go where
+    // its output would have gone.
+    if (sp.failed == 126) {
+      Say(out_fd, "cannot enter " + TerminalSafe(cwd) + ": " + std::strerror(sp.err));
+    } else if (sp.failed == 127) {
+      Say(out_fd, "cannot run '" + TerminalSafe(argv[0]) + "': " + std::strerror(sp.err));
+    }
+    ::close(cwd_fd);
+    if (!sp.reported) WriteAllFd(sock, &report, sizeof report);  // could not start it
+    const pid_t cmd = report.command_pid;
+    if (cmd < 0) {
+      ::close(out_fd);
+      continue;
+    }
+
+    GuardianDone done;
+    for (bool running = true; running;) {
+      struct pollfd p{sock, POLLIN, 0};
+      struct timespec second{1, 0};
+      if (::ppoll(&p, 1, &second, &poll_mask) > 0) {
+        // Only EOF can come while C runs: `trial` sends nothing then. It died: so does its command.
+        ::kill(-cmd, SIGKILL);
+        KillDescendants();
+        ::_exit(128 + SIGKILL);
+      }
+      // Peek first (WNOWAIT): while C is an unreaped zombie its pid, and so its
+      // process group id, cannot be reused, so killing the group is safe.
+      for (;;) {
+        siginfo_t si{};
+        if (::waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) != 0 || si.si_pid == 0) break;
+        if (si.si_pid == cmd) {
+          ::kill(-cmd, SIGKILL);
+          ::waitpid(cmd, &done.wait_status, 0);
+          KillDescendants();
+          running = false;
+          break;
+        }
+        ::waitpid(si.si_pid, nullptr, 0);  // an orphan of the command, inherited as subreaper
+      }
+    }
+    // Our end of the output pipe last: `trial` sees its EOF and our report
+    // together (one wake-up, not two), and never before the tree is gone.
+    ::close(out_fd);
+    WriteAllFd(sock, &done, sizeof done);
   }
 }
 

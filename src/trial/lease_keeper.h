@@ -1,15 +1,17 @@
-// LeaseKeeper: renews a claim's heartbeat on a background thread while the
-// task runs, and raises `lost` the moment the claim is superseded. After each
+// LeaseKeeper: renews a claim's heartbeat in the background while the task
+// runs, and raises `lost` the moment the claim is superseded. After each
 // heartbeat it also asks `stop_check` (trials/<i>/stop exists: `sweep stop`)
 // and raises `stop_requested`.
+//
+// The beats come from one thread per process, started by the first keeper
+// and kept for the next ones (a thread per trial cost more than a short
+// trial's claim); each keeper is a schedule on it.
 #pragma once
 
 #include <atomic>
-#include <condition_variable>
+#include <chrono>
 #include <functional>
-#include <mutex>
 #include <string>
-#include <thread>
 
 #include "core/claim.h"
 
@@ -17,10 +19,13 @@ namespace claimsweep {
 
 class LeaseKeeper {
  public:
-  // Starts beating at once. Claimer::Heartbeat only reads shared state, so it
-  // is safe to call from this thread while the owner thread waits on the task.
+  // Beats every `period_s`, the first one period from now. Claimer::Heartbeat
+  // only reads shared state, so it is safe to call from the beating thread
+  // while the owner thread waits on the task.
   LeaseKeeper(Claimer* claimer, Claim claim, double period_s, std::function<bool()> stop_check = nullptr);
-  ~LeaseKeeper();  // stops the thread
+  // Stops the beats; waits for one in progress, so nothing of this keeper or
+  // its claimer is used after it returns.
+  ~LeaseKeeper();
   LeaseKeeper(const LeaseKeeper&) = delete;
   LeaseKeeper& operator=(const LeaseKeeper&) = delete;
 
@@ -32,20 +37,20 @@ class LeaseKeeper {
   std::string lost_reason() const;
 
  private:
-  void Loop();
+  friend class Beater;
+  // One beat; false once the claim is lost (no more beats).
+  bool Beat();
 
   Claimer* claimer_;
   Claim claim_;
-  double period_s_;
+  std::chrono::steady_clock::duration period_;
+  std::chrono::steady_clock::time_point next_;  // guarded by the beater's mutex
+  bool beating_ = false;                        // guarded by the beater's mutex: a Beat() in progress
   std::function<bool()> stop_check_;
   std::atomic<bool> lost_{false};
   std::atomic<bool> stop_requested_{false};
   std::atomic<bool> must_end_{false};
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  bool stop_ = false;
-  std::string reason_;
-  std::thread thread_;
+  std::string reason_;  // set before lost_ (release), read after it
 };
 
 }  // namespace claimsweep

@@ -23,4 +23,18 @@ inline void WriteAllFd(int fd, const void* data, size_t n) {
   }
 }
 
+// read(2) until exactly `n` bytes are read (EINTR retried); false on EOF or
+// an error. For the guardian's requests and reports.
+inline bool ReadAllFd(int fd, void* data, size_t n) {
+  char* p = static_cast<char*>(data);
+  while (n > 0) {
+    ssize_t r = ::read(fd, p, n);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return false;
+    p += r;
+    n -= static_cast<size_t>(r);
+  }
+  return true;
+}
+
 }  // namespace claimsweep
