@@ -3,8 +3,10 @@
 // it, N times in all. posix_spawnp (glibc: clone(CLONE_VM|CLONE_VFORK), no
 // page-table copy) is the cheapest honest way to start a program, so the
 // ratio trial/spawn is the cost of everything `trial` adds per trial.
+// --fork spawns with fork + execvp + waitpid instead, as a shell loop or a
+// plain C program does (the page tables are copied at every fork).
 //
-//   spawn_bench --procs P --total N [--prog PROGRAM]
+//   spawn_bench --procs P --total N [--prog PROGRAM] [--fork]
 //
 // Prints `spawns=N seconds=S spawns_per_s=R failures=F` on one line.
 #include <spawn.h>
@@ -24,12 +26,22 @@ int main(int argc, char** argv) {
   int procs = 8;
   long total = 4000;
   std::string prog = "true";
-  for (int i = 1; i + 1 < argc; i += 2) {
+  bool use_fork = false;
+  for (int i = 1; i < argc; i += 2) {
+    if (!std::strcmp(argv[i], "--fork")) {
+      use_fork = true;
+      --i;
+      continue;
+    }
+    if (i + 1 >= argc) {
+      std::fprintf(stderr, "usage: spawn_bench --procs P --total N [--prog PROGRAM] [--fork]\n");
+      return 2;
+    }
     if (!std::strcmp(argv[i], "--procs")) procs = std::atoi(argv[i + 1]);
     else if (!std::strcmp(argv[i], "--total")) total = std::atol(argv[i + 1]);
     else if (!std::strcmp(argv[i], "--prog")) prog = argv[i + 1];
     else {
-      std::fprintf(stderr, "usage: spawn_bench --procs P --total N [--prog PROGRAM]\n");
+      std::fprintf(stderr, "usage: spawn_bench --procs P --total N [--prog PROGRAM] [--fork]\n");
       return 2;
     }
   }
@@ -48,9 +60,16 @@ int main(int argc, char** argv) {
       char* args[] = {const_cast<char*>(prog.c_str()), nullptr};
       int failed = 0;
       for (long i = 0; i < mine; ++i) {
-        pid_t pid;
+        pid_t pid = -1;
         int st = 0;
-        if (::posix_spawnp(&pid, prog.c_str(), nullptr, nullptr, args, environ) != 0 ||
+        if (use_fork) {
+          pid = ::fork();
+          if (pid == 0) {
+            ::execvp(args[0], args);
+            _exit(127);
+          }
+        }
+        if ((use_fork ? pid < 0 : ::posix_spawnp(&pid, prog.c_str(), nullptr, nullptr, args, environ) != 0) ||
             ::waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
           ++failed;
         }

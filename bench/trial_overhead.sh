@@ -25,7 +25,7 @@ claim { trials_per_job: 0 }
 SPEC
 echo "$(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); $POINTS points, $WORKERS workers;" \
   "$(df --output=fstype "$WORK" | tail -1) ($WORK)"
-printf '%-6s %10s %10s %10s %7s %s\n' round "trials/s" "spawns/s" "ratio" load check
+printf '%-6s %10s %10s %7s %10s %7s %7s %s\n' round "trials/s" "spawns/s" "ratio" "fork+exec/s" "ratio" load check
 for r in $(seq 1 "$ROUNDS"); do
   rm -rf "$WORK/s"
   "$BIN/sweep" init "$WORK/spec.textproto" "$WORK/s" >/dev/null
@@ -50,5 +50,8 @@ for r in $(seq 1 "$ROUNDS"); do
   fi
   spawns=$("$BIN/spawn_bench" --procs "$WORKERS" --total "$POINTS" | sed 's/.*spawns_per_s=\([0-9]*\).*/\1/')
   ratio=$(awk -v a="$trials" -v b="$spawns" 'BEGIN { printf "%.2f", a / b }')
-  printf '%-6s %10s %10s %10s %7s %s\n' "$r" "$trials" "$spawns" "$ratio" "$(cut -d' ' -f1 /proc/loadavg)" "$check"
+  forks=$("$BIN/spawn_bench" --procs "$WORKERS" --total "$POINTS" --fork | sed 's/.*spawns_per_s=\([0-9]*\).*/\1/')
+  fratio=$(awk -v a="$trials" -v b="$forks" 'BEGIN { printf "%.2f", a / b }')
+  printf '%-6s %10s %10s %7s %10s %7s %7s %s\n' "$r" "$trials" "$spawns" "$ratio" "$forks" "$fratio" \
+    "$(cut -d' ' -f1 /proc/loadavg)" "$check"
 done
