@@ -194,7 +194,7 @@ void LoadTensors(std::string_view bytes, ModelHandle& model, torch::optim::Optim
 class CheckpointWriter {
  public:
   CheckpointWriter(Env* env, std::string dir) : env_(env), dir_(std::move(dir)) {}
-  ~CheckpointWriter() { Wait(); }
+  ~CheckpointWriter() { Wait().IgnoreError(); }  // a path that returns early has its error already
   void Start(TrainState state, std::string tensors) {
     thread_ = std::thread([this, state = std::move(state), tensors = std::move(tensors)] {
       status_ = WriteCheckpoint(env_, dir_, state, tensors);

@@ -53,7 +53,7 @@ struct Fixture {
   }
   size_t LeaseEntries() {
     std::vector<std::string> n;
-    Env::Default()->ListDir(layout.leases_dir(), &n);
+    Env::Default()->ListDir(layout.leases_dir(), &n).IgnoreError();
     return n.size();
   }
 };
@@ -345,9 +345,9 @@ TEST(Claim, CrashWhileReleasingOrFailingLosesNothing) {
       dying.CrashAtOp(dying.ops() + crash_after);
       bool final = false;
       if (mode == 0) {
-        a.Release(ca, "{\"outcome\":\"interrupted\"}");
+        a.Release(ca, "{\"outcome\":\"interrupted\"}").IgnoreError();
       } else {
-        a.Fail(ca, "{\"outcome\":\"failed\"}", &final);
+        a.Fail(ca, "{\"outcome\":\"failed\"}", &final).IgnoreError();
       }
       FaultEnv later(Env::Default());
       later.AdvanceClock(31);

@@ -77,23 +77,23 @@ std::map<uint64_t, int> DyingRun(Fixture& f, Env* env, int mode) {
     case kFatal:
       if (!a.ClaimNext(&c).ok()) return commits;
       if (mode == kCommit && a.Commit(c, Record(c, "done")).ok()) commits[c.index]++;
-      if (mode == kRelease) a.Release(c, Record(c, "interrupted"));
-      if (mode == kFail || mode == kFatal) a.Fail(c, Record(c, "failed"), &final, mode == kFail);
+      if (mode == kRelease) a.Release(c, Record(c, "interrupted")).IgnoreError();
+      if (mode == kFail || mode == kFatal) a.Fail(c, Record(c, "failed"), &final, mode == kFail).IgnoreError();
       return commits;
-    case kStopPending: ctl.Stop(0, &r); return commits;
+    case kStopPending: ctl.Stop(0, &r).IgnoreError(); return commits;
     case kStopRunning:
-      if (a.ClaimNext(&c).ok()) ctl.Stop(0, &r);
+      if (a.ClaimNext(&c).ok()) ctl.Stop(0, &r).IgnoreError();
       return commits;
     case kReset:
     case kRetry:
       for (int k = 0; k < 2; ++k) {  // failed: max_attempts 2
         if (!a.ClaimNext(&c).ok() || !a.Fail(c, Record(c, "failed"), &final).ok()) return commits;
       }
-      if (mode == kReset) ctl.Reset(0, false, &r);
-      if (mode == kRetry) ctl.Retry(0, &r);
+      if (mode == kReset) ctl.Reset(0, false, &r).IgnoreError();
+      if (mode == kRetry) ctl.Retry(0, &r).IgnoreError();
       return commits;
     case kResume:
-      if (ctl.Stop(0, &r).ok()) ctl.Resume(0, &r);
+      if (ctl.Stop(0, &r).ok()) ctl.Resume(0, &r).IgnoreError();
       return commits;
   }
   return commits;

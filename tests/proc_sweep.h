@@ -49,7 +49,7 @@ struct ProcSweep {
   // Names in `d`, sorted.
   std::vector<std::string> List(const std::string& d) {
     std::vector<std::string> n;
-    Env::Default()->ListDir(d, &n);
+    Env::Default()->ListDir(d, &n).IgnoreError();  // none: empty
     std::sort(n.begin(), n.end());
     return n;
   }

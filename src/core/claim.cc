@@ -61,7 +61,7 @@ std::string Claimer::OwnerJson(uint64_t index, uint32_t attempt) const {
 void Claimer::DropLeaseIfDone(uint64_t index, uint32_t attempt) {
   // We lost the publish after creating the lease entry. If the winner had
   // already committed (and removed its entry), ours would be left behind.
-  if (env_->Exists(layout_.result_path(index))) env_->RemoveFile(layout_.lease_path(index, attempt));
+  if (env_->Exists(layout_.result_path(index))) env_->RemoveFile(layout_.lease_path(index, attempt)).IgnoreError();
 }
 
 Status Claimer::TryClaimNew(uint64_t index, bool exclusive) {
@@ -76,7 +76,7 @@ Status Claimer::TryClaimNew(uint64_t index, bool exclusive) {
   if (s.ok()) s = env_->CreateExclusive(SweepLayout::staged_owner_path(attempt), OwnerJson(index, 1));
   if (s.ok()) s = PublishDir(env_, tmp, layout_.trial_dir(index));
   if (!s.ok()) {
-    env_->RemoveTree(tmp);
+    env_->RemoveTree(tmp).IgnoreError();
     if (s.IsAlreadyExists()) DropLeaseIfDone(index, 1);
   }
   return s;
@@ -92,14 +92,14 @@ Status Claimer::TryTakeOver(uint64_t index, uint32_t attempt, Claim* claim) {
   }
   if (s.ok()) s = PublishDir(env_, tmp, layout_.attempt_dir(index, attempt));
   if (!s.ok()) {
-    env_->RemoveTree(tmp);
+    env_->RemoveTree(tmp).IgnoreError();
     if (s.IsAlreadyExists()) DropLeaseIfDone(index, attempt);
     return s;
   }
   // The old owner may have committed between our look and our publish (it was
   // late, not dead). Its result stands; we have nothing to do.
   if (env_->Exists(layout_.result_path(index))) {
-    env_->RemoveFile(layout_.lease_path(index, attempt));
+    env_->RemoveFile(layout_.lease_path(index, attempt)).IgnoreError();
     return Status::AlreadyExists("trial " + TrialName(index) + " was committed by its previous owner");
   }
   claim->index = index;
@@ -308,9 +308,9 @@ Status Claimer::Commit(const Claim& c, const std::string& result_json) {
   const std::string tmp = NewTempPath();
   CS_RETURN_IF_ERROR(env_->CreateExclusive(tmp, result_json, /*sync=*/true));
   Status s = PublishFile(env_, tmp, layout_.result_path(c.index), result_json);
-  env_->RemoveFile(tmp);
+  env_->RemoveFile(tmp).IgnoreError();
   if (!s.ok()) return s;
-  env_->RemoveFile(layout_.lease_path(c.index, c.attempt));
+  env_->RemoveFile(layout_.lease_path(c.index, c.attempt)).IgnoreError();
   return Status::OK();
 }
 
@@ -340,7 +340,7 @@ Status Claimer::Fail(const Claim& c, const std::string& record_json, bool* final
   DerivedState d = DeriveState(snap, policy_, 0);
   *final = d.state == TrialState::kFailed;
   if (*final) {
-    env_->RemoveFile(layout_.lease_path(c.index, c.attempt));
+    env_->RemoveFile(layout_.lease_path(c.index, c.attempt)).IgnoreError();
     return Status::OK();
   }
   return MarkReleased(c);

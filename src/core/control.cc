@@ -67,7 +67,7 @@ TrialControl::TrialControl(Env* env, SweepLayout layout, ClaimPolicy policy, std
 Status TrialControl::Now(int64_t* now_ns) {
   const std::string probe = layout_.clock_probe_path(token_);
   CS_RETURN_IF_ERROR(env_->FsNow(probe, now_ns));
-  env_->RemoveFile(probe);
+  env_->RemoveFile(probe).IgnoreError();
   return Status::OK();
 }
 
@@ -126,7 +126,7 @@ Status TrialControl::Stop(uint64_t index, ControlReport* r) {
         r->what = "stopped (was pending; it will not be claimed)";
         return Status::OK();
       }
-      env_->RemoveTree(tmp);
+      env_->RemoveTree(tmp).IgnoreError();
       if (!s.IsAlreadyExists()) return s;
       CS_RETURN_IF_ERROR(State(index, &d));  // claimed under our feet: stop that claim
       r->before = d.state;

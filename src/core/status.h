@@ -2,6 +2,10 @@
 //
 // A Status is OK or carries a code and a message meant for a person: it names
 // the file (and line, where there is one) and, where we know it, the fix.
+//
+// Both are [[nodiscard]] (and the build makes ignoring one an error): a
+// caller handles the outcome, or says with IgnoreError() that the call was
+// best effort (removing a temporary that a later pass also removes).
 #pragma once
 
 #include <optional>
@@ -10,7 +14,7 @@
 
 namespace claimsweep {
 
-class Status {
+class [[nodiscard]] Status {
  public:
   enum class Code {
     kOk,
@@ -44,6 +48,8 @@ class Status {
   bool IsSuperseded() const { return code_ == Code::kSuperseded; }
   const std::string& message() const { return message_; }
   std::string ToString() const;
+  // Marks a best-effort call whose failure changes nothing the caller owes.
+  void IgnoreError() const {}
 
  private:
   Status(Code c, std::string m) : code_(c), message_(std::move(m)) {}
@@ -53,7 +59,7 @@ class Status {
 
 // Result<T>: a value or the Status that explains why there is none.
 template <typename T>
-class Result {
+class [[nodiscard]] Result {
  public:
   Result(T value) : value_(std::move(value)) {}            // NOLINT: implicit by design
   Result(Status status) : status_(std::move(status)) {}    // NOLINT

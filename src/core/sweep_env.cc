@@ -112,7 +112,7 @@ class SweepEnv : public Env {
       if (s.ok() && sync && ::fsync(fd.get()) != 0) s = Status::FromErrno("fsync", shown, errno);
       if (::close(fd.release()) != 0 && s.ok()) s = Status::FromErrno("close", shown, errno);
       if (s.ok()) return s;
-      RemoveFile(path);
+      RemoveFile(path).IgnoreError();
       return s;
     }
     Where w;

@@ -17,7 +17,7 @@ int64_t ScanClock(Env* env, const SweepLayout& layout, bool* from_fs) {
   const std::string probe = layout.clock_probe_path(ProcessToken());
   *from_fs = env->FsNow(probe, &now_ns).ok();
   if (*from_fs) {
-    env->RemoveFile(probe);
+    env->RemoveFile(probe).IgnoreError();
     return now_ns;
   }
   return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
@@ -96,7 +96,7 @@ Status ScanSweep(Env* env, const SweepLayout& layout, const SweepSpec& spec, uin
       return;
     }
     TrialSnapshot snap;
-    ReadTrialSnapshot(env, layout, i, &snap);  // problems land in snap.problem
+    ReadTrialSnapshot(env, layout, i, &snap).IgnoreError();  // problems land in snap.problem
     DerivedState& d = found[k].derived;
     d = DeriveState(snap, spec.claim(), now_ns);
     if (d.state == TrialState::kPending || d.state == TrialState::kBroken || d.state == TrialState::kDone) return;

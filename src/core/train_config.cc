@@ -99,7 +99,7 @@ void ApplyTrainDefaults(TrainTask* t) {
     if ((field == "step_size" || field == "gamma") && t->schedule() != "step") continue;
     if (field == "depth" && !ModelTakesDepth(t->model())) continue;
     if (t->GetReflection()->HasField(*t, d->FindFieldByName(field))) continue;
-    SetTrainField(t, field, v);  // the table's values parse by construction
+    SetTrainField(t, field, v).IgnoreError();  // the table's values parse by construction
   }
 }
 

@@ -29,7 +29,7 @@ bool AttemptLive(Env* env, const SweepLayout& layout, const ClaimPolicy& policy,
   int64_t now_ns = 0;
   const std::string probe = layout.clock_probe_path("log." + ProcessToken());
   if (!env->FsNow(probe, &now_ns).ok()) return true;  // cannot tell: keep following
-  env->RemoveFile(probe);
+  env->RemoveFile(probe).IgnoreError();
   const double lease = policy.lease_seconds() > 0 ? policy.lease_seconds() : 300;
   return static_cast<double>(now_ns - snap.heartbeat_ns) / 1e9 <= lease;
 }

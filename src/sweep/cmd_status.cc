@@ -138,7 +138,7 @@ int CmdStatus(const std::string& dir, const std::string& format, int limit) {
       TrialSnapshot snap;
       // Its result is whole (the scan stat'ed it): a bad entry beside it does
       // not unmake the row's state, which the counts above already hold.
-      ReadTrialSnapshot(env, layout, t.index, &snap);
+      ReadTrialSnapshot(env, layout, t.index, &snap).IgnoreError();
       const DerivedState d = DeriveState(snap, spec->claim(), 0);
       if (d.state == TrialState::kDone) t.derived = d;
     }

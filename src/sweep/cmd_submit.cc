@@ -77,8 +77,11 @@ int CmdSubmit(const std::string& dir_arg, int jobs, bool array, bool dry_run, co
       return 1;
     }
     std::string id = out.substr(0, out.find_first_of(";\n"));  // --parsable: "id" or "id;cluster"
-    env->AppendFile(layout.jobs_list_path(), id + "\t" + NowIso8601() + "\t" +
-                                                          (array ? "array of " + std::to_string(jobs) : "job") + "\n");
+    Status listed = env->AppendFile(layout.jobs_list_path(), id + "\t" + NowIso8601() + "\t" +
+                                                                 (array ? "array of " + std::to_string(jobs) : "job") + "\n");
+    // The job is queued either way; only `sweep status`'s list of jobs misses it.
+    if (!listed.ok()) std::fprintf(stderr, "sweep: warning: job %s is submitted but not listed: %s\n", id.c_str(),
+                                   listed.ToString().c_str());
     std::printf("submitted %s %s\n", array ? "array job" : "job", id.c_str());
     ++submitted;
   }

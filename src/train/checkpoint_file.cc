@@ -91,7 +91,7 @@ Status WriteCheckpoint(Env* env, const std::string& dir, const TrainState& state
   names.erase(std::remove_if(names.begin(), names.end(), [](const std::string& n) { return !IsCheckpointName(n); }),
               names.end());
   std::sort(names.begin(), names.end());  // fixed-width names sort by (epoch, step)
-  for (size_t i = 0; i + static_cast<size_t>(keep) < names.size(); ++i) env->RemoveFile(SweepLayout::checkpoint_path(dir, names[i]));
+  for (size_t i = 0; i + static_cast<size_t>(keep) < names.size(); ++i) env->RemoveFile(SweepLayout::checkpoint_path(dir, names[i])).IgnoreError();
   return Status::OK();
 }
 
@@ -104,7 +104,7 @@ Status LoadLatestCheckpoint(Env* env, const std::string& dir, CheckpointData* ou
   CS_RETURN_IF_ERROR(s);
   // The caller owns the trial, so a temp file here is a dead attempt's unfinished write.
   for (const auto& n : names) {
-    if (n.compare(0, 5, "ckpt-") == 0 && n.find(".csckpt.tmp.") != std::string::npos) env->RemoveFile(SweepLayout::checkpoint_path(dir, n));
+    if (n.compare(0, 5, "ckpt-") == 0 && n.find(".csckpt.tmp.") != std::string::npos) env->RemoveFile(SweepLayout::checkpoint_path(dir, n)).IgnoreError();
   }
   names.erase(std::remove_if(names.begin(), names.end(), [](const std::string& n) { return !IsCheckpointName(n); }),
               names.end());

@@ -430,7 +430,8 @@ TrialRunner::Outcome TrialRunner::Record(Claimer* claimer, const Claim& claim, c
   Status ms = ReadLastMetricsRow(env_, MetricsCsvPath(spec_, layout_, claim.index), r.mutable_metrics());
   if (!ms.ok() && !ms.IsNotFound()) LogWarn(name + ": " + ms.ToString());
   for (const auto& [k, v] : end.metrics.fields()) (*r.mutable_metrics()->mutable_fields())[k] = v;
-  if (!end.config_json.empty()) ParseJson(end.config_json, "config", r.mutable_config());
+  // Our own TrainConfigJson: it parses by construction.
+  if (!end.config_json.empty()) ParseJson(end.config_json, "config", r.mutable_config()).IgnoreError();
 
   Status s;
   switch (end.kind) {
