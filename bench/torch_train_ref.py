@@ -22,8 +22,9 @@ import torch
 import torchvision
 
 
-def read_split(data_dir, split="train"):
-    """Images (uint8, N x H x W x C) and labels of one split, from .csrec shards."""
+def read_records(data_dir, split="train"):
+    """The raw images (uint8 H x W x C bytes each), labels, (H, W, C), mean and std
+    of one split, from its .csrec shards and the manifest."""
     manifest = open(os.path.join(data_dir, "manifest.textproto")).read()
     h, w, c = (int(re.search(r"\b%s: (\d+)" % k, manifest).group(1)) for k in ("height", "width", "channels"))
     mean = [float(v) for v in re.findall(r"\bmean: ([0-9.eE+-]+)", manifest)]
@@ -51,39 +52,50 @@ def read_split(data_dir, split="train"):
                     label = v
             images.append(image)
             labels.append(label)
+    return images, labels, (h, w, c), mean, std
+
+
+def read_split(data_dir, split="train"):
+    """Images (normalized float, N x C x H x W) and labels of one split."""
+    images, labels, (h, w, c), mean, std = read_records(data_dir, split)
     x = torch.frombuffer(bytearray(b"".join(images)), dtype=torch.uint8).view(-1, h, w, c)
     x = x.permute(0, 3, 1, 2).float().div(255)
     x = (x - torch.tensor(mean).view(1, c, 1, 1)) / torch.tensor(std).view(1, c, 1, 1)
     return x.contiguous(), torch.tensor(labels)
 
 
-p = argparse.ArgumentParser()
-p.add_argument("--model", required=True)
-p.add_argument("--batch", type=int, default=128)
-p.add_argument("--threads", type=int, default=2)
-p.add_argument("--steps", type=int, default=30)
-p.add_argument("--data", help="a claimsweep dataset directory (else random tensors)")
-a = p.parse_args()
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--model", required=True)
+    p.add_argument("--batch", type=int, default=128)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--steps", type=int, default=30)
+    p.add_argument("--data", help="a claimsweep dataset directory (else random tensors)")
+    a = p.parse_args()
 
-torch.set_num_threads(a.threads)
-torch.manual_seed(0)
-if a.data:
-    xs, ys = read_split(a.data)
-else:
-    xs, ys = torch.randn(a.batch * 4, 3, 32, 32), torch.randint(0, 10, (a.batch * 4,))
-model = getattr(torchvision.models, a.model)(num_classes=int(ys.max()) + 1 if a.data else 10)
-opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
-model.train()
-batches = len(xs) // a.batch
-for step in range(a.steps + 3):
-    if step == 3:
-        t0 = time.perf_counter()
-    k = step % batches
-    x, y = xs[k * a.batch:(k + 1) * a.batch], ys[k * a.batch:(k + 1) * a.batch]
-    opt.zero_grad()
-    loss = torch.nn.functional.cross_entropy(model(x), y)
-    loss.backward()
-    opt.step()
-dt = time.perf_counter() - t0
-print(json.dumps({"model": a.model, "batch": a.batch, "threads": a.threads,
-                  "images_per_s": round(a.steps * a.batch / dt, 1)}))
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(0)
+    if a.data:
+        xs, ys = read_split(a.data)
+    else:
+        xs, ys = torch.randn(a.batch * 4, 3, 32, 32), torch.randint(0, 10, (a.batch * 4,))
+    model = getattr(torchvision.models, a.model)(num_classes=int(ys.max()) + 1 if a.data else 10)
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
+    model.train()
+    batches = len(xs) // a.batch
+    for step in range(a.steps + 3):
+        if step == 3:
+            t0 = time.perf_counter()
+        k = step % batches
+        x, y = xs[k * a.batch:(k + 1) * a.batch], ys[k * a.batch:(k + 1) * a.batch]
+        opt.zero_grad()
+        loss = torch.nn.functional.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+    dt = time.perf_counter() - t0
+    print(json.dumps({"model": a.model, "batch": a.batch, "threads": a.threads,
+                      "images_per_s": round(a.steps * a.batch / dt, 1)}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Training benchmark: claimsweep's `trial` training squeezenet1_1 and resnet18
 # end to end from record shards (CIFAR-shaped synthetic data, augmentation on),
-# side by side with Debian's python3-torch training torchvision's same model on
-# in-memory tensors, same batch (128) and threads (2). Also: checkpoint save
-# time as a share of epoch time, and the time from process start to the first
-# resumed training step.
+# side by side with two peers in Debian's python3-torch training torchvision's
+# same model, same batch (128) and threads (2): on in-memory tensors without
+# augmentation (torch_train_ref.py), and as researchers write it, a Dataset
+# with RandomCrop/Flip/Normalize transforms and a shuffling DataLoader with one
+# worker process (torch_train_loader.py). Also: checkpoint save time as a
+# share of epoch time, and the time from process start to the first resumed
+# training step.
 #
 #   bench/train_bench.sh BUILD_DIR
 set -euo pipefail
@@ -38,7 +41,14 @@ SPEC
   echo "$dir"
 }
 
-printf '%-14s %14s %14s %8s %16s\n' model "claimsweep" "pytorch" ratio "checkpoint/epoch"
+printf '%-14s %14s %16s %8s %16s %8s %16s\n' model "claimsweep" "pytorch in-mem" ratio "pytorch loader" ratio \
+  "checkpoint/epoch"
+# The peers get the allocator settings `trial` makes for itself (mallopt in
+# models/trainer.cc), so neither side pays for mmap'd activations.
+peer() {
+  GLIBC_TUNABLES=glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=536870912 \
+    /usr/bin/python3 "$@" 2>/dev/null | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["images_per_s"])'
+}
 for model in squeezenet1_1 resnet18; do
   dir=$(make_sweep $model 2 "$WORK/data")
   SWEEP_DIR=$dir SLURM_CPUS_PER_TASK=$THREADS "$BIN/trial" >"$WORK/$model.log" 2>&1
@@ -47,14 +57,14 @@ for model in squeezenet1_1 resnet18; do
   cs=$(echo "$row" | cut -d, -f8)
   epoch_s=$(echo "$row" | cut -d, -f7)
   ckpt_s=$(grep -o 'checkpoint [0-9.]*s' "$WORK/$model.log" | tail -1 | grep -o '[0-9.]*')
-  # The peer gets the allocator settings `trial` makes for itself (mallopt in
-  # models/trainer.cc), so neither side pays for mmap'd activations.
-  py=$(GLIBC_TUNABLES=glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=536870912 \
-       /usr/bin/python3 "$HERE/torch_train_ref.py" --model $model --threads "$THREADS" --data "$WORK/data" 2>/dev/null |
-       /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["images_per_s"])')
-  awk -v m=$model -v cs="$cs" -v py="$py" -v c="$ckpt_s" -v e="$epoch_s" \
-    'BEGIN { printf "%-14s %10s img/s %10s img/s %7.2fx %15.2f%%\n", m, cs, py, cs / py, 100 * c / e }'
+  py=$(peer "$HERE/torch_train_ref.py" --model $model --threads "$THREADS" --data "$WORK/data")
+  # Its last (second) epoch, as claimsweep's.
+  dl=$(peer "$HERE/torch_train_loader.py" --model $model --threads "$THREADS" --workers 1 --epochs 2 --data "$WORK/data")
+  awk -v m=$model -v cs="$cs" -v py="$py" -v dl="$dl" -v c="$ckpt_s" -v e="$epoch_s" \
+    'BEGIN { printf "%-14s %10s img/s %12s img/s %7.2fx %12s img/s %7.2fx %15.2f%%\n", m, cs, py, cs / py, dl, cs / dl,
+             100 * c / e }'
 done
+echo "load after the table: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # Resume: interrupt resnet18 in its second epoch with SIGUSR1, then time the
 # next `trial` from process start to its first training step.

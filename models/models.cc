@@ -22,8 +22,8 @@ struct FireImpl : nn::Module {
         expand1x1(register_module("expand1x1", Conv(squeeze_planes, e1, 1))),
         expand3x3(register_module("expand3x3", Conv(squeeze_planes, e3, 3, 1, 1))) {}
   torch::Tensor forward(torch::Tensor x) {
-    x = torch::relu(squeeze(x));
-    return torch::cat({torch::relu(expand1x1(x)), torch::relu(expand3x3(x))}, 1);
+    x = squeeze(x).relu_();  // in place, as torchvision's ReLU(inplace=True): a conv's gradient needs its input only
+    return torch::cat({expand1x1(x).relu_(), expand3x3(x).relu_()}, 1);
   }
   nn::Conv2d squeeze, expand1x1, expand3x3;
 };
@@ -111,10 +111,13 @@ struct BlockImpl : nn::Module {
     }
   }
   torch::Tensor forward(torch::Tensor x) {
-    torch::Tensor y = torch::relu(bn1(conv1(x)));
+    // In place, as torchvision's ReLU(inplace=True) and `out += identity`:
+    // neither batch norm's nor addition's gradient needs the overwritten output.
+    torch::Tensor y = bn1(conv1(x)).relu_();
     y = bn2(conv2(y));
-    if (bottleneck_) y = bn3(conv3(torch::relu(y)));
-    return torch::relu(y + (downsample ? downsample->forward(x) : x));
+    if (bottleneck_) y = bn3(conv3(y.relu_()));
+    y += downsample ? downsample->forward(x) : x;
+    return y.relu_();
   }
   bool bottleneck_;
   nn::Conv2d conv1{nullptr}, conv2{nullptr}, conv3{nullptr};
@@ -153,7 +156,7 @@ struct ResNetImpl : nn::Module {
     }
   }
   torch::Tensor forward(torch::Tensor x) {
-    x = torch::relu(bn1(conv1(x)));
+    x = bn1(conv1(x)).relu_();
     if (!cifar_) x = torch::max_pool2d(x, 3, 2, 1);
     for (auto& l : layers) x = l->forward(x);
     x = torch::adaptive_avg_pool2d(x, {1, 1});

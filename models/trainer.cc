@@ -74,6 +74,31 @@ std::string Duration(double s) {
   return b;
 }
 
+// oneDNN's CPU convolutions work on NHWC ("channels last") tensors directly;
+// given NCHW ones they reorder every input, weight and gradient to a blocked
+// layout and back, each step. On the CPU the trainer keeps the convolution
+// weights channels-last and the loader writes its batches NHWC: the same
+// values in another memory layout (the same model and training; the float
+// results differ from NCHW's in the last bits, as any change of kernel does,
+// and are as reproducible). CLAIMSWEEP_NCHW=1 keeps NCHW, to measure it (bench/).
+bool UseChannelsLast(torch::Device device) { return device.is_cpu() && std::getenv("CLAIMSWEEP_NCHW") == nullptr; }
+
+// After building or loading: the 4-D parameters (convolution weights) in
+// channels-last layout, in place, so the optimizer's references stay valid.
+void ToChannelsLast(torch::nn::Module& m) {
+  torch::NoGradGuard no_grad;
+  for (auto& p : m.parameters()) {
+    if (p.dim() == 4) p.set_data(p.contiguous(torch::MemoryFormat::ChannelsLast));
+  }
+}
+
+// A batch's images as a tensor over its memory (no copy on the CPU).
+torch::Tensor Images(Batch& b, const DatasetManifest& m, bool channels_last, torch::Device device) {
+  const int64_t C = m.channels(), H = m.height(), W = m.width();
+  if (channels_last) return torch::from_blob(b.data.data(), {b.n, C, H, W}, {H * W * C, 1, W * C, C}).to(device);
+  return torch::from_blob(b.data.data(), {b.n, C, H, W}).to(device);
+}
+
 using OptimizerPtr = std::unique_ptr<torch::optim::Optimizer>;
 
 // Every name of OptimizerNames() (core/catalogue.h); any other is an error,
@@ -112,17 +137,17 @@ Status Evaluate(ModelHandle& model, const DatasetManifest& m, const TrainRequest
   lo.split = split;
   lo.batch_size = std::max(256, req.config.batch_size());
   lo.threads = req.config.loader_threads();
+  lo.channels_last = UseChannelsLast(device);
   BatchLoader loader(m, lo);
   CS_RETURN_IF_ERROR(loader.Start());
   double loss_sum = 0;
   int64_t correct = 0, seen = 0;
-  const int64_t C = m.channels(), H = m.height(), W = m.width();
   for (;;) {
     Batch b;
     bool done = false;
     CS_RETURN_IF_ERROR(loader.Next(&b, &done));
     if (done) break;
-    auto x = torch::from_blob(b.data.data(), {b.n, C, H, W}).to(device);
+    auto x = Images(b, m, lo.channels_last, device);
     auto y = torch::from_blob(b.labels.data(), {b.n}, torch::kLong).to(device);
     auto logits = model.forward(x);
     loss_sum += F::cross_entropy(logits, y, F::CrossEntropyFuncOptions().reduction(torch::kSum)).item<double>();
@@ -259,6 +284,7 @@ class TrainingRun {
     if (!made.ok()) return made.status();
     model_ = std::move(*made);
     model_.module->to(device_);
+    if (UseChannelsLast(device_)) ToChannelsLast(*model_.module);
     model_.module->train();
     auto made_opt = MakeOptimizer(cfg_, model_.module->parameters());
     if (!made_opt.ok()) return made_opt.status();
@@ -282,6 +308,7 @@ class TrainingRun {
     }
     const auto t_read = Clock::now();
     LoadTensors(ck.tensors, model_, *opt_, device_);
+    if (UseChannelsLast(device_)) ToChannelsLast(*model_.module);  // whatever layout the checkpoint kept
     st_ = ck.state;
     auto secs = [](Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double>(b - a).count(); };
     req_.log("resuming from " + ck.path + " (epoch " + std::to_string(st_.epoch() + 1) + ", step " +
@@ -326,10 +353,10 @@ class TrainingRun {
     lo.augment = !cfg_.no_augment();
     lo.skip_batches = st_.step();
     lo.threads = cfg_.loader_threads();
+    lo.channels_last = UseChannelsLast(device_);
     BatchLoader loader(m_, lo);
     CS_RETURN_IF_ERROR(loader.Start());
     const int64_t spe = loader.batches_per_epoch();
-    const int64_t C = m_.channels(), H = m_.height(), W = m_.width();
     const auto ckpt_every = std::chrono::duration<double>(cfg_.checkpoint_minutes() * 60);
     auto t_epoch = Clock::now();
     data_wait_ = 0;
@@ -350,7 +377,7 @@ class TrainingRun {
       // Dropout draws from torch's generator: seed it per step so a resumed
       // epoch draws exactly what the uninterrupted one did.
       torch::manual_seed(MixSeed(seed_, static_cast<uint64_t>(epoch) + 1, static_cast<uint64_t>(st_.step())));
-      auto x = torch::from_blob(b.data.data(), {b.n, C, H, W}).to(device_);
+      auto x = Images(b, m_, lo.channels_last, device_);
       auto y = torch::from_blob(b.labels.data(), {b.n}, torch::kLong).to(device_);
       opt_->zero_grad();
       auto logits = model_.forward(x);

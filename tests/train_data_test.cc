@@ -100,6 +100,34 @@ TEST(BatchLoader, ResumeBySkippingGivesTheSameRestOfTheEpoch) {
   EXPECT_TRUE(std::equal(tail.begin(), tail.end(), full.begin() + 5 * 8 * 48));
 }
 
+TEST(BatchLoader, ChannelsLastIsTheSameAugmentedBatchesInNhwcOrder) {
+  TempDir d;
+  DatasetManifest m = MakeDataset(d.path());
+  LoaderOptions o = Opts(d.path());
+  o.augment = true;
+  std::vector<float> nchw, nhwc;
+  Order(m, o, &nchw);
+  o.channels_last = true;
+  BatchLoader loader(m, o);
+  ASSERT_OK(loader.Start());
+  for (;;) {
+    Batch b;
+    bool done = false;
+    ASSERT_OK(loader.Next(&b, &done));
+    if (done) break;
+    nhwc.insert(nhwc.end(), b.data.begin(), b.data.end());
+  }
+  ASSERT_EQ(nhwc.size(), nchw.size());
+  ASSERT_EQ(nchw.size(), 100u * 48);
+  for (size_t n = 0; n < 100; ++n) {
+    for (size_t c = 0; c < 3; ++c) {
+      for (size_t p = 0; p < 16; ++p) {
+        ASSERT_EQ(nhwc[n * 48 + p * 3 + c], nchw[n * 48 + c * 16 + p]) << "example " << n << " channel " << c;
+      }
+    }
+  }
+}
+
 TEST(BatchLoader, CorruptShardIsAnErrorNamingTheFile) {
   TempDir d;
   DatasetManifest m = MakeDataset(d.path());

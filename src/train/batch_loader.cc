@@ -178,6 +178,9 @@ Status BatchLoader::Decode(const Job& job, Batch* out) const {
     }
     const auto* px = reinterpret_cast<const uint8_t*>(ex.image().data());
     float* dst = out->data.data() + static_cast<size_t>(k) * C * H * W;
+    // Element (c, y, x) of the image is at dst[c * cs + (y * W + x) * ps].
+    const size_t cs = opt_.channels_last ? 1 : static_cast<size_t>(H) * W;
+    const size_t ps = opt_.channels_last ? static_cast<size_t>(C) : 1;
     for (int c = 0; c < C; ++c) {
       const float m = mean_[static_cast<size_t>(c)], is = inv_std_[static_cast<size_t>(c)];
       const float pad = -m * is;
@@ -189,7 +192,7 @@ Status BatchLoader::Decode(const Job& job, Batch* out) const {
           if (sy >= 0 && sy < H && sx >= 0 && sx < W) {
             v = (static_cast<float>(px[(static_cast<size_t>(sy) * W + sx) * C + c]) * (1.0f / 255.0f) - m) * is;
           }
-          dst[(static_cast<size_t>(c) * H + y) * W + x] = v;
+          dst[c * cs + (static_cast<size_t>(y) * W + x) * ps] = v;
         }
       }
     }

@@ -39,12 +39,13 @@ struct LoaderOptions {
   int64_t skip_batches = 0;     // resume: the first batches of the epoch are skipped
   int threads = 2;
   size_t shuffle_buffer = 8192; // records
+  bool channels_last = false;   // Batch::data as n x H x W x C (the trainer's CPU layout)
 };
 
 struct Batch {
   int64_t index = 0;            // batch number within the epoch
   int n = 0;                    // examples in this batch (the last may be short)
-  std::vector<float> data;      // n x C x H x W, normalized
+  std::vector<float> data;      // n x C x H x W (n x H x W x C if channels_last), normalized
   std::vector<int64_t> labels;
 };
 
