@@ -88,9 +88,11 @@ bool ParseArgs(int argc, char** argv, Options* o) {
 Status InitSweep(Env* env, const SweepLayout& layout, const SweepSpec& spec) {
   std::vector<std::string> names;
   if (env->ListDir(layout.root(), &names).ok() && !names.empty()) {
-    return Status::InvalidArgument(layout.root() + " is not empty; claim_bench needs a fresh directory");
+    return Status::InvalidArgument(layout.root() +
+                                   " is not empty; claim_bench needs a fresh directory");
   }
-  for (const std::string& d : {layout.root(), layout.trials_dir(), layout.leases_dir(), layout.tmp_dir()}) {
+  for (const std::string& d :
+       {layout.root(), layout.trials_dir(), layout.leases_dir(), layout.tmp_dir()}) {
     CS_RETURN_IF_ERROR(env->CreateDirs(d));
   }
   return env->WriteFileAtomic(layout.spec_path(), FreezeSpec(spec));
@@ -98,12 +100,13 @@ Status InitSweep(Env* env, const SweepLayout& layout, const SweepSpec& spec) {
 
 // The body of child `id`: blocks on `start_fd` until the parent closes it, then
 // claims and commits until NotFound. Returns the exit code.
-int RunChild(int id, int start_fd, const Options& o, const SweepLayout& layout, const SweepSpec& spec,
-             const PointSpace& points) {
+int RunChild(int id, int start_fd, const Options& o, const SweepLayout& layout,
+             const SweepSpec& spec, const PointSpace& points) {
   char c;
   while (::read(start_fd, &c, 1) < 0 && errno == EINTR) {
   }
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(o.timeout_s);
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::duration<double>(o.timeout_s);
   // As `trial` claims: through the Env confined to the sweep (no symlink
   // followed), unless --plain-env measures the bare path calls.
   std::unique_ptr<Env> confined = o.plain_env ? nullptr : NewSweepEnv(layout.root());
@@ -144,14 +147,17 @@ int RunChild(int id, int start_fd, const Options& o, const SweepLayout& layout, 
 int Main(int argc, char** argv) {
   Options o;
   if (!ParseArgs(argc, argv, &o)) {
-    return Fail("usage: claim_bench --points N --claimers C --dir D [--timeout S] [--json] [--plain-env]");
+    return Fail(
+        "usage: claim_bench --points N --claimers C --dir D [--timeout S] [--json] [--plain-env]");
   }
   // A 1-parameter grid with N values; the command never runs.
-  auto parsed = ParseSpec("name: \"claim_bench\"\n"
-                          "grid { param { name: \"x\" range { start: 0 stop: " + std::to_string(o.points) +
-                              " step: 1 } } }\n"
-                              "command { argv: \"true\" }\n",
-                          "<claim_bench>");
+  auto parsed = ParseSpec(
+      "name: \"claim_bench\"\n"
+      "grid { param { name: \"x\" range { start: 0 stop: " +
+          std::to_string(o.points) +
+          " step: 1 } } }\n"
+          "command { argv: \"true\" }\n",
+      "<claim_bench>");
   if (!parsed.ok()) return Fail(parsed.status().ToString());
   SweepSpec spec = *parsed;
   ApplyDefaults(&spec);
@@ -186,7 +192,8 @@ int Main(int argc, char** argv) {
     }
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) ++child_failures;
   }
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
   // The check: count what the children say they committed, and what is on disk.
   std::vector<uint32_t> times(n, 0);
@@ -203,7 +210,8 @@ int Main(int argc, char** argv) {
       }
     }
     ChildReport r;
-    std::ifstream(layout.root() + "/stats." + std::to_string(id)) >> r.lost_races >> r.open_scanned >> r.errors >> r.timed_out;
+    std::ifstream(layout.root() + "/stats." + std::to_string(id)) >> r.lost_races >>
+        r.open_scanned >> r.errors >> r.timed_out;
     total.lost_races += r.lost_races;
     total.open_scanned += r.open_scanned;
     total.errors += r.errors;

@@ -37,9 +37,12 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "usage: spawn_bench --procs P --total N [--prog PROGRAM] [--fork]\n");
       return 2;
     }
-    if (!std::strcmp(argv[i], "--procs")) procs = std::atoi(argv[i + 1]);
-    else if (!std::strcmp(argv[i], "--total")) total = std::atol(argv[i + 1]);
-    else if (!std::strcmp(argv[i], "--prog")) prog = argv[i + 1];
+    if (!std::strcmp(argv[i], "--procs"))
+      procs = std::atoi(argv[i + 1]);
+    else if (!std::strcmp(argv[i], "--total"))
+      total = std::atol(argv[i + 1]);
+    else if (!std::strcmp(argv[i], "--prog"))
+      prog = argv[i + 1];
     else {
       std::fprintf(stderr, "usage: spawn_bench --procs P --total N [--prog PROGRAM] [--fork]\n");
       return 2;
@@ -69,7 +72,8 @@ int main(int argc, char** argv) {
             _exit(127);
           }
         }
-        if ((use_fork ? pid < 0 : ::posix_spawnp(&pid, prog.c_str(), nullptr, nullptr, args, environ) != 0) ||
+        if ((use_fork ? pid < 0
+                      : ::posix_spawnp(&pid, prog.c_str(), nullptr, nullptr, args, environ) != 0) ||
             ::waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
           ++failed;
         }
@@ -87,6 +91,7 @@ int main(int argc, char** argv) {
     if (::waitpid(k, &st, 0) != k || !WIFEXITED(st) || WEXITSTATUS(st) != 0) ++failures;
   }
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  std::printf("spawns=%ld seconds=%.3f spawns_per_s=%.0f failures=%d\n", total, s, total / s, failures);
+  std::printf("spawns=%ld seconds=%.3f spawns_per_s=%.0f failures=%d\n", total, s, total / s,
+              failures);
   return failures ? 1 : 0;
 }

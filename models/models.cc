@@ -22,7 +22,8 @@ struct FireImpl : nn::Module {
         expand1x1(register_module("expand1x1", Conv(squeeze_planes, e1, 1))),
         expand3x3(register_module("expand3x3", Conv(squeeze_planes, e3, 3, 1, 1))) {}
   torch::Tensor forward(torch::Tensor x) {
-    x = squeeze(x).relu_();  // in place, as torchvision's ReLU(inplace=True): a conv's gradient needs its input only
+    x = squeeze(x).relu_();  // in place, as torchvision's ReLU(inplace=True): a conv's gradient
+                             // needs its input only
     return torch::cat({expand1x1(x).relu_(), expand3x3(x).relu_()}, 1);
   }
   nn::Conv2d squeeze, expand1x1, expand3x3;
@@ -79,7 +80,9 @@ struct SqueezeNetImpl : nn::Module {
       }
     }
   }
-  torch::Tensor forward(torch::Tensor x) { return torch::flatten(classifier->forward(features->forward(x)), 1); }
+  torch::Tensor forward(torch::Tensor x) {
+    return torch::flatten(classifier->forward(features->forward(x)), 1);
+  }
   nn::Sequential features, classifier;
   nn::Conv2d final_conv{nullptr};
 };
@@ -106,8 +109,8 @@ struct BlockImpl : nn::Module {
       bn2 = register_module("bn2", nn::BatchNorm2d(planes));
     }
     if (stride != 1 || in != out) {
-      downsample = register_module("downsample",
-                                   nn::Sequential(Conv(in, out, 1, stride, 0, false), nn::BatchNorm2d(out)));
+      downsample = register_module(
+          "downsample", nn::Sequential(Conv(in, out, 1, stride, 0, false), nn::BatchNorm2d(out)));
     }
   }
   torch::Tensor forward(torch::Tensor x) {
@@ -177,17 +180,22 @@ ModelHandle Handle(M m) {
 
 }  // namespace
 
-Result<ModelHandle> MakeModel(const std::string& name, int depth, int in_channels, int num_classes) {
+Result<ModelHandle> MakeModel(const std::string& name, int depth, int in_channels,
+                              int num_classes) {
   if (in_channels < 1 || num_classes < 2) {
-    return Status::InvalidArgument("model '" + name + "' needs in_channels >= 1 and num_classes >= 2, got " +
-                                   std::to_string(in_channels) + " and " + std::to_string(num_classes));
+    return Status::InvalidArgument(
+        "model '" + name + "' needs in_channels >= 1 and num_classes >= 2, got " +
+        std::to_string(in_channels) + " and " + std::to_string(num_classes));
   }
   try {
     if (name == "squeezenet1_0") return Handle(SqueezeNet("1_0", in_channels, num_classes));
     if (name == "squeezenet1_1") return Handle(SqueezeNet("1_1", in_channels, num_classes));
-    if (name == "resnet18") return Handle(ResNet(std::vector<int>{2, 2, 2, 2}, false, false, in_channels, num_classes));
-    if (name == "resnet34") return Handle(ResNet(std::vector<int>{3, 4, 6, 3}, false, false, in_channels, num_classes));
-    if (name == "resnet50") return Handle(ResNet(std::vector<int>{3, 4, 6, 3}, true, false, in_channels, num_classes));
+    if (name == "resnet18")
+      return Handle(ResNet(std::vector<int>{2, 2, 2, 2}, false, false, in_channels, num_classes));
+    if (name == "resnet34")
+      return Handle(ResNet(std::vector<int>{3, 4, 6, 3}, false, false, in_channels, num_classes));
+    if (name == "resnet50")
+      return Handle(ResNet(std::vector<int>{3, 4, 6, 3}, true, false, in_channels, num_classes));
     if (name == "resnet_cifar") {
       if (depth < 8 || (depth - 2) % 6 != 0) {
         return Status::InvalidArgument("resnet_cifar depth " + std::to_string(depth) +
@@ -198,7 +206,8 @@ Result<ModelHandle> MakeModel(const std::string& name, int depth, int in_channel
     }
   } catch (const c10::Error& e) {
     // Allocation or option errors inside libtorch: report, do not crash the trial.
-    return Status::InvalidArgument("building model '" + name + "' failed: " + e.what_without_backtrace());
+    return Status::InvalidArgument("building model '" + name +
+                                   "' failed: " + e.what_without_backtrace());
   } catch (const std::exception& e) {  // e.g. std::bad_alloc for an absurd depth
     return Status::InvalidArgument("building model '" + name + "' failed: " + e.what());
   }

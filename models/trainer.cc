@@ -14,8 +14,8 @@
 #include "core/catalogue.h"
 #include "core/env.h"
 #include "core/json.h"
-#include "data/dataset.h"
 #include "core/rng.h"
+#include "data/dataset.h"
 #include "models/models.h"
 #include "train/batch_loader.h"
 #include "train/checkpoint_file.h"
@@ -26,7 +26,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 namespace F = torch::nn::functional;
-
 
 std::string Fmt(const char* f, double v) {
   char b[64];
@@ -42,7 +41,8 @@ std::string Fmt(const char* f, double v) {
 // glibc's dynamic threshold.) Keep buffers up to 32 MiB, glibc's maximum, on
 // the heap and do not trim it between steps; memory stays at the step's peak.
 void KeepActivationsOnTheHeap() {
-  if (std::getenv("CLAIMSWEEP_GLIBC_MMAP") != nullptr) return;  // to measure the difference (bench/)
+  if (std::getenv("CLAIMSWEEP_GLIBC_MMAP") != nullptr)
+    return;  // to measure the difference (bench/)
   ::mallopt(M_MMAP_THRESHOLD, 32 << 20);
   ::mallopt(M_TRIM_THRESHOLD, 512 << 20);
 }
@@ -51,7 +51,8 @@ void KeepActivationsOnTheHeap() {
 // resumed step" includes loading libtorch and the checkpoint.
 double SecondsSinceProcessStart() {
   std::string stat, uptime;
-  if (!Env::Default()->ReadFile("/proc/self/stat", &stat).ok() || !Env::Default()->ReadFile("/proc/uptime", &uptime).ok()) {
+  if (!Env::Default()->ReadFile("/proc/self/stat", &stat).ok() ||
+      !Env::Default()->ReadFile("/proc/uptime", &uptime).ok()) {
     return -1;
   }
   // Field 22 (starttime, in clock ticks) follows the ')' that ends field 2.
@@ -65,7 +66,8 @@ double SecondsSinceProcessStart() {
 std::string Duration(double s) {
   char b[32];
   if (s >= 3600) {
-    std::snprintf(b, sizeof b, "%dh%02dm", static_cast<int>(s / 3600), static_cast<int>(s / 60) % 60);
+    std::snprintf(b, sizeof b, "%dh%02dm", static_cast<int>(s / 3600),
+                  static_cast<int>(s / 60) % 60);
   } else if (s >= 60) {
     std::snprintf(b, sizeof b, "%dm%02ds", static_cast<int>(s / 60), static_cast<int>(s) % 60);
   } else {
@@ -81,7 +83,9 @@ std::string Duration(double s) {
 // values in another memory layout (the same model and training; the float
 // results differ from NCHW's in the last bits, as any change of kernel does,
 // and are as reproducible). CLAIMSWEEP_NCHW=1 keeps NCHW, to measure it (bench/).
-bool UseChannelsLast(torch::Device device) { return device.is_cpu() && std::getenv("CLAIMSWEEP_NCHW") == nullptr; }
+bool UseChannelsLast(torch::Device device) {
+  return device.is_cpu() && std::getenv("CLAIMSWEEP_NCHW") == nullptr;
+}
 
 // After building or loading: the 4-D parameters (convolution weights) in
 // channels-last layout, in place, so the optimizer's references stay valid.
@@ -95,7 +99,8 @@ void ToChannelsLast(torch::nn::Module& m) {
 // A batch's images as a tensor over its memory (no copy on the CPU).
 torch::Tensor Images(Batch& b, const DatasetManifest& m, bool channels_last, torch::Device device) {
   const int64_t C = m.channels(), H = m.height(), W = m.width();
-  if (channels_last) return torch::from_blob(b.data.data(), {b.n, C, H, W}, {H * W * C, 1, W * C, C}).to(device);
+  if (channels_last)
+    return torch::from_blob(b.data.data(), {b.n, C, H, W}, {H * W * C, 1, W * C, C}).to(device);
   return torch::from_blob(b.data.data(), {b.n, C, H, W}).to(device);
 }
 
@@ -105,19 +110,22 @@ using OptimizerPtr = std::unique_ptr<torch::optim::Optimizer>;
 // never a silent SGD.
 Result<OptimizerPtr> MakeOptimizer(const TrainTask& t, std::vector<torch::Tensor> params) {
   if (t.optimizer() == "adam") {
-    return OptimizerPtr(
-        std::make_unique<torch::optim::Adam>(params, torch::optim::AdamOptions(t.lr()).weight_decay(t.weight_decay())));
+    return OptimizerPtr(std::make_unique<torch::optim::Adam>(
+        params, torch::optim::AdamOptions(t.lr()).weight_decay(t.weight_decay())));
   }
   if (t.optimizer() == "adamw") {
-    return OptimizerPtr(
-        std::make_unique<torch::optim::AdamW>(params, torch::optim::AdamWOptions(t.lr()).weight_decay(t.weight_decay())));
+    return OptimizerPtr(std::make_unique<torch::optim::AdamW>(
+        params, torch::optim::AdamWOptions(t.lr()).weight_decay(t.weight_decay())));
   }
   if (t.optimizer() == "sgd") {
-    return OptimizerPtr(std::make_unique<torch::optim::SGD>(
-        params, torch::optim::SGDOptions(t.lr()).momentum(t.momentum()).nesterov(t.nesterov()).weight_decay(
-                    t.weight_decay())));
+    return OptimizerPtr(
+        std::make_unique<torch::optim::SGD>(params, torch::optim::SGDOptions(t.lr())
+                                                        .momentum(t.momentum())
+                                                        .nesterov(t.nesterov())
+                                                        .weight_decay(t.weight_decay())));
   }
-  return Status::InvalidArgument("unknown optimizer '" + t.optimizer() + "'; one of: " + JoinNames(OptimizerNames()));
+  return Status::InvalidArgument("unknown optimizer '" + t.optimizer() +
+                                 "'; one of: " + JoinNames(OptimizerNames()));
 }
 
 void SetLr(torch::optim::Optimizer* opt, double lr) {
@@ -128,8 +136,8 @@ struct EvalResult {
   double loss = 0, acc = 0;
 };
 
-Status Evaluate(ModelHandle& model, const DatasetManifest& m, const TrainRequest& req, const std::string& split,
-                torch::Device device, EvalResult* out) {
+Status Evaluate(ModelHandle& model, const DatasetManifest& m, const TrainRequest& req,
+                const std::string& split, torch::Device device, EvalResult* out) {
   torch::NoGradGuard no_grad;
   model.module->eval();
   LoaderOptions lo;
@@ -150,7 +158,8 @@ Status Evaluate(ModelHandle& model, const DatasetManifest& m, const TrainRequest
     auto x = Images(b, m, lo.channels_last, device);
     auto y = torch::from_blob(b.labels.data(), {b.n}, torch::kLong).to(device);
     auto logits = model.forward(x);
-    loss_sum += F::cross_entropy(logits, y, F::CrossEntropyFuncOptions().reduction(torch::kSum)).item<double>();
+    loss_sum += F::cross_entropy(logits, y, F::CrossEntropyFuncOptions().reduction(torch::kSum))
+                    .item<double>();
     correct += logits.argmax(1).eq(y).sum().item<int64_t>();
     seen += b.n;
   }
@@ -164,8 +173,9 @@ std::string MetricsCsv(const TrainState& st) {
   std::string out = "epoch,train_loss,train_acc,val_loss,val_acc,lr,epoch_seconds,images_per_s\n";
   for (const auto& r : st.history()) {
     char line[512];
-    std::snprintf(line, sizeof line, "%d,%.9g,%.9g,%.9g,%.9g,%.9g,%.4f,%.1f\n", r.epoch(), r.train_loss(),
-                  r.train_acc(), r.val_loss(), r.val_acc(), r.lr(), r.epoch_seconds(), r.images_per_s());
+    std::snprintf(line, sizeof line, "%d,%.9g,%.9g,%.9g,%.9g,%.9g,%.4f,%.1f\n", r.epoch(),
+                  r.train_loss(), r.train_acc(), r.val_loss(), r.val_acc(), r.lr(),
+                  r.epoch_seconds(), r.images_per_s());
     out += line;
   }
   return out;
@@ -203,7 +213,8 @@ class ViewBuf : public std::streambuf {
   }
 };
 
-void LoadTensors(std::string_view bytes, ModelHandle& model, torch::optim::Optimizer& opt, torch::Device device) {
+void LoadTensors(std::string_view bytes, ModelHandle& model, torch::optim::Optimizer& opt,
+                 torch::Device device) {
   torch::serialize::InputArchive root, m, o;
   ViewBuf buf(bytes);
   std::istream is(&buf);
@@ -239,7 +250,9 @@ class CheckpointWriter {
   Status status_;
 };
 
-double Since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+double Since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
 
 // One attempt of a train task. Run() reads as its steps: build, resume, then
 // for each epoch train, evaluate and checkpoint, stopping when asked.
@@ -280,7 +293,8 @@ class TrainingRun {
     m_ = *manifest;
     seed_ = static_cast<uint64_t>(cfg_.seed());
     torch::manual_seed(MixSeed(seed_, 0));
-    auto made = MakeModel(cfg_.model(), cfg_.depth(), static_cast<int>(m_.channels()), m_.classes_size());
+    auto made =
+        MakeModel(cfg_.model(), cfg_.depth(), static_cast<int>(m_.channels()), m_.classes_size());
     if (!made.ok()) return made.status();
     model_ = std::move(*made);
     model_.module->to(device_);
@@ -298,23 +312,29 @@ class TrainingRun {
   Status Resume() {
     st_.set_format_version(kJsonRecordVersion);
     CheckpointData ck;
-    CS_RETURN_IF_ERROR(LoadLatestCheckpoint(env_, req_.checkpoints_dir, &ck, &resumed_, req_.warn ? req_.warn : req_.log));
+    CS_RETURN_IF_ERROR(LoadLatestCheckpoint(env_, req_.checkpoints_dir, &ck, &resumed_,
+                                            req_.warn ? req_.warn : req_.log));
     first_step_ = resumed_;
     if (!resumed_) {
       req_.log(cfg_.model() + " with " + std::to_string(num_params_) + " parameters on " +
-               (device_.is_cuda() ? "CUDA" : "CPU") + ", " + std::to_string(torch::get_num_threads()) + " threads, " +
+               (device_.is_cuda() ? "CUDA" : "CPU") + ", " +
+               std::to_string(torch::get_num_threads()) + " threads, " +
                std::to_string(cfg_.epochs()) + " epochs");
       return Status::OK();
     }
     const auto t_read = Clock::now();
     LoadTensors(ck.tensors, model_, *opt_, device_);
-    if (UseChannelsLast(device_)) ToChannelsLast(*model_.module);  // whatever layout the checkpoint kept
+    if (UseChannelsLast(device_))
+      ToChannelsLast(*model_.module);  // whatever layout the checkpoint kept
     st_ = ck.state;
-    auto secs = [](Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double>(b - a).count(); };
+    auto secs = [](Clock::time_point a, Clock::time_point b) {
+      return std::chrono::duration<double>(b - a).count();
+    };
     req_.log("resuming from " + ck.path + " (epoch " + std::to_string(st_.epoch() + 1) + ", step " +
              std::to_string(st_.step()) + "); " + Fmt("%.2f", SecondsSinceProcessStart()) +
-             " s after the process started (model built in " + Fmt("%.2f", secs(t_start_, t_built_)) +
-             " s, checkpoint read in " + Fmt("%.2f", secs(t_built_, t_read)) + " s, tensors loaded in " +
+             " s after the process started (model built in " +
+             Fmt("%.2f", secs(t_start_, t_built_)) + " s, checkpoint read in " +
+             Fmt("%.2f", secs(t_built_, t_read)) + " s, tensors loaded in " +
              Fmt("%.2f", Since(t_read)) + " s)");
     // metrics.csv gets exactly one row per finished epoch: the checkpoint's history.
     CS_RETURN_IF_ERROR(req_.may_write());
@@ -329,9 +349,11 @@ class TrainingRun {
     CS_RETURN_IF_ERROR(writer_.Wait());
     CS_RETURN_IF_ERROR(req_.may_write());
     const auto t0 = Clock::now();
-    st_.set_train_seconds(train_seconds_before_ + std::chrono::duration<double>(t0 - attempt_start_).count());
+    st_.set_train_seconds(train_seconds_before_ +
+                          std::chrono::duration<double>(t0 - attempt_start_).count());
     writer_.Start(st_, SaveTensors(model_, *opt_));
-    if (out_->first_checkpoint_s < 0) out_->first_checkpoint_s = std::chrono::duration<double>(t0 - t_start_).count();
+    if (out_->first_checkpoint_s < 0)
+      out_->first_checkpoint_s = std::chrono::duration<double>(t0 - t_start_).count();
     last_save_s_ = Since(t0);
     last_ckpt_ = Clock::now();
     return wait ? writer_.Wait() : Status::OK();
@@ -376,21 +398,27 @@ class TrainingRun {
       SetLr(opt_.get(), lr_);
       // Dropout draws from torch's generator: seed it per step so a resumed
       // epoch draws exactly what the uninterrupted one did.
-      torch::manual_seed(MixSeed(seed_, static_cast<uint64_t>(epoch) + 1, static_cast<uint64_t>(st_.step())));
+      torch::manual_seed(
+          MixSeed(seed_, static_cast<uint64_t>(epoch) + 1, static_cast<uint64_t>(st_.step())));
       auto x = Images(b, m_, lo.channels_last, device_);
       auto y = torch::from_blob(b.labels.data(), {b.n}, torch::kLong).to(device_);
       opt_->zero_grad();
       auto logits = model_.forward(x);
-      auto loss = F::cross_entropy(logits, y, F::CrossEntropyFuncOptions().label_smoothing(cfg_.label_smoothing()));
+      auto loss = F::cross_entropy(
+          logits, y, F::CrossEntropyFuncOptions().label_smoothing(cfg_.label_smoothing()));
       // item() synchronises with the device, which the running sum below
       // needed anyway: checking every step costs nothing more.
       const double loss_v = loss.item<double>();
       if (!std::isfinite(loss_v)) {
         out_->kind = TrainOutcome::Kind::kDiverged;
         out_->message = std::string("diverged: loss became ") +
-                        (std::isnan(loss_v) ? "nan" : loss_v > 0 ? "inf" : "-inf") + " at epoch " +
-                        std::to_string(epoch + 1) + " step " + std::to_string(st_.step() + 1);
-        req_.log(out_->message + "; stopping (a diverged run is not retried: the same config diverges again)");
+                        (std::isnan(loss_v) ? "nan"
+                         : loss_v > 0       ? "inf"
+                                            : "-inf") +
+                        " at epoch " + std::to_string(epoch + 1) + " step " +
+                        std::to_string(st_.step() + 1);
+        req_.log(out_->message +
+                 "; stopping (a diverged run is not retried: the same config diverges again)");
         return Status::OK();
       }
       loss.backward();
@@ -401,7 +429,8 @@ class TrainingRun {
       st_.set_step(st_.step() + 1);
       if (first_step_) {
         first_step_ = false;
-        req_.log("first resumed step done " + Fmt("%.2f", SecondsSinceProcessStart()) + " s after the process started");
+        req_.log("first resumed step done " + Fmt("%.2f", SecondsSinceProcessStart()) +
+                 " s after the process started");
       }
       const bool stop = req_.should_stop();
       const bool periodic = cfg_.checkpoint_minutes() > 0 && Clock::now() - last_ckpt_ > ckpt_every;
@@ -410,8 +439,8 @@ class TrainingRun {
         t_epoch = Clock::now();
         CS_RETURN_IF_ERROR(Save(/*wait=*/stop));
         if (stop) {
-          req_.log("stopping at epoch " + std::to_string(epoch + 1) + " step " + std::to_string(st_.step()) + "/" +
-                   std::to_string(spe) + "; checkpoint written");
+          req_.log("stopping at epoch " + std::to_string(epoch + 1) + " step " +
+                   std::to_string(st_.step()) + "/" + std::to_string(spe) + "; checkpoint written");
           out_->kind = TrainOutcome::Kind::kInterrupted;
           return Status::OK();
         }
@@ -431,12 +460,14 @@ class TrainingRun {
     EpochMetrics* row = st_.add_history();
     row->set_epoch(epoch + 1);
     row->set_train_loss(st_.seen() ? st_.loss_sum() / static_cast<double>(st_.seen()) : 0);
-    row->set_train_acc(st_.seen() ? static_cast<double>(st_.correct()) / static_cast<double>(st_.seen()) : 0);
+    row->set_train_acc(
+        st_.seen() ? static_cast<double>(st_.correct()) / static_cast<double>(st_.seen()) : 0);
     row->set_val_loss(val.loss);
     row->set_val_acc(val.acc);
     row->set_lr(lr_);
     row->set_epoch_seconds(st_.epoch_seconds());
-    row->set_images_per_s(st_.epoch_seconds() > 0 ? static_cast<double>(st_.seen()) / st_.epoch_seconds() : 0);
+    row->set_images_per_s(
+        st_.epoch_seconds() > 0 ? static_cast<double>(st_.seen()) / st_.epoch_seconds() : 0);
     if (st_.history_size() == 1 || val.acc > st_.best_val_acc()) {
       st_.set_best_val_acc(val.acc);
       st_.set_best_epoch(epoch + 1);
@@ -451,15 +482,18 @@ class TrainingRun {
     CS_RETURN_IF_ERROR(env_->WriteFileAtomic(req_.metrics_path, MetricsCsv(st_)));
     CS_RETURN_IF_ERROR(Save(/*wait=*/false));
     const double per_epoch = row->epoch_seconds();
-    req_.log("epoch " + std::to_string(epoch + 1) + "/" + std::to_string(cfg_.epochs()) + "  train_loss " +
-             Fmt("%.4f", row->train_loss()) + "  train_acc " + Fmt("%.4f", row->train_acc()) + "  val_loss " +
-             Fmt("%.4f", val.loss) + "  val_acc " + Fmt("%.4f", val.acc) + "  " + Duration(per_epoch) + " (" +
-             Fmt("%.0f", row->images_per_s()) + " img/s, input wait " + Duration(data_wait_) + ", checkpoint " +
-             Fmt("%.3f", last_save_s_) + "s)  ETA " + Duration(per_epoch * (cfg_.epochs() - epoch - 1)));
-    *stop_early = cfg_.early_stopping_patience() > 0 && epoch + 1 - st_.best_epoch() >= cfg_.early_stopping_patience();
+    req_.log("epoch " + std::to_string(epoch + 1) + "/" + std::to_string(cfg_.epochs()) +
+             "  train_loss " + Fmt("%.4f", row->train_loss()) + "  train_acc " +
+             Fmt("%.4f", row->train_acc()) + "  val_loss " + Fmt("%.4f", val.loss) + "  val_acc " +
+             Fmt("%.4f", val.acc) + "  " + Duration(per_epoch) + " (" +
+             Fmt("%.0f", row->images_per_s()) + " img/s, input wait " + Duration(data_wait_) +
+             ", checkpoint " + Fmt("%.3f", last_save_s_) + "s)  ETA " +
+             Duration(per_epoch * (cfg_.epochs() - epoch - 1)));
+    *stop_early = cfg_.early_stopping_patience() > 0 &&
+                  epoch + 1 - st_.best_epoch() >= cfg_.early_stopping_patience();
     if (*stop_early) {
-      req_.log("early stopping: no val_acc improvement for " + std::to_string(cfg_.early_stopping_patience()) +
-               " epochs");
+      req_.log("early stopping: no val_acc improvement for " +
+               std::to_string(cfg_.early_stopping_patience()) + " epochs");
     }
     return Status::OK();
   }
@@ -472,7 +506,8 @@ class TrainingRun {
     if (has_test) CS_RETURN_IF_ERROR(Evaluate(model_, m_, req_, "test", device_, &test));
     auto& f = *out_->summary.mutable_fields();
     auto num = [&](const char* k, double v) { f[k].set_number_value(v); };
-    const EpochMetrics last = st_.history_size() ? st_.history(st_.history_size() - 1) : EpochMetrics();
+    const EpochMetrics last =
+        st_.history_size() ? st_.history(st_.history_size() - 1) : EpochMetrics();
     num("epochs", st_.history_size());
     num("best_val_acc", st_.best_val_acc());
     num("best_epoch", st_.best_epoch());
@@ -528,8 +563,8 @@ Status RunTraining(const TrainRequest& req, TrainOutcome* out) {
 
 // The module's entry point, looked up by `trial` (src/trial/load_trainer.cc)
 // with dlsym. Both sides are built together from the same headers.
-extern "C" __attribute__((visibility("default"))) void claimsweep_run_training(const claimsweep::TrainRequest* req,
-                                                                              claimsweep::TrainOutcome* out,
-                                                                              claimsweep::Status* status) {
+extern "C" __attribute__((visibility("default"))) void claimsweep_run_training(
+    const claimsweep::TrainRequest* req, claimsweep::TrainOutcome* out,
+    claimsweep::Status* status) {
   *status = claimsweep::RunTraining(*req, out);
 }

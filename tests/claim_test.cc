@@ -165,7 +165,8 @@ TEST(Claim, ReleasedTrialIsClaimedFirstAndAtOnce) {
   EXPECT_EQ(cb.index, 1u);
   EXPECT_EQ(cb.attempt, 2u);
   EXPECT_EQ(cb.previous, TrialState::kInterrupted);
-  EXPECT_FALSE(Env::Default()->Exists(f.layout.lease_path(1, 1) + ".released"));  // replaced by 1.0002
+  EXPECT_FALSE(
+      Env::Default()->Exists(f.layout.lease_path(1, 1) + ".released"));  // replaced by 1.0002
 }
 
 TEST(Claim, ALostElectionBuildsNothing) {
@@ -280,7 +281,9 @@ TEST(Claim, NothingClaimableListsTheTrialsLeasesHoldAndWhenTheyExpire) {
 // `confined`: through the Env of `trial` and `sweep` (NewSweepEnv), whose
 // *at() calls must keep every guarantee of the path-based one.
 void CrashAtEveryOperation(bool confined) {
-  auto base = [&](const Fixture& f) { return confined ? NewSweepEnv(f.layout.root()) : std::unique_ptr<Env>(); };
+  auto base = [&](const Fixture& f) {
+    return confined ? NewSweepEnv(f.layout.root()) : std::unique_ptr<Env>();
+  };
   auto real = [](const std::unique_ptr<Env>& e) { return e ? e.get() : Env::Default(); };
   long ops_in_full_run = 0;
   {

@@ -40,7 +40,9 @@ void MakeFifo(const std::string& path) {
   ASSERT_EQ(::mkfifo(path.c_str(), 0644), 0) << path;
 }
 
-bool Has(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+bool Has(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
 
 TEST(ConfineProcess, ASymlinkedTrialDirectoryIsReportedBrokenAndNothingOutsideIsTouched) {
   ProcSweep s(Spec("3", "echo ran {index}", "max_attempts: 3 trials_per_job: 0"));
@@ -105,7 +107,8 @@ TEST(ConfineProcess, ASymlinkedLogIsNeverEmbeddedInTheReport) {
   EXPECT_TRUE(Has(r.output, "1 with problems")) << r.output;
   const std::string html = ReadAll(html_path);
   EXPECT_FALSE(Has(html, "SECRET-HASH-LINE")) << "the report embedded a file outside the sweep";
-  EXPECT_TRUE(Has(html, "trials/000000/attempt-0001/log is a symlink")) << "the report does not name the problem";
+  EXPECT_TRUE(Has(html, "trials/000000/attempt-0001/log is a symlink"))
+      << "the report does not name the problem";
   EXPECT_TRUE(Has(html, "failing 1")) << "the other failed trial's log tail is missing";
 
   RunResult st = SweepWithin({"status", s.dir});
@@ -116,8 +119,9 @@ TEST(ConfineProcess, ASymlinkedLogIsNeverEmbeddedInTheReport) {
 
 TEST(ConfineProcess, FifosNeverHangAnyCommandAndMakeTheirTrialsBroken) {
   // 0 done, 1 failed, 2 interrupted (exit 75).
-  ProcSweep s(Spec("3", "if [ {index} = 1 ]; then exit 1; fi; if [ {index} = 2 ]; then exit 75; fi; echo ok",
-                   "max_attempts: 1 trials_per_job: 0"));
+  ProcSweep s(Spec(
+      "3", "if [ {index} = 1 ]; then exit 1; fi; if [ {index} = 2 ]; then exit 75; fi; echo ok",
+      "max_attempts: 1 trials_per_job: 0"));
   EXPECT_EQ(s.RunTrial().exit_code, 75);
   auto spec = ReadFrozenSpec(Env::Default(), s.dir);
   ASSERT_OK(spec) << spec.status().ToString();
@@ -128,8 +132,11 @@ TEST(ConfineProcess, FifosNeverHangAnyCommandAndMakeTheirTrialsBroken) {
 
   RunResult st = SweepWithin({"status", s.dir});
   EXPECT_EQ(st.exit_code, 0) << st.output;
-  EXPECT_TRUE(Has(st.output, "000000  trials/000000/result.json is a FIFO, not a regular file")) << st.output;
-  EXPECT_TRUE(Has(st.output, "000001  trials/000001/attempt-0001/log is a FIFO, not a regular file")) << st.output;
+  EXPECT_TRUE(Has(st.output, "000000  trials/000000/result.json is a FIFO, not a regular file"))
+      << st.output;
+  EXPECT_TRUE(
+      Has(st.output, "000001  trials/000001/attempt-0001/log is a FIFO, not a regular file"))
+      << st.output;
   EXPECT_TRUE(Has(st.output, "metrics.csv is a FIFO, not a regular file")) << st.output;
   RunResult json = SweepWithin({"status", s.dir, "--format", "json"});
   EXPECT_EQ(json.exit_code, 0) << json.output;
@@ -148,7 +155,8 @@ TEST(ConfineProcess, FifosNeverHangAnyCommandAndMakeTheirTrialsBroken) {
   EXPECT_TRUE(Has(rep.output, "3 with problems")) << rep.output;
 
   // A claimer takes nothing it cannot read and never blocks either.
-  RunResult t = RunProcess({"timeout", "-k", "5", "20", TRIAL_BIN}, {"SWEEP_DIR=" + s.dir}, s.tmp.path());
+  RunResult t =
+      RunProcess({"timeout", "-k", "5", "20", TRIAL_BIN}, {"SWEEP_DIR=" + s.dir}, s.tmp.path());
   EXPECT_EQ(t.exit_code, 75) << t.output;  // the command exits 75 again; 124/137: it hung
 }
 
@@ -162,7 +170,8 @@ TEST(ConfineProcess, AStrayFileInTrialsIsABrokenTrialNotAFailedStatus) {
 
   RunResult st = SweepWithin({"status", s.dir});
   EXPECT_EQ(st.exit_code, 0) << st.output;
-  EXPECT_TRUE(Has(st.output, "000001  trials/000001 is a regular file, not a directory")) << st.output;
+  EXPECT_TRUE(Has(st.output, "000001  trials/000001 is a regular file, not a directory"))
+      << st.output;
   auto counts = StatusCounts(s.dir);
   EXPECT_EQ(counts["broken"], 1);
   EXPECT_EQ(counts["done"], 2);

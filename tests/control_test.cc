@@ -28,7 +28,9 @@ struct Fixture {
   SweepLayout layout{tmp.path() + "/s"};
   Fixture() { testing::InitSweep(layout.root(), spec); }
 
-  Claimer Make(Env* env, const std::string& token) { return Claimer(env, layout, spec.claim(), kPoints, token); }
+  Claimer Make(Env* env, const std::string& token) {
+    return Claimer(env, layout, spec.claim(), kPoints, token);
+  }
   TrialControl Control(Env* env = Env::Default(), const std::string& token = "ctl") {
     TrialControl c(env, layout, spec.claim(), token);
     c.set_archive_stamp("T");
@@ -193,7 +195,8 @@ TEST(Control, StopOfAPendingPointWhoseRenameReportsExistsAfterSucceedingStillSto
   EXPECT_EQ(f.State(0), TrialState::kStopped);
   EXPECT_EQ(f.List(f.layout.trial_dir(0)), std::vector<std::string>{"stop"});
   EXPECT_TRUE(f.List(f.layout.leases_dir()).empty());
-  for (const std::string& n : f.List(f.layout.tmp_dir())) EXPECT_EQ(n.find(".stop."), std::string::npos) << n;
+  for (const std::string& n : f.List(f.layout.tmp_dir()))
+    EXPECT_EQ(n.find(".stop."), std::string::npos) << n;
 }
 
 TEST(Control, StopOfARunningTrialEndsItAndItsReleaseKeepsItStopped) {
@@ -223,7 +226,7 @@ TEST(Control, StopSaysWhatItDidForEveryState) {
   Claim c;
   ASSERT_OK(a.ClaimNext(&c));
   ASSERT_OK(a.Commit(c, "{}"));  // 0 done
-  f.FailTwice(&a, 1);                   // 1 failed
+  f.FailTwice(&a, 1);            // 1 failed
   ASSERT_OK(a.ClaimNext(&c));
   ASSERT_OK(a.Release(c, "{}"));  // 2 interrupted
   TrialControl ctl = f.Control();
@@ -263,7 +266,8 @@ TEST(Control, ResetArchivesEverythingAndTheTrialIsClaimedAgainAsAttemptOne) {
   EXPECT_EQ(r.archive, f.layout.root() + "/archive/000000-T");
   EXPECT_EQ(f.List(r.archive), before);  // everything, nothing lost
   EXPECT_EQ(testing::ReadAll(r.archive + "/checkpoints/ckpt-1"), "weights");
-  EXPECT_TRUE(f.List(f.layout.trial_dir(0)).empty());  // the directory stays: claims remain a prefix
+  EXPECT_TRUE(
+      f.List(f.layout.trial_dir(0)).empty());  // the directory stays: claims remain a prefix
   EXPECT_EQ(f.State(0), TrialState::kInterrupted);
 
   Claimer b = f.Make(Env::Default(), "b");
@@ -323,7 +327,8 @@ TEST(Control, ResetOfAPendingOrAlreadyResetTrialChangesNothingButTheEntry) {
   ASSERT_OK(a.ClaimNext(&c));
   ASSERT_OK(a.Commit(c, "{}"));
   ASSERT_OK(f.Control().Reset(0, false, &r));
-  ASSERT_OK(Env::Default()->RemoveFile(f.layout.lease_path(0, 1) + ".released"));  // as if lost in a crash
+  ASSERT_OK(Env::Default()->RemoveFile(f.layout.lease_path(0, 1) +
+                                       ".released"));  // as if lost in a crash
   ASSERT_OK(f.Control().Reset(0, false, &r));
   EXPECT_TRUE(r.changed);
   EXPECT_EQ(r.what, "nothing to archive (already reset); the next claim runs attempt 1");
@@ -355,7 +360,8 @@ TEST(Control, RetryGivesAFailedTrialAFreshBudgetAndKeepsItsHistory) {
   EXPECT_TRUE(final);
   EXPECT_EQ(f.State(0), TrialState::kFailed);
   // History: all four attempts are still there.
-  for (uint32_t k = 1; k <= 4; ++k) EXPECT_TRUE(Env::Default()->Exists(f.layout.failed_path(0, k))) << k;
+  for (uint32_t k = 1; k <= 4; ++k)
+    EXPECT_TRUE(Env::Default()->Exists(f.layout.failed_path(0, k))) << k;
   // Not failed: nothing to retry.
   ASSERT_OK(a.ClaimNext(&c));
   ASSERT_OK(a.Commit(c, "{}"));
@@ -454,8 +460,8 @@ TEST(Control, ResumeRefusesEveryTrialThatIsNotStoppedAndWritesNothing) {
   Claim c;
   ASSERT_OK(a.ClaimNext(&c));
   ASSERT_OK(a.Commit(c, "{}"));  // 0 done
-  f.FailTwice(&a, 1);                   // 1 failed
-  ASSERT_OK(a.ClaimNext(&c));     // 2 running
+  f.FailTwice(&a, 1);            // 1 failed
+  ASSERT_OK(a.ClaimNext(&c));    // 2 running
   ASSERT_OK(a.ClaimNext(&c));
   ASSERT_OK(a.Release(c, "{}"));  // 3 interrupted
   const std::map<uint64_t, TrialState> expected = {{0, TrialState::kDone},
@@ -466,7 +472,8 @@ TEST(Control, ResumeRefusesEveryTrialThatIsNotStoppedAndWritesNothing) {
   for (const auto& [i, state] : expected) {
     SCOPED_TRACE(i);
     ASSERT_EQ(f.State(i), state);
-    const std::vector<std::string> files = f.List(f.layout.trial_dir(i)), leases = f.List(f.layout.leases_dir());
+    const std::vector<std::string> files = f.List(f.layout.trial_dir(i)),
+                                   leases = f.List(f.layout.leases_dir());
     ControlReport r;
     ASSERT_OK(f.Control().Resume(i, &r));
     EXPECT_TRUE(r.refused);
@@ -486,7 +493,7 @@ TEST(Control, RefusalsAreTheCasesThatDidNotDoWhatWasAsked) {
   Claim c;
   ASSERT_OK(a.ClaimNext(&c));
   ASSERT_OK(a.Commit(c, "{}"));  // 0 done
-  f.FailTwice(&a, 1);                   // 1 failed
+  f.FailTwice(&a, 1);            // 1 failed
   ASSERT_OK(a.ClaimNext(&c));    // 2 running
   TrialControl ctl = f.Control();
   auto refused = [&](Status (TrialControl::*op)(uint64_t, ControlReport*), uint64_t i) {
@@ -504,10 +511,10 @@ TEST(Control, RefusalsAreTheCasesThatDidNotDoWhatWasAsked) {
   ASSERT_OK(ctl.Reset(2, false, &r));
   EXPECT_TRUE(r.refused);  // running, no --force
   ASSERT_OK(ctl.Reset(9, false, &r));
-  EXPECT_FALSE(r.refused);  // pending: already where a reset brings it
-  EXPECT_FALSE(refused(&TrialControl::Stop, 2));  // running: stopped
-  EXPECT_FALSE(refused(&TrialControl::Stop, 2));  // already stopped
-  EXPECT_TRUE(refused(&TrialControl::Retry, 2));  // stopped: resume or reset it
+  EXPECT_FALSE(r.refused);                         // pending: already where a reset brings it
+  EXPECT_FALSE(refused(&TrialControl::Stop, 2));   // running: stopped
+  EXPECT_FALSE(refused(&TrialControl::Stop, 2));   // already stopped
+  EXPECT_TRUE(refused(&TrialControl::Retry, 2));   // stopped: resume or reset it
   EXPECT_FALSE(refused(&TrialControl::Retry, 1));  // failed: retried
 }
 
@@ -543,11 +550,15 @@ TEST(Control, CrashAtEveryOperationOfStopResetRetryIsFinishedByRunningItAgain) {
       ControlReport r;
       auto apply = [&](TrialControl& c) {
         switch (mode) {
-          case kReset: return c.Reset(0, false, &r);
-          case kRetry: return c.Retry(0, &r);
+          case kReset:
+            return c.Reset(0, false, &r);
+          case kRetry:
+            return c.Retry(0, &r);
           case kResumePending:
-          case kResumeStopped: return c.Resume(0, &r);
-          default: return c.Stop(0, &r);
+          case kResumeStopped:
+            return c.Resume(0, &r);
+          default:
+            return c.Stop(0, &r);
         }
       };
       Status s = apply(ctl);

@@ -3,8 +3,8 @@
 #include <string>
 #include <vector>
 
-#include "data/crc32c.h"
 #include "core/rng.h"
+#include "data/crc32c.h"
 
 namespace claimsweep {
 namespace {
@@ -40,7 +40,8 @@ TEST(Crc32c, MatchesReferenceAtEveryLengthAndAlignment) {
   for (auto& ch : buf) ch = char(r.Next());
   for (size_t off = 0; off < 9; ++off) {
     for (size_t n = 0; off + n <= buf.size(); n += 3) {
-      ASSERT_EQ(crc32c::Value(buf.data() + off, n), Reference(buf.substr(off, n))) << off << "+" << n;
+      ASSERT_EQ(crc32c::Value(buf.data() + off, n), Reference(buf.substr(off, n)))
+          << off << "+" << n;
     }
   }
 }
@@ -49,7 +50,8 @@ TEST(Crc32c, ExtendEqualsWhole) {
   const std::string s = "hello, world: the quick brown fox jumps over the lazy dog";
   for (size_t split = 0; split <= s.size(); ++split) {
     uint32_t a = crc32c::Value(s.data(), split);
-    EXPECT_EQ(crc32c::Extend(a, s.data() + split, s.size() - split), crc32c::Value(s.data(), s.size()));
+    EXPECT_EQ(crc32c::Extend(a, s.data() + split, s.size() - split),
+              crc32c::Value(s.data(), s.size()));
   }
 }
 

@@ -1,5 +1,5 @@
-#include <gtest/gtest.h>
 #include <google/protobuf/text_format.h>
+#include <gtest/gtest.h>
 
 #include <cmath>
 #include <fstream>
@@ -15,7 +15,6 @@ namespace {
 using testing::ReadAll;
 using testing::TempDir;
 using testing::WriteRaw;
-
 
 // 2x2x2 images whose channel 0 is `a` and channel 1 is `b` everywhere.
 std::string Image(uint8_t a, uint8_t b) {
@@ -92,7 +91,8 @@ TEST(Dataset, WritesShardsAndManifest) {
   EXPECT_EQ(train[4].label(), 1);  // the second shard's second record, in order
 
   uint64_t n = 0, last_progress = 0;
-  ASSERT_OK(VerifyDataset(Env::Default(), tmp.path(), [&](uint64_t done, uint64_t) { last_progress = done; }, &n));
+  ASSERT_OK(VerifyDataset(
+      Env::Default(), tmp.path(), [&](uint64_t done, uint64_t) { last_progress = done; }, &n));
   EXPECT_EQ(n, 13u);
   EXPECT_EQ(last_progress, 13u);
   EXPECT_TRUE(SplitReader::Open(tmp.path(), *m, "extra").status().IsNotFound());
@@ -130,7 +130,8 @@ TEST(Dataset, VerifyFindsTruncatedAndSwappedShards) {
   WriteRaw(b, sa);
   Status s = VerifyDataset(Env::Default(), tmp.path());
   EXPECT_EQ(s.code(), Status::Code::kCorruption);
-  EXPECT_NE(s.message().find("checksum does not match the manifest"), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("checksum does not match the manifest"), std::string::npos)
+      << s.message();
 
   WriteRaw(a, sa.substr(0, sa.size() - 1));
   WriteRaw(b, sb);
@@ -154,7 +155,8 @@ TEST(Dataset, LabelOutsideManifestClassesIsCorruption) {
   WriteRaw(tmp.path() + "/manifest.textproto", text);
   Status s = VerifyDataset(Env::Default(), tmp.path());
   EXPECT_EQ(s.code(), Status::Code::kCorruption);
-  EXPECT_NE(s.message().find("train-00000.csrec: record at offset "), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("train-00000.csrec: record at offset "), std::string::npos)
+      << s.message();
   EXPECT_NE(s.message().find("label 2 outside [0, 2)"), std::string::npos) << s.message();
 }
 
@@ -171,16 +173,19 @@ TEST(Dataset, ManifestErrorsNameTheFile) {
   WriteRaw(path, "format_version: 2\nclasses: \"a\"\nheight: 1 width: 1 channels: 1\n");
   m = ReadManifest(Env::Default(), tmp.path());
   EXPECT_EQ(m.status().code(), Status::Code::kUnsupported);
-  EXPECT_NE(m.status().message().find("format_version 2"), std::string::npos) << m.status().message();
+  EXPECT_NE(m.status().message().find("format_version 2"), std::string::npos)
+      << m.status().message();
 
-  WriteRaw(path, "format_version: 1\nclasses: \"a\"\nheight: 1 width: 1 channels: 1\n"
-                 "split { name: \"train\" count: 1 shard { path: \"../../etc/passwd\" records: 1 } }\n");
+  WriteRaw(path,
+           "format_version: 1\nclasses: \"a\"\nheight: 1 width: 1 channels: 1\n"
+           "split { name: \"train\" count: 1 shard { path: \"../../etc/passwd\" records: 1 } }\n");
   m = ReadManifest(Env::Default(), tmp.path());
   EXPECT_EQ(m.status().code(), Status::Code::kCorruption);
   EXPECT_NE(m.status().message().find("plain file name"), std::string::npos);
 
-  WriteRaw(path, "format_version: 1\nclasses: \"a\"\nheight: 1 width: 1 channels: 1\n"
-                 "split { name: \"train\" count: 5 shard { path: \"train-00000.csrec\" records: 1 } }\n");
+  WriteRaw(path,
+           "format_version: 1\nclasses: \"a\"\nheight: 1 width: 1 channels: 1\n"
+           "split { name: \"train\" count: 5 shard { path: \"train-00000.csrec\" records: 1 } }\n");
   m = ReadManifest(Env::Default(), tmp.path());
   EXPECT_EQ(m.status().code(), Status::Code::kCorruption);
   EXPECT_NE(m.status().message().find("count 5 but its shards hold 1"), std::string::npos);

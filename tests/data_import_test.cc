@@ -17,7 +17,6 @@ using testing::ReadAll;
 using testing::TempDir;
 using testing::WriteRaw;
 
-
 void WriteGz(const std::string& path, const std::string& data) {
   gzFile f = gzopen(path.c_str(), "wb");
   ASSERT_NE(f, nullptr);
@@ -56,7 +55,9 @@ std::string CifarRecord(int id) {
 
 // Five training batches of 2 records (ids 0..9), a test batch of 3 (ids 100..102).
 void WriteCifar(const std::string& dir) {
-  for (int b = 1; b <= 5; ++b) WriteRaw(dir + "/data_batch_" + std::to_string(b) + ".bin", CifarRecord(2 * b - 2) + CifarRecord(2 * b - 1));
+  for (int b = 1; b <= 5; ++b)
+    WriteRaw(dir + "/data_batch_" + std::to_string(b) + ".bin",
+             CifarRecord(2 * b - 2) + CifarRecord(2 * b - 1));
   WriteRaw(dir + "/test_batch.bin", CifarRecord(100) + CifarRecord(101) + CifarRecord(102));
   std::string meta;
   for (int k = 0; k < 10; ++k) meta += "name" + std::to_string(k) + "\n";
@@ -87,7 +88,8 @@ TEST(ImportCifar10, CountsPixelsAndLabels) {
   EXPECT_EQ(m->classes(3), "name3");
   EXPECT_EQ(m->height(), 32u);
   EXPECT_EQ(m->channels(), 3u);
-  auto train = ReadSplit(out.path(), "train"), val = ReadSplit(out.path(), "val"), test = ReadSplit(out.path(), "test");
+  auto train = ReadSplit(out.path(), "train"), val = ReadSplit(out.path(), "val"),
+       test = ReadSplit(out.path(), "test");
   EXPECT_EQ(train.size(), 8u);
   EXPECT_EQ(val.size(), 2u);
   ASSERT_EQ(test.size(), 3u);
@@ -124,7 +126,8 @@ TEST(ImportCifar10, TruncatedOrMissingFileIsNamed) {
   WriteRaw(b3, ReadAll(b3).substr(0, 3073 + 100));
   Status s = ImportCifar10(src.path(), out.path());
   EXPECT_EQ(s.code(), Status::Code::kCorruption);
-  EXPECT_NE(s.message().find(b3 + ": 3173 bytes is not a whole number"), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find(b3 + ": 3173 bytes is not a whole number"), std::string::npos)
+      << s.message();
 
   ASSERT_OK(Env::Default()->RemoveFile(b3));
   s = ImportCifar10(src.path(), out.path());
@@ -180,7 +183,8 @@ TEST(ImportMnist, CountsPixelsAndLabels) {
   EXPECT_EQ(m->width(), 3u);
   EXPECT_EQ(m->channels(), 1u);
   EXPECT_EQ(m->classes_size(), 10);
-  auto train = ReadSplit(out.path(), "train"), val = ReadSplit(out.path(), "val"), test = ReadSplit(out.path(), "test");
+  auto train = ReadSplit(out.path(), "train"), val = ReadSplit(out.path(), "val"),
+       test = ReadSplit(out.path(), "test");
   EXPECT_EQ(train.size(), 4u);
   ASSERT_EQ(val.size(), 1u);
   ASSERT_EQ(test.size(), 2u);
@@ -213,7 +217,8 @@ TEST(ImportMnist, BadFilesAreNamed) {
   // Labels where images belong.
   WriteRaw(imgs, Labels(2, 0));
   s = ImportMnist(src.path(), out.path());
-  EXPECT_NE(s.message().find(imgs + ": magic number 2049, expected 2051"), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find(imgs + ": magic number 2049, expected 2051"), std::string::npos)
+      << s.message();
 
   // Counts that disagree.
   WriteRaw(imgs, Images(2));

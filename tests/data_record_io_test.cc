@@ -15,7 +15,6 @@ using testing::ReadAll;
 using testing::TempDir;
 using testing::WriteRaw;
 
-
 std::vector<std::string> SampleRecords() {
   return {"", "a", "seven..", std::string(100, 'x'), std::string(300, '\x7f'), "last record"};
 }
@@ -106,7 +105,8 @@ TEST(RecordIo, TruncatedAtEveryByteLength) {
       ASSERT_EQ(s.code(), Status::Code::kCorruption) << "len " << len << ": " << s.ToString();
       EXPECT_NE(s.message().find(cut), std::string::npos) << s.message();
       if (len >= 8) {
-        EXPECT_NE(s.message().find("record at offset " + std::to_string(ends[whole]) + ":"), std::string::npos)
+        EXPECT_NE(s.message().find("record at offset " + std::to_string(ends[whole]) + ":"),
+                  std::string::npos)
             << s.message();
       }
     }
@@ -161,7 +161,8 @@ TEST(RecordIo, AbsurdLengthIsCorruptionWithoutAllocating) {
   std::vector<std::string> got;
   Status s = ReadAllRecords(path, &got);
   EXPECT_EQ(s.code(), Status::Code::kCorruption);
-  EXPECT_NE(s.message().find("record at offset 8: length 2147483647 exceeds the 64 MiB"), std::string::npos)
+  EXPECT_NE(s.message().find("record at offset 8: length 2147483647 exceeds the 64 MiB"),
+            std::string::npos)
       << s.message();
 }
 

@@ -31,7 +31,8 @@ TEST(Synth, SameOptionsSameBytes) {
   TempDir a, b;
   ASSERT_OK(Synthesize(Small(), a.path()));
   ASSERT_OK(Synthesize(Small(), b.path()));
-  for (const char* f : {"manifest.textproto", "train-00000.csrec", "val-00000.csrec", "test-00000.csrec"}) {
+  for (const char* f :
+       {"manifest.textproto", "train-00000.csrec", "val-00000.csrec", "test-00000.csrec"}) {
     EXPECT_EQ(ReadAll(a.path() + "/" + f), ReadAll(b.path() + "/" + f)) << f;
   }
   SynthOptions other = Small();

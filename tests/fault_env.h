@@ -44,20 +44,25 @@ class FaultEnv : public Env {
     CS_RETURN_IF_ERROR(Create(tmp, data, /*durable=*/true));
     return Rename(tmp, path);
   }
-  Status CreateExclusive(const std::string& path, const std::string& data, bool sync = false) override {
+  Status CreateExclusive(const std::string& path, const std::string& data,
+                         bool sync = false) override {
     return Create(path, data, /*durable=*/sync);
   }
   Status LinkExclusive(const std::string& s, const std::string& d) override {
     if (Crash()) return Dead();
     Status st = base_->LinkExclusive(s, d);
     if (st.ok()) Linked(s, d);
-    return st.ok() && lie_after_success_ ? Status::AlreadyExists("link " + d + ": File exists (retransmitted)") : st;
+    return st.ok() && lie_after_success_
+               ? Status::AlreadyExists("link " + d + ": File exists (retransmitted)")
+               : st;
   }
   Status Rename(const std::string& f, const std::string& t) override {
     if (Crash()) return Dead();
     Status st = base_->Rename(f, t);
     if (st.ok()) Moved(f, t);
-    return st.ok() && lie_after_success_ ? Status::AlreadyExists("rename " + t + ": File exists (retransmitted)") : st;
+    return st.ok() && lie_after_success_
+               ? Status::AlreadyExists("rename " + t + ": File exists (retransmitted)")
+               : st;
   }
   Status AppendFile(const std::string& p, const std::string& d) override {
     if (Crash()) return Dead();
@@ -71,11 +76,15 @@ class FaultEnv : public Env {
     return crashed_ ? Dead() : base_->ReadFile(p, d);
   }
   Status CreateDir(const std::string& p) override { return Crash() ? Dead() : base_->CreateDir(p); }
-  Status CreateDirs(const std::string& p) override { return Crash() ? Dead() : base_->CreateDirs(p); }
+  Status CreateDirs(const std::string& p) override {
+    return Crash() ? Dead() : base_->CreateDirs(p);
+  }
   Status ListDir(const std::string& d, std::vector<std::string>* n) override {
     return crashed_ ? Dead() : base_->ListDir(d, n);
   }
-  Status Stat(const std::string& p, FileInfo* i) override { return crashed_ ? Dead() : base_->Stat(p, i); }
+  Status Stat(const std::string& p, FileInfo* i) override {
+    return crashed_ ? Dead() : base_->Stat(p, i);
+  }
   Status Touch(const std::string& p) override { return Crash() ? Dead() : base_->Touch(p); }
   Status RemoveFile(const std::string& p) override {
     if (Crash()) return Dead();
@@ -107,7 +116,8 @@ class FaultEnv : public Env {
   Status Create(const std::string& path, const std::string& data, bool durable) {
     if (Crash()) {
       // A crash mid-write: half the bytes reach the file, none of them durably.
-      if (base_->CreateExclusive(path, data.substr(0, data.size() / 2), false).ok()) Unsynced(path, 0);
+      if (base_->CreateExclusive(path, data.substr(0, data.size() / 2), false).ok())
+        Unsynced(path, 0);
       return Dead();
     }
     Status s = base_->CreateExclusive(path, data, /*sync=*/false);
@@ -120,7 +130,8 @@ class FaultEnv : public Env {
     std::lock_guard<std::mutex> l(mu_);
     if (drop_unsynced_ && !power_cut_) {
       power_cut_ = true;
-      for (const auto& [path, durable] : unsynced_) (void)!::truncate(path.c_str(), static_cast<off_t>(durable));
+      for (const auto& [path, durable] : unsynced_)
+        (void)!::truncate(path.c_str(), static_cast<off_t>(durable));
     }
     return Status::IOError("injected crash");
   }
@@ -132,11 +143,13 @@ class FaultEnv : public Env {
     unsynced_.emplace(path, durable);  // an earlier, smaller durable size stands
   }
   static bool Below(const std::string& path, const std::string& dir) {
-    return path == dir || (path.size() > dir.size() && path.compare(0, dir.size(), dir) == 0 && path[dir.size()] == '/');
+    return path == dir || (path.size() > dir.size() && path.compare(0, dir.size(), dir) == 0 &&
+                           path[dir.size()] == '/');
   }
   void Forget(const std::string& path) {
     std::lock_guard<std::mutex> l(mu_);
-    for (auto it = unsynced_.begin(); it != unsynced_.end();) it = Below(it->first, path) ? unsynced_.erase(it) : ++it;
+    for (auto it = unsynced_.begin(); it != unsynced_.end();)
+      it = Below(it->first, path) ? unsynced_.erase(it) : ++it;
   }
   void Moved(const std::string& from, const std::string& to) {
     Forget(to);  // replaced

@@ -56,10 +56,11 @@ bool InOrder(const std::string& line, const std::vector<std::string>& keys) {
 }
 
 TEST(JsonOutput, SummaryCarriesExactNumbersNullsAndTheCsvColumnsInOrder) {
-  ProcSweep s(Spec("2",
-                   "echo epoch,sum,tiny,big,giga,bad,huge > metrics.csv; "
-                   "echo 1,0.30000000000000004,1e-300,9007199254740992,1000000000,nan,inf >> metrics.csv",
-                   "trials_per_job: 0"));
+  ProcSweep s(
+      Spec("2",
+           "echo epoch,sum,tiny,big,giga,bad,huge > metrics.csv; "
+           "echo 1,0.30000000000000004,1e-300,9007199254740992,1000000000,nan,inf >> metrics.csv",
+           "trials_per_job: 0"));
   ASSERT_EQ(s.RunTrial().exit_code, 0);
   const std::string json = SweepStdout({"summary", s.dir, "--format", "json"});
   EXPECT_EQ(SweepStdout({"summary", s.dir, "--format", "json"}), json);  // the same bytes
@@ -98,8 +99,9 @@ TEST(JsonOutput, StatusHasEveryCountAndEveryBrokenTrial) {
   const std::string json = SweepStdout({"status", s.dir, "--format", "json"});
   EXPECT_EQ(SweepStdout({"status", s.dir, "--format", "json"}), json);
   const Struct st = Parse<Struct>(json);
-  EXPECT_EQ(Keys(st), (std::set<std::string>{"total", "pending", "running", "interrupted", "stale", "done", "failed",
-                                             "stopped", "broken", "logs", "broken_trials"}))
+  EXPECT_EQ(Keys(st),
+            (std::set<std::string>{"total", "pending", "running", "interrupted", "stale", "done",
+                                   "failed", "stopped", "broken", "logs", "broken_trials"}))
       << json;
   EXPECT_EQ(st.fields().at("total").number_value(), 3);
   EXPECT_EQ(st.fields().at("done").number_value(), 2);
@@ -129,9 +131,12 @@ TEST(JsonOutput, PointsAreOneObjectALineInSpecOrder) {
     const Struct& p = points.values(i).struct_value();
     EXPECT_EQ(Keys(p), (std::set<std::string>{"index", "lr", "depth", "wd"}));
     EXPECT_EQ(p.fields().at("index").number_value(), i);
-    EXPECT_EQ(p.fields().at("wd").kind_case(), Value::kStringValue);  // values are text, as in the spec
+    EXPECT_EQ(p.fields().at("wd").kind_case(),
+              Value::kStringValue);  // values are text, as in the spec
   }
-  EXPECT_NE(json.find("\n  {\"index\":5,\"lr\":\"0.1\",\"depth\":\"12\",\"wd\":\""), std::string::npos) << json;
+  EXPECT_NE(json.find("\n  {\"index\":5,\"lr\":\"0.1\",\"depth\":\"12\",\"wd\":\""),
+            std::string::npos)
+      << json;
 }
 
 }  // namespace

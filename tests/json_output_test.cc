@@ -1,8 +1,8 @@
 // core/number_format and core/json: the one number formatter, and the JSON
 // `sweep` prints (output.proto through protobuf's printer): exact numbers,
 // null for what JSON lacks, keys in their order, the same bytes every time.
-#include <gtest/gtest.h>
 #include <google/protobuf/util/json_util.h>
+#include <gtest/gtest.h>
 
 #include <cfloat>
 #include <cmath>
@@ -23,8 +23,11 @@ using google::protobuf::Struct;
 using google::protobuf::Value;
 
 // Values whose shortest text is long or odd.
-const double kAwkward[] = {0.1 + 0.2,  1e-300,         9007199254740992.0 /* 2^53 */, 1e9, 0.1 + 0.7,
-                           4294967296, 123456789.123, 0.123456789, 5e-324, DBL_MAX, -0.5, 1e15, 1e21, 2.5e-7};
+const double kAwkward[] = {0.1 + 0.2,     1e-300,      9007199254740992.0 /* 2^53 */,
+                           1e9,           0.1 + 0.7,   4294967296,
+                           123456789.123, 0.123456789, 5e-324,
+                           DBL_MAX,       -0.5,        1e15,
+                           1e21,          2.5e-7};
 
 Struct ParseStruct(const std::string& json) {
   Struct s;
@@ -42,7 +45,8 @@ TEST(NumberFormat, FormatDoubleIsTheShortestTextThatReadsBackExactly) {
   EXPECT_EQ(FormatDouble(4), "4");
   EXPECT_EQ(FormatDouble(-3), "-3");
   EXPECT_EQ(FormatDouble(0.1 + 0.7), "0.7999999999999999");
-  for (double v : kAwkward) EXPECT_EQ(std::strtod(FormatDouble(v).c_str(), nullptr), v) << FormatDouble(v);
+  for (double v : kAwkward)
+    EXPECT_EQ(std::strtod(FormatDouble(v).c_str(), nullptr), v) << FormatDouble(v);
 }
 
 TEST(NumberFormat, OnlyTheFormsForEyesRound) {
@@ -77,7 +81,8 @@ TEST(NumberFormat, ControlMessagesCarryExactSeconds) {
 
 TEST(Json, NumbersReadBackExactlyAndIntegersPrintAsDigits) {
   OrderedStruct o;
-  for (size_t i = 0; i < sizeof kAwkward / sizeof *kAwkward; ++i) AddNumber(&o, "v" + std::to_string(i), kAwkward[i]);
+  for (size_t i = 0; i < sizeof kAwkward / sizeof *kAwkward; ++i)
+    AddNumber(&o, "v" + std::to_string(i), kAwkward[i]);
   std::string json;
   AppendJson(o, &json);
   const Struct back = ParseStruct(json);
@@ -113,16 +118,21 @@ TEST(Json, AnOrderedStructKeepsItsKeyOrderAndEscapesWhatJsonMust) {
   AddString(&o, "k\"ey", "x");
   std::string json;
   AppendJson(o, &json);
-  EXPECT_EQ(json, "{\"index\":113,\"lr\":\"0.01\",\"depth\":\"76\",\"tag\":\"a\\nb\\u001b[2Jd\\\"\\\\\",\"k\\\"ey\":\"x\"}");
+  EXPECT_EQ(json,
+            "{\"index\":113,\"lr\":\"0.01\",\"depth\":\"76\",\"tag\":\"a\\nb\\u001b[2Jd\\\"\\\\\","
+            "\"k\\\"ey\":\"x\"}");
   EXPECT_EQ(ParseStruct(json).fields().at("tag").string_value(), "a\nb\x1b[2Jd\"\\");
 }
 
 TEST(Json, BytesThatAreNotUtf8BecomeReplacementCharacters) {
   EXPECT_EQ(ValidUtf8("plain/é/\xe2\x80\xa8"), "plain/é/\xe2\x80\xa8");
-  EXPECT_EQ(ValidUtf8("a\xff" "b"), "a\xEF\xBF\xBD" "b");
-  EXPECT_EQ(ValidUtf8("\xc0\xaf"), "\xEF\xBF\xBD\xEF\xBF\xBD");  // overlong '/'
+  EXPECT_EQ(ValidUtf8("a\xff"
+                      "b"),
+            "a\xEF\xBF\xBD"
+            "b");
+  EXPECT_EQ(ValidUtf8("\xc0\xaf"), "\xEF\xBF\xBD\xEF\xBF\xBD");                  // overlong '/'
   EXPECT_EQ(ValidUtf8("\xed\xa0\x80"), "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");  // a surrogate
-  EXPECT_EQ(ValidUtf8("x\xe2\x80"), "x\xEF\xBF\xBD\xEF\xBF\xBD");  // cut short
+  EXPECT_EQ(ValidUtf8("x\xe2\x80"), "x\xEF\xBF\xBD\xEF\xBF\xBD");                // cut short
   OrderedStruct o;
   AddString(&o, "dir", "/tmp/\xff");
   std::string json;
@@ -153,12 +163,14 @@ TEST(Json, StatusJsonHasACountPerStateInStateOrder) {
   j.set_total(4294967296);
   j.set_pending(4294967295);
   EXPECT_EQ(ToJson(j, false),
-            "{\"total\":4294967296,\"pending\":4294967295,\"running\":0,\"interrupted\":0,\"stale\":0,\"done\":0,"
+            "{\"total\":4294967296,\"pending\":4294967295,\"running\":0,\"interrupted\":0,"
+            "\"stale\":0,\"done\":0,"
             "\"failed\":0,\"stopped\":0,\"broken\":0,\"logs\":[]}\n");
   auto& f = *j.mutable_broken_trials()->add_values()->mutable_struct_value()->mutable_fields();
   f["problem"].set_string_value("trials/000003 is a FIFO");
   f["index"].set_number_value(3);
-  EXPECT_NE(ToJson(j, false).find(",\"logs\":[],\"broken_trials\":[{\"index\":3,\"problem\":\"trials/000003 is a FIFO\"}]}"),
+  EXPECT_NE(ToJson(j, false).find(",\"logs\":[],\"broken_trials\":[{\"index\":3,\"problem\":"
+                                  "\"trials/000003 is a FIFO\"}]}"),
             std::string::npos)
       << ToJson(j, false);
 }

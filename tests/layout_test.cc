@@ -38,7 +38,7 @@ TEST(Layout, RejectsForeignNames) {
   uint64_t i = 0;
   uint32_t a = 0;
   AttemptEntry kind;
-  EXPECT_FALSE(ParseTrialName("12", &i));         // too short to be ours
+  EXPECT_FALSE(ParseTrialName("12", &i));  // too short to be ours
   EXPECT_FALSE(ParseTrialName("00001x", &i));
   EXPECT_FALSE(ParseLeaseName("000001.", &i, &a));
   EXPECT_FALSE(ParseLeaseName("000001.0000", &i, &a));  // attempts start at 1
@@ -83,7 +83,8 @@ TEST(Layout, EveryTrialEntryItBuildsParsesBackToItsKind) {
   EXPECT_EQ(l.metrics_csv_path(3, /*in_work_dir=*/true), l.work_dir(3) + "/metrics.csv");
   // Staged in tmp/, the same names a publish makes visible.
   const std::string staged = l.tmp_path("tok", ".0");
-  EXPECT_EQ(SweepLayout::staged_owner_path(SweepLayout::staged_attempt_dir(staged, 1)), staged + "/attempt-0001/owner.json");
+  EXPECT_EQ(SweepLayout::staged_owner_path(SweepLayout::staged_attempt_dir(staged, 1)),
+            staged + "/attempt-0001/owner.json");
   EXPECT_EQ(SweepLayout::staged_stop_path(staged), staged + "/stop");
   // Released lease entries are named and parsed in one place too.
   uint64_t i = 0;

@@ -17,7 +17,8 @@ namespace claimsweep::testing {
 namespace {
 
 // "[2026-12-01T12:00:00.123Z] [info] message"
-const std::regex kLine(R"(\[(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)\.\d{3}Z\] \[(trace|debug|info|warn|error)\] \S.*)");
+const std::regex kLine(
+    R"(\[(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)\.\d{3}Z\] \[(trace|debug|info|warn|error)\] \S.*)");
 
 std::vector<std::string> Lines(const std::string& text) {
   std::vector<std::string> lines;
@@ -65,19 +66,23 @@ TEST(TrialLog, OneFormatOnStderrAndInTheAttemptLogInUtc) {
     EXPECT_TRUE(std::regex_match(l, kLine)) << "not in the log format: " << l;
     EXPECT_LT(std::abs(AgeSeconds(l)), 120) << "not UTC: " << l;
   }
-  EXPECT_NE(r.output.find("] [info] claimed trial 000000 attempt 1\n"), std::string::npos) << r.output;
-  EXPECT_NE(r.output.find("] [error] trial 000001 attempt 1: failed (exited with status 1)"), std::string::npos)
+  EXPECT_NE(r.output.find("] [info] claimed trial 000000 attempt 1\n"), std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find("] [error] trial 000001 attempt 1: failed (exited with status 1)"),
+            std::string::npos)
       << r.output;
 
   // The attempt log: trial's header in the same format, the command's own
   // output (a missing program, reported by trial's guardian) too.
-  ProcSweep t(Spec("1", "echo raw output; exec /nonexistent/prog", "trials_per_job: 0 max_attempts: 1"));
+  ProcSweep t(
+      Spec("1", "echo raw output; exec /nonexistent/prog", "trials_per_job: 0 max_attempts: 1"));
   RunResult u = RunTrial(t, {"TZ=NPT-5:45"});
   EXPECT_EQ(u.exit_code, 1) << u.output;
   const std::vector<std::string> log = Lines(ReadAll(t.layout.log_path(0, 1)));
   ASSERT_EQ(log.size(), 3u) << ReadAll(t.layout.log_path(0, 1));
   EXPECT_TRUE(std::regex_match(log[0], kLine)) << log[0];
-  EXPECT_NE(log[0].find("] [info] # claimsweep: trial 000000 attempt 1 on "), std::string::npos) << log[0];
+  EXPECT_NE(log[0].find("] [info] # claimsweep: trial 000000 attempt 1 on "), std::string::npos)
+      << log[0];
   EXPECT_LT(std::abs(AgeSeconds(log[0])), 120) << "not UTC: " << log[0];
   EXPECT_EQ(log[1], "raw output") << "the command's output is copied raw";
 }
@@ -86,7 +91,8 @@ TEST(TrialLog, OneFormatOnStderrAndInTheAttemptLogInUtc) {
 // format, in the attempt log and on stdout.
 TEST(TrialLog, TheGuardiansLineMatchesTheFormat) {
   ProcSweep s(
-      "name: \"t\"\ngrid { param { name: \"x\" values: \"a\" } }\ncommand { argv: \"/nonexistent/prog\" }\n"
+      "name: \"t\"\ngrid { param { name: \"x\" values: \"a\" } }\ncommand { argv: "
+      "\"/nonexistent/prog\" }\n"
       "claim { trials_per_job: 0 max_attempts: 1 }\n");
   RunResult r = RunTrial(s);
   EXPECT_EQ(r.exit_code, 1) << r.output;
@@ -102,12 +108,15 @@ TEST(TrialLog, DebugShowsClaimStatisticsWarnHidesInfo) {
   ProcSweep s(Spec("2", "true", "trials_per_job: 0"));
   RunResult debug = RunTrial(s, {"CLAIMSWEEP_LOG_LEVEL=debug"});
   EXPECT_EQ(debug.exit_code, 0) << debug.output;
-  EXPECT_NE(debug.output.find("] [debug] claim: trial 000000; so far "), std::string::npos) << debug.output;
-  EXPECT_NE(debug.output.find("] [info] claimed trial 000001 attempt 1\n"), std::string::npos) << debug.output;
+  EXPECT_NE(debug.output.find("] [debug] claim: trial 000000; so far "), std::string::npos)
+      << debug.output;
+  EXPECT_NE(debug.output.find("] [info] claimed trial 000001 attempt 1\n"), std::string::npos)
+      << debug.output;
 
   RunResult info = RunTrial(s);
   EXPECT_EQ(info.exit_code, 0) << info.output;
-  EXPECT_EQ(info.output.find("[debug]"), std::string::npos) << "debug lines by default:\n" << info.output;
+  EXPECT_EQ(info.output.find("[debug]"), std::string::npos) << "debug lines by default:\n"
+                                                            << info.output;
   EXPECT_NE(info.output.find("] [info] nothing to claim in "), std::string::npos) << info.output;
 
   RunResult warn = RunTrial(s, {"CLAIMSWEEP_LOG_LEVEL=warn"});
@@ -119,7 +128,8 @@ TEST(TrialLog, DebugShowsClaimStatisticsWarnHidesInfo) {
   RunResult err = RunTrial(f, {"CLAIMSWEEP_LOG_LEVEL=error"});
   EXPECT_EQ(err.exit_code, 1) << err.output;
   ASSERT_EQ(Lines(err.output).size(), 1u) << err.output;
-  EXPECT_NE(err.output.find("] [error] trial 000000 attempt 1: failed (exited with status 3)"), std::string::npos)
+  EXPECT_NE(err.output.find("] [error] trial 000000 attempt 1: failed (exited with status 3)"),
+            std::string::npos)
       << err.output;
   RunResult off = RunProcess({TRIAL_BIN, "unexpected-argument"}, {"CLAIMSWEEP_LOG_LEVEL=off"});
   EXPECT_EQ(off.exit_code, 2);
@@ -134,12 +144,15 @@ TEST(TrialLog, AnUnknownLevelWarnsOnceAndRunsAtInfo) {
   EXPECT_EQ(r.exit_code, 0) << r.output;
   const std::vector<std::string> lines = Lines(r.output);
   ASSERT_FALSE(lines.empty());
-  EXPECT_NE(lines[0].find("] [warn] CLAIMSWEEP_LOG_LEVEL=verbose is not a level (trace, debug, info, warn, error, "
-                          "off); logging at info"),
-            std::string::npos)
+  EXPECT_NE(
+      lines[0].find(
+          "] [warn] CLAIMSWEEP_LOG_LEVEL=verbose is not a level (trace, debug, info, warn, error, "
+          "off); logging at info"),
+      std::string::npos)
       << r.output;
   EXPECT_EQ(Count(r.output, "CLAIMSWEEP_LOG_LEVEL"), 1u) << r.output;
-  EXPECT_NE(r.output.find("] [info] claimed trial 000000 attempt 1\n"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("] [info] claimed trial 000000 attempt 1\n"), std::string::npos)
+      << r.output;
   EXPECT_EQ(r.output.find("[debug]"), std::string::npos) << r.output;
 }
 
@@ -147,13 +160,19 @@ TEST(TrialLog, AnUnknownLevelWarnsOnceAndRunsAtInfo) {
 // heartbeats (debug) of a running attempt are there while it runs, complete,
 // and stay after kill -9; each is the line trial wrote to stderr.
 TEST(TrialLog, AttemptLogLinesAreOnDiskAsLoggedAndSurviveKill9) {
-  ProcSweep s(Spec("1", "exec sleep 60", "lease_seconds: 30 heartbeat_seconds: 0.1 trials_per_job: 1"));
+  ProcSweep s(
+      Spec("1", "exec sleep 60", "lease_seconds: 30 heartbeat_seconds: 0.1 trials_per_job: 1"));
   Spawned t = s.StartTrial("a", {"CLAIMSWEEP_LOG_LEVEL=debug"});
   const std::string log_path = s.layout.log_path(0, 1);
-  const bool beats = WaitFor([&] { return Count(ReadAll(log_path), "] [debug] heartbeat: trial 000000 attempt 1\n") >= 2; }, 20);
+  const bool beats = WaitFor(
+      [&] {
+        return Count(ReadAll(log_path), "] [debug] heartbeat: trial 000000 attempt 1\n") >= 2;
+      },
+      20);
   ::kill(t.pid, SIGKILL);
   EXPECT_EQ(WaitExit(t.pid), 128 + SIGKILL);
-  ASSERT_TRUE(beats) << "no heartbeat lines in the attempt log while it ran:\n" << ReadAll(log_path);
+  ASSERT_TRUE(beats) << "no heartbeat lines in the attempt log while it ran:\n"
+                     << ReadAll(log_path);
   const std::string log = ReadAll(log_path);
   const std::string err = ReadAll(t.output_path);
   ASSERT_EQ(log.back(), '\n') << "a torn last line:\n" << log;
@@ -161,7 +180,8 @@ TEST(TrialLog, AttemptLogLinesAreOnDiskAsLoggedAndSurviveKill9) {
   for (const std::string& l : Lines(log)) {
     EXPECT_TRUE(std::regex_match(l, kLine)) << l;
     if (l.find("] [debug] heartbeat: ") != std::string::npos) {
-      EXPECT_NE(err.find(l + "\n"), std::string::npos) << "not on stderr as in the attempt log: " << l;
+      EXPECT_NE(err.find(l + "\n"), std::string::npos)
+          << "not on stderr as in the attempt log: " << l;
       ++shared;
     }
   }

@@ -16,10 +16,13 @@ namespace {
 TEST(LogFormat, UtcToTheMillisecondThenTheLevel) {
   EXPECT_EQ(FormatLogLine(LogLevel::kInfo, 1796126400123, "claimed trial 000003 attempt 1"),
             "[2026-12-01T12:00:00.123Z] [info] claimed trial 000003 attempt 1\n");
-  EXPECT_EQ(FormatLogLine(LogLevel::kWarn, 1709251199999, "m"), "[2024-02-29T23:59:59.999Z] [warn] m\n");
+  EXPECT_EQ(FormatLogLine(LogLevel::kWarn, 1709251199999, "m"),
+            "[2024-02-29T23:59:59.999Z] [warn] m\n");
   EXPECT_EQ(FormatLogLine(LogLevel::kError, 0, "m"), "[1970-01-01T00:00:00.000Z] [error] m\n");
-  EXPECT_EQ(FormatLogLine(LogLevel::kDebug, 951868800007, "m"), "[2000-03-01T00:00:00.007Z] [debug] m\n");
-  EXPECT_EQ(FormatLogLine(LogLevel::kTrace, 4102444799050, ""), "[2099-12-31T23:59:59.050Z] [trace] \n");
+  EXPECT_EQ(FormatLogLine(LogLevel::kDebug, 951868800007, "m"),
+            "[2000-03-01T00:00:00.007Z] [debug] m\n");
+  EXPECT_EQ(FormatLogLine(LogLevel::kTrace, 4102444799050, ""),
+            "[2099-12-31T23:59:59.050Z] [trace] \n");
 }
 
 // Every second of a day on every day across four years agrees with gmtime.
@@ -45,8 +48,8 @@ TEST(LogFormat, FormatLogLineNowIsNow) {
 }
 
 TEST(LogLevelNames, TheAcceptedNamesAndNoOthers) {
-  for (LogLevel l : {LogLevel::kTrace, LogLevel::kDebug, LogLevel::kInfo, LogLevel::kWarn, LogLevel::kError,
-                     LogLevel::kOff}) {
+  for (LogLevel l : {LogLevel::kTrace, LogLevel::kDebug, LogLevel::kInfo, LogLevel::kWarn,
+                     LogLevel::kError, LogLevel::kOff}) {
     LogLevel parsed = LogLevel::kOff;
     EXPECT_TRUE(ParseLogLevel(LogLevelName(l), &parsed)) << LogLevelName(l);
     EXPECT_EQ(parsed, l) << LogLevelName(l);
@@ -90,9 +93,8 @@ TEST(AttemptLog, WritesThroughTheConfinedEnvAndNeverFollowsALink) {
   }
   LogInfo("after the attempt");
   const std::string text = testing::ReadAll(root + "/a/log");
-  const std::regex want(
-      R"(\[\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\] \[info\] # header\n)"
-      R"(\[\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\] \[info\] during\\x1b\[2J\n)");
+  const std::regex want(R"(\[\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\] \[info\] # header\n)"
+                        R"(\[\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\] \[info\] during\\x1b\[2J\n)");
   EXPECT_TRUE(std::regex_match(text, want)) << text;
 
   testing::WriteRaw(tmp.path() + "/outside", "outside\n");

@@ -33,8 +33,10 @@ bool HasRawControl(const std::string& s) {
 TEST(TerminalOutput, TheSweepNameIsEscapedInInitAndStatus) {
   TempDir tmp;
   WriteRaw(tmp.path() + "/spec.textproto",
-           "name: \"n\\033[31mX\\nY\"\ngrid { param { name: \"x\" values: \"a\" } }\ncommand { argv: \"true\" }\n");
-  RunResult init = RunProcess({SWEEP_BIN, "init", tmp.path() + "/spec.textproto", tmp.path() + "/s"});
+           "name: \"n\\033[31mX\\nY\"\ngrid { param { name: \"x\" values: \"a\" } }\ncommand { "
+           "argv: \"true\" }\n");
+  RunResult init =
+      RunProcess({SWEEP_BIN, "init", tmp.path() + "/spec.textproto", tmp.path() + "/s"});
   ASSERT_EQ(init.exit_code, 0) << init.output;
   EXPECT_FALSE(HasRawControl(init.output)) << init.output;
   EXPECT_NE(init.output.find("n\\x1b[31mX\\nY"), std::string::npos) << init.output;
@@ -50,7 +52,8 @@ TEST(TerminalOutput, TablesShowControlCharactersEscapedAndCsvJsonKeepThemExact) 
   EXPECT_NE(table.output.find("c\\x1b[2Jd"), std::string::npos) << table.output;
   EXPECT_NE(table.output.find("e\\x7f"), std::string::npos) << table.output;
   EXPECT_FALSE(HasRawControl(table.output)) << table.output;
-  EXPECT_EQ(std::count(table.output.begin(), table.output.end(), '\n'), 5) << table.output;  // header, rule, 3 rows
+  EXPECT_EQ(std::count(table.output.begin(), table.output.end(), '\n'), 5)
+      << table.output;  // header, rule, 3 rows
 
   RunResult csv = s.Sweep({"points", s.dir, "--format", "csv"});
   EXPECT_EQ(csv.output, "index,tag\n0,\"a\nb\"\n1,c\x1b[2Jd\n2,e\x7f\n");
@@ -86,14 +89,16 @@ TEST(UmaskWarning, InitUnderAGroupWritableUmaskNamesEveryAffectedPathAtOnce) {
   ::umask(old);
   EXPECT_EQ(r.exit_code, 0) << r.output;
   SweepLayout l(tmp.path() + "/s");
-  for (const std::string& p : {l.root(), l.spec_path(), l.trials_dir(), l.leases_dir(), l.tmp_dir()}) {
+  for (const std::string& p :
+       {l.root(), l.spec_path(), l.trials_dir(), l.leases_dir(), l.tmp_dir()}) {
     EXPECT_NE(r.output.find("'" + p + "'"), std::string::npos) << p << " missing in: " << r.output;
   }
   EXPECT_NE(r.output.find("umask"), std::string::npos) << r.output;
   // One command fixes them all; afterwards `trial` runs.
   const size_t fix = r.output.find("chmod go-w");
   ASSERT_NE(fix, std::string::npos) << r.output;
-  for (const std::string& p : {l.root(), l.spec_path(), l.trials_dir(), l.leases_dir(), l.tmp_dir()}) {
+  for (const std::string& p :
+       {l.root(), l.spec_path(), l.trials_dir(), l.leases_dir(), l.tmp_dir()}) {
     ASSERT_EQ(::chmod(p.c_str(), p == l.spec_path() ? 0644 : 0755), 0);
   }
   EXPECT_EQ(RunProcess({TRIAL_BIN}, {"SWEEP_DIR=" + l.root()}).exit_code, 0);
@@ -116,8 +121,10 @@ TEST(NoMoreWork, SaysWhichTrialsLeasesStillHoldAndUntilWhen) {
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("nothing to claim"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("2 trials are still held by leases"), std::string::npos) << r.output;
-  EXPECT_TRUE(std::regex_search(r.output, std::regex("000000 until [0-9]{2}:[0-9]{2}:[0-9]{2}"))) << r.output;
-  EXPECT_TRUE(std::regex_search(r.output, std::regex("000001 until [0-9]{2}:[0-9]{2}:[0-9]{2}"))) << r.output;
+  EXPECT_TRUE(std::regex_search(r.output, std::regex("000000 until [0-9]{2}:[0-9]{2}:[0-9]{2}")))
+      << r.output;
+  EXPECT_TRUE(std::regex_search(r.output, std::regex("000001 until [0-9]{2}:[0-9]{2}:[0-9]{2}")))
+      << r.output;
   EXPECT_NE(r.output.find("claimable"), std::string::npos) << r.output;
 
   // Nothing held: the plain message.

@@ -26,7 +26,8 @@ TEST(Models, EveryCataloguedModelBuildsAndNothingElse) {
   }
   auto bad = MakeModel("resnet19", 8, 3, 10);
   ASSERT_FALSE(bad.ok());
-  EXPECT_NE(bad.status().message().find(ModelNamesList()), std::string::npos) << bad.status().ToString();
+  EXPECT_NE(bad.status().message().find(ModelNamesList()), std::string::npos)
+      << bad.status().ToString();
 }
 
 // Counts from torchvision 0.14 (Debian's python3-torchvision), num_classes=10:
@@ -43,11 +44,16 @@ TEST(Models, ParameterCountsMatchTorchvision) {
 // num_batches_tracked included): as many tensors as torchvision's state_dict,
 // len(torchvision.models.<name>(num_classes=10).state_dict()).
 TEST(Models, StateDictSizeMatchesTorchvision) {
-  for (const auto& [name, tensors] : std::vector<std::pair<std::string, size_t>>{
-           {"squeezenet1_0", 52}, {"squeezenet1_1", 52}, {"resnet18", 122}, {"resnet34", 218}, {"resnet50", 320}}) {
+  for (const auto& [name, tensors] :
+       std::vector<std::pair<std::string, size_t>>{{"squeezenet1_0", 52},
+                                                   {"squeezenet1_1", 52},
+                                                   {"resnet18", 122},
+                                                   {"resnet34", 218},
+                                                   {"resnet50", 320}}) {
     auto m = MakeModel(name, 0, 3, 10);
     ASSERT_TRUE(m.ok());
-    EXPECT_EQ(m->module->named_parameters().size() + m->module->named_buffers().size(), tensors) << name;
+    EXPECT_EQ(m->module->named_parameters().size() + m->module->named_buffers().size(), tensors)
+        << name;
   }
 }
 
@@ -75,7 +81,8 @@ TEST(Models, BadNamesAndShapesAreClearErrors) {
   auto unknown = MakeModel("vgg16", 0, 3, 10);
   ASSERT_FALSE(unknown.ok());
   EXPECT_NE(unknown.status().message().find("vgg16"), std::string::npos);
-  for (const char* valid : {"squeezenet1_0", "squeezenet1_1", "resnet_cifar", "resnet18", "resnet34", "resnet50"}) {
+  for (const char* valid :
+       {"squeezenet1_0", "squeezenet1_1", "resnet_cifar", "resnet18", "resnet34", "resnet50"}) {
     EXPECT_NE(unknown.status().message().find(valid), std::string::npos) << valid;
   }
   EXPECT_FALSE(MakeModel("resnet18", 0, 0, 10).ok());
@@ -88,11 +95,13 @@ TEST(Models, OutputShapesForCifarAndMnistShapedInputs) {
     auto m = MakeModel(name, 20, 3, 10);
     ASSERT_TRUE(m.ok());
     m->module->eval();
-    EXPECT_EQ(m->forward(torch::randn({2, 3, 32, 32})).sizes(), (std::vector<int64_t>{2, 10})) << name;
+    EXPECT_EQ(m->forward(torch::randn({2, 3, 32, 32})).sizes(), (std::vector<int64_t>{2, 10}))
+        << name;
     auto gray = MakeModel(name, 20, 1, 7);
     ASSERT_TRUE(gray.ok());
     gray->module->eval();
-    EXPECT_EQ(gray->forward(torch::randn({2, 1, 28, 28})).sizes(), (std::vector<int64_t>{2, 7})) << name;
+    EXPECT_EQ(gray->forward(torch::randn({2, 1, 28, 28})).sizes(), (std::vector<int64_t>{2, 7}))
+        << name;
   }
 }
 

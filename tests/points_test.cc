@@ -102,9 +102,12 @@ TEST(Points, FractionalRangeHasNoBinaryNoise) {
 // draw the same values under every later claimsweep. Pinned values.
 TEST(Points, RandomDrawsArePinned) {
   auto s = ParseSpec(
-      "name: \"p\"\nseed: 42\nrandom {\n samples: 3\n param { name: \"u\" uniform { low: 0 high: 1 } }\n"
-      " param { name: \"l\" log_uniform { low: 1e-5 high: 1e-1 } }\n param { name: \"i\" int_uniform { low: -5 high: 5 } }\n"
-      " param { name: \"c\" choice { values: \"a\" values: \"b\" values: \"c\" } }\n}\ncommand { argv: \"true\" }\n",
+      "name: \"p\"\nseed: 42\nrandom {\n samples: 3\n param { name: \"u\" uniform { low: 0 high: 1 "
+      "} }\n"
+      " param { name: \"l\" log_uniform { low: 1e-5 high: 1e-1 } }\n param { name: \"i\" "
+      "int_uniform { low: -5 high: 5 } }\n"
+      " param { name: \"c\" choice { values: \"a\" values: \"b\" values: \"c\" } }\n}\ncommand { "
+      "argv: \"true\" }\n",
       "p");
   ASSERT_OK(s) << s.status().ToString();
   auto ps = PointSpace::Create(*s);

@@ -29,7 +29,9 @@ struct Fixture : testing::InitedSweep {
                        command { argv: "true" }
                        claim { lease_seconds: 30 heartbeat_seconds: 1 max_attempts: 2 })") {}
 
-  Claimer Make(Env* env, const std::string& token) { return Claimer(env, layout, spec.claim(), kPoints, token); }
+  Claimer Make(Env* env, const std::string& token) {
+    return Claimer(env, layout, spec.claim(), kPoints, token);
+  }
   TrialControl Control(Env* env, const std::string& token) {
     TrialControl c(env, layout, spec.claim(), token);
     c.set_archive_stamp("T");
@@ -55,8 +57,8 @@ std::string Record(const Claim& c, const std::string& outcome) {
 
 enum Mode { kCommit, kRelease, kFail, kFatal, kStopPending, kStopRunning, kReset, kRetry, kResume };
 const char* ModeName(int m) {
-  static const char* names[] = {"commit", "release", "fail", "fatal", "stop pending", "stop running",
-                                "reset", "retry", "resume"};
+  static const char* names[] = {"commit",       "release", "fail",  "fatal", "stop pending",
+                                "stop running", "reset",   "retry", "resume"};
   return names[m];
 }
 
@@ -78,9 +80,12 @@ std::map<uint64_t, int> DyingRun(Fixture& f, Env* env, int mode) {
       if (!a.ClaimNext(&c).ok()) return commits;
       if (mode == kCommit && a.Commit(c, Record(c, "done")).ok()) commits[c.index]++;
       if (mode == kRelease) a.Release(c, Record(c, "interrupted")).IgnoreError();
-      if (mode == kFail || mode == kFatal) a.Fail(c, Record(c, "failed"), &final, mode == kFail).IgnoreError();
+      if (mode == kFail || mode == kFatal)
+        a.Fail(c, Record(c, "failed"), &final, mode == kFail).IgnoreError();
       return commits;
-    case kStopPending: ctl.Stop(0, &r).IgnoreError(); return commits;
+    case kStopPending:
+      ctl.Stop(0, &r).IgnoreError();
+      return commits;
     case kStopRunning:
       if (a.ClaimNext(&c).ok()) ctl.Stop(0, &r).IgnoreError();
       return commits;
@@ -105,11 +110,20 @@ void RunAgain(Fixture& f, int mode) {
   ControlReport r;
   switch (mode) {
     case kStopPending:
-    case kStopRunning: ASSERT_OK(ctl.Stop(0, &r)); break;
-    case kReset: ASSERT_OK(ctl.Reset(0, false, &r)); break;
-    case kRetry: ASSERT_OK(ctl.Retry(0, &r)); break;
-    case kResume: ASSERT_OK(ctl.Resume(0, &r)); break;
-    default: break;
+    case kStopRunning:
+      ASSERT_OK(ctl.Stop(0, &r));
+      break;
+    case kReset:
+      ASSERT_OK(ctl.Reset(0, false, &r));
+      break;
+    case kRetry:
+      ASSERT_OK(ctl.Retry(0, &r));
+      break;
+    case kResume:
+      ASSERT_OK(ctl.Resume(0, &r));
+      break;
+    default:
+      break;
   }
 }
 
@@ -129,7 +143,8 @@ void ExpectWholeRecords(Fixture& f, const char* when) {
   SweepScan scan;
   ASSERT_OK(ScanSweep(Env::Default(), f.layout, f.spec, kPoints, &scan));
   EXPECT_EQ(scan.counts[static_cast<int>(TrialState::kBroken)], 0u);
-  EXPECT_EQ(scan.counts[static_cast<int>(TrialState::kDone)], res.counts[static_cast<int>(TrialState::kDone)]);
+  EXPECT_EQ(scan.counts[static_cast<int>(TrialState::kDone)],
+            res.counts[static_cast<int>(TrialState::kDone)]);
 }
 
 // `confined`: through the Env of `trial` and `sweep` (NewSweepEnv).
@@ -166,7 +181,9 @@ void PowerCutAtEveryOperation(bool confined) {
         const bool stays_stopped = stopped && t.index == 0;
         // A fatal failure that got as far as its marker fails the trial for good.
         const bool fatal = mode == kFatal && t.index == 0 && t.state == TrialState::kFailed;
-        EXPECT_EQ(t.state, stays_stopped ? TrialState::kStopped : fatal ? TrialState::kFailed : TrialState::kDone)
+        EXPECT_EQ(t.state, stays_stopped ? TrialState::kStopped
+                           : fatal       ? TrialState::kFailed
+                                         : TrialState::kDone)
             << "trial " << t.index;
         EXPECT_EQ(commits[t.index], stays_stopped || fatal ? 0 : 1) << "trial " << t.index;
       }
@@ -177,8 +194,12 @@ void PowerCutAtEveryOperation(bool confined) {
   }
 }
 
-TEST(PowerCut, AtEveryOperationUnsyncedDataIsLostAndNoPointIsLostOrDoneTwice) { PowerCutAtEveryOperation(false); }
-TEST(PowerCut, AtEveryOperationThroughTheSweepEnvNoPointIsLostOrDoneTwice) { PowerCutAtEveryOperation(true); }
+TEST(PowerCut, AtEveryOperationUnsyncedDataIsLostAndNoPointIsLostOrDoneTwice) {
+  PowerCutAtEveryOperation(false);
+}
+TEST(PowerCut, AtEveryOperationThroughTheSweepEnvNoPointIsLostOrDoneTwice) {
+  PowerCutAtEveryOperation(true);
+}
 
 }  // namespace
 }  // namespace claimsweep

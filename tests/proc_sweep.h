@@ -45,7 +45,9 @@ struct ProcSweep {
     EXPECT_TRUE(ParseJson(text, layout.result_path(i), &r).ok()) << "trial " << i << ": " << text;
     return r;
   }
-  bool AttemptExists(uint64_t i, uint32_t k) { return Env::Default()->Exists(layout.attempt_dir(i, k)); }
+  bool AttemptExists(uint64_t i, uint32_t k) {
+    return Env::Default()->Exists(layout.attempt_dir(i, k));
+  }
   // Names in `d`, sorted.
   std::vector<std::string> List(const std::string& d) {
     std::vector<std::string> n;
@@ -56,9 +58,11 @@ struct ProcSweep {
 };
 
 // A sweep of x = 0..points-1 whose command is `sh -c CMD`.
-inline std::string Spec(const std::string& points, const std::string& cmd, const std::string& claim) {
+inline std::string Spec(const std::string& points, const std::string& cmd,
+                        const std::string& claim) {
   return "name: \"t\"\ngrid { param { name: \"x\" range { start: 0 stop: " + points +
-         " step: 1 } } }\ncommand { argv: \"sh\" argv: \"-c\" argv: \"" + cmd + "\" }\nclaim { " + claim + " }\n";
+         " step: 1 } } }\ncommand { argv: \"sh\" argv: \"-c\" argv: \"" + cmd + "\" }\nclaim { " +
+         claim + " }\n";
 }
 
 }  // namespace claimsweep::testing

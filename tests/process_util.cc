@@ -13,8 +13,8 @@
 
 namespace claimsweep::testing {
 
-Spawned Spawn(const std::vector<std::string>& argv, const std::vector<std::string>& env, const std::string& cwd,
-              const std::string& output_path) {
+Spawned Spawn(const std::vector<std::string>& argv, const std::vector<std::string>& env,
+              const std::string& cwd, const std::string& output_path) {
   Spawned s;
   s.output_path = output_path;
   s.pid = ::fork();
@@ -44,7 +44,8 @@ int WaitExit(pid_t pid) {
   return 128 + WTERMSIG(st);
 }
 
-RunResult RunProcess(const std::vector<std::string>& argv, const std::vector<std::string>& env, const std::string& cwd) {
+RunResult RunProcess(const std::vector<std::string>& argv, const std::vector<std::string>& env,
+                     const std::string& cwd) {
   TempDir t;
   Spawned s = Spawn(argv, env, cwd, t.path() + "/out");
   int rc = WaitExit(s.pid);

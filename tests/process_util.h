@@ -26,7 +26,7 @@ struct RunResult {
   std::string output;
 };
 RunResult RunProcess(const std::vector<std::string>& argv, const std::vector<std::string>& env = {},
-              const std::string& cwd = ".");
+                     const std::string& cwd = ".");
 
 // Polls `cond` every 20 ms for up to `seconds`; returns its last value.
 bool WaitFor(const std::function<bool()>& cond, double seconds);

@@ -23,7 +23,8 @@ TEST(Records, ANewerFormatVersionIsRefusedNamingTheFileAndBothVersions) {
   Status s = ParseRecord(ToJson(r), "trials/000003/result.json", &back);
   EXPECT_EQ(s.code(), Status::Code::kUnsupported);
   EXPECT_EQ(s.message(),
-            "trials/000003/result.json has format_version 7; this claimsweep reads up to 1: use a newer claimsweep");
+            "trials/000003/result.json has format_version 7; this claimsweep reads up to 1: use a "
+            "newer claimsweep");
 
   for (uint32_t v : {0u, 1u}) {  // 0: a field the record left out
     r.set_format_version(v);
@@ -35,7 +36,8 @@ TEST(Records, ANewerFormatVersionIsRefusedNamingTheFileAndBothVersions) {
   AttemptOwner ob;
   EXPECT_EQ(ParseRecord(ToJson(o), "owner.json", &ob).code(), Status::Code::kUnsupported);
   // A torn record is still Corruption, not a version problem.
-  EXPECT_EQ(ParseRecord("{\"format_version\": 7, \"ind", "r.json", &back).code(), Status::Code::kCorruption);
+  EXPECT_EQ(ParseRecord("{\"format_version\": 7, \"ind", "r.json", &back).code(),
+            Status::Code::kCorruption);
 }
 
 struct Sweep {
@@ -71,8 +73,9 @@ TEST(Records, ResultsLoaderNamesANewerResultAndTakesNoMetricsFromIt) {
   EXPECT_TRUE(res.trials[0].problem.empty()) << res.trials[0].problem;
   EXPECT_EQ(res.trials[1].state, TrialState::kDone);
   EXPECT_TRUE(res.trials[1].metrics.empty());
-  EXPECT_NE(res.trials[1].problem.find(s.layout.result_path(1) +
-                                       " has format_version 7; this claimsweep reads up to 1: use a newer claimsweep"),
+  EXPECT_NE(res.trials[1].problem.find(
+                s.layout.result_path(1) +
+                " has format_version 7; this claimsweep reads up to 1: use a newer claimsweep"),
             std::string::npos)
       << res.trials[1].problem;
 }

@@ -31,16 +31,17 @@ constexpr char kHostileParamEscaped[] = "&lt;b&gt;&amp;&quot;&#39;";
 // epochs, plus a row of inf/nan between epochs 1 and 2. q<i> ends at 3*x*x,
 // so sorting it as text ("12" < "27" < "3") differs from sorting by number.
 const char kSpec[] = R"pb(
-name: "report<&>"
-grid {
-  param { name: "x" values: "1" values: "2" values: "3" }
-  param { name: "tag" values: "plain" values: "<b>&\"'" }
-}
-command {
-  argv: "sh" argv: "-c"
-  argv: "if [ {index} = 5 ]; then echo 'starting'; echo '</pre><script>window.__pwned=1</script>'; exit 1; fi; f={trial_dir}/metrics.csv; printf 'epoch,val_loss,val_acc,q<i>\\n' > $f; for e in 1 2 3; do echo $e,$((10 - e * {x})),0.$((e * {x})),$((e * {x} * {x})) >> $f; if [ $e = 1 ]; then echo 1.5,inf,nan,-inf >> $f; fi; done"
-}
-claim { max_attempts: 1 trials_per_job: 0 }
+  name: "report<&>"
+  grid {
+    param { name: "x" values: "1" values: "2" values: "3" }
+    param { name: "tag" values: "plain" values: "<b>&\"'" }
+  }
+  command {
+    argv: "sh"
+    argv: "-c"
+    argv: "if [ {index} = 5 ]; then echo 'starting'; echo '</pre><script>window.__pwned=1</script>'; exit 1; fi; f={trial_dir}/metrics.csv; printf 'epoch,val_loss,val_acc,q<i>\\n' > $f; for e in 1 2 3; do echo $e,$((10 - e * {x})),0.$((e * {x})),$((e * {x} * {x})) >> $f; if [ $e = 1 ]; then echo 1.5,inf,nan,-inf >> $f; fi; done"
+  }
+  claim { max_attempts: 1 trials_per_job: 0 }
 )pb";
 
 constexpr int kPoints = 6, kDone = 5;
@@ -75,13 +76,16 @@ struct ReportSweep {
 
 size_t Count(const std::string& haystack, const std::string& needle) {
   size_t n = 0;
-  for (size_t p = haystack.find(needle); p != std::string::npos; p = haystack.find(needle, p + needle.size())) ++n;
+  for (size_t p = haystack.find(needle); p != std::string::npos;
+       p = haystack.find(needle, p + needle.size()))
+    ++n;
   return n;
 }
 
 // An SVG coordinate or size that is not a finite number.
 bool HasNonFiniteCoordinate(const std::string& html) {
-  static const std::regex bad(R"re(\b(points|cx|cy|x|y|x1|x2|y1|y2|r|transform)="[^"]*(nan|inf))re", std::regex::icase);
+  static const std::regex bad(R"re(\b(points|cx|cy|x|y|x1|x2|y1|y2|r|transform)="[^"]*(nan|inf))re",
+                              std::regex::icase);
   return std::regex_search(html, bad);
 }
 
@@ -93,7 +97,8 @@ TEST(Report, EscapesEverySweepValueAndReferencesNothingOutside) {
   // The log's markup is text, not markup; ours is the only script.
   EXPECT_EQ(html.find("<script>window.__pwned"), std::string::npos);
   EXPECT_EQ(html.find(kHostileLog), std::string::npos);
-  EXPECT_NE(html.find(kHostileLogEscaped), std::string::npos) << "the failed trial's log tail is missing";
+  EXPECT_NE(html.find(kHostileLogEscaped), std::string::npos)
+      << "the failed trial's log tail is missing";
   EXPECT_EQ(Count(html, "<script"), 1u);
   EXPECT_EQ(Count(html, "</pre>"), 1u) << "one failed trial, one log";
   // The parameter value, the metric name and the sweep name, escaped wherever they appear.
@@ -105,7 +110,8 @@ TEST(Report, EscapesEverySweepValueAndReferencesNothingOutside) {
   EXPECT_NE(html.find("Sweep report&lt;&amp;&gt;"), std::string::npos);
 
   // Self-contained: nothing to fetch.
-  for (const char* ref : {"http://", "https://", "src=", "href=", "url(", "@import", "<link", "<img", "<iframe"}) {
+  for (const char* ref :
+       {"http://", "https://", "src=", "href=", "url(", "@import", "<link", "<img", "<iframe"}) {
     EXPECT_EQ(html.find(ref), std::string::npos) << ref;
   }
 
@@ -141,12 +147,13 @@ Loaded LoadInChromium(const std::string& html_path, const std::string& work) {
     return {"", "", -1};
   }
   const std::string profile = work + "/chromium-profile";
-  const std::string cmd = std::string(kChromium) +
-                          " --headless --no-sandbox --disable-gpu --disable-quic --no-first-run"
-                          " --disable-background-networking --disable-component-update --disable-sync"
-                          " --enable-logging=stderr --v=0 --user-data-dir=" + profile +
-                          " --virtual-time-budget=5000 --dump-dom file://" + html_path + " > " + work +
-                          "/dom.html 2> " + work + "/chromium.log";
+  const std::string cmd =
+      std::string(kChromium) +
+      " --headless --no-sandbox --disable-gpu --disable-quic --no-first-run"
+      " --disable-background-networking --disable-component-update --disable-sync"
+      " --enable-logging=stderr --v=0 --user-data-dir=" +
+      profile + " --virtual-time-budget=5000 --dump-dom file://" + html_path + " > " + work +
+      "/dom.html 2> " + work + "/chromium.log";
   RunResult r = RunProcess({"sh", "-c", cmd});
   return {ReadAll(work + "/dom.html"), ReadAll(work + "/chromium.log"), r.exit_code};
 }
@@ -184,7 +191,8 @@ TEST(Report, LoadsInHeadlessChromiumWithoutErrorsAndSorts) {
 
   Loaded page = LoadInChromium(probed, s.tmp.path());
   ASSERT_EQ(page.exit_code, 0) << page.log;
-  ASSERT_NE(page.dom.find("<body"), std::string::npos) << "no DOM dumped; chromium said:\n" << page.log;
+  ASSERT_NE(page.dom.find("<body"), std::string::npos) << "no DOM dumped; chromium said:\n"
+                                                       << page.log;
 
   EXPECT_EQ(Attr(page.dom, "data-ready"), "1") << "the report's script did not finish";
   EXPECT_EQ(Attr(page.dom, "data-count"), "0") << "the report's script recorded errors";
@@ -192,9 +200,12 @@ TEST(Report, LoadsInHeadlessChromiumWithoutErrorsAndSorts) {
   EXPECT_EQ(Count(page.dom, "<svg"), static_cast<size_t>(kCharts));
   // The overlay's val_acc, and each trial's val_loss, val_acc and q<i>.
   EXPECT_EQ(Count(page.dom, "<polyline"), static_cast<size_t>(kDone + kDone * 3));
-  // By number, missing values last: 3, 3, 12, 12, 27, (failed). As text it would be 12, 12, 27, 3, 3.
-  EXPECT_EQ(Attr(page.dom, "data-probe-asc"), "000000,000001,000002,000003,000004,000005;ascending");
-  EXPECT_EQ(Attr(page.dom, "data-probe-desc"), "000004,000002,000003,000000,000001,000005;descending");
+  // By number, missing values last: 3, 3, 12, 12, 27, (failed). As text it would be 12, 12, 27,
+  // 3, 3.
+  EXPECT_EQ(Attr(page.dom, "data-probe-asc"),
+            "000000,000001,000002,000003,000004,000005;ascending");
+  EXPECT_EQ(Attr(page.dom, "data-probe-desc"),
+            "000004,000002,000003,000000,000001,000005;descending");
 
   // The log's script never ran: it is text in the <pre>, and only the
   // report's and the probe's scripts exist.

@@ -55,7 +55,8 @@ TEST(Results, AResultCutAtEveryByteIsNeverReadAsDoneWithWrongValues) {
     ASSERT_EQ(want.metrics.size(), 2u);
 
     for (size_t len = 0; len < full.size(); ++len) {
-      SCOPED_TRACE("result.json cut to " + std::to_string(len) + " of " + std::to_string(full.size()) + " bytes");
+      SCOPED_TRACE("result.json cut to " + std::to_string(len) + " of " +
+                   std::to_string(full.size()) + " bytes");
       testing::WriteRaw(path, full.substr(0, len));
       SweepResults res;
       ASSERT_OK(LoadResults(env, layout.root(), LoadOptions(), &res));
@@ -73,7 +74,8 @@ TEST(Results, AResultCutAtEveryByteIsNeverReadAsDoneWithWrongValues) {
         // Listed, named, and nothing taken from it: shown as done (broken)
         // (claimers do not run it again) or broken, never with values.
         EXPECT_NE(t.problem.find(path), std::string::npos) << t.problem;
-        EXPECT_TRUE(t.state == TrialState::kDone || t.state == TrialState::kBroken) << TrialStateName(t.state);
+        EXPECT_TRUE(t.state == TrialState::kDone || t.state == TrialState::kBroken)
+            << TrialStateName(t.state);
         EXPECT_TRUE(t.metrics.empty());
         EXPECT_EQ(t.wall_seconds, -1);
         EXPECT_EQ(t.params, want.params);  // the frozen spec's point

@@ -53,18 +53,21 @@ TEST(Security, WorldWritableDirectoryAndForeignOwnerAreRefused) {
 // one chmod fixes them all (not one path per run of `trial`).
 TEST(Security, EveryOffendingPathIsNamedAtOnceWithOneFix) {
   SweepDir d;
-  const std::vector<std::string> paths = {d.layout.root(), d.layout.spec_path(), d.layout.trials_dir(),
-                                          d.layout.tmp_dir()};
-  for (const std::string& p : paths) ASSERT_EQ(::chmod(p.c_str(), p == d.layout.spec_path() ? 0664 : 0775), 0);
+  const std::vector<std::string> paths = {d.layout.root(), d.layout.spec_path(),
+                                          d.layout.trials_dir(), d.layout.tmp_dir()};
+  for (const std::string& p : paths)
+    ASSERT_EQ(::chmod(p.c_str(), p == d.layout.spec_path() ? 0664 : 0775), 0);
   Status s = CheckSweepSafety(Env::Default(), d.layout, false, ::geteuid());
   ASSERT_FALSE(s.ok());
   const size_t fix = s.message().find("chmod go-w ");
   ASSERT_NE(fix, std::string::npos) << s.message();
   for (const std::string& p : paths) {
-    EXPECT_NE(s.message().find(p + " is writable by group"), std::string::npos) << p << ": " << s.message();
+    EXPECT_NE(s.message().find(p + " is writable by group"), std::string::npos)
+        << p << ": " << s.message();
     EXPECT_NE(s.message().find("'" + p + "'", fix), std::string::npos) << p << ": " << s.message();
   }
-  EXPECT_EQ(s.message().find(d.layout.leases_dir()), std::string::npos) << s.message();  // that one is fine
+  EXPECT_EQ(s.message().find(d.layout.leases_dir()), std::string::npos)
+      << s.message();  // that one is fine
 }
 
 TEST(Security, SymlinkedStateFolderIsRefusedEvenWhenShared) {

@@ -22,13 +22,17 @@ TEST(Sha256, PiecewiseUpdatesGiveTheSameDigest) {
   const std::string whole = Sha256Hex(msg);
   for (size_t piece = 1; piece <= 130; ++piece) {
     Sha256 h;
-    for (size_t pos = 0; pos < msg.size(); pos += piece) h.Update(std::string_view(msg).substr(pos, piece));
+    for (size_t pos = 0; pos < msg.size(); pos += piece)
+      h.Update(std::string_view(msg).substr(pos, piece));
     EXPECT_EQ(h.HexDigest(), whole) << "pieces of " << piece;
   }
   // Lengths around the padding boundary (55, 56, 63, 64 bytes).
-  EXPECT_EQ(Sha256Hex(std::string(55, 'a')), "9f4390f8d30c2dd92ec9f095b65e2b9ae9b0a925a5258e241c9f1e910f734318");
-  EXPECT_EQ(Sha256Hex(std::string(56, 'a')), "b35439a4ac6f0948b6d6f9e3c6af0f5f590ce20f1bde7090ef7970686ec6738a");
-  EXPECT_EQ(Sha256Hex(std::string(64, 'a')), "ffe054fe7ae0cb6dc65c3af9b61d5209f439851db43d0ba5997337df154668eb");
+  EXPECT_EQ(Sha256Hex(std::string(55, 'a')),
+            "9f4390f8d30c2dd92ec9f095b65e2b9ae9b0a925a5258e241c9f1e910f734318");
+  EXPECT_EQ(Sha256Hex(std::string(56, 'a')),
+            "b35439a4ac6f0948b6d6f9e3c6af0f5f590ce20f1bde7090ef7970686ec6738a");
+  EXPECT_EQ(Sha256Hex(std::string(64, 'a')),
+            "ffe054fe7ae0cb6dc65c3af9b61d5209f439851db43d0ba5997337df154668eb");
 }
 
 }  // namespace

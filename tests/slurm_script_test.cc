@@ -7,8 +7,8 @@
 #include <fstream>
 
 #include "core/slurm.h"
-#include "core/subprocess.h"
 #include "core/spec.h"
+#include "core/subprocess.h"
 #include "test_util.h"
 
 namespace claimsweep {
@@ -18,32 +18,38 @@ using testing::ReadAll;
 using testing::TempDir;
 
 SweepSpec Spec(const std::string& resources) {
-  auto s = ParseSpec("name: \"x\" grid { param { name: \"a\" values: \"$(touch /tmp/pwned)\" } }\n"
-                     "command { argv: \"true\" }\n" + resources,
-                     "spec.textproto");
+  auto s = ParseSpec(
+      "name: \"x\" grid { param { name: \"a\" values: \"$(touch /tmp/pwned)\" } }\n"
+      "command { argv: \"true\" }\n" +
+          resources,
+      "spec.textproto");
   EXPECT_OK(s) << s.status().ToString();
   return s.ok() ? *s : SweepSpec();
 }
 
 int CountSbatchLines(const std::string& script) {
   int n = 0;
-  for (size_t p = script.find("#SBATCH"); p != std::string::npos; p = script.find("#SBATCH", p + 1)) ++n;
+  for (size_t p = script.find("#SBATCH"); p != std::string::npos; p = script.find("#SBATCH", p + 1))
+    ++n;
   return n;
 }
 
 TEST(JobScript, HasTheResourcesTheWalltimeSignalAndExecsTrial) {
-  SweepSpec spec = Spec(R"(resources { partition: "gpu" account: "lab-1" qos: "normal" gpus: 1 cpus: 8 mem: "32G"
+  SweepSpec spec =
+      Spec(R"(resources { partition: "gpu" account: "lab-1" qos: "normal" gpus: 1 cpus: 8 mem: "32G"
                           time: "1-00:00:00" extra_sbatch: "--constraint=a100" requeue: true signal_seconds: 300 })");
   auto js = RenderJobScript(spec, "/scratch/sweeps/lr", "/opt/claimsweep/bin/trial", 0);
   ASSERT_OK(js) << js.status().ToString();
-  for (const char* line : {"#SBATCH --partition=gpu\n", "#SBATCH --account=lab-1\n", "#SBATCH --qos=normal\n",
-                           "#SBATCH --gres=gpu:1\n", "#SBATCH --cpus-per-task=8\n", "#SBATCH --mem=32G\n",
-                           "#SBATCH --time=1-00:00:00\n", "#SBATCH --constraint=a100\n", "#SBATCH --requeue\n",
-                           "#SBATCH --signal=B:USR1@300\n", "export SWEEP_DIR='/scratch/sweeps/lr'\n",
-                           "exec '/opt/claimsweep/bin/trial'\n"}) {
+  for (const char* line :
+       {"#SBATCH --partition=gpu\n", "#SBATCH --account=lab-1\n", "#SBATCH --qos=normal\n",
+        "#SBATCH --gres=gpu:1\n", "#SBATCH --cpus-per-task=8\n", "#SBATCH --mem=32G\n",
+        "#SBATCH --time=1-00:00:00\n", "#SBATCH --constraint=a100\n", "#SBATCH --requeue\n",
+        "#SBATCH --signal=B:USR1@300\n", "export SWEEP_DIR='/scratch/sweeps/lr'\n",
+        "exec '/opt/claimsweep/bin/trial'\n"}) {
     EXPECT_NE(js->script.find(line), std::string::npos) << line << "\n" << js->script;
   }
-  EXPECT_EQ(js->script.find("$(touch"), std::string::npos) << "parameter values must not reach the script";
+  EXPECT_EQ(js->script.find("$(touch"), std::string::npos)
+      << "parameter values must not reach the script";
   EXPECT_EQ(js->sbatch_argv[0], "sbatch");
   EXPECT_EQ(js->sbatch_argv.back(), "--output=/scratch/sweeps/lr/slurm/%x-%j.out");
 }
@@ -52,11 +58,14 @@ TEST(JobScript, ArrayAndPerGpuForms) {
   SweepSpec spec = Spec("resources { gpus: 4 cpus: 16 trial_per_gpu: true array_throttle: 3 }");
   auto js = RenderJobScript(spec, "/s", "/t/trial", 20);
   ASSERT_OK(js) << js.status().ToString();
-  EXPECT_NE(js->script.find("#SBATCH --ntasks=4\n#SBATCH --cpus-per-task=4\n"), std::string::npos) << js->script;
-  EXPECT_NE(js->script.find("exec srun --ntasks=4 --gpus-per-task=1 --kill-on-bad-exit=0 '/t/trial'"),
-            std::string::npos)
+  EXPECT_NE(js->script.find("#SBATCH --ntasks=4\n#SBATCH --cpus-per-task=4\n"), std::string::npos)
       << js->script;
-  EXPECT_NE(std::find(js->sbatch_argv.begin(), js->sbatch_argv.end(), "--array=0-19%3"), js->sbatch_argv.end());
+  EXPECT_NE(
+      js->script.find("exec srun --ntasks=4 --gpus-per-task=1 --kill-on-bad-exit=0 '/t/trial'"),
+      std::string::npos)
+      << js->script;
+  EXPECT_NE(std::find(js->sbatch_argv.begin(), js->sbatch_argv.end(), "--array=0-19%3"),
+            js->sbatch_argv.end());
 }
 
 // The hostile path runs through bash for real: the script must hand it to
@@ -64,7 +73,8 @@ TEST(JobScript, ArrayAndPerGpuForms) {
 TEST(JobScript, HostilePathsReachTrialVerbatimAndRunNothing) {
   TempDir tmp;
   // Injected commands would run in the script's working directory, tmp.
-  const std::string evil = tmp.path() + "/it's $(touch pwned1) `touch pwned2` \"q\" ; touch pwned3 #";
+  const std::string evil =
+      tmp.path() + "/it's $(touch pwned1) `touch pwned2` \"q\" ; touch pwned3 #";
   ASSERT_EQ(::mkdir(evil.c_str(), 0755), 0);
   const std::string fake_trial = evil + "/trial";  // the binary's path is hostile too
   std::ofstream(fake_trial) << "#!/bin/sh\nprintf '%s' \"$SWEEP_DIR\" > \"$SWEEP_DIR/seen\"\n";
@@ -75,13 +85,15 @@ TEST(JobScript, HostilePathsReachTrialVerbatimAndRunNothing) {
   EXPECT_EQ(CountSbatchLines(js->script), 4) << js->script;  // job-name, cpus, signal, no-requeue
   std::string out, err;
   int code = -1;
-  ASSERT_TRUE(
-      RunProgram({"sh", "-c", "cd \"$1\" && exec bash -s", "sh", tmp.path()}, js->script, 20, &out, &err, &code).ok());
+  ASSERT_TRUE(RunProgram({"sh", "-c", "cd \"$1\" && exec bash -s", "sh", tmp.path()}, js->script,
+                         20, &out, &err, &code)
+                  .ok());
   EXPECT_EQ(code, 0) << err;
   EXPECT_EQ(ReadAll(evil + "/seen"), evil);
   for (const char* f : {"/pwned1", "/pwned2", "/pwned3"}) {
     struct stat st;
-    EXPECT_NE(::stat((tmp.path() + f).c_str(), &st), 0) << f << " was created: the script ran injected shell";
+    EXPECT_NE(::stat((tmp.path() + f).c_str(), &st), 0)
+        << f << " was created: the script ran injected shell";
   }
 }
 
@@ -96,11 +108,14 @@ TEST(JobScript, NewlinesAndOddCharactersInResourcesAreRefusedWithTheField) {
            {R"(resources { extra_sbatch: "nodash" })", "resources.extra_sbatch[0]"},
            {R"(resources { gpus: 1 trial_per_gpu: true })", "trial_per_gpu needs gpus >= 2"},
        }) {
-    auto s = ParseSpec("name: \"x\"\ngrid { param { name: \"a\" values: \"1\" } }\ncommand { argv: \"true\" }\n" + res,
-                       "spec.textproto");
+    auto s = ParseSpec(
+        "name: \"x\"\ngrid { param { name: \"a\" values: \"1\" } }\ncommand { argv: \"true\" }\n" +
+            res,
+        "spec.textproto");
     ASSERT_FALSE(s.ok()) << res;
     EXPECT_NE(s.status().message().find(field), std::string::npos) << s.status().message();
-    EXPECT_NE(s.status().message().find("spec.textproto:4:"), std::string::npos) << s.status().message();
+    EXPECT_NE(s.status().message().find("spec.textproto:4:"), std::string::npos)
+        << s.status().message();
   }
   // Past validation too, the renderer refuses it.
   Resources r;
@@ -120,7 +135,8 @@ TEST(Slurm, ParsesSqueueTimesAndRunsProgramsWithoutAShell) {
   EXPECT_EQ(ParseSlurmTime("Unknown"), -1);
   std::string out, err;
   int code = -1;
-  ASSERT_OK(RunProgram({"sh", "-c", "cat; echo oops >&2; exit 3"}, "in $(x)", 10, &out, &err, &code));
+  ASSERT_OK(
+      RunProgram({"sh", "-c", "cat; echo oops >&2; exit 3"}, "in $(x)", 10, &out, &err, &code));
   EXPECT_EQ(out, "in $(x)");
   EXPECT_EQ(err, "oops\n");
   EXPECT_EQ(code, 3);

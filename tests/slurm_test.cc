@@ -26,7 +26,8 @@ class RealSlurm : public ::testing::Test {
  protected:
   void SetUp() override {
     if (::access("/usr/sbin/slurmctld", X_OK) != 0 || ::access("/usr/sbin/munged", X_OK) != 0) {
-      GTEST_FAIL() << "slurm-wlm and munge are not installed: run `make deps` (the real-Slurm tests need them)";
+      GTEST_FAIL() << "slurm-wlm and munge are not installed: run `make deps` (the real-Slurm "
+                      "tests need them)";
     }
     if (::geteuid() != 0) GTEST_FAIL() << "the real-Slurm tests start slurmd and must run as root";
     ::umask(022);
@@ -51,7 +52,8 @@ class RealSlurm : public ::testing::Test {
     return dir;
   }
   // `sweep submit DIR --jobs N [extra]`: the job ids it printed.
-  std::vector<std::string> Submit(const std::string& dir, int jobs, const std::vector<std::string>& extra = {}) {
+  std::vector<std::string> Submit(const std::string& dir, int jobs,
+                                  const std::vector<std::string>& extra = {}) {
     std::vector<std::string> argv = {SWEEP_BIN, "submit", dir, "--jobs", std::to_string(jobs)};
     argv.insert(argv.end(), extra.begin(), extra.end());
     RunResult r = RunProcess(argv);
@@ -102,15 +104,16 @@ class RealSlurm : public ::testing::Test {
 std::string CommandSpec(const std::string& points, const std::string& cmd, const std::string& claim,
                         const std::string& resources) {
   return "name: \"slurm-test\"\ngrid { param { name: \"x\" range { start: 0 stop: " + points +
-         " step: 1 } } }\ncommand { argv: \"sh\" argv: \"-c\" argv: \"" + cmd + "\" }\nclaim { " + claim +
-         " }\nresources { " + resources + " }\n";
+         " step: 1 } } }\ncommand { argv: \"sh\" argv: \"-c\" argv: \"" + cmd + "\" }\nclaim { " +
+         claim + " }\nresources { " + resources + " }\n";
 }
 
 // (a) The mission: the same job submitted 6 times, 20 points, each exactly once.
 TEST_F(RealSlurm, SixIdenticalJobsRunTwentyPointsExactlyOnce) {
-  const std::string dir = InitSweep(
-      "a", CommandSpec("20", "echo {index} >> {sweep_dir}/ran.log; sleep 0.3",
-                       "lease_seconds: 60 heartbeat_seconds: 5 trials_per_job: 0", "cpus: 1 gpus: 1 time: \"10\""));
+  const std::string dir =
+      InitSweep("a", CommandSpec("20", "echo {index} >> {sweep_dir}/ran.log; sleep 0.3",
+                                 "lease_seconds: 60 heartbeat_seconds: 5 trials_per_job: 0",
+                                 "cpus: 1 gpus: 1 time: \"10\""));
   std::vector<std::string> ids = Submit(dir, 6);
   ASSERT_TRUE(WaitFor([&] { return AllFinished(ids); }, 180)) << Sh("squeue; sweep status " + dir);
   auto ran = CountLines(dir + "/ran.log");
@@ -120,7 +123,8 @@ TEST_F(RealSlurm, SixIdenticalJobsRunTwentyPointsExactlyOnce) {
   for (const auto& id : ids) {
     EXPECT_EQ(JobField(id, "ExitCode"), "0:0") << id << "\n" << Output(dir, id);
     // trial's log lines ("[time] [info] claimed trial ...", "... no more work ...").
-    EXPECT_NE(Output(dir, id).find("] [info] "), std::string::npos) << "job output is in DIR/slurm/";
+    EXPECT_NE(Output(dir, id).find("] [info] "), std::string::npos)
+        << "job output is in DIR/slurm/";
   }
   // The ids are recorded in the sweep.
   EXPECT_EQ(CountLines(dir + "/slurm/jobs.tsv").size(), 6u);
@@ -137,19 +141,22 @@ TEST_F(RealSlurm, SixIdenticalJobsRunTwentyPointsExactlyOnce) {
 // ResNet-8 on 16x16 images, 5 epochs of 48 steps.
 std::string TrainSpec(const std::string& data, const std::string& resources) {
   return "name: \"slurm-train\"\nseed: 5\ngrid { param { name: \"lr\" values: \"0.05\" } }\n"
-         "train { model: \"resnet_cifar\" depth: 8 dataset: \"" + data + "\" epochs: 5 batch_size: 32\n"
+         "train { model: \"resnet_cifar\" depth: 8 dataset: \"" +
+         data +
+         "\" epochs: 5 batch_size: 32\n"
          "  optimizer: \"sgd\" momentum: 0.9 schedule: \"cosine\" loader_threads: 1 }\n"
          "claim { lease_seconds: 60 heartbeat_seconds: 2 max_attempts: 3 trials_per_job: 1 }\n"
-         "resources { " + resources + " }\n";
+         "resources { " +
+         resources + " }\n";
 }
-
 
 // (b) Walltime: Slurm's warning signal mid-run checkpoints, the job exits 75,
 // and the next identical job resumes to the uninterrupted run's metrics.
 TEST_F(RealSlurm, SignalledTrainingJobExits75AndTheNextJobResumesIt) {
   const std::string data = tmp_.path() + "/data";
-  RunResult d = RunProcess({SWEEP_BIN, "data", "synth", "--out", data, "--classes", "4", "--train", "1536", "--val",
-                            "128", "--test", "128", "--size", "16", "--channels", "3", "--seed", "2"});
+  RunResult d = RunProcess({SWEEP_BIN, "data", "synth", "--out", data, "--classes", "4", "--train",
+                            "1536", "--val", "128", "--test", "128", "--size", "16", "--channels",
+                            "3", "--seed", "2"});
   ASSERT_EQ(d.exit_code, 0) << d.output;
   // The reference: the same point trained without interruption, same threads.
   const std::string ref = InitSweep("ref", TrainSpec(data, "cpus: 2"));
@@ -161,7 +168,8 @@ TEST_F(RealSlurm, SignalledTrainingJobExits75AndTheNextJobResumesIt) {
   const std::string dir = InitSweep("b", TrainSpec(data, "cpus: 2 time: \"10\""));
   const std::string ckpt_dir = SweepLayout(dir).trial_dir(0) + "/checkpoints";
   const std::string job1 = Submit(dir, 1)[0];
-  ASSERT_TRUE(WaitFor([&] { return Env::Default()->Exists(ckpt_dir + "/ckpt-0001-000000.csckpt"); }, 120))
+  ASSERT_TRUE(
+      WaitFor([&] { return Env::Default()->Exists(ckpt_dir + "/ckpt-0001-000000.csckpt"); }, 120))
       << Output(dir, job1);
   Sh("scancel --signal=USR1 --batch " + job1);
   ASSERT_TRUE(WaitFor([&] { return Finished(job1); }, 60)) << Output(dir, job1);
@@ -186,10 +194,12 @@ TEST_F(RealSlurm, SignalledTrainingJobExits75AndTheNextJobResumesIt) {
 // second run, resumes the trial it handed back. No second submission.
 TEST_F(RealSlurm, AnInterruptedJobRequeuesItselfAndResumes) {
   const std::string dir = InitSweep(
-      "c", CommandSpec("1",
-                       "if [ {attempt} = 1 ]; then sleep 120; fi; echo {index} {attempt} >> {sweep_dir}/ran.log",
-                       "lease_seconds: 60 heartbeat_seconds: 2 max_attempts: 3 trials_per_job: 1",
-                       "cpus: 1 requeue: true"));
+      "c",
+      CommandSpec(
+          "1",
+          "if [ {attempt} = 1 ]; then sleep 120; fi; echo {index} {attempt} >> {sweep_dir}/ran.log",
+          "lease_seconds: 60 heartbeat_seconds: 2 max_attempts: 3 trials_per_job: 1",
+          "cpus: 1 requeue: true"));
   const std::string job = Submit(dir, 1)[0];
   ASSERT_TRUE(WaitFor([&] { return StatusCounts(dir)["running"] == 1; }, 60)) << Output(dir, job);
   Sh("scancel --signal=USR1 --batch " + job);
@@ -212,10 +222,12 @@ TEST_F(RealSlurm, ATrialOfACancelledJobIsTakenOverByTheNextJob) {
       "d", CommandSpec("3",
                        "if [ {attempt} = 1 ] && [ {index} -lt 2 ]; then sleep 300; fi; "
                        "echo {index} {attempt} >> {sweep_dir}/ran.log",
-                       "lease_seconds: 600 heartbeat_seconds: 5 max_attempts: 3 trials_per_job: 1", "cpus: 1"));
+                       "lease_seconds: 600 heartbeat_seconds: 5 max_attempts: 3 trials_per_job: 1",
+                       "cpus: 1"));
   SweepLayout layout(dir);
   const std::string killed = Submit(dir, 1)[0];  // takes point 0
-  ASSERT_TRUE(WaitFor([&] { return StatusCounts(dir)["running"] == 1; }, 60)) << Output(dir, killed);
+  ASSERT_TRUE(WaitFor([&] { return StatusCounts(dir)["running"] == 1; }, 60))
+      << Output(dir, killed);
   // What an OOM kill or a crashed node does: the job's `trial` dies by SIGKILL,
   // with no chance to hand its trial back. (scancel --signal=KILL would not:
   // Slurm turns a whole-job KILL into a cancel, SIGTERM first.)
@@ -224,14 +236,16 @@ TEST_F(RealSlurm, ATrialOfACancelledJobIsTakenOverByTheNextJob) {
   ASSERT_EQ(owner.slurm_job_id(), killed);
   ASSERT_EQ(::kill(static_cast<pid_t>(owner.pid()), SIGKILL), 0);
   ASSERT_TRUE(WaitFor([&] { return Finished(killed); }, 60)) << Sh("scontrol show job " + killed);
-  EXPECT_EQ(StatusCounts(dir)["running"], 1);  // the heartbeat is fresh: only Slurm knows it is dead
+  EXPECT_EQ(StatusCounts(dir)["running"],
+            1);  // the heartbeat is fresh: only Slurm knows it is dead
   RunResult st = RunProcess({SWEEP_BIN, "status", dir});
   EXPECT_NE(st.output.find(killed + " (gone)"), std::string::npos) << st.output;
 
   const std::string taker = Submit(dir, 1)[0];  // takes point 0 over
   ASSERT_TRUE(WaitFor([&] { return Env::Default()->Exists(layout.attempt_dir(0, 2)); }, 30))
       << Output(dir, taker);
-  EXPECT_NE(Output(dir, taker).find("job " + killed + " is no longer known to Slurm"), std::string::npos)
+  EXPECT_NE(Output(dir, taker).find("job " + killed + " is no longer known to Slurm"),
+            std::string::npos)
       << Output(dir, taker);
   ASSERT_TRUE(WaitFor([&] { return Finished(taker); }, 60)) << Output(dir, taker);
   EXPECT_EQ(CountLines(dir + "/ran.log")["0 2"], 1) << ReadAll(dir + "/ran.log");
@@ -245,7 +259,8 @@ TEST_F(RealSlurm, ATrialOfACancelledJobIsTakenOverByTheNextJob) {
   EXPECT_EQ(StatusCounts(dir)["interrupted"], 1) << Output(dir, third);
   const std::string last = Submit(dir, 1, {})[0];
   ASSERT_TRUE(WaitFor([&] { return Finished(last); }, 60)) << Output(dir, last);
-  EXPECT_EQ(CountLines(dir + "/ran.log")["1 2"], 1) << ReadAll(dir + "/ran.log") << Output(dir, last);
+  EXPECT_EQ(CountLines(dir + "/ran.log")["1 2"], 1)
+      << ReadAll(dir + "/ran.log") << Output(dir, last);
 }
 
 }  // namespace

@@ -28,8 +28,9 @@ std::string WithVersion(std::string frozen, const std::string& version) {
 }
 
 TEST(SpecDigest, TheDigestLineIsShaSumOfTheExactBytes) {
-  EXPECT_EQ(SpecDigestLine("abc"),
-            "sha256 ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad  sweep.textproto\n");
+  EXPECT_EQ(
+      SpecDigestLine("abc"),
+      "sha256 ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad  sweep.textproto\n");
 }
 
 TEST(SpecDigest, ReadFrozenSpecChecksItForVersionTwo) {
@@ -44,7 +45,8 @@ TEST(SpecDigest, ReadFrozenSpecChecksItForVersionTwo) {
   WriteRaw(l.spec_path(), frozen + "\n");  // one byte more
   auto edited = ReadFrozenSpec(Env::Default(), l.root());
   ASSERT_FALSE(edited.ok());
-  EXPECT_NE(edited.status().message().find(l.spec_path() + " was changed after `sweep init`"), std::string::npos)
+  EXPECT_NE(edited.status().message().find(l.spec_path() + " was changed after `sweep init`"),
+            std::string::npos)
       << edited.status().message();
   EXPECT_NE(edited.status().message().find("`sweep extend`"), std::string::npos);
 
@@ -54,13 +56,15 @@ TEST(SpecDigest, ReadFrozenSpecChecksItForVersionTwo) {
     WriteRaw(l.spec_digest_path(), bad);
     auto r = ReadFrozenSpec(Env::Default(), l.root());
     ASSERT_FALSE(r.ok()) << bad;
-    EXPECT_NE(r.status().message().find(l.spec_digest_path() + " is not a digest line"), std::string::npos)
+    EXPECT_NE(r.status().message().find(l.spec_digest_path() + " is not a digest line"),
+              std::string::npos)
         << r.status().message();
   }
   ASSERT_EQ(::unlink(l.spec_digest_path().c_str()), 0);
   auto missing = ReadFrozenSpec(Env::Default(), l.root());
   ASSERT_FALSE(missing.ok());
-  EXPECT_NE(missing.status().message().find(l.spec_digest_path() + " is missing"), std::string::npos)
+  EXPECT_NE(missing.status().message().find(l.spec_digest_path() + " is missing"),
+            std::string::npos)
       << missing.status().message();
 }
 
@@ -81,7 +85,8 @@ TEST(SpecDigest, VersionOneNeedsNoDigestAndNewerVersionsAreRefused) {
   ASSERT_OK(WriteFrozenSpec(Env::Default(), l, WithVersion(frozen, "3")));
   auto v3 = ReadFrozenSpec(Env::Default(), l.root());
   ASSERT_FALSE(v3.ok());
-  EXPECT_NE(v3.status().message().find("format_version 3 is newer than this claimsweep (knows 2)"), std::string::npos)
+  EXPECT_NE(v3.status().message().find("format_version 3 is newer than this claimsweep (knows 2)"),
+            std::string::npos)
       << v3.status().message();
 }
 

@@ -21,21 +21,25 @@ TEST(SpecDir, AScriptBesideTheSpecRunsFromASweepElsewhere) {
   // ./run.sh reports where it was found from; scripts/helper.sh proves a
   // relative path below the spec's directory works as well.
   WriteRaw(project + "/run.sh",
-           "#!/bin/sh\necho \"spec_dir=$1 env=$SWEEP_SPEC_DIR x=$2\" > \"$SWEEP_DIR/ran.$SWEEP_INDEX\"\n");
+           "#!/bin/sh\necho \"spec_dir=$1 env=$SWEEP_SPEC_DIR x=$2\" > "
+           "\"$SWEEP_DIR/ran.$SWEEP_INDEX\"\n");
   WriteRaw(project + "/scripts/helper.sh", "#!/bin/sh\necho helper >> \"$SWEEP_DIR/helper\"\n");
   ASSERT_EQ(::chmod((project + "/run.sh").c_str(), 0755), 0);
   ASSERT_EQ(::chmod((project + "/scripts/helper.sh").c_str(), 0755), 0);
   WriteRaw(project + "/spec.textproto",
            "name: \"t\"\ngrid { param { name: \"x\" values: \"a\" values: \"b\" } }\n"
-           "command { argv: \"./run.sh\" argv: \"{spec_dir}\" argv: \"{x}\" }\nclaim { trials_per_job: 0 }\n");
+           "command { argv: \"./run.sh\" argv: \"{spec_dir}\" argv: \"{x}\" }\nclaim { "
+           "trials_per_job: 0 }\n");
   WriteRaw(project + "/helper.textproto",
-           "name: \"h\"\ngrid { param { name: \"x\" values: \"a\" } }\ncommand { argv: \"scripts/helper.sh\" }\n");
+           "name: \"h\"\ngrid { param { name: \"x\" values: \"a\" } }\ncommand { argv: "
+           "\"scripts/helper.sh\" }\n");
   ASSERT_OK(Env::Default()->CreateDirs(tmp.path() + "/elsewhere"));
   // The spec is named relative to the working directory; spec_dir is frozen absolute.
   const std::string sweep = tmp.path() + "/elsewhere/sweep";
   RunResult init = RunProcess({SWEEP_BIN, "init", "project/spec.textproto", sweep}, {}, tmp.path());
   ASSERT_EQ(init.exit_code, 0) << init.output;
-  EXPECT_NE(ReadAll(sweep + "/sweep.textproto").find("spec_dir: \"" + project + "\""), std::string::npos)
+  EXPECT_NE(ReadAll(sweep + "/sweep.textproto").find("spec_dir: \"" + project + "\""),
+            std::string::npos)
       << ReadAll(sweep + "/sweep.textproto");
 
   RunResult t = RunProcess({TRIAL_BIN}, {"SWEEP_DIR=" + sweep}, tmp.path() + "/elsewhere");
@@ -54,7 +58,8 @@ TEST(SpecDir, AScriptBesideTheSpecRunsFromASweepElsewhere) {
 // (a copy of the spec elsewhere, or a sweep frozen before spec_dir existed).
 TEST(SpecDir, InitAgainFromAnotherDirectoryKeepsTheFrozenSpecDir) {
   TempDir tmp;
-  const std::string text = "name: \"t\"\ngrid { param { name: \"x\" values: \"a\" } }\ncommand { argv: \"true\" }\n";
+  const std::string text =
+      "name: \"t\"\ngrid { param { name: \"x\" values: \"a\" } }\ncommand { argv: \"true\" }\n";
   ASSERT_OK(Env::Default()->CreateDirs(tmp.path() + "/a"));
   ASSERT_OK(Env::Default()->CreateDirs(tmp.path() + "/b"));
   WriteRaw(tmp.path() + "/a/spec.textproto", text);
@@ -64,7 +69,8 @@ TEST(SpecDir, InitAgainFromAnotherDirectoryKeepsTheFrozenSpecDir) {
   const std::string frozen = ReadAll(sweep + "/sweep.textproto");
   RunResult again = RunProcess({SWEEP_BIN, "init", tmp.path() + "/b/spec.textproto", sweep});
   EXPECT_EQ(again.exit_code, 0) << again.output;
-  EXPECT_NE(again.output.find("already holds this sweep: 1 points (its spec_dir stays '" + tmp.path() + "/a')"),
+  EXPECT_NE(again.output.find("already holds this sweep: 1 points (its spec_dir stays '" +
+                              tmp.path() + "/a')"),
             std::string::npos)
       << again.output;
   EXPECT_EQ(ReadAll(sweep + "/sweep.textproto"), frozen);
@@ -87,11 +93,13 @@ TEST(SpecDir, InitAgainFromAnotherDirectoryKeepsTheFrozenSpecDir) {
 // own directory (the spec's path has no directory part).
 TEST(SpecDir, InitOfABareSpecFileNameUsesTheWorkingDirectory) {
   TempDir tmp;
-  WriteRaw(tmp.path() + "/spec.textproto",
-           "name: \"t\"\ngrid { param { name: \"x\" values: \"a\" } }\ncommand { argv: \"true\" }\n");
+  WriteRaw(
+      tmp.path() + "/spec.textproto",
+      "name: \"t\"\ngrid { param { name: \"x\" values: \"a\" } }\ncommand { argv: \"true\" }\n");
   RunResult r = RunProcess({SWEEP_BIN, "init", "spec.textproto", "s"}, {}, tmp.path());
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  EXPECT_NE(ReadAll(tmp.path() + "/s/sweep.textproto").find("spec_dir: \"" + tmp.path() + "\""), std::string::npos)
+  EXPECT_NE(ReadAll(tmp.path() + "/s/sweep.textproto").find("spec_dir: \"" + tmp.path() + "\""),
+            std::string::npos)
       << ReadAll(tmp.path() + "/s/sweep.textproto");
   EXPECT_EQ(RunProcess({SWEEP_BIN, "validate", "spec.textproto"}, {}, tmp.path()).exit_code, 0);
 }

@@ -40,29 +40,36 @@ TEST(Spec, UnknownPlaceholderNamesTheArgvLine) {
 }
 
 TEST(Spec, RefusesDuplicateReservedAndMalformedParameters) {
-  EXPECT_NE(ErrorOf("grid { param { name: \"a\" values: \"1\" } param { name: \"a\" values: \"2\" } }\n"
-                    "command { argv: \"true\" }")
-                .find("defined twice"),
+  EXPECT_NE(
+      ErrorOf("grid { param { name: \"a\" values: \"1\" } param { name: \"a\" values: \"2\" } }\n"
+              "command { argv: \"true\" }")
+          .find("defined twice"),
+      std::string::npos);
+  EXPECT_NE(ErrorOf("grid { param { name: \"index\" values: \"1\" } }\ncommand { argv: \"true\" }")
+                .find("reserved"),
             std::string::npos);
-  EXPECT_NE(ErrorOf("grid { param { name: \"index\" values: \"1\" } }\ncommand { argv: \"true\" }").find("reserved"),
+  EXPECT_NE(ErrorOf("grid { param { name: \"a-b\" values: \"1\" } }\ncommand { argv: \"true\" }")
+                .find("identifier"),
             std::string::npos);
-  EXPECT_NE(ErrorOf("grid { param { name: \"a-b\" values: \"1\" } }\ncommand { argv: \"true\" }").find("identifier"),
-            std::string::npos);
-  EXPECT_NE(ErrorOf("grid { param { name: \"a\" range { start: 5 stop: 1 step: 1 } } }\ncommand { argv: \"true\" }")
+  EXPECT_NE(ErrorOf("grid { param { name: \"a\" range { start: 5 stop: 1 step: 1 } } }\ncommand { "
+                    "argv: \"true\" }")
                 .find("stop must be > start"),
             std::string::npos);
   EXPECT_NE(ErrorOf("random { samples: 2 param { name: \"w\" log_uniform { low: 0 high: 1 } } }\n"
                     "command { argv: \"true\" }")
                 .find("0 < low < high"),
             std::string::npos);
-  EXPECT_NE(ErrorOf("random { param { name: \"w\" uniform { low: 0 high: 1 } } }\ncommand { argv: \"true\" }")
-                .find("samples"),
-            std::string::npos);
+  EXPECT_NE(
+      ErrorOf(
+          "random { param { name: \"w\" uniform { low: 0 high: 1 } } }\ncommand { argv: \"true\" }")
+          .find("samples"),
+      std::string::npos);
 }
 
 TEST(Spec, RefusesMissingTaskAndTooSlowHeartbeat) {
   EXPECT_NE(ErrorOf("name: \"x\"\n").find("needs a task"), std::string::npos);
-  std::string e = ErrorOf("command { argv: \"true\" }\nclaim { lease_seconds: 10 heartbeat_seconds: 5 }\n");
+  std::string e =
+      ErrorOf("command { argv: \"true\" }\nclaim { lease_seconds: 10 heartbeat_seconds: 5 }\n");
   EXPECT_NE(e.find("my.textproto:2:"), std::string::npos) << e;
   EXPECT_NE(e.find("third of lease_seconds"), std::string::npos) << e;
 }
@@ -81,7 +88,6 @@ TEST(Spec, NewerFormatVersionIsRefusedClearly) {
   std::string e = ErrorOf("format_version: 9\ncommand { argv: \"true\" }\n");
   EXPECT_NE(e.find("newer than this claimsweep"), std::string::npos) << e;
 }
-
 
 // The train task example from the training issue, as written.
 constexpr const char* kTrainSpec = R"(name: "resnet-depth"

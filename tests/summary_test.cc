@@ -5,12 +5,12 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
+#include <csignal>
 #include <fstream>
 #include <sstream>
 #include <thread>
-#include <chrono>
-#include <csignal>
 
 #include "core/json.h"
 #include "core/layout.h"
@@ -34,7 +34,8 @@ struct ScoredSweep {
     std::ofstream(tmp.path() + "/spec.textproto")
         << "name: \"scored\"\ngrid {\n  param { name: \"width\" values: \"16\" values: \"32\" }\n"
            "  param { name: \"seed\" values: \"1\" values: \"2\" values: \"3\" values: \"4\" }\n}\n"
-           "command { argv: \"sh\" argv: \"-c\" argv: \"echo epoch,score > {trial_dir}/metrics.csv; "
+           "command { argv: \"sh\" argv: \"-c\" argv: \"echo epoch,score > "
+           "{trial_dir}/metrics.csv; "
            "echo 1,$(( {width} + {seed} )) >> {trial_dir}/metrics.csv; "
         << extra_cmd << "\" }\nclaim { trials_per_job: 0 }\n";
     RunResult r = RunProcess({SWEEP_BIN, "init", tmp.path() + "/spec.textproto", dir});
@@ -53,13 +54,21 @@ ListValue Json(const std::string& text) {
   EXPECT_TRUE(s.ok()) << text;  // protobuf's own status
   return v;
 }
-double Num(const Struct& row, const std::string& key) { return row.fields().at(key).number_value(); }
-std::string Str(const Struct& row, const std::string& key) { return row.fields().at(key).string_value(); }
+double Num(const Struct& row, const std::string& key) {
+  return row.fields().at(key).number_value();
+}
+std::string Str(const Struct& row, const std::string& key) {
+  return row.fields().at(key).string_value();
+}
 
-int Lines(const std::string& text) { return static_cast<int>(std::count(text.begin(), text.end(), '\n')); }
+int Lines(const std::string& text) {
+  return static_cast<int>(std::count(text.begin(), text.end(), '\n'));
+}
 size_t Count(const std::string& haystack, const std::string& needle) {
   size_t n = 0;
-  for (size_t p = haystack.find(needle); p != std::string::npos; p = haystack.find(needle, p + needle.size())) ++n;
+  for (size_t p = haystack.find(needle); p != std::string::npos;
+       p = haystack.find(needle, p + needle.size()))
+    ++n;
   return n;
 }
 
@@ -91,7 +100,8 @@ TEST(Summary, SortsFiltersAndTakesTheTop) {
   std::string header, first;
   std::getline(in, header);
   std::getline(in, first);
-  EXPECT_EQ(header, "index,state,attempts,width,seed,epoch,score,wall_seconds,last_attempt_seconds");
+  EXPECT_EQ(header,
+            "index,state,attempts,width,seed,epoch,score,wall_seconds,last_attempt_seconds");
   EXPECT_EQ(first.rfind("000007,done,1,32,4,1,36,", 0), 0u) << top.output;
   RunResult where = s.Summary({"--where", "width=16", "--where", "state=done", "--format", "csv"});
   EXPECT_EQ(Lines(where.output), 5) << where.output;
@@ -128,7 +138,7 @@ TEST(Summary, GroupByAggregatesTheOtherParameters) {
     const Struct& g = v.struct_value();
     const double w = std::stod(Str(g, "width"));
     EXPECT_EQ(Num(g, "n"), 4);
-    EXPECT_NEAR(Num(g, "score_mean"), w + 2.5, 1e-9);           // seeds 1..4
+    EXPECT_NEAR(Num(g, "score_mean"), w + 2.5, 1e-9);              // seeds 1..4
     EXPECT_NEAR(Num(g, "score_std"), std::sqrt(5.0 / 3.0), 1e-3);  // sample std of 1,2,3,4
     EXPECT_EQ(Num(g, "score_min"), w + 1);
     EXPECT_EQ(Num(g, "score_max"), w + 4);
@@ -144,7 +154,7 @@ TEST(Summary, BrokenResultFilesAreNamedAndTheRestIsSummarized) {
   ScoredSweep s;
   ASSERT_EQ(s.Trial().exit_code, 0);
   SweepLayout layout(s.dir);
-  std::ofstream(layout.result_path(3), std::ios::trunc) << "{\"exit_co";  // torn
+  std::ofstream(layout.result_path(3), std::ios::trunc) << "{\"exit_co";           // torn
   std::ofstream(layout.work_dir(5) + "/metrics.csv", std::ios::app) << "2,3,4\n";  // a bad row
   RunResult r = s.Summary({"--format", "csv"});
   ASSERT_EQ(r.exit_code, 0) << r.output;
@@ -187,12 +197,14 @@ std::string CsvRow(const std::string& csv, const std::string& prefix) {
 
 TEST(Summary, MachineReadableFormatsCarryNumbersThatReadBackExactly) {
   ProcSweep s(Spec("2",
-                   "echo epoch,small,big,tenth > metrics.csv; echo 1,0.123456789,123456789.123,0.1 >> metrics.csv",
+                   "echo epoch,small,big,tenth > metrics.csv; echo 1,0.123456789,123456789.123,0.1 "
+                   ">> metrics.csv",
                    "trials_per_job: 0"));
   ASSERT_EQ(s.RunTrial().exit_code, 0);
   RunResult csv = s.Sweep({"summary", s.dir, "--format", "csv"});
   ASSERT_EQ(csv.exit_code, 0) << csv.output;
-  EXPECT_NE(CsvRow(csv.output, "000001,done,1,1,123456789.123,1,0.123456789,0.1,"), "") << csv.output;
+  EXPECT_NE(CsvRow(csv.output, "000001,done,1,1,123456789.123,1,0.123456789,0.1,"), "")
+      << csv.output;
   RunResult json = Stdout({SWEEP_BIN, "summary", s.dir, "--format", "json"});
   ListValue rows = Json(json.output);
   ASSERT_EQ(rows.values_size(), 2) << json.output;
@@ -202,7 +214,8 @@ TEST(Summary, MachineReadableFormatsCarryNumbersThatReadBackExactly) {
   EXPECT_EQ(Num(row, "tenth"), 0.1);
   EXPECT_EQ(Num(row, "wall_seconds"), s.Result(0).total_seconds());
   RunResult md = s.Sweep({"summary", s.dir, "--format", "markdown"});
-  EXPECT_NE(md.output.find("| 123456789.123 | 1 | 0.123456789 | 0.1 |"), std::string::npos) << md.output;
+  EXPECT_NE(md.output.find("| 123456789.123 | 1 | 0.123456789 | 0.1 |"), std::string::npos)
+      << md.output;
   // Only the terminal table rounds.
   RunResult table = s.Sweep({"summary", s.dir});
   EXPECT_NE(table.output.find("1.235e+08"), std::string::npos) << table.output;
@@ -210,17 +223,20 @@ TEST(Summary, MachineReadableFormatsCarryNumbersThatReadBackExactly) {
   EXPECT_EQ(table.output.find("0.123456789"), std::string::npos) << table.output;
 
   // Group statistics too; one trial per group has no std and no interval: null in JSON.
-  RunResult gcsv = s.Sweep({"summary", s.dir, "--group-by", "x", "--metrics", "small,big", "--format", "csv"});
-  EXPECT_NE(gcsv.output.find("\n0,1,0.123456789,,0.123456789,0.123456789,,,123456789.123,,123456789.123,"
-                             "123456789.123,,\n"),
-            std::string::npos)
+  RunResult gcsv =
+      s.Sweep({"summary", s.dir, "--group-by", "x", "--metrics", "small,big", "--format", "csv"});
+  EXPECT_NE(
+      gcsv.output.find("\n0,1,0.123456789,,0.123456789,0.123456789,,,123456789.123,,123456789.123,"
+                       "123456789.123,,\n"),
+      std::string::npos)
       << gcsv.output;
   RunResult gjson = Stdout({SWEEP_BIN, "summary", s.dir, "--group-by", "x", "--format", "json"});
   ListValue groups = Json(gjson.output);
   ASSERT_EQ(groups.values_size(), 2) << gjson.output;
   const Struct& g = groups.values(0).struct_value();
   EXPECT_EQ(Num(g, "small_max"), 0.123456789);
-  EXPECT_EQ(g.fields().at("small_std").kind_case(), google::protobuf::Value::kNullValue) << gjson.output;
+  EXPECT_EQ(g.fields().at("small_std").kind_case(), google::protobuf::Value::kNullValue)
+      << gjson.output;
 }
 
 TEST(Summary, WallTimeIsTheSumOverAttemptsWithTheLastAttemptApart) {
@@ -241,7 +257,8 @@ TEST(Summary, WallTimeIsTheSumOverAttemptsWithTheLastAttemptApart) {
   ASSERT_TRUE(WaitFor([&] { return StatusCounts(s.dir)["stale"] == 1; }, 10));
   RunResult last = s.RunTrial();
   ASSERT_EQ(last.exit_code, 0) << last.output;
-  const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double elapsed =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
   const TrialResult r = s.Result(0);
   EXPECT_EQ(r.attempt(), 3u);
@@ -251,7 +268,8 @@ TEST(Summary, WallTimeIsTheSumOverAttemptsWithTheLastAttemptApart) {
   EXPECT_GE(r.total_seconds(), r.duration_seconds() + 0.3 + 0.6) << ToJson(r);
   EXPECT_LE(r.total_seconds(), elapsed + 1) << ToJson(r);
   RunResult csv = s.Sweep({"summary", s.dir, "--format", "csv"});
-  EXPECT_NE(csv.output.find(",wall_seconds,last_attempt_seconds\n"), std::string::npos) << csv.output;
+  EXPECT_NE(csv.output.find(",wall_seconds,last_attempt_seconds\n"), std::string::npos)
+      << csv.output;
   EXPECT_NE(CsvRow(csv.output, "000000,done,3,0,1,5," + FormatDouble(r.total_seconds()) + "," +
                                    FormatDouble(r.duration_seconds())),
             "")
@@ -259,10 +277,13 @@ TEST(Summary, WallTimeIsTheSumOverAttemptsWithTheLastAttemptApart) {
 }
 
 TEST(Summary, GroupsSortNumericallyWithoutStatisticsOfXColumnsAndCiFromFiveTrials) {
-  ProcSweep s("name: \"g\"\ngrid {\n  param { name: \"width\" values: \"10\" values: \"2\" values: \"1\" }\n"
-              "  param { name: \"seed\" values: \"1\" values: \"2\" values: \"3\" values: \"4\" values: \"5\" }\n}\n"
-              "command { argv: \"sh\" argv: \"-c\" argv: \"echo epoch,score > metrics.csv; "
-              "echo 3,$(( {width} + {seed} )) >> metrics.csv\" }\nclaim { trials_per_job: 0 }\n");
+  ProcSweep s(
+      "name: \"g\"\ngrid {\n  param { name: \"width\" values: \"10\" values: \"2\" values: \"1\" "
+      "}\n"
+      "  param { name: \"seed\" values: \"1\" values: \"2\" values: \"3\" values: \"4\" values: "
+      "\"5\" }\n}\n"
+      "command { argv: \"sh\" argv: \"-c\" argv: \"echo epoch,score > metrics.csv; "
+      "echo 3,$(( {width} + {seed} )) >> metrics.csv\" }\nclaim { trials_per_job: 0 }\n");
   ASSERT_EQ(s.RunTrial().exit_code, 0);
   RunResult csv = Stdout({SWEEP_BIN, "summary", s.dir, "--group-by", "width", "--format", "csv"});
   ASSERT_EQ(csv.exit_code, 0) << csv.output;
@@ -307,7 +328,8 @@ TEST(Summary, RefusesTopBelowOneAndUnknownMetrics) {
   RunResult r = s.Summary({"--metrics", "score,acc"});
   EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_NE(r.output.find("no metric 'acc'"), std::string::npos) << r.output;
-  EXPECT_NE(r.output.find("epoch score"), std::string::npos) << "names the valid metrics: " << r.output;
+  EXPECT_NE(r.output.find("epoch score"), std::string::npos)
+      << "names the valid metrics: " << r.output;
 }
 
 TEST(Summary, SortingByAMetricRanksDoneTrialsOnly) {
@@ -323,10 +345,11 @@ TEST(Summary, SortingByAMetricRanksDoneTrialsOnly) {
   std::string line;
   std::getline(in, line);
   while (std::getline(in, line)) order.push_back(line.substr(0, line.find(',')));
-  EXPECT_EQ(order, (std::vector<std::string>{"000006", "000005", "000004", "000003", "000002", "000001", "000000",
-                                             "000007"}))
+  EXPECT_EQ(order, (std::vector<std::string>{"000006", "000005", "000004", "000003", "000002",
+                                             "000001", "000000", "000007"}))
       << r.output;
-  EXPECT_NE(CsvRow(r.output, "000007,failed,1,7,1,7,"), "") << "still shown, with its metrics: " << r.output;
+  EXPECT_NE(CsvRow(r.output, "000007,failed,1,7,1,7,"), "")
+      << "still shown, with its metrics: " << r.output;
 }
 
 TEST(Summary, ParametersComeFromTheTrialsOwnRecordAndAMismatchIsFlagged) {
@@ -354,10 +377,11 @@ TEST(Summary, ParametersComeFromTheTrialsOwnRecordAndAMismatchIsFlagged) {
 // done trials: summary, report and status cost what the claimed trials cost
 // (bench/huge_sweep_bench.sh measures time and memory).
 TEST(Summary, AHugeSweepListsItsClaimedTrialsAndCountsThePendingPoints) {
-  ProcSweep s("name: \"huge\"\ngrid {\n  param { name: \"a\" range { start: 0 stop: 100000 step: 1 } }\n"
-              "  param { name: \"b\" range { start: 0 stop: 10000 step: 1 } }\n}\n"
-              "command { argv: \"sh\" argv: \"-c\" argv: \"echo epoch,score > metrics.csv; "
-              "echo 1,$(( {b} * 10 + 7 )) >> metrics.csv\" }\nclaim { trials_per_job: 3 }\n");
+  ProcSweep s(
+      "name: \"huge\"\ngrid {\n  param { name: \"a\" range { start: 0 stop: 100000 step: 1 } }\n"
+      "  param { name: \"b\" range { start: 0 stop: 10000 step: 1 } }\n}\n"
+      "command { argv: \"sh\" argv: \"-c\" argv: \"echo epoch,score > metrics.csv; "
+      "echo 1,$(( {b} * 10 + 7 )) >> metrics.csv\" }\nclaim { trials_per_job: 3 }\n");
   ASSERT_EQ(s.RunTrial().exit_code, 0);
   auto counts = StatusCounts(s.dir);
   EXPECT_EQ(counts["done"], 3);
@@ -367,16 +391,19 @@ TEST(Summary, AHugeSweepListsItsClaimedTrialsAndCountsThePendingPoints) {
   ASSERT_EQ(csv.exit_code, 0) << csv.output;
   EXPECT_EQ(Lines(csv.output), 4) << csv.output;
   for (int i = 0; i < 3; ++i) {
-    EXPECT_NE(CsvRow(csv.output, TrialName(i) + ",done,1,0," + std::to_string(i) + ",1," + std::to_string(i * 10 + 7) + ","),
+    EXPECT_NE(CsvRow(csv.output, TrialName(i) + ",done,1,0," + std::to_string(i) + ",1," +
+                                     std::to_string(i * 10 + 7) + ","),
               "")
         << csv.output;
   }
   RunResult table = s.Sweep({"summary", s.dir});
-  EXPECT_NE(table.output.find("999999997 of 1000000000 points are pending and not listed"), std::string::npos)
+  EXPECT_NE(table.output.find("999999997 of 1000000000 points are pending and not listed"),
+            std::string::npos)
       << table.output;
   RunResult report = s.Sweep({"report", s.dir, "-o", s.tmp.path() + "/r.html"});
   ASSERT_EQ(report.exit_code, 0) << report.output;
-  EXPECT_NE(report.output.find("3 claimed trials of 1000000000 points"), std::string::npos) << report.output;
+  EXPECT_NE(report.output.find("3 claimed trials of 1000000000 points"), std::string::npos)
+      << report.output;
   const std::string html = ReadAll(s.tmp.path() + "/r.html");
   EXPECT_EQ(Count(html, "<tr class=\"trial"), 3u);
   EXPECT_NE(html.find("999999997 pending points are not listed"), std::string::npos);
@@ -385,7 +412,8 @@ TEST(Summary, AHugeSweepListsItsClaimedTrialsAndCountsThePendingPoints) {
 TEST(Summary, InitRefusesSweepsOfMoreThan2To32Points) {
   TempDir tmp;
   std::ofstream(tmp.path() + "/spec.textproto")
-      << "name: \"too_big\"\ngrid {\n  param { name: \"a\" range { start: 0 stop: 100000 step: 1 } }\n"
+      << "name: \"too_big\"\ngrid {\n  param { name: \"a\" range { start: 0 stop: 100000 step: 1 } "
+         "}\n"
          "  param { name: \"b\" range { start: 0 stop: 100000 step: 1 } }\n}\n"
          "command { argv: \"true\" }\n";
   RunResult r = RunProcess({SWEEP_BIN, "init", tmp.path() + "/spec.textproto", tmp.path() + "/s"});

@@ -28,19 +28,22 @@ TEST(SweepCli, InitFreezesTheExampleAndReportsPointCount) {
   RunResult r = RunProcess({SWEEP_BIN, "init", spec, f.tmp.path() + "/s"});
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("114 points"), std::string::npos) << r.output;
-  EXPECT_NE(ReadAll(f.tmp.path() + "/s/sweep.textproto").find("format_version: 2"), std::string::npos);
+  EXPECT_NE(ReadAll(f.tmp.path() + "/s/sweep.textproto").find("format_version: 2"),
+            std::string::npos);
   // Same spec again: fine. A different spec: refused.
   EXPECT_EQ(RunProcess({SWEEP_BIN, "init", spec, f.tmp.path() + "/s"}).exit_code, 0);
   std::string other = kLrDepthSpec;
   other.replace(other.find("seed: 7"), 7, "seed: 9");
-  RunResult again = RunProcess({SWEEP_BIN, "init", f.Write("other.textproto", other), f.tmp.path() + "/s"});
+  RunResult again =
+      RunProcess({SWEEP_BIN, "init", f.Write("other.textproto", other), f.tmp.path() + "/s"});
   EXPECT_EQ(again.exit_code, 2);
   EXPECT_NE(again.output.find("different sweep"), std::string::npos) << again.output;
 }
 
 TEST(SweepCli, MalformedSpecExits2WithFileLineColumnAndCreatesNothing) {
   Files f;
-  std::string spec = f.Write("bad.textproto", "name: \"x\"\ngrid {\n  param { name: \"lr\" valuez: \"1\" }\n}\n");
+  std::string spec =
+      f.Write("bad.textproto", "name: \"x\"\ngrid {\n  param { name: \"lr\" valuez: \"1\" }\n}\n");
   RunResult r = RunProcess({SWEEP_BIN, "init", spec, f.tmp.path() + "/s"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.output.find(spec + ":3:"), std::string::npos) << r.output;
@@ -49,9 +52,10 @@ TEST(SweepCli, MalformedSpecExits2WithFileLineColumnAndCreatesNothing) {
 
 TEST(SweepCli, UnknownPlaceholderIsRefusedAtInitBeforeAnythingIsCreated) {
   Files f;
-  std::string spec = f.Write("p.textproto",
-                             "grid { param { name: \"lr\" values: \"1\" } }\n"
-                             "command {\n  argv: \"python\"\n  argv: \"--lr={learning_rate}\"\n}\n");
+  std::string spec =
+      f.Write("p.textproto",
+              "grid { param { name: \"lr\" values: \"1\" } }\n"
+              "command {\n  argv: \"python\"\n  argv: \"--lr={learning_rate}\"\n}\n");
   RunResult r = RunProcess({SWEEP_BIN, "init", spec, f.tmp.path() + "/s"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.output.find(spec + ":4:"), std::string::npos) << r.output;
@@ -82,9 +86,10 @@ TEST(SweepCli, ATrainPointTheTrainerWouldRefuseIsRefusedAtInitAndValidate) {
   }
   EXPECT_FALSE(Env::Default()->Exists(f.tmp.path() + "/s"));
   // A missing dataset is refused by validate too, not only by init.
-  std::string nodata = f.Write("n.textproto",
-                               "name: \"t\"\ngrid { param { name: \"lr\" values: \"0.1\" } }\n"
-                               "train { model: \"resnet_cifar\" depth: 8 dataset: \"nothing-here\" }\n");
+  std::string nodata =
+      f.Write("n.textproto",
+              "name: \"t\"\ngrid { param { name: \"lr\" values: \"0.1\" } }\n"
+              "train { model: \"resnet_cifar\" depth: 8 dataset: \"nothing-here\" }\n");
   RunResult v = RunProcess({SWEEP_BIN, "validate", nodata});
   EXPECT_EQ(v.exit_code, 2) << v.output;
   EXPECT_NE(v.output.find("holds no dataset"), std::string::npos) << v.output;
@@ -92,7 +97,10 @@ TEST(SweepCli, ATrainPointTheTrainerWouldRefuseIsRefusedAtInitAndValidate) {
 
 TEST(SweepCli, PointsAsCsvAndJson) {
   Files f;
-  ASSERT_EQ(RunProcess({SWEEP_BIN, "init", f.Write("s.textproto", kLrDepthSpec), f.tmp.path() + "/s"}).exit_code, 0);
+  ASSERT_EQ(
+      RunProcess({SWEEP_BIN, "init", f.Write("s.textproto", kLrDepthSpec), f.tmp.path() + "/s"})
+          .exit_code,
+      0);
   RunResult csv = RunProcess({SWEEP_BIN, "points", f.tmp.path() + "/s", "--format", "csv"});
   ASSERT_EQ(csv.exit_code, 0);
   EXPECT_EQ(csv.output.rfind("index,lr,depth,wd,opt\n", 0), 0u) << csv.output.substr(0, 80);
@@ -104,10 +112,14 @@ TEST(SweepCli, PointsAsCsvAndJson) {
 
 TEST(SweepCli, StatusJsonHasEveryStateKey) {
   Files f;
-  ASSERT_EQ(RunProcess({SWEEP_BIN, "init", f.Write("s.textproto", kLrDepthSpec), f.tmp.path() + "/s"}).exit_code, 0);
+  ASSERT_EQ(
+      RunProcess({SWEEP_BIN, "init", f.Write("s.textproto", kLrDepthSpec), f.tmp.path() + "/s"})
+          .exit_code,
+      0);
   RunResult r = RunProcess({SWEEP_BIN, "status", f.tmp.path() + "/s", "--format", "json"});
   EXPECT_EQ(r.output,
-            "{\"total\":114,\"pending\":114,\"running\":0,\"interrupted\":0,\"stale\":0,\"done\":0,\"failed\":0,"
+            "{\"total\":114,\"pending\":114,\"running\":0,\"interrupted\":0,\"stale\":0,\"done\":0,"
+            "\"failed\":0,"
             "\"stopped\":0,\"broken\":0,\"logs\":[]}\n");
   RunResult missing = RunProcess({SWEEP_BIN, "status", f.tmp.path() + "/nope"});
   EXPECT_EQ(missing.exit_code, 2);
@@ -126,10 +138,12 @@ TEST(SweepCli, DataSynthRefusesOptionsOutOfRangeAndWritesNothing) {
       {{"--train", "0"}, "--train must be at least 1, not 0"},
       {{"--val", "0"}, "--val must be at least 1 (training evaluates on val every epoch), not 0"},
       {{"--test", "-1"}, "--test must be at least 0, not -1"},
-      {{"--size", "4"}, "--size must be in 8..1024 (squeezenet1_1 needs at least 17, squeezenet1_0 21), not 4"},
+      {{"--size", "4"},
+       "--size must be in 8..1024 (squeezenet1_1 needs at least 17, squeezenet1_0 21), not 4"},
   };
   for (const auto& [args, says] : cases) {
-    std::map<std::string, std::string> options = {{"--train", "8"}, {"--val", "4"}, {"--test", "4"}, {"--size", "8"}};
+    std::map<std::string, std::string> options = {
+        {"--train", "8"}, {"--val", "4"}, {"--test", "4"}, {"--size", "8"}};
     options[args[0]] = args[1];
     std::vector<std::string> argv = {SWEEP_BIN, "data", "synth", "--out", out};
     for (const auto& [k, v] : options) argv.insert(argv.end(), {k, v});
@@ -138,8 +152,8 @@ TEST(SweepCli, DataSynthRefusesOptionsOutOfRangeAndWritesNothing) {
     EXPECT_NE(r.output.find(says), std::string::npos) << r.output;
     EXPECT_FALSE(Env::Default()->Exists(out)) << args[0];
   }
-  RunResult ok = RunProcess({SWEEP_BIN, "data", "synth", "--out", out, "--train", "8", "--val", "1", "--test", "0",
-                             "--size", "8", "--channels", "1", "--classes", "2"});
+  RunResult ok = RunProcess({SWEEP_BIN, "data", "synth", "--out", out, "--train", "8", "--val", "1",
+                             "--test", "0", "--size", "8", "--channels", "1", "--classes", "2"});
   EXPECT_EQ(ok.exit_code, 0) << ok.output;
 }
 

@@ -14,14 +14,16 @@ namespace {
 TEST(SweepDir, EveryCommandFindsTheSweepFromTheWorkingDirectory) {
   ProcSweep s(Spec("3", "echo ran {index}", "trials_per_job: 1"));
   ASSERT_EQ(s.RunTrial().exit_code, 0);  // 0 done
-  const std::string inside = s.layout.trials_dir();  // below the sweep: its nearest ancestor holds it
+  const std::string inside =
+      s.layout.trials_dir();  // below the sweep: its nearest ancestor holds it
   auto sweep = [&](std::vector<std::string> args, const std::string& cwd) {
     args.insert(args.begin(), SWEEP_BIN);
     return RunProcess(args, {"SWEEP_DIR="}, cwd);
   };
   RunResult status = sweep({"status"}, inside);
   EXPECT_EQ(status.exit_code, 0) << status.output;
-  EXPECT_NE(status.output.find("sweep 't' in " + s.dir + ": 3 points"), std::string::npos) << status.output;
+  EXPECT_NE(status.output.find("sweep 't' in " + s.dir + ": 3 points"), std::string::npos)
+      << status.output;
   EXPECT_EQ(sweep({"points", "--format", "csv"}, inside).output, "index,x\n0,0\n1,1\n2,2\n");
   RunResult summary = sweep({"summary", "--format", "csv"}, inside);
   EXPECT_EQ(summary.exit_code, 0) << summary.output;
@@ -55,12 +57,13 @@ TEST(SweepDir, EveryCommandFindsTheSweepFromTheWorkingDirectory) {
   EXPECT_EQ(named.exit_code, 0) << named.output;
   EXPECT_NE(named.output.find("000002: stopped"), std::string::npos) << named.output;
   RunResult named_range = sweep({"resume", s.dir, "1-2"}, "/");
-  EXPECT_EQ(named_range.exit_code, 1) << named_range.output;  // 1 is not stopped (resumed above); 2 is
+  EXPECT_EQ(named_range.exit_code, 1)
+      << named_range.output;  // 1 is not stopped (resumed above); 2 is
   EXPECT_NE(named_range.output.find("000002: resumed"), std::string::npos) << named_range.output;
 
   // Nowhere to be found: a usage error that says what was searched.
-  for (const std::vector<std::string>& args :
-       std::vector<std::vector<std::string>>{{"status"}, {"stop", "1"}, {"log", "0"}, {"summary"}}) {
+  for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
+           {"status"}, {"stop", "1"}, {"log", "0"}, {"summary"}}) {
     RunResult lost = sweep(args, "/");
     EXPECT_EQ(lost.exit_code, 2) << args[0] << ": " << lost.output;
     EXPECT_NE(lost.output.find("no sweep found"), std::string::npos) << lost.output;
@@ -71,23 +74,29 @@ TEST(SweepDir, EveryCommandFindsTheSweepFromTheWorkingDirectory) {
 
 TEST(SweepLog, FollowPrintsWhatTheAttemptAppendsUntilItEndsAndStatusSaysWhereItIs) {
   ProcSweep s(Spec("2",
-                   "echo start {attempt}; while [ ! -e {sweep_dir}/go ]; do sleep 0.05; done; echo end {attempt}",
+                   "echo start {attempt}; while [ ! -e {sweep_dir}/go ]; do sleep 0.05; done; echo "
+                   "end {attempt}",
                    "trials_per_job: 1 lease_seconds: 30 heartbeat_seconds: 1"));
   Spawned t = s.StartTrial("t");
   const std::string log = s.layout.log_path(0, 1);
-  ASSERT_TRUE(WaitFor([&] { return ReadAll(log).find("start 1") != std::string::npos; }, 10)) << ReadAll(t.output_path);
+  ASSERT_TRUE(WaitFor([&] { return ReadAll(log).find("start 1") != std::string::npos; }, 10))
+      << ReadAll(t.output_path);
 
   // status: a line per running trial (table), and "logs" (json).
   RunResult status = s.Sweep({"status", s.dir});
-  EXPECT_NE(status.output.find("logs of running trials (sweep log IDX --follow):\n  000000  " + log + "\n"),
+  EXPECT_NE(status.output.find("logs of running trials (sweep log IDX --follow):\n  000000  " +
+                               log + "\n"),
             std::string::npos)
       << status.output;
   RunResult json = s.Sweep({"status", s.dir, "--format", "json"});
-  EXPECT_NE(json.output.find("\"logs\":[{\"index\":0,\"attempt\":1,\"log\":\"" + log + "\"}]"), std::string::npos)
+  EXPECT_NE(json.output.find("\"logs\":[{\"index\":0,\"attempt\":1,\"log\":\"" + log + "\"}]"),
+            std::string::npos)
       << json.output;
 
-  Spawned follow = Spawn({SWEEP_BIN, "log", s.dir, "0", "--follow"}, {}, s.tmp.path(), s.tmp.path() + "/follow.out");
-  ASSERT_TRUE(WaitFor([&] { return ReadAll(follow.output_path).find("start 1") != std::string::npos; }, 10));
+  Spawned follow = Spawn({SWEEP_BIN, "log", s.dir, "0", "--follow"}, {}, s.tmp.path(),
+                         s.tmp.path() + "/follow.out");
+  ASSERT_TRUE(WaitFor(
+      [&] { return ReadAll(follow.output_path).find("start 1") != std::string::npos; }, 10));
   EXPECT_EQ(ReadAll(follow.output_path).find("end 1"), std::string::npos);
   WriteRaw(s.dir + "/go", "");
   EXPECT_EQ(WaitExit(follow.pid), 0);  // the attempt ended: so does --follow
@@ -110,7 +119,8 @@ TEST(SweepLog, FollowPrintsWhatTheAttemptAppendsUntilItEndsAndStatusSaysWhereItI
       << no_attempt.output;
   RunResult pending = s.Sweep({"log", s.dir, "1"});
   EXPECT_EQ(pending.exit_code, 1);
-  EXPECT_NE(pending.output.find("trial 000001 has no attempt yet (pending)"), std::string::npos) << pending.output;
+  EXPECT_NE(pending.output.find("trial 000001 has no attempt yet (pending)"), std::string::npos)
+      << pending.output;
   EXPECT_EQ(s.Sweep({"log", s.dir, "1", "--follow"}).exit_code, 1);
   EXPECT_EQ(s.Sweep({"log", s.dir, "5"}).exit_code, 2);
   EXPECT_EQ(s.Sweep({"log", s.dir}).exit_code, 2);

@@ -30,7 +30,8 @@ class SweepEnvTest : public ::testing::TestWithParam<bool> {
   // Everything outside the sweep, as it was: names and the secret's text.
   std::vector<std::string> OutsideNames() {
     std::vector<std::string> n;
-    for (const auto& e : std::filesystem::recursive_directory_iterator(outside)) n.push_back(e.path().string());
+    for (const auto& e : std::filesystem::recursive_directory_iterator(outside))
+      n.push_back(e.path().string());
     std::sort(n.begin(), n.end());
     return n;
   }
@@ -75,7 +76,8 @@ TEST_P(SweepEnvTest, OrdinaryOperationsWork) {
   EXPECT_GT(now, 0);
   std::vector<DirEntry> entries;
   ASSERT_OK(env->ListDirEntries(t, &entries));
-  std::sort(entries.begin(), entries.end(), [](const DirEntry& a, const DirEntry& b) { return a.name < b.name; });
+  std::sort(entries.begin(), entries.end(),
+            [](const DirEntry& a, const DirEntry& b) { return a.name < b.name; });
   std::vector<std::string> names;
   for (const auto& e : entries) names.push_back(e.name + (e.type == S_IFDIR ? "/" : ""));
   EXPECT_EQ(names, (std::vector<std::string>{"a.json", "attempt-0001/", "b", "log", "probe"}));
@@ -115,7 +117,8 @@ TEST_P(SweepEnvTest, ASymlinkAtAnyLevelIsRefusedAndNamed) {
   std::vector<std::string> names;
   Status s = env->ListDir(d, &names);
   EXPECT_EQ(s.code(), Status::Code::kPermissionDenied) << s.ToString();
-  EXPECT_NE(s.message().find("trials/000001 is a symlink (to " + outside + "); claimsweep never follows links"),
+  EXPECT_NE(s.message().find("trials/000001 is a symlink (to " + outside +
+                             "); claimsweep never follows links"),
             std::string::npos)
       << s.message();
   s = env->ReadFile(d + "/secret", &text);
@@ -127,7 +130,8 @@ TEST_P(SweepEnvTest, ASymlinkAtAnyLevelIsRefusedAndNamed) {
   EXPECT_FALSE(env->ReadFileTail(root + "/trials/000000/log", 100, &text).ok());
   EXPECT_FALSE(env->AppendFile(root + "/trials/000000/log", "planted\n").ok());
   s = env->ReadFile(root + "/trials/000000/attempt-0001/work/secret", &text);
-  EXPECT_NE(s.message().find("trials/000000/attempt-0001/work is a symlink"), std::string::npos) << s.ToString();
+  EXPECT_NE(s.message().find("trials/000000/attempt-0001/work is a symlink"), std::string::npos)
+      << s.ToString();
   // No write, create, rename, touch or removal reaches outside.
   EXPECT_FALSE(env->WriteFileAtomic(d + "/secret", "x").ok());
   EXPECT_FALSE(env->CreateExclusive(d + "/stop", "x").ok());
@@ -157,7 +161,8 @@ TEST_P(SweepEnvTest, DotDotCannotLeaveTheSweep) {
                                root + "/trials/000000/../../../outside/secret"}) {
     Status s = env->ReadFile(p, &text);
     EXPECT_FALSE(s.ok()) << p;
-    EXPECT_NE(s.message().find("leads out of the sweep directory"), std::string::npos) << s.ToString();
+    EXPECT_NE(s.message().find("leads out of the sweep directory"), std::string::npos)
+        << s.ToString();
   }
   EXPECT_FALSE(env->WriteFileAtomic(root + "/trials/../../outside/planted", "x").ok());
   EXPECT_FALSE(env->RemoveTree(root + "/trials/../../outside").ok());
@@ -173,7 +178,8 @@ TEST_P(SweepEnvTest, NonRegularFilesAreRefusedWithoutBlocking) {
   const auto t0 = std::chrono::steady_clock::now();
   std::string text;
   Status s = env->ReadFile(fifo, &text);
-  EXPECT_NE(s.message().find("trials/000000/result.json is a FIFO, not a regular file"), std::string::npos)
+  EXPECT_NE(s.message().find("trials/000000/result.json is a FIFO, not a regular file"),
+            std::string::npos)
       << s.ToString();
   EXPECT_FALSE(env->ReadFileAtMost(fifo, 100, &text).ok());
   EXPECT_FALSE(env->ReadFileTail(fifo, 100, &text).ok());
@@ -183,12 +189,14 @@ TEST_P(SweepEnvTest, NonRegularFilesAreRefusedWithoutBlocking) {
   s = env->AppendFile(fifo, "x");
   EXPECT_NE(s.message().find("is a FIFO, not a regular file"), std::string::npos) << s.ToString();
   s = env->ReadFile(root + "/trials/000000/dir.json", &text);
-  EXPECT_NE(s.message().find("dir.json is a directory, not a regular file"), std::string::npos) << s.ToString();
+  EXPECT_NE(s.message().find("dir.json is a directory, not a regular file"), std::string::npos)
+      << s.ToString();
   // A file where a directory belongs.
   WriteRaw(root + "/trials/000002", "stray");
   std::vector<std::string> names;
   s = env->ListDir(root + "/trials/000002", &names);
-  EXPECT_NE(s.message().find("trials/000002 is a regular file, not a directory"), std::string::npos) << s.ToString();
+  EXPECT_NE(s.message().find("trials/000002 is a regular file, not a directory"), std::string::npos)
+      << s.ToString();
   EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 2);
 }
 
@@ -211,7 +219,8 @@ TEST_P(SweepEnvTest, DescriptorsForTheCommandAreResolvedWithoutLinks) {
   ASSERT_EQ(::symlink(outside.c_str(), (root + "/trials/000001").c_str()), 0);
   ASSERT_EQ(::symlink(outside.c_str(), (root + "/trials/000000/linked").c_str()), 0);
   Status s = env->OpenDirectory(root + "/trials/000000/linked", &fd);
-  EXPECT_NE(s.message().find("trials/000000/linked is a symlink"), std::string::npos) << s.ToString();
+  EXPECT_NE(s.message().find("trials/000000/linked is a symlink"), std::string::npos)
+      << s.ToString();
   s = env->OpenAppend(root + "/trials/000001/log", &fd);
   EXPECT_NE(s.message().find("trials/000001 is a symlink"), std::string::npos) << s.ToString();
   EXPECT_FALSE(Env::Default()->Exists(outside + "/log"));
@@ -235,7 +244,8 @@ TEST_P(SweepEnvTest, OneCallPathsAnswerAsTheWalkDoes) {
   EXPECT_FALSE(env->Exists(t + "/linked/secret"));  // only through a link
   EXPECT_FALSE(env->Exists(t + "/.."));
   Status s = env->CreateExclusive(t + "/linked/stop", "x");
-  EXPECT_NE(s.message().find("trials/000000/linked is a symlink"), std::string::npos) << s.ToString();
+  EXPECT_NE(s.message().find("trials/000000/linked is a symlink"), std::string::npos)
+      << s.ToString();
   s = env->CreateExclusive(t + "/final", "x");
   EXPECT_TRUE(s.IsAlreadyExists()) << s.ToString();
   EXPECT_NE(s.message().find(t + "/final"), std::string::npos) << s.ToString();
@@ -243,7 +253,8 @@ TEST_P(SweepEnvTest, OneCallPathsAnswerAsTheWalkDoes) {
   EXPECT_TRUE(s.IsNotFound()) << s.ToString();
   int fd = -1;
   s = env->OpenAppend(t + "/final", &fd);
-  EXPECT_NE(s.message().find("trials/000000/final is a symlink"), std::string::npos) << s.ToString();
+  EXPECT_NE(s.message().find("trials/000000/final is a symlink"), std::string::npos)
+      << s.ToString();
   ASSERT_OK(env->CreateExclusive(t + "/synced", "data", /*sync=*/true));
   EXPECT_EQ(ReadAll(t + "/synced"), "data");
   EXPECT_EQ(OutsideNames(), std::vector<std::string>{secret});
@@ -251,7 +262,9 @@ TEST_P(SweepEnvTest, OneCallPathsAnswerAsTheWalkDoes) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Resolve, SweepEnvTest, ::testing::Values(true, false),
-                         [](const ::testing::TestParamInfo<bool>& p) { return p.param ? "Openat2" : "Walk"; });
+                         [](const ::testing::TestParamInfo<bool>& p) {
+                           return p.param ? "Openat2" : "Walk";
+                         });
 
 }  // namespace
 }  // namespace claimsweep::testing

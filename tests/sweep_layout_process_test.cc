@@ -38,8 +38,9 @@ std::string ValidLookingResult() {
 TEST(WorkDir, ACommandThatWritesResultJsonAndExitsOneIsRetriedThenFailed) {
   for (const std::string& planted : {std::string("garbage\n"), ValidLookingResult()}) {
     SCOPED_TRACE("the command writes: " + planted);
-    ProcSweep s(Spec("1", "echo {attempt} >> {sweep_dir}/ran.log; cp {sweep_dir}/../planted result.json; exit 1",
-                     "max_attempts: 2 trials_per_job: 0"));
+    ProcSweep s(Spec(
+        "1", "echo {attempt} >> {sweep_dir}/ran.log; cp {sweep_dir}/../planted result.json; exit 1",
+        "max_attempts: 2 trials_per_job: 0"));
     WriteRaw(s.tmp.path() + "/planted", planted);
     RunResult r = s.RunTrial();
     EXPECT_EQ(r.exit_code, 1) << r.output;
@@ -90,7 +91,8 @@ TEST(WorkDir, ACommandKilledAfterWritingResultJsonLeavesItsTrialInterrupted) {
 }
 
 TEST(WorkDir, ATrialKilledAfterItsCommandWroteResultJsonGoesStale) {
-  ProcSweep s(Spec("1", kPlantThenHang, "lease_seconds: 2 heartbeat_seconds: 0.4 trials_per_job: 1"));
+  ProcSweep s(
+      Spec("1", kPlantThenHang, "lease_seconds: 2 heartbeat_seconds: 0.4 trials_per_job: 1"));
   Spawned t = s.StartTrial("t");
   ASSERT_TRUE(WaitFor([&] { return Exists(s.layout.work_dir(0) + "/result.json"); }, 10));
   const pid_t command = ChildOf(t.pid);
@@ -118,7 +120,8 @@ TEST(WorkDir, TheCommandRunsInTheWorkDirWhichIsItsTrialDirPlaceholder) {
   char real[PATH_MAX];
   ASSERT_NE(::realpath(work.c_str(), real), nullptr);
   EXPECT_EQ(ReadAll(work + "/seen"), work + "\n" + work + "\n" + std::string(real) + "\n");
-  EXPECT_EQ(s.List(s.layout.trial_dir(0)), (std::vector<std::string>{"attempt-0001", "result.json", "work"}));
+  EXPECT_EQ(s.List(s.layout.trial_dir(0)),
+            (std::vector<std::string>{"attempt-0001", "result.json", "work"}));
   EXPECT_EQ(s.Result(0).metrics().fields().at("loss").number_value(), 0.5);
 }
 
@@ -147,10 +150,11 @@ TEST(WorkDir, ASymlinkedWorkDirIsRefusedAndTheCommandDoesNotRun) {
 // and it has no digest. Its commands keep running in trials/<i>/ and what
 // they wrote there is read back.
 TEST(WorkDir, ASweepOfFormatVersionOneKeepsItsCommandsInTheTrialDirectory) {
-  ProcSweep s(Spec("2",
-                   "echo {trial_dir} > seen; printf 'epoch,loss\\\\n1,0.{index}5\\\\n' > metrics.csv; "
-                   "[ {index} = 0 ] || exit 75",
-                   "trials_per_job: 0"));
+  ProcSweep s(
+      Spec("2",
+           "echo {trial_dir} > seen; printf 'epoch,loss\\\\n1,0.{index}5\\\\n' > metrics.csv; "
+           "[ {index} = 0 ] || exit 75",
+           "trials_per_job: 0"));
   std::string frozen = ReadAll(s.layout.spec_path());
   const size_t at = frozen.find("format_version: 2");
   ASSERT_NE(at, std::string::npos) << frozen;
@@ -172,7 +176,8 @@ TEST(WorkDir, ASweepOfFormatVersionOneKeepsItsCommandsInTheTrialDirectory) {
 
 // The same for format_version 2: the loader reads metrics.csv from work/.
 TEST(WorkDir, AnInterruptedTrialsMetricsAreReadFromItsWorkDir) {
-  ProcSweep s(Spec("1", "printf 'epoch,loss\\\\n1,0.75\\\\n' > metrics.csv; exit 75", "trials_per_job: 1"));
+  ProcSweep s(
+      Spec("1", "printf 'epoch,loss\\\\n1,0.75\\\\n' > metrics.csv; exit 75", "trials_per_job: 1"));
   EXPECT_EQ(s.RunTrial().exit_code, 75);
   EXPECT_TRUE(Exists(s.layout.work_dir(0) + "/metrics.csv"));
   RunResult sum = s.Sweep({"summary", s.dir, "--format", "csv"});
@@ -210,17 +215,22 @@ TEST(SpecDigest, AnEditedFrozenSpecIsRefusedByTrialAndEveryReader) {
   for (const std::string& edited : {changed_value, original + "# a comment\n", older_version}) {
     SCOPED_TRACE(edited);
     WriteRaw(s.layout.spec_path(), edited);
-    const std::string want = s.layout.spec_path() + " was changed after `sweep init` (its SHA-256 no longer matches " +
-                             s.layout.spec_digest_path() + "): the sweep's points depend on it, so it must not be "
-                             "edited; restore it, or start a new sweep (growing a running sweep will be `sweep extend`)";
+    const std::string want =
+        s.layout.spec_path() + " was changed after `sweep init` (its SHA-256 no longer matches " +
+        s.layout.spec_digest_path() +
+        "): the sweep's points depend on it, so it must not be "
+        "edited; restore it, or start a new sweep (growing a running sweep will be `sweep extend`)";
     RunResult t = s.RunTrial();
     EXPECT_EQ(t.exit_code, 2) << t.output;
     EXPECT_NE(t.output.find(want), std::string::npos) << t.output;
     EXPECT_TRUE(s.List(s.layout.trials_dir()).empty());
     EXPECT_TRUE(s.List(s.layout.leases_dir()).empty());
-    for (std::vector<std::string> args : std::vector<std::vector<std::string>>{
-             {"status", s.dir}, {"summary", s.dir}, {"report", s.dir, "-o", report}, {"stop", s.dir, "0"},
-             {"points", s.dir}}) {
+    for (std::vector<std::string> args :
+         std::vector<std::vector<std::string>>{{"status", s.dir},
+                                               {"summary", s.dir},
+                                               {"report", s.dir, "-o", report},
+                                               {"stop", s.dir, "0"},
+                                               {"points", s.dir}}) {
       RunResult r = s.Sweep(args);
       EXPECT_EQ(r.exit_code, 2) << args[0] << ": " << r.output;
       EXPECT_NE(r.output.find(want), std::string::npos) << args[0] << ": " << r.output;
@@ -238,7 +248,8 @@ TEST(SpecDigest, AVersionTwoSweepWithoutItsDigestIsRefused) {
   ASSERT_EQ(::unlink(s.layout.spec_digest_path().c_str()), 0);
   RunResult t = s.RunTrial();
   EXPECT_EQ(t.exit_code, 2) << t.output;
-  EXPECT_NE(t.output.find(s.layout.spec_digest_path() + " is missing"), std::string::npos) << t.output;
+  EXPECT_NE(t.output.find(s.layout.spec_digest_path() + " is missing"), std::string::npos)
+      << t.output;
   EXPECT_TRUE(s.List(s.layout.trials_dir()).empty());
   RunResult st = s.Sweep({"status", s.dir});
   EXPECT_EQ(st.exit_code, 2) << st.output;

@@ -37,7 +37,8 @@ SweepSpec MustParse(const std::string& text) {
 void InitSweep(const std::string& dir, const SweepSpec& spec) {
   Env* env = Env::Default();
   SweepLayout l(dir);
-  for (const auto& d : {dir, l.trials_dir(), l.leases_dir(), l.tmp_dir()}) ASSERT_TRUE(env->CreateDirs(d).ok());
+  for (const auto& d : {dir, l.trials_dir(), l.leases_dir(), l.tmp_dir()})
+    ASSERT_TRUE(env->CreateDirs(d).ok());
   ASSERT_TRUE(WriteFrozenSpec(env, l, FreezeSpec(spec)).ok());
 }
 
@@ -60,7 +61,8 @@ std::vector<std::string> MetricsWithoutTimes(const std::string& csv) {
     std::vector<std::string> f;
     std::stringstream ls(line);
     for (std::string x; std::getline(ls, x, ',');) f.push_back(x);
-    if (f.size() >= 6) rows.push_back(f[0] + "," + f[1] + "," + f[2] + "," + f[3] + "," + f[4] + "," + f[5]);
+    if (f.size() >= 6)
+      rows.push_back(f[0] + "," + f[1] + "," + f[2] + "," + f[3] + "," + f[4] + "," + f[5]);
   }
   return rows;
 }

@@ -12,9 +12,10 @@
 namespace claimsweep {
 namespace {
 
-std::string SpecWith(const std::string& grid, const std::string& train, const std::string& claim = "") {
-  return "name: \"t\"\ngrid {\n" + grid + "}\ntrain { model: \"resnet_cifar\" depth: 8 dataset: \"d\" " + train +
-         " }\n" + claim;
+std::string SpecWith(const std::string& grid, const std::string& train,
+                     const std::string& claim = "") {
+  return "name: \"t\"\ngrid {\n" + grid +
+         "}\ntrain { model: \"resnet_cifar\" depth: 8 dataset: \"d\" " + train + " }\n" + claim;
 }
 
 std::vector<TrainTask> EveryPoint(const std::string& text) {
@@ -51,8 +52,9 @@ TEST(TrainConfig, ZeroOverridesAreUsedAsWritten) {
 }
 
 TEST(TrainConfig, ZerosInTheTrainBlockAreUsedAsWritten) {
-  auto pts = EveryPoint(SpecWith("  param { name: \"lr\" values: \"0.1\" }\n",
-                                 "weight_decay: 0 momentum: 0 warmup_epochs: 0 label_smoothing: 0"));
+  auto pts =
+      EveryPoint(SpecWith("  param { name: \"lr\" values: \"0.1\" }\n",
+                          "weight_decay: 0 momentum: 0 warmup_epochs: 0 label_smoothing: 0"));
   ASSERT_EQ(pts.size(), 1u);
   EXPECT_EQ(pts[0].weight_decay(), 0);
   EXPECT_EQ(pts[0].momentum(), 0);
@@ -60,14 +62,15 @@ TEST(TrainConfig, ZerosInTheTrainBlockAreUsedAsWritten) {
 }
 
 TEST(TrainConfig, DefaultsFollowTheOptimizer) {
-  auto pts = EveryPoint(SpecWith("  param { name: \"optimizer\" values: \"sgd\" values: \"adam\" values: \"adamw\" }\n", ""));
+  auto pts = EveryPoint(SpecWith(
+      "  param { name: \"optimizer\" values: \"sgd\" values: \"adam\" values: \"adamw\" }\n", ""));
   ASSERT_EQ(pts.size(), 3u);
   EXPECT_EQ(pts[0].lr(), 0.1);
   EXPECT_EQ(pts[0].momentum(), 0.9);
   EXPECT_EQ(pts[0].weight_decay(), 5e-4);
-  EXPECT_EQ(pts[1].lr(), 1e-3);           // PyTorch's Adam
-  EXPECT_EQ(pts[1].weight_decay(), 0.0);  // PyTorch's Adam
-  EXPECT_FALSE(pts[1].has_momentum());    // does not apply: absent, not "0.9"
+  EXPECT_EQ(pts[1].lr(), 1e-3);            // PyTorch's Adam
+  EXPECT_EQ(pts[1].weight_decay(), 0.0);   // PyTorch's Adam
+  EXPECT_FALSE(pts[1].has_momentum());     // does not apply: absent, not "0.9"
   EXPECT_EQ(pts[2].weight_decay(), 1e-2);  // PyTorch's AdamW
   for (const auto& t : pts) {
     EXPECT_EQ(t.epochs(), 10);
@@ -89,7 +92,10 @@ TEST(TrainConfig, EffectiveConfigJsonHasEveryAppliedField) {
 
 TEST(TrainConfig, EveryPointIsCheckedAtInitNamingTheParameterLine) {
   // lr 0 was silently replaced by 0.1; now it is refused where it is written.
-  std::string e = ErrorOf(SpecWith("  param { name: \"depth\" values: \"8\" }\n  param { name: \"lr\" values: \"0.1\" values: \"0\" }\n", ""));
+  std::string e =
+      ErrorOf(SpecWith("  param { name: \"depth\" values: \"8\" }\n  param { name: \"lr\" values: "
+                       "\"0.1\" values: \"0\" }\n",
+                       ""));
   EXPECT_NE(e.find("t.textproto:4:"), std::string::npos) << e;
   EXPECT_NE(e.find("train.lr 0 must be"), std::string::npos) << e;
   e = ErrorOf(SpecWith("  param { name: \"epochs\" values: \"0\" }\n", ""));
@@ -98,7 +104,8 @@ TEST(TrainConfig, EveryPointIsCheckedAtInitNamingTheParameterLine) {
   EXPECT_NE(e.find("train.batch_size 0"), std::string::npos) << e;
   e = ErrorOf(SpecWith("  param { name: \"label_smoothing\" values: \"1\" }\n", ""));
   EXPECT_NE(e.find("label_smoothing"), std::string::npos) << e;
-  e = ErrorOf(SpecWith("  param { name: \"schedule\" values: \"cosine\" values: \"linear\" }\n", ""));
+  e = ErrorOf(
+      SpecWith("  param { name: \"schedule\" values: \"cosine\" values: \"linear\" }\n", ""));
   EXPECT_NE(e.find("train.schedule 'linear'"), std::string::npos) << e;
   e = ErrorOf(SpecWith("  param { name: \"optimizer\" values: \"sgd\" values: \"lamb\" }\n", ""));
   EXPECT_NE(e.find("train.optimizer 'lamb'"), std::string::npos) << e;
@@ -118,7 +125,8 @@ TEST(TrainConfig, CombinationsAreCheckedNotOnlySingleValues) {
 
 TEST(TrainConfig, RandomRangesAreCheckedAtTheirEnds) {
   std::string e = ErrorOf(
-      "name: \"t\"\nrandom {\n  samples: 4\n  param { name: \"lr\" uniform { low: -0.1 high: 0.1 } }\n}\n"
+      "name: \"t\"\nrandom {\n  samples: 4\n  param { name: \"lr\" uniform { low: -0.1 high: 0.1 } "
+      "}\n}\n"
       "train { model: \"resnet_cifar\" depth: 8 dataset: \"d\" }\n");
   EXPECT_NE(e.find("t.textproto:4:"), std::string::npos) << e;
   EXPECT_NE(e.find("train.lr -0.1"), std::string::npos) << e;
@@ -148,22 +156,28 @@ TEST(ClaimSettings, RefusedWhenNotFiniteOrOutOfRange) {
 
 TEST(RandomDistributions, NonFiniteBoundsAreRefused) {
   std::string e = ErrorOf(
-      "name: \"t\"\nrandom {\n  samples: 2\n  param { name: \"x\" uniform { low: 0 high: inf } }\n}\n"
+      "name: \"t\"\nrandom {\n  samples: 2\n  param { name: \"x\" uniform { low: 0 high: inf } "
+      "}\n}\n"
       "command { argv: \"true\" }\n");
   EXPECT_NE(e.find("t.textproto:4:"), std::string::npos) << e;
   EXPECT_NE(e.find("finite"), std::string::npos) << e;
   e = ErrorOf(
-      "name: \"t\"\nrandom {\n  samples: 2\n  param { name: \"x\" uniform { low: -1.7e308 high: 1.7e308 } }\n}\n"
+      "name: \"t\"\nrandom {\n  samples: 2\n  param { name: \"x\" uniform { low: -1.7e308 high: "
+      "1.7e308 } }\n}\n"
       "command { argv: \"true\" }\n");
   EXPECT_NE(e.find("finite"), std::string::npos) << e;
-  e = ErrorOf("name: \"t\"\ngrid { param { name: \"x\" range { start: 0 stop: inf step: 1 } } }\ncommand { argv: \"true\" }\n");
+  e = ErrorOf(
+      "name: \"t\"\ngrid { param { name: \"x\" range { start: 0 stop: inf step: 1 } } }\ncommand { "
+      "argv: \"true\" }\n");
   EXPECT_NE(e.find("finite"), std::string::npos) << e;
 }
 
 TEST(RandomDistributions, IntUniformOverTheWholeInt64RangeStaysInRange) {
   auto spec = ParseSpec(
-      "name: \"t\"\nrandom {\n  samples: 200\n  param { name: \"x\" int_uniform { low: -9223372036854775808 "
-      "high: 9223372036854775807 } }\n  param { name: \"y\" int_uniform { low: 9223372036854775806 high: "
+      "name: \"t\"\nrandom {\n  samples: 200\n  param { name: \"x\" int_uniform { low: "
+      "-9223372036854775808 "
+      "high: 9223372036854775807 } }\n  param { name: \"y\" int_uniform { low: 9223372036854775806 "
+      "high: "
       "9223372036854775807 } }\n}\ncommand { argv: \"true\" }\n",
       "t.textproto");
   ASSERT_TRUE(spec.ok()) << spec.status().ToString();

@@ -29,7 +29,8 @@ DatasetManifest MakeDataset(const std::string& dir) {
 }
 
 // The example numbers of an epoch, in order (first pixel, un-normalized).
-std::vector<int> Order(const DatasetManifest& m, LoaderOptions o, std::vector<float>* all = nullptr) {
+std::vector<int> Order(const DatasetManifest& m, LoaderOptions o,
+                       std::vector<float>* all = nullptr) {
   BatchLoader loader(m, o);
   EXPECT_OK(loader.Start());
   std::vector<int> ids;
@@ -122,7 +123,8 @@ TEST(BatchLoader, ChannelsLastIsTheSameAugmentedBatchesInNhwcOrder) {
   for (size_t n = 0; n < 100; ++n) {
     for (size_t c = 0; c < 3; ++c) {
       for (size_t p = 0; p < 16; ++p) {
-        ASSERT_EQ(nhwc[n * 48 + p * 3 + c], nchw[n * 48 + c * 16 + p]) << "example " << n << " channel " << c;
+        ASSERT_EQ(nhwc[n * 48 + p * 3 + c], nchw[n * 48 + c * 16 + p])
+            << "example " << n << " channel " << c;
       }
     }
   }
@@ -172,7 +174,8 @@ TEST(Checkpoint, KeepsTwoAndFallsBackFromACorruptOne) {
   ASSERT_OK(env->RemoveFile(newest));
   ASSERT_OK(env->CreateExclusive(newest, bytes.substr(0, bytes.size() - 10)));
   std::vector<std::string> warnings;
-  ASSERT_OK(LoadLatestCheckpoint(env, d.path(), &c, &found, [&](const std::string& w) { warnings.push_back(w); }));
+  ASSERT_OK(LoadLatestCheckpoint(env, d.path(), &c, &found,
+                                 [&](const std::string& w) { warnings.push_back(w); }));
   ASSERT_TRUE(found);
   EXPECT_EQ(c.state.epoch(), 2);
   ASSERT_EQ(warnings.size(), 1u);
@@ -213,7 +216,9 @@ TEST(Checkpoint, ANewerStateVersionIsRefusedNotSkipped) {
   bool found = false;
   Status s = LoadLatestCheckpoint(env, d.path(), &c, &found, nullptr);
   EXPECT_EQ(s.code(), Status::Code::kUnsupported);
-  EXPECT_NE(s.message().find(d.path() + "/ckpt-0002-000000.csckpt has format_version 7; this claimsweep reads up to 1"),
+  EXPECT_NE(s.message().find(
+                d.path() +
+                "/ckpt-0002-000000.csckpt has format_version 7; this claimsweep reads up to 1"),
             std::string::npos)
       << s.message();
   EXPECT_FALSE(found);
@@ -240,11 +245,13 @@ TEST(Checkpoint, ADamagedHeaderVersionFallsBackToThePreviousCheckpoint) {
   ASSERT_OK(env->RemoveFile(newest));
   ASSERT_OK(env->CreateExclusive(newest, bytes));
   std::vector<std::string> warnings;
-  ASSERT_OK(LoadLatestCheckpoint(env, d.path(), &c, &found, [&](const std::string& w) { warnings.push_back(w); }));
+  ASSERT_OK(LoadLatestCheckpoint(env, d.path(), &c, &found,
+                                 [&](const std::string& w) { warnings.push_back(w); }));
   ASSERT_TRUE(found);
   EXPECT_EQ(c.state.epoch(), 1);
   ASSERT_EQ(warnings.size(), 1u);
-  EXPECT_NE(warnings[0].find("unknown checkpoint header version 5"), std::string::npos) << warnings[0];
+  EXPECT_NE(warnings[0].find("unknown checkpoint header version 5"), std::string::npos)
+      << warnings[0];
 }
 
 TEST(Checkpoint, EveryTruncationAndBitFlipIsDetected) {
@@ -258,7 +265,8 @@ TEST(Checkpoint, EveryTruncationAndBitFlipIsDetected) {
   ASSERT_OK(Env::Default()->ReadFile(d.path() + "/" + names[0], &bytes));
   CheckpointData c;
   ASSERT_OK(DecodeCheckpoint(bytes, "x", &c));
-  for (size_t n = 0; n < bytes.size(); ++n) EXPECT_FALSE(DecodeCheckpoint(bytes.substr(0, n), "x", &c).ok()) << n;
+  for (size_t n = 0; n < bytes.size(); ++n)
+    EXPECT_FALSE(DecodeCheckpoint(bytes.substr(0, n), "x", &c).ok()) << n;
   for (size_t i = 0; i < bytes.size(); ++i) {
     std::string flipped = bytes;
     flipped[i] ^= 0x01;

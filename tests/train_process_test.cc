@@ -37,24 +37,29 @@ struct TrainSweep {
   SweepLayout layout{dir};
   explicit TrainSweep(const std::string& spec = kTrain) {
     ::umask(022);
-    RunResult d = RunProcess({SWEEP_BIN, "data", "synth", "--out", tmp.path() + "/data", "--classes", "4", "--train",
-                              "768", "--val", "128", "--test", "128", "--size", "16", "--channels", "3", "--seed",
-                              "2"});
+    RunResult d = RunProcess({SWEEP_BIN, "data", "synth", "--out", tmp.path() + "/data",
+                              "--classes", "4", "--train", "768", "--val", "128", "--test", "128",
+                              "--size", "16", "--channels", "3", "--seed", "2"});
     EXPECT_EQ(d.exit_code, 0) << d.output;
     std::ofstream(tmp.path() + "/spec.textproto") << spec;
     RunResult r = RunProcess({SWEEP_BIN, "init", tmp.path() + "/spec.textproto", dir});
     EXPECT_EQ(r.exit_code, 0) << r.output;
   }
   std::vector<std::string> env() const { return {"SWEEP_DIR=" + dir, "SLURM_CPUS_PER_TASK=2"}; }
-  Spawned Start(const std::string& name) { return Spawn({TRIAL_BIN}, env(), tmp.path(), tmp.path() + "/" + name); }
+  Spawned Start(const std::string& name) {
+    return Spawn({TRIAL_BIN}, env(), tmp.path(), tmp.path() + "/" + name);
+  }
   RunResult RunTrial() { return RunProcess({TRIAL_BIN}, env(), tmp.path()); }
   std::string Metrics() { return ReadAll(layout.trial_dir(0) + "/metrics.csv"); }
   bool HasCheckpoint(const std::string& prefix) {
     std::vector<std::string> names;
-    Env::Default()->ListDir(layout.trial_dir(0) + "/checkpoints", &names).IgnoreError();  // none: empty
+    Env::Default()
+        ->ListDir(layout.trial_dir(0) + "/checkpoints", &names)
+        .IgnoreError();  // none: empty
     for (const auto& n : names) {
       // Only a published checkpoint counts: the writer's temp file shares the prefix.
-      if (n.rfind(prefix, 0) == 0 && n.size() > 7 && n.compare(n.size() - 7, 7, ".csckpt") == 0) return true;
+      if (n.rfind(prefix, 0) == 0 && n.size() > 7 && n.compare(n.size() - 7, 7, ".csckpt") == 0)
+        return true;
     }
     return false;
   }
@@ -64,7 +69,6 @@ struct TrainSweep {
     return r;
   }
 };
-
 
 std::vector<std::string> Uninterrupted() {
   static std::vector<std::string> rows = [] {
@@ -81,7 +85,10 @@ TEST(TrainProcess, TrainsRecordsMetricsAndResult) {
   RunResult r = s.RunTrial();
   ASSERT_EQ(r.exit_code, 0) << r.output;
   std::string csv = s.Metrics();
-  EXPECT_EQ(csv.rfind("epoch,train_loss,train_acc,val_loss,val_acc,lr,epoch_seconds,images_per_s\n", 0), 0u) << csv;
+  EXPECT_EQ(
+      csv.rfind("epoch,train_loss,train_acc,val_loss,val_acc,lr,epoch_seconds,images_per_s\n", 0),
+      0u)
+      << csv;
   ASSERT_EQ(MetricsWithoutTimes(csv).size(), 4u);  // header + 3 epochs
   TrialResult res = s.Result();
   const auto& m = res.metrics().fields();
@@ -96,7 +103,8 @@ TEST(TrainProcess, TrainsRecordsMetricsAndResult) {
 TEST(TrainProcess, KillNineAfterAnEpochResumesToIdenticalMetrics) {
   TrainSweep s;
   Spawned a = s.Start("a.out");
-  ASSERT_TRUE(WaitFor([&] { return s.HasCheckpoint("ckpt-0001-"); }, 120)) << ReadAll(a.output_path);
+  ASSERT_TRUE(WaitFor([&] { return s.HasCheckpoint("ckpt-0001-"); }, 120))
+      << ReadAll(a.output_path);
   ::kill(a.pid, SIGKILL);
   EXPECT_EQ(WaitExit(a.pid), 128 + SIGKILL);
   ASSERT_TRUE(WaitFor([&] { return StatusCounts(s.dir)["stale"] == 1; }, 20));
@@ -111,7 +119,8 @@ TEST(TrainProcess, Usr1MidEpochCheckpointsExits75AndResumesToIdenticalMetrics) {
   TrainSweep s;
   Spawned a = s.Start("a.out");
   // Signal during epoch 2 (after epoch 1's checkpoint exists).
-  ASSERT_TRUE(WaitFor([&] { return s.HasCheckpoint("ckpt-0001-000000"); }, 120)) << ReadAll(a.output_path);
+  ASSERT_TRUE(WaitFor([&] { return s.HasCheckpoint("ckpt-0001-000000"); }, 120))
+      << ReadAll(a.output_path);
   ::kill(a.pid, SIGUSR1);
   EXPECT_EQ(WaitExit(a.pid), 75) << ReadAll(a.output_path);
   std::string out = ReadAll(a.output_path);
@@ -119,9 +128,12 @@ TEST(TrainProcess, Usr1MidEpochCheckpointsExits75AndResumesToIdenticalMetrics) {
   EXPECT_EQ(StatusCounts(s.dir)["interrupted"], 1);
   // It stopped inside epoch 2: its checkpoint is ckpt-0001-<step > 0>.
   std::vector<std::string> names;
-  Env::Default()->ListDir(s.layout.trial_dir(0) + "/checkpoints", &names).IgnoreError();  // none: empty
+  Env::Default()
+      ->ListDir(s.layout.trial_dir(0) + "/checkpoints", &names)
+      .IgnoreError();  // none: empty
   bool mid_epoch = false;
-  for (const auto& n : names) mid_epoch |= n.rfind("ckpt-0001-", 0) == 0 && n != "ckpt-0001-000000.csckpt";
+  for (const auto& n : names)
+    mid_epoch |= n.rfind("ckpt-0001-", 0) == 0 && n != "ckpt-0001-000000.csckpt";
   EXPECT_TRUE(mid_epoch) << "checkpoints: " << names.size();
   RunResult b = s.RunTrial();
   ASSERT_EQ(b.exit_code, 0) << b.output;
@@ -140,14 +152,17 @@ TEST(TrainProcess, SweepStopCheckpointsAndStopsARunningTrainingTrial) {
   spec.replace(spec.find("epochs: 3"), 9, "epochs: 40");
   TrainSweep s(spec);
   Spawned a = s.Start("a.out");
-  ASSERT_TRUE(WaitFor([&] { return s.HasCheckpoint("ckpt-0001-000000"); }, 120)) << ReadAll(a.output_path);
+  ASSERT_TRUE(WaitFor([&] { return s.HasCheckpoint("ckpt-0001-000000"); }, 120))
+      << ReadAll(a.output_path);
   RunResult stop = RunProcess({SWEEP_BIN, "stop", s.dir, "0"});
   ASSERT_EQ(stop.exit_code, 0) << stop.output;
   EXPECT_EQ(WaitExit(a.pid), 0) << ReadAll(a.output_path);  // a user stop is not a walltime exit
   std::string out = ReadAll(a.output_path);
-  EXPECT_NE(out.find("stopped by the user (sweep stop); checkpoint written"), std::string::npos) << out;
+  EXPECT_NE(out.find("stopped by the user (sweep stop); checkpoint written"), std::string::npos)
+      << out;
   EXPECT_EQ(StatusCounts(s.dir)["stopped"], 1);
-  EXPECT_LT(MetricsWithoutTimes(s.Metrics()).size(), 41u) << "it stopped before finishing its 40 epochs";
+  EXPECT_LT(MetricsWithoutTimes(s.Metrics()).size(), 41u)
+      << "it stopped before finishing its 40 epochs";
   RunResult b = s.RunTrial();
   EXPECT_EQ(b.exit_code, 0) << b.output;
   EXPECT_NE(b.output.find("nothing to claim"), std::string::npos) << b.output;
@@ -188,7 +203,8 @@ claim { lease_seconds: 30 heartbeat_seconds: 2 max_attempts: 1 trials_per_job: 0
     const size_t at = log.find(tag);
     ASSERT_NE(at, std::string::npos) << log.substr(0, 300);
     google::protobuf::Struct logged;  // its keys come in no fixed order: compare values
-    ASSERT_OK(ParseJson(log.substr(at + tag.size(), log.find('\n', at) - at - tag.size()), "log", &logged));
+    ASSERT_OK(ParseJson(log.substr(at + tag.size(), log.find('\n', at) - at - tag.size()), "log",
+                        &logged));
     EXPECT_EQ(logged.fields().at("momentum").number_value(), mom[i]) << log.substr(0, 400);
     EXPECT_EQ(logged.fields().at("weight_decay").number_value(), wd[i]) << log.substr(0, 400);
   }

@@ -26,7 +26,8 @@ namespace {
 std::string TreeCommand(const std::string& tail) {
   return "echo $$ >> {sweep_dir}/pids; sleep 300 & echo $! >> {sweep_dir}/pids; "
          "sleep 300 & echo $! >> {sweep_dir}/pids; ( sleep 300 & echo $! >> {sweep_dir}/pids ) ; "
-         "( setsid sleep 300 & echo $! >> {sweep_dir}/pids ) ; " + tail;
+         "( setsid sleep 300 & echo $! >> {sweep_dir}/pids ) ; " +
+         tail;
 }
 constexpr int kTreeSize = 5;
 
@@ -75,9 +76,11 @@ struct TreeTrial {
   KillAtExit guard{s.dir + "/pids"};
   Spawned t;
   explicit TreeTrial(const std::string& tail)
-      : s(Spec("1", TreeCommand(tail), "lease_seconds: 60 heartbeat_seconds: 5 trials_per_job: 1")) {
+      : s(Spec("1", TreeCommand(tail),
+               "lease_seconds: 60 heartbeat_seconds: 5 trials_per_job: 1")) {
     t = s.StartTrial("t");
-    EXPECT_TRUE(WaitFor([&] { return ReadPids(s.dir + "/pids").size() == kTreeSize; }, 20)) << ReadAll(t.output_path);
+    EXPECT_TRUE(WaitFor([&] { return ReadPids(s.dir + "/pids").size() == kTreeSize; }, 20))
+        << ReadAll(t.output_path);
   }
   std::vector<pid_t> Pids() { return ReadPids(s.dir + "/pids"); }
   bool AllGone(double seconds) {
@@ -106,7 +109,8 @@ TEST(TrialOrphans, SighupIsHandledLikeSigtermAndLeavesNoProcessBehind) {
   ASSERT_OK(ParseJson(ReadAll(tt.s.layout.released_path(0, 1)), "released", &rec))
       << ReadAll(tt.t.output_path);
   EXPECT_EQ(rec.outcome(), "interrupted");
-  EXPECT_NE(rec.message().find("signal " + std::to_string(SIGHUP)), std::string::npos) << rec.message();
+  EXPECT_NE(rec.message().find("signal " + std::to_string(SIGHUP)), std::string::npos)
+      << rec.message();
   EXPECT_EQ(StatusCounts(tt.s.dir)["interrupted"], 1);
 }
 
@@ -118,7 +122,8 @@ TEST(TrialOrphans, ACommandIgnoringTheTerminatingSignalIsKilledAfterTheGrace) {
                    "lease_seconds: 60 heartbeat_seconds: 5 trials_per_job: 1"));
   KillAtExit guard{s.dir + "/pids"};
   Spawned t = s.StartTrial("t");
-  ASSERT_TRUE(WaitFor([&] { return ReadPids(s.dir + "/pids").size() == 1; }, 20)) << ReadAll(t.output_path);
+  ASSERT_TRUE(WaitFor([&] { return ReadPids(s.dir + "/pids").size() == 1; }, 20))
+      << ReadAll(t.output_path);
   ::usleep(300 * 1000);  // the trap is set before sleep starts
   const auto t0 = std::chrono::steady_clock::now();
   ::kill(t.pid, SIGHUP);
@@ -148,11 +153,13 @@ TEST(TrialOrphans, ACommandKilledByASignalRecordsThatSignal) {
   ASSERT_OK(ParseJson(ReadAll(tt.s.layout.failed_path(0, 1)), "failed", &rec));
   EXPECT_EQ(rec.term_signal(), SIGUSR2);
   EXPECT_EQ(rec.exit_code(), -1);
-  EXPECT_NE(rec.message().find("killed by signal " + std::to_string(SIGUSR2)), std::string::npos) << rec.message();
+  EXPECT_NE(rec.message().find("killed by signal " + std::to_string(SIGUSR2)), std::string::npos)
+      << rec.message();
 }
 
 TEST(TrialOrphans, ACleanExitIsDoneAndItsOutputReachesTheLog) {
-  ProcSweep s(Spec("1", "echo hello; sleep 300 & echo $! >> {sweep_dir}/pids; exit 0", "trials_per_job: 1"));
+  ProcSweep s(Spec("1", "echo hello; sleep 300 & echo $! >> {sweep_dir}/pids; exit 0",
+                   "trials_per_job: 1"));
   KillAtExit guard{s.dir + "/pids"};
   RunResult r = s.RunTrial();
   EXPECT_EQ(Survivors(ReadPids(s.dir + "/pids")), "");
@@ -166,7 +173,9 @@ TEST(TrialOrphans, ACleanExitIsDoneAndItsOutputReachesTheLog) {
 // command, the command dies too (recorded as killed by SIGKILL) and the next
 // trial gets a new guardian.
 TEST(TrialOrphans, AKilledGuardianTakesItsCommandAlongAndTheNextTrialGetsANewOne) {
-  ProcSweep s(Spec("2", "if [ {index} = 0 ]; then echo $$ >> {sweep_dir}/pids; sleep 300 & echo $! >> {sweep_dir}/pids; "
+  ProcSweep s(Spec("2",
+                   "if [ {index} = 0 ]; then echo $$ >> {sweep_dir}/pids; sleep 300 & echo $! >> "
+                   "{sweep_dir}/pids; "
                    "kill -KILL $PPID; wait; fi; echo ran {index}",
                    "max_attempts: 1 trials_per_job: 0"));
   KillAtExit guard{s.dir + "/pids"};

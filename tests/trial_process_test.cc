@@ -22,7 +22,8 @@ namespace {
 
 TEST(TrialProcess, SixteenRacingWorkersRunEveryPointExactlyOnce) {
   const int kPoints = 2000, kWorkers = 16;
-  ProcSweep s(Spec(std::to_string(kPoints), "echo {index} >> {sweep_dir}/ran.log", "trials_per_job: 0"));
+  ProcSweep s(
+      Spec(std::to_string(kPoints), "echo {index} >> {sweep_dir}/ran.log", "trials_per_job: 0"));
   std::vector<Spawned> workers;
   for (int w = 0; w < kWorkers; ++w) workers.push_back(s.StartTrial("w" + std::to_string(w)));
   for (auto& w : workers) EXPECT_EQ(WaitExit(w.pid), 0) << ReadAll(w.output_path);
@@ -86,7 +87,8 @@ TEST(TrialProcess, KilledWorkersTrialsAreTakenOverAfterTheLeaseAsAttemptTwo) {
   EXPECT_NE(last.output.find("nothing to claim"), std::string::npos) << last.output;
   EXPECT_EQ(last.exit_code, 0);
 
-  for (uint64_t i = 0; i < 8; ++i) EXPECT_EQ(s.Result(i).attempt(), i < 3 ? 2u : 1u) << "trial " << i;
+  for (uint64_t i = 0; i < 8; ++i)
+    EXPECT_EQ(s.Result(i).attempt(), i < 3 ? 2u : 1u) << "trial " << i;
   auto ran = CountLines(s.dir + "/ran.log");
   EXPECT_EQ(ran.size(), 8u);
   for (const auto& [idx, n] : ran) EXPECT_EQ(n, 1) << "point " << idx;
@@ -114,8 +116,9 @@ TEST(TrialProcess, StalledOwnerIsSupersededAndCannotCommit) {
 }
 
 TEST(TrialProcess, WalltimeSignalReleasesExits75AndIsResumedFirst) {
-  ProcSweep s(Spec("3", "if [ {attempt} = 1 ]; then exec sleep 60; fi; echo {index} >> {sweep_dir}/ran.log",
-                   "lease_seconds: 60 heartbeat_seconds: 5 trials_per_job: 1"));
+  ProcSweep s(
+      Spec("3", "if [ {attempt} = 1 ]; then exec sleep 60; fi; echo {index} >> {sweep_dir}/ran.log",
+           "lease_seconds: 60 heartbeat_seconds: 5 trials_per_job: 1"));
   Spawned a = s.StartTrial("a");
   ASSERT_TRUE(WaitFor([&] { return StatusCounts(s.dir)["running"] == 1; }, 10));
   ::kill(a.pid, SIGUSR1);  // what --signal=B:USR1@N delivers
@@ -127,7 +130,8 @@ TEST(TrialProcess, WalltimeSignalReleasesExits75AndIsResumedFirst) {
 
   RunResult b = s.RunTrial();  // no lease wait for a released trial
   EXPECT_EQ(b.exit_code, 0) << b.output;
-  EXPECT_NE(b.output.find("trial 000000 attempt 2 (was interrupted)"), std::string::npos) << b.output;
+  EXPECT_NE(b.output.find("trial 000000 attempt 2 (was interrupted)"), std::string::npos)
+      << b.output;
   EXPECT_EQ(StatusCounts(s.dir)["pending"], 2);
 }
 
@@ -135,14 +139,16 @@ TEST(TrialProcess, WalltimeSignalReleasesExits75AndIsResumedFirst) {
 // exec of the command, while it runs. It must never be lost (the command would
 // then run to completion past the walltime).
 TEST(TrialProcess, WalltimeSignalAtAnyInstantIsNeverLost) {
-  ProcSweep s(Spec("40", "exec sleep 60", "lease_seconds: 60 heartbeat_seconds: 5 trials_per_job: 1"));
+  ProcSweep s(
+      Spec("40", "exec sleep 60", "lease_seconds: 60 heartbeat_seconds: 5 trials_per_job: 1"));
   for (int k = 0; k < 10; ++k) {
     SCOPED_TRACE("signal " + std::to_string(k * 300) + " us after the claim appeared");
     Spawned a = s.StartTrial("race");
     // Each worker resumes trial 0 (interrupted trials come first) as attempt
     // k+1. Wait for that claim, then signal at a different instant each time:
     // before the fork, between fork and exec, after exec.
-    ASSERT_TRUE(WaitFor([&] { return Env::Default()->Exists(s.layout.attempt_dir(0, k + 1)); }, 30));
+    ASSERT_TRUE(
+        WaitFor([&] { return Env::Default()->Exists(s.layout.attempt_dir(0, k + 1)); }, 30));
     ::usleep(k * 300);
     ::kill(a.pid, SIGUSR1);
     auto t0 = std::chrono::steady_clock::now();
@@ -189,11 +195,12 @@ TEST(TrialProcess, TrialsPerJobBoundsHowManyOneProcessRuns) {
 }
 
 TEST(TrialProcess, CommandGetsValuesInArgvAndEnvironmentAndMetricsReachTheResult) {
-  ProcSweep s(Spec("2",
-                   "test \\\"$SWEEP_PARAM_x\\\" = {x} && test \\\"$SWEEP_INDEX\\\" = {index} && "
-                   "test \\\"$SWEEP_TRIAL_DIR\\\" = \\\"$PWD\\\" && test \\\"$SWEEP_ATTEMPT\\\" = {attempt} && "
-                   "printf 'epoch,loss,tag\\\\n1,0.5,a\\\\n2,0.25,b\\\\n' > metrics.csv",
-                   "trials_per_job: 0"));
+  ProcSweep s(Spec(
+      "2",
+      "test \\\"$SWEEP_PARAM_x\\\" = {x} && test \\\"$SWEEP_INDEX\\\" = {index} && "
+      "test \\\"$SWEEP_TRIAL_DIR\\\" = \\\"$PWD\\\" && test \\\"$SWEEP_ATTEMPT\\\" = {attempt} && "
+      "printf 'epoch,loss,tag\\\\n1,0.5,a\\\\n2,0.25,b\\\\n' > metrics.csv",
+      "trials_per_job: 0"));
   RunResult r = s.RunTrial();
   ASSERT_EQ(r.exit_code, 0) << r.output;
   TrialResult res = s.Result(1);
@@ -290,7 +297,8 @@ TEST(TrialProcess, ATrialOfAVanishedJobIsTakenOverWithoutWaitingForTheLease) {
   EXPECT_NE(ReadAll(d.output_path).find("job 111 is no longer known to Slurm"), std::string::npos)
       << ReadAll(d.output_path);
   EXPECT_EQ(WaitExit(a.pid), 1) << ReadAll(a.output_path);  // superseded
-  EXPECT_NE(ReadAll(a.output_path).find("lost the claim"), std::string::npos) << ReadAll(a.output_path);
+  EXPECT_NE(ReadAll(a.output_path).find("lost the claim"), std::string::npos)
+      << ReadAll(a.output_path);
   for (Spawned* p : {&b, &c, &d}) {
     KillNineWithChildren(p->pid);
     WaitExit(p->pid);

@@ -35,7 +35,8 @@ bool ModelTakesDepth(const std::string& name) {
 }
 
 bool IsOptimizer(const std::string& name) {
-  return std::find(OptimizerNames().begin(), OptimizerNames().end(), name) != OptimizerNames().end();
+  return std::find(OptimizerNames().begin(), OptimizerNames().end(), name) !=
+         OptimizerNames().end();
 }
 
 bool IsSchedule(const std::string& name) {

@@ -25,7 +25,8 @@ std::string SlurmJobId() {
 
 }  // namespace
 
-Claimer::Claimer(Env* env, SweepLayout layout, ClaimPolicy policy, uint64_t num_points, std::string token)
+Claimer::Claimer(Env* env, SweepLayout layout, ClaimPolicy policy, uint64_t num_points,
+                 std::string token)
     : env_(env),
       layout_(std::move(layout)),
       policy_(std::move(policy)),
@@ -41,7 +42,9 @@ Status Claimer::LazyNow(int64_t* now_ns) {
   return Status::OK();
 }
 
-std::string Claimer::NewTempPath() { return layout_.tmp_path(token_, "." + std::to_string(temp_counter_++)); }
+std::string Claimer::NewTempPath() {
+  return layout_.tmp_path(token_, "." + std::to_string(temp_counter_++));
+}
 
 std::string Claimer::OwnerJson(uint64_t index, uint32_t attempt) const {
   AttemptOwner o;
@@ -61,7 +64,8 @@ std::string Claimer::OwnerJson(uint64_t index, uint32_t attempt) const {
 void Claimer::DropLeaseIfDone(uint64_t index, uint32_t attempt) {
   // We lost the publish after creating the lease entry. If the winner had
   // already committed (and removed its entry), ours would be left behind.
-  if (env_->Exists(layout_.result_path(index))) env_->RemoveFile(layout_.lease_path(index, attempt)).IgnoreError();
+  if (env_->Exists(layout_.result_path(index)))
+    env_->RemoveFile(layout_.lease_path(index, attempt)).IgnoreError();
 }
 
 Status Claimer::TryClaimNew(uint64_t index, bool exclusive) {
@@ -73,7 +77,8 @@ Status Claimer::TryClaimNew(uint64_t index, bool exclusive) {
   const std::string attempt = SweepLayout::staged_attempt_dir(tmp, 1);
   Status s = env_->CreateDir(tmp);
   if (s.ok()) s = env_->CreateDir(attempt);
-  if (s.ok()) s = env_->CreateExclusive(SweepLayout::staged_owner_path(attempt), OwnerJson(index, 1));
+  if (s.ok())
+    s = env_->CreateExclusive(SweepLayout::staged_owner_path(attempt), OwnerJson(index, 1));
   if (s.ok()) s = PublishDir(env_, tmp, layout_.trial_dir(index));
   if (!s.ok()) {
     env_->RemoveTree(tmp).IgnoreError();
@@ -85,7 +90,8 @@ Status Claimer::TryClaimNew(uint64_t index, bool exclusive) {
 Status Claimer::TryTakeOver(uint64_t index, uint32_t attempt, Claim* claim) {
   const std::string tmp = NewTempPath();
   Status s = env_->CreateDir(tmp);
-  if (s.ok()) s = env_->CreateExclusive(SweepLayout::staged_owner_path(tmp), OwnerJson(index, attempt));
+  if (s.ok())
+    s = env_->CreateExclusive(SweepLayout::staged_owner_path(tmp), OwnerJson(index, attempt));
   if (s.ok()) {
     s = env_->CreateExclusive(layout_.lease_path(index, attempt), "");
     if (s.IsAlreadyExists()) s = Status::OK();  // a racing taker's; the publish decides
@@ -100,14 +106,16 @@ Status Claimer::TryTakeOver(uint64_t index, uint32_t attempt, Claim* claim) {
   // late, not dead). Its result stands; we have nothing to do.
   if (env_->Exists(layout_.result_path(index))) {
     env_->RemoveFile(layout_.lease_path(index, attempt)).IgnoreError();
-    return Status::AlreadyExists("trial " + TrialName(index) + " was committed by its previous owner");
+    return Status::AlreadyExists("trial " + TrialName(index) +
+                                 " was committed by its previous owner");
   }
   claim->index = index;
   claim->attempt = attempt;
   return Status::OK();
 }
 
-void Claimer::RemoveLeaseEntries(uint64_t index, const std::vector<LeaseEntry>& entries, uint32_t below) {
+void Claimer::RemoveLeaseEntries(uint64_t index, const std::vector<LeaseEntry>& entries,
+                                 uint32_t below) {
   stats_.garbage_removed += claimsweep::RemoveLeaseEntries(env_, layout_, entries, index, below);
 }
 
@@ -122,15 +130,16 @@ Status Claimer::ClaimOpenTrial(Claim* claim) {
   int64_t now_ns = 0;
   if (!open.empty()) CS_RETURN_IF_ERROR(LazyNow(&now_ns));
   for (auto& [index, entries] : open) {
-    const LeaseEntry& newest =
-        *std::max_element(entries.begin(), entries.end(),
-                          [](const LeaseEntry& a, const LeaseEntry& b) { return a.attempt < b.attempt; });
+    const LeaseEntry& newest = *std::max_element(
+        entries.begin(), entries.end(),
+        [](const LeaseEntry& a, const LeaseEntry& b) { return a.attempt < b.attempt; });
     // A running trial cannot turn stale within one heartbeat period of being
     // seen running; a release shows in the entry's name. So skip the reads.
     auto seen = seen_running_.find(index);
     if (!newest.released && seen != seen_running_.end() && seen->second.attempt == newest.attempt &&
         now_ns - seen->second.seen_ns < recheck_ns) {
-      if (seen->second.lease_expires_ns > 0) held_.push_back({index, seen->second.lease_expires_ns, 0});
+      if (seen->second.lease_expires_ns > 0)
+        held_.push_back({index, seen->second.lease_expires_ns, 0});
       continue;
     }
     ++stats_.open_scanned;
@@ -179,7 +188,8 @@ Status Claimer::ClaimOpenTrial(Claim* claim) {
       case TrialState::kBroken:  // never taken; `sweep status` says why
       case TrialState::kPending: {
         RemoveLeaseEntries(index, entries, d.latest_attempt);
-        const int64_t expires = d.state == TrialState::kRunning ? snap.heartbeat_ns + LeaseNs(policy_) : 0;
+        const int64_t expires =
+            d.state == TrialState::kRunning ? snap.heartbeat_ns + LeaseNs(policy_) : 0;
         if (expires > 0) held_.push_back({index, expires, 0});
         seen_running_[index] = {d.latest_attempt, now_ns, expires};
         break;
@@ -206,7 +216,8 @@ bool Claimer::OwnerJobGone(uint64_t index, uint32_t attempt) {
   std::string text;
   AttemptOwner owner;
   const std::string path = layout_.owner_path(index, attempt);
-  if (!env_->ReadFileAtMost(path, 1 << 16, &text).ok() || !ParseRecord(text, path, &owner).ok()) return false;
+  if (!env_->ReadFileAtMost(path, 1 << 16, &text).ok() || !ParseRecord(text, path, &owner).ok())
+    return false;
   const char* cluster = std::getenv("SLURM_CLUSTER_NAME");
   if (owner.slurm_job_id().empty() || owner.uid() != static_cast<uint32_t>(::getuid()) ||
       owner.slurm_cluster() != (cluster ? cluster : "") || owner.slurm_job_id() == SlurmJobId()) {
@@ -256,7 +267,8 @@ std::vector<HeldTrial> Claimer::held() const {
   std::vector<HeldTrial> h = held_;
   for (HeldTrial& t : h) t.seconds_left = static_cast<double>(t.lease_expires_ns - now_ns_) / 1e9;
   std::sort(h.begin(), h.end(), [](const HeldTrial& a, const HeldTrial& b) {
-    return a.lease_expires_ns != b.lease_expires_ns ? a.lease_expires_ns < b.lease_expires_ns : a.index < b.index;
+    return a.lease_expires_ns != b.lease_expires_ns ? a.lease_expires_ns < b.lease_expires_ns
+                                                    : a.index < b.index;
   });
   return h;
 }
@@ -286,12 +298,13 @@ Status Claimer::ClaimNext(Claim* claim) {
 
 Status Claimer::CheckOwnership(const Claim& c) {
   if (env_->Exists(layout_.attempt_dir(c.index, c.attempt + 1))) {
-    return Status::Superseded("trial " + TrialName(c.index) + " attempt " + std::to_string(c.attempt) +
-                              " was taken over by attempt " + std::to_string(c.attempt + 1) +
-                              " (this process missed its lease)");
+    return Status::Superseded("trial " + TrialName(c.index) + " attempt " +
+                              std::to_string(c.attempt) + " was taken over by attempt " +
+                              std::to_string(c.attempt + 1) + " (this process missed its lease)");
   }
   if (!env_->Exists(layout_.attempt_dir(c.index, c.attempt))) {
-    return Status::Superseded("trial " + TrialName(c.index) + " attempt " + std::to_string(c.attempt) +
+    return Status::Superseded("trial " + TrialName(c.index) + " attempt " +
+                              std::to_string(c.attempt) +
                               " no longer exists (the trial was reset)");
   }
   return Status::OK();
@@ -318,7 +331,8 @@ Status Claimer::MarkReleased(const Claim& c) {
   // Renaming the entry tells every claimer, from a directory listing alone,
   // that this trial can be taken at once. If this step is lost (a crash), the
   // trial is still found released when its directory is next read.
-  Status s = env_->Rename(layout_.lease_path(c.index, c.attempt), layout_.released_lease_path(c.index, c.attempt));
+  Status s = env_->Rename(layout_.lease_path(c.index, c.attempt),
+                          layout_.released_lease_path(c.index, c.attempt));
   return s.IsNotFound() ? Status::OK() : s;
 }
 

@@ -31,8 +31,8 @@
 
 #include <cstdint>
 #include <functional>
-#include <unordered_map>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "core/env.h"
@@ -52,9 +52,9 @@ struct Claim {
 };
 
 struct ClaimStats {
-  uint64_t open_scanned = 0;      // lease entries looked at
-  uint64_t lost_races = 0;        // publishes that another process won
-  uint64_t garbage_removed = 0;   // lease entries of finished trials removed
+  uint64_t open_scanned = 0;     // lease entries looked at
+  uint64_t lost_races = 0;       // publishes that another process won
+  uint64_t garbage_removed = 0;  // lease entries of finished trials removed
 };
 
 // An open trial that the last ClaimNext found held by a lease: running by its

@@ -27,17 +27,24 @@ int MoveOrder(const std::string& name, uint32_t* attempt) {
     case TrialEntry::kAttempt:
       *attempt = number;
       switch (kind) {
-        case AttemptEntry::kDir: return 1;
-        case AttemptEntry::kReleased: return 2;
+        case AttemptEntry::kDir:
+          return 1;
+        case AttemptEntry::kReleased:
+          return 2;
         case AttemptEntry::kFailed:
-        case AttemptEntry::kFatal: return 3;
+        case AttemptEntry::kFatal:
+          return 3;
       }
       return 3;
-    case TrialEntry::kStop: return 4;
-    case TrialEntry::kResult: return 5;
-    case TrialEntry::kUnordered: return -1;  // where the directory stands in claim order: stays
+    case TrialEntry::kStop:
+      return 4;
+    case TrialEntry::kResult:
+      return 5;
+    case TrialEntry::kUnordered:
+      return -1;  // where the directory stands in claim order: stays
     default:
-      return 0;  // work/ (a command's files), checkpoints/, metrics.csv, v1 commands' own files, retry markers
+      return 0;  // work/ (a command's files), checkpoints/, metrics.csv, v1 commands' own files,
+                 // retry markers
   }
 }
 
@@ -93,7 +100,8 @@ Status TrialControl::Stop(uint64_t index, ControlReport* r) {
   CS_RETURN_IF_ERROR(State(index, &d));
   r->before = d.state;
   r->latest_attempt = d.latest_attempt;
-  const std::string note = "stopped by `sweep stop` on " + HostName() + " at " + NowIso8601() + "\n";
+  const std::string note =
+      "stopped by `sweep stop` on " + HostName() + " at " + NowIso8601() + "\n";
   switch (d.state) {
     case TrialState::kDone:
       r->refused = true;
@@ -101,14 +109,17 @@ Status TrialControl::Stop(uint64_t index, ControlReport* r) {
       return Status::OK();
     case TrialState::kFailed:
       r->refused = true;
-      r->what = "failed: nothing to stop (`sweep retry` gives it new attempts, `sweep reset` starts it over)";
+      r->what =
+          "failed: nothing to stop (`sweep retry` gives it new attempts, `sweep reset` starts it "
+          "over)";
       return Status::OK();
     case TrialState::kStopped:
       r->what = "already stopped";
       return Status::OK();
     case TrialState::kBroken:
       r->refused = true;
-      r->what = "broken: " + d.problem + "; not stopped (nothing is written into it, and no claimer takes it)";
+      r->what = "broken: " + d.problem +
+                "; not stopped (nothing is written into it, and no claimer takes it)";
       return Status::OK();
     case TrialState::kPending: {
       // Published like a claim: a fully built directory renamed into place.
@@ -198,7 +209,8 @@ Status TrialControl::Reset(uint64_t index, bool force, ControlReport* r) {
   if (!ls.ok() && d.state == TrialState::kBroken) {
     // trials/<i> itself is not a plain directory: nothing in it is ours to move.
     r->refused = true;
-    r->what = "broken: " + d.problem + "; not reset: move " + layout_.relative(layout_.trial_dir(index)) +
+    r->what = "broken: " + d.problem + "; not reset: move " +
+              layout_.relative(layout_.trial_dir(index)) +
               " away yourself, then the point is pending again";
     return Status::OK();
   }
@@ -213,8 +225,9 @@ Status TrialControl::Reset(uint64_t index, bool force, ControlReport* r) {
   // lease entries before anything moves; an interrupted or stale trial keeps
   // them, since a claimer may be taking it over right now (its new entry must
   // survive).
-  if (d.state == TrialState::kDone || d.state == TrialState::kFailed || d.state == TrialState::kStopped ||
-      d.state == TrialState::kRunning || d.state == TrialState::kBroken) {
+  if (d.state == TrialState::kDone || d.state == TrialState::kFailed ||
+      d.state == TrialState::kStopped || d.state == TrialState::kRunning ||
+      d.state == TrialState::kBroken) {
     RemoveLeaseEntries(index, UINT32_MAX);
   }
   // A directory without attempt 1 may be a stopped pending point above the
@@ -238,16 +251,20 @@ Status TrialControl::Reset(uint64_t index, bool force, ControlReport* r) {
     items.push_back(std::move(it));
   }
   std::sort(items.begin(), items.end(), [](const Item& a, const Item& b) {
-    return a.order != b.order ? a.order < b.order : a.attempt != b.attempt ? a.attempt < b.attempt : a.name < b.name;
+    return a.order != b.order       ? a.order < b.order
+           : a.attempt != b.attempt ? a.attempt < b.attempt
+                                    : a.name < b.name;
   });
   size_t moved = 0;
   for (const Item& it : items) {
     if (it.order < 0) continue;
-    Status s = env_->Rename(layout_.trial_entry_path(index, it.name), SweepLayout::archive_entry_path(archive, it.name));
+    Status s = env_->Rename(layout_.trial_entry_path(index, it.name),
+                            SweepLayout::archive_entry_path(archive, it.name));
     if (s.IsNotFound()) continue;  // a concurrent reset moved it
     if (!s.ok()) {
-      return Status::IOError("reset of trial " + TrialName(index) + " stopped after moving " + std::to_string(moved) +
-                             " entries to " + archive + " (run it again to finish): " + s.ToString());
+      return Status::IOError("reset of trial " + TrialName(index) + " stopped after moving " +
+                             std::to_string(moved) + " entries to " + archive +
+                             " (run it again to finish): " + s.ToString());
     }
     ++moved;
   }
@@ -258,8 +275,8 @@ Status TrialControl::Reset(uint64_t index, bool force, ControlReport* r) {
             (d.latest_attempt > 0 ? ", " + std::to_string(d.latest_attempt) + " attempt" +
                                         (d.latest_attempt == 1 ? "" : "s")
                                   : std::string()) +
-            "); " + std::to_string(moved) + " entr" + (moved == 1 ? "y" : "ies") + " moved to " + archive +
-            "; the next claim runs attempt 1";
+            "); " + std::to_string(moved) + " entr" + (moved == 1 ? "y" : "ies") + " moved to " +
+            archive + "; the next claim runs attempt 1";
   return Status::OK();
 }
 
@@ -287,18 +304,30 @@ Status TrialControl::Retry(uint64_t index, ControlReport* r) {
     case TrialState::kInterrupted: {
       // Already claimable; make sure an entry leads claimers to it (a retry
       // that died between its marker and its entry is finished here).
-      CS_RETURN_IF_ERROR(CreateMarker(env_, layout_.released_lease_path(index, std::max<uint32_t>(k, 1)), &r->changed));
-      r->what = "not failed (interrupted: the next claim runs attempt " + std::to_string(d.latest_attempt + 1) + ")";
+      CS_RETURN_IF_ERROR(CreateMarker(
+          env_, layout_.released_lease_path(index, std::max<uint32_t>(k, 1)), &r->changed));
+      r->what = "not failed (interrupted: the next claim runs attempt " +
+                std::to_string(d.latest_attempt + 1) + ")";
       return Status::OK();
     }
-    case TrialState::kStale: r->what = "stale: the next claim takes it over anyway"; return Status::OK();
-    case TrialState::kPending: r->what = "pending: nothing to retry"; break;
-    case TrialState::kRunning: r->what = "running: nothing to retry"; break;
-    case TrialState::kDone: r->what = "done: nothing to retry (`sweep reset` runs it again)"; break;
+    case TrialState::kStale:
+      r->what = "stale: the next claim takes it over anyway";
+      return Status::OK();
+    case TrialState::kPending:
+      r->what = "pending: nothing to retry";
+      break;
+    case TrialState::kRunning:
+      r->what = "running: nothing to retry";
+      break;
+    case TrialState::kDone:
+      r->what = "done: nothing to retry (`sweep reset` runs it again)";
+      break;
     case TrialState::kStopped:
       r->what = "stopped: not retried (`sweep resume` continues it, `sweep reset` runs it again)";
       break;
-    case TrialState::kBroken: r->what = "broken: " + d.problem + "; not retried"; break;
+    case TrialState::kBroken:
+      r->what = "broken: " + d.problem + "; not retried";
+      break;
   }
   r->refused = true;
   return Status::OK();
@@ -314,9 +343,14 @@ Status TrialControl::Resume(uint64_t index, ControlReport* r) {
   if (d.state != TrialState::kStopped) {
     r->refused = true;
     switch (d.state) {
-      case TrialState::kDone: r->what = "done: not stopped, nothing to resume (`sweep reset` runs it again)"; break;
-      case TrialState::kFailed: r->what = "failed: not stopped, nothing to resume (`sweep retry` gives it new attempts)"; break;
-      default: r->what = std::string(TrialStateName(d.state)) + ": not stopped, nothing to resume";
+      case TrialState::kDone:
+        r->what = "done: not stopped, nothing to resume (`sweep reset` runs it again)";
+        break;
+      case TrialState::kFailed:
+        r->what = "failed: not stopped, nothing to resume (`sweep retry` gives it new attempts)";
+        break;
+      default:
+        r->what = std::string(TrialStateName(d.state)) + ": not stopped, nothing to resume";
     }
     return Status::OK();
   }
@@ -340,7 +374,8 @@ Status TrialControl::Resume(uint64_t index, ControlReport* r) {
   if (u.state != TrialState::kFailed) {
     const bool open = u.state == TrialState::kRunning || u.state == TrialState::kStale;
     const uint32_t a = std::max<uint32_t>(k, 1);
-    const std::string entry = open ? layout_.lease_path(index, a) : layout_.released_lease_path(index, a);
+    const std::string entry =
+        open ? layout_.lease_path(index, a) : layout_.released_lease_path(index, a);
     CS_RETURN_IF_ERROR(CreateMarker(env_, entry));
   }
   Status s = env_->RemoveFile(layout_.stop_path(index));
@@ -352,7 +387,8 @@ Status TrialControl::Resume(uint64_t index, ControlReport* r) {
                 " had not stopped yet: it goes on, or the next claim continues it)";
       break;
     case TrialState::kStale:
-      r->what = "resumed (stale: the next claim takes it over as attempt " + std::to_string(d.latest_attempt + 1) + ")";
+      r->what = "resumed (stale: the next claim takes it over as attempt " +
+                std::to_string(d.latest_attempt + 1) + ")";
       break;
     case TrialState::kFailed:
       r->what = "resumed, but it is failed (" + std::to_string(u.failures) +

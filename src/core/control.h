@@ -40,10 +40,10 @@ namespace claimsweep {
 struct ControlReport {
   TrialState before = TrialState::kPending;  // the state it was found in
   uint32_t latest_attempt = 0;
-  bool changed = false;   // something was written (or moved)
-  bool refused = false;   // not done, and the user should know (exit status 1)
-  std::string archive;    // reset: the folder the old files went to
-  std::string what;       // one line for the user, without the index
+  bool changed = false;  // something was written (or moved)
+  bool refused = false;  // not done, and the user should know (exit status 1)
+  std::string archive;   // reset: the folder the old files went to
+  std::string what;      // one line for the user, without the index
 };
 
 class TrialControl {

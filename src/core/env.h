@@ -33,9 +33,9 @@ namespace claimsweep {
 struct FileInfo {
   bool is_dir = false;
   bool is_symlink = false;
-  int64_t mtime_ns = 0;   // modification time, as the filesystem reports it
+  int64_t mtime_ns = 0;  // modification time, as the filesystem reports it
   uint64_t size = 0;
-  uint32_t mode = 0;      // permission bits and type, as st_mode
+  uint32_t mode = 0;  // permission bits and type, as st_mode
   uint32_t uid = 0;
 };
 
@@ -62,7 +62,8 @@ class Env {
   // Creates `path` with `data` (fsync'ed if `sync`); AlreadyExists if it
   // exists. The contents are written after the create, so a crash can leave
   // the file short: callers that need whole contents publish with LinkExclusive.
-  virtual Status CreateExclusive(const std::string& path, const std::string& data, bool sync = false) = 0;
+  virtual Status CreateExclusive(const std::string& path, const std::string& data,
+                                 bool sync = false) = 0;
   // link(src, dst): AlreadyExists if dst exists. Verifies the link count of src
   // afterwards, so a retransmitted NFS LINK that reports EEXIST after success
   // is still seen as success.
@@ -81,9 +82,10 @@ class Env {
   // The whole file as read-only memory that stays valid while `*owner` lives.
   // For large files read once (checkpoints): PosixEnv maps the page cache
   // instead of copying. The default reads it with ReadFile.
-  virtual Status ReadFileShared(const std::string& path, std::string_view* data, std::shared_ptr<const void>* owner);
-  virtual Status CreateDir(const std::string& path) = 0;       // OK if it exists
-  virtual Status CreateDirs(const std::string& path) = 0;      // mkdir -p
+  virtual Status ReadFileShared(const std::string& path, std::string_view* data,
+                                std::shared_ptr<const void>* owner);
+  virtual Status CreateDir(const std::string& path) = 0;   // OK if it exists
+  virtual Status CreateDirs(const std::string& path) = 0;  // mkdir -p
   // Names in `dir`, without "." and "..", unsorted.
   virtual Status ListDir(const std::string& dir, std::vector<std::string>* names) = 0;
   // The same with each entry's type, from the listing itself where the
@@ -131,6 +133,7 @@ class Env {
 struct SweepEnvOptions {
   bool use_openat2 = true;  // false: always the per-component walk (tests)
 };
-std::unique_ptr<Env> NewSweepEnv(const std::string& sweep_root, SweepEnvOptions options = SweepEnvOptions());
+std::unique_ptr<Env> NewSweepEnv(const std::string& sweep_root,
+                                 SweepEnvOptions options = SweepEnvOptions());
 
 }  // namespace claimsweep

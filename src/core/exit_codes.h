@@ -4,9 +4,10 @@
 
 namespace claimsweep {
 
-inline constexpr int kExitOk = 0;           // done, or nothing left to do
-inline constexpr int kExitFailed = 1;       // a trial failed; a refusal; an I/O error
-inline constexpr int kExitUsage = 2;        // usage, spec or configuration error: nothing was done
-inline constexpr int kExitInterrupted = 75; // EX_TEMPFAIL: interrupted and resumable, resubmit the job
+inline constexpr int kExitOk = 0;      // done, or nothing left to do
+inline constexpr int kExitFailed = 1;  // a trial failed; a refusal; an I/O error
+inline constexpr int kExitUsage = 2;   // usage, spec or configuration error: nothing was done
+inline constexpr int kExitInterrupted =
+    75;  // EX_TEMPFAIL: interrupted and resumable, resubmit the job
 
 }  // namespace claimsweep

@@ -8,7 +8,8 @@ namespace {
 bool IsSweep(Env* env, const std::string& dir) {
   SweepLayout l(dir);
   FileInfo info;
-  return env->Stat(l.spec_path(), &info).ok() && env->Stat(l.trials_dir(), &info).ok() && info.is_dir;
+  return env->Stat(l.spec_path(), &info).ok() && env->Stat(l.trials_dir(), &info).ok() &&
+         info.is_dir;
 }
 
 }  // namespace
@@ -32,8 +33,9 @@ Result<std::string> FindSweepDir(Env* env, const char* sweep_dir_env, const std:
     auto slash = d.find_last_of('/');
     d = slash == 0 ? "/" : d.substr(0, slash);
   }
-  return Status::NotFound("no sweep found: SWEEP_DIR is not set and neither " + cwd +
-                          " nor any parent holds a sweep; set SWEEP_DIR or cd into the sweep directory");
+  return Status::NotFound(
+      "no sweep found: SWEEP_DIR is not set and neither " + cwd +
+      " nor any parent holds a sweep; set SWEEP_DIR or cd into the sweep directory");
 }
 
 }  // namespace claimsweep

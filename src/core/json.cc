@@ -37,10 +37,12 @@ class GeneratedTypes final : public pb::util::TypeResolver {
 
  private:
   GeneratedTypes()
-      : pool_(pb::util::NewTypeResolverForDescriptorPool("type.googleapis.com", pb::DescriptorPool::generated_pool())) {}
+      : pool_(pb::util::NewTypeResolverForDescriptorPool("type.googleapis.com",
+                                                         pb::DescriptorPool::generated_pool())) {}
   template <typename T>
   pb::util::Status Resolve(std::map<std::string, T>* cache,
-                           pb::util::Status (pb::util::TypeResolver::*resolve)(const std::string&, T*),
+                           pb::util::Status (pb::util::TypeResolver::*resolve)(const std::string&,
+                                                                               T*),
                            const std::string& url, T* out) {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = cache->find(url);
@@ -72,7 +74,8 @@ void Print(const pb::Message& m, bool pretty, std::string* out) {
     m.SerializeWithCachedSizes(&coded);
   }
   const bool ordered = m.GetDescriptor() == OrderedStruct::descriptor();
-  const std::string& type = ordered ? pb::Struct::descriptor()->full_name() : m.GetDescriptor()->full_name();
+  const std::string& type =
+      ordered ? pb::Struct::descriptor()->full_name() : m.GetDescriptor()->full_name();
   pb::util::JsonPrintOptions opt;
   opt.preserve_proto_field_names = true;
   // A Struct has no field at a default value to show: the printer's pass that
@@ -83,7 +86,8 @@ void Print(const pb::Message& m, bool pretty, std::string* out) {
   // its capacity at every call (slow when *out is a 1 MiB buffer).
   std::string json;
   // Fails only for a type the generated pool lacks: none of ours.
-  (void)pb::util::BinaryToJsonString(GeneratedTypes::Get(), kTypeUrlPrefix + type, wire, &json, opt);
+  (void)pb::util::BinaryToJsonString(GeneratedTypes::Get(), kTypeUrlPrefix + type, wire, &json,
+                                     opt);
   out->append(json);
 }
 
@@ -167,20 +171,25 @@ void AddNumber(OrderedStruct* o, const std::string& key, double value) {
   }
 }
 
-void AddNull(OrderedStruct* o, const std::string& key) { Add(o, key)->set_null_value(pb::NULL_VALUE); }
+void AddNull(OrderedStruct* o, const std::string& key) {
+  Add(o, key)->set_null_value(pb::NULL_VALUE);
+}
 
 Status ParseJson(const std::string& text, const std::string& path, pb::Message* m) {
   pb::util::JsonParseOptions opt;
   opt.ignore_unknown_fields = true;  // newer writers may add fields
   auto s = pb::util::JsonStringToMessage(text, m, opt);
-  if (!s.ok()) return Status::Corruption(path + ": not a valid " + m->GetTypeName() + " record: " + std::string(s.message()));
+  if (!s.ok())
+    return Status::Corruption(path + ": not a valid " + m->GetTypeName() +
+                              " record: " + std::string(s.message()));
   return Status::OK();
 }
 
 Status CheckRecordVersion(uint32_t format_version, const std::string& path, uint32_t known) {
   if (format_version <= known) return Status::OK();
   return Status::Unsupported(path + " has format_version " + std::to_string(format_version) +
-                             "; this claimsweep reads up to " + std::to_string(known) + ": use a newer claimsweep");
+                             "; this claimsweep reads up to " + std::to_string(known) +
+                             ": use a newer claimsweep");
 }
 
 Status ParseRecord(const std::string& text, const std::string& path, pb::Message* m) {

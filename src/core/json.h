@@ -51,7 +51,8 @@ inline constexpr uint32_t kJsonRecordVersion = 1;
 // Unsupported when a record read from `path` has a format_version newer than
 // `known`: "PATH has format_version 7; this claimsweep reads up to 1: use a
 // newer claimsweep". Such a record is refused, never read as an older one.
-Status CheckRecordVersion(uint32_t format_version, const std::string& path, uint32_t known = kJsonRecordVersion);
+Status CheckRecordVersion(uint32_t format_version, const std::string& path,
+                          uint32_t known = kJsonRecordVersion);
 
 // ParseJson, then CheckRecordVersion of the message's format_version field.
 // The parser for every record of records.proto.

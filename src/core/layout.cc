@@ -32,7 +32,8 @@ std::string SweepLayout::attempt_dir(uint64_t index, uint32_t attempt) const {
 }
 
 std::string SweepLayout::archive_dir(uint64_t index, const std::string& stamp, int n) const {
-  return root_ + "/archive/" + TrialName(index) + "-" + stamp + (n >= 2 ? "-" + std::to_string(n) : "");
+  return root_ + "/archive/" + TrialName(index) + "-" + stamp +
+         (n >= 2 ? "-" + std::to_string(n) : "");
 }
 
 std::string SweepLayout::lease_path(uint64_t index, uint32_t attempt) const {
@@ -49,7 +50,8 @@ std::string SweepLayout::staged_attempt_dir(const std::string& staged_trial, uin
 
 std::string SweepLayout::relative(const std::string& path) const {
   const std::string prefix = root_ == "/" ? root_ : root_ + "/";
-  if (path.size() > prefix.size() && path.compare(0, prefix.size(), prefix) == 0) return path.substr(prefix.size());
+  if (path.size() > prefix.size() && path.compare(0, prefix.size(), prefix) == 0)
+    return path.substr(prefix.size());
   return path;
 }
 
@@ -73,7 +75,8 @@ bool ParseAttemptEntry(const std::string& name, uint32_t* attempt, AttemptEntry*
   static const std::string kPrefix = "attempt-";
   if (name.compare(0, kPrefix.size(), kPrefix) != 0) return false;
   size_t digits_end = kPrefix.size();
-  while (digits_end < name.size() && name[digits_end] >= '0' && name[digits_end] <= '9') ++digits_end;
+  while (digits_end < name.size() && name[digits_end] >= '0' && name[digits_end] <= '9')
+    ++digits_end;
   uint64_t v = 0;
   if (!ParseDigits(name, kPrefix.size(), digits_end - kPrefix.size(), &v) || v == 0 || v > 999999) {
     return false;
@@ -104,7 +107,8 @@ std::string LeaseName(uint64_t index, uint32_t attempt, bool released) {
 bool ParseLeaseName(const std::string& name, uint64_t* index, uint32_t* attempt, bool* released) {
   static const std::string kReleased = ".released";
   size_t end = name.size();
-  const bool rel = end > kReleased.size() && name.compare(end - kReleased.size(), kReleased.size(), kReleased) == 0;
+  const bool rel = end > kReleased.size() &&
+                   name.compare(end - kReleased.size(), kReleased.size(), kReleased) == 0;
   if (rel) end -= kReleased.size();
   size_t dot = name.find('.');
   if (dot == std::string::npos || dot < 6 || dot >= end) return false;

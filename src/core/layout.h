@@ -70,7 +70,9 @@ class SweepLayout {
   std::string tmp_path(const std::string& token, const std::string& suffix) const {
     return tmp_dir() + "/" + token + suffix;
   }
-  std::string clock_probe_path(const std::string& token) const { return tmp_dir() + "/clock." + token; }
+  std::string clock_probe_path(const std::string& token) const {
+    return tmp_dir() + "/clock." + token;
+  }
   // leases/NAME, for a name read from a listing of leases/.
   std::string lease_entry_path(const std::string& name) const { return leases_dir() + "/" + name; }
 
@@ -90,9 +92,13 @@ class SweepLayout {
   std::string result_path(uint64_t index) const { return trial_entry_path(index, kResultFileName); }
   std::string stop_path(uint64_t index) const { return trial_entry_path(index, kStopFileName); }
   // trials/<index>/NAME, for a name read from a listing of the trial directory.
-  std::string trial_entry_path(uint64_t index, const std::string& name) const { return trial_dir(index) + "/" + name; }
+  std::string trial_entry_path(uint64_t index, const std::string& name) const {
+    return trial_dir(index) + "/" + name;
+  }
   // A train task's checkpoints (checkpoint_file.h names the files inside).
-  std::string checkpoints_dir(uint64_t index) const { return trial_entry_path(index, kCheckpointsDirName); }
+  std::string checkpoints_dir(uint64_t index) const {
+    return trial_entry_path(index, kCheckpointsDirName);
+  }
   // checkpoints/NAME, for a checkpoint file name (checkpoint_file.h).
   static std::string checkpoint_path(const std::string& checkpoints_dir, const std::string& name) {
     return checkpoints_dir + "/" + name;
@@ -100,10 +106,14 @@ class SweepLayout {
   // Marks a trial directory that was not published in claim order (a pending
   // point stopped, then resumed): the frontier search never counts it as
   // claimed, so it cannot hide unclaimed points below it.
-  std::string unordered_path(uint64_t index) const { return trial_entry_path(index, kUnorderedFileName); }
+  std::string unordered_path(uint64_t index) const {
+    return trial_entry_path(index, kUnorderedFileName);
+  }
   std::string attempt_dir(uint64_t index, uint32_t attempt) const;
   // The heartbeat is owner.json's mtime: one file fewer per claim.
-  std::string heartbeat_path(uint64_t index, uint32_t attempt) const { return owner_path(index, attempt); }
+  std::string heartbeat_path(uint64_t index, uint32_t attempt) const {
+    return owner_path(index, attempt);
+  }
   std::string owner_path(uint64_t index, uint32_t attempt) const {
     return attempt_dir(index, attempt) + "/" + kOwnerFileName;
   }
@@ -117,7 +127,9 @@ class SweepLayout {
     return attempt_dir(index, attempt) + ".failed.json";
   }
   // Created before failed.json when the failure is not retryable.
-  std::string fatal_path(uint64_t index, uint32_t attempt) const { return attempt_dir(index, attempt) + ".fatal"; }
+  std::string fatal_path(uint64_t index, uint32_t attempt) const {
+    return attempt_dir(index, attempt) + ".fatal";
+  }
   std::string lease_path(uint64_t index, uint32_t attempt) const;
   // The lease entry once its owner released the trial: claimable at once.
   std::string released_lease_path(uint64_t index, uint32_t attempt) const;
@@ -129,7 +141,9 @@ class SweepLayout {
   static std::string staged_owner_path(const std::string& staged_attempt) {
     return staged_attempt + "/" + kOwnerFileName;
   }
-  static std::string staged_stop_path(const std::string& staged_trial) { return staged_trial + "/" + kStopFileName; }
+  static std::string staged_stop_path(const std::string& staged_trial) {
+    return staged_trial + "/" + kStopFileName;
+  }
 
   // `path` relative to the sweep directory ("trials/000003/result.json") when
   // it lies below it, else `path` itself: how messages name entries.
@@ -151,7 +165,8 @@ bool ParseAttemptEntry(const std::string& name, uint32_t* attempt, AttemptEntry*
 
 // "000123.0002", or "000123.0002.released" once its owner released it.
 std::string LeaseName(uint64_t index, uint32_t attempt, bool released = false);
-bool ParseLeaseName(const std::string& name, uint64_t* index, uint32_t* attempt, bool* released = nullptr);
+bool ParseLeaseName(const std::string& name, uint64_t* index, uint32_t* attempt,
+                    bool* released = nullptr);
 
 // "retry-0002": written by `sweep retry` when attempt 2 was the latest.
 std::string RetryMarkerName(uint32_t after_attempt);
@@ -161,7 +176,15 @@ bool ParseRetryMarker(const std::string& name, uint32_t* after_attempt);
 // *number and *attempt_kind are set; for kRetryMarker, *number (its k).
 // kOther: not claimsweep's (a version 1 command's own files).
 enum class TrialEntry {
-  kOther, kResult, kStop, kUnordered, kRetryMarker, kAttempt, kWork, kCheckpoints, kMetricsCsv
+  kOther,
+  kResult,
+  kStop,
+  kUnordered,
+  kRetryMarker,
+  kAttempt,
+  kWork,
+  kCheckpoints,
+  kMetricsCsv
 };
 TrialEntry ParseTrialEntry(const std::string& name, uint32_t* number, AttemptEntry* attempt_kind);
 

@@ -57,8 +57,9 @@ Status ReadLastMetricsRow(Env* env, const std::string& path, google::protobuf::S
   std::vector<std::string> header = SplitCsvLine(lines.front());
   std::vector<std::string> last = SplitCsvLine(lines.back());
   if (last.size() != header.size()) {
-    return Status::Corruption(path + ":" + std::to_string(lines.size()) + ": row has " + std::to_string(last.size()) +
-                              " fields, header has " + std::to_string(header.size()));
+    return Status::Corruption(path + ":" + std::to_string(lines.size()) + ": row has " +
+                              std::to_string(last.size()) + " fields, header has " +
+                              std::to_string(header.size()));
   }
   auto* fields = row->mutable_fields();
   for (size_t i = 0; i < header.size(); ++i) {
@@ -76,8 +77,8 @@ Status ReadLastMetricsRow(Env* env, const std::string& path, google::protobuf::S
   return Status::OK();
 }
 
-Status ParseMetricsCsv(const std::string& text, const std::string& path, std::vector<std::string>* columns,
-                       std::vector<std::vector<double>>* rows) {
+Status ParseMetricsCsv(const std::string& text, const std::string& path,
+                       std::vector<std::string>* columns, std::vector<std::vector<double>>* rows) {
   columns->clear();
   rows->clear();
   std::istringstream in(text);
@@ -91,8 +92,9 @@ Status ParseMetricsCsv(const std::string& text, const std::string& path, std::ve
       continue;
     }
     if (f.size() != columns->size()) {
-      return Status::Corruption(path + ":" + std::to_string(line_no) + ": row has " + std::to_string(f.size()) +
-                                " fields, header has " + std::to_string(columns->size()));
+      return Status::Corruption(path + ":" + std::to_string(line_no) + ": row has " +
+                                std::to_string(f.size()) + " fields, header has " +
+                                std::to_string(columns->size()));
     }
     std::vector<double> row;
     for (const auto& cell : f) {

@@ -19,7 +19,7 @@ Status ReadLastMetricsRow(Env* env, const std::string& path, google::protobuf::S
 // and one row per line. Cells that are not numbers become NaN; a row with the
 // wrong number of fields (a half-written last line) is Corruption naming
 // path:line, with the rows before it kept.
-Status ParseMetricsCsv(const std::string& text, const std::string& path, std::vector<std::string>* columns,
-                       std::vector<std::vector<double>>* rows);
+Status ParseMetricsCsv(const std::string& text, const std::string& path,
+                       std::vector<std::string>* columns, std::vector<std::vector<double>>* rows);
 
 }  // namespace claimsweep

@@ -29,7 +29,8 @@ Status ExpandGridParam(const GridParam& p, std::vector<std::string>* out) {
     return Status::InvalidArgument("range start, stop and step must be finite numbers");
   }
   if (!(r.step() > 0)) return Status::InvalidArgument("range step must be > 0");
-  if (!(r.stop() > r.start())) return Status::InvalidArgument("range stop must be > start (stop is exclusive)");
+  if (!(r.stop() > r.start()))
+    return Status::InvalidArgument("range stop must be > start (stop is exclusive)");
   double n = std::ceil((r.stop() - r.start()) / r.step() - 1e-9);
   if (n > 1e7) return Status::InvalidArgument("range has more than 10,000,000 values");
   for (long k = 0; k < static_cast<long>(n); ++k) {
@@ -47,8 +48,10 @@ Result<PointSpace> PointSpace::Create(const SweepSpec& spec) {
   for (const GridParam& p : spec.grid().param()) {
     std::vector<std::string> vals;
     Status s = ExpandGridParam(p, &vals);
-    if (!s.ok()) return Status::InvalidArgument("grid parameter '" + p.name() + "': " + s.message());
-    if (vals.empty()) return Status::InvalidArgument("grid parameter '" + p.name() + "' has no values");
+    if (!s.ok())
+      return Status::InvalidArgument("grid parameter '" + p.name() + "': " + s.message());
+    if (vals.empty())
+      return Status::InvalidArgument("grid parameter '" + p.name() + "' has no values");
     total *= static_cast<long double>(vals.size());
     ps.grid_values_.push_back(std::move(vals));
     ps.names_.push_back(p.name());
@@ -103,13 +106,16 @@ Point PointSpace::At(uint64_t index) const {
         if (span < (uint64_t{1} << 53)) {
           // u has 53 bits: enough for every value of such a range (and these
           // draws are pinned by tests: sweeps frozen earlier keep their points).
-          const long double scaled = static_cast<long double>(u) * (static_cast<long double>(span) + 1);
+          const long double scaled =
+              static_cast<long double>(u) * (static_cast<long double>(span) + 1);
           k = scaled >= static_cast<long double>(span) ? span : static_cast<uint64_t>(scaled);
         } else {
           // Wider: all 64 bits of the same draw, so every value can come up
           // (through u only multiples of 2^11 and more could).
           const uint64_t values = span + 1;  // 0: the whole 2^64 range
-          k = values == 0 ? raw : static_cast<uint64_t>((static_cast<unsigned __int128>(raw) * values) >> 64);
+          k = values == 0
+                  ? raw
+                  : static_cast<uint64_t>((static_cast<unsigned __int128>(raw) * values) >> 64);
         }
         v = std::to_string(static_cast<int64_t>(static_cast<uint64_t>(lo) + k));
         break;

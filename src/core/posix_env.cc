@@ -89,7 +89,8 @@ Status ReadFdTail(int fd, const std::string& path, uint64_t max_bytes, std::stri
   return Status::OK();
 }
 
-Status MapOrReadFd(int fd, const std::string& path, std::string_view* data, std::shared_ptr<const void>* owner) {
+Status MapOrReadFd(int fd, const std::string& path, std::string_view* data,
+                   std::shared_ptr<const void>* owner) {
   struct stat st;
   if (::fstat(fd, &st) != 0 || st.st_size < (1 << 20)) {  // small: a copy is cheaper than a mapping
     auto s = std::make_shared<std::string>();
@@ -104,7 +105,8 @@ Status MapOrReadFd(int fd, const std::string& path, std::string_view* data, std:
   void* p = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
   if (p == MAP_FAILED) return Status::FromErrno("mmap", path, errno);
   *data = std::string_view(static_cast<const char*>(p), size);
-  *owner = std::shared_ptr<const void>(p, [size](const void* q) { ::munmap(const_cast<void*>(q), size); });
+  *owner = std::shared_ptr<const void>(
+      p, [size](const void* q) { ::munmap(const_cast<void*>(q), size); });
   return Status::OK();
 }
 
@@ -124,13 +126,20 @@ std::string TempNameFor(const std::string& path) {
 
 const char* FileTypeName(uint32_t mode) {
   switch (mode & S_IFMT) {
-    case S_IFREG: return "a regular file";
-    case S_IFDIR: return "a directory";
-    case S_IFLNK: return "a symlink";
-    case S_IFIFO: return "a FIFO";
-    case S_IFSOCK: return "a socket";
-    case S_IFCHR: return "a character device";
-    case S_IFBLK: return "a block device";
+    case S_IFREG:
+      return "a regular file";
+    case S_IFDIR:
+      return "a directory";
+    case S_IFLNK:
+      return "a symlink";
+    case S_IFIFO:
+      return "a FIFO";
+    case S_IFSOCK:
+      return "a socket";
+    case S_IFCHR:
+      return "a character device";
+    case S_IFBLK:
+      return "a block device";
   }
   return "of unknown type";
 }
@@ -195,7 +204,8 @@ class PosixEnv : public Env {
     return ReadWith(path, [&](int fd) { return ReadFdTail(fd, path, max_bytes, data); });
   }
 
-  Status ReadFileShared(const std::string& path, std::string_view* data, std::shared_ptr<const void>* owner) override {
+  Status ReadFileShared(const std::string& path, std::string_view* data,
+                        std::shared_ptr<const void>* owner) override {
     return ReadWith(path, [&](int fd) { return MapOrReadFd(fd, path, data, owner); });
   }
 
@@ -239,7 +249,8 @@ class PosixEnv : public Env {
       if (n[0] == '.' && (n[1] == 0 || (n[1] == '.' && n[2] == 0))) continue;
       uint32_t type = e->d_type == DT_UNKNOWN ? 0 : DTTOIF(e->d_type);
       struct stat st;
-      if (type == 0 && ::fstatat(::dirfd(d), n, &st, AT_SYMLINK_NOFOLLOW) == 0) type = st.st_mode & S_IFMT;
+      if (type == 0 && ::fstatat(::dirfd(d), n, &st, AT_SYMLINK_NOFOLLOW) == 0)
+        type = st.st_mode & S_IFMT;
       entries->push_back({n, type});
     }
     ::closedir(d);
@@ -298,7 +309,8 @@ class PosixEnv : public Env {
 
 }  // namespace
 
-Status Env::ReadFileShared(const std::string& path, std::string_view* data, std::shared_ptr<const void>* owner) {
+Status Env::ReadFileShared(const std::string& path, std::string_view* data,
+                           std::shared_ptr<const void>* owner) {
   auto s = std::make_shared<std::string>();
   CS_RETURN_IF_ERROR(ReadFile(path, s.get()));
   *data = *s;
@@ -312,7 +324,8 @@ Status Env::OpenDirectory(const std::string& path, int* fd) {
 }
 
 Status Env::OpenAppend(const std::string& path, int* fd) {
-  *fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0666);
+  *fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC,
+               0666);
   if (*fd < 0) return Status::FromErrno("open", path, errno);
   struct stat st;
   if (::fstat(*fd, &st) == 0 && S_ISREG(st.st_mode)) return Status::OK();
@@ -326,8 +339,8 @@ Status Env::ReadFileAtMost(const std::string& path, uint64_t max_bytes, std::str
   if (data->size() <= max_bytes) return Status::OK();
   const size_t n = data->size();
   data->clear();
-  return Status::Corruption(path + " is " + std::to_string(n) + " bytes, more than the " + std::to_string(max_bytes) +
-                            " such a file may hold; not read");
+  return Status::Corruption(path + " is " + std::to_string(n) + " bytes, more than the " +
+                            std::to_string(max_bytes) + " such a file may hold; not read");
 }
 
 Status Env::ReadFileTail(const std::string& path, uint64_t max_bytes, std::string* data) {

@@ -21,7 +21,8 @@ Status ReadFd(int fd, const std::string& path, uint64_t max_bytes, std::string* 
 // The last `max_bytes` of a regular file.
 Status ReadFdTail(int fd, const std::string& path, uint64_t max_bytes, std::string* data);
 // Large files are mapped (page cache, no copy), small ones read.
-Status MapOrReadFd(int fd, const std::string& path, std::string_view* data, std::shared_ptr<const void>* owner);
+Status MapOrReadFd(int fd, const std::string& path, std::string_view* data,
+                   std::shared_ptr<const void>* owner);
 void FillFileInfo(const struct stat& st, FileInfo* info);
 // A name unique to this process for a temp file beside `path`.
 std::string TempNameFor(const std::string& path);

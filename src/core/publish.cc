@@ -4,15 +4,18 @@ namespace claimsweep {
 
 Status PublishDir(Env* env, const std::string& staged, const std::string& target) {
   Status s = env->Rename(staged, target);
-  if (s.IsAlreadyExists() && !env->Exists(staged)) return Status::OK();  // a retransmitted RENAME: ours
+  if (s.IsAlreadyExists() && !env->Exists(staged))
+    return Status::OK();  // a retransmitted RENAME: ours
   return s;
 }
 
-Status PublishFile(Env* env, const std::string& staged, const std::string& target, const std::string& data) {
+Status PublishFile(Env* env, const std::string& staged, const std::string& target,
+                   const std::string& data) {
   Status s = env->LinkExclusive(staged, target);
   if (!s.IsAlreadyExists()) return s;
   std::string there;
-  if (env->ReadFileAtMost(target, data.size() + 1, &there).ok() && there == data) return Status::OK();
+  if (env->ReadFileAtMost(target, data.size() + 1, &there).ok() && there == data)
+    return Status::OK();
   return s;
 }
 
@@ -29,11 +32,14 @@ Status ListLeaseEntries(Env* env, const SweepLayout& layout, std::vector<LeaseEn
   return Status::OK();
 }
 
-uint64_t RemoveLeaseEntries(Env* env, const SweepLayout& layout, const std::vector<LeaseEntry>& entries,
-                            uint64_t index, uint64_t below) {
+uint64_t RemoveLeaseEntries(Env* env, const SweepLayout& layout,
+                            const std::vector<LeaseEntry>& entries, uint64_t index,
+                            uint64_t below) {
   uint64_t removed = 0;
   for (const LeaseEntry& e : entries) {
-    if (e.index == index && e.attempt < below && env->RemoveFile(layout.lease_entry_path(e.name)).ok()) ++removed;
+    if (e.index == index && e.attempt < below &&
+        env->RemoveFile(layout.lease_entry_path(e.name)).ok())
+      ++removed;
   }
   return removed;
 }

@@ -42,7 +42,8 @@ Status PublishDir(Env* env, const std::string& staged, const std::string& target
 // Links the whole, fsync'ed file `staged` (holding `data`) to `target`:
 // first writer wins. AlreadyExists when another writer's file is there.
 // Leaves `staged` in place (the caller removes it).
-Status PublishFile(Env* env, const std::string& staged, const std::string& target, const std::string& data);
+Status PublishFile(Env* env, const std::string& staged, const std::string& target,
+                   const std::string& data);
 
 // One entry of a listing of leases/.
 struct LeaseEntry {
@@ -56,7 +57,7 @@ Status ListLeaseEntries(Env* env, const SweepLayout& layout, std::vector<LeaseEn
 // Removes the entries of `entries` that belong to trial `index` and have an
 // attempt number below `below`; returns how many it removed (one already gone
 // is not counted, and is no error: a concurrent claimer or control removed it).
-uint64_t RemoveLeaseEntries(Env* env, const SweepLayout& layout, const std::vector<LeaseEntry>& entries,
-                            uint64_t index, uint64_t below);
+uint64_t RemoveLeaseEntries(Env* env, const SweepLayout& layout,
+                            const std::vector<LeaseEntry>& entries, uint64_t index, uint64_t below);
 
 }  // namespace claimsweep

@@ -55,8 +55,8 @@ void AddProblem(TrialRecord* t, const std::string& what) {
 // value that differs from the frozen spec's point (already in t->params) is
 // taken from the record and named in `problem`. Records without params
 // (none are written so) leave the spec's point.
-void TakeRecordParams(const TrialResult& r, const std::string& path, const std::vector<std::string>& names,
-                      TrialRecord* t) {
+void TakeRecordParams(const TrialResult& r, const std::string& path,
+                      const std::vector<std::string>& names, TrialRecord* t) {
   if (r.params().empty()) return;
   std::string diff;
   for (size_t k = 0; k < names.size() && k < t->params.size(); ++k) {
@@ -70,12 +70,13 @@ void TakeRecordParams(const TrialResult& r, const std::string& path, const std::
     diff += names[k] + " " + it->second + " (spec " + t->params[k] + ")";
     t->params[k] = it->second;
   }
-  if (!diff.empty()) AddProblem(t, path + ": parameters differ from the frozen spec's point: " + diff);
+  if (!diff.empty())
+    AddProblem(t, path + ": parameters differ from the frozen spec's point: " + diff);
 }
 
 // What a record says about the trial. `done`: it is the trial's result.json.
-void TakeRecord(const TrialResult& r, const std::string& path, bool done, const std::vector<std::string>& names,
-                TrialRecord* t) {
+void TakeRecord(const TrialResult& r, const std::string& path, bool done,
+                const std::vector<std::string>& names, TrialRecord* t) {
   NumericMetrics(r.metrics(), &t->metrics);
   // The latest record's: result.json for a done trial, else the latest
   // attempt's failure or release record (the trial's time so far).
@@ -90,8 +91,8 @@ void TakeRecord(const TrialResult& r, const std::string& path, bool done, const 
 }
 
 // Fills everything but index and the spec's params for one claimed trial.
-void LoadTrial(Env* env, const SweepLayout& layout, const SweepSpec& spec, int64_t now_ns, const LoadOptions& opt,
-               const std::vector<std::string>& names, TrialRecord* t) {
+void LoadTrial(Env* env, const SweepLayout& layout, const SweepSpec& spec, int64_t now_ns,
+               const LoadOptions& opt, const std::vector<std::string>& names, TrialRecord* t) {
   const ClaimPolicy& policy = spec.claim();
   const std::string trial_dir = layout.trial_dir(t->index);
   // Fast path, most trials of a big sweep: a readable result.json means done
@@ -185,7 +186,8 @@ void LoadTrial(Env* env, const SweepLayout& layout, const SweepSpec& spec, int64
 
 }  // namespace
 
-Status LoadResults(Env* env, const std::string& sweep_dir, const LoadOptions& opt, SweepResults* out) {
+Status LoadResults(Env* env, const std::string& sweep_dir, const LoadOptions& opt,
+                   SweepResults* out) {
   *out = SweepResults();
   out->dir = sweep_dir;
   auto spec = ReadFrozenSpec(env, sweep_dir);
@@ -216,7 +218,8 @@ Status LoadResults(Env* env, const std::string& sweep_dir, const LoadOptions& op
   for (auto& t : out->trials) {
     // One line per problem (protobuf's JSON errors span lines, with a caret).
     for (char& c : t.problem) c = c == '\n' ? ' ' : c;
-    while (!t.problem.empty() && (t.problem.back() == ' ' || t.problem.back() == '^')) t.problem.pop_back();
+    while (!t.problem.empty() && (t.problem.back() == ' ' || t.problem.back() == '^'))
+      t.problem.pop_back();
     ++out->counts[static_cast<int>(t.state)];
     for (const auto& [k, v] : t.metrics) metric_names.insert(k);
   }

@@ -31,7 +31,8 @@ struct TrialRecord {
   // point. A record that disagrees with the spec's point is kept, with a
   // `problem` naming the difference.
   std::vector<std::string> params;
-  std::map<std::string, double> metrics;  // result.json's numeric metrics, else metrics.csv's last row
+  std::map<std::string, double>
+      metrics;  // result.json's numeric metrics, else metrics.csv's last row
   // Done trials: wall seconds over all attempts (result.json's total_seconds;
   // its duration_seconds for results written before total_seconds existed),
   // and the last attempt's alone. -1: unknown.
@@ -42,7 +43,8 @@ struct TrialRecord {
   std::vector<std::string> curve_columns;
   std::vector<std::vector<double>> curve;
   int csv_rows = -1;     // rows of metrics.csv when it was read (epochs done, for a train task)
-  std::string log_tail;  // failed trials, if LoadOptions::log_tails: the last lines of the latest attempt's log
+  std::string log_tail;  // failed trials, if LoadOptions::log_tails: the last lines of the latest
+                         // attempt's log
   std::string problem;   // non-empty when a file of this trial could not be read: what and where
 };
 
@@ -58,7 +60,7 @@ struct SweepResults {
   std::vector<std::string> param_names;
   std::vector<std::string> metric_names;  // every metric seen, sorted
   uint64_t num_points = 0;
-  std::vector<TrialRecord> trials;        // every claimed trial (trials/<index>/ exists), by index
+  std::vector<TrialRecord> trials;  // every claimed trial (trials/<index>/ exists), by index
   // Every point's state: counts[kPending] includes the unclaimed points, so
   // the counts add up to num_points.
   std::array<uint64_t, kNumTrialStates> counts{};
@@ -73,6 +75,7 @@ struct LoadOptions {
   int threads = 8;  // reading is metadata- and latency-bound: more threads than cores help on NFS
 };
 
-Status LoadResults(Env* env, const std::string& sweep_dir, const LoadOptions& options, SweepResults* out);
+Status LoadResults(Env* env, const std::string& sweep_dir, const LoadOptions& options,
+                   SweepResults* out);
 
 }  // namespace claimsweep

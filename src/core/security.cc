@@ -30,13 +30,12 @@ Status CheckSweepSafety(Env* env, const SweepLayout& layout, bool allow_shared, 
     bool may_be_symlink;  // the sweep root may be reached through a link (e.g. /scratch)
   };
   const Item items[] = {
-      {layout.root(), true, true},
-      {layout.spec_path(), false, false},
-      {layout.trials_dir(), true, false},
-      {layout.leases_dir(), true, false},
+      {layout.root(), true, true},        {layout.spec_path(), false, false},
+      {layout.trials_dir(), true, false}, {layout.leases_dir(), true, false},
       {layout.tmp_dir(), true, false},
   };
-  const std::string optin = "or, to share this sweep on purpose, set `security { allow_shared: true }` in the spec";
+  const std::string optin =
+      "or, to share this sweep on purpose, set `security { allow_shared: true }` in the spec";
   // Ownership and write permission: every offending path at once (a umask
   // makes them all wrong together), with one command that fixes them all.
   std::vector<std::string> foreign, writable, chmod_paths;
@@ -47,40 +46,48 @@ Status CheckSweepSafety(Env* env, const SweepLayout& layout, bool allow_shared, 
     if (info.is_symlink && it.may_be_symlink) {
       // Judge what the link points at.
       struct stat st;
-      if (::stat(it.path.c_str(), &st) != 0) return Status::NotFound(it.path + " is a dangling symlink");
+      if (::stat(it.path.c_str(), &st) != 0)
+        return Status::NotFound(it.path + " is a dangling symlink");
       info.mode = st.st_mode;
       info.uid = st.st_uid;
       info.is_dir = S_ISDIR(st.st_mode);
       info.is_symlink = false;
     }
     if (info.is_symlink) {
-      return Status::PermissionDenied(it.path + " is a symlink; claimsweep never creates files through one. Fix: "
-                                      "replace it with a real " + std::string(it.must_be_dir ? "directory" : "file"));
+      return Status::PermissionDenied(
+          it.path +
+          " is a symlink; claimsweep never creates files through one. Fix: "
+          "replace it with a real " +
+          std::string(it.must_be_dir ? "directory" : "file"));
     }
     if (it.must_be_dir != info.is_dir) {
-      return Status::PermissionDenied(it.path + (it.must_be_dir ? " is not a directory" : " is not a regular file"));
+      return Status::PermissionDenied(
+          it.path + (it.must_be_dir ? " is not a directory" : " is not a regular file"));
     }
     if (allow_shared) continue;
     if (info.uid != euid) {
-      foreign.push_back(it.path + " is owned by uid " + std::to_string(info.uid) + ", not by you (uid " +
-                        std::to_string(euid) + ")");
+      foreign.push_back(it.path + " is owned by uid " + std::to_string(info.uid) +
+                        ", not by you (uid " + std::to_string(euid) + ")");
     }
     if (info.mode & (S_IWGRP | S_IWOTH)) {
-      writable.push_back(it.path + " is writable by " + std::string((info.mode & S_IWOTH) ? "others" : "group") +
-                         " (mode " + Octal(info.mode) + ")");
+      writable.push_back(it.path + " is writable by " +
+                         std::string((info.mode & S_IWOTH) ? "others" : "group") + " (mode " +
+                         Octal(info.mode) + ")");
       chmod_paths.push_back("'" + it.path + "'");
     }
   }
   if (foreign.empty() && writable.empty()) return Status::OK();
   std::string m;
   if (!foreign.empty()) {
-    m = Join(foreign, ", ") + "; a command task runs what this sweep's spec says. Fix: use your own sweep directory, " +
+    m = Join(foreign, ", ") +
+        "; a command task runs what this sweep's spec says. Fix: use your own sweep directory, " +
         optin;
   }
   if (!writable.empty()) {
-    m += std::string(m.empty() ? "" : ". Also: ") + Join(writable, ", ") + "; anyone who can write " +
-         (writable.size() == 1 ? "it" : "them") + " can make your jobs run their commands. Fix: chmod go-w " +
-         Join(chmod_paths, " ") + ", " + optin;
+    m += std::string(m.empty() ? "" : ". Also: ") + Join(writable, ", ") +
+         "; anyone who can write " + (writable.size() == 1 ? "it" : "them") +
+         " can make your jobs run their commands. Fix: chmod go-w " + Join(chmod_paths, " ") +
+         ", " + optin;
   }
   return Status::PermissionDenied(m);
 }

@@ -1,6 +1,5 @@
 #include "core/slurm.h"
 
-
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
@@ -32,7 +31,8 @@ bool HasControl(const std::string& s) {
 // else replaced.
 std::string JobName(const std::string& name) {
   std::string out;
-  for (unsigned char c : name) out += std::isalnum(c) || c == '-' || c == '_' || c == '.' ? static_cast<char>(c) : '_';
+  for (unsigned char c : name)
+    out += std::isalnum(c) || c == '-' || c == '_' || c == '.' ? static_cast<char>(c) : '_';
   return out.empty() ? "sweep" : out.substr(0, 64);
 }
 
@@ -44,19 +44,23 @@ Status ValidateResources(const Resources& r) {
     errs += "resources." + field + " '" + value + "': " + want + "\n";
   };
   const char* names = "_.,+-";
-  if (!AllOf(r.partition(), names)) bad("partition", r.partition(), "use letters, digits and _ . , + -");
+  if (!AllOf(r.partition(), names))
+    bad("partition", r.partition(), "use letters, digits and _ . , + -");
   if (!AllOf(r.account(), names)) bad("account", r.account(), "use letters, digits and _ . , + -");
   if (!AllOf(r.qos(), names)) bad("qos", r.qos(), "use letters, digits and _ . , + -");
-  if (!r.mem().empty() && (!AllOf(r.mem(), "") || !std::isdigit(static_cast<unsigned char>(r.mem()[0])))) {
+  if (!r.mem().empty() &&
+      (!AllOf(r.mem(), "") || !std::isdigit(static_cast<unsigned char>(r.mem()[0])))) {
     bad("mem", r.mem(), "a size such as 16G, 4000M or 500 (megabytes)");
   }
-  if (!AllOf(r.time(), ":-") || (!r.time().empty() && !std::isdigit(static_cast<unsigned char>(r.time()[0])))) {
+  if (!AllOf(r.time(), ":-") ||
+      (!r.time().empty() && !std::isdigit(static_cast<unsigned char>(r.time()[0])))) {
     bad("time", r.time(), "minutes, HH:MM:SS or D-HH:MM:SS");
   }
   for (int i = 0; i < r.extra_sbatch_size(); ++i) {
     const std::string& e = r.extra_sbatch(i);
     if (e.size() < 2 || e[0] != '-' || HasControl(e)) {
-      bad("extra_sbatch[" + std::to_string(i) + "]", e, "one sbatch option such as --constraint=a100, on one line");
+      bad("extra_sbatch[" + std::to_string(i) + "]", e,
+          "one sbatch option such as --constraint=a100, on one line");
     }
   }
   if (r.trial_per_gpu() && r.gpus() < 2) errs += "resources.trial_per_gpu needs gpus >= 2\n";
@@ -80,18 +84,20 @@ std::string ShellQuote(const std::string& text) {
   return out + "'";
 }
 
-Result<JobScript> RenderJobScript(const SweepSpec& spec, const std::string& sweep_dir, const std::string& trial,
-                                  uint64_t array_size) {
+Result<JobScript> RenderJobScript(const SweepSpec& spec, const std::string& sweep_dir,
+                                  const std::string& trial, uint64_t array_size) {
   const Resources& r = spec.resources();
   CS_RETURN_IF_ERROR(ValidateResources(r));
   if (sweep_dir.empty() || sweep_dir[0] != '/' || trial.empty() || trial[0] != '/') {
-    return Status::InvalidArgument("the sweep directory and the trial binary must be absolute paths");
+    return Status::InvalidArgument(
+        "the sweep directory and the trial binary must be absolute paths");
   }
   for (const std::string* p : {&sweep_dir, &trial}) {
     if (HasControl(*p)) {
-      return Status::InvalidArgument("'" + *p +
-                                     "' contains a newline or control character; Slurm's --output cannot name it. "
-                                     "Rename it.");
+      return Status::InvalidArgument(
+          "'" + *p +
+          "' contains a newline or control character; Slurm's --output cannot name it. "
+          "Rename it.");
     }
   }
   const uint32_t signal_s = r.signal_seconds() > 0 ? r.signal_seconds() : 120;
@@ -112,7 +118,8 @@ Result<JobScript> RenderJobScript(const SweepSpec& spec, const std::string& swee
   if (r.gpus() > 0) s << "#SBATCH --gres=gpu:" << r.gpus() << "\n";
   if (!r.mem().empty()) s << "#SBATCH --mem=" << r.mem() << "\n";
   if (!r.time().empty()) s << "#SBATCH --time=" << r.time() << "\n";
-  s << "# SIGUSR1 " << signal_s << " s before the walltime: trial checkpoints, hands the trial back, exits 75.\n"
+  s << "# SIGUSR1 " << signal_s
+    << " s before the walltime: trial checkpoints, hands the trial back, exits 75.\n"
     << "#SBATCH --signal=B:USR1@" << signal_s << "\n"
     << (r.requeue() ? "#SBATCH --requeue\n" : "#SBATCH --no-requeue\n");
   for (const auto& e : r.extra_sbatch()) s << "#SBATCH " << e << "\n";
@@ -120,7 +127,8 @@ Result<JobScript> RenderJobScript(const SweepSpec& spec, const std::string& swee
     << "export SWEEP_DIR=" << ShellQuote(sweep_dir) << "\n";
   if (r.trial_per_gpu()) {
     // srun forwards the walltime signal to every trial.
-    s << "exec srun --ntasks=" << r.gpus() << " --gpus-per-task=1 --kill-on-bad-exit=0 " << ShellQuote(trial) << "\n";
+    s << "exec srun --ntasks=" << r.gpus() << " --gpus-per-task=1 --kill-on-bad-exit=0 "
+      << ShellQuote(trial) << "\n";
   } else {
     s << "exec " << ShellQuote(trial) << "\n";
   }
@@ -155,7 +163,9 @@ int64_t JobEndTime(const std::string& job_id) {
   if (job_id.empty()) return 0;
   std::string out, err;
   int code = 0;
-  if (!RunProgram({"squeue", "-h", "-j", job_id, "-o", "%e"}, "", 20, &out, &err, &code).ok() || code != 0) return 0;
+  if (!RunProgram({"squeue", "-h", "-j", job_id, "-o", "%e"}, "", 20, &out, &err, &code).ok() ||
+      code != 0)
+    return 0;
   while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
   const int64_t t = ParseSlurmTime(out);
   return t > 0 ? t : 0;
@@ -166,7 +176,8 @@ Status ListLiveJobs(std::set<std::string>* ids) {
   std::string out, err;
   int code = 0;
   CS_RETURN_IF_ERROR(RunProgram({"squeue", "-h", "--me", "-o", "%A"}, "", 20, &out, &err, &code));
-  if (code != 0) return Status::IOError("squeue failed (exit " + std::to_string(code) + "): " + err);
+  if (code != 0)
+    return Status::IOError("squeue failed (exit " + std::to_string(code) + "): " + err);
   std::istringstream in(out);
   for (std::string id; in >> id;) ids->insert(id);
   return Status::OK();
@@ -176,13 +187,16 @@ Status RequeueJob(const std::string& job_id) {
   std::string out, err;
   int code = 0;
   CS_RETURN_IF_ERROR(RunProgram({"scontrol", "requeue", job_id}, "", 30, &out, &err, &code));
-  if (code != 0) return Status::IOError("scontrol requeue " + job_id + " failed (exit " + std::to_string(code) + "): " + err);
+  if (code != 0)
+    return Status::IOError("scontrol requeue " + job_id + " failed (exit " + std::to_string(code) +
+                           "): " + err);
   return Status::OK();
 }
 
 bool SlurmJobWatch::Gone(const std::string& job_id) {
   const auto now = std::chrono::steady_clock::now();
-  if (listed_ && now - listed_at_ < std::chrono::seconds(5) && jobs_.count(job_id) != 0) return false;
+  if (listed_ && now - listed_at_ < std::chrono::seconds(5) && jobs_.count(job_id) != 0)
+    return false;
   Status s = ListLiveJobs(&jobs_);
   listed_ = s.ok();
   listed_at_ = now;
@@ -191,7 +205,8 @@ bool SlurmJobWatch::Gone(const std::string& job_id) {
     return false;
   }
   if (jobs_.count(job_id) != 0) return false;
-  say_("job " + job_id + " is no longer known to Slurm: taking over its trial without waiting for the lease");
+  say_("job " + job_id +
+       " is no longer known to Slurm: taking over its trial without waiting for the lease");
   return true;
 }
 

@@ -35,8 +35,8 @@ struct JobScript {
 // trial_per_gpu). `sweep_dir` and `trial` must be absolute. Parameter values
 // never appear in it: `trial` reads them from the sweep directory. With
 // `array_size` > 0 the job is an array of that many tasks.
-Result<JobScript> RenderJobScript(const SweepSpec& spec, const std::string& sweep_dir, const std::string& trial,
-                                  uint64_t array_size);
+Result<JobScript> RenderJobScript(const SweepSpec& spec, const std::string& sweep_dir,
+                                  const std::string& trial, uint64_t array_size);
 
 // "2026-11-23T12:34:56" (Slurm's format, this machine's local time) to Unix
 // seconds; -1 for N/A, Unknown, NONE or anything unparsable.

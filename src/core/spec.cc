@@ -24,10 +24,12 @@ using google::protobuf::TextFormat;
 class CollectErrors : public google::protobuf::io::ErrorCollector {
  public:
   explicit CollectErrors(std::string path) : path_(std::move(path)) {}
-  void AddError(int line, google::protobuf::io::ColumnNumber column, const std::string& message) override {
+  void AddError(int line, google::protobuf::io::ColumnNumber column,
+                const std::string& message) override {
     out_ << path_ << ":" << line + 1 << ":" << column + 1 << ": " << message << "\n";
   }
-  void AddWarning(int line, google::protobuf::io::ColumnNumber column, const std::string& message) override {
+  void AddWarning(int line, google::protobuf::io::ColumnNumber column,
+                  const std::string& message) override {
     AddError(line, column, "warning: " + message);
   }
   std::string str() const { return out_.str(); }
@@ -40,11 +42,13 @@ class CollectErrors : public google::protobuf::io::ErrorCollector {
 // Where a field was written, for messages about values that parse but are wrong.
 class Locator {
  public:
-  Locator(std::string path, const TextFormat::ParseInfoTree* tree) : path_(std::move(path)), tree_(tree) {}
+  Locator(std::string path, const TextFormat::ParseInfoTree* tree)
+      : path_(std::move(path)), tree_(tree) {}
 
   // "path:line:col" of msg.field[index] found by walking `steps` from the root:
   // each step is (field name, index) of a nested message.
-  std::string At(std::initializer_list<std::pair<const char*, int>> steps, const Message& root) const {
+  std::string At(std::initializer_list<std::pair<const char*, int>> steps,
+                 const Message& root) const {
     const TextFormat::ParseInfoTree* t = tree_;
     const google::protobuf::Descriptor* d = root.GetDescriptor();
     std::string where = path_;
@@ -56,7 +60,8 @@ class Locator {
       const FieldDescriptor* f = d->FindFieldByName(name);
       if (f == nullptr) break;
       auto loc = t->GetLocation(f, f->is_repeated() ? index : -1);
-      if (loc.line >= 0) where = path_ + ":" + std::to_string(loc.line + 1) + ":" + std::to_string(loc.column + 1);
+      if (loc.line >= 0)
+        where = path_ + ":" + std::to_string(loc.line + 1) + ":" + std::to_string(loc.column + 1);
       if (n == total) break;
       t = t->GetTreeForNested(f, f->is_repeated() ? index : -1);
       d = f->message_type();
@@ -73,7 +78,8 @@ bool IsIdentifier(const std::string& s) {
   if (s.empty()) return false;
   for (size_t i = 0; i < s.size(); ++i) {
     char c = s[i];
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || (i > 0 && c >= '0' && c <= '9');
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
+              (i > 0 && c >= '0' && c <= '9');
     if (!ok) return false;
   }
   return true;
@@ -94,12 +100,16 @@ constexpr uint64_t kMaxCheckedCombinations = 1000000;
 // check is an interval test, so a draw between two valid ends is valid).
 std::vector<std::string> RepresentativeValues(const RandomParam& p) {
   switch (p.distribution_case()) {
-    case RandomParam::kUniform: return {FormatDouble(p.uniform().low()), FormatDouble(p.uniform().high())};
-    case RandomParam::kLogUniform: return {FormatDouble(p.log_uniform().low()), FormatDouble(p.log_uniform().high())};
+    case RandomParam::kUniform:
+      return {FormatDouble(p.uniform().low()), FormatDouble(p.uniform().high())};
+    case RandomParam::kLogUniform:
+      return {FormatDouble(p.log_uniform().low()), FormatDouble(p.log_uniform().high())};
     case RandomParam::kIntUniform:
       return {std::to_string(p.int_uniform().low()), std::to_string(p.int_uniform().high())};
-    case RandomParam::kChoice: return {p.choice().values().begin(), p.choice().values().end()};
-    default: return {};
+    case RandomParam::kChoice:
+      return {p.choice().values().begin(), p.choice().values().end()};
+    default:
+      return {};
   }
 }
 
@@ -114,7 +124,8 @@ void ValidateTrain(const SweepSpec& spec, const Locator& loc, Err err) {
   };
   std::vector<Param> params;
   bool typed = true;
-  auto add = [&](const std::string& name, const std::string& where, std::vector<std::string> values) {
+  auto add = [&](const std::string& name, const std::string& where,
+                 std::vector<std::string> values) {
     for (const auto& v : values) {
       TrainTask t;
       Status s = SetTrainField(&t, name, v);
@@ -150,7 +161,8 @@ void ValidateTrain(const SweepSpec& spec, const Locator& loc, Err err) {
   std::set<std::string> reported;
   auto check = [&](const std::vector<size_t>& digit) {
     std::vector<std::pair<std::string, std::string>> values;
-    for (size_t k = 0; k < params.size(); ++k) values.emplace_back(params[k].name, params[k].values[digit[k]]);
+    for (size_t k = 0; k < params.size(); ++k)
+      values.emplace_back(params[k].name, params[k].values[digit[k]]);
     auto t = checker.For(values);
     if (t.ok() || !reported.insert(t.status().message()).second) return;
     std::string with;
@@ -185,43 +197,51 @@ bool Finite(double v) { return std::isfinite(v); }
 template <typename Err>
 void ValidateClaim(const SweepSpec& spec, const Locator& loc, Err err) {
   const ClaimPolicy& cp = spec.claim();
-  auto at = [&](const char* field) {
-    return loc.At({{"claim", 0}, {field, 0}}, spec);
-  };
-  if (cp.has_lease_seconds() && (!Finite(cp.lease_seconds()) || cp.lease_seconds() <= 0 ||
-                                 cp.lease_seconds() > 30 * 86400)) {
-    err(at("lease_seconds"), "lease_seconds " + FormatDouble(cp.lease_seconds()) +
-                                 " must be a finite number of seconds in (0, 2592000] (30 days); default 300");
+  auto at = [&](const char* field) { return loc.At({{"claim", 0}, {field, 0}}, spec); };
+  if (cp.has_lease_seconds() &&
+      (!Finite(cp.lease_seconds()) || cp.lease_seconds() <= 0 || cp.lease_seconds() > 30 * 86400)) {
+    err(at("lease_seconds"),
+        "lease_seconds " + FormatDouble(cp.lease_seconds()) +
+            " must be a finite number of seconds in (0, 2592000] (30 days); default 300");
   }
-  if (cp.has_heartbeat_seconds() && (!Finite(cp.heartbeat_seconds()) || cp.heartbeat_seconds() < 0.05)) {
-    err(at("heartbeat_seconds"), "heartbeat_seconds " + FormatDouble(cp.heartbeat_seconds()) +
-                                     " must be a finite number of seconds >= 0.05; default min(15, lease/3)");
+  if (cp.has_heartbeat_seconds() &&
+      (!Finite(cp.heartbeat_seconds()) || cp.heartbeat_seconds() < 0.05)) {
+    err(at("heartbeat_seconds"),
+        "heartbeat_seconds " + FormatDouble(cp.heartbeat_seconds()) +
+            " must be a finite number of seconds >= 0.05; default min(15, lease/3)");
   }
   const double lease = cp.has_lease_seconds() ? cp.lease_seconds() : 300;
-  const double beat = cp.has_heartbeat_seconds() ? cp.heartbeat_seconds() : std::min(15.0, lease / 3);
+  const double beat =
+      cp.has_heartbeat_seconds() ? cp.heartbeat_seconds() : std::min(15.0, lease / 3);
   if (Finite(lease) && Finite(beat) && beat * 3 > lease + 1e-9) {
     err(at(cp.has_heartbeat_seconds() ? "heartbeat_seconds" : "lease_seconds"),
-        "heartbeat_seconds (" + FormatDouble(beat) + ") must be at most a third of lease_seconds (" +
-            FormatDouble(lease) + ") so that one late beat does not lose the lease");
+        "heartbeat_seconds (" + FormatDouble(beat) +
+            ") must be at most a third of lease_seconds (" + FormatDouble(lease) +
+            ") so that one late beat does not lose the lease");
   }
   if (cp.has_max_attempts() && (cp.max_attempts() < 1 || cp.max_attempts() > 10000)) {
-    err(at("max_attempts"), "max_attempts " + std::to_string(cp.max_attempts()) +
-                                " must be in [1, 10000] (a trial needs at least one attempt; default 3)");
+    err(at("max_attempts"),
+        "max_attempts " + std::to_string(cp.max_attempts()) +
+            " must be in [1, 10000] (a trial needs at least one attempt; default 3)");
   }
   if (!Finite(cp.min_seconds_left()) || cp.min_seconds_left() < 0 || cp.min_seconds_left() > 1e8) {
-    err(at("min_seconds_left"), "min_seconds_left " + FormatDouble(cp.min_seconds_left()) +
-                                    " must be a finite number of seconds >= 0 (0: learned from the first trial)");
+    err(at("min_seconds_left"),
+        "min_seconds_left " + FormatDouble(cp.min_seconds_left()) +
+            " must be a finite number of seconds >= 0 (0: learned from the first trial)");
   }
 }
 
 Status Validate(const SweepSpec& spec, const Locator& loc, bool check_every_point) {
   std::ostringstream errs;
-  auto err = [&](const std::string& where, const std::string& what) { errs << where << ": " << what << "\n"; };
+  auto err = [&](const std::string& where, const std::string& what) {
+    errs << where << ": " << what << "\n";
+  };
 
   if (spec.format_version() > kSpecFormatVersion) {
     err(loc.At({{"format_version", 0}}, spec),
-        "format_version " + std::to_string(spec.format_version()) + " is newer than this claimsweep (knows " +
-            std::to_string(kSpecFormatVersion) + "); use a newer claimsweep");
+        "format_version " + std::to_string(spec.format_version()) +
+            " is newer than this claimsweep (knows " + std::to_string(kSpecFormatVersion) +
+            "); use a newer claimsweep");
   }
   std::vector<std::string> names;
   std::set<std::string> seen;
@@ -232,7 +252,8 @@ Status Validate(const SweepSpec& spec, const Locator& loc, bool check_every_poin
       err(where, "parameter '" + name + "' is defined twice");
     } else {
       for (const auto& b : BuiltinPlaceholders()) {
-        if (name == b) err(where, "parameter name '" + name + "' is reserved (built-in placeholder)");
+        if (name == b)
+          err(where, "parameter name '" + name + "' is reserved (built-in placeholder)");
       }
     }
     names.push_back(name);
@@ -244,7 +265,8 @@ Status Validate(const SweepSpec& spec, const Locator& loc, bool check_every_poin
     if (p.has_range() && p.values_size() > 0) {
       err(where, "grid parameter '" + p.name() + "' has both values and range; keep one");
     } else if (!p.has_range() && p.values_size() == 0) {
-      err(where, "grid parameter '" + p.name() + "' needs values: \"...\" or range { start stop step }");
+      err(where,
+          "grid parameter '" + p.name() + "' needs values: \"...\" or range { start stop step }");
     }
     std::vector<std::string> vals;
     Status s = ExpandGridParam(p, &vals);
@@ -274,20 +296,23 @@ Status Validate(const SweepSpec& spec, const Locator& loc, bool check_every_poin
         }
         break;
       case RandomParam::kIntUniform:
-        if (p.int_uniform().low() > p.int_uniform().high()) err(where, "int_uniform needs low <= high");
+        if (p.int_uniform().low() > p.int_uniform().high())
+          err(where, "int_uniform needs low <= high");
         break;
       case RandomParam::kChoice:
         if (p.choice().values_size() == 0) err(where, "choice needs at least one value");
         break;
       case RandomParam::DISTRIBUTION_NOT_SET:
-        err(where, "random parameter '" + p.name() + "' needs a distribution: uniform, log_uniform, int_uniform or choice");
+        err(where, "random parameter '" + p.name() +
+                       "' needs a distribution: uniform, log_uniform, int_uniform or choice");
         break;
     }
   }
 
   std::set<std::string> known(names.begin(), names.end());
   for (const auto& b : BuiltinPlaceholders()) known.insert(b);
-  auto check_text = [&](const std::string& text, const std::string& where, const std::string& what) {
+  auto check_text = [&](const std::string& text, const std::string& where,
+                        const std::string& what) {
     std::vector<std::string> used;
     Status s = CollectPlaceholders(text, &used);
     if (!s.ok()) {
@@ -302,17 +327,20 @@ Status Validate(const SweepSpec& spec, const Locator& loc, bool check_every_poin
     }
   };
   if (spec.task_case() == SweepSpec::TASK_NOT_SET) {
-    err(loc.At({{"name", 0}}, spec), "the spec needs a task: command { argv: ... } or train { ... }");
+    err(loc.At({{"name", 0}}, spec),
+        "the spec needs a task: command { argv: ... } or train { ... }");
   }
   if (spec.has_train() && check_every_point) ValidateTrain(spec, loc, err);
   if (spec.has_command()) {
     const CommandTask& c = spec.command();
     if (c.argv_size() == 0) err(loc.At({{"command", 0}}, spec), "command needs at least one argv");
     for (int i = 0; i < c.argv_size(); ++i) {
-      check_text(c.argv(i), loc.At({{"command", 0}, {"argv", i}}, spec), "command.argv[" + std::to_string(i) + "]");
+      check_text(c.argv(i), loc.At({{"command", 0}, {"argv", i}}, spec),
+                 "command.argv[" + std::to_string(i) + "]");
     }
     for (const auto& [k, v] : c.env()) {
-      if (!IsIdentifier(k)) err(loc.At({{"command", 0}}, spec), "command.env key '" + k + "' is not a variable name");
+      if (!IsIdentifier(k))
+        err(loc.At({{"command", 0}}, spec), "command.env key '" + k + "' is not a variable name");
       check_text(v, loc.At({{"command", 0}}, spec), "command.env[" + k + "]");
     }
   }
@@ -327,13 +355,16 @@ Status Validate(const SweepSpec& spec, const Locator& loc, bool check_every_poin
   std::string e = errs.str();
   if (!e.empty()) return Status::InvalidArgument(e);
   auto ps = PointSpace::Create(spec);
-  if (!ps.ok()) return Status::InvalidArgument(loc.At({{"grid", 0}}, spec) + ": " + ps.status().message() + "\n");
+  if (!ps.ok())
+    return Status::InvalidArgument(loc.At({{"grid", 0}}, spec) + ": " + ps.status().message() +
+                                   "\n");
   return Status::OK();
 }
 
 }  // namespace
 
-Result<SweepSpec> ParseSpec(const std::string& text, const std::string& path, bool check_every_point) {
+Result<SweepSpec> ParseSpec(const std::string& text, const std::string& path,
+                            bool check_every_point) {
   SweepSpec spec;
   TextFormat::Parser parser;
   CollectErrors errors(path);
@@ -357,7 +388,8 @@ void ApplyDefaults(SweepSpec* spec) {
   ClaimPolicy* cp = spec->mutable_claim();
   if (!cp->has_trials_per_job()) cp->set_trials_per_job(1);
   if (!cp->has_lease_seconds()) cp->set_lease_seconds(300);
-  if (!cp->has_heartbeat_seconds()) cp->set_heartbeat_seconds(std::min(15.0, cp->lease_seconds() / 3));
+  if (!cp->has_heartbeat_seconds())
+    cp->set_heartbeat_seconds(std::min(15.0, cp->lease_seconds() / 3));
   if (!cp->has_max_attempts()) cp->set_max_attempts(3);
 }
 
@@ -386,7 +418,8 @@ Result<SweepSpec> ReadFrozenSpec(Env* env, const std::string& sweep_dir) {
   std::string text;
   Status s = env->ReadFile(path, &text);
   if (s.IsNotFound()) {
-    return Status::NotFound(sweep_dir + " is not a sweep directory (no " + kSpecFileName + "); create one with `sweep init SPEC DIR`");
+    return Status::NotFound(sweep_dir + " is not a sweep directory (no " + kSpecFileName +
+                            "); create one with `sweep init SPEC DIR`");
   }
   if (!s.ok()) return s;
   // The digest first: an edited spec is refused as edited, even when the
@@ -400,10 +433,11 @@ Result<SweepSpec> ReadFrozenSpec(Env* env, const std::string& sweep_dir) {
     return Status::Corruption(path + " has no format_version: it was not written by `sweep init`");
   }
   if (spec->format_version() >= 2 && !has_digest) {
-    return Status::Corruption(layout.spec_digest_path() + " is missing: `sweep init` records the SHA-256 of " + path +
-                              " there (format_version " + std::to_string(spec->format_version()) +
-                              "), and without it the spec, on which the sweep's points depend, cannot be checked; "
-                              "restore it, or start a new sweep (growing a running sweep will be `sweep extend`)");
+    return Status::Corruption(
+        layout.spec_digest_path() + " is missing: `sweep init` records the SHA-256 of " + path +
+        " there (format_version " + std::to_string(spec->format_version()) +
+        "), and without it the spec, on which the sweep's points depend, cannot be checked; "
+        "restore it, or start a new sweep (growing a running sweep will be `sweep extend`)");
   }
   ApplyDefaults(&spec.value());
   return spec;

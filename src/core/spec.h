@@ -22,7 +22,8 @@ inline constexpr uint32_t kSpecFormatVersion = 2;
 // `check_every_point`: also build every point's train config as the trainer
 // will (skipped for frozen specs: `sweep init` did it, and trial start-up
 // must not cost O(points)).
-Result<SweepSpec> ParseSpec(const std::string& text, const std::string& path, bool check_every_point = true);
+Result<SweepSpec> ParseSpec(const std::string& text, const std::string& path,
+                            bool check_every_point = true);
 Result<SweepSpec> ReadSpecFile(Env* env, const std::string& path);
 
 // Fills in the documented defaults (lease 300 s, heartbeat 15 s, ...).

@@ -26,6 +26,7 @@ Status WriteFrozenSpec(Env* env, const SweepLayout& layout, const std::string& f
 // and false when it does not; the caller decides whether it must). Corruption
 // when the spec was changed, naming both files and what to do instead, or
 // when the digest file is not a digest line.
-Status CheckSpecDigest(Env* env, const SweepLayout& layout, const std::string& spec_text, bool* present);
+Status CheckSpecDigest(Env* env, const SweepLayout& layout, const std::string& spec_text,
+                       bool* present);
 
 }  // namespace claimsweep

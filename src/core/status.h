@@ -19,24 +19,28 @@ class [[nodiscard]] Status {
   enum class Code {
     kOk,
     kNotFound,
-    kAlreadyExists,   // an exclusive create lost the race
-    kInvalidArgument, // the user's spec or command line is wrong
-    kCorruption,      // a file on disk is torn or malformed
+    kAlreadyExists,    // an exclusive create lost the race
+    kInvalidArgument,  // the user's spec or command line is wrong
+    kCorruption,       // a file on disk is torn or malformed
     kIOError,
-    kSuperseded,      // another process owns a newer attempt of this trial
+    kSuperseded,  // another process owns a newer attempt of this trial
     kPermissionDenied,
-    kUnsupported,     // e.g. a format version this build does not know
+    kUnsupported,  // e.g. a format version this build does not know
   };
 
   Status() = default;
   static Status OK() { return Status(); }
   static Status NotFound(std::string m) { return Status(Code::kNotFound, std::move(m)); }
   static Status AlreadyExists(std::string m) { return Status(Code::kAlreadyExists, std::move(m)); }
-  static Status InvalidArgument(std::string m) { return Status(Code::kInvalidArgument, std::move(m)); }
+  static Status InvalidArgument(std::string m) {
+    return Status(Code::kInvalidArgument, std::move(m));
+  }
   static Status Corruption(std::string m) { return Status(Code::kCorruption, std::move(m)); }
   static Status IOError(std::string m) { return Status(Code::kIOError, std::move(m)); }
   static Status Superseded(std::string m) { return Status(Code::kSuperseded, std::move(m)); }
-  static Status PermissionDenied(std::string m) { return Status(Code::kPermissionDenied, std::move(m)); }
+  static Status PermissionDenied(std::string m) {
+    return Status(Code::kPermissionDenied, std::move(m));
+  }
   static Status Unsupported(std::string m) { return Status(Code::kUnsupported, std::move(m)); }
   // From errno after a failed syscall on `path`.
   static Status FromErrno(const std::string& what, const std::string& path, int err);
@@ -61,8 +65,8 @@ class [[nodiscard]] Status {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : value_(std::move(value)) {}            // NOLINT: implicit by design
-  Result(Status status) : status_(std::move(status)) {}    // NOLINT
+  Result(T value) : value_(std::move(value)) {}          // NOLINT: implicit by design
+  Result(Status status) : status_(std::move(status)) {}  // NOLINT
   bool ok() const { return status_.ok(); }
   const Status& status() const { return status_; }
   T& value() { return *value_; }
@@ -77,10 +81,10 @@ class [[nodiscard]] Result {
   std::optional<T> value_;
 };
 
-#define CS_RETURN_IF_ERROR(expr)          \
-  do {                                    \
-    ::claimsweep::Status _s = (expr);     \
-    if (!_s.ok()) return _s;              \
+#define CS_RETURN_IF_ERROR(expr)      \
+  do {                                \
+    ::claimsweep::Status _s = (expr); \
+    if (!_s.ok()) return _s;          \
   } while (0)
 
 }  // namespace claimsweep

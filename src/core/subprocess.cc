@@ -15,8 +15,8 @@ extern char** environ;
 
 namespace claimsweep {
 
-Status RunProgram(const std::vector<std::string>& argv, const std::string& input, double timeout_s, std::string* out,
-                  std::string* err, int* exit_code) {
+Status RunProgram(const std::vector<std::string>& argv, const std::string& input, double timeout_s,
+                  std::string* out, std::string* err, int* exit_code) {
   out->clear();
   err->clear();
   int in_p[2], out_p[2], err_p[2];
@@ -81,7 +81,8 @@ Status RunProgram(const std::vector<std::string>& argv, const std::string& input
       if (fds[k] >= 0) p[n++] = {fds[k], POLLIN, 0};
     }
     if (in_fd >= 0) p[n++] = {in_fd, POLLOUT, 0};
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) {
       timed_out = true;
       break;
@@ -120,7 +121,8 @@ Status RunProgram(const std::vector<std::string>& argv, const std::string& input
   int st = 0;
   while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
   }
-  if (timed_out) return Status::IOError(argv[0] + " did not answer within " + std::to_string(timeout_s) + " s");
+  if (timed_out)
+    return Status::IOError(argv[0] + " did not answer within " + std::to_string(timeout_s) + " s");
   *exit_code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
   return Status::OK();
 }

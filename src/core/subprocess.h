@@ -21,7 +21,7 @@ namespace claimsweep {
 // *out and stderr into *err. Kills it after `timeout_s` (an IOError saying so).
 // *exit_code is the exit status, or 128 + signal. A program that cannot be
 // started is an error naming argv[0].
-Status RunProgram(const std::vector<std::string>& argv, const std::string& input, double timeout_s, std::string* out,
-                  std::string* err, int* exit_code);
+Status RunProgram(const std::vector<std::string>& argv, const std::string& input, double timeout_s,
+                  std::string* out, std::string* err, int* exit_code);
 
 }  // namespace claimsweep

@@ -74,7 +74,8 @@ enum class Want { kAny, kDir, kRegular };
 
 class SweepEnv : public Env {
  public:
-  SweepEnv(std::string root, SweepEnvOptions opt) : root_(std::move(root)), opt_(opt), outside_(Env::Default()) {
+  SweepEnv(std::string root, SweepEnvOptions opt)
+      : root_(std::move(root)), opt_(opt), outside_(Env::Default()) {
     while (root_.size() > 1 && root_.back() == '/') root_.pop_back();
     prefix_ = root_ == "/" ? "/" : root_ + "/";
   }
@@ -134,8 +135,8 @@ class SweepEnv : public Env {
       // succeeded. Our source then has two links, and that is proof we won.
       struct stat st, dt;
       if (::fstatat(s.dir(), s.leaf.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && st.st_nlink >= 2 &&
-          ::fstatat(d.dir(), d.leaf.c_str(), &dt, AT_SYMLINK_NOFOLLOW) == 0 && dt.st_ino == st.st_ino &&
-          dt.st_dev == st.st_dev) {
+          ::fstatat(d.dir(), d.leaf.c_str(), &dt, AT_SYMLINK_NOFOLLOW) == 0 &&
+          dt.st_ino == st.st_ino && dt.st_dev == st.st_dev) {
         return Status::OK();
       }
     }
@@ -215,7 +216,8 @@ class SweepEnv : public Env {
     return ReadFdTail(fd.get(), path, max_bytes, data);
   }
 
-  Status ReadFileShared(const std::string& path, std::string_view* data, std::shared_ptr<const void>* owner) override {
+  Status ReadFileShared(const std::string& path, std::string_view* data,
+                        std::shared_ptr<const void>* owner) override {
     std::string rel;
     if (!Inside(path, &rel)) return outside_->ReadFileShared(path, data, owner);
     Fd fd;
@@ -231,7 +233,8 @@ class SweepEnv : public Env {
     const int err = errno;
     if (err == EEXIST) {
       struct stat st;
-      if (::fstatat(w.dir(), w.leaf.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode)) return Status::OK();
+      if (::fstatat(w.dir(), w.leaf.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode))
+        return Status::OK();
       return Fail("mkdir", w, ENOTDIR, Want::kDir);
     }
     return Fail("mkdir", w, err, Want::kAny);
@@ -248,7 +251,8 @@ class SweepEnv : public Env {
       sofar += (sofar.empty() ? "" : "/") + c;
       if (c == "..") return Escape(sofar);
       const int at = cur.get() >= 0 ? cur.get() : root;
-      if (::mkdirat(at, c.c_str(), 0777) != 0 && errno != EEXIST) return Fail("mkdir", sofar, errno, Want::kDir);
+      if (::mkdirat(at, c.c_str(), 0777) != 0 && errno != EEXIST)
+        return Fail("mkdir", sofar, errno, Want::kDir);
       Fd next(::openat(at, c.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
       if (next.get() < 0) return Fail("mkdir", sofar, errno, Want::kDir);
       cur = std::move(next);
@@ -277,7 +281,8 @@ class SweepEnv : public Env {
     if (!Locate(path, &w)) return outside_->Stat(path, info);
     CS_RETURN_IF_ERROR(w.status);
     struct stat st;
-    if (::fstatat(w.dir(), w.leaf.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return Fail("stat", w, errno, Want::kAny);
+    if (::fstatat(w.dir(), w.leaf.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
+      return Fail("stat", w, errno, Want::kAny);
     FillFileInfo(st, info);
     return Status::OK();
   }
@@ -289,7 +294,8 @@ class SweepEnv : public Env {
     if (!Inside(path, &rel)) return outside_->Exists(path);
     Fd fd;
     const int err = OpenDirect(rel, O_PATH | O_NOFOLLOW | O_CLOEXEC, &fd);
-    if (err == ENOSYS || err == EPERM) return Env::Exists(path);  // no openat2, or a "." or ".." leaf
+    if (err == ENOSYS || err == EPERM)
+      return Env::Exists(path);  // no openat2, or a "." or ".." leaf
     return err == 0;
   }
 
@@ -298,9 +304,11 @@ class SweepEnv : public Env {
     if (!Locate(path, &w)) return outside_->Touch(path);
     CS_RETURN_IF_ERROR(w.status);
     // utimensat(NULL) asks the server to stamp its own time (NFS SET_TO_SERVER_TIME).
-    if (::utimensat(w.dir(), w.leaf.c_str(), nullptr, AT_SYMLINK_NOFOLLOW) == 0) return Status::OK();
+    if (::utimensat(w.dir(), w.leaf.c_str(), nullptr, AT_SYMLINK_NOFOLLOW) == 0)
+      return Status::OK();
     if (errno != ENOENT) return Fail("touch", w, errno, Want::kAny);
-    Fd fd(::openat(w.dir(), w.leaf.c_str(), O_WRONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0666));
+    Fd fd(::openat(w.dir(), w.leaf.c_str(),
+                   O_WRONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0666));
     if (fd.get() < 0) return Fail("create", w, errno, Want::kRegular);
     return Status::OK();
   }
@@ -337,7 +345,8 @@ class SweepEnv : public Env {
   // True if `path` is below the root (sets *rel); false for the root itself
   // and everything outside it.
   bool Inside(const std::string& path, std::string* rel) const {
-    if (path.size() <= prefix_.size() || path.compare(0, prefix_.size(), prefix_) != 0) return false;
+    if (path.size() <= prefix_.size() || path.compare(0, prefix_.size(), prefix_) != 0)
+      return false;
     size_t b = prefix_.size();
     while (b < path.size() && path[b] == '/') ++b;
     if (b == path.size()) return false;
@@ -434,7 +443,8 @@ class SweepEnv : public Env {
   // the errno (ENOSYS when openat2 is not used: go the long way).
   int OpenDirect(const std::string& rel, int flags, Fd* out) {
     int root = -1;
-    if (!opt_.use_openat2 || no_openat2_.load(std::memory_order_relaxed) || !Root(&root).ok()) return ENOSYS;
+    if (!opt_.use_openat2 || no_openat2_.load(std::memory_order_relaxed) || !Root(&root).ok())
+      return ENOSYS;
     const size_t slash = rel.rfind('/');
     const std::string leaf = slash == std::string::npos ? rel : rel.substr(slash + 1);
     if (leaf == "." || leaf == "..") return EPERM;  // the long way says why
@@ -464,12 +474,14 @@ class SweepEnv : public Env {
     struct stat st;
     if (::fstat(fd, &st) != 0) return Status::FromErrno("stat", rel, errno);
     if (S_ISREG(st.st_mode)) return Status::OK();
-    return Status::PermissionDenied(rel + " is " + FileTypeName(st.st_mode) + ", not a regular file");
+    return Status::PermissionDenied(rel + " is " + FileTypeName(st.st_mode) +
+                                    ", not a regular file");
   }
 
   Status WriteNew(const Where& w, const std::string& leaf, const std::string& data, bool sync) {
     const std::string path = prefix_ + w.rel.substr(0, w.rel.size() - w.leaf.size()) + leaf;
-    Fd fd(::openat(w.dir(), leaf.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666));
+    Fd fd(::openat(w.dir(), leaf.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                   0666));
     if (fd.get() < 0) return Status::FromErrno("create", path, errno);
     Status s = WriteFd(fd.get(), data, path);
     if (s.ok() && sync && ::fsync(fd.get()) != 0) s = Status::FromErrno("fsync", path, errno);
@@ -499,13 +511,15 @@ class SweepEnv : public Env {
     }
     ::closedir(d);
     if (!s.ok()) return s;
-    if (::unlinkat(dirfd, name.c_str(), AT_REMOVEDIR) != 0) return Status::FromErrno("rm -r", shown, errno);
+    if (::unlinkat(dirfd, name.c_str(), AT_REMOVEDIR) != 0)
+      return Status::FromErrno("rm -r", shown, errno);
     return Status::OK();
   }
 
   // `types`: fill DirEntry::type, with an lstat where readdir does not say
   // (so a plain listing of trials/ never costs a stat per entry).
-  Status List(const std::string& dir, const std::string& rel, bool types, std::vector<DirEntry>* entries) {
+  Status List(const std::string& dir, const std::string& rel, bool types,
+              std::vector<DirEntry>* entries) {
     entries->clear();
     Fd fd;
     CS_RETURN_IF_ERROR(OpenBeneath(rel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, &fd));
@@ -539,7 +553,8 @@ class SweepEnv : public Env {
   }
 
   Status Escape(const std::string& rel) const {
-    return Status::PermissionDenied(rel + " leads out of the sweep directory (..); claimsweep stays inside " + root_);
+    return Status::PermissionDenied(
+        rel + " leads out of the sweep directory (..); claimsweep stays inside " + root_);
   }
 
   Status Fail(const std::string& what, const Where& w, int err, Want want) {
@@ -551,7 +566,8 @@ class SweepEnv : public Env {
   // shape (a link, a non-directory on the way, a FIFO), walk the path once to
   // name the offending entry: this is the error path only.
   Status Fail(const std::string& what, const std::string& rel, int err, Want want) {
-    if (err == ELOOP || err == ENOTDIR || err == EXDEV || err == ENXIO || err == EISDIR || err == EMLINK) {
+    if (err == ELOOP || err == ENOTDIR || err == EXDEV || err == ENXIO || err == EISDIR ||
+        err == EMLINK) {
       int root = -1;
       if (Root(&root).ok()) {
         Fd cur;
@@ -567,18 +583,22 @@ class SweepEnv : public Env {
           if (S_ISLNK(st.st_mode)) {
             char target[4096];
             ssize_t n = ::readlinkat(at, comps[i].c_str(), target, sizeof target - 1);
-            const std::string to = n > 0 ? " (to " + std::string(target, static_cast<size_t>(n)) + ")" : "";
+            const std::string to =
+                n > 0 ? " (to " + std::string(target, static_cast<size_t>(n)) + ")" : "";
             return Status::PermissionDenied(sofar + " is a symlink" + to +
                                             "; claimsweep never follows links inside a sweep");
           }
           if (!last && !S_ISDIR(st.st_mode)) {
-            return Status::PermissionDenied(sofar + " is " + FileTypeName(st.st_mode) + ", not a directory");
+            return Status::PermissionDenied(sofar + " is " + FileTypeName(st.st_mode) +
+                                            ", not a directory");
           }
           if (last && want == Want::kDir && !S_ISDIR(st.st_mode)) {
-            return Status::PermissionDenied(sofar + " is " + FileTypeName(st.st_mode) + ", not a directory");
+            return Status::PermissionDenied(sofar + " is " + FileTypeName(st.st_mode) +
+                                            ", not a directory");
           }
           if (last && want == Want::kRegular && !S_ISREG(st.st_mode)) {
-            return Status::PermissionDenied(sofar + " is " + FileTypeName(st.st_mode) + ", not a regular file");
+            return Status::PermissionDenied(sofar + " is " + FileTypeName(st.st_mode) +
+                                            ", not a regular file");
           }
           if (last) break;
           Fd next(::openat(at, comps[i].c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));

@@ -20,11 +20,13 @@ int64_t ScanClock(Env* env, const SweepLayout& layout, bool* from_fs) {
     env->RemoveFile(probe).IgnoreError();
     return now_ns;
   }
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
 
-Status ListClaimedIndices(Env* env, const SweepLayout& layout, uint64_t num_points, std::vector<uint64_t>* out) {
+Status ListClaimedIndices(Env* env, const SweepLayout& layout, uint64_t num_points,
+                          std::vector<uint64_t>* out) {
   out->clear();
   std::vector<std::string> names;
   CS_RETURN_IF_ERROR(env->ListDir(layout.trials_dir(), &names));
@@ -42,7 +44,8 @@ void ParallelFor(size_t n, int threads, size_t per_thread, const std::function<v
     for (size_t k; (k = next.fetch_add(1)) < n;) fn(k);
   };
   const size_t wanted = n / std::max<size_t>(1, per_thread) + 1;
-  const int count = static_cast<int>(std::max<size_t>(1, std::min<size_t>(static_cast<size_t>(threads), wanted)));
+  const int count =
+      static_cast<int>(std::max<size_t>(1, std::min<size_t>(static_cast<size_t>(threads), wanted)));
   std::vector<std::thread> pool;
   for (int w = 1; w < count; ++w) pool.emplace_back(work);
   work();
@@ -53,8 +56,8 @@ namespace {
 
 // The files of an unfinished trial that summary, report and watch read
 // besides claimsweep's records: a link or FIFO there makes the trial broken.
-std::string TaskFileProblem(Env* env, const SweepLayout& layout, const SweepSpec& spec, uint64_t index,
-                            uint32_t attempt) {
+std::string TaskFileProblem(Env* env, const SweepLayout& layout, const SweepSpec& spec,
+                            uint64_t index, uint32_t attempt) {
   std::vector<std::string> paths = {MetricsCsvPath(spec, layout, index)};
   if (attempt > 0) paths.push_back(layout.log_path(index, attempt));
   for (const std::string& p : paths) {
@@ -63,7 +66,8 @@ std::string TaskFileProblem(Env* env, const SweepLayout& layout, const SweepSpec
     if (s.IsNotFound()) continue;
     if (!s.ok()) return s.message();
     if ((info.mode & S_IFMT) != S_IFREG) {
-      return layout.relative(p) + " is " + FileTypeName(info.mode) + ", not a regular file; claimsweep never follows or reads such entries";
+      return layout.relative(p) + " is " + FileTypeName(info.mode) +
+             ", not a regular file; claimsweep never follows or reads such entries";
     }
   }
   return "";
@@ -71,7 +75,8 @@ std::string TaskFileProblem(Env* env, const SweepLayout& layout, const SweepSpec
 
 }  // namespace
 
-Status ScanSweep(Env* env, const SweepLayout& layout, const SweepSpec& spec, uint64_t num_points, SweepScan* scan) {
+Status ScanSweep(Env* env, const SweepLayout& layout, const SweepSpec& spec, uint64_t num_points,
+                 SweepScan* scan) {
   *scan = SweepScan();
   scan->total = num_points;
   const int64_t now_ns = ScanClock(env, layout, &scan->clock_from_filesystem);
@@ -87,19 +92,23 @@ Status ScanSweep(Env* env, const SweepLayout& layout, const SweepSpec& spec, uin
     if (env->Stat(layout.result_path(i), &info).ok() && (info.mode & S_IFMT) == S_IFREG) {
       if (info.size == 0) {  // the stat says so for free; a record is never empty
         found[k].derived.state = TrialState::kBroken;
-        found[k].derived.problem = layout.relative(layout.result_path(i)) +
-                                   " is empty: a result is written whole (fsync, then link), so it was damaged";
+        found[k].derived.problem =
+            layout.relative(layout.result_path(i)) +
+            " is empty: a result is written whole (fsync, then link), so it was damaged";
         return;
       }
       found[k].derived.state = TrialState::kDone;
-      found[k].derived.latest_attempt = 0;  // `sweep status` reads the attempts of the rows it shows
+      found[k].derived.latest_attempt =
+          0;  // `sweep status` reads the attempts of the rows it shows
       return;
     }
     TrialSnapshot snap;
     ReadTrialSnapshot(env, layout, i, &snap).IgnoreError();  // problems land in snap.problem
     DerivedState& d = found[k].derived;
     d = DeriveState(snap, spec.claim(), now_ns);
-    if (d.state == TrialState::kPending || d.state == TrialState::kBroken || d.state == TrialState::kDone) return;
+    if (d.state == TrialState::kPending || d.state == TrialState::kBroken ||
+        d.state == TrialState::kDone)
+      return;
     d.problem = TaskFileProblem(env, layout, spec, i, d.latest_attempt);
     if (!d.problem.empty()) d.state = TrialState::kBroken;
   });

@@ -21,8 +21,8 @@ struct ScannedTrial {
 struct SweepScan {
   uint64_t total = 0;
   std::array<uint64_t, kNumTrialStates> counts{};  // indexed by TrialState
-  std::vector<ScannedTrial> trials;                 // every non-pending trial, by index
-  bool clock_from_filesystem = true;                // false if the probe could not be written
+  std::vector<ScannedTrial> trials;                // every non-pending trial, by index
+  bool clock_from_filesystem = true;               // false if the probe could not be written
 };
 
 // A trial whose files are bad is counted and listed as broken, with the
@@ -33,14 +33,16 @@ struct SweepScan {
 // one is broken; one torn otherwise is named by LoadResults (results.h),
 // which reads every record.
 // Errors only for the sweep as a whole (trials/ cannot be listed).
-Status ScanSweep(Env* env, const SweepLayout& layout, const SweepSpec& spec, uint64_t num_points, SweepScan* scan);
+Status ScanSweep(Env* env, const SweepLayout& layout, const SweepSpec& spec, uint64_t num_points,
+                 SweepScan* scan);
 
 // The pieces every whole-sweep reader shares (ScanSweep, LoadResults):
 // The filesystem's time through a probe in tmp/ (sets *from_fs); this
 // machine's clock when tmp/ is not writable (e.g. a colleague's sweep).
 int64_t ScanClock(Env* env, const SweepLayout& layout, bool* from_fs);
 // The indices below num_points that have a trials/<index> directory, sorted.
-Status ListClaimedIndices(Env* env, const SweepLayout& layout, uint64_t num_points, std::vector<uint64_t>* out);
+Status ListClaimedIndices(Env* env, const SweepLayout& layout, uint64_t num_points,
+                          std::vector<uint64_t>* out);
 // Calls fn(k) for k in [0, n) on up to `threads` threads (fewer for small n:
 // one per `per_thread` items). Reading a sweep is latency-bound, so more
 // threads than cores help on a network filesystem.

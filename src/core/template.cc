@@ -4,7 +4,8 @@ namespace claimsweep {
 namespace {
 
 bool IsNameChar(char c, bool first) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || (!first && c >= '0' && c <= '9');
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
+         (!first && c >= '0' && c <= '9');
 }
 
 // Walks `text`, calling on_literal/on_name for each piece.
@@ -22,7 +23,8 @@ Status Walk(const std::string& text, Lit on_literal, Name on_name) {
     } else if (c == '{') {
       size_t close = text.find('}', i);
       if (close == std::string::npos) {
-        return Status::InvalidArgument("unclosed '{' at offset " + std::to_string(i) + " (write {{ for a literal brace)");
+        return Status::InvalidArgument("unclosed '{' at offset " + std::to_string(i) +
+                                       " (write {{ for a literal brace)");
       }
       std::string name = text.substr(i + 1, close - i - 1);
       bool valid = !name.empty();
@@ -34,7 +36,8 @@ Status Walk(const std::string& text, Lit on_literal, Name on_name) {
       CS_RETURN_IF_ERROR(on_name(name));
       i = close + 1;
     } else if (c == '}') {
-      return Status::InvalidArgument("unmatched '}' at offset " + std::to_string(i) + " (write }} for a literal brace)");
+      return Status::InvalidArgument("unmatched '}' at offset " + std::to_string(i) +
+                                     " (write }} for a literal brace)");
     } else {
       on_literal(c);
       ++i;
@@ -46,7 +49,8 @@ Status Walk(const std::string& text, Lit on_literal, Name on_name) {
 }  // namespace
 
 const std::vector<std::string>& BuiltinPlaceholders() {
-  static const std::vector<std::string> names = {"trial_dir", "sweep_dir", "spec_dir", "index", "attempt"};
+  static const std::vector<std::string> names = {"trial_dir", "sweep_dir", "spec_dir", "index",
+                                                 "attempt"};
   return names;
 }
 
@@ -66,7 +70,8 @@ Status Substitute(const std::string& text, const std::map<std::string, std::stri
       text, [&](char c) { out->push_back(c); },
       [&](const std::string& n) {
         auto it = values.find(n);
-        if (it == values.end()) return Status::InvalidArgument("placeholder {" + n + "} names no parameter");
+        if (it == values.end())
+          return Status::InvalidArgument("placeholder {" + n + "} names no parameter");
         out->append(it->second);
         return Status::OK();
       });

@@ -60,12 +60,14 @@ Status SetTrainField(TrainTask* task, const std::string& field, const std::strin
   if (f == nullptr || field == "dataset") {
     std::string valid;
     for (const auto& n : TrainFieldNames()) valid += (valid.empty() ? "" : ", ") + n;
-    return Status::InvalidArgument("parameter '" + field + "' is not a field of the train task; valid fields: " + valid);
+    return Status::InvalidArgument("parameter '" + field +
+                                   "' is not a field of the train task; valid fields: " + valid);
   }
   std::string text = field + ": ";
   if (f->cpp_type() == FieldDescriptor::CPPTYPE_STRING) {
     std::string quoted;
-    for (char c : value) quoted += (c == '"' || c == '\\') ? std::string("\\") + c : std::string(1, c);
+    for (char c : value)
+      quoted += (c == '"' || c == '\\') ? std::string("\\") + c : std::string(1, c);
     text += "\"" + quoted + "\"";
   } else {
     text += value;
@@ -77,8 +79,9 @@ Status SetTrainField(TrainTask* task, const std::string& field, const std::strin
   } quiet;
   parser.RecordErrorsTo(&quiet);
   if (value.empty() || !parser.ParseFromString(text, &one)) {
-    return Status::InvalidArgument("value '" + value + "' of parameter '" + field + "' is not a valid " +
-                                   f->cpp_type_name() + " for train." + field);
+    return Status::InvalidArgument("value '" + value + "' of parameter '" + field +
+                                   "' is not a valid " + f->cpp_type_name() + " for train." +
+                                   field);
   }
   // Every field has presence: MergeFrom copies it even when it is 0 or false.
   task->MergeFrom(one);
@@ -108,7 +111,8 @@ Status CheckTrainTask(const TrainTask& t) {
   if (!t.has_model() || !IsModel(t.model())) {
     return bad("train.model '" + t.model() + "' is not one of: " + ModelNamesList());
   }
-  if (ModelTakesDepth(t.model()) && (t.depth() < 8 || (t.depth() - 2) % 6 != 0 || t.depth() > 1202)) {
+  if (ModelTakesDepth(t.model()) &&
+      (t.depth() < 8 || (t.depth() - 2) % 6 != 0 || t.depth() > 1202)) {
     return bad("train.depth " + std::to_string(t.depth()) +
                " is not 6n+2 (20, 32, 44, 56, 110, ... up to 1202) as resnet_cifar needs");
   }
@@ -120,16 +124,20 @@ Status CheckTrainTask(const TrainTask& t) {
     return bad("train.dataset is required (a directory made by `sweep data`)");
   }
   if (!IsOptimizer(t.optimizer())) {
-    return bad("train.optimizer '" + t.optimizer() + "' is not one of: " + JoinNames(OptimizerNames()));
+    return bad("train.optimizer '" + t.optimizer() +
+               "' is not one of: " + JoinNames(OptimizerNames()));
   }
   if (!IsSchedule(t.schedule())) {
-    return bad("train.schedule '" + t.schedule() + "' is not one of: " + JoinNames(ScheduleNames()));
+    return bad("train.schedule '" + t.schedule() +
+               "' is not one of: " + JoinNames(ScheduleNames()));
   }
-  if (t.epochs() < 1 || t.epochs() > 1000000) return bad("train.epochs " + std::to_string(t.epochs()) + " must be in [1, 1000000]");
+  if (t.epochs() < 1 || t.epochs() > 1000000)
+    return bad("train.epochs " + std::to_string(t.epochs()) + " must be in [1, 1000000]");
   if (t.batch_size() < 1 || t.batch_size() > (1 << 20)) {
     return bad("train.batch_size " + std::to_string(t.batch_size()) + " must be in [1, 1048576]");
   }
-  if (!std::isfinite(t.lr()) || t.lr() <= 0) return bad("train.lr " + Num(t.lr()) + " must be a finite number > 0");
+  if (!std::isfinite(t.lr()) || t.lr() <= 0)
+    return bad("train.lr " + Num(t.lr()) + " must be a finite number > 0");
   if (t.optimizer() != "sgd" && (t.has_momentum() || t.has_nesterov())) {
     return bad(std::string("train.") + (t.has_momentum() ? "momentum" : "nesterov") +
                " applies to sgd only (this point's optimizer is " + t.optimizer() +
@@ -144,7 +152,8 @@ Status CheckTrainTask(const TrainTask& t) {
   }
   if (t.schedule() != "step" && (t.has_step_size() || t.has_gamma())) {
     return bad(std::string("train.") + (t.has_step_size() ? "step_size" : "gamma") +
-               " applies to schedule \"step\" only (this point's schedule is " + t.schedule() + ")");
+               " applies to schedule \"step\" only (this point's schedule is " + t.schedule() +
+               ")");
   }
   if (t.schedule() == "step" && t.step_size() < 1) return bad("train.step_size must be >= 1");
   if (t.schedule() == "step" && (!std::isfinite(t.gamma()) || t.gamma() <= 0)) {
@@ -156,12 +165,15 @@ Status CheckTrainTask(const TrainTask& t) {
   if (!std::isfinite(t.label_smoothing()) || t.label_smoothing() < 0 || t.label_smoothing() >= 1) {
     return bad("train.label_smoothing " + Num(t.label_smoothing()) + " must be in [0, 1)");
   }
-  if (t.early_stopping_patience() < 0) return bad("train.early_stopping_patience must be >= 0 (0 = off)");
+  if (t.early_stopping_patience() < 0)
+    return bad("train.early_stopping_patience must be >= 0 (0 = off)");
   if (t.loader_threads() < 1 || t.loader_threads() > 256) {
-    return bad("train.loader_threads " + std::to_string(t.loader_threads()) + " must be in [1, 256]");
+    return bad("train.loader_threads " + std::to_string(t.loader_threads()) +
+               " must be in [1, 256]");
   }
   if (!std::isfinite(t.checkpoint_minutes()) || t.checkpoint_minutes() < 0) {
-    return bad("train.checkpoint_minutes " + Num(t.checkpoint_minutes()) + " must be a finite number >= 0");
+    return bad("train.checkpoint_minutes " + Num(t.checkpoint_minutes()) +
+               " must be a finite number >= 0");
   }
   return Status::OK();
 }
@@ -184,25 +196,38 @@ std::string TrainConfigJson(const TrainTask& t) {
     if (!r->HasField(t, fd)) continue;
     auto& v = f[fd->name()];
     switch (fd->cpp_type()) {
-      case FieldDescriptor::CPPTYPE_INT32: v.set_number_value(r->GetInt32(t, fd)); break;
-      case FieldDescriptor::CPPTYPE_INT64: v.set_number_value(static_cast<double>(r->GetInt64(t, fd))); break;
-      case FieldDescriptor::CPPTYPE_DOUBLE: v.set_number_value(r->GetDouble(t, fd)); break;
-      case FieldDescriptor::CPPTYPE_BOOL: v.set_bool_value(r->GetBool(t, fd)); break;
-      case FieldDescriptor::CPPTYPE_STRING: v.set_string_value(r->GetString(t, fd)); break;
-      default: break;
+      case FieldDescriptor::CPPTYPE_INT32:
+        v.set_number_value(r->GetInt32(t, fd));
+        break;
+      case FieldDescriptor::CPPTYPE_INT64:
+        v.set_number_value(static_cast<double>(r->GetInt64(t, fd)));
+        break;
+      case FieldDescriptor::CPPTYPE_DOUBLE:
+        v.set_number_value(r->GetDouble(t, fd));
+        break;
+      case FieldDescriptor::CPPTYPE_BOOL:
+        v.set_bool_value(r->GetBool(t, fd));
+        break;
+      case FieldDescriptor::CPPTYPE_STRING:
+        v.set_string_value(r->GetString(t, fd));
+        break;
+      default:
+        break;
     }
   }
   return ToJson(s, /*pretty=*/false);
 }
 
-Result<TrainTask> TrainConfigChecker::For(const std::vector<std::pair<std::string, std::string>>& values) {
+Result<TrainTask> TrainConfigChecker::For(
+    const std::vector<std::pair<std::string, std::string>>& values) {
   TrainTask t = base_;
   for (const auto& kv : values) {
     auto it = parsed_.find(kv);
     if (it == parsed_.end()) {
       TrainTask one;
       Status s = SetTrainField(&one, kv.first, kv.second);
-      it = parsed_.emplace(kv, s.ok() ? Result<TrainTask>(std::move(one)) : Result<TrainTask>(s)).first;
+      it = parsed_.emplace(kv, s.ok() ? Result<TrainTask>(std::move(one)) : Result<TrainTask>(s))
+               .first;
     }
     if (!it->second.ok()) return it->second.status();
     t.MergeFrom(*it->second);

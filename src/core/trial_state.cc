@@ -10,14 +10,22 @@ namespace claimsweep {
 
 const char* TrialStateName(TrialState s) {
   switch (s) {
-    case TrialState::kPending: return "pending";
-    case TrialState::kRunning: return "running";
-    case TrialState::kInterrupted: return "interrupted";
-    case TrialState::kStale: return "stale";
-    case TrialState::kDone: return "done";
-    case TrialState::kFailed: return "failed";
-    case TrialState::kStopped: return "stopped";
-    case TrialState::kBroken: return "broken";
+    case TrialState::kPending:
+      return "pending";
+    case TrialState::kRunning:
+      return "running";
+    case TrialState::kInterrupted:
+      return "interrupted";
+    case TrialState::kStale:
+      return "stale";
+    case TrialState::kDone:
+      return "done";
+    case TrialState::kFailed:
+      return "failed";
+    case TrialState::kStopped:
+      return "stopped";
+    case TrialState::kBroken:
+      return "broken";
   }
   return "?";
 }
@@ -25,9 +33,11 @@ const char* TrialStateName(TrialState s) {
 namespace {
 
 // "trials/000003/result.json is a FIFO, not a regular file"
-std::string WrongType(const SweepLayout& layout, const std::string& path, uint32_t type, bool want_dir) {
+std::string WrongType(const SweepLayout& layout, const std::string& path, uint32_t type,
+                      bool want_dir) {
   return layout.relative(path) + " is " + FileTypeName(type) +
-         (want_dir ? ", not a directory" : ", not a regular file") + "; claimsweep never follows or reads such entries";
+         (want_dir ? ", not a directory" : ", not a regular file") +
+         "; claimsweep never follows or reads such entries";
 }
 
 }  // namespace
@@ -48,9 +58,15 @@ Status ReadTrialSnapshot(Env* env, const SweepLayout& layout, uint64_t index, Tr
     AttemptEntry kind;
     bool ours = true, want_dir = false;
     switch (ParseTrialEntry(e.name, &k, &kind)) {
-      case TrialEntry::kResult: snap->has_result = true; break;
-      case TrialEntry::kStop: snap->has_stop = true; break;
-      case TrialEntry::kRetryMarker: snap->retried_after = std::max(snap->retried_after, k); break;
+      case TrialEntry::kResult:
+        snap->has_result = true;
+        break;
+      case TrialEntry::kStop:
+        snap->has_stop = true;
+        break;
+      case TrialEntry::kRetryMarker:
+        snap->retried_after = std::max(snap->retried_after, k);
+        break;
       case TrialEntry::kAttempt: {
         AttemptFiles& a = attempts[k];
         a.number = k;
@@ -62,9 +78,11 @@ Status ReadTrialSnapshot(Env* env, const SweepLayout& layout, uint64_t index, Tr
       }
       case TrialEntry::kWork:
       case TrialEntry::kCheckpoints:
-        want_dir = true;  // the task's own directory, a train task's checkpoints: never entered through a link
+        want_dir = true;  // the task's own directory, a train task's checkpoints: never entered
+                          // through a link
         break;
-      case TrialEntry::kMetricsCsv:  // checked below like our records (from the listing's type, no syscall)
+      case TrialEntry::kMetricsCsv:  // checked below like our records (from the listing's type, no
+                                     // syscall)
         break;
       case TrialEntry::kUnordered:
       case TrialEntry::kOther:
@@ -131,8 +149,9 @@ DerivedState DeriveState(const TrialSnapshot& snap, const ClaimPolicy& policy, i
     d.state = TrialState::kInterrupted;
     return d;
   }
-  const AttemptFiles& last = *std::find_if(snap.attempts.rbegin(), snap.attempts.rend(),
-                                           [&](const AttemptFiles& a) { return a.number == d.latest_attempt; });
+  const AttemptFiles& last =
+      *std::find_if(snap.attempts.rbegin(), snap.attempts.rend(),
+                    [&](const AttemptFiles& a) { return a.number == d.latest_attempt; });
   if (last.released || last.failed || last.fatal) {
     d.state = TrialState::kInterrupted;
     return d;

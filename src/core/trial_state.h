@@ -30,7 +30,16 @@
 
 namespace claimsweep {
 
-enum class TrialState { kPending, kRunning, kInterrupted, kStale, kDone, kFailed, kStopped, kBroken };
+enum class TrialState {
+  kPending,
+  kRunning,
+  kInterrupted,
+  kStale,
+  kDone,
+  kFailed,
+  kStopped,
+  kBroken
+};
 inline constexpr int kNumTrialStates = 8;
 const char* TrialStateName(TrialState s);
 
@@ -73,6 +82,8 @@ struct DerivedState {
 DerivedState DeriveState(const TrialSnapshot& snap, const ClaimPolicy& policy, int64_t fs_now_ns);
 
 // True for states a claimer may take over (interrupted, stale).
-inline bool IsClaimable(TrialState s) { return s == TrialState::kInterrupted || s == TrialState::kStale; }
+inline bool IsClaimable(TrialState s) {
+  return s == TrialState::kInterrupted || s == TrialState::kStale;
+}
 
 }  // namespace claimsweep

@@ -14,7 +14,9 @@ namespace {
 
 bool IsSplitName(const std::string& s) {
   if (s.empty() || s.size() > 64) return false;
-  return std::all_of(s.begin(), s.end(), [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'; });
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+  });
 }
 
 // train, val, test first (the order people read them in), then the rest by name.
@@ -28,8 +30,11 @@ int SplitRank(const std::string& s) {
 class CollectErrors : public google::protobuf::io::ErrorCollector {
  public:
   explicit CollectErrors(std::string path) : path_(std::move(path)) {}
-  void AddError(int line, google::protobuf::io::ColumnNumber column, const std::string& message) override {
-    if (out_.empty()) out_ = path_ + ":" + std::to_string(line + 1) + ":" + std::to_string(column + 1) + ": " + message;
+  void AddError(int line, google::protobuf::io::ColumnNumber column,
+                const std::string& message) override {
+    if (out_.empty())
+      out_ = path_ + ":" + std::to_string(line + 1) + ":" + std::to_string(column + 1) + ": " +
+             message;
   }
   const std::string& str() const { return out_; }
 
@@ -45,7 +50,8 @@ Status SyncDir(const std::string& dir) {
   int rc = ::fsync(fd);
   int err = errno;
   ::close(fd);
-  if (rc != 0 && err != EINVAL) return Status::FromErrno("fsync", dir, err);  // EINVAL: fs cannot sync dirs
+  if (rc != 0 && err != EINVAL)
+    return Status::FromErrno("fsync", dir, err);  // EINVAL: fs cannot sync dirs
   return Status::OK();
 }
 
@@ -64,8 +70,9 @@ struct DatasetWriter::SplitState {
   std::unique_ptr<RecordWriter> shard;  // open shard, if any
 };
 
-DatasetWriter::DatasetWriter(std::string dir, std::string name, std::vector<std::string> classes, uint32_t height,
-                             uint32_t width, uint32_t channels, uint64_t records_per_shard)
+DatasetWriter::DatasetWriter(std::string dir, std::string name, std::vector<std::string> classes,
+                             uint32_t height, uint32_t width, uint32_t channels,
+                             uint64_t records_per_shard)
     : dir_(std::move(dir)),
       name_(std::move(name)),
       classes_(std::move(classes)),
@@ -80,10 +87,12 @@ DatasetWriter::~DatasetWriter() = default;  // open shards remove their temp fil
 
 Status DatasetWriter::Prepare() {
   if (prepared_) return Status::OK();
-  if (classes_.empty()) return Status::InvalidArgument(dir_ + ": a dataset needs at least one class");
+  if (classes_.empty())
+    return Status::InvalidArgument(dir_ + ": a dataset needs at least one class");
   if (height_ == 0 || width_ == 0 || channels_ == 0) {
-    return Status::InvalidArgument(dir_ + ": image shape " + std::to_string(height_) + "x" + std::to_string(width_) +
-                                   "x" + std::to_string(channels_) + " has a zero dimension");
+    return Status::InvalidArgument(dir_ + ": image shape " + std::to_string(height_) + "x" +
+                                   std::to_string(width_) + "x" + std::to_string(channels_) +
+                                   " has a zero dimension");
   }
   Env* env = Env::Default();
   CS_RETURN_IF_ERROR(env->CreateDirs(dir_));
@@ -107,11 +116,13 @@ Status DatasetWriter::CloseShard(SplitState* s) {
   return Status::OK();
 }
 
-Status DatasetWriter::AddExample(const std::string& split, const uint8_t* image, size_t n, int label) {
+Status DatasetWriter::AddExample(const std::string& split, const uint8_t* image, size_t n,
+                                 int label) {
   if (finished_) return Status::InvalidArgument(dir_ + ": AddExample after Finish");
   CS_RETURN_IF_ERROR(Prepare());
   if (!IsSplitName(split)) {
-    return Status::InvalidArgument("split name '" + split + "' must be lowercase letters, digits and '_'");
+    return Status::InvalidArgument("split name '" + split +
+                                   "' must be lowercase letters, digits and '_'");
   }
   const size_t want = size_t(height_) * width_ * channels_;
   if (n != want) {
@@ -130,7 +141,8 @@ Status DatasetWriter::AddExample(const std::string& split, const uint8_t* image,
   }
   SplitState* s = slot.get();
   if (!s->shard) {
-    auto w = RecordWriter::Create(dir_ + "/" + ShardFileName(split, uint32_t(s->info.shard_size())));
+    auto w =
+        RecordWriter::Create(dir_ + "/" + ShardFileName(split, uint32_t(s->info.shard_size())));
     if (!w.ok()) return w.status();
     s->shard = std::move(*w);
   }
@@ -164,8 +176,9 @@ Status DatasetWriter::Finish() {
     CS_RETURN_IF_ERROR(CloseShard(s.get()));
     order.push_back(s.get());
   }
-  std::stable_sort(order.begin(), order.end(),
-                   [](SplitState* a, SplitState* b) { return SplitRank(a->info.name()) < SplitRank(b->info.name()); });
+  std::stable_sort(order.begin(), order.end(), [](SplitState* a, SplitState* b) {
+    return SplitRank(a->info.name()) < SplitRank(b->info.name());
+  });
 
   DatasetManifest& m = manifest_;
   m.set_format_version(kDatasetFormatVersion);
@@ -189,8 +202,9 @@ Status DatasetWriter::Finish() {
   std::string text;
   google::protobuf::TextFormat::PrintToString(m, &text);
   CS_RETURN_IF_ERROR(SyncDir(dir_));
-  return Env::Default()->WriteFileAtomic(dir_ + "/" + kManifestFileName,
-                                         "# claimsweep dataset manifest (see src/proto/dataset.proto)\n" + text);
+  return Env::Default()->WriteFileAtomic(
+      dir_ + "/" + kManifestFileName,
+      "# claimsweep dataset manifest (see src/proto/dataset.proto)\n" + text);
 }
 
 // --- ReadManifest -------------------------------------------------------------
@@ -199,7 +213,8 @@ Result<DatasetManifest> ReadManifest(Env* env, const std::string& dir) {
   const std::string path = dir + "/" + kManifestFileName;
   std::string text;
   Status s = env->ReadFile(path, &text);
-  if (s.IsNotFound()) return Status::NotFound(path + ": no dataset manifest (is " + dir + " a dataset directory?)");
+  if (s.IsNotFound())
+    return Status::NotFound(path + ": no dataset manifest (is " + dir + " a dataset directory?)");
   if (!s.ok()) return s;
 
   DatasetManifest m;
@@ -211,12 +226,14 @@ Result<DatasetManifest> ReadManifest(Env* env, const std::string& dir) {
   auto bad = [&](const std::string& what) { return Status::Corruption(path + ": " + what); };
   if (m.format_version() == 0) return bad("format_version is missing");
   if (m.format_version() > kDatasetFormatVersion) {
-    return Status::Unsupported(path + ": dataset format_version " + std::to_string(m.format_version()) +
-                               " is newer than this claimsweep (it reads " + std::to_string(kDatasetFormatVersion) +
-                               "); use a newer claimsweep");
+    return Status::Unsupported(path + ": dataset format_version " +
+                               std::to_string(m.format_version()) +
+                               " is newer than this claimsweep (it reads " +
+                               std::to_string(kDatasetFormatVersion) + "); use a newer claimsweep");
   }
   if (m.classes_size() == 0) return bad("no classes");
-  if (m.height() == 0 || m.width() == 0 || m.channels() == 0) return bad("image height, width and channels must be > 0");
+  if (m.height() == 0 || m.width() == 0 || m.channels() == 0)
+    return bad("image height, width and channels must be > 0");
   if (m.mean_size() != m.std_size() || (m.mean_size() != 0 && m.mean_size() != int(m.channels()))) {
     return bad("mean and std must have one value per channel");
   }
@@ -226,13 +243,14 @@ Result<DatasetManifest> ReadManifest(Env* env, const std::string& dir) {
     for (const auto& sh : sp.shard()) {
       // Shards live in the dataset directory: a manifest must not point elsewhere.
       if (sh.path().empty() || sh.path().find('/') != std::string::npos || sh.path()[0] == '.') {
-        return bad("shard path '" + sh.path() + "' must be a plain file name in the dataset directory");
+        return bad("shard path '" + sh.path() +
+                   "' must be a plain file name in the dataset directory");
       }
       total += sh.records();
     }
     if (total != sp.count()) {
-      return bad("split " + sp.name() + " has count " + std::to_string(sp.count()) + " but its shards hold " +
-                 std::to_string(total) + " records");
+      return bad("split " + sp.name() + " has count " + std::to_string(sp.count()) +
+                 " but its shards hold " + std::to_string(total) + " records");
     }
   }
   return m;
@@ -246,7 +264,8 @@ SplitReader::SplitReader(std::string dir, const DatasetManifest& m, SplitInfo sp
       classes_(m.classes_size()),
       split_(std::move(split)) {}
 
-Result<std::unique_ptr<SplitReader>> SplitReader::Open(const std::string& dir, const DatasetManifest& manifest,
+Result<std::unique_ptr<SplitReader>> SplitReader::Open(const std::string& dir,
+                                                       const DatasetManifest& manifest,
                                                        const std::string& split) {
   for (const auto& sp : manifest.split()) {
     if (sp.name() == split) return std::unique_ptr<SplitReader>(new SplitReader(dir, manifest, sp));
@@ -263,7 +282,8 @@ Status SplitReader::CheckShardEnd() {
                std::to_string(sh.records()));
   }
   if (r.bytes_read() != sh.bytes()) {
-    return bad("is " + std::to_string(r.bytes_read()) + " bytes, the manifest says " + std::to_string(sh.bytes()));
+    return bad("is " + std::to_string(r.bytes_read()) + " bytes, the manifest says " +
+               std::to_string(sh.bytes()));
   }
   if (r.file_crc32c() != sh.crc32c()) return bad("whole-file checksum does not match the manifest");
   return Status::OK();
@@ -284,7 +304,8 @@ Status SplitReader::Next(Example* example, bool* eof) {
       // A size mismatch is caught here, before reading a shard that cannot match.
       if (reader_->file_size() != split_.shard(shard_).bytes()) {
         return Status::Corruption(reader_->path() + ": is " + std::to_string(reader_->file_size()) +
-                                  " bytes, the manifest says " + std::to_string(split_.shard(shard_).bytes()) +
+                                  " bytes, the manifest says " +
+                                  std::to_string(split_.shard(shard_).bytes()) +
                                   " (truncated or replaced?)");
       }
     }
@@ -296,8 +317,8 @@ Status SplitReader::Next(Example* example, bool* eof) {
       continue;
     }
     auto bad = [&](const std::string& what) {
-      return Status::Corruption(reader_->path() + ": record at offset " + std::to_string(reader_->record_offset()) +
-                                ": " + what);
+      return Status::Corruption(reader_->path() + ": record at offset " +
+                                std::to_string(reader_->record_offset()) + ": " + what);
     };
     if (!example->ParseFromString(payload_)) return bad("does not decode as an Example");
     if (example->image().size() != image_bytes_) {
@@ -305,7 +326,8 @@ Status SplitReader::Next(Example* example, bool* eof) {
                  std::to_string(image_bytes_));
     }
     if (example->label() < 0 || example->label() >= classes_) {
-      return bad("label " + std::to_string(example->label()) + " outside [0, " + std::to_string(classes_) + ")");
+      return bad("label " + std::to_string(example->label()) + " outside [0, " +
+                 std::to_string(classes_) + ")");
     }
     return Status::OK();
   }
@@ -313,7 +335,8 @@ Status SplitReader::Next(Example* example, bool* eof) {
 
 // --- VerifyDataset ------------------------------------------------------------
 
-Status VerifyDataset(Env* env, const std::string& dir, const VerifyProgress& progress, uint64_t* records) {
+Status VerifyDataset(Env* env, const std::string& dir, const VerifyProgress& progress,
+                     uint64_t* records) {
   auto m = ReadManifest(env, dir);
   if (!m.ok()) return m.status();
   uint64_t total = 0, done = 0;

@@ -37,8 +37,9 @@ std::string ShardFileName(const std::string& split, uint32_t index);
 // directory is never described by a stale manifest.
 class DatasetWriter {
  public:
-  DatasetWriter(std::string dir, std::string name, std::vector<std::string> classes, uint32_t height,
-                uint32_t width, uint32_t channels, uint64_t records_per_shard = 10000);
+  DatasetWriter(std::string dir, std::string name, std::vector<std::string> classes,
+                uint32_t height, uint32_t width, uint32_t channels,
+                uint64_t records_per_shard = 10000);
   ~DatasetWriter();
 
   // Free text recorded in the manifest, e.g. "synth seed=3".
@@ -92,7 +93,8 @@ Result<DatasetManifest> ReadManifest(Env* env, const std::string& dir);
 class SplitReader {
  public:
   // NotFound when the manifest has no such split.
-  static Result<std::unique_ptr<SplitReader>> Open(const std::string& dir, const DatasetManifest& manifest,
+  static Result<std::unique_ptr<SplitReader>> Open(const std::string& dir,
+                                                   const DatasetManifest& manifest,
                                                    const std::string& split);
 
   // *eof = true after the last record of the last shard.

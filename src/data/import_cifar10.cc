@@ -11,7 +11,7 @@ namespace {
 
 constexpr size_t kSide = 32, kPlane = kSide * kSide, kRecord = 1 + 3 * kPlane;
 constexpr int kTrainBatches = 5;
-const char* const kDefaultClasses[] = {"airplane", "automobile", "bird", "cat",  "deer",
+const char* const kDefaultClasses[] = {"airplane", "automobile", "bird",  "cat",  "deer",
                                        "dog",      "frog",       "horse", "ship", "truck"};
 
 std::string TrainBatch(int i) { return "data_batch_" + std::to_string(i) + ".bin"; }
@@ -19,7 +19,8 @@ std::string TrainBatch(int i) { return "data_batch_" + std::to_string(i) + ".bin
 // The directory that holds the .bin files: src itself or the folder the
 // tarball unpacks to.
 std::string FindBatchDir(Env* env, const std::string& src) {
-  if (!env->Exists(src + "/" + TrainBatch(1)) && env->Exists(src + "/cifar-10-batches-bin/" + TrainBatch(1))) {
+  if (!env->Exists(src + "/" + TrainBatch(1)) &&
+      env->Exists(src + "/cifar-10-batches-bin/" + TrainBatch(1))) {
     return src + "/cifar-10-batches-bin";
   }
   return src;
@@ -28,11 +29,13 @@ std::string FindBatchDir(Env* env, const std::string& src) {
 Status RecordCount(Env* env, const std::string& path, uint64_t* n) {
   FileInfo info;
   Status s = env->Stat(path, &info);
-  if (s.IsNotFound()) return Status::NotFound(path + ": missing (CIFAR-10 binary version expected)");
+  if (s.IsNotFound())
+    return Status::NotFound(path + ": missing (CIFAR-10 binary version expected)");
   if (!s.ok()) return s;
   if (info.size == 0 || info.size % kRecord != 0) {
-    return Status::Corruption(path + ": " + std::to_string(info.size) + " bytes is not a whole number of " +
-                              std::to_string(kRecord) + "-byte CIFAR-10 records (truncated?)");
+    return Status::Corruption(path + ": " + std::to_string(info.size) +
+                              " bytes is not a whole number of " + std::to_string(kRecord) +
+                              "-byte CIFAR-10 records (truncated?)");
   }
   *n = info.size / kRecord;
   return Status::OK();
@@ -56,7 +59,8 @@ Status ReadClasses(Env* env, const std::string& dir, std::vector<std::string>* c
     start = end + 1;
   }
   if (names.size() != 10) {
-    return Status::Corruption(path + ": lists " + std::to_string(names.size()) + " class names, expected 10");
+    return Status::Corruption(path + ": lists " + std::to_string(names.size()) +
+                              " class names, expected 10");
   }
   *classes = names;
   return Status::OK();
@@ -64,13 +68,15 @@ Status ReadClasses(Env* env, const std::string& dir, std::vector<std::string>* c
 
 // Streams every record of one batch file into `split` (or, when is_val is
 // given, into train/val by the carve, is_val indexed from `first`).
-Status ImportBatch(Env* env, const std::string& path, const std::string& split, const std::vector<bool>* is_val,
-                   uint64_t first, DatasetWriter* w, uint64_t* records) {
+Status ImportBatch(Env* env, const std::string& path, const std::string& split,
+                   const std::vector<bool>* is_val, uint64_t first, DatasetWriter* w,
+                   uint64_t* records) {
   std::string data;
   CS_RETURN_IF_ERROR(env->ReadFile(path, &data));
   if (data.empty() || data.size() % kRecord != 0) {
-    return Status::Corruption(path + ": " + std::to_string(data.size()) + " bytes is not a whole number of " +
-                              std::to_string(kRecord) + "-byte CIFAR-10 records (truncated?)");
+    return Status::Corruption(path + ": " + std::to_string(data.size()) +
+                              " bytes is not a whole number of " + std::to_string(kRecord) +
+                              "-byte CIFAR-10 records (truncated?)");
   }
   std::vector<uint8_t> hwc(3 * kPlane);
   const uint64_t n = data.size() / kRecord;
@@ -81,8 +87,9 @@ Status ImportBatch(Env* env, const std::string& path, const std::string& split, 
   for (uint64_t i = 0; i < n; ++i) {
     const auto* rec = reinterpret_cast<const uint8_t*>(data.data()) + i * kRecord;
     if (rec[0] > 9) {
-      return Status::Corruption(path + ": record " + std::to_string(i) + " (offset " + std::to_string(i * kRecord) +
-                                ") has label " + std::to_string(rec[0]) + ", expected 0..9");
+      return Status::Corruption(path + ": record " + std::to_string(i) + " (offset " +
+                                std::to_string(i * kRecord) + ") has label " +
+                                std::to_string(rec[0]) + ", expected 0..9");
     }
     const uint8_t* planes = rec + 1;
     for (size_t p = 0; p < kPlane; ++p) {
@@ -115,11 +122,13 @@ Status ImportCifar10(const std::string& src, const std::string& out_dir, const I
   std::vector<bool> is_val;
   CarveValidation(n_train, o.val_fraction, o.seed, &is_val);
   DatasetWriter w(out_dir, "cifar10", classes, kSide, kSide, 3, o.records_per_shard);
-  w.set_source("cifar10 " + dir + " val_fraction=" + FormatDouble(o.val_fraction) + " seed=" + std::to_string(o.seed));
+  w.set_source("cifar10 " + dir + " val_fraction=" + FormatDouble(o.val_fraction) +
+               " seed=" + std::to_string(o.seed));
   uint64_t first = 0;
   for (int b = 1; b <= kTrainBatches; ++b) {
     uint64_t n = 0;
-    CS_RETURN_IF_ERROR(ImportBatch(env, dir + "/" + TrainBatch(b), "train", &is_val, first, &w, &n));
+    CS_RETURN_IF_ERROR(
+        ImportBatch(env, dir + "/" + TrainBatch(b), "train", &is_val, first, &w, &n));
     first += n;
   }
   uint64_t n = 0;

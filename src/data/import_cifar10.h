@@ -17,6 +17,7 @@ namespace claimsweep {
 // (carved from the five training batches) and test to `out_dir`.
 // NotFound naming a missing file; Corruption naming the file when a file is
 // not a whole number of records (truncated) or holds a label above 9.
-Status ImportCifar10(const std::string& src, const std::string& out_dir, const ImportOptions& o = ImportOptions());
+Status ImportCifar10(const std::string& src, const std::string& out_dir,
+                     const ImportOptions& o = ImportOptions());
 
 }  // namespace claimsweep

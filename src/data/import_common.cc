@@ -11,7 +11,8 @@ namespace claimsweep {
 
 Status CheckImportOptions(const ImportOptions& o) {
   if (!(o.val_fraction >= 0.0 && o.val_fraction < 1.0)) {
-    return Status::InvalidArgument("val fraction " + FormatDouble(o.val_fraction) + " must be in [0, 1)");
+    return Status::InvalidArgument("val fraction " + FormatDouble(o.val_fraction) +
+                                   " must be in [0, 1)");
   }
   return Status::OK();
 }

@@ -65,14 +65,16 @@ Status ReadIdx(Env* env, const std::string& base, bool images, Idx* idx) {
   const std::string& d = idx->data;
   const size_t header = images ? 16 : 8;
   auto truncated = [&] {
-    return Status::Corruption(idx->path + ": truncated IDX header (" + std::to_string(d.size()) + " bytes)");
+    return Status::Corruption(idx->path + ": truncated IDX header (" + std::to_string(d.size()) +
+                              " bytes)");
   };
   if (d.size() < 4) return truncated();
   // The magic number first: a labels file where images belong says so.
   const uint32_t magic = GetBE32(d, 0), want = images ? kImagesMagic : kLabelsMagic;
   if (magic != want) {
-    return Status::Corruption(idx->path + ": magic number " + std::to_string(magic) + ", expected " +
-                              std::to_string(want) + (images ? " (IDX images)" : " (IDX labels)"));
+    return Status::Corruption(idx->path + ": magic number " + std::to_string(magic) +
+                              ", expected " + std::to_string(want) +
+                              (images ? " (IDX images)" : " (IDX labels)"));
   }
   if (d.size() < header) return truncated();
   idx->count = GetBE32(d, 4);
@@ -85,26 +87,28 @@ Status ReadIdx(Env* env, const std::string& base, bool images, Idx* idx) {
   }
   const uint64_t need = uint64_t(idx->count) * idx->rows * idx->cols;
   if (d.size() - header != need) {
-    return Status::Corruption(idx->path + ": header says " + std::to_string(idx->count) + " items (" +
-                              std::to_string(need) + " bytes) but the file holds " +
+    return Status::Corruption(idx->path + ": header says " + std::to_string(idx->count) +
+                              " items (" + std::to_string(need) + " bytes) but the file holds " +
                               std::to_string(d.size() - header) + " bytes" +
                               (d.size() - header < need ? " (truncated?)" : ""));
   }
   return Status::OK();
 }
 
-Status ReadPair(Env* env, const std::string& dir, const std::string& prefix, Idx* images, Idx* labels) {
+Status ReadPair(Env* env, const std::string& dir, const std::string& prefix, Idx* images,
+                Idx* labels) {
   CS_RETURN_IF_ERROR(ReadIdx(env, dir + "/" + prefix + "-images-idx3-ubyte", true, images));
   CS_RETURN_IF_ERROR(ReadIdx(env, dir + "/" + prefix + "-labels-idx1-ubyte", false, labels));
   if (images->count != labels->count) {
-    return Status::Corruption(images->path + " holds " + std::to_string(images->count) + " images but " +
-                              labels->path + " holds " + std::to_string(labels->count) + " labels");
+    return Status::Corruption(images->path + " holds " + std::to_string(images->count) +
+                              " images but " + labels->path + " holds " +
+                              std::to_string(labels->count) + " labels");
   }
   for (uint32_t i = 0; i < labels->count; ++i) {
     const uint8_t l = uint8_t(labels->data[labels->body + i]);
     if (l > 9) {
-      return Status::Corruption(labels->path + ": label " + std::to_string(i) + " is " + std::to_string(l) +
-                                ", expected 0..9");
+      return Status::Corruption(labels->path + ": label " + std::to_string(i) + " is " +
+                                std::to_string(l) + ", expected 0..9");
     }
   }
   return Status::OK();
@@ -120,14 +124,15 @@ Status ImportMnist(const std::string& src, const std::string& out_dir, const Imp
   CS_RETURN_IF_ERROR(ReadPair(env, src, "t10k", &test_x, &test_y));
   if (test_x.rows != train_x.rows || test_x.cols != train_x.cols) {
     return Status::Corruption(test_x.path + ": images are " + std::to_string(test_x.rows) + "x" +
-                              std::to_string(test_x.cols) + ", the training images " + std::to_string(train_x.rows) +
-                              "x" + std::to_string(train_x.cols));
+                              std::to_string(test_x.cols) + ", the training images " +
+                              std::to_string(train_x.rows) + "x" + std::to_string(train_x.cols));
   }
 
   std::vector<std::string> classes;
   for (int k = 0; k < 10; ++k) classes.push_back(std::to_string(k));
   DatasetWriter w(out_dir, "mnist", classes, train_x.rows, train_x.cols, 1, o.records_per_shard);
-  w.set_source("mnist " + src + " val_fraction=" + FormatDouble(o.val_fraction) + " seed=" + std::to_string(o.seed));
+  w.set_source("mnist " + src + " val_fraction=" + FormatDouble(o.val_fraction) +
+               " seed=" + std::to_string(o.seed));
   std::vector<bool> is_val;
   CarveValidation(train_x.count, o.val_fraction, o.seed, &is_val);
 
@@ -136,7 +141,8 @@ Status ImportMnist(const std::string& src, const std::string& out_dir, const Imp
     const auto* img = reinterpret_cast<const uint8_t*>(x.data.data()) + x.body + size_t(i) * pixels;
     return w.AddExample(split, img, pixels, uint8_t(y.data[y.body + i]));
   };
-  for (uint32_t i = 0; i < train_x.count; ++i) CS_RETURN_IF_ERROR(add(train_x, train_y, i, is_val[i] ? "val" : "train"));
+  for (uint32_t i = 0; i < train_x.count; ++i)
+    CS_RETURN_IF_ERROR(add(train_x, train_y, i, is_val[i] ? "val" : "train"));
   for (uint32_t i = 0; i < test_x.count; ++i) CS_RETURN_IF_ERROR(add(test_x, test_y, i, "test"));
   return w.Finish();
 }

@@ -16,6 +16,7 @@ namespace claimsweep {
 // rows x cols x 1, classes "0".."9". NotFound naming a missing file;
 // Corruption naming the file for a bad magic number, a truncated file or gzip
 // stream, image and label counts that differ, or a label above 9.
-Status ImportMnist(const std::string& src, const std::string& out_dir, const ImportOptions& o = ImportOptions());
+Status ImportMnist(const std::string& src, const std::string& out_dir,
+                   const ImportOptions& o = ImportOptions());
 
 }  // namespace claimsweep

@@ -85,7 +85,8 @@ Status RecordWriter::Flush() {
 Status RecordWriter::Add(const void* payload, size_t n) {
   if (finished_ || fd_ < 0) return Status::InvalidArgument(path_ + ": Add after Finish");
   if (n > kMaxRecordBytes) {
-    return Status::InvalidArgument(path_ + ": record of " + std::to_string(n) + " bytes exceeds the 64 MiB limit");
+    return Status::InvalidArgument(path_ + ": record of " + std::to_string(n) +
+                                   " bytes exceeds the 64 MiB limit");
   }
   char prefix[kRecordPrefixBytes];
   PutLE32(prefix, static_cast<uint32_t>(n));
@@ -132,7 +133,8 @@ Result<std::unique_ptr<RecordReader>> RecordReader::Open(const std::string& path
 }
 
 Status RecordReader::Fail(uint64_t offset, const std::string& what) {
-  failed_ = Status::Corruption(path_ + ": record at offset " + std::to_string(offset) + ": " + what);
+  failed_ =
+      Status::Corruption(path_ + ": record at offset " + std::to_string(offset) + ": " + what);
   return failed_;
 }
 
@@ -160,19 +162,23 @@ Status RecordReader::ReadExact(char* dst, size_t n) {
 
 Status RecordReader::ReadHeader() {
   if (file_size_ < kRecordHeaderBytes) {
-    return failed_ = Status::Corruption(path_ + ": truncated header (" + std::to_string(file_size_) +
-                                        " bytes; a record shard starts with an 8-byte header)");
+    return failed_ =
+               Status::Corruption(path_ + ": truncated header (" + std::to_string(file_size_) +
+                                  " bytes; a record shard starts with an 8-byte header)");
   }
   char h[kRecordHeaderBytes];
   CS_RETURN_IF_ERROR(ReadExact(h, sizeof(h)));
   if (std::memcmp(h, kMagic, sizeof(kMagic)) != 0) {
-    return failed_ = Status::Corruption(path_ + ": not a claimsweep record shard (bad magic in header)");
+    return failed_ =
+               Status::Corruption(path_ + ": not a claimsweep record shard (bad magic in header)");
   }
-  uint16_t version = static_cast<uint16_t>(static_cast<unsigned char>(h[6]) | (static_cast<unsigned char>(h[7]) << 8));
+  uint16_t version = static_cast<uint16_t>(static_cast<unsigned char>(h[6]) |
+                                           (static_cast<unsigned char>(h[7]) << 8));
   if (version != kRecordFormatVersion) {
-    return failed_ = Status::Unsupported(path_ + ": record format version " + std::to_string(version) +
-                                         " is not known to this claimsweep (it reads version " +
-                                         std::to_string(kRecordFormatVersion) + "); use a newer claimsweep");
+    return failed_ = Status::Unsupported(
+               path_ + ": record format version " + std::to_string(version) +
+               " is not known to this claimsweep (it reads version " +
+               std::to_string(kRecordFormatVersion) + "); use a newer claimsweep");
   }
   return Status::OK();
 }
@@ -193,7 +199,8 @@ Status RecordReader::Next(std::string* payload, bool* eof) {
   const uint32_t n = GetLE32(prefix);
   const uint32_t want_crc = GetLE32(prefix + 4);
   if (n > kMaxRecordBytes) {
-    return Fail(at, "length " + std::to_string(n) + " exceeds the 64 MiB record limit (corrupt length)");
+    return Fail(
+        at, "length " + std::to_string(n) + " exceeds the 64 MiB record limit (corrupt length)");
   }
   // Checked against the file size before allocating, so a corrupt length
   // costs nothing.

@@ -27,8 +27,8 @@ inline constexpr uint32_t kMaxRecordBytes = 64u << 20;
 // What a finished shard looks like: the values its manifest entry records.
 struct ShardSummary {
   uint64_t records = 0;
-  uint64_t bytes = 0;    // file size, header included
-  uint32_t crc32c = 0;   // CRC-32C of the whole file
+  uint64_t bytes = 0;   // file size, header included
+  uint32_t crc32c = 0;  // CRC-32C of the whole file
 };
 
 // Writes one shard. Records go to `path + ".tmp.<pid>"`; Finish() fsyncs and
@@ -107,8 +107,8 @@ class RecordReader {
   int fd_;
   uint64_t file_size_;
   std::vector<char> buf_;
-  size_t pos_ = 0, end_ = 0;   // unread bytes are buf_[pos_, end_)
-  uint64_t offset_ = 0;        // file offset of buf_[pos_]
+  size_t pos_ = 0, end_ = 0;  // unread bytes are buf_[pos_, end_)
+  uint64_t offset_ = 0;       // file offset of buf_[pos_]
   uint64_t record_offset_ = 0;
   uint64_t records_ = 0;
   uint32_t file_crc_ = 0;

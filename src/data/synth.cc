@@ -2,8 +2,8 @@
 
 #include <algorithm>
 
-#include "data/dataset.h"
 #include "core/rng.h"
+#include "data/dataset.h"
 
 namespace claimsweep {
 namespace {
@@ -51,12 +51,17 @@ void CosSin(int64_t turn, int64_t* c, int64_t* s) {
 bool InShape(int shape, int64_t dx, int64_t dy, int64_t r) {
   const int64_t ax = Abs(dx), ay = Abs(dy);
   switch (shape) {
-    case 0: return dx * dx + dy * dy <= r * r;                                        // disk
-    case 1: return std::max(ax, ay) * 10 <= r * 8;                                    // square
-    case 2: return dy >= -r && dy * 10 <= r * 7 && ax * 17 <= (dy + r) * 10;          // triangle
-    case 3: return ax + ay <= r;                                                      // diamond
-    case 4: return (ax * 3 <= r && ay <= r) || (ay * 3 <= r && ax <= r);              // plus
-    default: {                                                                        // ring
+    case 0:
+      return dx * dx + dy * dy <= r * r;  // disk
+    case 1:
+      return std::max(ax, ay) * 10 <= r * 8;  // square
+    case 2:
+      return dy >= -r && dy * 10 <= r * 7 && ax * 17 <= (dy + r) * 10;  // triangle
+    case 3:
+      return ax + ay <= r;  // diamond
+    case 4:
+      return (ax * 3 <= r && ay <= r) || (ay * 3 <= r && ax <= r);  // plus
+    default: {                                                      // ring
       const int64_t d2 = dx * dx + dy * dy;
       return d2 <= r * r && d2 * 100 >= r * r * 30;
     }
@@ -84,20 +89,23 @@ Status CheckSynthOptions(const SynthOptions& o) {
   auto bad = [](const std::string& what, int64_t v) {
     return Status::InvalidArgument(what + ", not " + std::to_string(v) + "; nothing was written");
   };
-  if (o.channels != 1 && o.channels != 3) return bad("--channels must be 1 (grey) or 3 (RGB)", o.channels);
+  if (o.channels != 1 && o.channels != 3)
+    return bad("--channels must be 1 (grey) or 3 (RGB)", o.channels);
   if (o.classes < 2 || o.classes > 1000) return bad("--classes must be in 2..1000", o.classes);
   // 8 is what resnet_cifar needs; SqueezeNet needs 17 (1.1) or 21 (1.0).
   if (o.size < 8 || o.size > 1024) {
-    return bad("--size must be in 8..1024 (squeezenet1_1 needs at least 17, squeezenet1_0 21)", o.size);
+    return bad("--size must be in 8..1024 (squeezenet1_1 needs at least 17, squeezenet1_0 21)",
+               o.size);
   }
   if (o.train < 1) return bad("--train must be at least 1", o.train);
-  if (o.val < 1) return bad("--val must be at least 1 (training evaluates on val every epoch)", o.val);
+  if (o.val < 1)
+    return bad("--val must be at least 1 (training evaluates on val every epoch)", o.val);
   if (o.test < 0) return bad("--test must be at least 0", o.test);
   return Status::OK();
 }
 
-void SynthesizeExample(const SynthOptions& o, const std::string& split, uint64_t index, std::string* image,
-                       int* label) {
+void SynthesizeExample(const SynthOptions& o, const std::string& split, uint64_t index,
+                       std::string* image, int* label) {
   SplitMix64 rng(MixSeed(o.seed, SplitTag(split), index));
   const int64_t S = o.size, C = o.channels;
   const int k = int(rng.Uniform(uint64_t(o.classes)));
@@ -162,13 +170,14 @@ Status Synthesize(const SynthOptions& o, const std::string& out_dir) {
   CS_RETURN_IF_ERROR(CheckSynthOptions(o));
   std::vector<std::string> classes;
   for (int k = 0; k < o.classes; ++k) classes.push_back("class" + std::to_string(k));
-  DatasetWriter w(out_dir, "synth", classes, uint32_t(o.size), uint32_t(o.size), uint32_t(o.channels),
-                  o.records_per_shard);
+  DatasetWriter w(out_dir, "synth", classes, uint32_t(o.size), uint32_t(o.size),
+                  uint32_t(o.channels), o.records_per_shard);
   w.set_source("synth seed=" + std::to_string(o.seed) + " classes=" + std::to_string(o.classes) +
                " size=" + std::to_string(o.size) + " channels=" + std::to_string(o.channels));
   std::string image;
   int label = 0;
-  const std::pair<const char*, int64_t> splits[] = {{"train", o.train}, {"val", o.val}, {"test", o.test}};
+  const std::pair<const char*, int64_t> splits[] = {
+      {"train", o.train}, {"val", o.val}, {"test", o.test}};
   for (const auto& [split, count] : splits) {
     for (int64_t i = 0; i < count; ++i) {
       SynthesizeExample(o, split, uint64_t(i), &image, &label);

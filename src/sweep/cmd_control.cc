@@ -27,16 +27,19 @@ namespace {
 
 // "7" or "3-9" (inclusive). Out of range is an error for the whole command:
 // nothing is done unless every index is valid.
-Status ParseIndices(const std::vector<std::string>& args, uint64_t points, std::set<uint64_t>* out) {
-  const std::string range = points == 0 ? "the sweep has no points" : "the sweep has " + std::to_string(points) +
-                                                                          " points (0-" + std::to_string(points - 1) + ")";
+Status ParseIndices(const std::vector<std::string>& args, uint64_t points,
+                    std::set<uint64_t>* out) {
+  const std::string range = points == 0 ? "the sweep has no points"
+                                        : "the sweep has " + std::to_string(points) +
+                                              " points (0-" + std::to_string(points - 1) + ")";
   for (const std::string& a : args) {
     uint64_t lo = 0, hi = 0;
     const size_t dash = a.find('-');
-    const bool ok = dash == std::string::npos
-                        ? ParseIndex(a, &lo) && (hi = lo, true)
-                        : ParseIndex(a.substr(0, dash), &lo) && ParseIndex(a.substr(dash + 1), &hi) && lo <= hi;
-    if (!ok) return Status::InvalidArgument("'" + a + "' is not an index (N) or a range of indices (N-M)");
+    const bool ok = dash == std::string::npos ? ParseIndex(a, &lo) && (hi = lo, true)
+                                              : ParseIndex(a.substr(0, dash), &lo) &&
+                                                    ParseIndex(a.substr(dash + 1), &hi) && lo <= hi;
+    if (!ok)
+      return Status::InvalidArgument("'" + a + "' is not an index (N) or a range of indices (N-M)");
     if (hi >= points) {
       return Status::InvalidArgument("index " + std::to_string(hi) + " is out of range: " + range +
                                      "; nothing was changed");
@@ -48,7 +51,8 @@ Status ParseIndices(const std::vector<std::string>& args, uint64_t points, std::
 
 enum class Op { kStop, kReset, kRetry, kResume };
 
-int Run(Op op, const std::string& dir, const std::vector<std::string>& args, bool failed, bool stopped, bool force) {
+int Run(Op op, const std::string& dir, const std::vector<std::string>& args, bool failed,
+        bool stopped, bool force) {
   OpenedSweep sw;
   if (!OpenSweep(dir, &sw)) return kExitUsage;
   Env* env = sw.env.get();
@@ -63,32 +67,44 @@ int Run(Op op, const std::string& dir, const std::vector<std::string>& args, boo
     s = ScanSweep(env, layout, *spec, ps->size(), &scan);
     if (!s.ok()) return Failure(s.ToString());
     for (const ScannedTrial& t : scan.trials) {
-      if ((failed && t.derived.state == TrialState::kFailed) || (stopped && t.derived.state == TrialState::kStopped)) {
+      if ((failed && t.derived.state == TrialState::kFailed) ||
+          (stopped && t.derived.state == TrialState::kStopped)) {
         indices.insert(t.index);
       }
     }
     if (indices.empty()) {
-      std::printf("no %s trials in %s: nothing to do\n", failed && stopped ? "failed or stopped" : failed ? "failed" : "stopped",
+      std::printf("no %s trials in %s: nothing to do\n",
+                  failed && stopped ? "failed or stopped"
+                  : failed          ? "failed"
+                                    : "stopped",
                   dir.c_str());
       return 0;
     }
   }
   if (indices.empty()) {
     return UsageError(std::string("name the trials: IDX... (e.g. 3 or 3-7)") +
-                      (op == Op::kStop     ? ""
-                       : op == Op::kReset  ? ", --failed or --stopped"
-                       : op == Op::kRetry  ? " or --failed"
-                                           : " or --stopped"));
+                      (op == Op::kStop    ? ""
+                       : op == Op::kReset ? ", --failed or --stopped"
+                       : op == Op::kRetry ? " or --failed"
+                                          : " or --stopped"));
   }
   TrialControl control(env, layout, spec->claim(), ProcessToken());
   int rc = 0;
   for (uint64_t i : indices) {
     ControlReport r;
     switch (op) {
-      case Op::kStop: s = control.Stop(i, &r); break;
-      case Op::kReset: s = control.Reset(i, force, &r); break;
-      case Op::kRetry: s = control.Retry(i, &r); break;
-      case Op::kResume: s = control.Resume(i, &r); break;
+      case Op::kStop:
+        s = control.Stop(i, &r);
+        break;
+      case Op::kReset:
+        s = control.Reset(i, force, &r);
+        break;
+      case Op::kRetry:
+        s = control.Retry(i, &r);
+        break;
+      case Op::kResume:
+        s = control.Resume(i, &r);
+        break;
     }
     if (!s.ok()) {
       std::printf("%s: error: %s\n", TrialName(i).c_str(), s.ToString().c_str());
@@ -108,7 +124,8 @@ int CmdStop(const std::string& dir, const std::vector<std::string>& indices) {
   return Run(Op::kStop, dir, indices, false, false, false);
 }
 
-int CmdReset(const std::string& dir, const std::vector<std::string>& indices, bool failed, bool stopped, bool force) {
+int CmdReset(const std::string& dir, const std::vector<std::string>& indices, bool failed,
+             bool stopped, bool force) {
   return Run(Op::kReset, dir, indices, failed, stopped, force);
 }
 

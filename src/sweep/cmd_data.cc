@@ -15,10 +15,15 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-double SecondsSince(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+double SecondsSince(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
 
 // InvalidArgument is the user's mistake (exit 2); anything else failed (1).
-int FromStatus(const Status& s) { return s.code() == Status::Code::kInvalidArgument ? UsageError(s.message()) : Failure(s.message()); }
+int FromStatus(const Status& s) {
+  return s.code() == Status::Code::kInvalidArgument ? UsageError(s.message())
+                                                    : Failure(s.message());
+}
 
 std::string Counts(const DatasetManifest& m) {
   std::string out;
@@ -39,8 +44,8 @@ std::string Doubles(const google::protobuf::RepeatedField<double>& v) {
 int Summarize(const std::string& dir, double seconds) {
   auto m = ReadManifest(Env::Default(), dir);
   if (!m.ok()) return Failure(m.status().message());
-  std::printf("wrote %s: %s, %d classes, %ux%ux%u, in %.2f s\n", dir.c_str(), Counts(*m).c_str(), m->classes_size(),
-              m->height(), m->width(), m->channels(), seconds);
+  std::printf("wrote %s: %s, %d classes, %ux%ux%u, in %.2f s\n", dir.c_str(), Counts(*m).c_str(),
+              m->classes_size(), m->height(), m->width(), m->channels(), seconds);
   return 0;
 }
 
@@ -53,7 +58,8 @@ int CmdDataSynth(const SynthOptions& options, const std::string& out_dir) {
   return Summarize(out_dir, SecondsSince(t0));
 }
 
-int CmdDataImport(const std::string& format, const std::string& out_dir, const std::string& src, double val_fraction) {
+int CmdDataImport(const std::string& format, const std::string& out_dir, const std::string& src,
+                  double val_fraction) {
   ImportOptions o;
   o.val_fraction = val_fraction;
   const auto t0 = Clock::now();
@@ -78,13 +84,14 @@ int CmdDataInspect(const std::string& dir) {
   std::printf("dataset:  %s (%s)\n", m->name().c_str(), dir.c_str());
   if (!m->source().empty()) std::printf("source:   %s\n", m->source().c_str());
   std::printf("classes:  %d: %s\n", m->classes_size(), classes.c_str());
-  std::printf("shape:    %ux%ux%u (height x width x channels, uint8)\n", m->height(), m->width(), m->channels());
+  std::printf("shape:    %ux%ux%u (height x width x channels, uint8)\n", m->height(), m->width(),
+              m->channels());
   for (const auto& sp : m->split()) {
     uint64_t bytes = 0;
     for (const auto& sh : sp.shard()) bytes += sh.bytes();
     std::printf("split:    %-6s %8llu examples in %d shard%s, %.1f MiB\n", sp.name().c_str(),
-                static_cast<unsigned long long>(sp.count()), sp.shard_size(), sp.shard_size() == 1 ? "" : "s",
-                double(bytes) / (1 << 20));
+                static_cast<unsigned long long>(sp.count()), sp.shard_size(),
+                sp.shard_size() == 1 ? "" : "s", double(bytes) / (1 << 20));
   }
   std::printf("mean:     %s\n", Doubles(m->mean()).c_str());
   std::printf("std:      %s\n", Doubles(m->std()).c_str());
@@ -105,8 +112,8 @@ int CmdDataInspect(const std::string& dir) {
   Status s = VerifyDataset(env, dir, progress, &records);
   if (tty) std::fprintf(stderr, "\n");
   if (!s.ok()) return Failure(s.ToString());
-  std::fprintf(stderr, "verified %llu records in %.2f s\n", static_cast<unsigned long long>(records),
-               SecondsSince(t0));
+  std::fprintf(stderr, "verified %llu records in %.2f s\n",
+               static_cast<unsigned long long>(records), SecondsSince(t0));
   std::printf("ok: %llu records verified\n", static_cast<unsigned long long>(records));
   return 0;
 }

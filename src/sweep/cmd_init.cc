@@ -7,13 +7,13 @@
 
 #include <google/protobuf/util/message_differencer.h>
 
-#include "core/terminal_text.h"
 #include "core/exit_codes.h"
 #include "core/layout.h"
 #include "core/points.h"
 #include "core/security.h"
 #include "core/spec.h"
 #include "core/spec_digest.h"
+#include "core/terminal_text.h"
 #include "sweep/commands.h"
 
 namespace claimsweep {
@@ -33,7 +33,8 @@ namespace {
 std::string Describe(const SweepSpec& spec, const PointSpace& ps) {
   std::string d = std::to_string(ps.size()) + " points";
   if (spec.random().param_size() > 0) {
-    d += " (grid " + std::to_string(ps.grid_size()) + " x " + std::to_string(ps.samples()) + " random samples)";
+    d += " (grid " + std::to_string(ps.grid_size()) + " x " + std::to_string(ps.samples()) +
+         " random samples)";
   }
   return d;
 }
@@ -59,13 +60,15 @@ bool LoadSpec(const std::string& path, SweepSpec* spec, PointSpace* ps) {
     // jobs find it from any working directory. Checked by validate too:
     // nothing is created for a sweep whose trials could not start.
     std::filesystem::path ds = spec->train().dataset();
-    if (ds.is_relative()) ds = std::filesystem::absolute(std::filesystem::path(path).parent_path() / ds);
+    if (ds.is_relative())
+      ds = std::filesystem::absolute(std::filesystem::path(path).parent_path() / ds);
     ds = ds.lexically_normal();
     std::string d = ds.string();
     while (d.size() > 1 && d.back() == '/') d.pop_back();
     spec->mutable_train()->set_dataset(d);
     if (!Env::Default()->Exists(d + "/manifest.textproto")) {
-      UsageError(path + ": train.dataset " + d + " holds no dataset (no manifest.textproto); make one with " +
+      UsageError(path + ": train.dataset " + d +
+                 " holds no dataset (no manifest.textproto); make one with " +
                  "`sweep data synth --out " + d + "` or `sweep data import`");
       return false;
     }
@@ -126,12 +129,15 @@ int CmdInit(const std::string& spec_path, const std::string& dir) {
       std::printf("%s already holds this sweep: %s\n", dir.c_str(), Describe(spec, ps).c_str());
       return 0;
     }
-    return UsageError(dir + " already holds a different sweep (its " + kSpecFileName + " differs from " + spec_path +
-                      "); a sweep's points depend on its spec, so it cannot change. Use a new directory.");
+    return UsageError(
+        dir + " already holds a different sweep (its " + kSpecFileName + " differs from " +
+        spec_path +
+        "); a sweep's points depend on its spec, so it cannot change. Use a new directory.");
   }
   std::vector<std::string> names;
   if (env->ListDir(dir, &names).ok() && !names.empty()) {
-    return UsageError(dir + " is not empty and holds no sweep; refusing to initialize a sweep there");
+    return UsageError(dir +
+                      " is not empty and holds no sweep; refusing to initialize a sweep there");
   }
   for (const std::string& d : {dir, layout.trials_dir(), layout.leases_dir(), layout.tmp_dir()}) {
     s = env->CreateDirs(d);
@@ -141,17 +147,20 @@ int CmdInit(const std::string& spec_path, const std::string& dir) {
   // only once it is complete.
   s = WriteFrozenSpec(env, layout, frozen);
   if (!s.ok()) return Failure(s.ToString());
-  std::printf("initialized sweep '%s' in %s: %s\n", TerminalSafe(spec.name()).c_str(), dir.c_str(), Describe(spec, ps).c_str());
+  std::printf("initialized sweep '%s' in %s: %s\n", TerminalSafe(spec.name()).c_str(), dir.c_str(),
+              Describe(spec, ps).c_str());
   s = CheckSweepSafety(env, layout, spec.security().allow_shared(), ::geteuid());
   if (!s.ok()) {
     const mode_t mask = ::umask(0);
     ::umask(mask);
     char why[160] = "";
     if (mask & 022) {
-      std::snprintf(why, sizeof why, " (your umask %04o made them so; `umask 022` before `sweep init` avoids this)",
+      std::snprintf(why, sizeof why,
+                    " (your umask %04o made them so; `umask 022` before `sweep init` avoids this)",
                     static_cast<unsigned>(mask));
     }
-    std::fprintf(stderr, "sweep: warning: `trial` will refuse this sweep: %s%s\n", s.message().c_str(), why);
+    std::fprintf(stderr, "sweep: warning: `trial` will refuse this sweep: %s%s\n",
+                 s.message().c_str(), why);
   }
   return 0;
 }

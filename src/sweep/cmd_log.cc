@@ -21,11 +21,15 @@ namespace {
 // Whether attempt `k` may still write to its log: its directory is there and
 // open (no release or failure record), the trial has no result and no newer
 // attempt, and its heartbeat is within the lease (by the filesystem's clock).
-bool AttemptLive(Env* env, const SweepLayout& layout, const ClaimPolicy& policy, uint64_t index, uint32_t k) {
+bool AttemptLive(Env* env, const SweepLayout& layout, const ClaimPolicy& policy, uint64_t index,
+                 uint32_t k) {
   TrialSnapshot snap;
-  if (!ReadTrialSnapshot(env, layout, index, &snap).ok() || snap.has_result || snap.attempts.empty()) return false;
+  if (!ReadTrialSnapshot(env, layout, index, &snap).ok() || snap.has_result ||
+      snap.attempts.empty())
+    return false;
   const AttemptFiles& last = snap.attempts.back();
-  if (last.number != k || !last.has_dir || last.released || last.failed || snap.heartbeat_ns < 0) return false;
+  if (last.number != k || !last.has_dir || last.released || last.failed || snap.heartbeat_ns < 0)
+    return false;
   int64_t now_ns = 0;
   const std::string probe = layout.clock_probe_path("log." + ProcessToken());
   if (!env->FsNow(probe, &now_ns).ok()) return true;  // cannot tell: keep following
@@ -71,10 +75,11 @@ int CmdLog(const std::string& dir, const std::string& index_arg, uint32_t attemp
   const SweepSpec* spec = &sw.spec;
   const PointSpace* ps = &*sw.points;
   uint64_t index = 0;
-  if (!ParseIndex(index_arg, &index)) return UsageError("'" + index_arg + "' is not a trial index (N)");
+  if (!ParseIndex(index_arg, &index))
+    return UsageError("'" + index_arg + "' is not a trial index (N)");
   if (index >= ps->size()) {
-    return UsageError("index " + index_arg + " is out of range: the sweep has " + std::to_string(ps->size()) +
-                      " points");
+    return UsageError("index " + index_arg + " is out of range: the sweep has " +
+                      std::to_string(ps->size()) + " points");
   }
   SweepLayout layout(dir);
   const std::string name = TrialName(index);
@@ -86,20 +91,22 @@ int CmdLog(const std::string& dir, const std::string& index_arg, uint32_t attemp
     if (a.has_dir) latest = a.number;
   }
   if (latest == 0) {
-    return Failure("trial " + name + " has no attempt yet (" + (snap.exists ? "no attempt directory" : "pending") +
-                   "): no log to show");
+    return Failure("trial " + name + " has no attempt yet (" +
+                   (snap.exists ? "no attempt directory" : "pending") + "): no log to show");
   }
   const uint32_t k = attempt == 0 ? latest : attempt;
   if (!env->Exists(layout.attempt_dir(index, k))) {
-    return Failure("trial " + name + " has no attempt " + std::to_string(k) + " (latest: " + std::to_string(latest) +
-                   ")");
+    return Failure("trial " + name + " has no attempt " + std::to_string(k) +
+                   " (latest: " + std::to_string(latest) + ")");
   }
   const std::string path = layout.log_path(index, k);
   std::string error;
   int fd = OpenLog(path, &error);
   if (fd < 0 && !error.empty()) return Failure(error);
   if (!follow) {
-    if (fd < 0) return Failure("trial " + name + " attempt " + std::to_string(k) + " has no log (" + path + ")");
+    if (fd < 0)
+      return Failure("trial " + name + " attempt " + std::to_string(k) + " has no log (" + path +
+                     ")");
     Drain(fd);
     ::close(fd);
     return 0;
@@ -113,7 +120,9 @@ int CmdLog(const std::string& dir, const std::string& index_arg, uint32_t attemp
     if (!live) break;
     ::usleep(250 * 1000);
   }
-  if (fd < 0) return Failure("trial " + name + " attempt " + std::to_string(k) + " ended without a log (" + path + ")");
+  if (fd < 0)
+    return Failure("trial " + name + " attempt " + std::to_string(k) + " ended without a log (" +
+                   path + ")");
   ::close(fd);
   return 0;
 }

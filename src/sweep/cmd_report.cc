@@ -33,9 +33,11 @@ int CmdReport(const std::string& dir, const std::string& out_path) {
   size_t broken = 0;
   for (const auto& tr : res.trials) broken += !tr.problem.empty();
   std::string note;
-  if (broken > 0) note = ", " + std::to_string(broken) + " with problems (see the table's problem column)";
-  std::printf("wrote %s: %zu claimed trials of %llu points, %.1f KiB%s\n", out_path.c_str(), res.trials.size(),
-              static_cast<unsigned long long>(res.num_points), html.size() / 1024.0, note.c_str());
+  if (broken > 0)
+    note = ", " + std::to_string(broken) + " with problems (see the table's problem column)";
+  std::printf("wrote %s: %zu claimed trials of %llu points, %.1f KiB%s\n", out_path.c_str(),
+              res.trials.size(), static_cast<unsigned long long>(res.num_points),
+              html.size() / 1024.0, note.c_str());
   return 0;
 }
 

@@ -2,16 +2,16 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <set>
 #include <cstdio>
+#include <set>
 
-#include "core/terminal_text.h"
 #include "core/json.h"
 #include "core/number_format.h"
-#include "core/slurm.h"
 #include "core/points.h"
+#include "core/slurm.h"
 #include "core/spec.h"
 #include "core/sweep_scan.h"
+#include "core/terminal_text.h"
 #include "output.pb.h"
 #include "records.pb.h"
 #include "sweep/commands.h"
@@ -23,14 +23,22 @@ namespace {
 // Display order: what needs attention first.
 int Priority(TrialState s) {
   switch (s) {
-    case TrialState::kRunning: return 0;
-    case TrialState::kBroken: return 1;
-    case TrialState::kStale: return 2;
-    case TrialState::kInterrupted: return 3;
-    case TrialState::kFailed: return 4;
-    case TrialState::kStopped: return 5;
-    case TrialState::kDone: return 6;
-    case TrialState::kPending: return 7;
+    case TrialState::kRunning:
+      return 0;
+    case TrialState::kBroken:
+      return 1;
+    case TrialState::kStale:
+      return 2;
+    case TrialState::kInterrupted:
+      return 3;
+    case TrialState::kFailed:
+      return 4;
+    case TrialState::kStopped:
+      return 5;
+    case TrialState::kDone:
+      return 6;
+    case TrialState::kPending:
+      return 7;
   }
   return 8;
 }
@@ -42,8 +50,10 @@ StatusJson StatusToJson(const SweepScan& scan, const SweepLayout& layout) {
   StatusJson j;
   j.set_total(static_cast<double>(scan.total));
   const google::protobuf::Descriptor* d = j.GetDescriptor();
-  for (int st = 0; st < kNumTrialStates; ++st) {  // a field per state, named as the state (json_output_test)
-    j.GetReflection()->SetDouble(&j, d->FindFieldByName(TrialStateName(static_cast<TrialState>(st))),
+  for (int st = 0; st < kNumTrialStates;
+       ++st) {  // a field per state, named as the state (json_output_test)
+    j.GetReflection()->SetDouble(&j,
+                                 d->FindFieldByName(TrialStateName(static_cast<TrialState>(st))),
                                  static_cast<double>(scan.counts[st]));
   }
   for (const ScannedTrial& t : scan.trials) {
@@ -67,14 +77,17 @@ StatusJson StatusToJson(const SweepScan& scan, const SweepLayout& layout) {
 void PrintBroken(const SweepScan& scan) {
   const uint64_t n = scan.counts[static_cast<int>(TrialState::kBroken)];
   if (n == 0) return;
-  std::printf("\n%llu broken trial%s: claimsweep never claims, follows or reads such entries; move the named entry "
-              "away (or `sweep reset` the trial) to run the point again\n",
-              static_cast<unsigned long long>(n), n == 1 ? "" : "s");
+  std::printf(
+      "\n%llu broken trial%s: claimsweep never claims, follows or reads such entries; move the "
+      "named entry "
+      "away (or `sweep reset` the trial) to run the point again\n",
+      static_cast<unsigned long long>(n), n == 1 ? "" : "s");
   int shown = 0;
   for (const ScannedTrial& t : scan.trials) {
     if (t.derived.state != TrialState::kBroken) continue;
     if (++shown > 20) {
-      std::printf("  ... %llu more (sweep status --format json lists all)\n", static_cast<unsigned long long>(n - 20));
+      std::printf("  ... %llu more (sweep status --format json lists all)\n",
+                  static_cast<unsigned long long>(n - 20));
       break;
     }
     std::printf("  %s  %s\n", TrialName(t.index).c_str(), t.derived.problem.c_str());
@@ -105,12 +118,13 @@ int CmdStatus(const std::string& dir, const std::string& format, int limit) {
               static_cast<unsigned long long>(scan.total));
   std::string line;
   for (int st = 0; st < kNumTrialStates; ++st) {
-    line += std::string(line.empty() ? "" : "  ") + TrialStateName(static_cast<TrialState>(st)) + " " +
-            std::to_string(scan.counts[st]);
+    line += std::string(line.empty() ? "" : "  ") + TrialStateName(static_cast<TrialState>(st)) +
+            " " + std::to_string(scan.counts[st]);
   }
   std::printf("%s\n", line.c_str());
   if (!scan.clock_from_filesystem) {
-    std::printf("(lease ages use this machine's clock: %s is not writable)\n", layout.tmp_dir().c_str());
+    std::printf("(lease ages use this machine's clock: %s is not writable)\n",
+                layout.tmp_dir().c_str());
   }
   if (scan.trials.empty()) return 0;
 
@@ -131,7 +145,8 @@ int CmdStatus(const std::string& dir, const std::string& format, int limit) {
   for (size_t r = 0; r < shown; ++r) {
     ScannedTrial t = rows[r];
     if (t.derived.state == TrialState::kRunning) {
-      logs += "  " + TrialName(t.index) + "  " + layout.log_path(t.index, t.derived.latest_attempt) + "\n";
+      logs += "  " + TrialName(t.index) + "  " +
+              layout.log_path(t.index, t.derived.latest_attempt) + "\n";
     }
     if (t.derived.state == TrialState::kDone && t.derived.latest_attempt == 0) {
       // The scan knew only that result.json exists; the row shows the attempts.
@@ -148,7 +163,8 @@ int CmdStatus(const std::string& dir, const std::string& format, int limit) {
     if (t.derived.state != TrialState::kBroken && t.derived.latest_attempt > 0 &&
         env->ReadFileAtMost(owner_path, kMaxOwnerBytes, &text).ok()) {
       Status ps = ParseRecord(text, owner_path, &owner);
-      if (ps.code() == Status::Code::kUnsupported) std::fprintf(stderr, "sweep: warning: %s\n", ps.message().c_str());
+      if (ps.code() == Status::Code::kUnsupported)
+        std::fprintf(stderr, "sweep: warning: %s\n", ps.message().c_str());
       if (!ps.ok()) owner.Clear();
     }
     std::string job = owner.slurm_job_id().empty() ? "-" : owner.slurm_job_id();
@@ -174,11 +190,15 @@ int CmdStatus(const std::string& dir, const std::string& format, int limit) {
     table.push_back(row);
   }
   std::printf("\n%s", RenderTable(header, table).c_str());
-  if (!logs.empty()) std::printf("\nlogs of running trials (sweep log IDX --follow):\n%s", logs.c_str());
+  if (!logs.empty())
+    std::printf("\nlogs of running trials (sweep log IDX --follow):\n%s", logs.c_str());
   if (gone > 0) {
-    std::printf("%d running trial%s to a Slurm job that no longer exists (gone): the next `trial` in a job takes %s "
-                "over at once; otherwise %s stale when the lease expires.\n",
-                gone, gone == 1 ? " belongs" : "s belong", gone == 1 ? "it" : "them", gone == 1 ? "it turns" : "they turn");
+    std::printf(
+        "%d running trial%s to a Slurm job that no longer exists (gone): the next `trial` in a job "
+        "takes %s "
+        "over at once; otherwise %s stale when the lease expires.\n",
+        gone, gone == 1 ? " belongs" : "s belong", gone == 1 ? "it" : "them",
+        gone == 1 ? "it turns" : "they turn");
   }
   if (shown < rows.size()) {
     std::printf("... %zu more (sweep status --limit 0 shows all)\n", rows.size() - shown);
@@ -213,7 +233,8 @@ int CmdPoints(const std::string& dir, const std::string& format) {
     for (const auto& [k, v] : ps->At(i).values) r.push_back(v);
     rows.push_back(std::move(r));
   }
-  std::fputs((format == "csv" ? RenderCsv(header, rows) : RenderTable(header, rows)).c_str(), stdout);
+  std::fputs((format == "csv" ? RenderCsv(header, rows) : RenderTable(header, rows)).c_str(),
+             stdout);
   return 0;
 }
 

@@ -6,12 +6,12 @@
 
 #include <cstdio>
 
-#include "core/terminal_text.h"
 #include "core/env.h"
 #include "core/layout.h"
 #include "core/slurm.h"
-#include "core/subprocess.h"
 #include "core/spec.h"
+#include "core/subprocess.h"
+#include "core/terminal_text.h"
 #include "core/token.h"
 #include "sweep/commands.h"
 
@@ -36,9 +36,11 @@ std::string Absolute(const std::string& path) {
 
 }  // namespace
 
-int CmdSubmit(const std::string& dir_arg, int jobs, bool array, bool dry_run, const std::string& trial_arg) {
+int CmdSubmit(const std::string& dir_arg, int jobs, bool array, bool dry_run,
+              const std::string& trial_arg) {
   const std::string dir = Absolute(dir_arg);
-  if (dir.empty()) return UsageError(dir_arg + ": no such sweep directory (create it with `sweep init SPEC DIR`)");
+  if (dir.empty())
+    return UsageError(dir_arg + ": no such sweep directory (create it with `sweep init SPEC DIR`)");
   std::unique_ptr<Env> sweep_env = NewSweepEnv(dir);
   Env* env = sweep_env.get();
   auto spec = ReadFrozenSpec(env, dir);
@@ -46,8 +48,8 @@ int CmdSubmit(const std::string& dir_arg, int jobs, bool array, bool dry_run, co
   if (jobs < 1) return UsageError("--jobs must be at least 1");
   const std::string trial = Absolute(trial_arg.empty() ? TrialBesideMe() : trial_arg);
   if (trial.empty() || ::access(trial.c_str(), X_OK) != 0) {
-    return UsageError("cannot find an executable `trial` at " + (trial_arg.empty() ? TrialBesideMe() : trial_arg) +
-                      "; pass --trial PATH");
+    return UsageError("cannot find an executable `trial` at " +
+                      (trial_arg.empty() ? TrialBesideMe() : trial_arg) + "; pass --trial PATH");
   }
   auto js = RenderJobScript(*spec, dir, trial, array ? static_cast<uint64_t>(jobs) : 0);
   if (!js.ok()) return UsageError(dir + "/" + kSpecFileName + ": " + js.status().message());
@@ -69,24 +71,28 @@ int CmdSubmit(const std::string& dir_arg, int jobs, bool array, bool dry_run, co
     std::string out, err;
     int code = 0;
     s = RunProgram(js->sbatch_argv, js->script, 60, &out, &err, &code);
-    if (s.ok() && code != 0) s = Status::IOError("sbatch exited " + std::to_string(code) + ": " + err);
+    if (s.ok() && code != 0)
+      s = Status::IOError("sbatch exited " + std::to_string(code) + ": " + err);
     if (!s.ok()) {
       std::fprintf(stderr, "sweep: %s\n", s.ToString().c_str());
-      std::fprintf(stderr, "sweep: %d of %d submissions made; their ids are in %s/jobs.tsv\n", submitted, calls,
-                   layout.slurm_dir().c_str());
+      std::fprintf(stderr, "sweep: %d of %d submissions made; their ids are in %s/jobs.tsv\n",
+                   submitted, calls, layout.slurm_dir().c_str());
       return 1;
     }
     std::string id = out.substr(0, out.find_first_of(";\n"));  // --parsable: "id" or "id;cluster"
-    Status listed = env->AppendFile(layout.jobs_list_path(), id + "\t" + NowIso8601() + "\t" +
-                                                                 (array ? "array of " + std::to_string(jobs) : "job") + "\n");
+    Status listed = env->AppendFile(
+        layout.jobs_list_path(), id + "\t" + NowIso8601() + "\t" +
+                                     (array ? "array of " + std::to_string(jobs) : "job") + "\n");
     // The job is queued either way; only `sweep status`'s list of jobs misses it.
-    if (!listed.ok()) std::fprintf(stderr, "sweep: warning: job %s is submitted but not listed: %s\n", id.c_str(),
-                                   listed.ToString().c_str());
+    if (!listed.ok())
+      std::fprintf(stderr, "sweep: warning: job %s is submitted but not listed: %s\n", id.c_str(),
+                   listed.ToString().c_str());
     std::printf("submitted %s %s\n", array ? "array job" : "job", id.c_str());
     ++submitted;
   }
   std::printf("%d %s of sweep '%s'; output in %s; `sweep status %s` shows progress\n", jobs,
-              jobs == 1 ? "job" : "jobs", TerminalSafe(spec->name()).c_str(), layout.slurm_dir().c_str(), dir_arg.c_str());
+              jobs == 1 ? "job" : "jobs", TerminalSafe(spec->name()).c_str(),
+              layout.slurm_dir().c_str(), dir_arg.c_str());
   return 0;
 }
 

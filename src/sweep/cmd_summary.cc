@@ -85,8 +85,10 @@ std::string RenderMarkdown(const Row& header, const std::vector<Row>& rows) {
   auto esc = [](const std::string& s) {
     std::string o;
     for (char c : TerminalSafe(s)) {
-      if (c == '|') o += "\\|";
-      else o += c;
+      if (c == '|')
+        o += "\\|";
+      else
+        o += c;
     }
     return o;
   };
@@ -164,23 +166,25 @@ std::string Known(const std::vector<std::string>& names) {
 
 // The metric columns: --metrics (each must exist), else all; a train task's
 // table and markdown show the ones people compare (csv and json have them all).
-Status PickMetrics(const SummaryOptions& o, const SweepResults& res, std::vector<std::string>* out) {
+Status PickMetrics(const SummaryOptions& o, const SweepResults& res,
+                   std::vector<std::string>* out) {
   const auto& all = res.metric_names;
   if (!o.metrics.empty()) {
     *out = SplitComma(o.metrics);
     for (const auto& m : *out) {
       if (std::find(all.begin(), all.end(), m) == all.end()) {
-        return Status::InvalidArgument("--metrics: no metric '" + m + "' in this sweep's results (metrics:" +
-                                       Known(all) + ")");
+        return Status::InvalidArgument("--metrics: no metric '" + m +
+                                       "' in this sweep's results (metrics:" + Known(all) + ")");
       }
     }
     return Status::OK();
   }
   *out = all;
-  if (!res.spec.has_train() || !(o.format == "table" || o.format == "markdown")) return Status::OK();
+  if (!res.spec.has_train() || !(o.format == "table" || o.format == "markdown"))
+    return Status::OK();
   std::vector<std::string> main_ones;
-  for (const char* m : {"best_val_acc", "best_epoch", "final_val_acc", "final_val_loss", "test_acc", "test_loss",
-                        "num_parameters", "images_per_s"}) {
+  for (const char* m : {"best_val_acc", "best_epoch", "final_val_acc", "final_val_loss", "test_acc",
+                        "test_loss", "num_parameters", "images_per_s"}) {
     if (std::find(all.begin(), all.end(), m) != all.end()) main_ones.push_back(m);
   }
   if (!o.sort.empty() && std::find(main_ones.begin(), main_ones.end(), o.sort) == main_ones.end() &&
@@ -191,11 +195,14 @@ Status PickMetrics(const SummaryOptions& o, const SweepResults& res, std::vector
   return Status::OK();
 }
 
-bool IsTimeColumn(const std::string& name) { return name == "wall_seconds" || name == "last_attempt_seconds"; }
+bool IsTimeColumn(const std::string& name) {
+  return name == "wall_seconds" || name == "last_attempt_seconds";
+}
 
 // One row per trial. Sorting by a metric or a time ranks done trials only:
 // the others (a failed trial's last metrics.csv row is no result) follow them.
-Table TrialTable(const SummaryOptions& o, const Columns& cols, std::vector<const TrialRecord*> rows, bool exact) {
+Table TrialTable(const SummaryOptions& o, const Columns& cols, std::vector<const TrialRecord*> rows,
+                 bool exact) {
   Table t;
   cols.Add(&t, "index", true);
   cols.Add(&t, "state", false);
@@ -207,7 +214,8 @@ Table TrialTable(const SummaryOptions& o, const Columns& cols, std::vector<const
   auto key = [&](const TrialRecord* r) -> double {
     if (r->state != TrialState::kDone) return NAN;
     if (o.sort == "wall_seconds") return r->wall_seconds >= 0 ? r->wall_seconds : NAN;
-    if (o.sort == "last_attempt_seconds") return r->last_attempt_seconds >= 0 ? r->last_attempt_seconds : NAN;
+    if (o.sort == "last_attempt_seconds")
+      return r->last_attempt_seconds >= 0 ? r->last_attempt_seconds : NAN;
     auto it = r->metrics.find(o.sort);
     return it == r->metrics.end() ? NAN : it->second;
   };
@@ -225,9 +233,10 @@ Table TrialTable(const SummaryOptions& o, const Columns& cols, std::vector<const
   }
   auto seconds = [&](double v) { return v >= 0 ? Num(v, exact) : ""; };
   for (const auto* r : rows) {
-    Row row = {TrialName(r->index), std::string(TrialStateName(r->state)) +
-                                           (r->problem.empty() || r->state == TrialState::kBroken ? "" : " (broken)") +
-                                           (IsDiverged(*r) ? " (diverged)" : ""),
+    Row row = {TrialName(r->index),
+               std::string(TrialStateName(r->state)) +
+                   (r->problem.empty() || r->state == TrialState::kBroken ? "" : " (broken)") +
+                   (IsDiverged(*r) ? " (diverged)" : ""),
                std::to_string(r->attempts)};
     for (const auto& v : r->params) row.push_back(v);
     for (const auto& m : cols.metrics) {
@@ -244,8 +253,8 @@ Table TrialTable(const SummaryOptions& o, const Columns& cols, std::vector<const
 // One row per group of done trials: n and, per metric that is a measurement
 // (not an x column), mean, std, min, max and the 95% CI (n >= kMinCiSamples).
 // Groups sort by their key (numbers as numbers), or by a metric's mean.
-Status GroupTable(const SummaryOptions& o, const Columns& cols, const std::vector<const TrialRecord*>& rows,
-                  bool exact, Table* t) {
+Status GroupTable(const SummaryOptions& o, const Columns& cols,
+                  const std::vector<const TrialRecord*>& rows, bool exact, Table* t) {
   std::vector<int> key_cols;
   for (const auto& g : SplitComma(o.group_by)) {
     const int c = cols.Param(g);
@@ -291,11 +300,13 @@ Status GroupTable(const SummaryOptions& o, const Columns& cols, const std::vecto
       std::vector<double> xs;
       for (const auto* r : members) {
         auto it = r->metrics.find(m);
-        if (r->state == TrialState::kDone && it != r->metrics.end() && !std::isnan(it->second)) xs.push_back(it->second);
+        if (r->state == TrialState::kDone && it != r->metrics.end() && !std::isnan(it->second))
+          xs.push_back(it->second);
       }
       const Stats st = Describe(xs);
       if (m == o.sort) g.sort_key = st.mean;
-      for (double v : {st.mean, st.std, st.min, st.max, st.ci95_lo, st.ci95_hi}) g.row.push_back(Num(v, exact));
+      for (double v : {st.mean, st.std, st.min, st.max, st.ci95_lo, st.ci95_hi})
+        g.row.push_back(Num(v, exact));
     }
     sorted.push_back(std::move(g));
   }
@@ -313,8 +324,9 @@ Status GroupTable(const SummaryOptions& o, const Columns& cols, const std::vecto
   }
   for (auto& g : sorted) t->rows.push_back(std::move(g.row));
   if (small && !metrics.empty()) {
-    t->table_notes.push_back("ci95 is empty for groups of fewer than " + std::to_string(kMinCiSamples) +
-                       " done trials: a 95% CI needs n >= " + std::to_string(kMinCiSamples));
+    t->table_notes.push_back("ci95 is empty for groups of fewer than " +
+                             std::to_string(kMinCiSamples) +
+                             " done trials: a 95% CI needs n >= " + std::to_string(kMinCiSamples));
   }
   return Status::OK();
 }
@@ -324,15 +336,20 @@ void WarnProblems(const SweepResults& res) {
   int broken = 0;
   for (const auto& t : res.trials) {
     if (t.problem.empty()) continue;
-    if (++broken <= 20) std::fprintf(stderr, "sweep: warning: trial %s: %s\n", TrialName(t.index).c_str(), t.problem.c_str());
+    if (++broken <= 20)
+      std::fprintf(stderr, "sweep: warning: trial %s: %s\n", TrialName(t.index).c_str(),
+                   t.problem.c_str());
   }
-  if (broken > 20) std::fprintf(stderr, "sweep: warning: ... and %d more trials with problems\n", broken - 20);
+  if (broken > 20)
+    std::fprintf(stderr, "sweep: warning: ... and %d more trials with problems\n", broken - 20);
 }
 
 }  // namespace
 
 int CmdSummary(const SummaryOptions& o) {
-  if (o.top != -1 && o.top <= 0) return UsageError("--top " + std::to_string(o.top) + ": K must be at least 1 (leave --top out for all rows)");
+  if (o.top != -1 && o.top <= 0)
+    return UsageError("--top " + std::to_string(o.top) +
+                      ": K must be at least 1 (leave --top out for all rows)");
   std::unique_ptr<Env> env = NewSweepEnv(o.dir);
   SweepResults res;
   Status s = LoadResults(env.get(), o.dir, LoadOptions(), &res);
@@ -345,11 +362,13 @@ int CmdSummary(const SummaryOptions& o) {
   bool state_filter_excludes_pending = false;
   for (const auto& w : o.where) {
     size_t eq = w.find('=');
-    if (eq == std::string::npos) return UsageError("--where '" + w + "': write NAME=VALUE, e.g. --where model=resnet_cifar");
+    if (eq == std::string::npos)
+      return UsageError("--where '" + w + "': write NAME=VALUE, e.g. --where model=resnet_cifar");
     std::string name = w.substr(0, eq);
     int c = cols.Param(name);
     if (c < 0 && name != "state") {
-      return UsageError("--where: no parameter '" + name + "' (parameters:" + Known(res.param_names) + ", or state)");
+      return UsageError("--where: no parameter '" + name +
+                        "' (parameters:" + Known(res.param_names) + ", or state)");
     }
     filters.push_back({c, w.substr(eq + 1)});
     if (c < 0 && w.substr(eq + 1) != "pending") state_filter_excludes_pending = true;
@@ -358,16 +377,20 @@ int CmdSummary(const SummaryOptions& o) {
   for (const auto& t : res.trials) {
     bool keep = true;
     for (const auto& [c, v] : filters) {
-      const std::string& have = c < 0 ? std::string(TrialStateName(t.state)) : t.params[static_cast<size_t>(c)];
+      const std::string& have =
+          c < 0 ? std::string(TrialStateName(t.state)) : t.params[static_cast<size_t>(c)];
       if (have != v) keep = false;
     }
     if (keep) rows.push_back(&t);
   }
   s = PickMetrics(o, res, &cols.metrics);
   if (!s.ok()) return UsageError(s.message());
-  if (!o.sort.empty() && std::find(res.metric_names.begin(), res.metric_names.end(), o.sort) == res.metric_names.end() &&
+  if (!o.sort.empty() &&
+      std::find(res.metric_names.begin(), res.metric_names.end(), o.sort) ==
+          res.metric_names.end() &&
       !(IsTimeColumn(o.sort) || cols.Param(o.sort) >= 0)) {
-    return UsageError("--sort: no metric '" + o.sort + "' in this sweep (metrics:" + Known(res.metric_names) +
+    return UsageError("--sort: no metric '" + o.sort +
+                      "' in this sweep (metrics:" + Known(res.metric_names) +
                       "; or a parameter, wall_seconds, last_attempt_seconds)");
   }
 
@@ -379,12 +402,15 @@ int CmdSummary(const SummaryOptions& o) {
   } else {
     table = TrialTable(o, cols, std::move(rows), exact);
     if (res.unclaimed() > 0 && !state_filter_excludes_pending) {
-      table.notes.push_back(std::to_string(res.unclaimed()) + " of " + std::to_string(res.num_points) +
-                            " points are pending and not listed: no trial has claimed them, so they have no "
-                            "results; `sweep points " + o.dir + "` lists every point");
+      table.notes.push_back(
+          std::to_string(res.unclaimed()) + " of " + std::to_string(res.num_points) +
+          " points are pending and not listed: no trial has claimed them, so they have no "
+          "results; `sweep points " +
+          o.dir + "` lists every point");
     }
   }
-  if (o.top > 0 && table.rows.size() > static_cast<size_t>(o.top)) table.rows.resize(static_cast<size_t>(o.top));
+  if (o.top > 0 && table.rows.size() > static_cast<size_t>(o.top))
+    table.rows.resize(static_cast<size_t>(o.top));
 
   std::string text;
   if (o.format == "csv") {
@@ -400,7 +426,8 @@ int CmdSummary(const SummaryOptions& o) {
   std::fflush(stdout);
   // Notes go with a table people read; a file programs read stays pure data.
   const bool to_stdout = o.format == "table" || o.format == "markdown";
-  if (to_stdout) table.notes.insert(table.notes.end(), table.table_notes.begin(), table.table_notes.end());
+  if (to_stdout)
+    table.notes.insert(table.notes.end(), table.table_notes.begin(), table.table_notes.end());
   for (const auto& note : table.notes) {
     if (to_stdout) {
       std::printf("%s(%s)\n", o.format == "markdown" ? "\n" : "", note.c_str());

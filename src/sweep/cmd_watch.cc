@@ -25,7 +25,8 @@ volatile sig_atomic_t g_quit = 0;
 std::string Bar(double fraction, int width) {
   fraction = std::min(1.0, std::max(0.0, fraction));
   const int full = static_cast<int>(std::lround(fraction * width));
-  return "[" + std::string(static_cast<size_t>(full), '#') + std::string(static_cast<size_t>(width - full), '.') + "]";
+  return "[" + std::string(static_cast<size_t>(full), '#') +
+         std::string(static_cast<size_t>(width - full), '.') + "]";
 }
 
 std::string Eta(double seconds) {
@@ -49,19 +50,20 @@ int EpochsOf(const SweepResults& res, const PointSpace& ps, uint64_t index) {
   return cfg.ok() ? cfg->epochs() : 0;
 }
 
-std::string Frame(const SweepResults& res, const PointSpace& ps, double interval, int limit, bool* finished) {
+std::string Frame(const SweepResults& res, const PointSpace& ps, double interval, int limit,
+                  bool* finished) {
   const auto& c = res.counts;
   auto n = [&](TrialState s) { return c[static_cast<int>(s)]; };
   const uint64_t total = res.num_points;  // res.trials holds the claimed ones only
   // A broken trial does not move until someone fixes it: it has ended too.
-  const uint64_t ended =
-      n(TrialState::kDone) + n(TrialState::kFailed) + n(TrialState::kStopped) + n(TrialState::kBroken);
+  const uint64_t ended = n(TrialState::kDone) + n(TrialState::kFailed) + n(TrialState::kStopped) +
+                         n(TrialState::kBroken);
   *finished = ended == total;
   char when[16];
   const time_t now = std::time(nullptr);
   std::strftime(when, sizeof when, "%H:%M:%S", std::localtime(&now));
-  std::string out = "sweep '" + TerminalSafe(res.spec.name()) + "' in " + res.dir + "   " + when + ", every " +
-                    FormatDouble(interval) + " s (Ctrl-C to quit)\n";
+  std::string out = "sweep '" + TerminalSafe(res.spec.name()) + "' in " + res.dir + "   " + when +
+                    ", every " + FormatDouble(interval) + " s (Ctrl-C to quit)\n";
   // The whole sweep: ETA from the mean wall time of done trials and how many run at once.
   double wall_sum = 0;
   int walls = 0;
@@ -74,16 +76,20 @@ std::string Frame(const SweepResults& res, const PointSpace& ps, double interval
   const uint64_t running = n(TrialState::kRunning);
   std::string eta = "";
   if (walls > 0 && running > 0) {
-    eta = "  ETA ~" + Eta(wall_sum / walls * static_cast<double>(total - ended) / static_cast<double>(running));
+    eta = "  ETA ~" +
+          Eta(wall_sum / walls * static_cast<double>(total - ended) / static_cast<double>(running));
   }
   out += Bar(total ? static_cast<double>(ended) / static_cast<double>(total) : 1.0, 30) + " " +
          std::to_string(ended) + "/" + std::to_string(total) + " finished (done " +
-         std::to_string(n(TrialState::kDone)) + ", failed " + std::to_string(n(TrialState::kFailed)) + ", stopped " +
-         std::to_string(n(TrialState::kStopped)) + ")   running " + std::to_string(running) + "  pending " +
-         std::to_string(n(TrialState::kPending)) + "  interrupted " + std::to_string(n(TrialState::kInterrupted)) +
-         "  stale " + std::to_string(n(TrialState::kStale)) +
-         (n(TrialState::kBroken) > 0 ? "  broken " + std::to_string(n(TrialState::kBroken)) + " (sweep status says why)"
-                                     : std::string()) +
+         std::to_string(n(TrialState::kDone)) + ", failed " +
+         std::to_string(n(TrialState::kFailed)) + ", stopped " +
+         std::to_string(n(TrialState::kStopped)) + ")   running " + std::to_string(running) +
+         "  pending " + std::to_string(n(TrialState::kPending)) + "  interrupted " +
+         std::to_string(n(TrialState::kInterrupted)) + "  stale " +
+         std::to_string(n(TrialState::kStale)) +
+         (n(TrialState::kBroken) > 0
+              ? "  broken " + std::to_string(n(TrialState::kBroken)) + " (sweep status says why)"
+              : std::string()) +
          eta + "\n";
   int shown = 0;
   for (const auto& t : res.trials) {
@@ -93,17 +99,20 @@ std::string Frame(const SweepResults& res, const PointSpace& ps, double interval
       break;
     }
     std::string params;
-    for (size_t i = 0; i < t.params.size(); ++i) params += " " + res.param_names[i] + "=" + TerminalSafe(t.params[i]);
+    for (size_t i = 0; i < t.params.size(); ++i)
+      params += " " + res.param_names[i] + "=" + TerminalSafe(t.params[i]);
     const int epochs = EpochsOf(res, ps, t.index);
     std::string line = "  " + TrialName(t.index) + " ";
     if (epochs > 0) {
       const int done = std::max(0, t.csv_rows);
       auto es = t.metrics.find("epoch_seconds");
-      const std::string e = es != t.metrics.end() && done > 0 ? "  ETA " + Eta(es->second * (epochs - done)) : "";
-      line += Bar(static_cast<double>(done) / epochs, 20) + " " + std::to_string(done) + "/" + std::to_string(epochs) +
-              " epochs" + e;
+      const std::string e =
+          es != t.metrics.end() && done > 0 ? "  ETA " + Eta(es->second * (epochs - done)) : "";
+      line += Bar(static_cast<double>(done) / epochs, 20) + " " + std::to_string(done) + "/" +
+              std::to_string(epochs) + " epochs" + e;
     } else {
-      line += "running" + (t.csv_rows > 0 ? ", " + std::to_string(t.csv_rows) + " metrics rows" : std::string());
+      line += "running" + (t.csv_rows > 0 ? ", " + std::to_string(t.csv_rows) + " metrics rows"
+                                          : std::string());
     }
     out += line + "  attempt " + std::to_string(t.attempts) + " " + params + "\n";
   }

@@ -18,12 +18,13 @@ namespace claimsweep {
 int CmdValidate(const std::string& spec_path);
 int CmdInit(const std::string& spec_path, const std::string& dir);
 int CmdStatus(const std::string& dir, const std::string& format, int limit);
-// `sweep status --watch` (src/sweep/cmd_watch.cc): refreshes every `interval` s until all trials finished.
+// `sweep status --watch` (src/sweep/cmd_watch.cc): refreshes every `interval` s until all trials
+// finished.
 int CmdWatch(const std::string& dir, double interval, int limit);
 int CmdPoints(const std::string& dir, const std::string& format);
 struct SummaryOptions {
   std::string dir;
-  std::string sort;                // a metric (or a parameter, wall_seconds, last_attempt_seconds)
+  std::string sort;  // a metric (or a parameter, wall_seconds, last_attempt_seconds)
   bool desc = false;
   int top = -1;                    // -1: all rows (given, it must be >= 1)
   std::vector<std::string> where;  // NAME=VALUE, all must hold; NAME is a parameter or `state`
@@ -39,7 +40,8 @@ int CmdSubmit(const std::string& dir, int jobs, bool array, bool dry_run, const 
 int CmdReport(const std::string& dir, const std::string& out_path);
 // `sweep stop|reset|retry|resume` (src/sweep/cmd_control.cc). IDX: "N" or "N-M".
 int CmdStop(const std::string& dir, const std::vector<std::string>& indices);
-int CmdReset(const std::string& dir, const std::vector<std::string>& indices, bool failed, bool stopped, bool force);
+int CmdReset(const std::string& dir, const std::vector<std::string>& indices, bool failed,
+             bool stopped, bool force);
 int CmdRetry(const std::string& dir, const std::vector<std::string>& indices, bool failed);
 int CmdResume(const std::string& dir, const std::vector<std::string>& indices, bool stopped);
 // `sweep log` (src/sweep/cmd_log.cc): attempt 0 is the latest.
@@ -73,7 +75,8 @@ int Failure(const std::string& message);
 
 // `sweep data synth|import|inspect` (src/sweep/cmd_data.cc).
 int CmdDataSynth(const SynthOptions& options, const std::string& out_dir);
-int CmdDataImport(const std::string& format, const std::string& out_dir, const std::string& src, double val_fraction);
+int CmdDataImport(const std::string& format, const std::string& out_dir, const std::string& src,
+                  double val_fraction);
 int CmdDataInspect(const std::string& dir);
 
 }  // namespace claimsweep

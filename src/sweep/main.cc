@@ -6,92 +6,118 @@
 using namespace claimsweep;
 
 static const char* kDirHelp =
-    "sweep directory (default: $SWEEP_DIR, else the current directory or its nearest ancestor holding a sweep)";
+    "sweep directory (default: $SWEEP_DIR, else the current directory or its nearest ancestor "
+    "holding a sweep)";
 static const char* kIdxHelp =
-    "[DIR] IDX...: trial indices (N or N-M), after an optional sweep directory (a first argument that is not an "
-    "index or range is DIR; default: $SWEEP_DIR, else the current directory or its nearest ancestor holding a sweep)";
+    "[DIR] IDX...: trial indices (N or N-M), after an optional sweep directory (a first argument "
+    "that is not an "
+    "index or range is DIR; default: $SWEEP_DIR, else the current directory or its nearest "
+    "ancestor holding a sweep)";
 
 int main(int argc, char** argv) {
-  CLI::App app{"claimsweep: hyperparameter sweeps on Slurm with no server; the directory is the database."};
+  CLI::App app{
+      "claimsweep: hyperparameter sweeps on Slurm with no server; the directory is the database."};
   app.set_version_flag("--version", std::string("sweep (claimsweep) ") + CLAIMSWEEP_VERSION);
   app.require_subcommand(1);
 
   std::string spec, dir, format = "table";
   int limit = 50;
 
-  auto* validate = app.add_subcommand("validate", "Check a spec and print its point count; creates nothing");
+  auto* validate =
+      app.add_subcommand("validate", "Check a spec and print its point count; creates nothing");
   validate->add_option("SPEC", spec, "spec file (.textproto)")->required();
 
   auto* init = app.add_subcommand("init", "Validate SPEC and freeze it into DIR (a new sweep)");
   init->add_option("SPEC", spec, "spec file (.textproto)")->required();
   init->add_option("DIR", dir, "sweep directory to create")->required();
 
-  auto* status = app.add_subcommand("status", "Counts per state and the trials that are not pending");
+  auto* status =
+      app.add_subcommand("status", "Counts per state and the trials that are not pending");
   status->add_option("DIR", dir, kDirHelp);
   status->add_option("--format", format, "table or json")->check(CLI::IsMember({"table", "json"}));
   status->add_option("--limit", limit, "rows in the trial table (0: all)");
   bool watch = false;
   double interval = 2;
-  status->add_flag("--watch", watch, "refresh in place (plain frames when not a terminal) until every trial finished");
-  status->add_option("--interval", interval, "seconds between refreshes with --watch")->capture_default_str();
+  status->add_flag(
+      "--watch", watch,
+      "refresh in place (plain frames when not a terminal) until every trial finished");
+  status->add_option("--interval", interval, "seconds between refreshes with --watch")
+      ->capture_default_str();
 
   auto* points = app.add_subcommand("points", "Every point's values");
   points->add_option("DIR", dir, kDirHelp);
-  points->add_option("--format", format, "table, csv or json")->check(CLI::IsMember({"table", "csv", "json"}));
+  points->add_option("--format", format, "table, csv or json")
+      ->check(CLI::IsMember({"table", "csv", "json"}));
 
   int jobs = 1;
   bool array = false, dry_run = false;
   std::string trial_path;
-  auto* submit = app.add_subcommand("submit", "Submit N identical Slurm jobs that each run `trial` (resources from the spec)");
+  auto* submit = app.add_subcommand(
+      "submit", "Submit N identical Slurm jobs that each run `trial` (resources from the spec)");
   submit->add_option("DIR", dir, kDirHelp);
   submit->add_option("--jobs,-n", jobs, "number of jobs (or array tasks)")->capture_default_str();
-  submit->add_flag("--array", array, "one array job of N tasks (--array=0-(N-1), %throttle from resources)");
-  submit->add_flag("--dry-run", dry_run, "print the sbatch command and the job script; submit nothing");
-  submit->add_option("--trial", trial_path, "the trial binary jobs run (default: the one beside this sweep)");
+  submit->add_flag("--array", array,
+                   "one array job of N tasks (--array=0-(N-1), %throttle from resources)");
+  submit->add_flag("--dry-run", dry_run,
+                   "print the sbatch command and the job script; submit nothing");
+  submit->add_option("--trial", trial_path,
+                     "the trial binary jobs run (default: the one beside this sweep)");
 
   SummaryOptions so;
-  auto* summary = app.add_subcommand("summary", "One row per trial: state, parameters, metrics (or per group, with statistics)");
+  auto* summary = app.add_subcommand(
+      "summary", "One row per trial: state, parameters, metrics (or per group, with statistics)");
   summary->add_option("DIR", so.dir, kDirHelp);
   summary->add_option("--sort", so.sort, "sort by this metric (ascending; --desc for descending)");
   summary->add_flag("--desc", so.desc, "sort descending");
   auto* top_opt = summary->add_option("--top", so.top, "only the first K rows");
-  summary->add_option("--where", so.where, "NAME=VALUE: keep matching trials (a parameter or state; repeatable)");
+  summary->add_option("--where", so.where,
+                      "NAME=VALUE: keep matching trials (a parameter or state; repeatable)");
   summary->add_option("--format", so.format, "table, csv, json or markdown")
       ->check(CLI::IsMember({"table", "csv", "json", "markdown"}));
   summary->add_option("--group-by", so.group_by,
-                      "P1,P2: one row per group, aggregating the other parameters (e.g. seeds): n, mean, std, min, max, "
+                      "P1,P2: one row per group, aggregating the other parameters (e.g. seeds): n, "
+                      "mean, std, min, max, "
                       "bootstrap 95% CI of each metric over done trials");
   summary->add_option("--metrics", so.metrics, "M1,M2: only these metric columns");
 
   std::string report_out;
-  auto* report = app.add_subcommand("report", "One self-contained HTML file: results table, learning curves, charts, failures");
+  auto* report = app.add_subcommand(
+      "report", "One self-contained HTML file: results table, learning curves, charts, failures");
   report->add_option("DIR", dir, kDirHelp);
   report->add_option("-o,--output", report_out, "HTML file to write")->required();
 
   std::vector<std::string> idx;
   bool ctl_failed = false, ctl_stopped = false, ctl_force = false;
-  auto* stop = app.add_subcommand("stop", "Stop trials: a running one checkpoints and stops at its next heartbeat; "
-                                          "a pending one is never claimed");
+  auto* stop =
+      app.add_subcommand("stop",
+                         "Stop trials: a running one checkpoints and stops at its next heartbeat; "
+                         "a pending one is never claimed");
   stop->add_option("IDX", idx, kIdxHelp)->required();
-  auto* reset = app.add_subcommand("reset", "Archive trials' files into DIR/archive/ and run them again from attempt 1");
+  auto* reset = app.add_subcommand(
+      "reset", "Archive trials' files into DIR/archive/ and run them again from attempt 1");
   reset->add_option("IDX", idx, kIdxHelp);
   reset->add_flag("--failed", ctl_failed, "every failed trial");
   reset->add_flag("--stopped", ctl_stopped, "every stopped trial");
   reset->add_flag("--force", ctl_force, "also reset running trials (only if their owner is gone)");
-  auto* retry = app.add_subcommand("retry", "Give failed trials a fresh max_attempts budget (their attempts are kept)");
+  auto* retry = app.add_subcommand(
+      "retry", "Give failed trials a fresh max_attempts budget (their attempts are kept)");
   retry->add_option("IDX", idx, kIdxHelp);
   retry->add_flag("--failed", ctl_failed, "every failed trial");
-  auto* resume = app.add_subcommand("resume", "Un-stop stopped trials: they continue from their checkpoints as their "
-                                              "next attempt (a stopped pending point is claimed as attempt 1)");
+  auto* resume =
+      app.add_subcommand("resume",
+                         "Un-stop stopped trials: they continue from their checkpoints as their "
+                         "next attempt (a stopped pending point is claimed as attempt 1)");
   resume->add_option("IDX", idx, kIdxHelp);
   resume->add_flag("--stopped", ctl_stopped, "every stopped trial");
 
   uint32_t log_attempt = 0;
   bool log_follow = false;
   auto* log = app.add_subcommand("log", "Print a trial's latest attempt's log (or attempt K's)");
-  log->add_option("IDX", idx, "[DIR] IDX: the sweep directory (optional) and the trial index")->required();
+  log->add_option("IDX", idx, "[DIR] IDX: the sweep directory (optional) and the trial index")
+      ->required();
   log->add_option("--attempt", log_attempt, "attempt K instead of the latest");
-  log->add_flag("--follow,-f", log_follow, "keep printing what the attempt appends until it no longer runs");
+  log->add_flag("--follow,-f", log_follow,
+                "keep printing what the attempt appends until it no longer runs");
 
   auto* data = app.add_subcommand("data", "Datasets: generate, import, inspect and verify");
   data->require_subcommand(1);
@@ -105,14 +131,20 @@ int main(int argc, char** argv) {
   synth->add_option("--val", synth_opts.val, "validation examples")->capture_default_str();
   synth->add_option("--test", synth_opts.test, "test examples")->capture_default_str();
   synth->add_option("--size", synth_opts.size, "image height and width")->capture_default_str();
-  synth->add_option("--channels", synth_opts.channels, "1 (grey) or 3 (RGB)")->capture_default_str();
+  synth->add_option("--channels", synth_opts.channels, "1 (grey) or 3 (RGB)")
+      ->capture_default_str();
   synth->add_option("--seed", synth_opts.seed, "same seed, same bytes")->capture_default_str();
-  auto* import = data->add_subcommand("import", "Convert CIFAR-10 (binary) or MNIST (IDX) files into a dataset");
-  import->add_option("--format", data_format, "cifar10 or mnist")->required()->check(CLI::IsMember({"cifar10", "mnist"}));
+  auto* import = data->add_subcommand(
+      "import", "Convert CIFAR-10 (binary) or MNIST (IDX) files into a dataset");
+  import->add_option("--format", data_format, "cifar10 or mnist")
+      ->required()
+      ->check(CLI::IsMember({"cifar10", "mnist"}));
   import->add_option("--out", out, "dataset directory to write")->required();
-  import->add_option("--val-fraction", val_fraction, "share of the training set moved to val")->capture_default_str();
+  import->add_option("--val-fraction", val_fraction, "share of the training set moved to val")
+      ->capture_default_str();
   import->add_option("SRC", src, "directory holding the source files")->required();
-  auto* inspect = data->add_subcommand("inspect", "Print a dataset's manifest and verify every checksum");
+  auto* inspect =
+      data->add_subcommand("inspect", "Print a dataset's manifest and verify every checksum");
   inspect->add_option("DIR", dir, "dataset directory")->required();
 
   try {
@@ -124,13 +156,15 @@ int main(int argc, char** argv) {
   if (*validate) return CmdValidate(spec);
   if (*init) return CmdInit(spec, dir);
   if (*stop || *reset || *retry || *resume || *log) TakeDirArgument(&idx, &dir);
-  const bool in_sweep = *status || *points || *summary || *submit || *stop || *reset || *retry || *resume || *log ||
-                        *report;
+  const bool in_sweep = *status || *points || *summary || *submit || *stop || *reset || *retry ||
+                        *resume || *log || *report;
   if (in_sweep && !ResolveSweepDir(*summary ? &so.dir : &dir)) return 2;
   if (*status) return watch ? CmdWatch(dir, interval, limit) : CmdStatus(dir, format, limit);
   if (*points) return CmdPoints(dir, format);
-  if (*summary && top_opt->count() > 0 && so.top < 1) {  // also --top=-1, which is the "unset" value
-    return UsageError("--top " + std::to_string(so.top) + ": K must be at least 1 (leave --top out for all rows)");
+  if (*summary && top_opt->count() > 0 &&
+      so.top < 1) {  // also --top=-1, which is the "unset" value
+    return UsageError("--top " + std::to_string(so.top) +
+                      ": K must be at least 1 (leave --top out for all rows)");
   }
   if (*summary) return CmdSummary(so);
   if (*submit) return CmdSubmit(dir, jobs, array, dry_run, trial_path);

@@ -51,9 +51,10 @@ std::string ParamText(const SweepResults& res, const TrialRecord& t) {
 std::vector<std::string> TableMetrics(const SweepResults& res) {
   if (!res.spec.has_train()) return res.metric_names;
   std::vector<std::string> out;
-  for (const char* m : {"best_val_acc", "best_epoch", "final_val_acc", "final_val_loss", "test_acc", "test_loss",
-                        "num_parameters", "train_seconds"}) {
-    if (std::find(res.metric_names.begin(), res.metric_names.end(), m) != res.metric_names.end()) out.push_back(m);
+  for (const char* m : {"best_val_acc", "best_epoch", "final_val_acc", "final_val_loss", "test_acc",
+                        "test_loss", "num_parameters", "train_seconds"}) {
+    if (std::find(res.metric_names.begin(), res.metric_names.end(), m) != res.metric_names.end())
+      out.push_back(m);
   }
   return out;
 }
@@ -82,7 +83,8 @@ std::string ResultsTable(const SweepResults& res) {
   for (const auto& t : res.trials) any_problem |= !t.problem.empty();
   std::string h = "<table id=\"results\" class=\"sortable\"><thead><tr>";
   auto th = [&](const std::string& name, bool numeric) {
-    h += std::string("<th") + (numeric ? " data-type=\"num\"" : "") + ">" + HtmlEscape(name) + "</th>";
+    h += std::string("<th") + (numeric ? " data-type=\"num\"" : "") + ">" + HtmlEscape(name) +
+         "</th>";
   };
   th("index", true);
   th("state", false);
@@ -96,7 +98,8 @@ std::string ResultsTable(const SweepResults& res) {
   }
   for (size_t p = 0; p < res.param_names.size(); ++p) th(res.param_names[p], numeric_param[p]);
   for (const auto& m : metrics) {
-    const bool clash = std::find(res.param_names.begin(), res.param_names.end(), m) != res.param_names.end();
+    const bool clash =
+        std::find(res.param_names.begin(), res.param_names.end(), m) != res.param_names.end();
     th(clash ? m + "_metric" : m, true);
   }
   th("wall_seconds", true);
@@ -105,10 +108,11 @@ std::string ResultsTable(const SweepResults& res) {
   h += "</tr></thead><tbody>\n";
   for (const auto& t : res.trials) {
     const std::string state = TrialStateName(t.state);
-    h += "<tr class=\"trial state-" + state + "\"><td data-v=\"" + std::to_string(t.index) + "\">" + TrialName(t.index) +
-         "</td><td>" + state + (t.problem.empty() || t.state == TrialState::kBroken ? "" : " (broken)") +
-         (IsDiverged(t) ? " (diverged)" : "") + "</td><td data-v=\"" +
-         std::to_string(t.attempts) + "\">" + std::to_string(t.attempts) + "</td>";
+    h += "<tr class=\"trial state-" + state + "\"><td data-v=\"" + std::to_string(t.index) + "\">" +
+         TrialName(t.index) + "</td><td>" + state +
+         (t.problem.empty() || t.state == TrialState::kBroken ? "" : " (broken)") +
+         (IsDiverged(t) ? " (diverged)" : "") + "</td><td data-v=\"" + std::to_string(t.attempts) +
+         "\">" + std::to_string(t.attempts) + "</td>";
     for (size_t p = 0; p < res.param_names.size(); ++p) {
       const std::string v = p < t.params.size() ? t.params[p] : "";
       h += "<td data-v=\"" + HtmlEscape(v) + "\">" + HtmlEscape(v) + "</td>";
@@ -144,7 +148,8 @@ std::vector<Point> CurveColumn(const TrialRecord& t, const std::string& name) {
 }
 
 bool EndsWith(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 // One trial's charts: losses, accuracies, and (command tasks) the other columns.
@@ -167,7 +172,8 @@ std::string TrialCurves(const SweepResults& res, const TrialRecord& t) {
   for (const auto* group : {&loss, &acc, &other}) {
     if (group->empty()) continue;
     std::vector<Series> series;
-    for (const auto& n : *group) series.push_back({n, TrialName(t.index) + " " + n, CurveColumn(t, n)});
+    for (const auto& n : *group)
+      series.push_back({n, TrialName(t.index) + " " + n, CurveColumn(t, n)});
     Chart c;
     c.x.label = t.curve_columns[0];
     c.y.label = group == &loss ? "loss" : group == &acc ? "accuracy" : "value";
@@ -180,7 +186,8 @@ std::string TrialCurves(const SweepResults& res, const TrialRecord& t) {
 std::string OverlayChart(const SweepResults& res, const ReportOptions& o) {
   std::string column;
   for (const auto& t : res.trials) {
-    if (std::find(t.curve_columns.begin(), t.curve_columns.end(), "val_acc") != t.curve_columns.end()) {
+    if (std::find(t.curve_columns.begin(), t.curve_columns.end(), "val_acc") !=
+        t.curve_columns.end()) {
       column = "val_acc";
       break;
     }
@@ -205,8 +212,10 @@ std::string OverlayChart(const SweepResults& res, const ReportOptions& o) {
       continue;
     }
     if (x_label.empty()) x_label = t.curve_columns[0];
-    series.push_back({TrialName(t.index), TrialName(t.index) + " (" + TrialStateName(t.state) + ") " + ParamText(res, t),
-                      std::move(pts)});
+    series.push_back(
+        {TrialName(t.index),
+         TrialName(t.index) + " (" + TrialStateName(t.state) + ") " + ParamText(res, t),
+         std::move(pts)});
   }
   Chart c;
   c.width = 760;
@@ -214,10 +223,12 @@ std::string OverlayChart(const SweepResults& res, const ReportOptions& o) {
   c.x.label = x_label;
   c.y.label = column;
   c.aria = column + " of every trial";
-  std::string out = "<p>" + HtmlEscape(column) + " per " + HtmlEscape(x_label) + ", one line per trial (" +
-                    std::to_string(series.size()) + "); hover a line for its trial and parameters.</p>\n";
+  std::string out = "<p>" + HtmlEscape(column) + " per " + HtmlEscape(x_label) +
+                    ", one line per trial (" + std::to_string(series.size()) +
+                    "); hover a line for its trial and parameters.</p>\n";
   out += LineChart(c, series, series.size() <= 12) + "\n";
-  if (left_out > 0) out += "<p class=\"note\">" + std::to_string(left_out) + " more trials not drawn.</p>\n";
+  if (left_out > 0)
+    out += "<p class=\"note\">" + std::to_string(left_out) + " more trials not drawn.</p>\n";
   return out;
 }
 
@@ -225,12 +236,14 @@ std::string OverlayChart(const SweepResults& res, const ReportOptions& o) {
 std::string ParamCharts(const SweepResults& res) {
   const std::string metric = PrimaryMetric(res);
   if (metric.empty()) return "<p class=\"note\">No metrics yet.</p>\n";
-  std::string out = "<p>" + HtmlEscape(metric) + " of each done trial against each parameter.</p>\n<div class=\"charts\">";
+  std::string out = "<p>" + HtmlEscape(metric) +
+                    " of each done trial against each parameter.</p>\n<div class=\"charts\">";
   for (size_t p = 0; p < res.param_names.size(); ++p) {
     std::vector<const TrialRecord*> done;
     for (const auto& t : res.trials) {
       auto it = t.metrics.find(metric);
-      if (t.state == TrialState::kDone && it != t.metrics.end() && std::isfinite(it->second) && p < t.params.size()) {
+      if (t.state == TrialState::kDone && it != t.metrics.end() && std::isfinite(it->second) &&
+          p < t.params.size()) {
         done.push_back(&t);
       }
     }
@@ -260,11 +273,14 @@ std::string ParamCharts(const SweepResults& res) {
     std::string svg = SvgOpen(c);
     for (size_t i = 0; i < done.size(); ++i) {
       double x = xs[i];
-      if (!numeric) x = static_cast<double>(std::find(cats.begin(), cats.end(), done[i]->params[p]) - cats.begin());
+      if (!numeric)
+        x = static_cast<double>(std::find(cats.begin(), cats.end(), done[i]->params[p]) -
+                                cats.begin());
       if (!c.Visible({x, ys[i]})) continue;
-      svg += "<circle class=\"dot\" cx=\"" + FormatFixed(c.Px(x), 1) + "\" cy=\"" + FormatFixed(c.Py(ys[i]), 1) +
-             "\" r=\"3.5\"><title>" +
-             HtmlEscape(TrialName(done[i]->index) + " " + ParamText(res, *done[i]) + " " + metric + "=" + Num(ys[i])) +
+      svg += "<circle class=\"dot\" cx=\"" + FormatFixed(c.Px(x), 1) + "\" cy=\"" +
+             FormatFixed(c.Py(ys[i]), 1) + "\" r=\"3.5\"><title>" +
+             HtmlEscape(TrialName(done[i]->index) + " " + ParamText(res, *done[i]) + " " + metric +
+                        "=" + Num(ys[i])) +
              "</title></circle>";
     }
     out += svg + "</svg>";
@@ -278,8 +294,9 @@ std::string FailedTrials(const SweepResults& res) {
   for (const auto& t : res.trials) {
     if (t.state != TrialState::kFailed) continue;
     ++n;
-    out += "<div class=\"failed\" id=\"failed-" + TrialName(t.index) + "\"><h3>" + TrialName(t.index) + " <small>" +
-           HtmlEscape(ParamText(res, t)) + " &middot; " + std::to_string(t.attempts) + " attempts</small></h3>";
+    out += "<div class=\"failed\" id=\"failed-" + TrialName(t.index) + "\"><h3>" +
+           TrialName(t.index) + " <small>" + HtmlEscape(ParamText(res, t)) + " &middot; " +
+           std::to_string(t.attempts) + " attempts</small></h3>";
     if (!t.outcome_message.empty()) out += "<p>" + HtmlEscape(t.outcome_message) + "</p>";
     out += t.log_tail.empty() ? std::string("<p class=\"note\">No log.</p>")
                               : "<pre class=\"log\">" + HtmlEscape(t.log_tail) + "</pre>";
@@ -381,13 +398,18 @@ std::string RenderReportHtml(const SweepResults& res, const ReportOptions& o) {
   const std::string name = res.spec.name();
   std::string h =
       "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
-      // Nothing may be fetched: the file must read the same offline and can't leak the sweep's data.
-      "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; "
+      // Nothing may be fetched: the file must read the same offline and can't leak the sweep's
+      // data.
+      "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src "
+      "'unsafe-inline'; "
       "script-src 'unsafe-inline'\">\n"
-      "<title>" + HtmlEscape(name) + " - claimsweep report</title>\n<style>" + kStyle + "</style></head>\n<body>\n";
-  h += "<h1>Sweep " + HtmlEscape(name) + "</h1>\n<p class=\"meta\">Directory <code>" + HtmlEscape(res.dir) +
-       "</code> &middot; " + std::to_string(res.num_points) + " points &middot; generated " +
-       HtmlEscape(o.generated_at) + " by <code>sweep report</code></p>\n";
+      "<title>" +
+      HtmlEscape(name) + " - claimsweep report</title>\n<style>" + kStyle +
+      "</style></head>\n<body>\n";
+  h += "<h1>Sweep " + HtmlEscape(name) + "</h1>\n<p class=\"meta\">Directory <code>" +
+       HtmlEscape(res.dir) + "</code> &middot; " + std::to_string(res.num_points) +
+       " points &middot; generated " + HtmlEscape(o.generated_at) +
+       " by <code>sweep report</code></p>\n";
   h += "<div id=\"report-errors\" data-count=\"0\"></div>\n<p class=\"counts\">";
   for (int s = 0; s < kNumTrialStates; ++s) {
     const char* state = TrialStateName(static_cast<TrialState>(s));
@@ -396,7 +418,8 @@ std::string RenderReportHtml(const SweepResults& res, const ReportOptions& o) {
   }
   h += "</p>\n";
 
-  h += "<h2>Results</h2>\n<p class=\"note\">Click a column header to sort; click again to reverse. Metrics rank "
+  h += "<h2>Results</h2>\n<p class=\"note\">Click a column header to sort; click again to reverse. "
+       "Metrics rank "
        "done trials only: the others sort after them.</p>\n";
   if (res.unclaimed() > 0) {
     h += "<p class=\"note\" id=\"unlisted\">" + std::to_string(res.unclaimed()) +
@@ -417,17 +440,19 @@ std::string RenderReportHtml(const SweepResults& res, const ReportOptions& o) {
       continue;
     }
     ++drawn;
-    std::string summary = TrialName(t.index) + " " + TrialStateName(t.state) + " " + ParamText(res, t);
+    std::string summary =
+        TrialName(t.index) + " " + TrialStateName(t.state) + " " + ParamText(res, t);
     auto it = t.metrics.find(primary);
     if (it != t.metrics.end()) summary += " " + primary + "=" + Num(it->second);
     // The first is open, so the page shows what a trial's curves look like.
-    h += std::string("<details class=\"curves\"") + (drawn == 1 ? " open" : "") + "><summary>" + HtmlEscape(summary) +
-         "</summary><div class=\"charts\">" + TrialCurves(res, t) + "</div></details>\n";
+    h += std::string("<details class=\"curves\"") + (drawn == 1 ? " open" : "") + "><summary>" +
+         HtmlEscape(summary) + "</summary><div class=\"charts\">" + TrialCurves(res, t) +
+         "</div></details>\n";
   }
   if (drawn == 0) h += "<p class=\"note\">No trial has written a metrics.csv yet.</p>\n";
   if (left_out > 0) {
-    h += "<p class=\"note\">Curves of the first " + std::to_string(drawn) + " trials shown; " + std::to_string(left_out) +
-         " more left out (each trial's metrics.csv has them).</p>\n";
+    h += "<p class=\"note\">Curves of the first " + std::to_string(drawn) + " trials shown; " +
+         std::to_string(left_out) + " more left out (each trial's metrics.csv has them).</p>\n";
   }
 
   h += "<h2>Failed trials</h2>\n" + FailedTrials(res);

@@ -20,8 +20,9 @@
 namespace claimsweep {
 
 struct ReportOptions {
-  std::string generated_at;          // shown as is, e.g. "2026-11-23T10:14:01Z"
-  size_t max_curve_trials = 200;     // per-trial learning curves drawn (a note says how many were left out)
+  std::string generated_at;  // shown as is, e.g. "2026-11-23T10:14:01Z"
+  size_t max_curve_trials =
+      200;  // per-trial learning curves drawn (a note says how many were left out)
   size_t max_overlay_trials = 1000;  // lines in the overlaid validation chart
 };
 

@@ -33,7 +33,8 @@ bool ParseNumber(const std::string& s, double* v) {
 
 std::pair<double, double> BootstrapCi(const std::vector<double>& xs) {
   if (xs.size() < 2) return {NAN, NAN};
-  SplitMix64 rng(0x9e3779b97f4a7c15ULL ^ xs.size());  // fixed seed: the same results, the same interval
+  SplitMix64 rng(0x9e3779b97f4a7c15ULL ^
+                 xs.size());  // fixed seed: the same results, the same interval
   // Resampled deviations from the mean, so that equal values give exactly their value.
   const double mean = Mean(xs);
   constexpr int kResamples = 2000;
@@ -44,7 +45,8 @@ std::pair<double, double> BootstrapCi(const std::vector<double>& xs) {
     means[b] = mean + sum / static_cast<double>(xs.size());
   }
   std::sort(means.begin(), means.end());
-  return {means[static_cast<size_t>(0.025 * kResamples)], means[static_cast<size_t>(0.975 * kResamples) - 1]};
+  return {means[static_cast<size_t>(0.025 * kResamples)],
+          means[static_cast<size_t>(0.975 * kResamples) - 1]};
 }
 
 Stats Describe(const std::vector<double>& xs) {

@@ -13,12 +13,26 @@ std::string HtmlEscape(std::string_view s) {
   out.reserve(s.size() + s.size() / 8);
   for (char c : s) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      case '\t': case '\n': case '\r': out += c; break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      case '\t':
+      case '\n':
+      case '\r':
+        out += c;
+        break;
       default:
         if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
           out += "\xEF\xBF\xBD";  // U+FFFD: NUL and friends are parse errors in HTML
@@ -60,7 +74,8 @@ static std::string TickLabel(double v, double step) {
 
 // A linear or (for positive values spanning two decades or more, when
 // allowed) logarithmic axis over finite `values`, with about five ticks.
-Axis NumericAxis(const std::vector<double>& values, bool allow_log, bool pad, const std::string& label) {
+Axis NumericAxis(const std::vector<double>& values, bool allow_log, bool pad,
+                 const std::string& label) {
   Axis a;
   a.label = label;
   double lo = INFINITY, hi = -INFINITY;
@@ -108,47 +123,53 @@ Axis CategoricalAxis(const std::vector<std::string>& cats, const std::string& la
   a.lo = -0.5;
   a.hi = static_cast<double>(cats.size()) - 0.5;
   if (cats.empty()) a.hi = 0.5;
-  for (size_t i = 0; i < cats.size(); ++i) a.ticks.push_back({static_cast<double>(i), Shorten(cats[i], 12)});
+  for (size_t i = 0; i < cats.size(); ++i)
+    a.ticks.push_back({static_cast<double>(i), Shorten(cats[i], 12)});
   return a;
 }
 
 // ---- charts ------------------------------------------------------------------
 
 std::string SvgOpen(const Chart& c) {
-  std::string s = "<svg class=\"chart\" width=\"" + std::to_string(c.width) + "\" height=\"" + std::to_string(c.height) +
-                  "\" viewBox=\"0 0 " + std::to_string(c.width) + " " + std::to_string(c.height) +
-                  "\" role=\"img\" aria-label=\"" + HtmlEscape(c.aria) + "\">";
-  const double x0 = Chart::kLeft, x1 = c.width - c.Right(), y0 = c.height - Chart::kBottom, y1 = Chart::kTop;
+  std::string s = "<svg class=\"chart\" width=\"" + std::to_string(c.width) + "\" height=\"" +
+                  std::to_string(c.height) + "\" viewBox=\"0 0 " + std::to_string(c.width) + " " +
+                  std::to_string(c.height) + "\" role=\"img\" aria-label=\"" + HtmlEscape(c.aria) +
+                  "\">";
+  const double x0 = Chart::kLeft, x1 = c.width - c.Right(), y0 = c.height - Chart::kBottom,
+               y1 = Chart::kTop;
   s += "<g class=\"axes\">";
   for (const auto& [v, label] : c.y.ticks) {
     const double py = c.Py(v);
-    s += "<line class=\"grid\" x1=\"" + FormatFixed(x0, 1) + "\" x2=\"" + FormatFixed(x1, 1) + "\" y1=\"" + FormatFixed(py, 1) +
-         "\" y2=\"" + FormatFixed(py, 1) + "\"/>";
-    s += "<text class=\"tick\" x=\"" + FormatFixed(x0 - 4, 1) + "\" y=\"" + FormatFixed(py + 3.5, 1) +
-         "\" text-anchor=\"end\">" + HtmlEscape(label) + "</text>";
+    s += "<line class=\"grid\" x1=\"" + FormatFixed(x0, 1) + "\" x2=\"" + FormatFixed(x1, 1) +
+         "\" y1=\"" + FormatFixed(py, 1) + "\" y2=\"" + FormatFixed(py, 1) + "\"/>";
+    s += "<text class=\"tick\" x=\"" + FormatFixed(x0 - 4, 1) + "\" y=\"" +
+         FormatFixed(py + 3.5, 1) + "\" text-anchor=\"end\">" + HtmlEscape(label) + "</text>";
   }
   for (const auto& [v, label] : c.x.ticks) {
     const double px = c.Px(v);
-    s += "<line class=\"tickmark\" x1=\"" + FormatFixed(px, 1) + "\" x2=\"" + FormatFixed(px, 1) + "\" y1=\"" +
-         FormatFixed(y0, 1) + "\" y2=\"" + FormatFixed(y0 + 4, 1) + "\"/>";
+    s += "<line class=\"tickmark\" x1=\"" + FormatFixed(px, 1) + "\" x2=\"" + FormatFixed(px, 1) +
+         "\" y1=\"" + FormatFixed(y0, 1) + "\" y2=\"" + FormatFixed(y0 + 4, 1) + "\"/>";
     s += "<text class=\"tick\" x=\"" + FormatFixed(px, 1) + "\" y=\"" + FormatFixed(y0 + 15, 1) +
          "\" text-anchor=\"middle\">" + HtmlEscape(label) + "</text>";
   }
-  s += "<line class=\"axis\" x1=\"" + FormatFixed(x0, 1) + "\" x2=\"" + FormatFixed(x1, 1) + "\" y1=\"" + FormatFixed(y0, 1) +
-       "\" y2=\"" + FormatFixed(y0, 1) + "\"/>";
-  s += "<line class=\"axis\" x1=\"" + FormatFixed(x0, 1) + "\" x2=\"" + FormatFixed(x0, 1) + "\" y1=\"" + FormatFixed(y0, 1) +
-       "\" y2=\"" + FormatFixed(y1, 1) + "\"/>";
-  s += "<text class=\"label\" x=\"" + FormatFixed((x0 + x1) / 2, 1) + "\" y=\"" + std::to_string(c.height - 6) +
-       "\" text-anchor=\"middle\">" + HtmlEscape(c.x.label) + "</text>";
+  s += "<line class=\"axis\" x1=\"" + FormatFixed(x0, 1) + "\" x2=\"" + FormatFixed(x1, 1) +
+       "\" y1=\"" + FormatFixed(y0, 1) + "\" y2=\"" + FormatFixed(y0, 1) + "\"/>";
+  s += "<line class=\"axis\" x1=\"" + FormatFixed(x0, 1) + "\" x2=\"" + FormatFixed(x0, 1) +
+       "\" y1=\"" + FormatFixed(y0, 1) + "\" y2=\"" + FormatFixed(y1, 1) + "\"/>";
+  s += "<text class=\"label\" x=\"" + FormatFixed((x0 + x1) / 2, 1) + "\" y=\"" +
+       std::to_string(c.height - 6) + "\" text-anchor=\"middle\">" + HtmlEscape(c.x.label) +
+       "</text>";
   s += "<text class=\"label\" transform=\"translate(12," + FormatFixed((y0 + y1) / 2, 1) +
        ") rotate(-90)\" text-anchor=\"middle\">" + HtmlEscape(c.y.label) + "</text>";
   for (size_t i = 0; i < c.legend.size(); ++i) {
     const double ly = Chart::kTop + 8 + 15 * static_cast<double>(i);
     if (ly > c.height - Chart::kBottom) break;
-    s += "<line x1=\"" + FormatFixed(x1 + 8, 1) + "\" x2=\"" + FormatFixed(x1 + 24, 1) + "\" y1=\"" + FormatFixed(ly, 1) +
-         "\" y2=\"" + FormatFixed(ly, 1) + "\" stroke=\"" + Color(i) + "\" stroke-width=\"2\"/>";
-    s += "<text class=\"legend\" x=\"" + FormatFixed(x1 + 28, 1) + "\" y=\"" + FormatFixed(ly + 3.5, 1) + "\">" +
-         HtmlEscape(Shorten(c.legend[i], 16)) + "<title>" + HtmlEscape(c.legend[i]) + "</title></text>";
+    s += "<line x1=\"" + FormatFixed(x1 + 8, 1) + "\" x2=\"" + FormatFixed(x1 + 24, 1) +
+         "\" y1=\"" + FormatFixed(ly, 1) + "\" y2=\"" + FormatFixed(ly, 1) + "\" stroke=\"" +
+         Color(i) + "\" stroke-width=\"2\"/>";
+    s += "<text class=\"legend\" x=\"" + FormatFixed(x1 + 28, 1) + "\" y=\"" +
+         FormatFixed(ly + 3.5, 1) + "\">" + HtmlEscape(Shorten(c.legend[i], 16)) + "<title>" +
+         HtmlEscape(c.legend[i]) + "</title></text>";
   }
   return s + "</g>";
 }
@@ -159,7 +180,8 @@ std::string LineChart(Chart c, const std::vector<Series>& series, bool with_lege
   std::vector<double> xs, ys;
   for (const auto& s : series) {
     for (const auto& p : s.points) {
-      if (std::isfinite(p.first) && std::isfinite(p.second)) xs.push_back(p.first), ys.push_back(p.second);
+      if (std::isfinite(p.first) && std::isfinite(p.second))
+        xs.push_back(p.first), ys.push_back(p.second);
     }
   }
   c.x = NumericAxis(xs, false, false, c.x.label);
@@ -181,12 +203,13 @@ std::string LineChart(Chart c, const std::vector<Series>& series, bool with_lege
     if (n == 0) continue;
     const std::string title = "<title>" + HtmlEscape(series[i].title) + "</title>";
     if (n == 1) {
-      out += "<circle class=\"series\" cx=\"" + FormatFixed(c.Px(last.first), 1) + "\" cy=\"" + FormatFixed(c.Py(last.second), 1) +
-             "\" r=\"3\" fill=\"" + Color(i) + "\">" + title + "</circle>";
+      out += "<circle class=\"series\" cx=\"" + FormatFixed(c.Px(last.first), 1) + "\" cy=\"" +
+             FormatFixed(c.Py(last.second), 1) + "\" r=\"3\" fill=\"" + Color(i) + "\">" + title +
+             "</circle>";
     } else {
       pts.pop_back();
-      out += "<polyline class=\"series\" fill=\"none\" stroke=\"" + Color(i) + "\" points=\"" + pts + "\">" + title +
-             "</polyline>";
+      out += "<polyline class=\"series\" fill=\"none\" stroke=\"" + Color(i) + "\" points=\"" +
+             pts + "\">" + title + "</polyline>";
     }
   }
   return out + "</svg>";

@@ -37,7 +37,8 @@ struct Axis {
 
 // A linear or (for positive values spanning two decades or more, when
 // allowed) logarithmic axis over finite `values`, with about five ticks.
-Axis NumericAxis(const std::vector<double>& values, bool allow_log, bool pad, const std::string& label);
+Axis NumericAxis(const std::vector<double>& values, bool allow_log, bool pad,
+                 const std::string& label);
 // Categories at 0, 1, 2, ...
 Axis CategoricalAxis(const std::vector<std::string>& cats, const std::string& label);
 
@@ -57,7 +58,8 @@ struct Chart {
   double Px(double v) const { return kLeft + x.Frac(v) * (width - kLeft - Right()); }
   double Py(double v) const { return height - kBottom - y.Frac(v) * (height - kTop - kBottom); }
   bool Visible(const ChartPoint& p) const {
-    return std::isfinite(p.first) && std::isfinite(p.second) && (!x.log || p.first > 0) && (!y.log || p.second > 0);
+    return std::isfinite(p.first) && std::isfinite(p.second) && (!x.log || p.first > 0) &&
+           (!y.log || p.second > 0);
   }
 };
 

@@ -22,7 +22,8 @@ std::string RenderTable(const Row& raw_header, const std::vector<Row>& raw_rows)
   std::vector<size_t> width(header.size());
   for (size_t c = 0; c < header.size(); ++c) width[c] = header[c].size();
   for (const Row& r : rows) {
-    for (size_t c = 0; c < r.size() && c < width.size(); ++c) width[c] = std::max(width[c], r[c].size());
+    for (size_t c = 0; c < r.size() && c < width.size(); ++c)
+      width[c] = std::max(width[c], r[c].size());
   }
   std::string out;
   auto line = [&](const Row& r) {

@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
-#include "data/record_io.h"
 #include "core/rng.h"
+#include "data/record_io.h"
 
 namespace claimsweep {
 BatchLoader::BatchLoader(const DatasetManifest& manifest, LoaderOptions opt)
@@ -36,13 +36,16 @@ Status BatchLoader::Start() {
   image_bytes_ = static_cast<size_t>(manifest_.height()) * manifest_.width() * c;
   for (uint32_t k = 0; k < c; ++k) {
     double m = k < static_cast<uint32_t>(manifest_.mean_size()) ? manifest_.mean(k) : 0.5;
-    double sd = k < static_cast<uint32_t>(manifest_.std_size()) && manifest_.std(k) > 0 ? manifest_.std(k) : 0.25;
+    double sd = k < static_cast<uint32_t>(manifest_.std_size()) && manifest_.std(k) > 0
+                    ? manifest_.std(k)
+                    : 0.25;
     mean_.push_back(static_cast<float>(m));
     inv_std_.push_back(static_cast<float>(1.0 / sd));
   }
   produced_ = next_out_ = opt_.skip_batches;
   threads_.emplace_back([this] { ReadLoop(); });
-  for (int i = 0; i < std::max(1, opt_.threads); ++i) threads_.emplace_back([this] { DecodeLoop(); });
+  for (int i = 0; i < std::max(1, opt_.threads); ++i)
+    threads_.emplace_back([this] { DecodeLoop(); });
   return Status::OK();
 }
 
@@ -157,11 +160,13 @@ Status BatchLoader::Decode(const Job& job, Batch* out) const {
   Example ex;
   for (int k = 0; k < n; ++k) {
     const auto& [shard, offset] = job.origin[static_cast<size_t>(k)];
-    const std::string where = opt_.dir + "/" + split_.shard(shard).path() + ": record at offset " + std::to_string(offset);
-    if (!ex.ParseFromString(job.payloads[static_cast<size_t>(k)])) return Status::Corruption(where + ": not an Example");
+    const std::string where = opt_.dir + "/" + split_.shard(shard).path() + ": record at offset " +
+                              std::to_string(offset);
+    if (!ex.ParseFromString(job.payloads[static_cast<size_t>(k)]))
+      return Status::Corruption(where + ": not an Example");
     if (ex.image().size() != image_bytes_) {
-      return Status::Corruption(where + ": image has " + std::to_string(ex.image().size()) + " bytes, expected " +
-                                std::to_string(image_bytes_));
+      return Status::Corruption(where + ": image has " + std::to_string(ex.image().size()) +
+                                " bytes, expected " + std::to_string(image_bytes_));
     }
     if (ex.label() < 0 || ex.label() >= manifest_.classes_size()) {
       return Status::Corruption(where + ": label " + std::to_string(ex.label()) + " out of range");
@@ -190,7 +195,10 @@ Status BatchLoader::Decode(const Job& job, Batch* out) const {
           const int sx = (flip ? W - 1 - x : x) + ox;
           float v = pad;
           if (sy >= 0 && sy < H && sx >= 0 && sx < W) {
-            v = (static_cast<float>(px[(static_cast<size_t>(sy) * W + sx) * C + c]) * (1.0f / 255.0f) - m) * is;
+            v = (static_cast<float>(px[(static_cast<size_t>(sy) * W + sx) * C + c]) *
+                     (1.0f / 255.0f) -
+                 m) *
+                is;
           }
           dst[c * cs + (static_cast<size_t>(y) * W + x) * ps] = v;
         }
@@ -202,7 +210,9 @@ Status BatchLoader::Decode(const Job& job, Batch* out) const {
 
 Status BatchLoader::Next(Batch* batch, bool* done) {
   std::unique_lock<std::mutex> l(mu_);
-  cv_.wait(l, [&] { return !error_.ok() || ready_.count(next_out_) || (read_done_ && next_out_ >= end_); });
+  cv_.wait(l, [&] {
+    return !error_.ok() || ready_.count(next_out_) || (read_done_ && next_out_ >= end_);
+  });
   if (!error_.ok()) return error_;
   if (read_done_ && next_out_ >= end_ && !ready_.count(next_out_)) {
     *done = true;

@@ -29,23 +29,23 @@
 namespace claimsweep {
 
 struct LoaderOptions {
-  std::string dir;              // dataset directory
-  std::string split;            // train | val | test
+  std::string dir;    // dataset directory
+  std::string split;  // train | val | test
   int batch_size = 128;
   uint64_t seed = 0;
   int epoch = 0;
   bool shuffle = false;
   bool augment = false;
-  int64_t skip_batches = 0;     // resume: the first batches of the epoch are skipped
+  int64_t skip_batches = 0;  // resume: the first batches of the epoch are skipped
   int threads = 2;
-  size_t shuffle_buffer = 8192; // records
-  bool channels_last = false;   // Batch::data as n x H x W x C (the trainer's CPU layout)
+  size_t shuffle_buffer = 8192;  // records
+  bool channels_last = false;    // Batch::data as n x H x W x C (the trainer's CPU layout)
 };
 
 struct Batch {
-  int64_t index = 0;            // batch number within the epoch
-  int n = 0;                    // examples in this batch (the last may be short)
-  std::vector<float> data;      // n x C x H x W (n x H x W x C if channels_last), normalized
+  int64_t index = 0;        // batch number within the epoch
+  int n = 0;                // examples in this batch (the last may be short)
+  std::vector<float> data;  // n x C x H x W (n x H x W x C if channels_last), normalized
   std::vector<int64_t> labels;
 };
 
@@ -87,9 +87,9 @@ class BatchLoader {
   std::condition_variable cv_;
   std::deque<Job> jobs_;
   std::map<int64_t, Batch> ready_;
-  int64_t next_out_ = 0;        // next batch index Next() returns
-  int64_t produced_ = 0;        // next batch index the reader will hand out
-  int64_t end_ = -1;            // one past the last batch index, once known
+  int64_t next_out_ = 0;  // next batch index Next() returns
+  int64_t produced_ = 0;  // next batch index the reader will hand out
+  int64_t end_ = -1;      // one past the last batch index, once known
   bool read_done_ = false;
   bool stop_ = false;
   Status error_;

@@ -23,7 +23,8 @@ void Put64(std::string* s, uint64_t v) {
 }
 uint64_t Get(std::string_view s, size_t pos, int bytes) {
   uint64_t v = 0;
-  for (int i = 0; i < bytes; ++i) v |= static_cast<uint64_t>(static_cast<uint8_t>(s[pos + i])) << (8 * i);
+  for (int i = 0; i < bytes; ++i)
+    v |= static_cast<uint64_t>(static_cast<uint8_t>(s[pos + i])) << (8 * i);
   return v;
 }
 
@@ -50,16 +51,18 @@ Status DecodeCheckpoint(std::string_view bytes, const std::string& path, Checkpo
     // damaged header as a newer writer, so it falls back like any corrupt
     // checkpoint. A newer writer is recognised by the TrainState's
     // format_version, inside the checksummed body (refused below).
-    return Status::Corruption(path + ": unknown checkpoint header version " + std::to_string(version) +
-                              " (damaged, or written by a newer claimsweep; this one reads version 1)");
+    return Status::Corruption(
+        path + ": unknown checkpoint header version " + std::to_string(version) +
+        " (damaged, or written by a newer claimsweep; this one reads version 1)");
   }
   uint32_t crc = static_cast<uint32_t>(Get(bytes, 12, 4));
   uint64_t len = Get(bytes, 16, 8);
   if (len != bytes.size() - kHeader) {
-    return Status::Corruption(path + ": truncated (" + std::to_string(bytes.size() - kHeader) + " of " +
-                              std::to_string(len) + " body bytes)");
+    return Status::Corruption(path + ": truncated (" + std::to_string(bytes.size() - kHeader) +
+                              " of " + std::to_string(len) + " body bytes)");
   }
-  if (crc32c::Value(bytes.data() + kHeader, len) != crc) return Status::Corruption(path + ": checksum mismatch");
+  if (crc32c::Value(bytes.data() + kHeader, len) != crc)
+    return Status::Corruption(path + ": checksum mismatch");
   if (len < 4) return Status::Corruption(path + ": empty body");
   uint64_t state_len = Get(bytes, kHeader, 4);
   if (state_len > len - 4) return Status::Corruption(path + ": bad state length");
@@ -72,8 +75,8 @@ Status DecodeCheckpoint(std::string_view bytes, const std::string& path, Checkpo
   return Status::OK();
 }
 
-Status WriteCheckpoint(Env* env, const std::string& dir, const TrainState& state, const std::string& tensors,
-                       int keep) {
+Status WriteCheckpoint(Env* env, const std::string& dir, const TrainState& state,
+                       const std::string& tensors, int keep) {
   CS_RETURN_IF_ERROR(env->CreateDir(dir));
   std::string body;
   std::string st = state.SerializeAsString();
@@ -85,13 +88,16 @@ Status WriteCheckpoint(Env* env, const std::string& dir, const TrainState& state
   Put32(&file, crc32c::Value(body.data(), body.size()));
   Put64(&file, body.size());
   file += body;
-  CS_RETURN_IF_ERROR(env->WriteFileAtomic(SweepLayout::checkpoint_path(dir, FileName(state.epoch(), state.step())), file));
+  CS_RETURN_IF_ERROR(env->WriteFileAtomic(
+      SweepLayout::checkpoint_path(dir, FileName(state.epoch(), state.step())), file));
   std::vector<std::string> names;
   CS_RETURN_IF_ERROR(env->ListDir(dir, &names));
-  names.erase(std::remove_if(names.begin(), names.end(), [](const std::string& n) { return !IsCheckpointName(n); }),
+  names.erase(std::remove_if(names.begin(), names.end(),
+                             [](const std::string& n) { return !IsCheckpointName(n); }),
               names.end());
   std::sort(names.begin(), names.end());  // fixed-width names sort by (epoch, step)
-  for (size_t i = 0; i + static_cast<size_t>(keep) < names.size(); ++i) env->RemoveFile(SweepLayout::checkpoint_path(dir, names[i])).IgnoreError();
+  for (size_t i = 0; i + static_cast<size_t>(keep) < names.size(); ++i)
+    env->RemoveFile(SweepLayout::checkpoint_path(dir, names[i])).IgnoreError();
   return Status::OK();
 }
 
@@ -104,9 +110,11 @@ Status LoadLatestCheckpoint(Env* env, const std::string& dir, CheckpointData* ou
   CS_RETURN_IF_ERROR(s);
   // The caller owns the trial, so a temp file here is a dead attempt's unfinished write.
   for (const auto& n : names) {
-    if (n.compare(0, 5, "ckpt-") == 0 && n.find(".csckpt.tmp.") != std::string::npos) env->RemoveFile(SweepLayout::checkpoint_path(dir, n)).IgnoreError();
+    if (n.compare(0, 5, "ckpt-") == 0 && n.find(".csckpt.tmp.") != std::string::npos)
+      env->RemoveFile(SweepLayout::checkpoint_path(dir, n)).IgnoreError();
   }
-  names.erase(std::remove_if(names.begin(), names.end(), [](const std::string& n) { return !IsCheckpointName(n); }),
+  names.erase(std::remove_if(names.begin(), names.end(),
+                             [](const std::string& n) { return !IsCheckpointName(n); }),
               names.end());
   std::sort(names.rbegin(), names.rend());
   for (const auto& n : names) {

@@ -21,13 +21,13 @@ namespace claimsweep {
 
 struct CheckpointData {
   TrainState state;
-  std::string_view tensors;     // points into the bytes `keep` owns (the mapped file)
+  std::string_view tensors;  // points into the bytes `keep` owns (the mapped file)
   std::shared_ptr<const void> keep;
   std::string path;  // where it was read from
 };
 
-Status WriteCheckpoint(Env* env, const std::string& dir, const TrainState& state, const std::string& tensors,
-                       int keep = 2);
+Status WriteCheckpoint(Env* env, const std::string& dir, const TrainState& state,
+                       const std::string& tensors, int keep = 2);
 
 // The newest intact checkpoint in `dir`. *found = false if there is none.
 // Unsupported (and no fallback to an older one) when the newest readable file

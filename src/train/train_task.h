@@ -18,12 +18,12 @@ struct TrainRequest {
   // Env, confined to the sweep (no symlink inside it is followed). Null:
   // Env::Default().
   Env* env = nullptr;
-  TrainTask config;              // this point's effective config (TrainTaskForPoint)
+  TrainTask config;  // this point's effective config (TrainTaskForPoint)
   // Where the trial's files go, from SweepLayout (core/layout.h) and
   // MetricsCsvPath (core/spec.h): the trainer builds no path of the sweep.
   std::string checkpoints_dir;
   std::string metrics_path;
-  int threads = 0;               // intra-op threads; 0: all cores
+  int threads = 0;  // intra-op threads; 0: all cores
   // True once the trial must stop at the next safe point (walltime signal).
   std::function<bool()> should_stop;
   // True once another process owns the trial: stop and write nothing.

@@ -7,8 +7,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstring>
 
@@ -35,7 +35,8 @@ struct GuardianProcess {
   }
   Status Start() {
     int sv[2];
-    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) return Status::FromErrno("socketpair for", "the guardian", errno);
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+      return Status::FromErrno("socketpair for", "the guardian", errno);
     // Forked with the forwarded signals blocked (the caller blocks them): G
     // keeps them blocked and ignored.
     pid_t g = ::fork();
@@ -79,8 +80,10 @@ Sent Request(const CommandRequest& req, int out_fd, int cwd_fd, GuardianReport* 
   head.argc = static_cast<uint32_t>(req.argv.size());
   head.envc = static_cast<uint32_t>(req.extra_env.size());
   char control[CMSG_SPACE(2 * sizeof(int))] = {};
-  struct iovec iov{&head, sizeof head};
-  struct msghdr msg{};
+  struct iovec iov {
+    &head, sizeof head
+  };
+  struct msghdr msg {};
   msg.msg_iov = &iov;
   msg.msg_iovlen = 1;
   msg.msg_control = control;
@@ -97,7 +100,8 @@ Sent Request(const CommandRequest& req, int out_fd, int cwd_fd, GuardianReport* 
   } while (n < 0 && errno == EINTR);
   // Refused at once: G was gone before this command (nothing of it ran).
   if (n != static_cast<ssize_t>(sizeof head)) return Sent::kGuardianGone;
-  if (!SendAll(g_guardian.sock, payload.data(), payload.size()) || !ReadAllFd(g_guardian.sock, rep, sizeof *rep)) {
+  if (!SendAll(g_guardian.sock, payload.data(), payload.size()) ||
+      !ReadAllFd(g_guardian.sock, rep, sizeof *rep)) {
     return Sent::kNoReport;
   }
   return Sent::kOk;
@@ -120,7 +124,8 @@ Status RunCommand(const CommandRequest& req, const std::atomic<bool>& abort, dou
   } own;
   int log_fd = req.log_fd;
   if (log_fd < 0) {
-    log_fd = own.log = ::open(req.log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0666);
+    log_fd = own.log =
+        ::open(req.log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0666);
     if (log_fd < 0) return Status::FromErrno("open", req.log_path, errno);
   }
   int cwd_fd = req.cwd_fd;
@@ -214,7 +219,8 @@ Status RunCommand(const CommandRequest& req, const std::atomic<bool>& abort, dou
     if (!exited && TerminationRequested()) {
       if (terminate_seen == Clock::time_point{}) {
         terminate_seen = Clock::now();
-      } else if (std::chrono::duration<double>(Clock::now() - terminate_seen).count() > kill_grace_s) {
+      } else if (std::chrono::duration<double>(Clock::now() - terminate_seen).count() >
+                 kill_grace_s) {
         ::kill(-pid, SIGKILL);
       }
     }

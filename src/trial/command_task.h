@@ -15,11 +15,11 @@ struct CommandRequest {
   std::string cwd;                     // for messages; the command enters cwd_fd
   int cwd_fd = -1;                     // the directory the command runs in (fchdir); -1: chdir(cwd)
   std::string log_path;                // for messages
-  int log_fd = -1;                     // output is appended here and echoed to stdout; -1: open log_path
+  int log_fd = -1;  // output is appended here and echoed to stdout; -1: open log_path
 };
 
 struct CommandOutcome {
-  int exit_code = -1;    // -1 when killed by a signal
+  int exit_code = -1;  // -1 when killed by a signal
   int term_signal = 0;
   double seconds = 0;
   bool aborted = false;  // we killed it because `abort` became true

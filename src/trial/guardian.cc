@@ -3,10 +3,10 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <signal.h>
-#include <sys/prctl.h>
 #include <sched.h>
+#include <signal.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -115,7 +115,8 @@ std::vector<pid_t> Descendants() {
   std::sort(parent_of.begin(), parent_of.end());
   std::vector<pid_t> found{::getpid()};
   for (size_t i = 0; i < found.size(); ++i) {
-    auto it = std::lower_bound(parent_of.begin(), parent_of.end(), std::make_pair(found[i], pid_t{0}));
+    auto it =
+        std::lower_bound(parent_of.begin(), parent_of.end(), std::make_pair(found[i], pid_t{0}));
     for (; it != parent_of.end() && it->first == found[i]; ++it) found.push_back(it->second);
   }
   found.erase(found.begin());
@@ -146,8 +147,10 @@ void KillDescendants() {
 // One request: the header with its two descriptors, then the strings.
 bool ReadRequest(int sock, GuardianRequest* req, int* out_fd, int* cwd_fd, std::string* payload) {
   char control[CMSG_SPACE(2 * sizeof(int))];
-  struct iovec iov{req, sizeof *req};
-  struct msghdr msg{};
+  struct iovec iov {
+    req, sizeof *req
+  };
+  struct msghdr msg {};
   msg.msg_iov = &iov;
   msg.msg_iovlen = 1;
   msg.msg_control = control;
@@ -189,7 +192,7 @@ void RunGuardian(int sock) {
   ::sigprocmask(SIG_BLOCK, &blocked, &poll_mask);
   sigaddset(&poll_mask, SIGPIPE);
   sigfillset(&all);
-  struct sigaction sa{};
+  struct sigaction sa {};
   sa.sa_handler = OnChild;
   sigemptyset(&sa.sa_mask);
   ::sigaction(SIGCHLD, &sa, nullptr);
@@ -201,7 +204,8 @@ void RunGuardian(int sock) {
   for (char** e = environ; e != nullptr && *e != nullptr; ++e) base_env.push_back(*e);
   // The command's stack until it execs (execvp's PATH search uses it too).
   constexpr size_t kStack = 256 * 1024;
-  void* stack = ::mmap(nullptr, kStack, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+  void* stack = ::mmap(nullptr, kStack, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
   if (stack == MAP_FAILED) ::_exit(127);
 
   for (;;) {
@@ -226,7 +230,8 @@ void RunGuardian(int sock) {
     for (uint32_t i = 0; i < req.envc; ++i) {
       char* kv = strings[req.argc + i];
       const size_t key = std::strcspn(kv, "=") + 1;  // with the '='
-      auto it = std::find_if(envp.begin(), envp.end(), [&](const char* e) { return std::strncmp(e, kv, key) == 0; });
+      auto it = std::find_if(envp.begin(), envp.end(),
+                             [&](const char* e) { return std::strncmp(e, kv, key) == 0; });
       if (it != envp.end()) {
         *it = kv;
       } else {
@@ -247,7 +252,8 @@ void RunGuardian(int sock) {
     environ = envp.data();
     ::sigprocmask(SIG_BLOCK, &all, &before_clone);  // no handler runs in the child on our stack
     GuardianReport report;
-    report.command_pid = ::clone(ExecCommand, static_cast<char*>(stack) + kStack, CLONE_VM | CLONE_VFORK | SIGCHLD, &sp);
+    report.command_pid = ::clone(ExecCommand, static_cast<char*>(stack) + kStack,
+                                 CLONE_VM | CLONE_VFORK | SIGCHLD, &sp);
     report.fork_errno = report.command_pid < 0 ? errno : 0;
     ::sigprocmask(SIG_SETMASK, &before_clone, nullptr);
     environ = saved_env;
@@ -268,8 +274,12 @@ void RunGuardian(int sock) {
 
     GuardianDone done;
     for (bool running = true; running;) {
-      struct pollfd p{sock, POLLIN, 0};
-      struct timespec second{1, 0};
+      struct pollfd p {
+        sock, POLLIN, 0
+      };
+      struct timespec second {
+        1, 0
+      };
       if (::ppoll(&p, 1, &second, &poll_mask) > 0) {
         // Only EOF can come while C runs: `trial` sends nothing then. It died: so does its command.
         ::kill(-cmd, SIGKILL);

@@ -46,7 +46,8 @@ class Beater {
       if (keepers_.empty()) {
         // Until the beat that would have been next (or for good): a keeper
         // added meanwhile is due later, or wakes us.
-        if (wake_at_ <= std::chrono::steady_clock::now()) wake_at_ = std::chrono::steady_clock::time_point::max();
+        if (wake_at_ <= std::chrono::steady_clock::now())
+          wake_at_ = std::chrono::steady_clock::time_point::max();
         if (wake_at_ == std::chrono::steady_clock::time_point::max()) {
           cv_.wait(l);
         } else {
@@ -54,8 +55,9 @@ class Beater {
         }
         continue;
       }
-      LeaseKeeper* due = *std::min_element(keepers_.begin(), keepers_.end(),
-                                           [](LeaseKeeper* a, LeaseKeeper* b) { return a->next_ < b->next_; });
+      LeaseKeeper* due =
+          *std::min_element(keepers_.begin(), keepers_.end(),
+                            [](LeaseKeeper* a, LeaseKeeper* b) { return a->next_ < b->next_; });
       if (std::chrono::steady_clock::now() < due->next_) {
         wake_at_ = due->next_;
         cv_.wait_until(l, wake_at_);  // or an earlier keeper came: look again
@@ -67,7 +69,8 @@ class Beater {
       l.lock();
       due->beating_ = false;
       due->next_ = std::chrono::steady_clock::now() + due->period_;
-      if (!again) keepers_.erase(std::remove(keepers_.begin(), keepers_.end(), due), keepers_.end());
+      if (!again)
+        keepers_.erase(std::remove(keepers_.begin(), keepers_.end(), due), keepers_.end());
       done_cv_.notify_all();
     }
   }
@@ -81,17 +84,21 @@ class Beater {
   std::chrono::steady_clock::time_point wake_at_ = std::chrono::steady_clock::time_point::max();
 };
 
-LeaseKeeper::LeaseKeeper(Claimer* claimer, Claim claim, double period_s, std::function<bool()> stop_check)
+LeaseKeeper::LeaseKeeper(Claimer* claimer, Claim claim, double period_s,
+                         std::function<bool()> stop_check)
     : claimer_(claimer),
       claim_(claim),
-      period_(std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(period_s))),
+      period_(std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+          std::chrono::duration<double>(period_s))),
       stop_check_(std::move(stop_check)) {
   Beater::Get().Add(this);
 }
 
 LeaseKeeper::~LeaseKeeper() { Beater::Get().Remove(this); }
 
-std::string LeaseKeeper::lost_reason() const { return lost_.load(std::memory_order_acquire) ? reason_ : ""; }
+std::string LeaseKeeper::lost_reason() const {
+  return lost_.load(std::memory_order_acquire) ? reason_ : "";
+}
 
 bool LeaseKeeper::Beat() {
   Status s = claimer_->Heartbeat(claim_);
@@ -104,7 +111,8 @@ bool LeaseKeeper::Beat() {
   if (!s.ok()) {
     LogWarn("heartbeat failed (will retry): " + s.ToString());
   } else if (LogEnabled(LogLevel::kDebug)) {
-    LogDebug("heartbeat: trial " + TrialName(claim_.index) + " attempt " + std::to_string(claim_.attempt));
+    LogDebug("heartbeat: trial " + TrialName(claim_.index) + " attempt " +
+             std::to_string(claim_.attempt));
   }
   if (stop_check_ && !stop_requested_ && stop_check_()) {
     stop_requested_ = true;

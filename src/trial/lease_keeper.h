@@ -22,7 +22,8 @@ class LeaseKeeper {
   // Beats every `period_s`, the first one period from now. Claimer::Heartbeat
   // only reads shared state, so it is safe to call from the beating thread
   // while the owner thread waits on the task.
-  LeaseKeeper(Claimer* claimer, Claim claim, double period_s, std::function<bool()> stop_check = nullptr);
+  LeaseKeeper(Claimer* claimer, Claim claim, double period_s,
+              std::function<bool()> stop_check = nullptr);
   // Stops the beats; waits for one in progress, so nothing of this keeper or
   // its claimer is used after it returns.
   ~LeaseKeeper();
@@ -45,7 +46,7 @@ class LeaseKeeper {
   Claim claim_;
   std::chrono::steady_clock::duration period_;
   std::chrono::steady_clock::time_point next_;  // guarded by the beater's mutex
-  bool beating_ = false;                        // guarded by the beater's mutex: a Beat() in progress
+  bool beating_ = false;  // guarded by the beater's mutex: a Beat() in progress
   std::function<bool()> stop_check_;
   std::atomic<bool> lost_{false};
   std::atomic<bool> stop_requested_{false};

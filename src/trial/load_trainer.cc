@@ -36,10 +36,13 @@ Status RunTraining(const TrainRequest& req, TrainOutcome* out) {
     if (h == nullptr) {
       const char* why = ::dlerror();
       error = "cannot load the trainer " + path + " (" + (why ? why : "?") +
-              "): this `trial` was built without libtorch (CLAIMSWEEP_WITH_TORCH=OFF), or the module is missing "
+              "): this `trial` was built without libtorch (CLAIMSWEEP_WITH_TORCH=OFF), or the "
+              "module is missing "
               "beside it; rebuild with libtorch";
-    } else if ((entry = reinterpret_cast<Entry>(::dlsym(h, "claimsweep_run_training"))) == nullptr) {
-      error = path + " has no claimsweep_run_training: it is from another claimsweep version; rebuild";
+    } else if ((entry = reinterpret_cast<Entry>(::dlsym(h, "claimsweep_run_training"))) ==
+               nullptr) {
+      error =
+          path + " has no claimsweep_run_training: it is from another claimsweep version; rebuild";
     }
   }
   if (entry == nullptr) return Status::Unsupported(error);

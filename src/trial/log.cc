@@ -22,25 +22,37 @@ constexpr const char* kLevelNames[] = {"trace", "debug", "info", "warn", "error"
 
 spdlog::level::level_enum ToSpd(LogLevel l) {
   switch (l) {
-    case LogLevel::kTrace: return spdlog::level::trace;
-    case LogLevel::kDebug: return spdlog::level::debug;
-    case LogLevel::kInfo: return spdlog::level::info;
-    case LogLevel::kWarn: return spdlog::level::warn;
-    case LogLevel::kError: return spdlog::level::err;
-    case LogLevel::kOff: break;
+    case LogLevel::kTrace:
+      return spdlog::level::trace;
+    case LogLevel::kDebug:
+      return spdlog::level::debug;
+    case LogLevel::kInfo:
+      return spdlog::level::info;
+    case LogLevel::kWarn:
+      return spdlog::level::warn;
+    case LogLevel::kError:
+      return spdlog::level::err;
+    case LogLevel::kOff:
+      break;
   }
   return spdlog::level::off;
 }
 
 LogLevel FromSpd(spdlog::level::level_enum l) {
   switch (l) {
-    case spdlog::level::trace: return LogLevel::kTrace;
-    case spdlog::level::debug: return LogLevel::kDebug;
-    case spdlog::level::info: return LogLevel::kInfo;
-    case spdlog::level::warn: return LogLevel::kWarn;
+    case spdlog::level::trace:
+      return LogLevel::kTrace;
+    case spdlog::level::debug:
+      return LogLevel::kDebug;
+    case spdlog::level::info:
+      return LogLevel::kInfo;
+    case spdlog::level::warn:
+      return LogLevel::kWarn;
     case spdlog::level::err:
-    case spdlog::level::critical: return LogLevel::kError;
-    default: return LogLevel::kOff;
+    case spdlog::level::critical:
+      return LogLevel::kError;
+    default:
+      return LogLevel::kOff;
   }
 }
 
@@ -109,7 +121,9 @@ class LineFormatter final : public spdlog::formatter {
     dest.append(msg.payload.begin(), msg.payload.end());
     dest.push_back('\n');
   }
-  std::unique_ptr<spdlog::formatter> clone() const override { return std::make_unique<LineFormatter>(); }
+  std::unique_ptr<spdlog::formatter> clone() const override {
+    return std::make_unique<LineFormatter>();
+  }
 };
 
 // One write(2) per line to a descriptor that may change (the attempt log's)
@@ -182,7 +196,9 @@ void InitLogging() {
 
 void SetLogLevel(LogLevel level) { TheLogs().trial.set_level(ToSpd(level)); }
 
-bool LogEnabled(LogLevel level) { return level != LogLevel::kOff && TheLogs().trial.should_log(ToSpd(level)); }
+bool LogEnabled(LogLevel level) {
+  return level != LogLevel::kOff && TheLogs().trial.should_log(ToSpd(level));
+}
 
 void Log(LogLevel level, const std::string& message) {
   if (!LogEnabled(level)) return;
@@ -199,9 +215,10 @@ std::string FormatLogLine(LogLevel level, int64_t unix_ms, std::string_view mess
 }
 
 std::string FormatLogLineNow(LogLevel level, std::string_view message) {
-  struct timespec ts{};
+  struct timespec ts {};
   ::clock_gettime(CLOCK_REALTIME, &ts);  // async-signal-safe (POSIX)
-  return FormatLogLine(level, static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000, message);
+  return FormatLogLine(level, static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000,
+                       message);
 }
 
 AttemptLog::AttemptLog(Env* env, const std::string& path) {
@@ -216,7 +233,8 @@ AttemptLog::AttemptLog(Env* env, const std::string& path) {
 
 AttemptLog::~AttemptLog() {
   if (fd_ < 0) return;
-  TheLogs().attempt_sink->set_fd(-1);  // under the sink's lock: no line is being written to fd_ after this
+  TheLogs().attempt_sink->set_fd(
+      -1);  // under the sink's lock: no line is being written to fd_ after this
   ::close(fd_);
 }
 

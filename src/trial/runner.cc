@@ -6,24 +6,24 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <ctime>
-#include <set>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
+#include <set>
 
 #include "core/json.h"
-#include "core/spec.h"
-#include "core/slurm.h"
 #include "core/metrics_csv.h"
+#include "core/slurm.h"
+#include "core/spec.h"
 #include "core/template.h"
 #include "core/token.h"
+#include "core/train_config.h"
 #include "records.pb.h"
+#include "train/train_task.h"
 #include "trial/command_task.h"
 #include "trial/lease_keeper.h"
 #include "trial/log.h"
 #include "trial/signals.h"
-#include "train/train_task.h"
-#include "core/train_config.h"
 
 namespace claimsweep {
 namespace {
@@ -37,7 +37,8 @@ std::string GetEnv(const char* name) {
 // duration_seconds; an attempt that wrote no record (killed by SIGKILL, its
 // node lost) counts from its owner.json's started_at to its last heartbeat
 // (owner.json's mtime), to the second.
-double EarlierAttemptsSeconds(Env* env, const SweepLayout& layout, uint64_t index, uint32_t attempt) {
+double EarlierAttemptsSeconds(Env* env, const SweepLayout& layout, uint64_t index,
+                              uint32_t attempt) {
   double total = 0;
   for (uint32_t k = 1; k < attempt; ++k) {
     std::string text;
@@ -54,16 +55,16 @@ double EarlierAttemptsSeconds(Env* env, const SweepLayout& layout, uint64_t inde
     if (env->ReadFile(layout.owner_path(index, k), &text).ok() &&
         ParseJson(text, layout.owner_path(index, k), &owner).ok() &&
         env->Stat(layout.heartbeat_path(index, k), &beat).ok() &&
-        std::sscanf(owner.started_at().c_str(), "%d-%d-%dT%d:%d:%dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-                    &tm.tm_hour, &tm.tm_min, &tm.tm_sec) == 6) {
+        std::sscanf(owner.started_at().c_str(), "%d-%d-%dT%d:%d:%dZ", &tm.tm_year, &tm.tm_mon,
+                    &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec) == 6) {
       tm.tm_year -= 1900;
       tm.tm_mon -= 1;
-      total += std::max(0.0, static_cast<double>(beat.mtime_ns) / 1e9 - static_cast<double>(::timegm(&tm)));
+      total += std::max(
+          0.0, static_cast<double>(beat.mtime_ns) / 1e9 - static_cast<double>(::timegm(&tm)));
     }
   }
   return total;
 }
-
 
 std::string Clock(int64_t unix_s) {
   char b[32];
@@ -91,24 +92,31 @@ std::string HeldByLeases(const std::vector<HeldTrial>& held) {
   }
   if (held.size() > kShown) list += ", and " + std::to_string(held.size() - kShown) + " more";
   const bool one = held.size() == 1;
-  const int64_t first_s = std::max<int64_t>(0, static_cast<int64_t>(std::ceil(held[0].seconds_left)));
-  return "; " + std::to_string(held.size()) + (one ? " trial is" : " trials are") + " still held by " +
-         (one ? "a lease (" : "leases (") + list + " by the filesystem's clock): a trial whose owner died becomes " +
+  const int64_t first_s =
+      std::max<int64_t>(0, static_cast<int64_t>(std::ceil(held[0].seconds_left)));
+  return "; " + std::to_string(held.size()) + (one ? " trial is" : " trials are") +
+         " still held by " + (one ? "a lease (" : "leases (") + list +
+         " by the filesystem's clock): a trial whose owner died becomes " +
          "claimable when its lease expires, the first in " + std::to_string(first_s) + " s";
 }
 
 }  // namespace
 
 TrialRunner::TrialRunner(Env* env, std::string sweep_dir, SweepSpec spec, PointSpace points)
-    : env_(env), layout_(std::move(sweep_dir)), spec_(std::move(spec)), points_(std::move(points)) {}
+    : env_(env),
+      layout_(std::move(sweep_dir)),
+      spec_(std::move(spec)),
+      points_(std::move(points)) {}
 
 int TrialRunner::Run() {
   Claimer claimer(env_, layout_, spec_.claim(), points_.size(), ProcessToken());
   const std::string job = GetEnv("SLURM_JOB_ID");
   SlurmJobWatch watch([](const std::string& m) { LogWarn(m); });
-  if (!job.empty()) claimer.set_job_gone([&watch](const std::string& id) { return watch.Gone(id); });
+  if (!job.empty())
+    claimer.set_job_gone([&watch](const std::string& id) { return watch.Gone(id); });
   const uint32_t per_job = spec_.claim().trials_per_job();
-  const double signal_s = spec_.resources().signal_seconds() > 0 ? spec_.resources().signal_seconds() : 120;
+  const double signal_s =
+      spec_.resources().signal_seconds() > 0 ? spec_.resources().signal_seconds() : 120;
   int64_t job_end = -1;  // learned from Slurm on first need; 0: unknown
   uint32_t ran = 0;
   bool any_failed = false;
@@ -130,9 +138,9 @@ int TrialRunner::Run() {
       }
       const double left = job_end > 0 ? static_cast<double>(job_end - std::time(nullptr)) : 1e18;
       if (left < need) {
-        LogInfo("job " + job + " has " + std::to_string(static_cast<int64_t>(left)) + " s left, less than the " +
-                std::to_string(static_cast<int64_t>(need)) + " s a trial needs to reach its first checkpoint; " +
-                "claiming nothing more");
+        LogInfo("job " + job + " has " + std::to_string(static_cast<int64_t>(left)) +
+                " s left, less than the " + std::to_string(static_cast<int64_t>(need)) +
+                " s a trial needs to reach its first checkpoint; " + "claiming nothing more");
         break;
       }
     }
@@ -140,13 +148,15 @@ int TrialRunner::Run() {
     Status s = claimer.ClaimNext(&claim);
     if (LogEnabled(LogLevel::kDebug)) {
       const ClaimStats& st = claimer.stats();
-      LogDebug("claim: " + (s.ok() ? "trial " + TrialName(claim.index) : s.ToString()) + "; so far " +
-               std::to_string(st.open_scanned) + " lease entries scanned, " + std::to_string(st.lost_races) +
-               " races lost, " + std::to_string(st.garbage_removed) + " finished entries removed");
+      LogDebug("claim: " + (s.ok() ? "trial " + TrialName(claim.index) : s.ToString()) +
+               "; so far " + std::to_string(st.open_scanned) + " lease entries scanned, " +
+               std::to_string(st.lost_races) + " races lost, " +
+               std::to_string(st.garbage_removed) + " finished entries removed");
     }
     if (s.IsNotFound()) {
-      LogInfo(std::string(ran == 0 ? "nothing to claim" : "no more work") + " in " + layout_.root() +
-              ": every point is claimed and no trial is interrupted or stale" + HeldByLeases(claimer.held()));
+      LogInfo(std::string(ran == 0 ? "nothing to claim" : "no more work") + " in " +
+              layout_.root() + ": every point is claimed and no trial is interrupted or stale" +
+              HeldByLeases(claimer.held()));
       break;
     }
     if (!s.ok()) {
@@ -166,7 +176,8 @@ int TrialRunner::Run() {
 
 void TrialRunner::MaybeRequeue(const std::string& job) {
   if (!spec_.resources().requeue() || job.empty()) return;
-  const int restarts = std::atoi(GetEnv("SLURM_RESTART_COUNT").c_str());  // absent before the first requeue
+  const int restarts =
+      std::atoi(GetEnv("SLURM_RESTART_COUNT").c_str());  // absent before the first requeue
   const uint32_t max = spec_.claim().max_attempts();
   if (static_cast<uint32_t>(restarts) + 1 >= max) {
     LogInfo("not requeueing job " + job + ": it already ran " + std::to_string(restarts + 1) +
@@ -178,7 +189,8 @@ void TrialRunner::MaybeRequeue(const std::string& job) {
     LogInfo("requeued job " + job + " (restart " + std::to_string(restarts + 1) + " of at most " +
             std::to_string(max - 1) + ")");
   } else {
-    LogWarn("could not requeue job " + job + ": " + s.ToString() + "; the next job picks the trial up");
+    LogWarn("could not requeue job " + job + ": " + s.ToString() +
+            "; the next job picks the trial up");
   }
 }
 
@@ -186,23 +198,27 @@ TrialRunner::Outcome TrialRunner::RunOne(Claimer* claimer, const Claim& claim) {
   const Point pt = points_.At(claim.index);
   const std::string started_at = NowIso8601();
   LogInfo("claimed trial " + TrialName(claim.index) + " attempt " + std::to_string(claim.attempt) +
-          (claim.previous == TrialState::kPending ? "" : std::string(" (was ") + TrialStateName(claim.previous) + ")"));
+          (claim.previous == TrialState::kPending
+               ? ""
+               : std::string(" (was ") + TrialStateName(claim.previous) + ")"));
   AttemptEnd end;
   {
     // From here to the attempt's end, trial's messages also go to its log.
     AttemptLog log(env_, layout_.log_path(claim.index, claim.attempt));
-    log.Header("# claimsweep: trial " + TrialName(claim.index) + " attempt " + std::to_string(claim.attempt) +
-               " on " + HostName() + (GetEnv("SLURM_JOB_ID").empty() ? "" : " job " + GetEnv("SLURM_JOB_ID")));
+    log.Header("# claimsweep: trial " + TrialName(claim.index) + " attempt " +
+               std::to_string(claim.attempt) + " on " + HostName() +
+               (GetEnv("SLURM_JOB_ID").empty() ? "" : " job " + GetEnv("SLURM_JOB_ID")));
     end = RunAttempt(claimer, claim, pt, log);
   }
   // A command's checkpoints are its own: count the whole attempt.
   const double reach = end.first_checkpoint_s >= 0 ? end.first_checkpoint_s : end.seconds;
-  if (end.kind == Outcome::kDone || end.first_checkpoint_s >= 0) needed_s_ = std::max(needed_s_, reach);
+  if (end.kind == Outcome::kDone || end.first_checkpoint_s >= 0)
+    needed_s_ = std::max(needed_s_, reach);
   return Record(claimer, claim, pt, started_at, std::move(end));
 }
 
-TrialRunner::AttemptEnd TrialRunner::RunAttempt(Claimer* claimer, const Claim& claim, const Point& pt,
-                                                const AttemptLog& log) {
+TrialRunner::AttemptEnd TrialRunner::RunAttempt(Claimer* claimer, const Claim& claim,
+                                                const Point& pt, const AttemptLog& log) {
   AttemptEnd end;
   if (ReceivedSignal() != 0) {
     // Slurm's warning came while we were claiming: hand the trial back untouched.
@@ -223,7 +239,8 @@ TrialRunner::AttemptEnd TrialRunner::RunAttempt(Claimer* claimer, const Claim& c
 Status TrialRunner::CheckPlainDir(const std::string& dir) {
   FileInfo info;
   Status s = env_->Stat(dir, &info);
-  if (s.ok() && (info.is_symlink || !info.is_dir)) s = Status::PermissionDenied(dir + " is not a plain directory");
+  if (s.ok() && (info.is_symlink || !info.is_dir))
+    s = Status::PermissionDenied(dir + " is not a plain directory");
   return s;
 }
 
@@ -232,8 +249,8 @@ std::function<bool()> TrialRunner::StopCheck(const Claim& claim) {
   return [env = env_, path] { return env->Exists(path); };
 }
 
-TrialRunner::AttemptEnd TrialRunner::RunCommandAttempt(Claimer* claimer, const Claim& claim, const Point& pt,
-                                                       const AttemptLog& log) {
+TrialRunner::AttemptEnd TrialRunner::RunCommandAttempt(Claimer* claimer, const Claim& claim,
+                                                       const Point& pt, const AttemptLog& log) {
   AttemptEnd end;
   const std::string trial_dir = layout_.trial_dir(claim.index);
   // Where the command runs and writes its files ({trial_dir}): trials/<i>/work
@@ -277,8 +294,8 @@ TrialRunner::AttemptEnd TrialRunner::RunCommandAttempt(Claimer* claimer, const C
   }
   // "./train.sh" or "scripts/run.py" is the spec's, wherever the command runs;
   // a bare name ("python3") is looked up in PATH.
-  if (s.ok() && !req.argv.empty() && !spec_.spec_dir().empty() && req.argv[0].find('/') != std::string::npos &&
-      req.argv[0][0] != '/') {
+  if (s.ok() && !req.argv.empty() && !spec_.spec_dir().empty() &&
+      req.argv[0].find('/') != std::string::npos && req.argv[0][0] != '/') {
     req.argv[0] = spec_.spec_dir() + "/" + req.argv[0];
   }
   for (const auto& [k, v] : pt.values) req.extra_env.push_back("SWEEP_PARAM_" + k + "=" + v);
@@ -321,8 +338,9 @@ TrialRunner::AttemptEnd TrialRunner::RunCommandAttempt(Claimer* claimer, const C
   end.term_signal = out.term_signal;
   end.seconds = out.seconds;
   if (LogEnabled(LogLevel::kDebug)) {
-    LogDebug("the command " + (out.term_signal ? "was killed by signal " + std::to_string(out.term_signal)
-                                               : "exited with status " + std::to_string(out.exit_code)) +
+    LogDebug("the command " +
+             (out.term_signal ? "was killed by signal " + std::to_string(out.term_signal)
+                              : "exited with status " + std::to_string(out.exit_code)) +
              " after " + std::to_string(out.seconds) + " s");
   }
   const int sig = ReceivedSignal();
@@ -347,8 +365,8 @@ TrialRunner::AttemptEnd TrialRunner::RunCommandAttempt(Claimer* claimer, const C
   return end;
 }
 
-TrialRunner::AttemptEnd TrialRunner::RunTrainAttempt(Claimer* claimer, const Claim& claim, const Point& pt,
-                                                     const AttemptLog& log) {
+TrialRunner::AttemptEnd TrialRunner::RunTrainAttempt(Claimer* claimer, const Claim& claim,
+                                                     const Point& pt, const AttemptLog& log) {
   AttemptEnd end;
   auto cfg = TrainTaskForPoint(spec_.train(), pt);
   if (!cfg.ok()) {
@@ -389,7 +407,8 @@ TrialRunner::AttemptEnd TrialRunner::RunTrainAttempt(Claimer* claimer, const Cla
     end.exit_code = 1;
     end.retryable = false;
     end.message = out.message;
-  } else if (out.kind == TrainOutcome::Kind::kInterrupted && ReceivedSignal() == 0 && keeper.stop_requested()) {
+  } else if (out.kind == TrainOutcome::Kind::kInterrupted && ReceivedSignal() == 0 &&
+             keeper.stop_requested()) {
     end.kind = Outcome::kStopped;
     end.message = "stopped by the user (sweep stop); checkpoint written";
   } else if (out.kind == TrainOutcome::Kind::kInterrupted) {
@@ -405,7 +424,8 @@ TrialRunner::AttemptEnd TrialRunner::RunTrainAttempt(Claimer* claimer, const Cla
 
 TrialRunner::Outcome TrialRunner::Record(Claimer* claimer, const Claim& claim, const Point& pt,
                                          const std::string& started_at, AttemptEnd end) {
-  const std::string name = "trial " + TrialName(claim.index) + " attempt " + std::to_string(claim.attempt);
+  const std::string name =
+      "trial " + TrialName(claim.index) + " attempt " + std::to_string(claim.attempt);
   if (end.kind == Outcome::kLost) {
     // Fencing: someone else owns the trial now; write nothing it would read.
     LogWarn(name + ": lost the claim, wrote nothing: " + end.message);
@@ -420,18 +440,21 @@ TrialRunner::Outcome TrialRunner::Record(Claimer* claimer, const Claim& claim, c
   r.set_duration_seconds(end.seconds);
   // Every record carries the trial's wall time so far: a failed or
   // interrupted trial's is as real as a done one's.
-  r.set_total_seconds(end.seconds + EarlierAttemptsSeconds(env_, layout_, claim.index, claim.attempt));
+  r.set_total_seconds(end.seconds +
+                      EarlierAttemptsSeconds(env_, layout_, claim.index, claim.attempt));
   r.set_host(HostName());
   r.set_slurm_job_id(GetEnv("SLURM_JOB_ID"));
   r.set_started_at(started_at);
   r.set_finished_at(NowIso8601());
   r.set_message(end.message);
   for (const auto& [k, v] : pt.values) (*r.mutable_params())[k] = v;
-  Status ms = ReadLastMetricsRow(env_, MetricsCsvPath(spec_, layout_, claim.index), r.mutable_metrics());
+  Status ms =
+      ReadLastMetricsRow(env_, MetricsCsvPath(spec_, layout_, claim.index), r.mutable_metrics());
   if (!ms.ok() && !ms.IsNotFound()) LogWarn(name + ": " + ms.ToString());
   for (const auto& [k, v] : end.metrics.fields()) (*r.mutable_metrics()->mutable_fields())[k] = v;
   // Our own TrainConfigJson: it parses by construction.
-  if (!end.config_json.empty()) ParseJson(end.config_json, "config", r.mutable_config()).IgnoreError();
+  if (!end.config_json.empty())
+    ParseJson(end.config_json, "config", r.mutable_config()).IgnoreError();
 
   Status s;
   switch (end.kind) {
@@ -443,7 +466,9 @@ TrialRunner::Outcome TrialRunner::Record(Claimer* claimer, const Claim& claim, c
     case Outcome::kInterrupted:
       r.set_outcome("interrupted");
       s = claimer->Release(claim, ToJson(r));
-      if (s.ok()) LogInfo(name + ": released as interrupted (" + r.message() + "); exit 75 so the job can be requeued");
+      if (s.ok())
+        LogInfo(name + ": released as interrupted (" + r.message() +
+                "); exit 75 so the job can be requeued");
       break;
     case Outcome::kStopped:
       r.set_outcome("stopped");
@@ -458,10 +483,10 @@ TrialRunner::Outcome TrialRunner::Record(Claimer* claimer, const Claim& claim, c
         // A warning while later attempts may still make it; an error once the trial is failed.
         Log(!end.retryable || final ? LogLevel::kError : LogLevel::kWarn,
             name + ": failed (" + r.message() + "); " +
-            (!end.retryable ? "not retryable, the trial is failed"
-             : final        ? "no attempts left, the trial is failed"
-                            : "it will be retried by a later claim") +
-            "; log: " + layout_.log_path(claim.index, claim.attempt));
+                (!end.retryable ? "not retryable, the trial is failed"
+                 : final        ? "no attempts left, the trial is failed"
+                                : "it will be retried by a later claim") +
+                "; log: " + layout_.log_path(claim.index, claim.attempt));
       }
     }
   }

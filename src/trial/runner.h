@@ -16,7 +16,6 @@ namespace claimsweep {
 
 class AttemptLog;
 
-
 class TrialRunner {
  public:
   TrialRunner(Env* env, std::string sweep_dir, SweepSpec spec, PointSpace points);
@@ -35,8 +34,8 @@ class TrialRunner {
     std::string message;
     google::protobuf::Struct metrics;  // merged over metrics.csv's last row
     double first_checkpoint_s = -1;    // train task: attempt start to first checkpoint
-    bool retryable = true;             // false: deterministic failure (diverged), the trial fails at once
-    std::string config_json;           // train task: the effective config (TrainConfigJson)
+    bool retryable = true;    // false: deterministic failure (diverged), the trial fails at once
+    std::string config_json;  // train task: the effective config (TrainConfigJson)
   };
   // After an interrupted trial: `scontrol requeue` this job if the spec asks
   // for it and max_attempts allows another run.
@@ -48,11 +47,14 @@ class TrialRunner {
   std::function<bool()> StopCheck(const Claim& claim);
   // The attempt, its messages also in `log`: handed back untouched if a
   // signal or a stop came while claiming, else the command or train task.
-  AttemptEnd RunAttempt(Claimer* claimer, const Claim& claim, const Point& pt, const AttemptLog& log);
-  AttemptEnd RunCommandAttempt(Claimer* claimer, const Claim& claim, const Point& pt, const AttemptLog& log);
-  AttemptEnd RunTrainAttempt(Claimer* claimer, const Claim& claim, const Point& pt, const AttemptLog& log);
-  Outcome Record(Claimer* claimer, const Claim& claim, const Point& pt, const std::string& started_at,
-                 AttemptEnd end);
+  AttemptEnd RunAttempt(Claimer* claimer, const Claim& claim, const Point& pt,
+                        const AttemptLog& log);
+  AttemptEnd RunCommandAttempt(Claimer* claimer, const Claim& claim, const Point& pt,
+                               const AttemptLog& log);
+  AttemptEnd RunTrainAttempt(Claimer* claimer, const Claim& claim, const Point& pt,
+                             const AttemptLog& log);
+  Outcome Record(Claimer* claimer, const Claim& claim, const Point& pt,
+                 const std::string& started_at, AttemptEnd end);
 
   Env* env_;
   SweepLayout layout_;

@@ -24,7 +24,7 @@ void OnSignal(int sig) {
 }  // namespace
 
 void InstallSignalForwarding() {
-  struct sigaction sa{};
+  struct sigaction sa {};
   sa.sa_handler = OnSignal;
   sigemptyset(&sa.sa_mask);
   sa.sa_flags = SA_RESTART;
