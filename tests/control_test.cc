@@ -550,15 +550,11 @@ TEST(Control, CrashAtEveryOperationOfStopResetRetryIsFinishedByRunningItAgain) {
       ControlReport r;
       auto apply = [&](TrialControl& c) {
         switch (mode) {
-          case kReset:
-            return c.Reset(0, false, &r);
-          case kRetry:
-            return c.Retry(0, &r);
+          case kReset: return c.Reset(0, false, &r);
+          case kRetry: return c.Retry(0, &r);
           case kResumePending:
-          case kResumeStopped:
-            return c.Resume(0, &r);
-          default:
-            return c.Stop(0, &r);
+          case kResumeStopped: return c.Resume(0, &r);
+          default: return c.Stop(0, &r);
         }
       };
       Status s = apply(ctl);

@@ -66,24 +66,26 @@ void WriteCifar(const std::string& dir) {
 
 // The manifest's source line names the fraction exactly ("%g" wrote 0.1234567
 // as 0.123457).
-TEST(ImportCifar10, TheSourceLineNamesTheValFractionExactly) {
-  TempDir src, out;
+// The manifest of fake CIFAR-10 files written to `src`, imported into `out`.
+Result<DatasetManifest> ImportFakeCifar(const TempDir& src, const TempDir& out,
+                                        double val_fraction) {
   WriteCifar(src.path());
   ImportOptions o;
-  o.val_fraction = 0.1234567;
-  ASSERT_OK(ImportCifar10(src.path(), out.path(), o));
-  auto m = ReadManifest(Env::Default(), out.path());
+  o.val_fraction = val_fraction;
+  CS_RETURN_IF_ERROR(ImportCifar10(src.path(), out.path(), o));
+  return ReadManifest(Env::Default(), out.path());
+}
+
+TEST(ImportCifar10, TheSourceLineNamesTheValFractionExactly) {
+  TempDir src, out;
+  auto m = ImportFakeCifar(src, out, 0.1234567);
   ASSERT_OK(m);
   EXPECT_NE(m->source().find(" val_fraction=0.1234567 "), std::string::npos) << m->source();
 }
 
 TEST(ImportCifar10, CountsPixelsAndLabels) {
   TempDir src, out;
-  WriteCifar(src.path());
-  ImportOptions o;
-  o.val_fraction = 0.2;
-  ASSERT_OK(ImportCifar10(src.path(), out.path(), o));
-  auto m = ReadManifest(Env::Default(), out.path());
+  auto m = ImportFakeCifar(src, out, 0.2);
   ASSERT_OK(m);
   EXPECT_EQ(m->classes(3), "name3");
   EXPECT_EQ(m->height(), 32u);
@@ -114,8 +116,8 @@ TEST(ImportCifar10, CountsPixelsAndLabels) {
   for (int i = 0; i < 10; ++i) EXPECT_EQ(seen[i], 1) << i;
 
   // The carve is deterministic.
-  TempDir again;
-  ASSERT_OK(ImportCifar10(src.path(), again.path(), o));
+  TempDir src2, again;
+  ASSERT_OK(ImportFakeCifar(src2, again, 0.2));
   EXPECT_EQ(ReadAll(out.path() + "/val-00000.csrec"), ReadAll(again.path() + "/val-00000.csrec"));
 }
 

@@ -83,9 +83,7 @@ std::map<uint64_t, int> DyingRun(Fixture& f, Env* env, int mode) {
       if (mode == kFail || mode == kFatal)
         a.Fail(c, Record(c, "failed"), &final, mode == kFail).IgnoreError();
       return commits;
-    case kStopPending:
-      ctl.Stop(0, &r).IgnoreError();
-      return commits;
+    case kStopPending: ctl.Stop(0, &r).IgnoreError(); return commits;
     case kStopRunning:
       if (a.ClaimNext(&c).ok()) ctl.Stop(0, &r).IgnoreError();
       return commits;
@@ -110,20 +108,11 @@ void RunAgain(Fixture& f, int mode) {
   ControlReport r;
   switch (mode) {
     case kStopPending:
-    case kStopRunning:
-      ASSERT_OK(ctl.Stop(0, &r));
-      break;
-    case kReset:
-      ASSERT_OK(ctl.Reset(0, false, &r));
-      break;
-    case kRetry:
-      ASSERT_OK(ctl.Retry(0, &r));
-      break;
-    case kResume:
-      ASSERT_OK(ctl.Resume(0, &r));
-      break;
-    default:
-      break;
+    case kStopRunning: ASSERT_OK(ctl.Stop(0, &r)); break;
+    case kReset: ASSERT_OK(ctl.Reset(0, false, &r)); break;
+    case kRetry: ASSERT_OK(ctl.Retry(0, &r)); break;
+    case kResume: ASSERT_OK(ctl.Resume(0, &r)); break;
+    default: break;
   }
 }
 

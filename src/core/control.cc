@@ -27,21 +27,15 @@ int MoveOrder(const std::string& name, uint32_t* attempt) {
     case TrialEntry::kAttempt:
       *attempt = number;
       switch (kind) {
-        case AttemptEntry::kDir:
-          return 1;
-        case AttemptEntry::kReleased:
-          return 2;
+        case AttemptEntry::kDir: return 1;
+        case AttemptEntry::kReleased: return 2;
         case AttemptEntry::kFailed:
-        case AttemptEntry::kFatal:
-          return 3;
+        case AttemptEntry::kFatal: return 3;
       }
       return 3;
-    case TrialEntry::kStop:
-      return 4;
-    case TrialEntry::kResult:
-      return 5;
-    case TrialEntry::kUnordered:
-      return -1;  // where the directory stands in claim order: stays
+    case TrialEntry::kStop: return 4;
+    case TrialEntry::kResult: return 5;
+    case TrialEntry::kUnordered: return -1;  // where the directory stands in claim order: stays
     default:
       return 0;  // work/ (a command's files), checkpoints/, metrics.csv, v1 commands' own files,
                  // retry markers
@@ -113,9 +107,7 @@ Status TrialControl::Stop(uint64_t index, ControlReport* r) {
           "failed: nothing to stop (`sweep retry` gives it new attempts, `sweep reset` starts it "
           "over)";
       return Status::OK();
-    case TrialState::kStopped:
-      r->what = "already stopped";
-      return Status::OK();
+    case TrialState::kStopped: r->what = "already stopped"; return Status::OK();
     case TrialState::kBroken:
       r->refused = true;
       r->what = "broken: " + d.problem +
@@ -149,8 +141,7 @@ Status TrialControl::Stop(uint64_t index, ControlReport* r) {
       }
       break;
     }
-    default:
-      break;
+    default: break;
   }
   Status s = env_->CreateExclusive(layout_.stop_path(index), note);
   if (s.IsAlreadyExists()) {
@@ -313,21 +304,13 @@ Status TrialControl::Retry(uint64_t index, ControlReport* r) {
     case TrialState::kStale:
       r->what = "stale: the next claim takes it over anyway";
       return Status::OK();
-    case TrialState::kPending:
-      r->what = "pending: nothing to retry";
-      break;
-    case TrialState::kRunning:
-      r->what = "running: nothing to retry";
-      break;
-    case TrialState::kDone:
-      r->what = "done: nothing to retry (`sweep reset` runs it again)";
-      break;
+    case TrialState::kPending: r->what = "pending: nothing to retry"; break;
+    case TrialState::kRunning: r->what = "running: nothing to retry"; break;
+    case TrialState::kDone: r->what = "done: nothing to retry (`sweep reset` runs it again)"; break;
     case TrialState::kStopped:
       r->what = "stopped: not retried (`sweep resume` continues it, `sweep reset` runs it again)";
       break;
-    case TrialState::kBroken:
-      r->what = "broken: " + d.problem + "; not retried";
-      break;
+    case TrialState::kBroken: r->what = "broken: " + d.problem + "; not retried"; break;
   }
   r->refused = true;
   return Status::OK();
@@ -349,8 +332,7 @@ Status TrialControl::Resume(uint64_t index, ControlReport* r) {
       case TrialState::kFailed:
         r->what = "failed: not stopped, nothing to resume (`sweep retry` gives it new attempts)";
         break;
-      default:
-        r->what = std::string(TrialStateName(d.state)) + ": not stopped, nothing to resume";
+      default: r->what = std::string(TrialStateName(d.state)) + ": not stopped, nothing to resume";
     }
     return Status::OK();
   }

@@ -125,8 +125,7 @@ Point PointSpace::At(uint64_t index) const {
         v = p.choice().values(static_cast<int>(std::min(n - 1, static_cast<size_t>(u * n))));
         break;
       }
-      case RandomParam::DISTRIBUTION_NOT_SET:
-        break;
+      case RandomParam::DISTRIBUTION_NOT_SET: break;
     }
     pt.values.emplace_back(p.name(), v);
   }

@@ -106,10 +106,8 @@ std::vector<std::string> RepresentativeValues(const RandomParam& p) {
       return {FormatDouble(p.log_uniform().low()), FormatDouble(p.log_uniform().high())};
     case RandomParam::kIntUniform:
       return {std::to_string(p.int_uniform().low()), std::to_string(p.int_uniform().high())};
-    case RandomParam::kChoice:
-      return {p.choice().values().begin(), p.choice().values().end()};
-    default:
-      return {};
+    case RandomParam::kChoice: return {p.choice().values().begin(), p.choice().values().end()};
+    default: return {};
   }
 }
 

@@ -196,23 +196,14 @@ std::string TrainConfigJson(const TrainTask& t) {
     if (!r->HasField(t, fd)) continue;
     auto& v = f[fd->name()];
     switch (fd->cpp_type()) {
-      case FieldDescriptor::CPPTYPE_INT32:
-        v.set_number_value(r->GetInt32(t, fd));
-        break;
+      case FieldDescriptor::CPPTYPE_INT32: v.set_number_value(r->GetInt32(t, fd)); break;
       case FieldDescriptor::CPPTYPE_INT64:
         v.set_number_value(static_cast<double>(r->GetInt64(t, fd)));
         break;
-      case FieldDescriptor::CPPTYPE_DOUBLE:
-        v.set_number_value(r->GetDouble(t, fd));
-        break;
-      case FieldDescriptor::CPPTYPE_BOOL:
-        v.set_bool_value(r->GetBool(t, fd));
-        break;
-      case FieldDescriptor::CPPTYPE_STRING:
-        v.set_string_value(r->GetString(t, fd));
-        break;
-      default:
-        break;
+      case FieldDescriptor::CPPTYPE_DOUBLE: v.set_number_value(r->GetDouble(t, fd)); break;
+      case FieldDescriptor::CPPTYPE_BOOL: v.set_bool_value(r->GetBool(t, fd)); break;
+      case FieldDescriptor::CPPTYPE_STRING: v.set_string_value(r->GetString(t, fd)); break;
+      default: break;
     }
   }
   return ToJson(s, /*pretty=*/false);

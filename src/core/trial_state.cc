@@ -10,22 +10,14 @@ namespace claimsweep {
 
 const char* TrialStateName(TrialState s) {
   switch (s) {
-    case TrialState::kPending:
-      return "pending";
-    case TrialState::kRunning:
-      return "running";
-    case TrialState::kInterrupted:
-      return "interrupted";
-    case TrialState::kStale:
-      return "stale";
-    case TrialState::kDone:
-      return "done";
-    case TrialState::kFailed:
-      return "failed";
-    case TrialState::kStopped:
-      return "stopped";
-    case TrialState::kBroken:
-      return "broken";
+    case TrialState::kPending: return "pending";
+    case TrialState::kRunning: return "running";
+    case TrialState::kInterrupted: return "interrupted";
+    case TrialState::kStale: return "stale";
+    case TrialState::kDone: return "done";
+    case TrialState::kFailed: return "failed";
+    case TrialState::kStopped: return "stopped";
+    case TrialState::kBroken: return "broken";
   }
   return "?";
 }
@@ -58,15 +50,9 @@ Status ReadTrialSnapshot(Env* env, const SweepLayout& layout, uint64_t index, Tr
     AttemptEntry kind;
     bool ours = true, want_dir = false;
     switch (ParseTrialEntry(e.name, &k, &kind)) {
-      case TrialEntry::kResult:
-        snap->has_result = true;
-        break;
-      case TrialEntry::kStop:
-        snap->has_stop = true;
-        break;
-      case TrialEntry::kRetryMarker:
-        snap->retried_after = std::max(snap->retried_after, k);
-        break;
+      case TrialEntry::kResult: snap->has_result = true; break;
+      case TrialEntry::kStop: snap->has_stop = true; break;
+      case TrialEntry::kRetryMarker: snap->retried_after = std::max(snap->retried_after, k); break;
       case TrialEntry::kAttempt: {
         AttemptFiles& a = attempts[k];
         a.number = k;

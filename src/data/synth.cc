@@ -51,17 +51,12 @@ void CosSin(int64_t turn, int64_t* c, int64_t* s) {
 bool InShape(int shape, int64_t dx, int64_t dy, int64_t r) {
   const int64_t ax = Abs(dx), ay = Abs(dy);
   switch (shape) {
-    case 0:
-      return dx * dx + dy * dy <= r * r;  // disk
-    case 1:
-      return std::max(ax, ay) * 10 <= r * 8;  // square
-    case 2:
-      return dy >= -r && dy * 10 <= r * 7 && ax * 17 <= (dy + r) * 10;  // triangle
-    case 3:
-      return ax + ay <= r;  // diamond
-    case 4:
-      return (ax * 3 <= r && ay <= r) || (ay * 3 <= r && ax <= r);  // plus
-    default: {                                                      // ring
+    case 0: return dx * dx + dy * dy <= r * r;                                // disk
+    case 1: return std::max(ax, ay) * 10 <= r * 8;                            // square
+    case 2: return dy >= -r && dy * 10 <= r * 7 && ax * 17 <= (dy + r) * 10;  // triangle
+    case 3: return ax + ay <= r;                                              // diamond
+    case 4: return (ax * 3 <= r && ay <= r) || (ay * 3 <= r && ax <= r);      // plus
+    default: {                                                                // ring
       const int64_t d2 = dx * dx + dy * dy;
       return d2 <= r * r && d2 * 100 >= r * r * 30;
     }

@@ -93,18 +93,10 @@ int Run(Op op, const std::string& dir, const std::vector<std::string>& args, boo
   for (uint64_t i : indices) {
     ControlReport r;
     switch (op) {
-      case Op::kStop:
-        s = control.Stop(i, &r);
-        break;
-      case Op::kReset:
-        s = control.Reset(i, force, &r);
-        break;
-      case Op::kRetry:
-        s = control.Retry(i, &r);
-        break;
-      case Op::kResume:
-        s = control.Resume(i, &r);
-        break;
+      case Op::kStop: s = control.Stop(i, &r); break;
+      case Op::kReset: s = control.Reset(i, force, &r); break;
+      case Op::kRetry: s = control.Retry(i, &r); break;
+      case Op::kResume: s = control.Resume(i, &r); break;
     }
     if (!s.ok()) {
       std::printf("%s: error: %s\n", TrialName(i).c_str(), s.ToString().c_str());

@@ -23,22 +23,14 @@ namespace {
 // Display order: what needs attention first.
 int Priority(TrialState s) {
   switch (s) {
-    case TrialState::kRunning:
-      return 0;
-    case TrialState::kBroken:
-      return 1;
-    case TrialState::kStale:
-      return 2;
-    case TrialState::kInterrupted:
-      return 3;
-    case TrialState::kFailed:
-      return 4;
-    case TrialState::kStopped:
-      return 5;
-    case TrialState::kDone:
-      return 6;
-    case TrialState::kPending:
-      return 7;
+    case TrialState::kRunning: return 0;
+    case TrialState::kBroken: return 1;
+    case TrialState::kStale: return 2;
+    case TrialState::kInterrupted: return 3;
+    case TrialState::kFailed: return 4;
+    case TrialState::kStopped: return 5;
+    case TrialState::kDone: return 6;
+    case TrialState::kPending: return 7;
   }
   return 8;
 }

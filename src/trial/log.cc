@@ -22,37 +22,25 @@ constexpr const char* kLevelNames[] = {"trace", "debug", "info", "warn", "error"
 
 spdlog::level::level_enum ToSpd(LogLevel l) {
   switch (l) {
-    case LogLevel::kTrace:
-      return spdlog::level::trace;
-    case LogLevel::kDebug:
-      return spdlog::level::debug;
-    case LogLevel::kInfo:
-      return spdlog::level::info;
-    case LogLevel::kWarn:
-      return spdlog::level::warn;
-    case LogLevel::kError:
-      return spdlog::level::err;
-    case LogLevel::kOff:
-      break;
+    case LogLevel::kTrace: return spdlog::level::trace;
+    case LogLevel::kDebug: return spdlog::level::debug;
+    case LogLevel::kInfo: return spdlog::level::info;
+    case LogLevel::kWarn: return spdlog::level::warn;
+    case LogLevel::kError: return spdlog::level::err;
+    case LogLevel::kOff: break;
   }
   return spdlog::level::off;
 }
 
 LogLevel FromSpd(spdlog::level::level_enum l) {
   switch (l) {
-    case spdlog::level::trace:
-      return LogLevel::kTrace;
-    case spdlog::level::debug:
-      return LogLevel::kDebug;
-    case spdlog::level::info:
-      return LogLevel::kInfo;
-    case spdlog::level::warn:
-      return LogLevel::kWarn;
+    case spdlog::level::trace: return LogLevel::kTrace;
+    case spdlog::level::debug: return LogLevel::kDebug;
+    case spdlog::level::info: return LogLevel::kInfo;
+    case spdlog::level::warn: return LogLevel::kWarn;
     case spdlog::level::err:
-    case spdlog::level::critical:
-      return LogLevel::kError;
-    default:
-      return LogLevel::kOff;
+    case spdlog::level::critical: return LogLevel::kError;
+    default: return LogLevel::kOff;
   }
 }
 
