@@ -46,12 +46,6 @@ RunResult RunTrial(ProcSweep& s, std::vector<std::string> env = {}) {
   return RunProcess({TRIAL_BIN}, env, s.tmp.path());
 }
 
-size_t Count(const std::string& text, const std::string& what) {
-  size_t n = 0;
-  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
-  return n;
-}
-
 // Every line trial writes, on stderr and in the attempt log, is
 // "[UTC time with ms and Z] [level] message", whatever the local time zone;
 // the command's own output stays raw.

@@ -74,14 +74,6 @@ struct ReportSweep {
   }
 };
 
-size_t Count(const std::string& haystack, const std::string& needle) {
-  size_t n = 0;
-  for (size_t p = haystack.find(needle); p != std::string::npos;
-       p = haystack.find(needle, p + needle.size()))
-    ++n;
-  return n;
-}
-
 // An SVG coordinate or size that is not a finite number.
 bool HasNonFiniteCoordinate(const std::string& html) {
   static const std::regex bad(R"re(\b(points|cx|cy|x|y|x1|x2|y1|y2|r|transform)="[^"]*(nan|inf))re",

@@ -64,14 +64,6 @@ std::string Str(const Struct& row, const std::string& key) {
 int Lines(const std::string& text) {
   return static_cast<int>(std::count(text.begin(), text.end(), '\n'));
 }
-size_t Count(const std::string& haystack, const std::string& needle) {
-  size_t n = 0;
-  for (size_t p = haystack.find(needle); p != std::string::npos;
-       p = haystack.find(needle, p + needle.size()))
-    ++n;
-  return n;
-}
-
 TEST(Summary, OneRowPerTrialWithItsParametersAndMetrics) {
   ScoredSweep s;
   ASSERT_EQ(s.Trial().exit_code, 0);

@@ -49,6 +49,14 @@ std::string ReadAll(const std::string& path) {
   return ss.str();
 }
 
+size_t Count(const std::string& haystack, const std::string& needle) {
+  size_t n = 0;
+  for (size_t p = haystack.find(needle); p != std::string::npos;
+       p = haystack.find(needle, p + needle.size()))
+    ++n;
+  return n;
+}
+
 void WriteRaw(const std::string& path, const std::string& data) {
   std::ofstream f(path, std::ios::binary | std::ios::trunc);
   f.write(data.data(), std::streamsize(data.size()));

@@ -41,6 +41,8 @@ struct InitedSweep {
 };
 
 std::string ReadAll(const std::string& path);
+// How many times `needle` occurs in `haystack`, not overlapping.
+size_t Count(const std::string& haystack, const std::string& needle);
 // A train trial's metrics.csv rows cut to the columns a resumed run must
 // reproduce exactly (epoch, train_loss, train_acc, val_loss, val_acc, lr);
 // the timing columns cannot match.
