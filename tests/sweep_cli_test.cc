@@ -157,5 +157,29 @@ TEST(SweepCli, DataSynthRefusesOptionsOutOfRangeAndWritesNothing) {
   EXPECT_EQ(ok.exit_code, 0) << ok.output;
 }
 
+// sbatch accepted the job but its line cannot be added to slurm/jobs.tsv (here
+// a directory): the job is queued, so submit succeeds, and says which job the
+// list misses instead of dropping it silently.
+TEST(SweepCli, SubmitWarnsWhenASubmittedJobCannotBeListed) {
+  Files f;
+  const std::string dir = f.tmp.path() + "/s";
+  std::string spec = f.Write("c.textproto", R"(name: "c"
+grid { param { name: "x" values: "1" } }
+command { argv: "true" })");
+  ASSERT_EQ(RunProcess({SWEEP_BIN, "init", spec, dir}).exit_code, 0);
+  ASSERT_EQ(::mkdir((dir + "/slurm").c_str(), 0755), 0);
+  ASSERT_EQ(::mkdir((dir + "/slurm/jobs.tsv").c_str(), 0755), 0);
+  ASSERT_EQ(::mkdir((f.tmp.path() + "/bin").c_str(), 0755), 0);
+  const std::string sbatch = f.Write("bin/sbatch", "#!/bin/sh\ncat >/dev/null\necho 4242\n");
+  ASSERT_EQ(::chmod(sbatch.c_str(), 0755), 0);
+  RunResult r = RunProcess({SWEEP_BIN, "submit", dir, "--trial", TRIAL_BIN},
+                           {"PATH=" + f.tmp.path() + "/bin:/usr/bin:/bin"});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("submitted job 4242"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("warning: job 4242 is submitted but not listed"), std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find("jobs.tsv"), std::string::npos) << r.output;
+}
+
 }  // namespace
 }  // namespace claimsweep::testing
