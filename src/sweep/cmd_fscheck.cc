@@ -68,7 +68,8 @@ void PrintText(const FsCheckReport& r) {
   for (const auto& f : r.findings) {
     std::printf("%-8s %s: %s\n", FsVerdictName(f.verdict), f.check.c_str(), f.found.c_str());
     if (!f.claimsweep.empty()) std::printf("         claimsweep: %s\n", f.claimsweep.c_str());
-    if (!f.fix.empty()) std::printf("         fix: %s\n", f.fix.c_str());
+    const bool bad = f.verdict == FsVerdict::kWarning || f.verdict == FsVerdict::kUnsafe;
+    if (!f.fix.empty()) std::printf("         %s: %s\n", bad ? "fix" : "note", f.fix.c_str());
   }
   int warnings = 0;
   for (const auto& f : r.findings) warnings += f.verdict == FsVerdict::kWarning;
