@@ -86,7 +86,7 @@ TEST(FsCheckProcess, Ext4AndTmpfsAreSafeWithEveryFindingAndExactNumbers) {
           "EEXIST",
           "ok       rename_dir: renaming a directory onto a non-empty one fails with ENOTEMPTY",
           "ok       link: link(2) works and fails with EEXIST on an existing target",
-          "clock_skew: a new file's time is",
+          "clock_skew: a new directory's time is",
           "time_resolution: file times have a resolution of 1 ns",
           "symlinks: symlinks can be created", "fifos: FIFOs can be created", "permissions: ",
           "space: ", "by the observer's own clock", "safe: claimsweep's primitives work in"}) {

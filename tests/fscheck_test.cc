@@ -71,6 +71,7 @@ void ExpectSafeAndNamed(const std::string& base, const std::string& type, uint64
   for (const char* c : {"filesystem", "symlinks", "fifos", "permissions", "new_files", "space"})
     EXPECT_EQ(v.count(c), 1u) << c;
   // Local files are stamped by this kernel's clock, to the nanosecond.
+  EXPECT_LT(std::fabs(r->mkdir_skew_seconds), 1.0);
   EXPECT_LT(std::fabs(r->create_skew_seconds), 1.0);
   EXPECT_LT(std::fabs(r->touch_skew_seconds), 1.0);
   EXPECT_EQ(r->resolution_seconds, 1e-9);

@@ -54,9 +54,11 @@ struct FsCheckReport {
   std::string mount_options;  // per-mount and per-superblock options
   bool network = false;       // a filesystem other nodes can mount
   // File time minus this node's CLOCK_REALTIME (the middle of the call), in
-  // seconds: of a newly created file, and of one touched with utimensat(NULL)
-  // (the heartbeat). They differ where the server stamps creates and the
-  // client stamps touches (sshfs).
+  // seconds: of a new directory, of a newly created file, and of one touched
+  // with utimensat(NULL) (the heartbeat). They differ where the server stamps
+  // some and the client others (sshfs: the server makes directories, the
+  // client stamps files).
+  double mkdir_skew_seconds = 0;
   double create_skew_seconds = 0;
   double touch_skew_seconds = 0;
   double resolution_seconds =

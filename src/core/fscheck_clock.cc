@@ -112,15 +112,23 @@ void CheckTimes(int w, const FsCheckOptions& o, FsCheckReport* r) {
       seen.push_back(m);
     }
   }
-  // Rounded for eyes; the report (--json) has the exact numbers.
-  const std::string skew = "a new file's time is " + FormatFixed(r->create_skew_seconds, 3) +
-                           " s off this node's clock, a touched file's " +
+  // A new directory: stamped by whoever makes directories (the server, on
+  // sshfs, whose client stamps touches itself). Rounded for eyes; the
+  // report (--json) has the exact numbers.
+  const double m0 = Realtime();
+  struct stat st;
+  if (::mkdirat(w, "clock", 0700) == 0 && ::fstatat(w, "clock", &st, AT_SYMLINK_NOFOLLOW) == 0)
+    r->mkdir_skew_seconds = ToSeconds(st.st_mtim) - (m0 + Realtime()) / 2;
+  const std::string skew = "a new directory's time is " + FormatFixed(r->mkdir_skew_seconds, 3) +
+                           " s off this node's clock, a new file's " +
+                           FormatFixed(r->create_skew_seconds, 3) + " s, a touched file's " +
                            FormatFixed(r->touch_skew_seconds, 3) + " s";
   const char* lease_rule =
       "a heartbeat is stale when it has not changed for a lease by the observer's own clock: "
       "clock skew between nodes and the filesystem is harmless";
   const double worst =
-      std::max(std::fabs(r->create_skew_seconds), std::fabs(r->touch_skew_seconds));
+      std::max({std::fabs(r->mkdir_skew_seconds), std::fabs(r->create_skew_seconds),
+                std::fabs(r->touch_skew_seconds)});
   if (changed_after < 0) {
     Add(r, "file_times", FsVerdict::kUnsafe,
         skew + "; touching it again for 3 s never changed its mtime",
@@ -131,6 +139,12 @@ void CheckTimes(int w, const FsCheckOptions& o, FsCheckReport* r) {
   }
   r->touch_change_ms = changed_after * 1e3;
   r->resolution_seconds = TimeResolution(seen);
+  std::string clocks = skew;
+  const double apart = std::fabs(r->mkdir_skew_seconds - r->touch_skew_seconds);
+  if (apart > 2 + r->resolution_seconds) {
+    clocks += ": directories and touched files are stamped by two clocks " + FormatFixed(apart, 1) +
+              " s apart (the server's and this client's)";
+  }
   if (worst > 2 + r->resolution_seconds) {
     Add(r, "clock_skew", FsVerdict::kWarning,
         skew +
@@ -139,7 +153,7 @@ void CheckTimes(int w, const FsCheckOptions& o, FsCheckReport* r) {
         lease_rule + std::string("; times in records and `sweep status` ages are as stamped"),
         "set the clocks right (NTP/chrony) on this node, the filesystem client and the server");
   } else {
-    Add(r, "clock_skew", FsVerdict::kOk, skew, lease_rule);
+    Add(r, "clock_skew", FsVerdict::kOk, clocks, lease_rule);
   }
   const std::string res = "file times have a resolution of " + Resolution(r->resolution_seconds) +
                           "; a touch changed the mtime after " +

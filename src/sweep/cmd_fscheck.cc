@@ -28,6 +28,7 @@ FsCheckJson ToJsonMessage(const FsCheckReport& r, const FsCheckOptions& o) {
   j.set_mount_source(ValidUtf8(r.mount_source));
   j.set_mount_options(ValidUtf8(r.mount_options));
   j.set_network(r.network);
+  j.set_mkdir_skew_seconds(r.mkdir_skew_seconds);
   j.set_create_skew_seconds(r.create_skew_seconds);
   j.set_touch_skew_seconds(r.touch_skew_seconds);
   j.set_resolution_seconds(r.resolution_seconds);
