@@ -147,10 +147,10 @@ void CheckTimes(int w, const FsCheckOptions& o, FsCheckReport* r) {
   }
   if (worst > 2 + r->resolution_seconds) {
     Add(r, "clock_skew", FsVerdict::kWarning,
-        skew +
-            " (a node or filesystem client with a wrong clock, e.g. sshfs, Lustre or GPFS, "
-            "stamps its own time)",
-        lease_rule + std::string("; times in records and `sweep status` ages are as stamped"),
+        clocks +
+            " (a node, filesystem client or server whose clock is off: sshfs, Lustre and GPFS "
+            "clients stamp their own time)",
+        lease_rule,
         "set the clocks right (NTP/chrony) on this node, the filesystem client and the server");
   } else {
     Add(r, "clock_skew", FsVerdict::kOk, clocks, lease_rule);
