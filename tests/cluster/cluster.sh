@@ -199,7 +199,9 @@ wait_gluster() {
   local dir=$1 deadline pid
   deadline=$((SECONDS + FS_TIMEOUT_S))
   while ((SECONDS < deadline)); do
-    if gluster_cli "$dir" volume status "$VOLUME" 2>/dev/null | grep -q '^Brick .* Y '; then
+    # (A long brick path wraps the brick's line: join the lines first.)
+    if gluster_cli "$dir" volume status "$VOLUME" 2>/dev/null | tr -s ' \n' '  ' |
+      grep -q ' Y [0-9]'; then
       for pid in $(gluster_brick_pids "$dir"); do
         pid_is "$pid" glusterfsd && return 0
       done
@@ -474,7 +476,8 @@ EOF
         "CPUs=$cpus RealMemory=$real_mem State=UNKNOWN"
       i=$((i + 1))
     done
-    echo "PartitionName=test Nodes=$(tr ' ' ',' <<<"$*") Default=YES MaxTime=INFINITE State=UP"
+    # LLN: each job goes to the least loaded node, so jobs spread over the nodes.
+    echo "PartitionName=test Nodes=$(tr ' ' ',' <<<"$*") Default=YES MaxTime=INFINITE LLN=YES State=UP"
   } >"$dir/slurm.conf"
 }
 
