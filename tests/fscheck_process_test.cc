@@ -3,6 +3,7 @@
 // DIR's files (a bind mount in a private mount namespace when root).
 #include <google/protobuf/util/json_util.h>
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -191,6 +192,26 @@ TEST(FsCheckProcess, ASecondMountThatNeverShowsTheFileIsUnsafeAfterABoundedWait)
   EXPECT_FALSE(j.second_mount().steps(0).shown());
   EXPECT_GE(j.second_mount().steps(0).milliseconds(), 1000);
   EXPECT_EQ(VerdictOf(j, "second_mount"), "unsafe");
+}
+
+TEST(FsCheckProcess, InterruptedItRemovesItsDirectoryAndExits75) {
+  if (::access("/dev/shm", W_OK) != 0) GTEST_SKIP() << "no writable /dev/shm";
+  DirUnder d("/tmp"), other("/dev/shm"), out("/tmp");
+  for (int sig : {SIGINT, SIGTERM}) {
+    // Waits up to 60 s for a file that never shows: interrupted meanwhile.
+    Spawned p =
+        Spawn({SWEEP_BIN, "fscheck", d.path(), "--second-mount", other.path(), "--timeout", "60"},
+              {}, ".", out.path() + "/out");
+    ASSERT_TRUE(WaitFor([&] { return !std::filesystem::is_empty(d.path()); }, 10));
+    ::usleep(300 * 1000);  // into the wait
+    const auto t0 = std::chrono::steady_clock::now();
+    ::kill(p.pid, sig);
+    EXPECT_EQ(WaitExit(p.pid), 75) << ReadAll(p.output_path);
+    EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 5);
+    EXPECT_TRUE(std::filesystem::is_empty(d.path())) << "its directory was left behind";
+    EXPECT_NE(ReadAll(p.output_path).find("interrupted"), std::string::npos)
+        << ReadAll(p.output_path);
+  }
 }
 
 TEST(FsCheckProcess, ABindMountShowsEveryChangeAtOnce) {

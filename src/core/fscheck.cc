@@ -9,6 +9,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <functional>
 #include <random>
 
 #include "core/fscheck_internal.h"
@@ -267,13 +268,22 @@ Result<FsCheckReport> RunFsCheck(const FsCheckOptions& o) {
   }
   {
     WorkDir work(dirfd, name, w);
-    CheckExclusiveCreate(w, &r);
-    CheckRenameDir(w, &r);
-    CheckLink(w, &r);
-    fscheck::CheckTimes(w, o, &r);
-    if (!o.second_mount.empty()) fscheck::CheckSecondMount(dirfd, {name, w}, o, &r);
-    fscheck::CheckSpecialFiles(w, &r);
-    fscheck::CheckPermissions(dirfd, w, &r);
+    const std::function<void()> checks[] = {
+        [&] { CheckExclusiveCreate(w, &r); },
+        [&] { CheckRenameDir(w, &r); },
+        [&] { CheckLink(w, &r); },
+        [&] { fscheck::CheckTimes(w, o, &r); },
+        [&] {
+          if (!o.second_mount.empty()) fscheck::CheckSecondMount(dirfd, {name, w}, o, &r);
+        },
+        [&] { fscheck::CheckSpecialFiles(w, &r); },
+        [&] { fscheck::CheckPermissions(dirfd, w, &r); },
+    };
+    for (const auto& check : checks) {
+      if (fscheck::Stopped(o)) break;
+      check();
+    }
+    r.interrupted = fscheck::Stopped(o);
   }
   ::close(dirfd);
   return r;

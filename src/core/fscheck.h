@@ -9,6 +9,7 @@
 // mode 0700) and removed at the end; nothing else in DIR is read or written.
 #pragma once
 
+#include <csignal>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -24,6 +25,10 @@ struct FsCheckOptions {
   // The lease the findings are compared with (the spec's claim block).
   double lease_seconds = 300;
   double heartbeat_seconds = 15;
+  // When set and *stop becomes nonzero (a signal handler's flag), the checks
+  // stop at the next step or poll, remove their directory, and the report
+  // says interrupted.
+  const volatile std::sig_atomic_t* stop = nullptr;
 };
 
 enum class FsVerdict { kOk, kInfo, kWarning, kUnsafe };
@@ -72,6 +77,7 @@ struct FsCheckReport {
   std::string second_mount;
   std::vector<FsPropagation> propagation;  // empty without a second mount
   std::vector<FsFinding> findings;
+  bool interrupted = false;  // options.stop was set: the findings are incomplete
 
   // No finding is unsafe.
   bool safe() const;

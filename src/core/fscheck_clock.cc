@@ -104,6 +104,7 @@ void CheckTimes(int w, const FsCheckOptions& o, FsCheckReport* r) {
   while (true) {
     const double elapsed = Monotonic() - start;
     if (seen.size() >= 8 || (seen.size() >= 2 && elapsed > 1.5) || elapsed > 3) break;
+    if (Stopped(o)) return;
     Sleep(0.01);
     timespec m;
     if (!touch(&m)) break;
@@ -174,8 +175,10 @@ void CheckTimes(int w, const FsCheckOptions& o, FsCheckReport* r) {
 
 namespace {
 
-// Polls `seen()` until true or `timeout` s; milliseconds it took (or waited).
-double WaitUntil(const std::function<bool()>& seen, double timeout, bool* shown) {
+// Polls `seen()` until true or `timeout` s (or stopped); milliseconds it
+// took (or waited).
+double WaitUntil(const std::function<bool()>& seen, double timeout, const FsCheckOptions& o,
+                 bool* shown) {
   const double start = Monotonic();
   while (true) {
     const double elapsed = Monotonic() - start;
@@ -183,7 +186,7 @@ double WaitUntil(const std::function<bool()>& seen, double timeout, bool* shown)
       *shown = true;
       return elapsed * 1e3;
     }
-    if (elapsed >= timeout) {
+    if (elapsed >= timeout || Stopped(o)) {
       *shown = false;
       return elapsed * 1e3;
     }
@@ -305,7 +308,7 @@ void CheckSecondMount(int dirfd, const WorkDirRef& work, const FsCheckOptions& o
     ::close(pfd);
     return;
   }
-  steps.push_back({"create", false, WaitUntil(exists, timeout, &shown)});
+  steps.push_back({"create", false, WaitUntil(exists, timeout, o, &shown)});
   steps.back().shown = shown;
   if (shown) {
     // An mtime set through DIR (to a whole second an hour ago: any resolution keeps it).
@@ -317,17 +320,17 @@ void CheckSecondMount(int dirfd, const WorkDirRef& work, const FsCheckOptions& o
         return ::fstatat(pfd, probe.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
                st.st_mtim.tv_sec == stamp;
       };
-      steps.push_back({"change", false, WaitUntil(changed, timeout, &shown)});
+      steps.push_back({"change", false, WaitUntil(changed, timeout, o, &shown)});
       steps.back().shown = shown;
     }
     if (::unlinkat(work.fd, "seen", 0) == 0) {
       auto gone = [&] { return !exists() && (errno == ENOENT || errno == ESTALE); };
-      steps.push_back({"remove", false, WaitUntil(gone, timeout, &shown)});
+      steps.push_back({"remove", false, WaitUntil(gone, timeout, o, &shown)});
       steps.back().shown = shown;
     }
   }
   ::close(pfd);
-  ReportPropagation(o, same_dev, same_dir, r);
+  if (!Stopped(o)) ReportPropagation(o, same_dev, same_dir, r);
 }
 
 }  // namespace claimsweep::fscheck

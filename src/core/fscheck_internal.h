@@ -14,6 +14,8 @@ namespace claimsweep::fscheck {
 double Realtime();   // CLOCK_REALTIME, seconds: this node's clock
 double Monotonic();  // CLOCK_MONOTONIC, seconds
 inline double ToSeconds(const timespec& t) { return t.tv_sec + t.tv_nsec * 1e-9; }
+// options.stop is set.
+inline bool Stopped(const FsCheckOptions& o) { return o.stop != nullptr && *o.stop != 0; }
 // "EEXIST (File exists)".
 std::string ErrnoName(int e);
 void Add(FsCheckReport* r, const char* check, FsVerdict v, std::string found,

@@ -1,5 +1,8 @@
 // `sweep fscheck DIR [--second-mount PATH] [--json]`: is DIR's filesystem fit
 // for a sweep? The checks are core/fscheck.h's; this prints them.
+#include <signal.h>
+
+#include <csignal>
 #include <cstdio>
 
 #include "core/fscheck.h"
@@ -80,11 +83,31 @@ void PrintText(const FsCheckReport& r) {
   }
 }
 
+volatile std::sig_atomic_t g_stop = 0;
+void OnStopSignal(int sig) { g_stop = sig; }
+
+// SIGINT, SIGTERM, SIGHUP stop the checks (which then remove their directory).
+void StopOnSignals() {
+  struct sigaction sa {};
+  sa.sa_handler = OnStopSignal;
+  sigemptyset(&sa.sa_mask);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP}) ::sigaction(sig, &sa, nullptr);
+}
+
 }  // namespace
 
-int CmdFsCheck(const FsCheckOptions& options, bool json) {
+int CmdFsCheck(const FsCheckOptions& opts, bool json) {
+  FsCheckOptions options = opts;
+  options.stop = &g_stop;
+  StopOnSignals();
   auto report = RunFsCheck(options);
   if (!report.ok()) return UsageError(report.status().message());
+  if (report->interrupted) {
+    std::fprintf(stderr,
+                 "sweep: fscheck interrupted by signal %d; it removed its directory in %s\n",
+                 static_cast<int>(g_stop), options.dir.c_str());
+    return kExitInterrupted;
+  }
   if (json) {
     std::string out;
     AppendJson(ToJsonMessage(*report, options), &out);
