@@ -76,7 +76,13 @@ double TimeResolution(const std::vector<timespec>& times) {
   return unit / 1e9;  // the double nearest 10^-k, as the literal 1e-6 is
 }
 
-void CheckTimes(int w, const FsCheckOptions& o, FsCheckReport* r) {
+namespace {
+
+// Touches a file until its mtime changes (and then for 8 distinct values,
+// or 1.5 s), and makes a directory: the skews, the resolution, how long a
+// touch took to move the mtime. False (with the unsafe finding) when a
+// touch fails or never moves it; also false when stopped.
+bool MeasureTimes(int w, const FsCheckOptions& o, FsCheckReport* r) {
   // The heartbeat: utimensat(NULL), "now" by whoever stamps it.
   auto touch = [&](timespec* m) {
     if (::utimensat(w, "excl", nullptr, AT_SYMLINK_NOFOLLOW) != 0) return false;
@@ -85,26 +91,23 @@ void CheckTimes(int w, const FsCheckOptions& o, FsCheckReport* r) {
     *m = st.st_mtim;
     return true;
   };
+  const char* lease = "renews a running trial's lease by touching its owner.json";
   timespec first;
   const double t0 = Realtime();
   if (!touch(&first)) {
     Add(r, "file_times", FsVerdict::kUnsafe,
-        "touching a file (utimensat with NULL times) failed: " + ErrnoName(errno),
-        "renews a running trial's lease by touching its owner.json",
+        "touching a file (utimensat with NULL times) failed: " + ErrnoName(errno), lease,
         "put the sweep on a filesystem that lets you set file times");
-    return;
+    return false;
   }
-  const double t1 = Realtime();
-  r->touch_skew_seconds = ToSeconds(first) - (t0 + t1) / 2;
-  // Touch every 10 ms until the mtime has changed (and then for 8 distinct
-  // values, or 1.5 s): how fine the stamps are, and that touches move them.
+  r->touch_skew_seconds = ToSeconds(first) - (t0 + Realtime()) / 2;
   std::vector<timespec> seen = {first};
   const double start = Monotonic();
   double changed_after = -1;
   while (true) {
     const double elapsed = Monotonic() - start;
     if (seen.size() >= 8 || (seen.size() >= 2 && elapsed > 1.5) || elapsed > 3) break;
-    if (Stopped(o)) return;
+    if (Stopped(o)) return false;
     Sleep(0.01);
     timespec m;
     if (!touch(&m)) break;
@@ -114,63 +117,76 @@ void CheckTimes(int w, const FsCheckOptions& o, FsCheckReport* r) {
     }
   }
   // A new directory: stamped by whoever makes directories (the server, on
-  // sshfs, whose client stamps touches itself). Rounded for eyes; the
-  // report (--json) has the exact numbers.
+  // sshfs, whose client stamps touches itself).
   const double m0 = Realtime();
   struct stat st;
   if (::mkdirat(w, "clock", 0700) == 0 && ::fstatat(w, "clock", &st, AT_SYMLINK_NOFOLLOW) == 0)
     r->mkdir_skew_seconds = ToSeconds(st.st_mtim) - (m0 + Realtime()) / 2;
-  const std::string skew = "a new directory's time is " + FormatFixed(r->mkdir_skew_seconds, 3) +
-                           " s off this node's clock, a new file's " +
-                           FormatFixed(r->create_skew_seconds, 3) + " s, a touched file's " +
-                           FormatFixed(r->touch_skew_seconds, 3) + " s";
-  const char* lease_rule =
+  if (changed_after < 0) {
+    Add(r, "file_times", FsVerdict::kUnsafe,
+        "touching a file again for 3 s never changed its mtime",
+        "judges a lease by whether owner.json's mtime changes: every live trial would look stale "
+        "after a lease",
+        "put the sweep on a filesystem where utimensat(NULL) updates the mtime");
+    return false;
+  }
+  r->touch_change_ms = changed_after * 1e3;
+  r->resolution_seconds = TimeResolution(seen);
+  return true;
+}
+
+// The skews, rounded for eyes (the report, --json, has them exact).
+void ReportSkew(FsCheckReport* r) {
+  std::string found = "a new directory's time is " + FormatFixed(r->mkdir_skew_seconds, 3) +
+                      " s off this node's clock, a new file's " +
+                      FormatFixed(r->create_skew_seconds, 3) + " s, a touched file's " +
+                      FormatFixed(r->touch_skew_seconds, 3) + " s";
+  const double apart = std::fabs(r->mkdir_skew_seconds - r->touch_skew_seconds);
+  if (apart > 2 + r->resolution_seconds) {
+    found += ": directories and touched files are stamped by two clocks " + FormatFixed(apart, 1) +
+             " s apart (the server's and this client's)";
+  }
+  const char* rule =
       "a heartbeat is stale when it has not changed for a lease by the observer's own clock: "
       "clock skew between nodes and the filesystem is harmless";
   const double worst =
       std::max({std::fabs(r->mkdir_skew_seconds), std::fabs(r->create_skew_seconds),
                 std::fabs(r->touch_skew_seconds)});
-  if (changed_after < 0) {
-    Add(r, "file_times", FsVerdict::kUnsafe,
-        skew + "; touching it again for 3 s never changed its mtime",
-        "judges a lease by whether owner.json's mtime changes: every live trial would look stale "
-        "after a lease",
-        "put the sweep on a filesystem where utimensat(NULL) updates the mtime");
-    return;
-  }
-  r->touch_change_ms = changed_after * 1e3;
-  r->resolution_seconds = TimeResolution(seen);
-  std::string clocks = skew;
-  const double apart = std::fabs(r->mkdir_skew_seconds - r->touch_skew_seconds);
-  if (apart > 2 + r->resolution_seconds) {
-    clocks += ": directories and touched files are stamped by two clocks " + FormatFixed(apart, 1) +
-              " s apart (the server's and this client's)";
-  }
   if (worst > 2 + r->resolution_seconds) {
     Add(r, "clock_skew", FsVerdict::kWarning,
-        clocks +
+        found +
             " (a node, filesystem client or server whose clock is off: sshfs, Lustre and GPFS "
             "clients stamp their own time)",
-        lease_rule,
+        rule,
         "set the clocks right (NTP/chrony) on this node, the filesystem client and the server");
   } else {
-    Add(r, "clock_skew", FsVerdict::kOk, clocks, lease_rule);
+    Add(r, "clock_skew", FsVerdict::kOk, found, rule);
   }
-  const std::string res = "file times have a resolution of " + Resolution(r->resolution_seconds) +
-                          "; a touch changed the mtime after " +
-                          FormatFixed(r->touch_change_ms, 0) + " ms";
+}
+
+void ReportResolution(const FsCheckOptions& o, FsCheckReport* r) {
+  const std::string found = "file times have a resolution of " + Resolution(r->resolution_seconds) +
+                            "; a touch changed the mtime after " +
+                            FormatFixed(r->touch_change_ms, 0) + " ms";
+  const std::string needs =
+      "needs every heartbeat (every " + Secs(o.heartbeat_seconds) + ") to change the mtime";
   if (r->resolution_seconds >= o.heartbeat_seconds) {
-    Add(r, "time_resolution", FsVerdict::kUnsafe, res,
-        "needs every heartbeat (every " + Secs(o.heartbeat_seconds) +
-            ") to change the mtime; with so coarse a time some do not, and live trials look "
-            "stale",
+    Add(r, "time_resolution", FsVerdict::kUnsafe, found,
+        needs + "; with so coarse a time some do not, and live trials look stale",
         "set claim { heartbeat_seconds } above " + Resolution(r->resolution_seconds) +
             " (at most a third of lease_seconds)");
   } else {
-    Add(r, "time_resolution", FsVerdict::kOk, res,
-        "needs every heartbeat (every " + Secs(o.heartbeat_seconds) +
-            ") to change the mtime: a resolution finer than heartbeat_seconds does");
+    Add(r, "time_resolution", FsVerdict::kOk, found,
+        needs + ": a resolution finer than heartbeat_seconds does");
   }
+}
+
+}  // namespace
+
+void CheckTimes(int w, const FsCheckOptions& o, FsCheckReport* r) {
+  if (!MeasureTimes(w, o, r)) return;
+  ReportSkew(r);
+  ReportResolution(o, r);
 }
 
 namespace {
