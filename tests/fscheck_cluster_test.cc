@@ -6,7 +6,6 @@
 #include <unistd.h>
 
 #include <cmath>
-#include <filesystem>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -22,7 +21,7 @@ namespace {
 class Cluster {
  public:
   Cluster(const std::string& dir, const std::vector<std::string>& args) : dir_(dir) {
-    std::vector<std::string> argv = {"sh", "-c", "exec \"$0\" start \"$@\" 2>\"$1/start.log\"",
+    std::vector<std::string> argv = {"sh", "-c", "exec \"$0\" start \"$@\" 2>\"$1.start.log\"",
                                      CLUSTER_SH, dir_};
     argv.insert(argv.end(), args.begin(), args.end());
     RunResult r = RunProcess(argv);
@@ -32,7 +31,7 @@ class Cluster {
       const std::string key = "export CLUSTER_SHARED=";
       if (line.rfind(key, 0) == 0) shared_ = line.substr(key.size());
     }
-    if (!started_) start_log_ = r.output + ReadAll(dir_ + "/start.log");
+    if (!started_) start_log_ = r.output + ReadAll(dir_ + ".start.log");
   }
   ~Cluster() {
     (void)RunProcess({CLUSTER_SH, "stop", dir_});  // idempotent; its logs stay in dir_
@@ -71,25 +70,6 @@ std::string VerdictOf(const FsCheckJson& j, const std::string& check) {
   return "";
 }
 
-// The cluster's directory, short: `gluster volume status` wraps a brick path
-// longer than its column (about 28 characters after the address), and
-// cluster.sh then does not see the brick online. Removed at the end.
-class ShortDir {
- public:
-  ShortDir() {
-    std::string t = "/tmp/XXXXXX";
-    if (::mkdtemp(t.data()) != nullptr) path_ = t;
-  }
-  ~ShortDir() {
-    std::error_code ec;
-    if (!path_.empty()) std::filesystem::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
-
 bool CanRunCluster(std::string* why) {
   if (::geteuid() != 0)
     *why = "the cluster needs root";
@@ -101,8 +81,8 @@ bool CanRunCluster(std::string* why) {
 TEST(FsCheckCluster, GlusterFsIsSafeAndASecondClientSeesChangesWithinSeconds) {
   std::string why;
   if (!CanRunCluster(&why)) GTEST_SKIP() << why;
-  ShortDir t;
-  Cluster c(t.path(), {"--fs", "gluster"});
+  TempDir t;
+  Cluster c(t.path() + "/cluster", {"--fs", "gluster"});
   ASSERT_TRUE(c.started()) << c.start_log();
   ASSERT_EQ(::mkdir((c.shared() + "/fs").c_str(), 0700), 0);
   ASSERT_TRUE(c.Mount("n2", t.path() + "/second"));
@@ -126,8 +106,8 @@ TEST(FsCheckCluster, GlusterFsIsSafeAndASecondClientSeesChangesWithinSeconds) {
 TEST(FsCheckCluster, AnSshfsClientOnASkewedNodeShowsTheSkewAndOneSecondTimes) {
   std::string why;
   if (!CanRunCluster(&why)) GTEST_SKIP() << why;
-  ShortDir t;
-  Cluster c(t.path(), {"--fs", "sshfs", "--skew", "n2=120"});
+  TempDir t;
+  Cluster c(t.path() + "/cluster", {"--fs", "sshfs", "--skew", "n2=120"});
   ASSERT_TRUE(c.started()) << c.start_log();
   ASSERT_EQ(::mkdir((c.shared() + "/fs").c_str(), 0700), 0);
   ASSERT_TRUE(c.Mount("n2", t.path() + "/second"));
