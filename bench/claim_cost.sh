@@ -3,9 +3,13 @@
 # tree, with 0, 1, 100 and 1,000 other trials running (fake owners: an open
 # attempt with a fresh owner.json and its lease entry each; the claim never
 # reads them, which is the point). Counted with strace -f -y: every system
-# call whose arguments name a path or descriptor inside the sweep directory.
-# The minimum for claim + commit is 2 (one exclusive create to claim, one to
-# commit).
+# call of trial, its guardian and the command whose arguments name a path or
+# descriptor inside the sweep directory ("all"), and the same without what
+# costs a local filesystem or a metadata server nothing more: close(2) and
+# fchdir(2), descriptors passed over a socket (sendmsg/recvmsg), and the
+# command's own loading of /etc and /lib files relative to its working
+# directory ("fs calls"). The minimum for claim + commit is 2 (one
+# exclusive create to claim, one to commit).
 #
 #   bench/claim_cost.sh BUILD_DIR        (POINTS=2000, RUNNING="0 1 100 1000")
 set -euo pipefail
@@ -23,7 +27,7 @@ command { argv: "true" }
 claim { lease_seconds: 300 heartbeat_seconds: 15 trials_per_job: 1 }
 SPEC
 echo "$(df --output=fstype "$WORK" | tail -1) ($WORK), $POINTS points; calls of one trial on the sweep tree (minimum 2)"
-printf '%-8s %7s %7s %s\n' running calls "x min" "by call"
+printf '%-8s %5s %8s %7s %s\n' running all "fs calls" "x min" "fs calls by system call"
 for n in $RUNNING; do
   S="$WORK/s$n"
   "$BIN/sweep" init "$WORK/spec.textproto" "$S" >/dev/null
@@ -39,8 +43,11 @@ for n in $RUNNING; do
     { echo "trial failed:"; cat "$WORK/err.$n"; exit 1; }
   want=$(printf '%06d' "$n")
   [[ -f $S/trials/$want/result.json ]] || { echo "point $n was not done"; cat "$WORK/err.$n"; exit 1; }
-  calls=$(grep -cF "$S" "$WORK/trace.$n")
-  byname=$(grep -F "$S" "$WORK/trace.$n" | sed -E 's/^[0-9]+ +//; s/\(.*//' | sort | uniq -c | sort -rn |
+  all=$(grep -cF "$S" "$WORK/trace.$n")
+  grep -F "$S" "$WORK/trace.$n" | sed -E 's/^[0-9]+ +//' |
+    grep -vE '^(close|fchdir|sendmsg|recvmsg)\(|^openat\(AT_FDCWD<[^>]*>, "/(etc|lib|usr)/' >"$WORK/fs.$n" || true
+  calls=$(wc -l <"$WORK/fs.$n")
+  byname=$(sed -E 's/\(.*//' "$WORK/fs.$n" | sort | uniq -c | sort -rn |
     awk '{printf "%s%s %s", (NR > 1 ? ", " : ""), $2, $1}')
-  printf '%-8s %7d %7.1f %s\n' "$n" "$calls" "$(echo "$calls / 2" | bc -l)" "$byname"
+  printf '%-8s %5d %8d %7.1f %s\n' "$n" "$all" "$calls" "$(echo "$calls / 2" | bc -l)" "$byname"
 done

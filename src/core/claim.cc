@@ -262,7 +262,7 @@ bool Claimer::Claimed(uint64_t i) {
          !env_->Exists(layout_.stop_path(i)) && !env_->Exists(layout_.unordered_path(i));
 }
 
-uint64_t Claimer::FindFrontier() {
+uint64_t Claimer::FindFrontier(bool hint_claimed) {
   // Claimed indices form a prefix of [0, num_points) (a new index is tried only
   // after the one below it was seen claimed; points whose claimer died before
   // publishing are found through their lease entries), so the first missing
@@ -270,7 +270,7 @@ uint64_t Claimer::FindFrontier() {
   // stats. The hint is a point known to count as claimed (Claimed()).
   auto claimed = [&](uint64_t i) { return Claimed(i); };
   if (hint_ >= num_points_) return num_points_;
-  if (!claimed(hint_)) return hint_;
+  if (!hint_claimed && !claimed(hint_)) return hint_;
   uint64_t lo = hint_, hi = num_points_, step = 1;
   while (lo + step < num_points_) {
     if (!claimed(lo + step)) {
@@ -322,16 +322,21 @@ Status Claimer::ClaimNext(Claim* claim) {
   //    Only an unmarked entry qualifies: a claimer made it, for a point it
   //    claimed in order or took over (`sweep reset|retry|resume` make marked
   //    ones, and a resumed pending point is `unordered`: not Claimed()).
+  bool hint_claimed = false;
   for (auto it = open.rbegin(); it != open.rend(); ++it) {
     if (Newest(it->second).claimable()) continue;
-    if (it->first > hint_ && Claimed(it->first)) hint_ = it->first;
+    if (it->first > hint_ && Claimed(it->first)) {
+      hint_ = it->first;
+      hint_claimed = true;
+    }
     break;
   }
-  for (uint64_t i = FindFrontier(); i < num_points_; ++i) {
-    // Stats are much cheaper than an exclusive create that is bound to fail
-    // (on network filesystems, and on many local ones): skip points already
-    // published, and points whose election another claimer already won.
-    if (env_->Exists(layout_.trial_dir(i)) || env_->Exists(layout_.lease_path(i, 1))) continue;
+  const uint64_t frontier = FindFrontier(hint_claimed);
+  for (uint64_t i = frontier; i < num_points_; ++i) {
+    // A stat is much cheaper than building a claim whose publish is bound to
+    // fail: skip points published (or stopped while pending) meanwhile. A
+    // lost election costs the exclusive create alone, one call like a stat.
+    if (env_->Exists(layout_.trial_dir(i))) continue;
     Status s = TryClaimNew(i, /*exclusive=*/true);
     if (s.ok()) {
       hint_ = i + 1;

@@ -165,7 +165,8 @@ class Claimer {
   // Whether the observer's look makes (index, attempt) stale: unchanged for a
   // lease, or unchanged for a while with its Slurm job gone.
   bool JudgedStale(uint64_t index, uint32_t attempt, const LeaseWatch::Look& look);
-  uint64_t FindFrontier();
+  // `hint_claimed`: Claimed(hint_) was just seen true.
+  uint64_t FindFrontier(bool hint_claimed = false);
   // Whether point i counts as claimed for the frontier search (1-3 stats).
   bool Claimed(uint64_t i);
   void DropLeaseIfDone(uint64_t index, uint32_t attempt);

@@ -81,6 +81,9 @@ class SweepEnv : public Env {
   }
   ~SweepEnv() override {
     if (root_fd_ >= 0) ::close(root_fd_);
+    for (auto& f : top_fd_) {
+      if (f >= 0) ::close(f);
+    }
   }
 
   Status WriteFileAtomic(const std::string& path, const std::string& data) override {
@@ -337,9 +340,10 @@ class SweepEnv : public Env {
     Status status;
     std::string rel;   // relative to the root, for messages
     std::string leaf;  // the last component (the whole path outside the sweep)
-    Fd parent;         // -1: the root's own descriptor is `root`
+    Fd parent;         // -1: the root's own descriptor is `root`, or a kept one is `top`
+    int top = -1;      // the kept descriptor of trials/, leases/ or tmp/ (TopDir)
     int root = AT_FDCWD;
-    int dir() const { return parent.get() >= 0 ? parent.get() : root; }
+    int dir() const { return parent.get() >= 0 ? parent.get() : top >= 0 ? top : root; }
   };
 
   // True if `path` is below the root (sets *rel); false for the root itself
@@ -372,9 +376,43 @@ class SweepEnv : public Env {
     }
     w->status = Root(&w->root);
     if (w->status.ok() && slash != std::string::npos) {
-      w->status = OpenBeneath(rel.substr(0, slash), O_PATH | O_DIRECTORY | O_CLOEXEC, &w->parent);
+      const std::string parent = rel.substr(0, slash);
+      w->status = TopDir(parent, &w->top);
+      if (w->status.ok() && w->top < 0)
+        w->status = OpenBeneath(parent, O_PATH | O_DIRECTORY | O_CLOEXEC, &w->parent);
     }
     return true;
+  }
+
+  // trials/, leases/ and tmp/ hold nearly every entry the protocol touches:
+  // their descriptors are opened once (without following a link, like every
+  // other) and kept, which saves an open and a close per operation. They are
+  // created by `sweep init` and never renamed or removed by claimsweep; a
+  // descriptor refers to the directory itself, so a link put in place of one
+  // later is still not followed (only the sweep's owner could do that: see
+  // security.h). *fd is -1 for any other directory, or one not there yet.
+  Status TopDir(const std::string& rel, int* fd) {
+    *fd = -1;
+    int slot = -1;
+    for (int i = 0; i < kTopDirs; ++i) {
+      if (rel == kTopDirNames[i]) slot = i;
+    }
+    if (slot < 0) return Status::OK();
+    int f = top_fd_[slot].load(std::memory_order_acquire);
+    if (f < 0) {
+      Fd opened;
+      Status s = OpenBeneath(rel, O_PATH | O_DIRECTORY | O_CLOEXEC, &opened);
+      if (s.IsNotFound()) return Status::OK();  // the long way says so, and `init` may create it
+      CS_RETURN_IF_ERROR(s);
+      int expected = -1;
+      f = opened.release();
+      if (!top_fd_[slot].compare_exchange_strong(expected, f)) {
+        ::close(f);  // another thread opened it first
+        f = expected;
+      }
+    }
+    *fd = f;
+    return Status::OK();
   }
 
   // The root's descriptor, opened on first use (the root may not exist yet
@@ -616,6 +654,9 @@ class SweepEnv : public Env {
   Env* outside_;
   std::mutex mu_;
   std::atomic<int> root_fd_{-1};
+  static constexpr int kTopDirs = 3;
+  static constexpr const char* kTopDirNames[kTopDirs] = {"trials", "leases", "tmp"};
+  std::atomic<int> top_fd_[kTopDirs] = {-1, -1, -1};
   std::atomic<bool> no_openat2_{false};
 };
 
