@@ -10,6 +10,7 @@
 #include "core/claim.h"
 #include "core/json.h"
 #include "core/publish.h"
+#include "core/sweep_scan.h"
 #include "fault_env.h"
 #include "records.pb.h"
 #include "test_util.h"
@@ -155,6 +156,24 @@ TEST(LeaseWatch, AVerdictOnAnOlderAttemptNeverTakesTheNewerOne) {
   ASSERT_OK(c.ClaimNext(&cc));
   EXPECT_EQ(cc.index, 2u);
   EXPECT_FALSE(Env::Default()->Exists(s.layout.stale_lease_path(0, 1)));
+}
+
+// `sweep status` shows an observer's verdict: stale, even when the file time
+// looks fresh (a skewed client's stamps can).
+TEST(LeaseWatch, StatusShowsAJudgedTrialAsStaleWhateverItsFileTime) {
+  Sweep s;
+  Claimer a = s.Make(Env::Default(), "a");
+  Claim ca, cb;
+  ASSERT_OK(a.ClaimNext(&ca));
+  ASSERT_OK(a.ClaimNext(&cb));
+  ASSERT_OK(a.Heartbeat(ca));  // fresh by the file time
+  ASSERT_OK(Env::Default()->Rename(s.layout.lease_path(0, 1), s.layout.stale_lease_path(0, 1)));
+  SweepScan scan;
+  ASSERT_OK(ScanSweep(Env::Default(), s.layout, s.spec, 6, &scan));
+  EXPECT_EQ(scan.counts[static_cast<int>(TrialState::kStale)], 1u);
+  EXPECT_EQ(scan.counts[static_cast<int>(TrialState::kRunning)], 1u);  // trial 1
+  ASSERT_EQ(scan.trials.size(), 2u);
+  EXPECT_EQ(scan.trials[0].derived.state, TrialState::kStale);
 }
 
 // ESTALE (or ENOENT) from a peer's rename or unlink means "gone, look again":

@@ -5,8 +5,10 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <map>
 #include <thread>
 
+#include "core/publish.h"
 #include "core/spec.h"
 #include "core/token.h"
 
@@ -82,6 +84,16 @@ Status ScanSweep(Env* env, const SweepLayout& layout, const SweepSpec& spec, uin
   const int64_t now_ns = ScanClock(env, layout, &scan->clock_from_filesystem);
   std::vector<uint64_t> indices;
   CS_RETURN_IF_ERROR(ListClaimedIndices(env, layout, num_points, &indices));
+  // Verdicts of the observers (leases/<i>.<k>.stale): such a trial is stale
+  // whatever its file time says (on a client-stamped filesystem a skewed
+  // node's stamps can look fresh, or old while it runs).
+  std::map<uint64_t, uint32_t> judged;
+  std::vector<LeaseEntry> entries;
+  if (ListLeaseEntries(env, layout, &entries).ok()) {
+    for (const LeaseEntry& e : entries) {
+      if (e.mark == LeaseMark::kStale) judged[e.index] = std::max(judged[e.index], e.attempt);
+    }
+  }
   // Most trials of a big sweep are done: one stat of result.json says so
   // (done wins over every other file). Only the others are listed.
   std::vector<ScannedTrial> found(indices.size());
@@ -106,6 +118,10 @@ Status ScanSweep(Env* env, const SweepLayout& layout, const SweepSpec& spec, uin
     ReadTrialSnapshot(env, layout, i, &snap).IgnoreError();  // problems land in snap.problem
     DerivedState& d = found[k].derived;
     d = DeriveState(snap, spec.claim(), now_ns);
+    auto verdict = judged.find(i);
+    if (d.state == TrialState::kRunning && verdict != judged.end() &&
+        verdict->second >= d.latest_attempt)
+      d.state = TrialState::kStale;
     if (d.state == TrialState::kPending || d.state == TrialState::kBroken ||
         d.state == TrialState::kDone)
       return;
