@@ -268,6 +268,8 @@ class ClusterTest : public ::testing::Test {
     for (int i = 0; i < points; i += 97) EXPECT_EQ(Records(dir, i).latest_attempt, 1u) << i;
   }
 
+  void ServerRestart();  // the body of test (d)
+
   TempDir tmp_;
   std::string cluster_, shared_, markers_;
   bool started_ = false;
@@ -449,11 +451,21 @@ TEST_F(ClusterTest, AFrozenClientsTrialsAreTakenOverAndOnThawTheOldOwnerWritesNo
   EXPECT_EQ(lost, static_cast<int>(victims.size())) << Diagnose(dir);
 }
 
-// (d) The GlusterFS server (brick process and glusterd) is killed and
-// restarted while trials run: nothing lost, nothing twice. Trials may fail
-// transiently and be retried; every point ends done exactly once.
+// (d) The filesystem server is killed and restarted while trials run
+// (gluster: brick process and glusterd; sshfs: sshd and every session):
+// nothing lost, nothing twice. Trials may fail transiently and be retried;
+// every point ends done exactly once.
 TEST_F(ClusterTest, AFilesystemServerRestartLosesNothingAndRunsNothingTwice) {
   ASSERT_NO_FATAL_FAILURE(StartCluster({"--fs", "gluster"}));
+  ServerRestart();
+}
+
+TEST_F(ClusterTest, AnSshfsServerRestartLosesNothingAndRunsNothingTwice) {
+  ASSERT_NO_FATAL_FAILURE(StartCluster({"--fs", "sshfs"}));
+  ServerRestart();
+}
+
+void ClusterTest::ServerRestart() {
   const int points = 300;
   const std::string dir =
       InitSweep("restart", points, "sleep 0.2; touch " + markers_ + "/{index}.{attempt}",
