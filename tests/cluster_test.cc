@@ -57,7 +57,8 @@ std::vector<std::string> ListNames(const std::string& dir) {
 
 // What is missing for the cluster tests, or "" if nothing.
 std::string MissingRequirement() {
-  if (::geteuid() != 0) return "the cluster tests start daemons and FUSE mounts and must run as root";
+  if (::geteuid() != 0)
+    return "the cluster tests start daemons and FUSE mounts and must run as root";
   for (const char* tool :
        {"/usr/sbin/slurmctld", "/usr/sbin/slurmd", "/usr/sbin/munged", "/usr/sbin/glusterd",
         "/usr/sbin/glusterfs", "/usr/bin/sshfs", "/usr/sbin/sshd", "/usr/bin/ssh-keygen"}) {
@@ -75,9 +76,9 @@ std::string MissingRequirement() {
 struct TrialRecords {
   bool has_result = false;
   TrialResult result;
-  uint32_t latest_attempt = 0;       // the highest attempt-<k>/ published
-  std::set<uint32_t> failed;         // attempt-<k>.failed.json
-  std::set<uint32_t> released;       // attempt-<k>.released.json
+  uint32_t latest_attempt = 0;  // the highest attempt-<k>/ published
+  std::set<uint32_t> failed;    // attempt-<k>.failed.json
+  std::set<uint32_t> released;  // attempt-<k>.released.json
 };
 
 class ClusterTest : public ::testing::Test {
@@ -174,7 +175,8 @@ class ClusterTest : public ::testing::Test {
   }
   // The last lines of every job's output, and its warnings and errors.
   static std::string JobOutputs(const std::string& dir) {
-    return Sh("cd " + dir + "/slurm && for f in *.out; do echo \"==== $f\"; "
+    return Sh("cd " + dir +
+              "/slurm && for f in *.out; do echo \"==== $f\"; "
               "grep -E '\\[(warn|error)\\]' \"$f\" | head -20; tail -n 8 \"$f\"; done");
   }
   static std::string Diagnose(const std::string& dir) {
@@ -187,7 +189,8 @@ class ClusterTest : public ::testing::Test {
     std::map<int, std::vector<uint32_t>> m;
     for (const auto& n : ListNames(markers_)) {
       const size_t dot = n.find('.');
-      m[std::stoi(n.substr(0, dot))].push_back(static_cast<uint32_t>(std::stoul(n.substr(dot + 1))));
+      m[std::stoi(n.substr(0, dot))].push_back(
+          static_cast<uint32_t>(std::stoul(n.substr(dot + 1))));
     }
     return m;
   }
@@ -215,9 +218,9 @@ class ClusterTest : public ::testing::Test {
   // latest attempt (no superseded owner committed), and the command of that
   // attempt ran to its end exactly once; a marker of any other attempt is
   // only allowed where `allow_other` says so (e.g. attempts that failed).
-  void ExpectExactlyOnce(const std::string& dir, int points,
-                         const std::function<bool(int, uint32_t, const TrialRecords&)>&
-                             allow_other) {
+  void ExpectExactlyOnce(
+      const std::string& dir, int points,
+      const std::function<bool(int, uint32_t, const TrialRecords&)>& allow_other) {
     auto markers = Markers();
     int done = 0;
     for (int i = 0; i < points; ++i) {
@@ -246,9 +249,8 @@ class ClusterTest : public ::testing::Test {
   // The race: `points` points of a marker-only command, `jobs` identical
   // jobs looping over the sweep, no faults. Everything exactly once.
   void Race(int points, int jobs) {
-    const std::string dir =
-        InitSweep("race", points, "touch " + markers_ + "/{index}.{attempt}",
-                  "lease_seconds: 60 heartbeat_seconds: 5 trials_per_job: 0");
+    const std::string dir = InitSweep("race", points, "touch " + markers_ + "/{index}.{attempt}",
+                                      "lease_seconds: 60 heartbeat_seconds: 5 trials_per_job: 0");
     const auto t0 = Clock::now();
     std::vector<std::string> ids = Submit(dir, jobs);
     ASSERT_TRUE(Poll([&] { return AllFinished(ids); }, 600)) << Diagnose(dir);
@@ -304,7 +306,7 @@ std::string CheckpointingCommand(const std::string& shared, int steps) {
 // Running trials by node: node -> indexes (from the commands' started markers,
 // for attempts without a result yet).
 std::map<std::string, std::set<int>> RunningByNode(const std::string& shared,
-                                                  const std::string& dir) {
+                                                   const std::string& dir) {
   std::map<std::string, std::set<int>> m;
   for (const auto& n : ListNames(shared + "/started")) {
     int index = 0, step = 0;
@@ -371,8 +373,8 @@ TEST_F(ClusterTest, TrialsOfAKilledNodeAreTakenOverElsewhereAndResumeFromTheirCh
   for (const auto& n : ListNames(shared_ + "/started")) {
     int index = 0, step = 0;
     unsigned attempt = 0;
-    if (std::sscanf(n.c_str(), "%d.%u.%d", &index, &attempt, &step) == 3 &&
-        victims.count(index) && attempt >= 2) {
+    if (std::sscanf(n.c_str(), "%d.%u.%d", &index, &attempt, &step) == 3 && victims.count(index) &&
+        attempt >= 2) {
       EXPECT_GE(step, 4) << n << ": the taker started over instead of resuming";
       ++resumed;
     }
@@ -406,8 +408,7 @@ TEST_F(ClusterTest, AFrozenClientsTrialsAreTakenOverAndOnThawTheOldOwnerWritesNo
   ASSERT_EQ(f.exit_code, 0) << f.output;
   const auto frozen_at = Clock::now();
   for (int v : victims) {
-    const bool taken = Poll([&] { return Records(dir, v).latest_attempt > frozen_attempt[v]; },
-                            90);
+    const bool taken = Poll([&] { return Records(dir, v).latest_attempt > frozen_attempt[v]; }, 90);
     if (!taken) Cluster({"thaw-fs", cluster_, "n2"});
     ASSERT_TRUE(taken) << "point " << v << " was not taken over\n" << Diagnose(dir);
     std::cerr << "[cluster] point " << v << " taken over " << SecondsSince(frozen_at)

@@ -553,7 +553,7 @@ cmd_start() {
       *) usage ;;
     esac
   done
-  [[ $nodes_n =~ ^[0-9]+$ ]] && ((nodes_n >= 3)) || die "--nodes must be 3 or more"
+  if ! [[ $nodes_n =~ ^[0-9]+$ ]] || ((nodes_n < 3)); then die "--nodes must be 3 or more"; fi
   [[ $fs == gluster || $fs == sshfs ]] || die "--fs must be gluster or sshfs, not '$fs'"
   [[ $(id -u) == 0 ]] || die "must run as root (daemons, namespaces and FUSE mounts)"
   local -a tools=(munged munge unmunge slurmctld slurmd sinfo ss unshare nsenter mountpoint ip)
@@ -792,7 +792,7 @@ cmd_stop() {
 }
 
 main() {
-  (($# >= 2)) && [[ -n $2 ]] || usage
+  if (($# < 2)) || [[ -z $2 ]]; then usage; fi
   local cmd=$1
   shift
   case $cmd in
