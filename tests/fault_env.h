@@ -27,6 +27,10 @@ class FaultEnv : public Env {
   // NFS retransmits: a rename or link that succeeded answers EEXIST, as when
   // the server's reply to the first request was lost.
   void ReportExistsAfterSuccess(bool on) { lie_after_success_ = on; }
+  // sshfs: a rename onto an existing non-empty directory fails with EPERM
+  // (the SFTP server answers SSH_FX_FAILURE, which sshfs maps to EPERM), not
+  // ENOTEMPTY or EEXIST.
+  void RenameOntoADirectoryIsPermissionDenied(bool on) { rename_eperm_ = on; }
   // A power cut: at the crash, every file's data that was not made durable
   // through this Env is lost. A file created without fsync (CreateExclusive
   // without `sync`, the torn file of a crashing write) is emptied, and what
@@ -60,6 +64,8 @@ class FaultEnv : public Env {
     if (Crash()) return Dead();
     Status st = base_->Rename(f, t);
     if (st.ok()) Moved(f, t);
+    if (st.IsAlreadyExists() && rename_eperm_)
+      return Status::PermissionDenied("rename " + f + " -> " + t + ": Operation not permitted");
     return st.ok() && lie_after_success_
                ? Status::AlreadyExists("rename " + t + ": File exists (retransmitted)")
                : st;
@@ -176,6 +182,7 @@ class FaultEnv : public Env {
   std::atomic<long> ops_{0};
   std::atomic<bool> crashed_{false};
   std::atomic<bool> lie_after_success_{false};
+  std::atomic<bool> rename_eperm_{false};
   std::atomic<int64_t> offset_ns_{0};
   std::atomic<bool> drop_unsynced_{false};
   std::mutex mu_;

@@ -6,6 +6,10 @@ Status PublishDir(Env* env, const std::string& staged, const std::string& target
   Status s = env->Rename(staged, target);
   if (s.IsAlreadyExists() && !env->Exists(staged))
     return Status::OK();  // a retransmitted RENAME: ours
+  // sshfs answers a rename onto a non-empty directory with EPERM: with both
+  // still there, `target` is another process's.
+  if (s.code() == Status::Code::kPermissionDenied && env->Exists(staged) && env->Exists(target))
+    return Status::AlreadyExists(s.message() + " (" + target + " exists)");
   return s;
 }
 

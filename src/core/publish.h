@@ -35,8 +35,9 @@ namespace claimsweep {
 
 // Renames the fully built directory `staged` (unique to this process) to
 // `target`. AlreadyExists when another process published `target` first
-// (rename onto a non-empty directory fails): the caller lost the race and
-// removes `staged`.
+// (rename onto a non-empty directory fails: ENOTEMPTY or EEXIST, or EPERM on
+// sshfs, whose SFTP server reports it as a plain failure): the caller lost
+// the race and removes `staged`.
 Status PublishDir(Env* env, const std::string& staged, const std::string& target);
 
 // Links the whole, fsync'ed file `staged` (holding `data`) to `target`:
