@@ -344,14 +344,16 @@ mount_client() {
         </dev/null >>"$dir/log/client-$node-$n.stdio" 2>&1
       ;;
     sshfs)
-      local -a enter=()
-      [[ $node == host ]] || enter=(nsenter -t "$(holder_pid "$dir" "$node")" -m -u --)
+      # The caller's client lists directories afresh (sshfs caches listings
+      # for 20 s by default), so that a test sees the nodes' progress.
+      local -a enter=() cache=(-o dir_cache=no)
+      [[ $node == host ]] || { enter=(nsenter -t "$(holder_pid "$dir" "$node")" -m -u --); cache=(); }
       # shellcheck disable=SC2016  # expanded by the inner bash
       setsid bash -c 'echo $$ >"$1"; shift; exec "$@"' client "$pidfile" \
         "${enter[@]}" env "${envs[@]}" sshfs -f -F /dev/null -p "$(cat "$dir/ssh/port")" \
         -o IdentityFile="$dir/ssh/id",IdentitiesOnly=yes,BatchMode=yes \
         -o StrictHostKeyChecking=no,UserKnownHostsFile=/dev/null,LogLevel=ERROR \
-        -o reconnect,ServerAliveInterval=2,ServerAliveCountMax=3 \
+        -o reconnect,ServerAliveInterval=2,ServerAliveCountMax=3 "${cache[@]}" \
         "root@127.0.0.1:$dir/export" "$path" \
         </dev/null >>"$dir/log/client-$node-$n.log" 2>&1 &
       ;;
@@ -551,7 +553,7 @@ cmd_start() {
       *) usage ;;
     esac
   done
-  [[ $nodes_n =~ ^[0-9]+$ ]] && ((nodes_n >= 3)) || die "--nodes must be 3 or more"
+  if ! [[ $nodes_n =~ ^[0-9]+$ ]] || ((nodes_n < 3)); then die "--nodes must be 3 or more"; fi
   [[ $fs == gluster || $fs == sshfs ]] || die "--fs must be gluster or sshfs, not '$fs'"
   [[ $(id -u) == 0 ]] || die "must run as root (daemons, namespaces and FUSE mounts)"
   local -a tools=(munged munge unmunge slurmctld slurmd sinfo ss unshare nsenter mountpoint ip)
@@ -790,7 +792,7 @@ cmd_stop() {
 }
 
 main() {
-  (($# >= 2)) && [[ -n $2 ]] || usage
+  if (($# < 2)) || [[ -z $2 ]]; then usage; fi
   local cmd=$1
   shift
   case $cmd in
