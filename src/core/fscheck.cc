@@ -158,6 +158,18 @@ void CheckRenameDir(int w, FsCheckReport* r) {
         "put the sweep on a POSIX filesystem (a local disk, NFS, Lustre, GPFS, GlusterFS)");
     return;
   }
+  if (e == EPERM) {
+    // sshfs: SFTP has no ENOTEMPTY. PublishDir (core/publish.h) takes EPERM
+    // with its staged directory still there and the target present as a
+    // lost race.
+    Add(r, "rename_dir", FsVerdict::kInfo,
+        "renaming a directory onto a non-empty directory fails, leaving both, with EPERM "
+        "(Operation not permitted), not ENOTEMPTY or EEXIST",
+        "takes EPERM, when its own staged directory is still there and the target exists, as a "
+        "lost claim or takeover race, like ENOTEMPTY: the job moves on",
+        "");
+    return;
+  }
   if (e != ENOTEMPTY && e != EEXIST) {
     // Still exclusive (both directories are intact), but the loser of a race
     // cannot tell it lost (sshfs maps the server's ENOTEMPTY to EPERM).
