@@ -201,9 +201,11 @@ t1=$(date +%s.%N)
 grep -v 'GridSampler. is re-evaluating' "$WORK/optuna.log" | tail -n 5 >&2 || true
 echo "load after the runs: $(cut -d' ' -f1-3 /proc/loadavg)"
 
-"$PY" - "$RESULTS" <<'EOF'
+"$PY" - "$RESULTS" "${two[*]}" <<'EOF'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+for r in rows:
+    r.setdefault("nodes", sys.argv[2])
 print()
 print(f"{'peer':>20} {'points':>7} {'workers':>7} {'nodes':>9} {'seconds':>8} {'claims/s':>9} {'dups':>5} {'missing':>7}"
       f" {'crashes':>7} {'check':>6}")
@@ -216,7 +218,7 @@ for r in rows:
         crashes, check = r["failed"], "ok" if ok else "FAILED"
     else:
         crashes, check = r["worker_errors"], "ok" if r["finished"] else "capped"
-    print(f"{r['peer'][:20]:>20} {r['points']:>7} {r['workers']:>7} {r.get('nodes', 'n1 n2').replace(' ', ','):>9}"
+    print(f"{r['peer'][:20]:>20} {r['points']:>7} {r['workers']:>7} {r['nodes'].replace(' ', ','):>9}"
           f" {r['seconds']:>8} {r['claims_per_s']:>9} {r['duplicates']:>5} {r['missing']:>7} {crashes:>7} {check:>6}")
 for r in rows:
     if r["peer"] == "claimsweep-strace":
