@@ -35,6 +35,7 @@ OPTUNA_POINTS=${OPTUNA_POINTS:-1000}
 OPTUNA_WORKERS=${OPTUNA_WORKERS:-8}
 OPTUNA_TIMEOUT=${OPTUNA_TIMEOUT:-900}
 FS=${FS:-gluster}
+export CLUSTER_CPUS=${CLUSTER_CPUS:-12}  # Slurm CPUs per node: 32 one-CPU jobs over 3 nodes
 TRIAL=${TRIAL:-$BIN/trial}
 [ "$(id -u)" = 0 ] || { echo "bench/cluster_bench.sh starts Slurm nodes and mounts: run it as root" >&2; exit 2; }
 [ -x "$TRIAL" ] && [ -x "$BIN/sweep" ] || { echo "no $TRIAL or $BIN/sweep: build trial and sweep" >&2; exit 2; }

@@ -52,15 +52,19 @@ class ClockSkew : public ::testing::TestWithParam<std::string> {
         RunProcess({CLUSTER_SH, "start", cluster_, "--fs", GetParam(), "--skew", "n2=120,n3=-120"});
     ASSERT_EQ(r.exit_code, 0) << r.output;
     started_ = true;
-    // `export NAME=VALUE` lines (VALUE possibly quoted).
+    // `export NAME=VALUE` lines.
     std::istringstream in(r.output);
     for (std::string line; std::getline(in, line);) {
       if (line.rfind("export ", 0) != 0) continue;
       const size_t eq = line.find('=');
       std::string value = line.substr(eq + 1);
-      if (value.size() >= 2 && (value[0] == '\'' || value[0] == '"')) {
-        value = value.substr(1, value.size() - 2);
+      // printf %q quoting: backslash escapes (a path with odd characters).
+      std::string unquoted;
+      for (size_t i = 0; i < value.size(); ++i) {
+        if (value[i] == '\\' && i + 1 < value.size()) ++i;
+        unquoted += value[i];
       }
+      value = unquoted;
       vars_[line.substr(7, eq - 7)] = value;
     }
     ASSERT_FALSE(vars_["SLURM_CONF"].empty()) << r.output;
