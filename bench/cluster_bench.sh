@@ -7,6 +7,7 @@
 #      a POINTS-point sweep of `true`-like commands, W in WORKERS, the jobs
 #      spread round-robin over the nodes; exactly-once checked from the
 #      commands' own lines, the results and the attempts;
+#      and the claim protocol alone (claim_bench, no command) from one node;
 #   2. file-system calls on the sweep tree per trial (strace -f -y of one
 #      `trial` on a node), from the claim's exclusive create to the commit's
 #      link, against the minimum of 2;
@@ -19,7 +20,8 @@
 #
 # Environment: POINTS (2000), WORKERS ("8 16 32"), OPTUNA_POINTS (1000),
 # OPTUNA_WORKERS (8, half per node), OPTUNA_TIMEOUT (900 s), FS (gluster),
-# TRIAL (BUILD_DIR/bin/trial), KEEP=1 keeps the cluster directory.
+# TRIAL (BUILD_DIR/bin/trial), KEEP=1 keeps the cluster directory, CLUSTER_CPUS (12:
+# Slurm CPUs per node). BUILD_DIR/bin/claim_bench, if built, adds the protocol-alone rows.
 # Every worker waits for a go file before it starts, so job scheduling and
 # Python's start-up are not timed; the clock stops at the last command's line.
 set -euo pipefail
@@ -134,6 +136,19 @@ for w in $WORKERS; do
   rm -rf "$RUN/w$w"
 done
 
+# 1b. The claim protocol alone (claim + commit, no command): claim_bench's
+# claimers on n1 (one node: claim_bench makes its sweep itself), if built
+# (-DCLAIMSWEEP_BUILD_BENCH=ON).
+if [ -x "$BIN/claim_bench" ]; then
+  for pw in $(for w in $WORKERS; do echo "$POINTS:$w"; done) "$OPTUNA_POINTS:$OPTUNA_WORKERS"; do
+    p=${pw%:*} w=${pw#*:}
+    echo "claim_bench: $p points, $w claimers on ${NODES[0]} ..." >&2
+    "$CLUSTER_SH" exec "$WORK/cluster" "${NODES[0]}" -- "$BIN/claim_bench" --points "$p" \
+      --claimers "$w" --dir "$RUN/cb" --timeout 600 --json | tee -a "$RESULTS" >&2
+    rm -rf "$RUN/cb"
+  done
+fi
+
 # 2. File-system calls of one trial: a sweep with 20 points, 10 done, one
 # `trial` (trials_per_job: 1) under strace on n1.
 echo "strace of one trial on ${NODES[0]} ..." >&2
@@ -207,19 +222,24 @@ import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 for r in rows:
     r.setdefault("nodes", sys.argv[2])
+    if r["peer"] == "claimsweep":
+        r["peer"] = "claimsweep-claim_bench"
 print()
-print(f"{'peer':>20} {'points':>7} {'workers':>7} {'nodes':>9} {'seconds':>8} {'claims/s':>9} {'dups':>5} {'missing':>7}"
+print(f"{'peer':>24} {'points':>7} {'workers':>7} {'nodes':>9} {'seconds':>8} {'claims/s':>9} {'dups':>5} {'missing':>7}"
       f" {'crashes':>7} {'check':>6}")
 for r in rows:
     if r["peer"] == "claimsweep-strace":
         continue
-    if r["peer"].startswith("claimsweep"):
+    if r["peer"] == "claimsweep-claim_bench":
+        r["workers"], r["nodes"] = r["claimers"], "n1"
+        crashes, check = r["errors"] + r["child_failures"], "ok" if r["finished"] and not r["missing"] else "FAILED"
+    elif r["peer"].startswith("claimsweep"):
         ok = (r["results"] == r["points"] and r["later_attempts"] == 0 and r["done_lines"] == r["points"]
               and not r["duplicates"] and not r["missing"] and not r["failed"])
         crashes, check = r["failed"], "ok" if ok else "FAILED"
     else:
         crashes, check = r["worker_errors"], "ok" if r["finished"] else "capped"
-    print(f"{r['peer'][:20]:>20} {r['points']:>7} {r['workers']:>7} {r['nodes'].replace(' ', ','):>9}"
+    print(f"{r['peer'][:24]:>24} {r['points']:>7} {r['workers']:>7} {r['nodes'].replace(' ', ','):>9}"
           f" {r['seconds']:>8} {r['claims_per_s']:>9} {r['duplicates']:>5} {r['missing']:>7} {crashes:>7} {check:>6}")
 for r in rows:
     if r["peer"] == "claimsweep-strace":
@@ -231,5 +251,10 @@ cs = next((r for r in rows if r["peer"] == "claimsweep-sbatch" and op and r["poi
 if cs and op and op["claims_per_s"]:
     print(f"{op['points']} points x {op['workers']} workers on two nodes: claimsweep {cs['claims_per_s']} claims/s vs"
           f" {op['peer']} {op['claims_per_s']} claims/s = {cs['claims_per_s'] / op['claims_per_s']:.0f}x (goal >= 100x)")
+cb = next((r for r in rows if r["peer"] == "claimsweep-claim_bench" and op and r["points"] == op["points"]
+           and r["claimers"] == op["workers"]), None)
+if cb and op and op["claims_per_s"]:
+    print(f"the claim protocol alone (claim_bench, one node): {cb['claims_per_s']} claims/s ="
+          f" {cb['claims_per_s'] / op['claims_per_s']:.0f}x Optuna's")
 EOF
 echo "raw results: $RESULTS"
