@@ -6,11 +6,15 @@ JOBS  ?= $(shell nproc)
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
 
 # Debian packages the build and tests need (slurm-wlm and munge: the real-Slurm
-# tests start a private single-node cluster, tests/slurm/cluster.sh; chromium:
-# the report test loads `sweep report`'s HTML in a headless browser).
+# tests start a private single-node cluster, tests/slurm/cluster.sh; the
+# GlusterFS, sshfs, sshd and faketime packages: the cluster tests start a
+# multi-node one, tests/cluster/cluster.sh; chromium: the report test loads
+# `sweep report`'s HTML in a headless browser).
 DEB_PACKAGES := cmake g++ make libprotobuf-dev protobuf-compiler libcli11-dev libspdlog-dev \
                 libgtest-dev libbenchmark-dev zlib1g-dev libtorch-dev \
-                slurm-wlm munge chromium
+                slurm-wlm munge chromium \
+                glusterfs-server glusterfs-client sshfs openssh-server openssh-client faketime \
+                iproute2 procps util-linux
 # The reference peers the benchmarks compare against.
 BENCH_PACKAGES := python3-optuna python3-torch python3-torchvision
 

@@ -199,7 +199,9 @@ wait_gluster() {
   local dir=$1 deadline pid
   deadline=$((SECONDS + FS_TIMEOUT_S))
   while ((SECONDS < deadline)); do
-    if gluster_cli "$dir" volume status "$VOLUME" 2>/dev/null | grep -q '^Brick .* Y '; then
+    # (A long brick path wraps the brick's line: join the lines first.)
+    if gluster_cli "$dir" volume status "$VOLUME" 2>/dev/null | tr -s ' \n' '  ' |
+      grep -q ' Y [0-9]'; then
       for pid in $(gluster_brick_pids "$dir"); do
         pid_is "$pid" glusterfsd && return 0
       done
@@ -250,7 +252,11 @@ end-volume
 EOF
   echo "$ip $gport" >"$g/server"
   start_holder "$dir" gluster ""
-  in_ns "$dir" gluster sh -c "mount --bind '$g/lib' /var/lib/glusterd &&
+  # The brick is a tmpfs that only the server's namespace sees: fast to fill
+  # and gone with the namespace at stop (deleting a brick's files and their
+  # .glusterfs links one by one takes minutes on a loaded box).
+  in_ns "$dir" gluster sh -c "mount -t tmpfs -o size=2g,mode=0755 claimsweep-brick '$g/brick' &&
+    mount --bind '$g/lib' /var/lib/glusterd &&
     mount --bind '$g/run' /run/gluster && mount --bind '$g/log' /var/log/glusterfs &&
     mount --bind '$g/sbin/glusterfsd-wrapper' /usr/sbin/glusterfsd"
   start_glusterd "$dir"
@@ -338,14 +344,16 @@ mount_client() {
         </dev/null >>"$dir/log/client-$node-$n.stdio" 2>&1
       ;;
     sshfs)
-      local -a enter=()
-      [[ $node == host ]] || enter=(nsenter -t "$(holder_pid "$dir" "$node")" -m -u --)
+      # The caller's client lists directories afresh (sshfs caches listings
+      # for 20 s by default), so that a test sees the nodes' progress.
+      local -a enter=() cache=(-o dir_cache=no)
+      [[ $node == host ]] || { enter=(nsenter -t "$(holder_pid "$dir" "$node")" -m -u --); cache=(); }
       # shellcheck disable=SC2016  # expanded by the inner bash
       setsid bash -c 'echo $$ >"$1"; shift; exec "$@"' client "$pidfile" \
         "${enter[@]}" env "${envs[@]}" sshfs -f -F /dev/null -p "$(cat "$dir/ssh/port")" \
         -o IdentityFile="$dir/ssh/id",IdentitiesOnly=yes,BatchMode=yes \
         -o StrictHostKeyChecking=no,UserKnownHostsFile=/dev/null,LogLevel=ERROR \
-        -o reconnect,ServerAliveInterval=2,ServerAliveCountMax=3 \
+        -o reconnect,ServerAliveInterval=2,ServerAliveCountMax=3 "${cache[@]}" \
         "root@127.0.0.1:$dir/export" "$path" \
         </dev/null >>"$dir/log/client-$node-$n.log" 2>&1 &
       ;;
@@ -474,7 +482,8 @@ EOF
         "CPUs=$cpus RealMemory=$real_mem State=UNKNOWN"
       i=$((i + 1))
     done
-    echo "PartitionName=test Nodes=$(tr ' ' ',' <<<"$*") Default=YES MaxTime=INFINITE State=UP"
+    # LLN: each job goes to the least loaded node, so jobs spread over the nodes.
+    echo "PartitionName=test Nodes=$(tr ' ' ',' <<<"$*") Default=YES MaxTime=INFINITE LLN=YES State=UP"
   } >"$dir/slurm.conf"
 }
 
@@ -544,7 +553,7 @@ cmd_start() {
       *) usage ;;
     esac
   done
-  [[ $nodes_n =~ ^[0-9]+$ ]] && ((nodes_n >= 3)) || die "--nodes must be 3 or more"
+  if ! [[ $nodes_n =~ ^[0-9]+$ ]] || ((nodes_n < 3)); then die "--nodes must be 3 or more"; fi
   [[ $fs == gluster || $fs == sshfs ]] || die "--fs must be gluster or sshfs, not '$fs'"
   [[ $(id -u) == 0 ]] || die "must run as root (daemons, namespaces and FUSE mounts)"
   local -a tools=(munged munge unmunge slurmctld slurmd sinfo ss unshare nsenter mountpoint ip)
@@ -586,20 +595,22 @@ cmd_start() {
   fi
 
   local ctld_port slurmd_port
-  ctld_port=$(pick_block 6917 1) || die "no free port for slurmctld"
+  # Random starting points: two clusters starting at the same moment (tests
+  # of different engineers) would otherwise both pick the first free ports.
+  ctld_port=$(pick_block $((7000 + RANDOM % 500 * 10)) 1) || die "no free port for slurmctld"
   slurmd_port=$(pick_block $((ctld_port + 1)) "$nodes_n") || die "no free ports for slurmd"
   log "using $dir: $fs, nodes ${nodes[*]}, slurmctld port $ctld_port," \
     "slurmd ports $slurmd_port.."
   case $fs in
     gluster)
       local gport bport
-      gport=$(pick_block 24107 1) || die "no free port for glusterd"
-      bport=$(pick_block 49400 20) || die "no free ports for the gluster brick"
+      gport=$(pick_block $((24100 + RANDOM % 800)) 1) || die "no free port for glusterd"
+      bport=$(pick_block $((49400 + RANDOM % 400 * 20)) 20) || die "no free ports for the brick"
       setup_gluster "$dir" "$gport" "$bport"
       ;;
     sshfs)
       local sport
-      sport=$(pick_block 2322 1) || die "no free port for sshd"
+      sport=$(pick_block $((2300 + RANDOM % 600)) 1) || die "no free port for sshd"
       setup_sshfs "$dir" "$sport"
       ;;
   esac
@@ -711,6 +722,14 @@ cmd_restart_fs() {
       start_sshd "$dir"
       ;;
   esac
+  # Return once the caller's own client works again (gluster clients retry
+  # every few seconds; sshfs reconnects on the next access).
+  local deadline=$((SECONDS + FS_TIMEOUT_S))
+  while ! timeout 10 stat "$dir/shared/." >/dev/null 2>&1; do
+    ((SECONDS < deadline)) || die "the filesystem server is back, but $dir/shared is not"
+    sleep 0.5
+  done
+  log "the filesystem server is back"
 }
 
 cmd_stop() {
@@ -773,7 +792,7 @@ cmd_stop() {
 }
 
 main() {
-  (($# >= 2)) && [[ -n $2 ]] || usage
+  if (($# < 2)) || [[ -z $2 ]]; then usage; fi
   local cmd=$1
   shift
   case $cmd in

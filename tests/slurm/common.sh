@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Helpers shared by tests/slurm/cluster.sh (one node) and
 # tests/cluster/cluster.sh (several nodes): process handling, munged, the
 # Slurm daemons' start, log dumps, job cancellation.  Source it; it defines
@@ -12,6 +13,7 @@ readonly KILL_GRACE_S=5       # SIGTERM -> SIGKILL grace period in `stop`
 readonly CANCEL_WAIT_S=15     # how long `stop` waits for cancelled jobs to end
 readonly REAP_WAIT_S=3        # how long `stop` waits for killed pids to be reaped
 # Unix socket paths are limited to 107 bytes (sun_path is 108 incl. NUL).
+# shellcheck disable=SC2034  # used by the scripts that source this one
 readonly MAX_SOCKET_PATH=107
 
 log() { printf 'cluster.sh: %s\n' "$*" >&2; }
