@@ -9,7 +9,7 @@
 //     (death: when kill-node returned; takeover: when the host first sees
 //     the new attempt's owner.json).
 // Once on GlusterFS, once on sshfs (whose client stamps file times with its
-// own, skewed clock). ctest -L cluster; needs root.
+// own, skewed clock). ctest -L cluster; needs root and `make deps`, else skipped.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -45,7 +45,11 @@ class ClockSkew : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
     if (::geteuid() != 0)
-      GTEST_FAIL() << "the cluster tests start Slurm nodes and mounts: run as root";
+      GTEST_SKIP() << "the cluster tests start Slurm nodes and mounts: run as root";
+    for (const char* need : {"/usr/sbin/slurmd", "/usr/sbin/glusterd", "/usr/bin/sshfs",
+                             "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"}) {
+      if (::access(need, F_OK) != 0) GTEST_SKIP() << need << " is missing: run `make deps`";
+    }
     ::umask(022);
     cluster_ = tmp_.path() + "/cluster";
     RunResult r =
