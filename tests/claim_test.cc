@@ -9,6 +9,7 @@
 #include <map>
 #include <set>
 
+#include "claim_util.h"
 #include "core/claim.h"
 #include "core/json.h"
 #include "fault_env.h"
@@ -116,11 +117,20 @@ TEST(Claim, RunningTrialIsNotTakenOverUntilItsLeaseExpires) {
   Claimer b = f.Make(&later, "b");
   Claim ca, cb;
   ASSERT_OK(a.ClaimNext(&ca));
-  ASSERT_OK(b.ClaimNext(&cb));
-  EXPECT_EQ(cb.index, 1u);  // trial 0 is running: B takes a new point
-  ASSERT_OK(b.Commit(cb, f.Result(1, 1)));
+  for (uint64_t i = 1; i < 5; ++i) {
+    ASSERT_OK(b.ClaimNext(&cb));
+    EXPECT_EQ(cb.index, i);  // trial 0 is running: B takes new points
+    ASSERT_OK(b.Commit(cb, f.Result(1, i)));
+  }
 
-  later.AdvanceClock(31);  // B's view of the filesystem clock passes A's lease
+  // B has nothing new to claim and starts watching trial 0: however old its
+  // file time is, B has not yet seen it stay unchanged for a lease.
+  later.AdvanceClock(31);
+  EXPECT_TRUE(b.ClaimNext(&cb).IsNotFound());
+  EXPECT_TRUE(b.watching());
+  later.AdvanceClock(29);
+  EXPECT_TRUE(b.ClaimNext(&cb).IsNotFound());
+  later.AdvanceClock(1.5);  // unchanged for 30.5 s of B's own clock
   ASSERT_OK(b.ClaimNext(&cb));
   EXPECT_EQ(cb.index, 0u);
   EXPECT_EQ(cb.attempt, 2u);
@@ -216,20 +226,23 @@ TEST(Claim, LeaseEntryOfAClaimerThatDiedBeforePublishingLeadsToThePoint) {
   ASSERT_OK(Env::Default()->RemoveTree(f.layout.trial_dir(2)));
   ASSERT_OK(Env::Default()->CreateExclusive(f.layout.lease_path(2, 1), ""));
 
-  Claimer b = f.Make(Env::Default(), "b");
-  Claim c;
-  EXPECT_TRUE(b.ClaimNext(&c).IsNotFound());  // the entry is younger than a lease: maybe in flight
   FaultEnv later(Env::Default());
-  later.AdvanceClock(31);
-  Claimer d = f.Make(&later, "d");
-  ASSERT_OK(d.ClaimNext(&c));
+  Claimer b = f.Make(&later, "b");
+  Claim c;
+  EXPECT_TRUE(b.ClaimNext(&c).IsNotFound());  // not seen unchanged for a lease: maybe in flight
+  EXPECT_TRUE(b.watching());
+  later.AdvanceClock(29);
+  EXPECT_TRUE(b.ClaimNext(&c).IsNotFound());
+  later.AdvanceClock(2);
+  ASSERT_OK(b.ClaimNext(&c));
   EXPECT_EQ(c.index, 2u);
   EXPECT_EQ(c.attempt, 1u);
 }
 
 // When nothing is claimable, the claimer says what holds the open trials:
-// heartbeats (running, or dead and not yet stale) and lease entries of points
-// in flight, with when each lease expires, earliest first.
+// owners seen alive, and trials being watched (running, or dead and not yet
+// judged: heartbeats, and lease entries of points in flight), with how long
+// each has left before it would be judged stale, soonest first.
 TEST(Claim, NothingClaimableListsTheTrialsLeasesHoldAndWhenTheyExpire) {
   Fixture f;
   Claimer a = f.Make(Env::Default(), "a");
@@ -242,37 +255,52 @@ TEST(Claim, NothingClaimableListsTheTrialsLeasesHoldAndWhenTheyExpire) {
   }
   // Point 4: a claimer created its lease entry and has not published (yet).
   ASSERT_OK(Env::Default()->CreateExclusive(f.layout.lease_path(4, 1), ""));
-  FileInfo hb;
-  ASSERT_OK(Env::Default()->Stat(f.layout.heartbeat_path(0, 1), &hb));
 
   FaultEnv later(Env::Default());
-  later.AdvanceClock(10);  // 10 s into the 30 s leases
   Claimer b = f.Make(&later, "b");
-  for (int round = 0; round < 2; ++round) {  // the second round re-reads no heartbeat
-    SCOPED_TRACE(round);
-    EXPECT_TRUE(b.ClaimNext(&c).IsNotFound());
-    std::vector<HeldTrial> held = b.held();
-    ASSERT_EQ(held.size(), 3u);
-    std::vector<uint64_t> indices;
-    for (const HeldTrial& h : held) {
-      indices.push_back(h.index);
-      EXPECT_GT(h.seconds_left, 15);
-      EXPECT_LE(h.seconds_left, 20.5);
-    }
-    std::sort(indices.begin(), indices.end());
-    EXPECT_EQ(indices, (std::vector<uint64_t>{0, 1, 4}));
-    EXPECT_LE(held[0].lease_expires_ns, held[1].lease_expires_ns);
-    for (const HeldTrial& h : held) {
-      if (h.index == 0) {
-        EXPECT_EQ(h.lease_expires_ns, hb.mtime_ns + 30000000000LL);  // heartbeat + lease
-      }
-    }
+  EXPECT_TRUE(b.ClaimNext(&c).IsNotFound());
+  EXPECT_TRUE(b.watching());
+  std::vector<HeldTrial> held = b.held();
+  ASSERT_EQ(held.size(), 3u);
+  std::vector<uint64_t> indices;
+  for (const HeldTrial& h : held) {
+    indices.push_back(h.index);
+    EXPECT_FALSE(h.alive);
+    EXPECT_NEAR(h.stale_in_s, 30, 0.5);  // first seen now: a whole lease to go
   }
-  // Once the leases have expired, the trials are claimable as the message said.
+  std::sort(indices.begin(), indices.end());
+  EXPECT_EQ(indices, (std::vector<uint64_t>{0, 1, 4}));
+
+  // Trial 1's owner beats; 0's and 4's do not.
+  later.AdvanceClock(10);
+  FileInfo before, after;
+  ASSERT_OK(Env::Default()->Stat(f.layout.heartbeat_path(1, 1), &before));
+  do {
+    ASSERT_OK(a.Heartbeat(c1));
+    ASSERT_OK(Env::Default()->Stat(f.layout.heartbeat_path(1, 1), &after));
+  } while (after.mtime_ns == before.mtime_ns);
+  EXPECT_TRUE(b.ClaimNext(&c).IsNotFound());
+  held = b.held();
+  ASSERT_EQ(held.size(), 3u);
+  EXPECT_EQ(held[2].index, 1u);  // alive ones last
+  EXPECT_TRUE(held[2].alive);
+  for (int k = 0; k < 2; ++k) {
+    EXPECT_FALSE(held[k].alive);
+    EXPECT_NEAR(held[k].stale_in_s, 20, 0.5);
+  }
+  // Once they have stayed unchanged for the lease, they are claimable as the
+  // message said; the live one is not.
   later.AdvanceClock(21);
   ASSERT_OK(b.ClaimNext(&c));
   EXPECT_EQ(c.index, 0u);
   EXPECT_EQ(c.previous, TrialState::kStale);
+  ASSERT_OK(b.Commit(c, f.Result(c.attempt, c.index)));
+  ASSERT_OK(b.ClaimNext(&c));
+  EXPECT_EQ(c.index, 4u);
+  EXPECT_EQ(c.attempt, 1u);
+  ASSERT_OK(b.Commit(c, f.Result(c.attempt, c.index)));
+  EXPECT_TRUE(b.ClaimNext(&c).IsNotFound());
+  EXPECT_FALSE(b.watching());  // only trial 1 is left, seen alive
 }
 
 // Crash claimer A at every filesystem operation of one claim + commit; then a
@@ -318,7 +346,7 @@ void CrashAtEveryOperation(bool confined) {
     if (a_committed) commits[ca.index]++;
     Claim cb;
     int guard = 0;
-    while (b.ClaimNext(&cb).ok() && ++guard < 20) {
+    while (testing::ClaimWatching(&b, &later, &cb).ok() && ++guard < 20) {
       Status s = b.Commit(cb, f.Result(cb.attempt, cb.index));
       ASSERT_OK(s) << s.ToString();
       commits[cb.index]++;
@@ -353,12 +381,21 @@ TEST(Claim, CrashWhileReleasingOrFailingLosesNothing) {
         a.Fail(ca, "{\"outcome\":\"failed\"}", &final).IgnoreError();
       }
       FaultEnv later(Env::Default());
-      later.AdvanceClock(31);
       Claimer b = f.Make(&later, "b");
       Claim cb;
-      ASSERT_OK(b.ClaimNext(&cb));
-      EXPECT_EQ(cb.index, 0u);  // the interrupted/stale trial comes first
-      EXPECT_EQ(cb.attempt, 2u);
+      std::map<uint64_t, int> commits;
+      int guard = 0;
+      // Released (its entry renamed) it comes first; if the crash kept the
+      // rename from happening, it is judged stale once b has watched it for
+      // a lease.
+      while (testing::ClaimWatching(&b, &later, &cb).ok() && ++guard < 20) {
+        if (cb.index == 0) {
+          EXPECT_EQ(cb.attempt, 2u);
+        }
+        ASSERT_OK(b.Commit(cb, f.Result(cb.attempt, cb.index)));
+        commits[cb.index]++;
+      }
+      for (uint64_t i = 0; i < 5; ++i) EXPECT_EQ(commits[i], 1) << "point " << i;
     }
   }
 }

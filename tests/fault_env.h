@@ -4,12 +4,18 @@
 // is tested without sleeping. Thread-safe, as every Env must be (env.h).
 #pragma once
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <ctime>
 
 #include <atomic>
 #include <map>
 #include <mutex>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "core/env.h"
 
@@ -36,6 +42,18 @@ class FaultEnv : public Env {
   // no directory sync to model, and on NFS the server commits a CREATE,
   // RENAME, LINK or REMOVE to stable storage before it replies (RFC 1813).
   void DropUnsyncedDataAtCrash(bool on) { drop_unsynced_ = on; }
+  // A client that stamps file times with its own clock, `seconds` off (sshfs,
+  // Lustre, GPFS on a node whose NTP died): every Touch through this Env sets
+  // the mtime to the real time plus `seconds`, and so FsNow reads that too.
+  void SkewTouches(double seconds) { touch_skew_ns_ = static_cast<int64_t>(seconds * 1e9); }
+  // The next call on a path that contains `part` fails with errno `err`
+  // (ESTALE: a peer renamed or removed what an NFS handle pointed at).
+  void FailOnce(const std::string& part, int err) {
+    std::lock_guard<std::mutex> l(mu_);
+    fail_once_.emplace_back(part, err);
+  }
+  // Every call through this Env so far (reads included): a claim's cost.
+  long calls() const { return calls_; }
 
   Status WriteFileAtomic(const std::string& path, const std::string& data) override {
     // Spelled out as temp write + rename so a crash can fall between them.
@@ -57,6 +75,7 @@ class FaultEnv : public Env {
                : st;
   }
   Status Rename(const std::string& f, const std::string& t) override {
+    if (Status inj = Injected("rename", f); !inj.ok()) return inj;
     if (Crash()) return Dead();
     Status st = base_->Rename(f, t);
     if (st.ok()) Moved(f, t);
@@ -73,6 +92,8 @@ class FaultEnv : public Env {
     return s;
   }
   Status ReadFile(const std::string& p, std::string* d) override {
+    ++calls_;
+    if (Status inj = Injected("read", p); !inj.ok()) return inj;
     return crashed_ ? Dead() : base_->ReadFile(p, d);
   }
   Status CreateDir(const std::string& p) override { return Crash() ? Dead() : base_->CreateDir(p); }
@@ -80,13 +101,31 @@ class FaultEnv : public Env {
     return Crash() ? Dead() : base_->CreateDirs(p);
   }
   Status ListDir(const std::string& d, std::vector<std::string>* n) override {
+    ++calls_;
+    if (Status inj = Injected("opendir", d); !inj.ok()) return inj;
     return crashed_ ? Dead() : base_->ListDir(d, n);
   }
   Status Stat(const std::string& p, FileInfo* i) override {
+    ++calls_;
+    if (Status inj = Injected("stat", p); !inj.ok()) return inj;
     return crashed_ ? Dead() : base_->Stat(p, i);
   }
-  Status Touch(const std::string& p) override { return Crash() ? Dead() : base_->Touch(p); }
+  Status Touch(const std::string& p) override {
+    if (Crash()) return Dead();
+    Status s = base_->Touch(p);
+    if (s.ok() && touch_skew_ns_ != 0) {
+      struct timespec now, ts[2];
+      ::clock_gettime(CLOCK_REALTIME, &now);
+      const int64_t t = now.tv_sec * 1000000000LL + now.tv_nsec + touch_skew_ns_;
+      ts[0].tv_sec = ts[1].tv_sec = t / 1000000000LL;
+      ts[0].tv_nsec = ts[1].tv_nsec = t % 1000000000LL;
+      if (::utimensat(AT_FDCWD, p.c_str(), ts, AT_SYMLINK_NOFOLLOW) != 0)
+        return Status::FromErrno("utimensat", p, errno);
+    }
+    return s;
+  }
   Status RemoveFile(const std::string& p) override {
+    if (Status inj = Injected("unlink", p); !inj.ok()) return inj;
     if (Crash()) return Dead();
     Status s = base_->RemoveFile(p);
     if (s.ok()) Forget(p);
@@ -98,6 +137,9 @@ class FaultEnv : public Env {
     if (s.ok()) Forget(p);
     return s;
   }
+  // AdvanceClock moves this process's monotonic clock too: a lease observer
+  // (lease_watch.h) sees that much time pass.
+  int64_t MonotonicNs() override { return base_->MonotonicNs() + offset_ns_; }
   Status FsNow(const std::string& probe, int64_t* now_ns) override {
     CS_RETURN_IF_ERROR(Env::FsNow(probe, now_ns));
     *now_ns += offset_ns_;
@@ -105,7 +147,19 @@ class FaultEnv : public Env {
   }
 
  private:
+  // Counts the call; an error if FailOnce asked for one on this path.
+  Status Injected(const char* what, const std::string& path) {
+    std::lock_guard<std::mutex> l(mu_);
+    for (auto it = fail_once_.begin(); it != fail_once_.end(); ++it) {
+      if (path.find(it->first) == std::string::npos) continue;
+      const int err = it->second;
+      fail_once_.erase(it);
+      return Status::FromErrno(what, path, err);
+    }
+    return Status::OK();
+  }
   bool Crash() {
+    ++calls_;
     if (crashed_) return true;
     const long op = ops_++;
     if (crash_at_ >= 0 && op >= crash_at_) crashed_ = true;
@@ -178,6 +232,9 @@ class FaultEnv : public Env {
   std::atomic<bool> lie_after_success_{false};
   std::atomic<int64_t> offset_ns_{0};
   std::atomic<bool> drop_unsynced_{false};
+  std::atomic<int64_t> touch_skew_ns_{0};
+  std::atomic<long> calls_{0};
+  std::vector<std::pair<std::string, int>> fail_once_;  // guarded by mu_
   std::mutex mu_;
   bool power_cut_ = false;
   std::map<std::string, uint64_t> unsynced_;

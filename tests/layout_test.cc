@@ -16,15 +16,18 @@ TEST(Layout, NamesParseBackToTheirNumbers) {
     EXPECT_EQ(back, i);
     EXPECT_EQ(a, 3u);
   }
-  bool released = true;
+  LeaseMark mark = LeaseMark::kStale;
   uint64_t i = 0;
   uint32_t a = 0;
-  ASSERT_TRUE(ParseLeaseName("000042.0003", &i, &a, &released));
-  EXPECT_FALSE(released);
-  ASSERT_TRUE(ParseLeaseName("000042.0003.released", &i, &a, &released));
-  EXPECT_TRUE(released);
+  ASSERT_TRUE(ParseLeaseName("000042.0003", &i, &a, &mark));
+  EXPECT_EQ(mark, LeaseMark::kOpen);
+  ASSERT_TRUE(ParseLeaseName("000042.0003.released", &i, &a, &mark));
+  EXPECT_EQ(mark, LeaseMark::kReleased);
   EXPECT_EQ(i, 42u);
   EXPECT_EQ(a, 3u);
+  ASSERT_TRUE(ParseLeaseName("000042.0004.stale", &i, &a, &mark));
+  EXPECT_EQ(mark, LeaseMark::kStale);
+  EXPECT_EQ(a, 4u);
   uint32_t k = 0;
   AttemptEntry kind;
   ASSERT_TRUE(ParseAttemptEntry(AttemptName(12), &k, &kind));
@@ -89,10 +92,12 @@ TEST(Layout, EveryTrialEntryItBuildsParsesBackToItsKind) {
   // Released lease entries are named and parsed in one place too.
   uint64_t i = 0;
   uint32_t a = 0;
-  bool released = false;
-  ASSERT_TRUE(ParseLeaseName(LeaseName(42, 3, /*released=*/true), &i, &a, &released));
-  EXPECT_TRUE(released);
-  EXPECT_EQ(l.released_lease_path(42, 3), l.leases_dir() + "/" + LeaseName(42, 3, true));
+  LeaseMark mark = LeaseMark::kOpen;
+  ASSERT_TRUE(ParseLeaseName(LeaseName(42, 3, LeaseMark::kReleased), &i, &a, &mark));
+  EXPECT_EQ(mark, LeaseMark::kReleased);
+  EXPECT_EQ(l.released_lease_path(42, 3),
+            l.leases_dir() + "/" + LeaseName(42, 3, LeaseMark::kReleased));
+  EXPECT_EQ(l.stale_lease_path(42, 3), l.leases_dir() + "/000042.0003.stale");
   EXPECT_EQ(l.archive_dir(4, "T"), "/s/archive/000004-T");
   EXPECT_EQ(l.archive_dir(4, "T", 2), "/s/archive/000004-T-2");
 }

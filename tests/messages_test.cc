@@ -104,28 +104,35 @@ TEST(UmaskWarning, InitUnderAGroupWritableUmaskNamesEveryAffectedPathAtOnce) {
   EXPECT_EQ(RunProcess({TRIAL_BIN}, {"SWEEP_DIR=" + l.root()}).exit_code, 0);
 }
 
-TEST(NoMoreWork, SaysWhichTrialsLeasesStillHoldAndUntilWhen) {
-  ProcSweep s(Spec("3", "if [ {index} -lt 2 ]; then exec sleep 60; fi",
-                   "lease_seconds: 30 heartbeat_seconds: 5 trials_per_job: 1"));
+TEST(NoMoreWork, SaysWhichTrialsItWatchesAndWhichOwnersItSawAlive) {
+  ProcSweep s(Spec("3", "if [ {attempt} = 1 ] && [ {index} -lt 2 ]; then exec sleep 60; fi",
+                   "lease_seconds: 3 heartbeat_seconds: 0.3 trials_per_job: 1"));
   Spawned a = s.StartTrial("a");
-  ASSERT_TRUE(WaitFor([&] { return StatusCounts(s.dir)["running"] == 1; }, 10));
+  ASSERT_TRUE(WaitFor([&] { return s.AttemptExists(0, 1); }, 10));
   Spawned b = s.StartTrial("b");
-  ASSERT_TRUE(WaitFor([&] { return StatusCounts(s.dir)["running"] == 2; }, 10));
-  // Both owners die (their commands with them); their leases still hold.
-  for (Spawned* p : {&a, &b}) {
-    ::kill(p->pid, SIGKILL);
-    WaitExit(p->pid);
-  }
+  ASSERT_TRUE(WaitFor([&] { return s.AttemptExists(1, 1); }, 10));
+  // A's owner dies (its command with it); B's lives on.
+  KillNineWithChildren(a.pid);
+  WaitExit(a.pid);
   EXPECT_EQ(s.RunTrial().exit_code, 0);  // point 2
+  // Nothing new: the next trial says what it watches and for how long at
+  // most, then takes the dead one over.
   RunResult r = s.RunTrial();
   EXPECT_EQ(r.exit_code, 0) << r.output;
-  EXPECT_NE(r.output.find("nothing to claim"), std::string::npos) << r.output;
-  EXPECT_NE(r.output.find("2 trials are still held by leases"), std::string::npos) << r.output;
-  EXPECT_TRUE(std::regex_search(r.output, std::regex("000000 until [0-9]{2}:[0-9]{2}:[0-9]{2}")))
+  EXPECT_NE(r.output.find("every point is claimed; watching the open trials whose heartbeat has "
+                          "not been seen to change; 2 open trials are held"),
+            std::string::npos)
       << r.output;
-  EXPECT_TRUE(std::regex_search(r.output, std::regex("000001 until [0-9]{2}:[0-9]{2}:[0-9]{2}")))
-      << r.output;
-  EXPECT_NE(r.output.find("claimable"), std::string::npos) << r.output;
+  EXPECT_TRUE(std::regex_search(r.output, std::regex("000000 in [0-3] s"))) << r.output;
+  EXPECT_NE(r.output.find("trial 000000 attempt 2 (was stale)"), std::string::npos) << r.output;
+  // Then only B's trial is open, and its owner is seen alive: no waiting.
+  RunResult alive = s.RunTrial();
+  EXPECT_EQ(alive.exit_code, 0) << alive.output;
+  EXPECT_NE(alive.output.find("nothing to claim"), std::string::npos) << alive.output;
+  EXPECT_NE(alive.output.find("1 open trial is held by its owner"), std::string::npos)
+      << alive.output;
+  KillNineWithChildren(b.pid);
+  WaitExit(b.pid);
 
   // Nothing held: the plain message.
   ProcSweep done(Spec("1", "true", ""));

@@ -9,6 +9,7 @@
 
 #include <map>
 
+#include "claim_util.h"
 #include "core/claim.h"
 #include "core/control.h"
 #include "core/json.h"
@@ -158,7 +159,7 @@ void PowerCutAtEveryOperation(bool confined) {
       later.AdvanceClock(31);  // past every lease: a dead owner's trial is taken over
       Claimer b = f.Make(&later, "b");
       Claim c;
-      for (int guard = 0; b.ClaimNext(&c).ok() && guard < 20; ++guard) {
+      for (int guard = 0; testing::ClaimWatching(&b, &later, &c).ok() && guard < 20; ++guard) {
         ASSERT_OK(b.Commit(c, Record(c, "done")));
         commits[c.index]++;
       }

@@ -36,6 +36,13 @@ Spawned Spawn(const std::vector<std::string>& argv, const std::vector<std::strin
   return s;
 }
 
+void KillNineWithChildren(pid_t pid) {
+  ::kill(pid, SIGKILL);
+  if (::system(("pkill -KILL -P " + std::to_string(pid) + " 2>/dev/null").c_str()) < 0) {
+    // pkill could not be started: the command ends with its guardian anyway.
+  }
+}
+
 int WaitExit(pid_t pid) {
   int st = 0;
   while (::waitpid(pid, &st, 0) < 0) {

@@ -20,6 +20,11 @@ Spawned Spawn(const std::vector<std::string>& argv, const std::vector<std::strin
               const std::string& cwd, const std::string& output_path);
 // Exit code, or 128+signal.
 int WaitExit(pid_t pid);
+// Kills a trial and its command as a node failure would. `trial` first: were
+// its child killed first, `trial` could record that death as a failure before
+// its own SIGKILL landed. (Killing `trial` alone also ends the command: see
+// trial_orphans_test.cc; the pkill is for whatever is still its child.)
+void KillNineWithChildren(pid_t pid);
 
 struct RunResult {
   int exit_code;

@@ -45,19 +45,12 @@ TEST(TrialProcess, SixteenRacingWorkersRunEveryPointExactlyOnce) {
   EXPECT_TRUE(leases.empty()) << leases.size() << " lease entries left";
 }
 
-// Kills a trial and its command as a node failure would. `trial` first: were
-// its child killed first, `trial` could record that death as a failure before
-// its own SIGKILL landed. (Killing `trial` alone also ends the command: see
-// trial_orphans_test.cc; the pkill is for whatever is still its child.)
-void KillNineWithChildren(pid_t pid) {
-  ::kill(pid, SIGKILL);
-  ::system(("pkill -KILL -P " + std::to_string(pid) + " 2>/dev/null").c_str());
-}
-
 TEST(TrialProcess, KilledWorkersTrialsAreTakenOverAfterTheLeaseAsAttemptTwo) {
-  // Points 0-2 hang on attempt 1 (until killed); everything else is instant.
+  // Points 0-2 hang on attempt 1 (until killed); point 3 runs for 6 s (a live
+  // peer); everything else is instant.
   ProcSweep s(Spec("8",
                    "if [ {attempt} = 1 ] && [ {index} -lt 3 ]; then exec sleep 60; fi; "
+                   "if [ {index} = 3 ]; then sleep 6; fi; "
                    "echo {index} >> {sweep_dir}/ran.log",
                    "lease_seconds: 2 heartbeat_seconds: 0.4 trials_per_job: 1"));
   std::vector<Spawned> victims;
@@ -67,22 +60,30 @@ TEST(TrialProcess, KilledWorkersTrialsAreTakenOverAfterTheLeaseAsAttemptTwo) {
     KillNineWithChildren(v.pid);
     EXPECT_EQ(WaitExit(v.pid), 128 + SIGKILL);
   }
+  const auto killed = std::chrono::steady_clock::now();
 
-  // Within the lease the dead trials look alive: a new worker takes point 3.
-  RunResult early = s.RunTrial();
-  EXPECT_EQ(early.exit_code, 0) << early.output;
-  EXPECT_EQ(s.Result(3).attempt(), 1u);
+  // A new worker takes point 3 and, while it runs, its lease thread watches
+  // the trials after its own (wrapping to 0-2): their heartbeats stay
+  // unchanged for a lease of its clock, and it marks them .stale.
+  Spawned peer = s.StartTrial("peer");
+  for (uint64_t i = 0; i < 3; ++i) {
+    ASSERT_TRUE(
+        WaitFor([&] { return ::access(s.layout.stale_lease_path(i, 1).c_str(), F_OK) == 0; }, 15))
+        << "trial " << i << "\n"
+        << ReadAll(peer.output_path);
+  }
+  // Not before the lease: the peer must have seen them unchanged that long.
+  EXPECT_GE(std::chrono::steady_clock::now() - killed, std::chrono::seconds(2));
   for (uint64_t i = 0; i < 3; ++i) EXPECT_FALSE(s.AttemptExists(i, 2));
 
-  // Once the lease has expired (by the filesystem's clock) they are stale,
-  // and they are claimed before the remaining new points.
-  ASSERT_TRUE(WaitFor([&] { return StatusCounts(s.dir)["stale"] == 3; }, 10));
+  // Marked stale, they are claimed before the remaining new points.
   for (int k = 0; k < 3; ++k) {
     RunResult r = s.RunTrial();
     EXPECT_EQ(r.exit_code, 0) << r.output;
     EXPECT_NE(r.output.find("attempt 2 (was stale)"), std::string::npos) << r.output;
   }
-  for (int k = 0; k < 6; ++k) s.RunTrial();
+  EXPECT_EQ(WaitExit(peer.pid), 0) << ReadAll(peer.output_path);
+  for (int k = 0; k < 4; ++k) s.RunTrial();
   RunResult last = s.RunTrial();
   EXPECT_NE(last.output.find("nothing to claim"), std::string::npos) << last.output;
   EXPECT_EQ(last.exit_code, 0);
@@ -91,6 +92,36 @@ TEST(TrialProcess, KilledWorkersTrialsAreTakenOverAfterTheLeaseAsAttemptTwo) {
     EXPECT_EQ(s.Result(i).attempt(), i < 3 ? 2u : 1u) << "trial " << i;
   auto ran = CountLines(s.dir + "/ran.log");
   EXPECT_EQ(ran.size(), 8u);
+  for (const auto& [idx, n] : ran) EXPECT_EQ(n, 1) << "point " << idx;
+}
+
+// With nothing new to claim, a trial does not exit while an open trial's
+// heartbeat has not been seen to change: it watches it, and takes it over
+// once it has stayed unchanged for a lease of its own clock, whatever the
+// file times say. Live trials are left alone.
+TEST(TrialProcess, AnIdleTrialWatchesHeldTrialsAndTakesOverTheDeadOneOnly) {
+  ProcSweep s(Spec("2",
+                   "if [ {attempt} = 1 ] && [ {index} = 0 ]; then exec sleep 60; fi; "
+                   "if [ {index} = 1 ]; then sleep 8; fi; echo {index} >> {sweep_dir}/ran.log",
+                   "lease_seconds: 3 heartbeat_seconds: 0.5 trials_per_job: 1"));
+  Spawned victim = s.StartTrial("victim");
+  ASSERT_TRUE(WaitFor([&] { return s.AttemptExists(0, 1); }, 10));
+  Spawned alive = s.StartTrial("alive");
+  ASSERT_TRUE(WaitFor([&] { return s.AttemptExists(1, 1); }, 10));
+  KillNineWithChildren(victim.pid);
+  WaitExit(victim.pid);
+  const auto t0 = std::chrono::steady_clock::now();
+  RunResult r = s.RunTrial();
+  const double waited =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("watching the open trials"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("trial 000000 attempt 2 (was stale)"), std::string::npos) << r.output;
+  EXPECT_LT(waited, 3 + 2 * 0.5 + 3) << r.output;  // lease + 2 heartbeats, and start-up slack
+  EXPECT_EQ(WaitExit(alive.pid), 0) << ReadAll(alive.output_path);
+  EXPECT_FALSE(s.AttemptExists(1, 2));
+  auto ran = CountLines(s.dir + "/ran.log");
+  EXPECT_EQ(ran.size(), 2u);
   for (const auto& [idx, n] : ran) EXPECT_EQ(n, 1) << "point " << idx;
 }
 
@@ -294,8 +325,10 @@ TEST(TrialProcess, ATrialOfAVanishedJobIsTakenOverWithoutWaitingForTheLease) {
   Spawned d = s.StartTrial("d", {"SLURM_JOB_ID=444", path});
   ASSERT_TRUE(WaitFor([&] { return s.AttemptExists(0, 2); }, 10)) << ReadAll(d.output_path);
   EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(10));  // the lease is 600 s
-  EXPECT_NE(ReadAll(d.output_path).find("job 111 is no longer known to Slurm"), std::string::npos)
-      << ReadAll(d.output_path);
+  // Whoever looked at trial 0 first says so: D while claiming, or the
+  // lease thread of B or C watching its peers.
+  const std::string said = ReadAll(b.output_path) + ReadAll(c.output_path) + ReadAll(d.output_path);
+  EXPECT_NE(said.find("job 111 is no longer known to Slurm"), std::string::npos) << said;
   EXPECT_EQ(WaitExit(a.pid), 1) << ReadAll(a.output_path);  // superseded
   EXPECT_NE(ReadAll(a.output_path).find("lost the claim"), std::string::npos)
       << ReadAll(a.output_path);

@@ -18,6 +18,16 @@ int64_t LeaseNs(const ClaimPolicy& p) {
   return static_cast<int64_t>((p.lease_seconds() > 0 ? p.lease_seconds() : 300) * 1e9);
 }
 
+double HeartbeatS(const ClaimPolicy& p) {
+  return p.heartbeat_seconds() > 0 ? p.heartbeat_seconds() : 15;
+}
+
+const LeaseEntry& Newest(const std::vector<LeaseEntry>& entries) {
+  return *std::max_element(
+      entries.begin(), entries.end(),
+      [](const LeaseEntry& a, const LeaseEntry& b) { return a.attempt < b.attempt; });
+}
+
 std::string SlurmJobId() {
   const char* j = std::getenv("SLURM_JOB_ID");
   return j ? j : "";
@@ -32,15 +42,11 @@ Claimer::Claimer(Env* env, SweepLayout layout, ClaimPolicy policy, uint64_t num_
       policy_(std::move(policy)),
       num_points_(num_points),
       token_(std::move(token)),
-      clock_probe_(layout_.clock_probe_path(token_)) {}
+      clock_probe_(layout_.clock_probe_path(token_)),
+      // Looks closer together than half a heartbeat would see nothing new.
+      watch_(env_, layout_, LeaseNs(policy_) / 1e9, HeartbeatS(policy_) / 2) {}
 
 Status Claimer::FsNow(int64_t* now_ns) { return env_->FsNow(clock_probe_, now_ns); }
-
-Status Claimer::LazyNow(int64_t* now_ns) {
-  if (now_ns_ < 0) CS_RETURN_IF_ERROR(FsNow(&now_ns_));
-  *now_ns = now_ns_;
-  return Status::OK();
-}
 
 std::string Claimer::NewTempPath() {
   return layout_.tmp_path(token_, "." + std::to_string(temp_counter_++));
@@ -119,127 +125,150 @@ void Claimer::RemoveLeaseEntries(uint64_t index, const std::vector<LeaseEntry>& 
   stats_.garbage_removed += claimsweep::RemoveLeaseEntries(env_, layout_, entries, index, below);
 }
 
-Status Claimer::ClaimOpenTrial(Claim* claim) {
+Status Claimer::ListOpen(OpenTrials* open) {
   std::vector<LeaseEntry> listed;
   CS_RETURN_IF_ERROR(ListLeaseEntries(env_, layout_, &listed));
-  std::map<uint64_t, std::vector<LeaseEntry>> open;
   for (LeaseEntry& e : listed) {
-    if (e.index < num_points_) open[e.index].push_back(std::move(e));
+    if (e.index < num_points_) (*open)[e.index].push_back(std::move(e));
   }
-  const int64_t recheck_ns = static_cast<int64_t>(policy_.heartbeat_seconds() * 1e9);
-  int64_t now_ns = 0;
-  if (!open.empty()) CS_RETURN_IF_ERROR(LazyNow(&now_ns));
-  for (auto& [index, entries] : open) {
-    const LeaseEntry& newest = *std::max_element(
-        entries.begin(), entries.end(),
-        [](const LeaseEntry& a, const LeaseEntry& b) { return a.attempt < b.attempt; });
-    // A running trial cannot turn stale within one heartbeat period of being
-    // seen running; a release shows in the entry's name. So skip the reads.
-    auto seen = seen_running_.find(index);
-    if (!newest.released && seen != seen_running_.end() && seen->second.attempt == newest.attempt &&
-        now_ns - seen->second.seen_ns < recheck_ns) {
-      if (seen->second.lease_expires_ns > 0)
-        held_.push_back({index, seen->second.lease_expires_ns, 0});
-      continue;
+  return Status::OK();
+}
+
+Status Claimer::TryOpenTrial(uint64_t index, const std::vector<LeaseEntry>& entries,
+                             uint32_t stale_attempt, Claim* claim) {
+  ++stats_.open_scanned;
+  TrialSnapshot snap;
+  CS_RETURN_IF_ERROR(ReadTrialSnapshot(env_, layout_, index, &snap));
+  if (!snap.exists) {
+    // A claimer created leases/<i>.0001 and died before publishing: judged
+    // stale, the point is ours to claim (nothing else would lead a claimer to
+    // it). Adopt the entry; the rename still decides.
+    if (stale_attempt != 1) return Status::NotFound("trial " + TrialName(index) + " is held");
+    Status s = TryClaimNew(index, /*exclusive=*/false);
+    if (s.ok()) {
+      *claim = Claim{index, 1, TrialState::kPending};
+      watch_.Forget(index);
+      return s;
     }
-    ++stats_.open_scanned;
-    TrialSnapshot snap;
-    CS_RETURN_IF_ERROR(ReadTrialSnapshot(env_, layout_, index, &snap));
-    if (!snap.exists) {
-      // A claimer created the lease entry and then died before publishing (or
-      // is publishing right now). Once the entry is older than a lease, the
-      // point is ours to claim: nothing else would ever lead a claimer to it.
-      FileInfo info;
-      if (!env_->Stat(layout_.lease_entry_path(newest.name), &info).ok()) continue;
-      if (now_ns - info.mtime_ns <= LeaseNs(policy_)) {
-        held_.push_back({index, info.mtime_ns + LeaseNs(policy_), 0});
-        continue;
-      }
-      Status s = TryClaimNew(index, /*exclusive=*/false);
+    if (s.IsAlreadyExists()) ++stats_.lost_races;
+    return s.IsAlreadyExists() ? Status::NotFound("lost the race for " + TrialName(index)) : s;
+  }
+  DerivedState d = DeriveClaimState(snap, policy_, /*judged_stale=*/false);
+  // A verdict on attempt k covers an open latest attempt k, or k-1 when the
+  // taker that created k's entry died before publishing it; never a newer
+  // attempt, which someone started after the verdict.
+  if (stale_attempt > 0 && stale_attempt >= d.latest_attempt)
+    d = DeriveClaimState(snap, policy_, /*judged_stale=*/true);
+  switch (d.state) {
+    case TrialState::kDone:
+    case TrialState::kFailed:
+      RemoveLeaseEntries(index, entries, UINT32_MAX);
+      watch_.Forget(index);
+      break;
+    case TrialState::kRunning:
+    case TrialState::kStopped:
+    case TrialState::kBroken:  // never taken; `sweep status` says why
+    case TrialState::kPending: RemoveLeaseEntries(index, entries, d.latest_attempt); break;
+    case TrialState::kInterrupted:
+    case TrialState::kStale: {
+      Status s = TryTakeOver(index, d.latest_attempt + 1, claim);
       if (s.ok()) {
-        *claim = Claim{index, 1, TrialState::kPending};
+        claim->previous = d.state;
+        RemoveLeaseEntries(index, entries, claim->attempt);
+        watch_.Forget(index);
         return s;
       }
       if (!s.IsAlreadyExists()) return s;
       ++stats_.lost_races;
-      continue;
-    }
-    DerivedState d = DeriveState(snap, policy_, now_ns);
-    switch (d.state) {
-      case TrialState::kDone:
-      case TrialState::kFailed:
-        RemoveLeaseEntries(index, entries, UINT32_MAX);
-        seen_running_.erase(index);
-        break;
-      case TrialState::kRunning:
-        if (OwnerJobGone(index, d.latest_attempt)) {
-          Status s = TryTakeOver(index, d.latest_attempt + 1, claim);
-          if (s.ok()) {
-            claim->previous = TrialState::kStale;
-            RemoveLeaseEntries(index, entries, claim->attempt);
-            return s;
-          }
-          if (!s.IsAlreadyExists()) return s;
-          ++stats_.lost_races;
-          break;
-        }
-        [[fallthrough]];
-      case TrialState::kStopped:
-      case TrialState::kBroken:  // never taken; `sweep status` says why
-      case TrialState::kPending: {
-        RemoveLeaseEntries(index, entries, d.latest_attempt);
-        const int64_t expires =
-            d.state == TrialState::kRunning ? snap.heartbeat_ns + LeaseNs(policy_) : 0;
-        if (expires > 0) held_.push_back({index, expires, 0});
-        seen_running_[index] = {d.latest_attempt, now_ns, expires};
-        break;
-      }
-      case TrialState::kInterrupted:
-      case TrialState::kStale: {
-        Status s = TryTakeOver(index, d.latest_attempt + 1, claim);
-        if (s.ok()) {
-          claim->previous = d.state;
-          RemoveLeaseEntries(index, entries, claim->attempt);
-          return s;
-        }
-        if (!s.IsAlreadyExists()) return s;
-        ++stats_.lost_races;
-        break;
-      }
+      break;
     }
   }
-  return Status::NotFound("no open trial is claimable");
+  return Status::NotFound("trial " + TrialName(index) + " is not claimable");
+}
+
+bool Claimer::JudgedStale(uint64_t index, uint32_t attempt, const LeaseWatch::Look& look) {
+  if (look.verdict == LeaseWatch::Verdict::kStale) return true;
+  if (look.verdict == LeaseWatch::Verdict::kGone) return false;
+  // A dead node's job is gone long before the lease (once Slurm marks the
+  // node down), and an owner whose job ended but which escaped its cgroup
+  // still beats: ask Slurm (squeue, cached by the callback) either way.
+  return OwnerJobGone(index, attempt);
+}
+
+int Claimer::WatchPeers(const Claim& own) {
+  OpenTrials open;
+  if (!ListOpen(&open).ok()) return 0;
+  constexpr int kAliveWanted = 2, kMaxLooks = 16;
+  int alive = 0, looks = 0, marked = 0;
+  // The trials after our own, in index order, wrapping: every open trial is
+  // watched by the live owners just below it, and a run of dead ones by the
+  // live owner below the run (up to kMaxLooks of them per round).
+  std::vector<const OpenTrials::value_type*> ring;
+  for (auto it = open.upper_bound(own.index); it != open.end(); ++it) ring.push_back(&*it);
+  for (auto it = open.begin(); it != open.end() && it->first < own.index; ++it)
+    ring.push_back(&*it);
+  for (const auto* t : ring) {
+    if (alive >= kAliveWanted || looks >= kMaxLooks) break;
+    const uint64_t index = t->first;
+    const LeaseEntry& newest = Newest(t->second);
+    if (newest.claimable()) continue;  // any claimer takes it already
+    const LeaseWatch::Look look = watch_.Poll(index, newest.attempt, newest.name);
+    ++looks;
+    if (JudgedStale(index, newest.attempt, look)) {
+      Status s = env_->Rename(layout_.lease_entry_path(newest.name),
+                              layout_.stale_lease_path(index, newest.attempt));
+      // NotFound: its owner released or committed it, or a claimer took it
+      // over, meanwhile; nothing to mark.
+      if (s.ok()) ++marked;
+      watch_.Forget(index);
+      continue;
+    }
+    if (look.verdict == LeaseWatch::Verdict::kAlive) ++alive;
+  }
+  return marked;
 }
 
 bool Claimer::OwnerJobGone(uint64_t index, uint32_t attempt) {
+  std::lock_guard<std::mutex> lock(job_mu_);
   if (!job_gone_) return false;
-  std::string text;
-  AttemptOwner owner;
-  const std::string path = layout_.owner_path(index, attempt);
-  if (!env_->ReadFileAtMost(path, 1 << 16, &text).ok() || !ParseRecord(text, path, &owner).ok())
-    return false;
-  const char* cluster = std::getenv("SLURM_CLUSTER_NAME");
-  if (owner.slurm_job_id().empty() || owner.uid() != static_cast<uint32_t>(::getuid()) ||
-      owner.slurm_cluster() != (cluster ? cluster : "") || owner.slurm_job_id() == SlurmJobId()) {
-    return false;
+  // owner.json is read once per attempt: its job never changes.
+  auto it = owner_jobs_.find(index);
+  if (it == owner_jobs_.end() || it->second.first != attempt) {
+    std::string text, job;
+    AttemptOwner owner;
+    const std::string path = layout_.owner_path(index, attempt);
+    if (!env_->ReadFileAtMost(path, 1 << 16, &text).ok()) return false;  // look again later
+    const char* cluster = std::getenv("SLURM_CLUSTER_NAME");
+    if (ParseRecord(text, path, &owner).ok() && !owner.slurm_job_id().empty() &&
+        owner.uid() == static_cast<uint32_t>(::getuid()) &&
+        owner.slurm_cluster() == (cluster ? cluster : "") && owner.slurm_job_id() != SlurmJobId())
+      job = owner.slurm_job_id();
+    it = owner_jobs_.insert_or_assign(index, std::make_pair(attempt, job)).first;
   }
-  return job_gone_(owner.slurm_job_id());
+  return !it->second.second.empty() && job_gone_(it->second.second);
+}
+
+bool Claimer::Claimed(uint64_t i) {
+  // `sweep stop` of a pending point publishes a trial directory holding only
+  // `stop` (no attempt-0001), possibly above the frontier: it counts as
+  // unclaimed so that the search never jumps over a real gap (ClaimNext
+  // skips it). `sweep resume` of such a point marks its directory
+  // `unordered`: claimed through its lease entry, out of order, it stays
+  // uncounted for good.
+  // A planted link or file in trials/ is broken, never claimed.
+  if (env_->Exists(layout_.attempt_dir(i, 1))) return !env_->Exists(layout_.unordered_path(i));
+  FileInfo dir;
+  return env_->Stat(layout_.trial_dir(i), &dir).ok() && dir.is_dir && !dir.is_symlink &&
+         !env_->Exists(layout_.stop_path(i)) && !env_->Exists(layout_.unordered_path(i));
 }
 
 uint64_t Claimer::FindFrontier() {
   // Claimed indices form a prefix of [0, num_points) (a new index is tried only
-  // after the one below it was seen claimed), so the first missing index is
-  // found by galloping from the hint and bisecting: O(log points) stats.
-  // `sweep stop` of a pending point publishes a trial directory holding only
-  // `stop` (no attempt-0001), possibly above the frontier: the search counts it
-  // as unclaimed so it never jumps over a real gap (ClaimNext skips it).
-  // `sweep resume` of such a point marks its directory `unordered`: claimed
-  // through its lease entry, out of order, it stays uncounted for good.
-  auto claimed = [&](uint64_t i) {
-    if (env_->Exists(layout_.attempt_dir(i, 1))) return !env_->Exists(layout_.unordered_path(i));
-    return env_->Exists(layout_.trial_dir(i)) && !env_->Exists(layout_.stop_path(i)) &&
-           !env_->Exists(layout_.unordered_path(i));
-  };
+  // after the one below it was seen claimed; points whose claimer died before
+  // publishing are found through their lease entries), so the first missing
+  // index is found by galloping from the hint and bisecting: O(log points)
+  // stats. The hint is a point known to count as claimed (Claimed()).
+  auto claimed = [&](uint64_t i) { return Claimed(i); };
   if (hint_ >= num_points_) return num_points_;
   if (!claimed(hint_)) return hint_;
   uint64_t lo = hint_, hi = num_points_, step = 1;
@@ -265,25 +294,45 @@ uint64_t Claimer::FindFrontier() {
 
 std::vector<HeldTrial> Claimer::held() const {
   std::vector<HeldTrial> h = held_;
-  for (HeldTrial& t : h) t.seconds_left = static_cast<double>(t.lease_expires_ns - now_ns_) / 1e9;
   std::sort(h.begin(), h.end(), [](const HeldTrial& a, const HeldTrial& b) {
-    return a.lease_expires_ns != b.lease_expires_ns ? a.lease_expires_ns < b.lease_expires_ns
-                                                    : a.index < b.index;
+    if (a.alive != b.alive) return !a.alive;
+    if (a.stale_in_s != b.stale_in_s) return a.stale_in_s < b.stale_in_s;
+    return a.index < b.index;
   });
   return h;
 }
 
 Status Claimer::ClaimNext(Claim* claim) {
-  now_ns_ = -1;
   held_.clear();
-  Status s = ClaimOpenTrial(claim);
-  if (s.ok() || !s.IsNotFound()) return s;
+  watching_ = false;
+  OpenTrials open;
+  CS_RETURN_IF_ERROR(ListOpen(&open));
+  // 1. Trials their entry says are claimable: released by their owner (or by
+  //    `sweep reset|retry|resume`), or judged stale by an observer.
+  for (auto& [index, entries] : open) {
+    const LeaseEntry& newest = Newest(entries);
+    if (!newest.claimable()) continue;
+    Status s =
+        TryOpenTrial(index, entries, newest.mark == LeaseMark::kStale ? newest.attempt : 0, claim);
+    if (s.ok() || !s.IsNotFound()) return s;
+  }
+  // 2. The lowest unclaimed point. The highest open trial is a claimed point
+  //    near the frontier (running trials were claimed last): start there, so
+  //    that a process's first claim costs a few probes, not 2 log2(points).
+  //    Only an unmarked entry qualifies: a claimer made it, for a point it
+  //    claimed in order or took over (`sweep reset|retry|resume` make marked
+  //    ones, and a resumed pending point is `unordered`: not Claimed()).
+  for (auto it = open.rbegin(); it != open.rend(); ++it) {
+    if (Newest(it->second).claimable()) continue;
+    if (it->first > hint_ && Claimed(it->first)) hint_ = it->first;
+    break;
+  }
   for (uint64_t i = FindFrontier(); i < num_points_; ++i) {
     // Stats are much cheaper than an exclusive create that is bound to fail
     // (on network filesystems, and on many local ones): skip points already
     // published, and points whose election another claimer already won.
     if (env_->Exists(layout_.trial_dir(i)) || env_->Exists(layout_.lease_path(i, 1))) continue;
-    s = TryClaimNew(i, /*exclusive=*/true);
+    Status s = TryClaimNew(i, /*exclusive=*/true);
     if (s.ok()) {
       hint_ = i + 1;
       *claim = Claim{i, 1, TrialState::kPending};
@@ -293,6 +342,22 @@ Status Claimer::ClaimNext(Claim* claim) {
     ++stats_.lost_races;
   }
   hint_ = num_points_;
+  // 3. Nothing new to claim: watch the open trials (a look younger than half
+  //    a heartbeat is reused, so calling again soon costs nothing).
+  for (auto& [index, entries] : open) {
+    const LeaseEntry& newest = Newest(entries);
+    if (newest.claimable()) continue;  // read above: not claimable after all
+    const LeaseWatch::Look look = watch_.Poll(index, newest.attempt, newest.name);
+    if (look.verdict == LeaseWatch::Verdict::kGone) continue;
+    if (JudgedStale(index, newest.attempt, look)) {
+      Status s = TryOpenTrial(index, entries, newest.attempt, claim);
+      if (s.ok() || !s.IsNotFound()) return s;
+      continue;
+    }
+    const bool alive = look.verdict == LeaseWatch::Verdict::kAlive;
+    held_.push_back({index, alive, look.stale_in_s});
+    if (!alive) watching_ = true;
+  }
   return Status::NotFound("every point is claimed and no open trial is claimable");
 }
 

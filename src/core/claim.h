@@ -9,8 +9,8 @@
 //   3. rename the temp dir to trials/<i>. rename onto a non-empty directory
 //      fails, so exactly one process publishes trials/<i> (PublishDir,
 //      publish.h, which also says why an EEXIST from NFS can be ours).
-// Take over attempt k of trial i (interrupted, or stale: heartbeat older than
-// the lease as judged by the filesystem's clock):
+// Take over attempt k of trial i (interrupted, or stale: judged by an
+// observer, see below):
 //   the same with tmp/<token>.<n>/owner.json renamed to
 //   trials/<i>/attempt-<k+1>; whoever publishes attempt k+1 owns the trial.
 // Fencing: an owner checks that attempt k+1 does not exist before every write
@@ -18,25 +18,42 @@
 // Commit: result.json is linked into place (link(2): first writer wins;
 // PublishFile, publish.h).
 //
+// Leases are judged by observers, never by comparing a file time with a
+// clock (lease_watch.h says why: client-stamped file times on skewed nodes).
+// Two kinds of observer, both by their own monotonic clock:
+//  - every running `trial` (WatchPeers, from its lease thread): each half
+//    heartbeat it looks at the open trials that follow its own in index
+//    order, until it has seen two of them alive (at most 16 looks), and
+//    renames the entry of one it judges stale (or whose Slurm job is gone)
+//    to leases/<i>.<k>.stale;
+//  - a claimer with nothing else to claim (ClaimNext's last step) watches
+//    every open trial it has not seen alive, and takes over one it judges
+//    stale itself.
+// A claim reads only trials whose entry is marked .released or .stale, so
+// it costs O(log points) filesystem calls plus one listing of leases/,
+// whatever the number of running trials (bench/README.md, "claim cost").
+//
 // The lowest unclaimed index is found by galloping search from a per-process
 // hint over trials/ (claims are made in index order, so claimed indices form
 // a prefix; directories published out of order, a stopped pending point's
 // `stop` or a resumed one's `unordered`, never count as claimed for it);
 // leases/ holds only open trials, and a released trial's entry is
 // renamed to <i>.<k>.released so claimers see it without reading the trial.
-// A claim therefore costs O(log points + open trials) filesystem calls, not
-// O(points), and heartbeats of running trials are re-read at most once per
-// heartbeat period by each process.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
+#include <map>
+#include <mutex>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "core/env.h"
 #include "core/layout.h"
+#include "core/lease_watch.h"
 #include "core/publish.h"
 #include "core/trial_state.h"
 #include "spec.pb.h"
@@ -52,26 +69,27 @@ struct Claim {
 };
 
 struct ClaimStats {
-  uint64_t open_scanned = 0;     // lease entries looked at
+  uint64_t open_scanned = 0;     // trial directories of open trials read
   uint64_t lost_races = 0;       // publishes that another process won
   uint64_t garbage_removed = 0;  // lease entries of finished trials removed
 };
 
-// An open trial that the last ClaimNext found held by a lease: running by its
-// heartbeat (its owner may be alive, or dead and not yet stale), or a point
-// whose claimer has not published it yet. Claimable (as stale) after
-// `lease_expires_ns`, by the filesystem's clock, unless its owner renews it.
+// An open trial that the last ClaimNext found held: its owner was seen alive
+// (its heartbeat changed), or it is being watched (unchanged so far) and is
+// taken over if it stays unchanged for `stale_in_s` more seconds of this
+// process's time.
 struct HeldTrial {
   uint64_t index = 0;
-  int64_t lease_expires_ns = 0;  // filesystem clock
-  double seconds_left = 0;       // from the filesystem's now at that claim
+  bool alive = false;
+  double stale_in_s = 0;  // when !alive
 };
 
-// Thread-safety: Heartbeat and CheckOwnership only read what the constructor
-// set (and call the Env, which is thread-safe), so they may be called from
-// any thread, concurrently with each other and with any other method: `trial`'s
-// lease keeper heartbeats on its own thread while the owner's thread runs the
-// task (a train task's writes check ownership from there). Every other method
+// Thread-safety: Heartbeat, CheckOwnership and WatchPeers only read what the
+// constructor set and use thread-safe parts (the Env, the LeaseWatch, the
+// job_gone callback under its own lock), so they may be called from any
+// thread, concurrently with each other and with any other method: `trial`'s
+// lease keeper heartbeats and watches on its own thread while the owner's
+// thread runs the task (a train task's writes check ownership from there). Every other method
 // changes the claimer's state (its temp counter, frontier hint, lease cache):
 // one thread at a time. Claimers in different threads or processes need
 // distinct tokens.
@@ -80,10 +98,22 @@ class Claimer {
   // `token` identifies this process (ProcessToken()); it must be unique.
   Claimer(Env* env, SweepLayout layout, ClaimPolicy policy, uint64_t num_points, std::string token);
 
-  // Claims an interrupted or stale trial if there is one, else the lowest
-  // pending point. NotFound when nothing is claimable now (all points are
-  // claimed and the open ones are running).
+  // Claims a trial whose lease entry is marked released or stale if there is
+  // one, else the lowest pending point, else (watching the open trials) one
+  // this process judges stale. NotFound when nothing is claimable now; then
+  // watching() says whether calling again later may find one.
   Status ClaimNext(Claim* claim);
+  // After NotFound: some open trial was neither seen alive nor judged yet; a
+  // later ClaimNext (after about half a heartbeat) looks again, and takes it
+  // over once it has stayed unchanged for a lease.
+  bool watching() const { return watching_; }
+
+  // One round of watching peers, for the owner of `own` (its lease thread):
+  // looks at the open trials after own.index in index order (wrapping) until
+  // two are seen alive or 16 were looked at, and marks the entry of each one
+  // judged stale leases/<i>.<k>.stale, so that any claimer takes it at once.
+  // Returns how many it marked. Failures are ignored: watching is best-effort.
+  int WatchPeers(const Claim& own);
 
   // Renews the lease. Superseded if attempt k+1 exists (the caller must stop
   // and write nothing more).
@@ -105,32 +135,44 @@ class Claimer {
 
   // The filesystem's time now (see Env::FsNow).
   Status FsNow(int64_t* now_ns);
-  // Optional. Asked about a running trial (heartbeat still fresh) whose owner
-  // recorded a Slurm job of this user on this cluster; returns true only when
-  // Slurm confirms the job is gone. Such a trial is taken over at once, as
-  // stale, instead of after its lease. `trial` installs one (squeue).
+  // Optional. Asked about an open trial an observer looks at (a peer in
+  // WatchPeers, a held trial in ClaimNext's last step) whose owner recorded a
+  // Slurm job of this user on this cluster; returns true only when Slurm
+  // confirms the job is gone. Such a trial is judged stale at once instead of
+  // after its lease. `trial` installs one (squeue). Called under a lock, from
+  // either thread.
   void set_job_gone(std::function<bool(const std::string& job_id)> f) { job_gone_ = std::move(f); }
 
   const ClaimStats& stats() const { return stats_; }
-  // After ClaimNext returned NotFound: the trials leases still held, earliest
-  // expiry first (what the claim saw anyway: no extra filesystem calls).
+  // After ClaimNext returned NotFound: the open trials it found held, the
+  // watched ones first, soonest claimable first (no extra filesystem calls).
   std::vector<HeldTrial> held() const;
   const std::string& token() const { return token_; }
 
  private:
-  Status ClaimOpenTrial(Claim* claim);
+  using OpenTrials = std::map<uint64_t, std::vector<LeaseEntry>>;
+  Status ListOpen(OpenTrials* open);
+  // Reads trial `index` and takes it over if it is claimable. `stale_attempt`:
+  // the attempt an observer judged stale (0: none), which makes the trial's
+  // open latest attempt stale if it is that attempt or an older one.
+  // NotFound when it is not claimable (or another process took it first).
+  Status TryOpenTrial(uint64_t index, const std::vector<LeaseEntry>& entries,
+                      uint32_t stale_attempt, Claim* claim);
   Status TryTakeOver(uint64_t index, uint32_t attempt, Claim* claim);
   // `exclusive`: create the lease entry with O_EXCL first (a new point);
   // otherwise adopt the existing entry (a point whose claimer died).
   Status TryClaimNew(uint64_t index, bool exclusive);
+  // Whether the observer's look makes (index, attempt) stale: unchanged for a
+  // lease, or unchanged for a while with its Slurm job gone.
+  bool JudgedStale(uint64_t index, uint32_t attempt, const LeaseWatch::Look& look);
   uint64_t FindFrontier();
+  // Whether point i counts as claimed for the frontier search (1-3 stats).
+  bool Claimed(uint64_t i);
   void DropLeaseIfDone(uint64_t index, uint32_t attempt);
   void RemoveLeaseEntries(uint64_t index, const std::vector<LeaseEntry>& entries, uint32_t below);
   Status MarkReleased(const Claim& c);
   std::string NewTempPath();
   std::string OwnerJson(uint64_t index, uint32_t attempt) const;
-  // The filesystem's time, read at most once per ClaimNext and only if needed.
-  Status LazyNow(int64_t* now_ns);
 
   Env* env_;
   SweepLayout layout_;
@@ -138,20 +180,16 @@ class Claimer {
   uint64_t num_points_;
   std::string token_;
   std::string clock_probe_;
-  int64_t now_ns_ = -1;  // LazyNow's cache for the current ClaimNext
-  // When this process last saw (index, attempt) running, by the filesystem's
-  // clock: a running trial's heartbeat is re-read at most once per period.
-  struct SeenRunning {
-    uint32_t attempt = 0;
-    int64_t seen_ns = 0;
-    int64_t lease_expires_ns = 0;
-  };
-  std::unordered_map<uint64_t, SeenRunning> seen_running_;
+  LeaseWatch watch_;
   std::vector<HeldTrial> held_;  // by the current ClaimNext
+  bool watching_ = false;
   uint64_t hint_ = 0;
   uint64_t temp_counter_ = 0;
   ClaimStats stats_;
+  std::mutex job_mu_;  // guards job_gone_ (called from both threads) and owner_jobs_
   std::function<bool(const std::string&)> job_gone_;
+  // Per open trial: (attempt, its owner's Slurm job, "" when not ours to ask about).
+  std::unordered_map<uint64_t, std::pair<uint32_t, std::string>> owner_jobs_;
   bool OwnerJobGone(uint64_t index, uint32_t attempt);
 };
 

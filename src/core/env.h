@@ -110,6 +110,10 @@ class Env {
   // The filesystem's current time, as seen by touching `probe` and reading its
   // mtime back. Used to judge lease age so that nodes with skewed clocks agree.
   virtual Status FsNow(const std::string& probe, int64_t* now_ns);
+  // This process's monotonic clock (CLOCK_MONOTONIC), in nanoseconds: what
+  // lease observers judge a heartbeat's age by (lease_watch.h). Never
+  // compared with a file time or with another node's clock.
+  virtual int64_t MonotonicNs();
 };
 
 // An Env confined to one sweep directory, for every command that opens a

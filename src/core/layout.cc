@@ -41,7 +41,11 @@ std::string SweepLayout::lease_path(uint64_t index, uint32_t attempt) const {
 }
 
 std::string SweepLayout::released_lease_path(uint64_t index, uint32_t attempt) const {
-  return leases_dir() + "/" + LeaseName(index, attempt, /*released=*/true);
+  return leases_dir() + "/" + LeaseName(index, attempt, LeaseMark::kReleased);
+}
+
+std::string SweepLayout::stale_lease_path(uint64_t index, uint32_t attempt) const {
+  return leases_dir() + "/" + LeaseName(index, attempt, LeaseMark::kStale);
 }
 
 std::string SweepLayout::staged_attempt_dir(const std::string& staged_trial, uint32_t attempt) {
@@ -97,26 +101,42 @@ bool ParseAttemptEntry(const std::string& name, uint32_t* attempt, AttemptEntry*
   return true;
 }
 
-std::string LeaseName(uint64_t index, uint32_t attempt, bool released) {
+namespace {
+const char* LeaseSuffix(LeaseMark mark) {
+  switch (mark) {
+    case LeaseMark::kOpen: return "";
+    case LeaseMark::kReleased: return ".released";
+    case LeaseMark::kStale: return ".stale";
+  }
+  return "";
+}
+}  // namespace
+
+std::string LeaseName(uint64_t index, uint32_t attempt, LeaseMark mark) {
   char buf[48];
   std::snprintf(buf, sizeof buf, "%06llu.%04u%s", static_cast<unsigned long long>(index), attempt,
-                released ? ".released" : "");
+                LeaseSuffix(mark));
   return buf;
 }
 
-bool ParseLeaseName(const std::string& name, uint64_t* index, uint32_t* attempt, bool* released) {
-  static const std::string kReleased = ".released";
+bool ParseLeaseName(const std::string& name, uint64_t* index, uint32_t* attempt, LeaseMark* mark) {
   size_t end = name.size();
-  const bool rel = end > kReleased.size() &&
-                   name.compare(end - kReleased.size(), kReleased.size(), kReleased) == 0;
-  if (rel) end -= kReleased.size();
+  LeaseMark m = LeaseMark::kOpen;
+  for (LeaseMark candidate : {LeaseMark::kReleased, LeaseMark::kStale}) {
+    const std::string suffix = LeaseSuffix(candidate);
+    if (end > suffix.size() && name.compare(end - suffix.size(), suffix.size(), suffix) == 0) {
+      m = candidate;
+      end -= suffix.size();
+      break;
+    }
+  }
   size_t dot = name.find('.');
   if (dot == std::string::npos || dot < 6 || dot >= end) return false;
   uint64_t a = 0;
   if (!ParseDigits(name, 0, dot, index)) return false;
   if (!ParseDigits(name, dot + 1, end - dot - 1, &a) || a == 0 || a > 999999) return false;
   *attempt = static_cast<uint32_t>(a);
-  if (released) *released = rel;
+  if (mark) *mark = m;
   return true;
 }
 

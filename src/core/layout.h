@@ -18,8 +18,10 @@
 //   DIR/trials/<index>/[work/]metrics.csv   one row per epoch (TaskDir, spec.h)
 //   DIR/trials/<index>/retry-<k>        `sweep retry`: failures up to attempt k no longer count
 //   DIR/trials/<index>/unordered        published out of claim order (`sweep resume`)
-//   DIR/leases/<index>.<k>[.released]   index of open trials (a hint, not truth);
-//                                       ".released": claimable now
+//   DIR/leases/<index>.<k>[.released|.stale]   index of open trials (a hint, not truth);
+//                                       ".released": its owner gave it back; ".stale":
+//                                       an observer judged its lease expired. Both:
+//                                       claimable now
 //   DIR/tmp/                            private temp files and directories
 //   DIR/archive/<index>-<UTC stamp>[-n]/   `sweep reset`: what trials/<index>/ held
 //
@@ -133,6 +135,8 @@ class SweepLayout {
   std::string lease_path(uint64_t index, uint32_t attempt) const;
   // The lease entry once its owner released the trial: claimable at once.
   std::string released_lease_path(uint64_t index, uint32_t attempt) const;
+  // The lease entry once an observer judged attempt k's lease expired.
+  std::string stale_lease_path(uint64_t index, uint32_t attempt) const;
 
   // The same entries inside a directory staged in tmp/ (tmp_path()) before a
   // rename publishes it as trials/<index> (a claim, a stop of a pending
@@ -163,10 +167,15 @@ std::string AttemptName(uint32_t attempt);
 enum class AttemptEntry { kDir, kReleased, kFailed, kFatal };
 bool ParseAttemptEntry(const std::string& name, uint32_t* attempt, AttemptEntry* kind);
 
-// "000123.0002", or "000123.0002.released" once its owner released it.
-std::string LeaseName(uint64_t index, uint32_t attempt, bool released = false);
+// What a lease entry's name says about its attempt.
+enum class LeaseMark {
+  kOpen,      // "000123.0002": attempt 2 may be open (running, or its owner died)
+  kReleased,  // "000123.0002.released": its owner (or `sweep`) gave the trial back
+  kStale,     // "000123.0002.stale": an observer saw its heartbeat unchanged for a lease
+};
+std::string LeaseName(uint64_t index, uint32_t attempt, LeaseMark mark = LeaseMark::kOpen);
 bool ParseLeaseName(const std::string& name, uint64_t* index, uint32_t* attempt,
-                    bool* released = nullptr);
+                    LeaseMark* mark = nullptr);
 
 // "retry-0002": written by `sweep retry` when attempt 2 was the latest.
 std::string RetryMarkerName(uint32_t after_attempt);

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
 
 #include "core/env.h"
@@ -357,6 +358,12 @@ Status Env::ListDirEntries(const std::string& dir, std::vector<DirEntry>* entrie
 bool Env::Exists(const std::string& path) {
   FileInfo info;
   return Stat(path, &info).ok();
+}
+
+int64_t Env::MonotonicNs() {
+  struct timespec ts;
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000000000LL + ts.tv_nsec;
 }
 
 Status Env::FsNow(const std::string& probe, int64_t* now_ns) {

@@ -6,6 +6,12 @@ Status PublishDir(Env* env, const std::string& staged, const std::string& target
   Status s = env->Rename(staged, target);
   if (s.IsAlreadyExists() && !env->Exists(staged))
     return Status::OK();  // a retransmitted RENAME: ours
+  // sshfs answers a rename onto a non-empty directory with EPERM (SFTP has
+  // no ENOTEMPTY). Our staged directory still there and the target present:
+  // another process published first, as with EEXIST.
+  if (s.IsPermissionDenied() && env->Exists(staged) && env->Exists(target))
+    return Status::AlreadyExists(s.message() +
+                                 " (the target exists: published by another process)");
   return s;
 }
 
@@ -25,7 +31,7 @@ Status ListLeaseEntries(Env* env, const SweepLayout& layout, std::vector<LeaseEn
   CS_RETURN_IF_ERROR(env->ListDir(layout.leases_dir(), &names));
   for (std::string& n : names) {
     LeaseEntry e;
-    if (!ParseLeaseName(n, &e.index, &e.attempt, &e.released)) continue;
+    if (!ParseLeaseName(n, &e.index, &e.attempt, &e.mark)) continue;
     e.name = std::move(n);
     entries->push_back(std::move(e));
   }

@@ -19,7 +19,7 @@
 // Neither ever takes another process's publish for ours: its directory was
 // a different one, its record different bytes.
 //
-// Lease entries (leases/<i>.<k>[.released]) are hints that lead claimers to
+// Lease entries (leases/<i>.<k>[.released|.stale]) are hints that lead claimers to
 // open trials; removing one is always safe for a trial that no claimer may
 // take, and RemoveLeaseEntries is the one place that does it.
 #pragma once
@@ -35,7 +35,8 @@ namespace claimsweep {
 
 // Renames the fully built directory `staged` (unique to this process) to
 // `target`. AlreadyExists when another process published `target` first
-// (rename onto a non-empty directory fails): the caller lost the race and
+// (rename onto a non-empty directory fails: ENOTEMPTY/EEXIST, or EPERM on
+// sshfs, whose SFTP protocol has no ENOTEMPTY): the caller lost the race and
 // removes `staged`.
 Status PublishDir(Env* env, const std::string& staged, const std::string& target);
 
@@ -49,8 +50,10 @@ Status PublishFile(Env* env, const std::string& staged, const std::string& targe
 struct LeaseEntry {
   uint64_t index = 0;
   uint32_t attempt = 0;
-  bool released = false;
+  LeaseMark mark = LeaseMark::kOpen;
   std::string name;
+  // Released or judged stale: a claimer may take the trial now.
+  bool claimable() const { return mark != LeaseMark::kOpen; }
 };
 // The entries of leases/ that parse as lease names (others are ignored).
 Status ListLeaseEntries(Env* env, const SweepLayout& layout, std::vector<LeaseEntry>* entries);

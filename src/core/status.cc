@@ -8,7 +8,12 @@ namespace claimsweep {
 Status Status::FromErrno(const std::string& what, const std::string& path, int err) {
   std::string m = what + " " + path + ": " + std::strerror(err);
   switch (err) {
-    case ENOENT: return NotFound(m);
+    // ESTALE: an NFS (or FUSE) handle whose file a peer renamed or removed
+    // (a trial directory moved by `sweep reset`, a lease entry renamed
+    // `.released`): the entry is gone from where we looked, as with ENOENT,
+    // and every caller that handles a vanished entry handles this one.
+    case ENOENT:
+    case ESTALE: return NotFound(m);
     case EEXIST:
     case ENOTEMPTY: return AlreadyExists(m);
     case EACCES:

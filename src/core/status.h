@@ -50,6 +50,7 @@ class [[nodiscard]] Status {
   bool IsNotFound() const { return code_ == Code::kNotFound; }
   bool IsAlreadyExists() const { return code_ == Code::kAlreadyExists; }
   bool IsSuperseded() const { return code_ == Code::kSuperseded; }
+  bool IsPermissionDenied() const { return code_ == Code::kPermissionDenied; }
   const std::string& message() const { return message_; }
   std::string ToString() const;
   // Marks a best-effort call whose failure changes nothing the caller owes.

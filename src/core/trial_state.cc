@@ -99,7 +99,12 @@ Status ReadTrialSnapshot(Env* env, const SweepLayout& layout, uint64_t index, Tr
   return Status::OK();
 }
 
-DerivedState DeriveState(const TrialSnapshot& snap, const ClaimPolicy& policy, int64_t fs_now_ns) {
+namespace {
+
+// Every state but running/stale; *open when the latest attempt is open and
+// only its heartbeat can tell which of the two it is.
+DerivedState DeriveClosedState(const TrialSnapshot& snap, const ClaimPolicy& policy, bool* open) {
+  *open = false;
   DerivedState d;
   if (!snap.exists) return d;  // pending
   bool fatal = false;
@@ -142,6 +147,17 @@ DerivedState DeriveState(const TrialSnapshot& snap, const ClaimPolicy& policy, i
     d.state = TrialState::kInterrupted;
     return d;
   }
+  *open = true;
+  d.state = TrialState::kRunning;
+  return d;
+}
+
+}  // namespace
+
+DerivedState DeriveState(const TrialSnapshot& snap, const ClaimPolicy& policy, int64_t fs_now_ns) {
+  bool open = false;
+  DerivedState d = DeriveClosedState(snap, policy, &open);
+  if (!open) return d;
   if (snap.heartbeat_ns < 0) {
     // An open attempt without a heartbeat file cannot be renewed by anyone:
     // its owner died while publishing it. Treat as expired.
@@ -151,6 +167,14 @@ DerivedState DeriveState(const TrialSnapshot& snap, const ClaimPolicy& policy, i
   d.heartbeat_age_s = static_cast<double>(fs_now_ns - snap.heartbeat_ns) / 1e9;
   const double lease = policy.lease_seconds() > 0 ? policy.lease_seconds() : 300;
   d.state = d.heartbeat_age_s > lease ? TrialState::kStale : TrialState::kRunning;
+  return d;
+}
+
+DerivedState DeriveClaimState(const TrialSnapshot& snap, const ClaimPolicy& policy,
+                              bool judged_stale) {
+  bool open = false;
+  DerivedState d = DeriveClosedState(snap, policy, &open);
+  if (open) d.state = judged_stale ? TrialState::kStale : TrialState::kRunning;
   return d;
 }
 

@@ -78,8 +78,18 @@ struct DerivedState {
   std::string problem;          // broken: why (from TrialSnapshot::problem)
 };
 
-// Pure: the state of a trial given its files, the policy and the filesystem's now.
+// Pure: the state of a trial given its files, the policy and the filesystem's
+// now, judging an open attempt's heartbeat by its file time. For display
+// (`sweep status`, summaries): on filesystems whose clients stamp file times
+// with their own clock (sshfs, Lustre, GPFS) a skewed node's trials can show
+// as stale while they run. Claimers never use it to take a trial over.
 DerivedState DeriveState(const TrialSnapshot& snap, const ClaimPolicy& policy, int64_t fs_now_ns);
+// For claimers: the same, but an open attempt is stale only when
+// `judged_stale` (an observer saw its heartbeat unchanged for a lease of its
+// own time, or its Slurm job is gone: lease_watch.h, claim.h), and running
+// otherwise. No file time is compared with any clock.
+DerivedState DeriveClaimState(const TrialSnapshot& snap, const ClaimPolicy& policy,
+                              bool judged_stale);
 
 // True for states a claimer may take over (interrupted, stale).
 inline bool IsClaimable(TrialState s) {

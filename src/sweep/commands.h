@@ -10,6 +10,7 @@
 
 #include "core/env.h"
 #include "core/exit_codes.h"
+#include "core/fscheck.h"
 #include "core/points.h"
 #include "data/synth.h"
 
@@ -46,6 +47,8 @@ int CmdRetry(const std::string& dir, const std::vector<std::string>& indices, bo
 int CmdResume(const std::string& dir, const std::vector<std::string>& indices, bool stopped);
 // `sweep log` (src/sweep/cmd_log.cc): attempt 0 is the latest.
 int CmdLog(const std::string& dir, const std::string& index, uint32_t attempt, bool follow);
+// `sweep fscheck` (src/sweep/cmd_fscheck.cc): 0 safe, 1 unsafe, 2 bad arguments.
+int CmdFsCheck(const FsCheckOptions& options, bool json);
 // Decimal digits only (an index).
 bool ParseIndex(const std::string& s, uint64_t* v);
 

@@ -147,6 +147,32 @@ int main(int argc, char** argv) {
       data->add_subcommand("inspect", "Print a dataset's manifest and verify every checksum");
   inspect->add_option("DIR", dir, "dataset directory")->required();
 
+  FsCheckOptions fso;
+  bool fs_json = false;
+  auto* fscheck = app.add_subcommand(
+      "fscheck",
+      "Check the filesystem where a sweep will live: the claim primitives, file times and clock "
+      "skew, a second client's delay, symlinks, permissions, space; exit 1 when unsafe");
+  fscheck
+      ->add_option("DIR", fso.dir,
+                   "an existing directory (fscheck works in a private "
+                   "subdirectory it removes)")
+      ->required();
+  fscheck->add_option("--second-mount", fso.second_mount,
+                      "a directory showing DIR's files through another client (another node's "
+                      "mount): how long changes take to show there");
+  fscheck
+      ->add_option("--timeout", fso.timeout_seconds,
+                   "seconds to wait for each change to show through --second-mount")
+      ->capture_default_str();
+  fscheck->add_option("--lease-seconds", fso.lease_seconds, "the sweep's claim.lease_seconds")
+      ->capture_default_str();
+  fscheck
+      ->add_option("--heartbeat-seconds", fso.heartbeat_seconds,
+                   "the sweep's claim.heartbeat_seconds")
+      ->capture_default_str();
+  fscheck->add_flag("--json", fs_json, "print the measurements and findings as JSON");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -154,6 +180,7 @@ int main(int argc, char** argv) {
     return rc == 0 ? 0 : 2;
   }
   if (*validate) return CmdValidate(spec);
+  if (*fscheck) return CmdFsCheck(fso, fs_json);
   if (*init) return CmdInit(spec, dir);
   if (*stop || *reset || *retry || *resume || *log) TakeDirArgument(&idx, &dir);
   const bool in_sweep = *status || *points || *summary || *submit || *stop || *reset || *retry ||

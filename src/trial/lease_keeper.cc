@@ -88,8 +88,10 @@ LeaseKeeper::LeaseKeeper(Claimer* claimer, Claim claim, double period_s,
                          std::function<bool()> stop_check)
     : claimer_(claimer),
       claim_(claim),
+      // Ticks at half the heartbeat period: peers are watched at every tick,
+      // the heartbeat renewed at every second one.
       period_(std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-          std::chrono::duration<double>(period_s))),
+          std::chrono::duration<double>(period_s / 2))),
       stop_check_(std::move(stop_check)) {
   Beater::Get().Add(this);
 }
@@ -101,6 +103,12 @@ std::string LeaseKeeper::lost_reason() const {
 }
 
 bool LeaseKeeper::Beat() {
+  const int marked = claimer_->WatchPeers(claim_);
+  if (marked > 0) {
+    LogInfo("judged " + std::to_string(marked) + (marked == 1 ? " trial" : " trials") +
+            " stale (heartbeat unchanged for a lease, or Slurm job gone): claimable now");
+  }
+  if (++ticks_ % 2 != 0) return true;
   Status s = claimer_->Heartbeat(claim_);
   if (s.IsSuperseded()) {
     reason_ = s.message();

@@ -1,7 +1,9 @@
 // LeaseKeeper: renews a claim's heartbeat in the background while the task
 // runs, and raises `lost` the moment the claim is superseded. After each
 // heartbeat it also asks `stop_check` (trials/<i>/stop exists: `sweep stop`)
-// and raises `stop_requested`.
+// and raises `stop_requested`. Every half period it watches its peers
+// (Claimer::WatchPeers: marks the open trials after its own that it judges
+// stale), so that dead owners are found while every process is busy.
 //
 // The beats come from one thread per process, started by the first keeper
 // and kept for the next ones (a thread per trial cost more than a short
@@ -19,7 +21,8 @@ namespace claimsweep {
 
 class LeaseKeeper {
  public:
-  // Beats every `period_s`, the first one period from now. Claimer::Heartbeat
+  // Beats every `period_s`, the first one period from now; watches peers
+  // every half period. Claimer::Heartbeat
   // only reads shared state, so it is safe to call from the beating thread
   // while the owner thread waits on the task.
   LeaseKeeper(Claimer* claimer, Claim claim, double period_s,
@@ -47,6 +50,7 @@ class LeaseKeeper {
   std::chrono::steady_clock::duration period_;
   std::chrono::steady_clock::time_point next_;  // guarded by the beater's mutex
   bool beating_ = false;  // guarded by the beater's mutex: a Beat() in progress
+  uint64_t ticks_ = 0;    // only the beating thread touches it
   std::function<bool()> stop_check_;
   std::atomic<bool> lost_{false};
   std::atomic<bool> stop_requested_{false};

@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <ctime>
 #include <set>
+#include <thread>
 
 #include "core/json.h"
 #include "core/metrics_csv.h"
@@ -66,6 +67,17 @@ double EarlierAttemptsSeconds(Env* env, const SweepLayout& layout, uint64_t inde
   return total;
 }
 
+// Sleeps `seconds`, returning early when a signal arrived.
+void SleepUnlessSignalled(double seconds) {
+  using Clock = std::chrono::steady_clock;
+  const Clock::time_point until = Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                                     std::chrono::duration<double>(seconds));
+  while (ReceivedSignal() == 0 && Clock::now() < until) {
+    const Clock::duration left = until - Clock::now();
+    std::this_thread::sleep_for(std::min<Clock::duration>(left, std::chrono::milliseconds(50)));
+  }
+}
+
 std::string Clock(int64_t unix_s) {
   char b[32];
   const time_t t = static_cast<time_t>(unix_s);
@@ -75,29 +87,37 @@ std::string Clock(int64_t unix_s) {
   return b;
 }
 
-// "; 2 trials are still held by leases (000003 until 10:42:17, ...)": open
-// trials whose owners may have died; a later `trial` can take them once
-// their leases expire. Empty when there are none.
-std::string HeldByLeases(const std::vector<HeldTrial>& held) {
+// "; 3 open trials are held: 2 by owners seen alive, 1 not seen to change
+// yet (000003: claimable in 41 s if its heartbeat stays unchanged)". Empty
+// when there are none.
+std::string HeldTrials(const std::vector<HeldTrial>& held) {
   if (held.empty()) return "";
-  constexpr size_t kShown = 5;
-  std::string list;
-  for (size_t i = 0; i < held.size() && i < kShown; ++i) {
-    char b[16];
-    const time_t t = static_cast<time_t>(held[i].lease_expires_ns / 1000000000);
-    std::tm tm{};
-    ::localtime_r(&t, &tm);
-    std::strftime(b, sizeof b, "%H:%M:%S", &tm);
-    list += std::string(i ? ", " : "") + TrialName(held[i].index) + " until " + b;
+  size_t alive = 0;
+  for (const HeldTrial& h : held) alive += h.alive;
+  std::string out =
+      "; " + std::to_string(held.size()) +
+      (held.size() == 1 ? " open trial is held by its owner" : " open trials are held");
+  if (held.size() > 1 || alive < held.size()) {
+    out += ": " + std::to_string(alive) + " by owners seen alive";
+    if (alive < held.size()) {
+      constexpr size_t kShown = 5;
+      std::string list;
+      size_t shown = 0;
+      for (const HeldTrial& h : held) {
+        if (h.alive || shown == kShown) continue;
+        char b[64];
+        std::snprintf(b, sizeof b, "%s%s in %.0f s", shown ? ", " : "", TrialName(h.index).c_str(),
+                      std::ceil(h.stale_in_s));
+        list += b;
+        ++shown;
+      }
+      const size_t watched = held.size() - alive;
+      if (watched > kShown) list += ", and " + std::to_string(watched - kShown) + " more";
+      out += ", " + std::to_string(watched) + " not seen to change yet (claimable if their " +
+             "heartbeat stays unchanged: " + list + ")";
+    }
   }
-  if (held.size() > kShown) list += ", and " + std::to_string(held.size() - kShown) + " more";
-  const bool one = held.size() == 1;
-  const int64_t first_s =
-      std::max<int64_t>(0, static_cast<int64_t>(std::ceil(held[0].seconds_left)));
-  return "; " + std::to_string(held.size()) + (one ? " trial is" : " trials are") +
-         " still held by " + (one ? "a lease (" : "leases (") + list +
-         " by the filesystem's clock): a trial whose owner died becomes " +
-         "claimable when its lease expires, the first in " + std::to_string(first_s) + " s";
+  return out;
 }
 
 }  // namespace
@@ -120,6 +140,8 @@ int TrialRunner::Run() {
   int64_t job_end = -1;  // learned from Slurm on first need; 0: unknown
   uint32_t ran = 0;
   bool any_failed = false;
+  bool watch_logged = false;  // watching held trials (nothing else claimable), since:
+  std::chrono::steady_clock::time_point watch_since;
   while (per_job == 0 || ran < per_job) {
     if (ReceivedSignal() != 0) {
       LogInfo("received signal " + std::to_string(ReceivedSignal()) + "; claiming nothing more");
@@ -153,12 +175,35 @@ int TrialRunner::Run() {
                std::to_string(st.lost_races) + " races lost, " +
                std::to_string(st.garbage_removed) + " finished entries removed");
     }
+    if (s.IsNotFound() && claimer.watching()) {
+      // Some open trial has not been seen alive: its owner may be dead. Watch
+      // it (by this process's clock) until it changes or stays unchanged for
+      // its lease, then take it over; at most a lease, and only while nothing
+      // else is claimable.
+      const auto now = std::chrono::steady_clock::now();
+      if (!watch_logged) {
+        LogInfo(
+            "every point is claimed; watching the open trials whose heartbeat has not been "
+            "seen to change" +
+            HeldTrials(claimer.held()));
+        watch_logged = true;
+        watch_since = now;
+      }
+      // A trial that can be neither seen alive nor judged (its files keep
+      // vanishing, say) must not keep this job forever.
+      const double watched_s = std::chrono::duration<double>(now - watch_since).count();
+      if (watched_s <= spec_.claim().lease_seconds() + 2 * spec_.claim().heartbeat_seconds()) {
+        SleepUnlessSignalled(spec_.claim().heartbeat_seconds() / 4);
+        continue;
+      }
+    }
     if (s.IsNotFound()) {
       LogInfo(std::string(ran == 0 ? "nothing to claim" : "no more work") + " in " +
               layout_.root() + ": every point is claimed and no trial is interrupted or stale" +
-              HeldByLeases(claimer.held()));
+              HeldTrials(claimer.held()));
       break;
     }
+    watch_logged = false;
     if (!s.ok()) {
       LogError("cannot claim: " + s.ToString());
       return kExitFailed;
