@@ -175,7 +175,8 @@ TEST_P(ClockSkew, NoLiveTrialIsTakenOverAndADeadOneIsWithinLeasePlusTwoHeartbeat
         GetParam().c_str(), v, delay, bound);
   }
   ASSERT_TRUE(seen) << "no second attempt of trial " << v << " within " << bound + 60 << " s\n"
-                    << Sh(SWEEP_BIN " status " + dir);
+                    << Sh(SWEEP_BIN " status " + dir + "; ls " + dir + "/leases; tail -n 4 " + dir +
+                          "/slurm/*.out");
   EXPECT_LE(delay, bound);
 
   // Everything done; exactly one attempt per live trial, two for the dead
