@@ -299,8 +299,18 @@ TEST(Claim, NothingClaimableListsTheTrialsLeasesHoldAndWhenTheyExpire) {
   EXPECT_EQ(c.index, 4u);
   EXPECT_EQ(c.attempt, 1u);
   ASSERT_OK(b.Commit(c, f.Result(c.attempt, c.index)));
+  // Only trial 1 is left; silent for 21 s (its heartbeat is 1 s) it may have
+  // died: watched. Once it beats again it is alive now: nothing to wait for.
   EXPECT_TRUE(b.ClaimNext(&c).IsNotFound());
-  EXPECT_FALSE(b.watching());  // only trial 1 is left, seen alive
+  EXPECT_TRUE(b.watching());
+  later.AdvanceClock(1);
+  ASSERT_OK(Env::Default()->Stat(f.layout.heartbeat_path(1, 1), &before));
+  do {
+    ASSERT_OK(a.Heartbeat(c1));
+    ASSERT_OK(Env::Default()->Stat(f.layout.heartbeat_path(1, 1), &after));
+  } while (after.mtime_ns == before.mtime_ns);
+  EXPECT_TRUE(b.ClaimNext(&c).IsNotFound());
+  EXPECT_FALSE(b.watching());
 }
 
 // Crash claimer A at every filesystem operation of one claim + commit; then a

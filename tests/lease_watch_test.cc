@@ -98,6 +98,43 @@ TEST(LeaseWatch, AnOwnerWhoseClockIsTwoMinutesOffIsNeverTakenOverWhileItBeats) {
   }
 }
 
+// An idle claimer exits only once every open trial is alive *now*: one seen
+// beating once and silent since may have died right after that beat, so it
+// is watched until it beats again or stays unchanged for the lease. (Before,
+// such a trial counted as alive, the last idle jobs of a sweep on sshfs left,
+// and the dead trial was never taken over.)
+TEST(LeaseWatch, AnOwnerSeenBeatingOnceAndSilentSinceIsWatchedUntilJudged) {
+  Sweep s;
+  Claimer owner = s.Make(Env::Default(), "owner");
+  Claim mine;
+  ASSERT_OK(owner.ClaimNext(&mine));
+  FaultEnv clock(Env::Default());
+  Claimer observer = s.Make(&clock, "observer");
+  ClaimTheRest(&s, &observer);
+  Claim c;
+  EXPECT_TRUE(observer.ClaimNext(&c).IsNotFound());  // first look
+  EXPECT_TRUE(observer.watching());
+  clock.AdvanceClock(10);
+  FileInfo before, after;
+  ASSERT_OK(Env::Default()->Stat(s.layout.heartbeat_path(0, 1), &before));
+  do {
+    ASSERT_OK(owner.Heartbeat(mine));
+    ASSERT_OK(Env::Default()->Stat(s.layout.heartbeat_path(0, 1), &after));
+  } while (after.mtime_ns == before.mtime_ns);
+  EXPECT_TRUE(observer.ClaimNext(&c).IsNotFound());
+  EXPECT_FALSE(observer.watching());  // it just beat: alive now, nothing to wait for
+  // The owner dies after that beat. A heartbeat and a half later it is no
+  // longer alive now: the observer watches it again...
+  clock.AdvanceClock(31);
+  EXPECT_TRUE(observer.ClaimNext(&c).IsNotFound());
+  EXPECT_TRUE(observer.watching());
+  // ... and takes it over a lease after the beat it saw.
+  clock.AdvanceClock(30);
+  ASSERT_OK(observer.ClaimNext(&c));
+  EXPECT_EQ(c.index, 0u);
+  EXPECT_EQ(c.attempt, 2u);
+}
+
 // A running trial's lease thread watches the open trials after its own and
 // marks a dead one's entry .stale, so that any claimer (even one that just
 // started, with no history) takes it at once, before new points.

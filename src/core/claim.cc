@@ -359,7 +359,11 @@ Status Claimer::ClaimNext(Claim* claim) {
       if (s.ok() || !s.IsNotFound()) return s;
       continue;
     }
-    const bool alive = look.verdict == LeaseWatch::Verdict::kAlive;
+    // Alive *now*: it changed, and recently. A trial seen beating once and
+    // silent since may have died after that beat: keep watching it until it
+    // changes again or stays unchanged for the lease.
+    const bool alive =
+        look.verdict == LeaseWatch::Verdict::kAlive && look.unchanged_s < 1.5 * HeartbeatS(policy_);
     held_.push_back({index, alive, look.stale_in_s});
     if (!alive) watching_ = true;
   }

@@ -103,9 +103,10 @@ class Claimer {
   // this process judges stale. NotFound when nothing is claimable now; then
   // watching() says whether calling again later may find one.
   Status ClaimNext(Claim* claim);
-  // After NotFound: some open trial was neither seen alive nor judged yet; a
-  // later ClaimNext (after about half a heartbeat) looks again, and takes it
-  // over once it has stayed unchanged for a lease.
+  // After NotFound: some open trial has not changed within the last
+  // heartbeat and a half (not seen alive now) and is not judged yet; a later
+  // ClaimNext (after about half a heartbeat) looks again, and takes it over
+  // once it has stayed unchanged for a lease.
   bool watching() const { return watching_; }
 
   // One round of watching peers, for the owner of `own` (its lease thread):

@@ -189,10 +189,11 @@ int TrialRunner::Run() {
         watch_logged = true;
         watch_since = now;
       }
-      // A trial that can be neither seen alive nor judged (its files keep
-      // vanishing, say) must not keep this job forever.
+      // Every trial watched is judged within a lease of its last change, so
+      // this bound is only a backstop for one that can be neither seen alive
+      // nor judged (its files unreadable, say): it must not keep the job forever.
       const double watched_s = std::chrono::duration<double>(now - watch_since).count();
-      if (watched_s <= spec_.claim().lease_seconds() + 2 * spec_.claim().heartbeat_seconds()) {
+      if (watched_s <= 3 * spec_.claim().lease_seconds() + 2 * spec_.claim().heartbeat_seconds()) {
         SleepUnlessSignalled(spec_.claim().heartbeat_seconds() / 4);
         continue;
       }
