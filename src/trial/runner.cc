@@ -142,6 +142,7 @@ int TrialRunner::Run() {
   bool any_failed = false;
   bool watch_logged = false;  // watching held trials (nothing else claimable), since:
   std::chrono::steady_clock::time_point watch_since;
+  double watch_nap_s = 0.05;
   while (per_job == 0 || ran < per_job) {
     if (ReceivedSignal() != 0) {
       LogInfo("received signal " + std::to_string(ReceivedSignal()) + "; claiming nothing more");
@@ -188,13 +189,19 @@ int TrialRunner::Run() {
             HeldTrials(claimer.held()));
         watch_logged = true;
         watch_since = now;
+        watch_nap_s = 0.05;
       }
       // Every trial watched is judged within a lease of its last change, so
       // this bound is only a backstop for one that can be neither seen alive
       // nor judged (its files unreadable, say): it must not keep the job forever.
       const double watched_s = std::chrono::duration<double>(now - watch_since).count();
       if (watched_s <= 3 * spec_.claim().lease_seconds() + 2 * spec_.claim().heartbeat_seconds()) {
-        SleepUnlessSignalled(spec_.claim().heartbeat_seconds() / 4);
+        // Most waits end within moments (the trials held are finishing: their
+        // entries leave the listing); a look costs one listing, the stats
+        // being reused for half a heartbeat. So look again soon, then less
+        // and less often, up to every quarter heartbeat.
+        SleepUnlessSignalled(std::min(watch_nap_s, spec_.claim().heartbeat_seconds() / 4));
+        watch_nap_s *= 2;
         continue;
       }
     }
