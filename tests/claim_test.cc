@@ -273,12 +273,7 @@ TEST(Claim, NothingClaimableListsTheTrialsLeasesHoldAndWhenTheyExpire) {
 
   // Trial 1's owner beats; 0's and 4's do not.
   later.AdvanceClock(10);
-  FileInfo before, after;
-  ASSERT_OK(Env::Default()->Stat(f.layout.heartbeat_path(1, 1), &before));
-  do {
-    ASSERT_OK(a.Heartbeat(c1));
-    ASSERT_OK(Env::Default()->Stat(f.layout.heartbeat_path(1, 1), &after));
-  } while (after.mtime_ns == before.mtime_ns);
+  ASSERT_OK(testing::BeatUntilChanged(&a, c1, f.layout));
   EXPECT_TRUE(b.ClaimNext(&c).IsNotFound());
   held = b.held();
   ASSERT_EQ(held.size(), 3u);
@@ -304,11 +299,7 @@ TEST(Claim, NothingClaimableListsTheTrialsLeasesHoldAndWhenTheyExpire) {
   EXPECT_TRUE(b.ClaimNext(&c).IsNotFound());
   EXPECT_TRUE(b.watching());
   later.AdvanceClock(1);
-  ASSERT_OK(Env::Default()->Stat(f.layout.heartbeat_path(1, 1), &before));
-  do {
-    ASSERT_OK(a.Heartbeat(c1));
-    ASSERT_OK(Env::Default()->Stat(f.layout.heartbeat_path(1, 1), &after));
-  } while (after.mtime_ns == before.mtime_ns);
+  ASSERT_OK(testing::BeatUntilChanged(&a, c1, f.layout));
   EXPECT_TRUE(b.ClaimNext(&c).IsNotFound());
   EXPECT_FALSE(b.watching());
 }

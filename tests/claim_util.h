@@ -20,4 +20,19 @@ inline Status ClaimWatching(Claimer* claimer, FaultEnv* clock, Claim* claim,
   return s;
 }
 
+// Heartbeats `claim` until its owner.json's mtime differs from before (a beat
+// within the filesystem's timestamp resolution would not show), as a live
+// owner's next heartbeat does.
+inline Status BeatUntilChanged(Claimer* owner, const Claim& claim, const SweepLayout& layout) {
+  FileInfo before, after;
+  CS_RETURN_IF_ERROR(
+      Env::Default()->Stat(layout.heartbeat_path(claim.index, claim.attempt), &before));
+  do {
+    CS_RETURN_IF_ERROR(owner->Heartbeat(claim));
+    CS_RETURN_IF_ERROR(
+        Env::Default()->Stat(layout.heartbeat_path(claim.index, claim.attempt), &after));
+  } while (after.mtime_ns == before.mtime_ns);
+  return Status::OK();
+}
+
 }  // namespace claimsweep::testing

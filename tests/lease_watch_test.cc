@@ -75,12 +75,7 @@ TEST(LeaseWatch, AnOwnerWhoseClockIsTwoMinutesOffIsNeverTakenOverWhileItBeats) {
       observer_env.AdvanceClock(kBeat);
       owner_env.AdvanceClock(kBeat);
       // Each beat lands at a later real time, so the stamp changes.
-      FileInfo before, after;
-      ASSERT_OK(Env::Default()->Stat(s.layout.heartbeat_path(0, 1), &before));
-      do {
-        ASSERT_OK(owner.Heartbeat(mine));
-        ASSERT_OK(Env::Default()->Stat(s.layout.heartbeat_path(0, 1), &after));
-      } while (after.mtime_ns == before.mtime_ns);
+      ASSERT_OK(testing::BeatUntilChanged(&owner, mine, s.layout));
     }
     EXPECT_FALSE(Env::Default()->Exists(s.layout.attempt_dir(0, 2)));
 
@@ -115,12 +110,7 @@ TEST(LeaseWatch, AnOwnerSeenBeatingOnceAndSilentSinceIsWatchedUntilJudged) {
   EXPECT_TRUE(observer.ClaimNext(&c).IsNotFound());  // first look
   EXPECT_TRUE(observer.watching());
   clock.AdvanceClock(10);
-  FileInfo before, after;
-  ASSERT_OK(Env::Default()->Stat(s.layout.heartbeat_path(0, 1), &before));
-  do {
-    ASSERT_OK(owner.Heartbeat(mine));
-    ASSERT_OK(Env::Default()->Stat(s.layout.heartbeat_path(0, 1), &after));
-  } while (after.mtime_ns == before.mtime_ns);
+  ASSERT_OK(testing::BeatUntilChanged(&owner, mine, s.layout));
   EXPECT_TRUE(observer.ClaimNext(&c).IsNotFound());
   EXPECT_FALSE(observer.watching());  // it just beat: alive now, nothing to wait for
   // The owner dies after that beat. A heartbeat and a half later it is no
