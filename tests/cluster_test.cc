@@ -335,8 +335,7 @@ std::map<std::string, std::set<int>> RunningByNode(const std::string& shared,
 // (b) Node death: n2's slurmd, slurmstepds, jobs and filesystem client are
 // SIGKILLed mid-trial. Its trials are taken over by jobs on the other nodes
 // and resume from the command's own checkpoint; every point done once.
-// (The train-task variant is not here: a torch-free test build has no train
-// task, and training on this 2-core box is too slow for a 3-node cluster.)
+// (The train-task variant follows: built with libtorch only.)
 TEST_F(ClusterTest, TrialsOfAKilledNodeAreTakenOverElsewhereAndResumeFromTheirCheckpoint) {
   ASSERT_NO_FATAL_FAILURE(StartCluster({"--fs", "gluster"}));
   ASSERT_EQ(::mkdir((shared_ + "/started").c_str(), 0755), 0);
@@ -395,6 +394,80 @@ TEST_F(ClusterTest, TrialsOfAKilledNodeAreTakenOverElsewhereAndResumeFromTheirCh
   }
   EXPECT_GE(resumed, static_cast<int>(victims.size()));
 }
+
+#if HAVE_TRAIN
+// (b, train task) The same node death with train tasks: n2's trial is killed
+// after its first checkpoint; a job on another node takes it over and the
+// trainer resumes from that checkpoint, and every epoch is in metrics.csv once.
+TEST_F(ClusterTest, TrainTrialsOfAKilledNodeResumeFromTheirCheckpointElsewhere) {
+  ASSERT_NO_FATAL_FAILURE(StartCluster({"--fs", "gluster"}));
+  const std::string data = shared_ + "/data";
+  RunResult d = RunProcess({SWEEP_BIN, "data", "synth", "--out", data, "--train", "384", "--val",
+                            "64", "--test", "64", "--size", "16"});
+  ASSERT_EQ(d.exit_code, 0) << d.output;
+  const int points = 3, epochs = 24;
+  const std::string spec_path = tmp_.path() + "/train.textproto";
+  std::ofstream(spec_path) << "name: \"cluster-train\"\nseed: 3\n"
+                           << "grid { param { name: \"lr\" values: \"0.05\" values: \"0.04\" "
+                              "values: \"0.03\" } }\n"
+                           << "train { model: \"resnet_cifar\" depth: 8 dataset: \"" << data
+                           << "\" epochs: " << epochs
+                           << " batch_size: 32 schedule: \"constant\" loader_threads: 1 }\n"
+                           << "claim { lease_seconds: 8 heartbeat_seconds: 1 max_attempts: 3 "
+                              "trials_per_job: 0 }\nresources { cpus: 1 time: \"30\" }\n";
+  const std::string dir = shared_ + "/train";
+  RunResult init = RunProcess({SWEEP_BIN, "init", spec_path, dir});
+  ASSERT_EQ(init.exit_code, 0) << init.output;
+  std::vector<std::string> ids = Submit(dir, points);
+  SweepLayout layout(dir);
+  // n2's trial: the open attempt whose owner.json names host n2, once it has
+  // written a checkpoint.
+  int victim = -1;
+  ASSERT_TRUE(Poll(
+      [&] {
+        for (int i = 0; i < points; ++i) {
+          const uint32_t a = Records(dir, i).latest_attempt;
+          if (a == 0 || ReadAll(layout.result_path(i)) != "") continue;
+          AttemptOwner o;
+          if (!ParseJson(ReadAll(layout.owner_path(i, a)), "", &o).ok() || o.host() != "n2")
+            continue;
+          if (!ListNames(layout.trial_dir(i) + "/checkpoints").empty()) victim = i;
+        }
+        return victim >= 0;
+      },
+      240))
+      << Diagnose(dir);
+  const auto killed_at = Clock::now();
+  RunResult k = Cluster({"kill-node", cluster_, "n2"});
+  ASSERT_EQ(k.exit_code, 0) << k.output;
+  std::cerr << "[cluster] killed n2 training point " << victim << "\n";
+  ASSERT_TRUE(Poll([&] { return Records(dir, victim).latest_attempt >= 2; }, 120))
+      << "point " << victim << " was not taken over\n"
+      << Diagnose(dir);
+  std::cerr << "[cluster] point " << victim << " taken over " << SecondsSince(killed_at)
+            << " s after the kill\n";
+  ASSERT_TRUE(Poll([&] { return StatusCounts(dir)["done"] == points; }, 420)) << Diagnose(dir);
+  TrialRecords rec = Records(dir, victim);
+  EXPECT_GE(rec.result.attempt(), 2u);
+  EXPECT_NE(rec.result.host(), "n2");
+  const std::string log = ReadAll(layout.log_path(victim, rec.result.attempt()));
+  EXPECT_NE(log.find("resuming from"), std::string::npos) << log;
+  // One row per epoch, each epoch once: the resumed run neither repeated
+  // nor skipped one.
+  std::istringstream csv(ReadAll(layout.trial_dir(victim) + "/metrics.csv"));
+  std::set<int> seen;
+  int rows = 0;
+  std::string line;
+  std::getline(csv, line);  // header
+  while (std::getline(csv, line)) {
+    ++rows;
+    seen.insert(std::stoi(line.substr(0, line.find(','))));
+  }
+  EXPECT_EQ(rows, epochs);
+  EXPECT_EQ(seen.size(), static_cast<size_t>(epochs));
+  for (int i = 0; i < points; ++i) EXPECT_TRUE(Records(dir, i).has_result) << "point " << i;
+}
+#endif  // HAVE_TRAIN
 
 // (c) Partition: n2's filesystem client is frozen (SIGSTOP) past the lease.
 // Its trials are taken over on the other nodes; on thaw the old owner writes
