@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <climits>
 #include <map>
+#include <random>
 
 #include "core/json.h"
 #include "core/publish.h"
@@ -315,6 +316,26 @@ Status Claimer::ClaimNext(Claim* claim) {
     Status s =
         TryOpenTrial(index, entries, newest.mark == LeaseMark::kStale ? newest.attempt : 0, claim);
     if (s.ok() || !s.IsNotFound()) return s;
+  }
+  // 1b. Under Slurm, a dead job's trial (an OOM kill, a crashed node) is
+  //     known to Slurm long before its lease ends, but only to an observer
+  //     that asks. Running peers ask about their neighbours; with no peer
+  //     running (a small sweep, a resubmission), this claim asks about two
+  //     open trials picked at random (an owner.json read each, squeue cached).
+  if (job_gone_ && !open.empty()) {
+    std::vector<const OpenTrials::value_type*> unmarked;
+    for (const auto& t : open) {
+      if (!Newest(t.second).claimable()) unmarked.push_back(&t);
+    }
+    std::mt19937_64 rng(std::random_device{}());
+    std::shuffle(unmarked.begin(), unmarked.end(), rng);
+    for (size_t k = 0; k < unmarked.size() && k < 2; ++k) {
+      const uint64_t index = unmarked[k]->first;
+      const LeaseEntry& newest = Newest(unmarked[k]->second);
+      if (!OwnerJobGone(index, newest.attempt)) continue;
+      Status s = TryOpenTrial(index, unmarked[k]->second, newest.attempt, claim);
+      if (s.ok() || !s.IsNotFound()) return s;
+    }
   }
   // 2. The lowest unclaimed point. The highest open trial is a claimed point
   //    near the frontier (running trials were claimed last): start there, so
