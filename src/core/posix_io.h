@@ -17,7 +17,9 @@ namespace claimsweep {
 Status WriteFd(int fd, const std::string& data, const std::string& path);
 // Reads `fd` to EOF in one allocation of its size. Corruption, naming `path`
 // and the size, if it holds more than `max_bytes` (0: no limit).
-Status ReadFd(int fd, const std::string& path, uint64_t max_bytes, std::string* data);
+// `known`: the descriptor's fstat, when the caller has it (saves the call).
+Status ReadFd(int fd, const std::string& path, uint64_t max_bytes, std::string* data,
+              const struct stat* known = nullptr);
 // The last `max_bytes` of a regular file.
 Status ReadFdTail(int fd, const std::string& path, uint64_t max_bytes, std::string* data);
 // Large files are mapped (page cache, no copy), small ones read.

@@ -199,16 +199,18 @@ class SweepEnv : public Env {
     std::string rel;
     if (!Inside(path, &rel)) return outside_->ReadFile(path, data);
     Fd fd;
-    CS_RETURN_IF_ERROR(OpenRegular(rel, &fd));
-    return ReadFd(fd.get(), path, 0, data);
+    struct stat st;
+    CS_RETURN_IF_ERROR(OpenRegular(rel, &fd, &st));
+    return ReadFd(fd.get(), path, 0, data, &st);
   }
 
   Status ReadFileAtMost(const std::string& path, uint64_t max_bytes, std::string* data) override {
     std::string rel;
     if (!Inside(path, &rel)) return outside_->ReadFileAtMost(path, max_bytes, data);
     Fd fd;
-    CS_RETURN_IF_ERROR(OpenRegular(rel, &fd));
-    return ReadFd(fd.get(), rel, max_bytes, data);
+    struct stat st;
+    CS_RETURN_IF_ERROR(OpenRegular(rel, &fd, &st));
+    return ReadFd(fd.get(), rel, max_bytes, data, &st);
   }
 
   Status ReadFileTail(const std::string& path, uint64_t max_bytes, std::string* data) override {
@@ -503,13 +505,15 @@ class SweepEnv : public Env {
 
   // For reading: a regular file, opened without blocking (a FIFO's open for
   // reading would wait for a writer; its read for data).
-  Status OpenRegular(const std::string& rel, Fd* fd) {
+  // `st`, if given, receives the file's fstat (for ReadFd).
+  Status OpenRegular(const std::string& rel, Fd* fd, struct stat* st = nullptr) {
     CS_RETURN_IF_ERROR(OpenBeneath(rel, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, fd));
-    return CheckRegular(fd->get(), rel);
+    return CheckRegular(fd->get(), rel, st);
   }
 
-  static Status CheckRegular(int fd, const std::string& rel) {
-    struct stat st;
+  static Status CheckRegular(int fd, const std::string& rel, struct stat* out = nullptr) {
+    struct stat own;
+    struct stat& st = out != nullptr ? *out : own;
     if (::fstat(fd, &st) != 0) return Status::FromErrno("stat", rel, errno);
     if (S_ISREG(st.st_mode)) return Status::OK();
     return Status::PermissionDenied(rel + " is " + FileTypeName(st.st_mode) +
