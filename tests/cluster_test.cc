@@ -184,6 +184,16 @@ class ClusterTest : public ::testing::Test {
            JobOutputs(dir);
   }
 
+  // One point's files, lease entries, status row and log lines.
+  static std::string DiagnosePoint(const std::string& dir, int index) {
+    char name[16];
+    std::snprintf(name, sizeof name, "%06d", index);
+    const std::string n = name;
+    return Sh("cd " + dir + " && ls -la --time-style=full-iso trials/" + n + " trials/" + n +
+              "/* 2>&1; ls -la leases | grep " + n + "; " + std::string(SWEEP_BIN) +
+              " status . --limit 0 2>&1 | grep '^" + n + "'; grep -h '" + n + "' slurm/*.out");
+  }
+
   // Markers "<index>.<attempt>" that commands wrote: index -> attempts.
   std::map<int, std::vector<uint32_t>> Markers() {
     std::map<int, std::vector<uint32_t>> m;
@@ -225,7 +235,8 @@ class ClusterTest : public ::testing::Test {
     int done = 0;
     for (int i = 0; i < points; ++i) {
       TrialRecords rec = Records(dir, i);
-      ASSERT_TRUE(rec.has_result) << "point " << i << " has no result.json\n" << Diagnose(dir);
+      ASSERT_TRUE(rec.has_result) << "point " << i << " has no result.json\n"
+                                  << DiagnosePoint(dir, i) << Diagnose(dir);
       EXPECT_EQ(rec.result.outcome(), "done") << "point " << i;
       // A fenced (superseded) owner's commit would carry an older attempt.
       EXPECT_EQ(rec.result.attempt(), rec.latest_attempt) << "point " << i;

@@ -707,6 +707,10 @@ cmd_restart_fs() {
       log "restarting the gluster server: killing ${pids[*]}"
       kill -KILL "${pids[@]}" 2>/dev/null || true
       wait_gone 5 "${pids[@]}" || die "the gluster server survived SIGKILL: ${pids[*]}"
+      # glusterd takes a brick pidfile whose pid names any live process for
+      # a running brick ("discovered already-running brick") and never starts
+      # it: with jobs spawning processes, the dead brick's pid may be reused.
+      rm -f "$dir"/gluster/run/vols/"$VOLUME"/*.pid "$dir/run/glusterd.pid"
       start_glusterd "$dir"   # it starts the volume's brick again
       wait_gluster "$dir"
       ;;
