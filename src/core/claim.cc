@@ -63,6 +63,7 @@ std::string Claimer::OwnerJson(uint64_t index, uint32_t attempt) const {
   o.set_pid(::getpid());
   o.set_slurm_job_id(SlurmJobId());
   o.set_started_at(NowIso8601());
+  o.set_spec_version(spec_version_);
   o.set_uid(static_cast<uint32_t>(::getuid()));
   if (const char* c = std::getenv("SLURM_CLUSTER_NAME")) o.set_slurm_cluster(c);
   return ToJson(o, /*pretty=*/false);

@@ -98,6 +98,16 @@ class Claimer {
   // `token` identifies this process (ProcessToken()); it must be unique.
   Claimer(Env* env, SweepLayout layout, ClaimPolicy policy, uint64_t num_points, std::string token);
 
+  // The sweep grew (`sweep extend`): points up to `num_points` may be claimed
+  // from now on. Call only between trials (while no LeaseKeeper of this
+  // claimer runs). Never shrinks.
+  void SetNumPoints(uint64_t num_points) {
+    if (num_points > num_points_) num_points_ = num_points;
+  }
+  // The spec version (SweepPoints::version()) recorded in the owner.json of
+  // attempts claimed from now on.
+  void set_spec_version(uint32_t version) { spec_version_ = version; }
+
   // Claims a trial whose lease entry is marked released or stale if there is
   // one, else the lowest pending point, else (watching the open trials) one
   // this process judges stale. NotFound when nothing is claimable now; then
@@ -180,6 +190,7 @@ class Claimer {
   SweepLayout layout_;
   ClaimPolicy policy_;
   uint64_t num_points_;
+  uint32_t spec_version_ = 1;
   std::string token_;
   std::string clock_probe_;
   LeaseWatch watch_;

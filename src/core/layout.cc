@@ -36,6 +36,12 @@ std::string SweepLayout::archive_dir(uint64_t index, const std::string& stamp, i
          (n >= 2 ? "-" + std::to_string(n) : "");
 }
 
+std::string SweepLayout::version_path(uint32_t version) const {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "/%04u.textproto", version);
+  return versions_dir() + buf;
+}
+
 std::string SweepLayout::lease_path(uint64_t index, uint32_t attempt) const {
   return leases_dir() + "/" + LeaseName(index, attempt);
 }

@@ -22,6 +22,7 @@
 //                                       ".released": its owner gave it back; ".stale":
 //                                       an observer judged its lease expired. Both:
 //                                       claimable now
+//   DIR/versions/<v>.textproto          `sweep extend`: spec version v >= 2 (points appended)
 //   DIR/tmp/                            private temp files and directories
 //   DIR/archive/<index>-<UTC stamp>[-n]/   `sweep reset`: what trials/<index>/ held
 //
@@ -56,6 +57,10 @@ class SweepLayout {
   std::string trials_dir() const { return root_ + "/trials"; }
   std::string leases_dir() const { return root_ + "/leases"; }
   std::string tmp_dir() const { return root_ + "/tmp"; }
+  // `sweep extend`'s spec versions: versions/0002.textproto, ... (version 1
+  // is spec_path()).
+  std::string versions_dir() const { return root_ + "/versions"; }
+  std::string version_path(uint32_t version) const;
   // Job scripts, job ids and job output of `sweep submit` (not protocol state).
   std::string slurm_dir() const { return root_ + "/slurm"; }
   std::string job_script_path() const { return slurm_dir() + "/job.sh"; }

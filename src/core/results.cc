@@ -7,8 +7,8 @@
 #include "core/json.h"
 #include "core/layout.h"
 #include "core/metrics_csv.h"
-#include "core/points.h"
 #include "core/spec.h"
+#include "core/sweep_points.h"
 #include "core/sweep_scan.h"
 #include "records.pb.h"
 
@@ -190,28 +190,27 @@ Status LoadResults(Env* env, const std::string& sweep_dir, const LoadOptions& op
                    SweepResults* out) {
   *out = SweepResults();
   out->dir = sweep_dir;
-  auto spec = ReadFrozenSpec(env, sweep_dir);
-  if (!spec.ok()) return spec.status();
-  out->spec = *spec;
-  auto ps = PointSpace::Create(*spec);
+  auto ps = ReadSweepPoints(env, sweep_dir);
   if (!ps.ok()) return ps.status();
-  out->param_names = ps->names();
+  out->spec = ps->spec();
+  out->points = std::make_shared<const SweepPoints>(std::move(*ps));
+  out->param_names = out->points->names();
   SweepLayout layout(sweep_dir);
 
   bool from_fs = false;
   const int64_t now_ns = ScanClock(env, layout, &from_fs);
   std::vector<uint64_t> claimed;
-  CS_RETURN_IF_ERROR(ListClaimedIndices(env, layout, ps->size(), &claimed));
+  CS_RETURN_IF_ERROR(ListClaimedIndices(env, layout, out->points->size(), &claimed));
 
   // Only claimed trials: a pending point has nothing on disk to read.
-  out->num_points = ps->size();
+  out->num_points = out->points->size();
   out->trials.resize(claimed.size());
   // In parallel: each costs a few small reads.
   ParallelFor(claimed.size(), opt.threads, 64, [&](size_t k) {
     TrialRecord& t = out->trials[k];
     t.index = claimed[k];
-    for (const auto& [name, v] : ps->At(t.index).values) t.params.push_back(v);
-    LoadTrial(env, layout, *spec, now_ns, opt, out->param_names, &t);
+    for (const auto& [name, v] : out->points->At(t.index).values) t.params.push_back(v);
+    LoadTrial(env, layout, out->spec, now_ns, opt, out->param_names, &t);
   });
 
   std::set<std::string> metric_names;

@@ -12,10 +12,12 @@
 #include <array>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "core/env.h"
+#include "core/sweep_points.h"
 #include "core/trial_state.h"
 #include "spec.pb.h"
 
@@ -55,7 +57,9 @@ inline bool IsDiverged(const TrialRecord& t) {
 }
 
 struct SweepResults {
-  SweepSpec spec;
+  SweepSpec spec;  // the latest version's (`sweep extend`)
+  // The points over every version of the spec.
+  std::shared_ptr<const SweepPoints> points;
   std::string dir;
   std::vector<std::string> param_names;
   std::vector<std::string> metric_names;  // every metric seen, sorted

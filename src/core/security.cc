@@ -29,11 +29,17 @@ Status CheckSweepSafety(Env* env, const SweepLayout& layout, bool allow_shared, 
     bool must_be_dir;
     bool may_be_symlink;  // the sweep root may be reached through a link (e.g. /scratch)
   };
-  const Item items[] = {
+  std::vector<Item> items = {
       {layout.root(), true, true},        {layout.spec_path(), false, false},
       {layout.trials_dir(), true, false}, {layout.leases_dir(), true, false},
       {layout.tmp_dir(), true, false},
   };
+  // `sweep extend`'s versions add points whose values reach the command.
+  if (env->Exists(layout.versions_dir())) {
+    items.push_back({layout.versions_dir(), true, false});
+    for (uint32_t v = 2; env->Exists(layout.version_path(v)); ++v)
+      items.push_back({layout.version_path(v), false, false});
+  }
   const std::string optin =
       "or, to share this sweep on purpose, set `security { allow_shared: true }` in the spec";
   // Ownership and write permission: every offending path at once (a umask

@@ -1,6 +1,6 @@
 // The sweep directory as an attack surface. A command task runs whatever the
 // frozen spec says, so (like ssh's StrictModes) `trial` refuses a sweep whose
-// directory, frozen spec or state folders are owned by another user or
+// directory, frozen spec (and its versions) or state folders are owned by another user or
 // writable by group/others, unless the spec sets security { allow_shared: true }.
 // It also refuses state folders that are symlinks, so nothing is created or
 // written outside the sweep tree through one.

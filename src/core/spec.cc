@@ -411,7 +411,7 @@ std::string MetricsCsvPath(const SweepSpec& spec, const SweepLayout& layout, uin
   return layout.metrics_csv_path(index, InWorkDir(spec));
 }
 
-Result<SweepSpec> ReadFrozenSpec(Env* env, const std::string& sweep_dir) {
+Result<SweepSpec> ReadFrozenSpec(Env* env, const std::string& sweep_dir, std::string* text_out) {
   std::string path = SweepLayout(sweep_dir).spec_path();
   std::string text;
   Status s = env->ReadFile(path, &text);
@@ -435,9 +435,10 @@ Result<SweepSpec> ReadFrozenSpec(Env* env, const std::string& sweep_dir) {
         layout.spec_digest_path() + " is missing: `sweep init` records the SHA-256 of " + path +
         " there (format_version " + std::to_string(spec->format_version()) +
         "), and without it the spec, on which the sweep's points depend, cannot be checked; "
-        "restore it, or start a new sweep (growing a running sweep will be `sweep extend`)");
+        "restore it, or start a new sweep (a running sweep grows with `sweep extend`)");
   }
   ApplyDefaults(&spec.value());
+  if (text_out != nullptr) *text_out = std::move(text);
   return spec;
 }
 

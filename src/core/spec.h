@@ -42,6 +42,9 @@ std::string MetricsCsvPath(const SweepSpec& spec, const SweepLayout& layout, uin
 // Reads DIR/sweep.textproto: format_version 1 or 2 (a newer one is refused by
 // name). Corruption when its digest (DIR/sweep.sha256, CheckSpecDigest) does
 // not match, or is missing for format_version >= 2.
-Result<SweepSpec> ReadFrozenSpec(Env* env, const std::string& sweep_dir);
+// `text`, if given, receives the bytes read (the start of the chain of
+// `sweep extend`'s versions, core/sweep_points.h).
+Result<SweepSpec> ReadFrozenSpec(Env* env, const std::string& sweep_dir,
+                                 std::string* text = nullptr);
 
 }  // namespace claimsweep

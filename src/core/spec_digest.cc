@@ -9,9 +9,8 @@ constexpr uint64_t kMaxDigestFileBytes = 4096;
 
 // What to do instead of editing a sweep's spec.
 const char* kInsteadOfEditing =
-    "the sweep's points depend on it, so it must not be edited; restore it, or start a new sweep "
-    "(growing a "
-    "running sweep will be `sweep extend`)";
+    "the sweep's points depend on it, so it must not be edited; restore it, or grow the sweep "
+    "with `sweep extend`, which keeps every point, or start a new sweep";
 
 bool IsLowerHex(const std::string& s) {
   for (char c : s) {

@@ -4,8 +4,8 @@
 #include <set>
 
 #include "core/control.h"
-#include "core/points.h"
 #include "core/spec.h"
+#include "core/sweep_points.h"
 #include "core/sweep_scan.h"
 #include "core/token.h"
 #include "sweep/commands.h"
@@ -57,7 +57,7 @@ int Run(Op op, const std::string& dir, const std::vector<std::string>& args, boo
   if (!OpenSweep(dir, &sw)) return kExitUsage;
   Env* env = sw.env.get();
   const SweepSpec* spec = &sw.spec;
-  const PointSpace* ps = &*sw.points;
+  const SweepPoints* ps = &*sw.points;
   SweepLayout layout(dir);
   std::set<uint64_t> indices;
   Status s = ParseIndices(args, ps->size(), &indices);

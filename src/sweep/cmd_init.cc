@@ -8,12 +8,14 @@
 #include <google/protobuf/util/message_differencer.h>
 
 #include "core/exit_codes.h"
+#include "core/extend.h"
 #include "core/layout.h"
 #include "core/points.h"
 #include "core/security.h"
 #include "core/spec.h"
 #include "core/spec_digest.h"
 #include "core/terminal_text.h"
+#include "core/token.h"
 #include "sweep/commands.h"
 
 namespace claimsweep {
@@ -76,6 +78,17 @@ bool LoadSpec(const std::string& path, SweepSpec* spec, PointSpace* ps) {
   return true;
 }
 
+// {spec_dir}, and what a relative argv[0] is resolved against: the spec's
+// own directory, absolute, as it was at init.
+std::string SpecDirOf(const std::string& spec_path) {
+  // A bare file name ("spec.textproto") has an empty parent: the working directory.
+  std::filesystem::path parent = std::filesystem::path(spec_path).parent_path();
+  if (parent.empty()) parent = ".";
+  std::string spec_dir = std::filesystem::absolute(parent).lexically_normal().string();
+  while (spec_dir.size() > 1 && spec_dir.back() == '/') spec_dir.pop_back();
+  return spec_dir;
+}
+
 }  // namespace
 
 int CmdValidate(const std::string& spec_path) {
@@ -92,14 +105,7 @@ int CmdInit(const std::string& spec_path, const std::string& dir) {
   SweepSpec spec;
   PointSpace ps = *PointSpace::Create(SweepSpec());
   if (!LoadSpec(spec_path, &spec, &ps)) return 2;
-  // {spec_dir}, and what a relative argv[0] is resolved against: the spec's
-  // own directory, absolute, as it was at init.
-  // A bare file name ("spec.textproto") has an empty parent: the working directory.
-  std::filesystem::path parent = std::filesystem::path(spec_path).parent_path();
-  if (parent.empty()) parent = ".";
-  std::string spec_dir = std::filesystem::absolute(parent).lexically_normal().string();
-  while (spec_dir.size() > 1 && spec_dir.back() == '/') spec_dir.pop_back();
-  spec.set_spec_dir(spec_dir);
+  spec.set_spec_dir(SpecDirOf(spec_path));
   const std::string frozen = FreezeSpec(spec);
   SweepLayout layout(dir);
 
@@ -163,6 +169,59 @@ int CmdInit(const std::string& spec_path, const std::string& dir) {
                  s.message().c_str(), why);
   }
   return 0;
+}
+
+int CmdExtend(const std::string& dir, const std::string& spec_path) {
+  OpenedSweep sw;
+  if (!OpenSweep(dir, &sw)) return kExitUsage;
+  const SweepPoints& current = *sw.points;
+  SweepSpec next;
+  PointSpace ps = *PointSpace::Create(SweepSpec());
+  if (!LoadSpec(spec_path, &next, &ps)) return kExitUsage;
+  next.set_spec_dir(SpecDirOf(spec_path));
+  // Frozen as the sweep was: its format_version decides how points are drawn.
+  ApplyDefaults(&next);
+  next.set_format_version(current.version_spec(1).format_version());
+  if (current.version_spec(1).spec_dir() != next.spec_dir() && next.has_train())
+    next.set_spec_dir(current.version_spec(1).spec_dir());  // a train task does not use it
+  ExtendPlan plan;
+  const bool tty = ::isatty(2);
+  Status s = PlanExtension(current, next, &plan, [&](uint64_t done, uint64_t total) {
+    if (tty && total > (uint64_t{1} << 20))
+      std::fprintf(stderr, "\rsweep: comparing points: %llu of %llu",
+                   static_cast<unsigned long long>(done), static_cast<unsigned long long>(total));
+    if (tty && total > (uint64_t{1} << 20) && done == total) std::fputs("\n", stderr);
+  });
+  if (!s.ok()) {
+    return UsageError(spec_path + ": not an extension of " + dir + ": " + s.message() +
+                      "; nothing was changed");
+  }
+  if (plan.unchanged) {
+    std::printf("%s already holds this spec as version %u: %llu points\n", dir.c_str(),
+                current.version(), static_cast<unsigned long long>(current.size()));
+    return kExitOk;
+  }
+  s = PublishExtension(sw.env.get(), SweepLayout(dir), plan, ProcessToken());
+  if (!s.ok()) return Failure(s.ToString());
+  const SpecVersion& r = plan.record;
+  if (plan.added == 0) {
+    std::printf(
+        "sweep '%s' in %s: version %u changes settings only (claim, resources); still "
+        "%llu points\n",
+        TerminalSafe(next.name()).c_str(), dir.c_str(), r.version(),
+        static_cast<unsigned long long>(r.points()));
+  } else {
+    std::printf(
+        "extended sweep '%s' in %s to version %u: %llu -> %llu points (%llu new: "
+        "%llu to %llu); running workers claim them when they next find nothing to "
+        "claim\n",
+        TerminalSafe(next.name()).c_str(), dir.c_str(), r.version(),
+        static_cast<unsigned long long>(r.first_index()),
+        static_cast<unsigned long long>(r.points()), static_cast<unsigned long long>(plan.added),
+        static_cast<unsigned long long>(r.first_index()),
+        static_cast<unsigned long long>(r.points() - 1));
+  }
+  return kExitOk;
 }
 
 }  // namespace claimsweep

@@ -9,8 +9,8 @@
 #include <memory>
 
 #include "core/layout.h"
-#include "core/points.h"
 #include "core/spec.h"
+#include "core/sweep_points.h"
 #include "core/token.h"
 #include "core/trial_state.h"
 #include "sweep/commands.h"
@@ -73,7 +73,7 @@ int CmdLog(const std::string& dir, const std::string& index_arg, uint32_t attemp
   if (!OpenSweep(dir, &sw)) return kExitUsage;
   Env* env = sw.env.get();
   const SweepSpec* spec = &sw.spec;
-  const PointSpace* ps = &*sw.points;
+  const SweepPoints* ps = &*sw.points;
   uint64_t index = 0;
   if (!ParseIndex(index_arg, &index))
     return UsageError("'" + index_arg + "' is not a trial index (N)");

@@ -7,9 +7,9 @@
 
 #include "core/json.h"
 #include "core/number_format.h"
-#include "core/points.h"
 #include "core/slurm.h"
 #include "core/spec.h"
+#include "core/sweep_points.h"
 #include "core/sweep_scan.h"
 #include "core/terminal_text.h"
 #include "output.pb.h"
@@ -93,7 +93,7 @@ int CmdStatus(const std::string& dir, const std::string& format, int limit) {
   if (!OpenSweep(dir, &sw)) return kExitUsage;
   Env* env = sw.env.get();
   const SweepSpec* spec = &sw.spec;
-  const PointSpace* ps = &*sw.points;
+  const SweepPoints* ps = &*sw.points;
   SweepLayout layout(dir);
   SweepScan scan;
   Status s = ScanSweep(env, layout, *spec, ps->size(), &scan);
@@ -200,9 +200,8 @@ int CmdStatus(const std::string& dir, const std::string& format, int limit) {
 }
 
 int CmdPoints(const std::string& dir, const std::string& format) {
-  auto spec = ReadFrozenSpec(NewSweepEnv(dir).get(), dir);
-  if (!spec.ok()) return UsageError(spec.status().message());
-  auto ps = PointSpace::Create(*spec);
+  std::unique_ptr<Env> env = NewSweepEnv(dir);
+  auto ps = ReadSweepPoints(env.get(), dir);
   if (!ps.ok()) return UsageError(ps.status().message());
   if (format == "json") {
     // One message per point: a sweep of 2^32 points never is one message.

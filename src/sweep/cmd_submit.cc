@@ -11,6 +11,7 @@
 #include "core/slurm.h"
 #include "core/spec.h"
 #include "core/subprocess.h"
+#include "core/sweep_points.h"
 #include "core/terminal_text.h"
 #include "core/token.h"
 #include "sweep/commands.h"
@@ -43,8 +44,10 @@ int CmdSubmit(const std::string& dir_arg, int jobs, bool array, bool dry_run,
     return UsageError(dir_arg + ": no such sweep directory (create it with `sweep init SPEC DIR`)");
   std::unique_ptr<Env> sweep_env = NewSweepEnv(dir);
   Env* env = sweep_env.get();
-  auto spec = ReadFrozenSpec(env, dir);
-  if (!spec.ok()) return UsageError(spec.status().message());
+  // The latest version's resources (`sweep extend` may change them).
+  auto points = ReadSweepPoints(env, dir);
+  if (!points.ok()) return UsageError(points.status().message());
+  const SweepSpec* spec = &points->spec();
   if (jobs < 1) return UsageError("--jobs must be at least 1");
   const std::string trial = Absolute(trial_arg.empty() ? TrialBesideMe() : trial_arg);
   if (trial.empty() || ::access(trial.c_str(), X_OK) != 0) {

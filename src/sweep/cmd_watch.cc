@@ -11,8 +11,8 @@
 #include <thread>
 
 #include "core/layout.h"
-#include "core/points.h"
 #include "core/results.h"
+#include "core/sweep_points.h"
 #include "core/terminal_text.h"
 #include "core/train_config.h"
 #include "sweep/commands.h"
@@ -44,13 +44,13 @@ std::string Eta(double seconds) {
 }
 
 // Epochs a train trial runs (its point may override `epochs`).
-int EpochsOf(const SweepResults& res, const PointSpace& ps, uint64_t index) {
+int EpochsOf(const SweepResults& res, const SweepPoints& ps, uint64_t index) {
   if (!res.spec.has_train()) return 0;
   auto cfg = TrainTaskForPoint(res.spec.train(), ps.At(index));
   return cfg.ok() ? cfg->epochs() : 0;
 }
 
-std::string Frame(const SweepResults& res, const PointSpace& ps, double interval, int limit,
+std::string Frame(const SweepResults& res, const SweepPoints& ps, double interval, int limit,
                   bool* finished) {
   const auto& c = res.counts;
   auto n = [&](TrialState s) { return c[static_cast<int>(s)]; };
@@ -130,10 +130,8 @@ int CmdWatch(const std::string& dir, double interval, int limit) {
     SweepResults res;
     Status s = LoadResults(env.get(), dir, LoadOptions(), &res);
     if (!s.ok()) return UsageError(s.ToString());
-    auto ps = PointSpace::Create(res.spec);
-    if (!ps.ok()) return UsageError(ps.status().ToString());
     bool finished = false;
-    const std::string text = Frame(res, *ps, interval, limit, &finished);
+    const std::string text = Frame(res, *res.points, interval, limit, &finished);
     if (tty) {
       std::fputs("\x1b[H\x1b[2J", stdout);  // home, clear: redraw in place
     } else if (frame > 0) {

@@ -11,13 +11,15 @@
 #include "core/env.h"
 #include "core/exit_codes.h"
 #include "core/fscheck.h"
-#include "core/points.h"
+#include "core/sweep_points.h"
 #include "data/synth.h"
 
 namespace claimsweep {
 
 int CmdValidate(const std::string& spec_path);
 int CmdInit(const std::string& spec_path, const std::string& dir);
+// `sweep extend DIR NEWSPEC` (src/sweep/cmd_init.cc).
+int CmdExtend(const std::string& dir, const std::string& spec_path);
 int CmdStatus(const std::string& dir, const std::string& format, int limit);
 // `sweep status --watch` (src/sweep/cmd_watch.cc): refreshes every `interval` s until all trials
 // finished.
@@ -61,12 +63,13 @@ bool ResolveSweepDir(std::string* dir);
 // directory named like an index is written ./3.)
 void TakeDirArgument(std::vector<std::string>* args, std::string* dir);
 
-// A sweep opened for a command: the Env confined to it, its frozen spec and
-// its points (src/sweep/sweep_dir.cc).
+// A sweep opened for a command: the Env confined to it, its spec (the
+// latest version: `sweep extend`) and its points over every version
+// (src/sweep/sweep_dir.cc).
 struct OpenedSweep {
   std::unique_ptr<Env> env;
   SweepSpec spec;
-  std::optional<PointSpace> points;
+  std::optional<SweepPoints> points;
 };
 // Reads DIR's frozen spec through the sweep's own Env. On error prints it and
 // returns false (the caller exits 2).

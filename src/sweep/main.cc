@@ -31,6 +31,13 @@ int main(int argc, char** argv) {
   init->add_option("SPEC", spec, "spec file (.textproto)")->required();
   init->add_option("DIR", dir, "sweep directory to create")->required();
 
+  auto* extend = app.add_subcommand(
+      "extend",
+      "Grow a sweep: publish NEWSPEC as its next version (every point kept, new points appended)");
+  extend->add_option("DIR", dir, "the sweep directory")->required();
+  extend->add_option("NEWSPEC", spec, "the new spec (.textproto): the sweep's, extended")
+      ->required();
+
   auto* status =
       app.add_subcommand("status", "Counts per state and the trials that are not pending");
   status->add_option("DIR", dir, kDirHelp);
@@ -182,6 +189,7 @@ int main(int argc, char** argv) {
   if (*validate) return CmdValidate(spec);
   if (*fscheck) return CmdFsCheck(fso, fs_json);
   if (*init) return CmdInit(spec, dir);
+  if (*extend) return CmdExtend(dir, spec);
   if (*stop || *reset || *retry || *resume || *log) TakeDirArgument(&idx, &dir);
   const bool in_sweep = *status || *points || *summary || *submit || *stop || *reset || *retry ||
                         *resume || *log || *report;

@@ -25,11 +25,9 @@ bool ResolveSweepDir(std::string* dir) {
 
 bool OpenSweep(const std::string& dir, OpenedSweep* out) {
   out->env = NewSweepEnv(dir);
-  auto spec = ReadFrozenSpec(out->env.get(), dir);
-  if (!spec.ok()) return UsageError(spec.status().message()), false;
-  auto ps = PointSpace::Create(*spec);
+  auto ps = ReadSweepPoints(out->env.get(), dir);
   if (!ps.ok()) return UsageError(ps.status().message()), false;
-  out->spec = std::move(*spec);
+  out->spec = ps->spec();
   out->points = std::move(*ps);
   return true;
 }

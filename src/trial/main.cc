@@ -55,7 +55,8 @@ int main(int argc, char** argv) {
   // Everything below the sweep through one Env that follows no link in it.
   std::unique_ptr<Env> sweep_env = NewSweepEnv(*dir);
   Env* env = sweep_env.get();
-  auto spec = ReadFrozenSpec(env, *dir);
+  std::string spec_text;
+  auto spec = ReadFrozenSpec(env, *dir, &spec_text);
   if (!spec.ok()) {
     LogError(spec.status().message());
     return kExitUsage;
@@ -65,11 +66,11 @@ int main(int argc, char** argv) {
     LogError("refusing to run: " + s.message());
     return kExitUsage;
   }
-  auto points = PointSpace::Create(*spec);
+  auto points = SweepPoints::Load(env, SweepLayout(*dir), *spec, spec_text);
   if (!points.ok()) {
     LogError(points.status().message());
     return kExitUsage;
   }
-  TrialRunner runner(env, *dir, *spec, std::move(*points));
+  TrialRunner runner(env, *dir, std::move(*points));
   return runner.Run();
 }

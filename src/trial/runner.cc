@@ -122,14 +122,30 @@ std::string HeldTrials(const std::vector<HeldTrial>& held) {
 
 }  // namespace
 
-TrialRunner::TrialRunner(Env* env, std::string sweep_dir, SweepSpec spec, PointSpace points)
-    : env_(env),
-      layout_(std::move(sweep_dir)),
-      spec_(std::move(spec)),
-      points_(std::move(points)) {}
+TrialRunner::TrialRunner(Env* env, std::string sweep_dir, SweepPoints points)
+    : env_(env), layout_(std::move(sweep_dir)), spec_(points.spec()), points_(std::move(points)) {}
+
+bool TrialRunner::PickUpNewPoints(Claimer* claimer) {
+  bool grew = false;
+  const uint64_t before = points_.size();
+  Status s = points_.Refresh(env_, layout_, &grew);
+  if (!s.ok()) {
+    // A broken version is the user's to fix; the points known stay right.
+    LogWarn("not taking new points: " + s.ToString());
+    return false;
+  }
+  if (!grew) return false;
+  claimer->SetNumPoints(points_.size());
+  claimer->set_spec_version(points_.version());
+  LogInfo("the sweep was extended to spec version " + std::to_string(points_.version()) + ": " +
+          std::to_string(points_.size() - before) + " new points (" + std::to_string(before) +
+          " to " + std::to_string(points_.size() - 1) + ")");
+  return true;
+}
 
 int TrialRunner::Run() {
   Claimer claimer(env_, layout_, spec_.claim(), points_.size(), ProcessToken());
+  claimer.set_spec_version(points_.version());
   const std::string job = GetEnv("SLURM_JOB_ID");
   SlurmJobWatch watch([](const std::string& m) { LogWarn(m); });
   if (!job.empty())
@@ -175,6 +191,11 @@ int TrialRunner::Run() {
                "; so far " + std::to_string(st.open_scanned) + " lease entries scanned, " +
                std::to_string(st.lost_races) + " races lost, " +
                std::to_string(st.garbage_removed) + " finished entries removed");
+    }
+    // Nothing new to claim: maybe `sweep extend` added points (one stat).
+    if (s.IsNotFound() && PickUpNewPoints(&claimer)) {
+      watch_logged = false;
+      continue;
     }
     if (s.IsNotFound() && claimer.watching()) {
       // Some open trial has not been seen alive: its owner may be dead. Watch
@@ -499,6 +520,7 @@ TrialRunner::Outcome TrialRunner::Record(Claimer* claimer, const Claim& claim, c
   r.set_slurm_job_id(GetEnv("SLURM_JOB_ID"));
   r.set_started_at(started_at);
   r.set_finished_at(NowIso8601());
+  r.set_spec_version(points_.version());
   r.set_message(end.message);
   for (const auto& [k, v] : pt.values) (*r.mutable_params())[k] = v;
   Status ms =

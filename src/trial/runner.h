@@ -9,7 +9,7 @@
 
 #include "core/claim.h"
 #include "core/exit_codes.h"
-#include "core/points.h"
+#include "core/sweep_points.h"
 #include "spec.pb.h"
 
 namespace claimsweep {
@@ -18,7 +18,9 @@ class AttemptLog;
 
 class TrialRunner {
  public:
-  TrialRunner(Env* env, std::string sweep_dir, SweepSpec spec, PointSpace points);
+  // The spec is the latest version `points` loaded (its task is every
+  // version's); its claim settings hold for this process's life.
+  TrialRunner(Env* env, std::string sweep_dir, SweepPoints points);
   // Returns the process exit code.
   int Run();
 
@@ -59,7 +61,10 @@ class TrialRunner {
   Env* env_;
   SweepLayout layout_;
   SweepSpec spec_;
-  PointSpace points_;
+  SweepPoints points_;
+  // Loads spec versions `sweep extend` published since; true if new points
+  // appeared (the claimer may claim them now).
+  bool PickUpNewPoints(Claimer* claimer);
   // The longest this process's trials took to reach their first checkpoint.
   double needed_s_ = 0;
 };
