@@ -100,11 +100,9 @@ Status CheckSameTask(const SweepSpec& before, const SweepSpec& after) {
     return Status::InvalidArgument(
         "the train task changed; the trials already run trained with the old settings, so it "
         "cannot change (vary a setting as a parameter of new points instead)");
-  if (before.has_command() && before.spec_dir() != after.spec_dir())
-    return Status::InvalidArgument(
-        "the new spec is in " + after.spec_dir() + " but the sweep's was read from " +
-        before.spec_dir() + ": {spec_dir} and a relative command would change; keep the new " +
-        "spec in the same directory");
+  if (before.spec_dir() != after.spec_dir())
+    return Status::InvalidArgument("its spec_dir changed (from " + before.spec_dir() + " to " +
+                                   after.spec_dir() + "): {spec_dir} would change");
   if (before.name() != after.name())
     return Status::InvalidArgument("the sweep's name changed (from '" + before.name() + "' to '" +
                                    after.name() + "')");

@@ -178,12 +178,12 @@ int CmdExtend(const std::string& dir, const std::string& spec_path) {
   SweepSpec next;
   PointSpace ps = *PointSpace::Create(SweepSpec());
   if (!LoadSpec(spec_path, &next, &ps)) return kExitUsage;
-  next.set_spec_dir(SpecDirOf(spec_path));
-  // Frozen as the sweep was: its format_version decides how points are drawn.
+  // Frozen as the sweep was: its format_version decides how points are
+  // drawn, and its spec_dir stays wherever NEWSPEC is read from (as `sweep
+  // init` of the same sweep keeps it): every trial sees the same {spec_dir}.
   ApplyDefaults(&next);
   next.set_format_version(current.version_spec(1).format_version());
-  if (current.version_spec(1).spec_dir() != next.spec_dir() && next.has_train())
-    next.set_spec_dir(current.version_spec(1).spec_dir());  // a train task does not use it
+  next.set_spec_dir(current.version_spec(1).spec_dir());
   ExtendPlan plan;
   const bool tty = ::isatty(2);
   Status s = PlanExtension(current, next, &plan, [&](uint64_t done, uint64_t total) {
