@@ -360,6 +360,32 @@ void CrashAtEveryOperation(bool confined) {
   }
 }
 
+// An exclusive create that answers EEXIST for an entry that does not exist
+// (seen on GlusterFS clients after a server restart) makes the frontier pass
+// over a point that no one claims: a hole. The claimer that first finds
+// nothing new lists trials/ once and claims it.
+TEST(Claim, AFalseEexistLeavesNoHoleBehind) {
+  Fixture f;
+  FaultEnv liar(Env::Default());
+  liar.FailOnce("leases/000001.0001", EEXIST);
+  Claimer c = f.Make(&liar, "a");
+  std::vector<uint64_t> order;
+  Claim cl;
+  while (c.ClaimNext(&cl).ok()) {
+    order.push_back(cl.index);
+    ASSERT_OK(c.Commit(cl, f.Result(1, cl.index)));
+  }
+  EXPECT_EQ(order, (std::vector<uint64_t>{0, 2, 3, 4, 1}));
+  for (uint64_t i = 0; i < 5; ++i) EXPECT_EQ(f.ResultAttempt(i), 1) << "point " << i;
+  EXPECT_EQ(c.stats().holes_found, 1u);
+  EXPECT_EQ(c.stats().first_hole, 1u);
+  // Another claimer finds nothing: the listing is done once per process and
+  // holes are points with neither a directory nor an entry.
+  Claimer d = f.Make(Env::Default(), "d");
+  EXPECT_TRUE(d.ClaimNext(&cl).IsNotFound());
+  EXPECT_EQ(d.stats().holes_found, 0u);
+}
+
 TEST(Claim, CrashAtEveryOperationLosesNothingAndDuplicatesNothing) { CrashAtEveryOperation(false); }
 TEST(Claim, CrashAtEveryOperationThroughTheSweepEnvLosesNothing) { CrashAtEveryOperation(true); }
 

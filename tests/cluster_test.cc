@@ -91,17 +91,26 @@ class ClusterTest : public ::testing::Test {
   }
   void TearDown() override {
     if (!started_) return;
+    // On failure keep the daemons' and clients' logs, and each sweep's job
+    // output and listing (the volume goes with the cluster), beyond the temp dir.
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    const std::string keep = std::string(::getenv("TMPDIR") ? ::getenv("TMPDIR") : "/tmp") +
+                             "/claimsweep-cluster-logs/" + info->name();
+    if (HasFailure()) {
+      Sh("rm -rf '" + keep + "' && mkdir -p '" + keep + "/sweeps' && cd '" + shared_ +
+         "' && for d in */; do [ -f \"$d/sweep.textproto\" ] || continue; mkdir -p '" + keep +
+         "/sweeps/'\"$d\" && cp -r \"$d/slurm\" '" + keep + "/sweeps/'\"$d\"; (cd \"$d\" && " +
+         "ls -la --time-style=full-iso trials trials/* leases) > '" + keep +
+         "/sweeps/'\"$d/listing\" 2>&1; done");
+    }
     const auto t0 = Clock::now();
     RunResult r = RunProcess({CLUSTER_SH, "stop", cluster_});
     EXPECT_EQ(r.exit_code, 0) << r.output;
     std::cerr << "[cluster] stopped in " << SecondsSince(t0) << " s\n";
-    if (HasFailure()) {  // keep the daemons' and clients' logs beyond the temp dir
-      const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-      const std::string keep = std::string(::getenv("TMPDIR") ? ::getenv("TMPDIR") : "/tmp") +
-                               "/claimsweep-cluster-logs/" + info->name();
-      Sh("rm -rf '" + keep + "' && mkdir -p '" + keep + "' && cp -r '" + cluster_ + "/log' '" +
-         keep + "/'");
-      std::cerr << "[cluster] logs kept in " << keep << "/log\n";
+    if (HasFailure()) {
+      Sh("cp -r '" + cluster_ + "/log' '" + keep + "/'");
+      std::cerr << "[cluster] logs kept in " << keep << "/log, the sweeps' job output in " << keep
+                << "/sweeps\n";
     }
   }
 
@@ -191,7 +200,10 @@ class ClusterTest : public ::testing::Test {
     const std::string n = name;
     return Sh("cd " + dir + " && ls -la --time-style=full-iso trials/" + n + " trials/" + n +
               "/* 2>&1; ls -la leases | grep " + n + "; " + std::string(SWEEP_BIN) +
-              " status . --limit 0 2>&1 | grep '^" + n + "'; grep -h '" + n + "' slurm/*.out");
+              " status . --limit 0 2>&1 | grep '^" + n + "'; grep -h '" + n + "' slurm/*.out; " +
+              "echo '-- the neighbours:'; cat trials/" + TrialName(index + 1) +
+              "/attempt-0001/owner.json; echo; grep -h 'claim: trial " + TrialName(index + 1) +
+              "' slurm/*.out; ls leases | head; grep -h 'cannot claim' slurm/*.out | head");
   }
 
   // Markers "<index>.<attempt>" that commands wrote: index -> attempts.

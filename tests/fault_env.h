@@ -168,6 +168,7 @@ class FaultEnv : public Env {
   // Durability is modelled, not done: nothing is fsync'ed for real (the
   // test's own disk need not survive a power cut, and crash loops stay fast).
   Status Create(const std::string& path, const std::string& data, bool durable) {
+    if (Status inj = Injected("create", path); !inj.ok()) return inj;
     if (Crash()) {
       // A crash mid-write: half the bytes reach the file, none of them durably.
       if (base_->CreateExclusive(path, data.substr(0, data.size() / 2), false).ok())

@@ -219,7 +219,8 @@ TEST(SpecDigest, AnEditedFrozenSpecIsRefusedByTrialAndEveryReader) {
         s.layout.spec_path() + " was changed after `sweep init` (its SHA-256 no longer matches " +
         s.layout.spec_digest_path() +
         "): the sweep's points depend on it, so it must not be "
-        "edited; restore it, or start a new sweep (growing a running sweep will be `sweep extend`)";
+        "edited; restore it, or grow the sweep with `sweep extend`, which keeps every point, or "
+        "start a new sweep";
     RunResult t = s.RunTrial();
     EXPECT_EQ(t.exit_code, 2) << t.output;
     EXPECT_NE(t.output.find(want), std::string::npos) << t.output;

@@ -188,6 +188,25 @@ Status Claimer::TryOpenTrial(uint64_t index, const std::vector<LeaseEntry>& entr
   return Status::NotFound("trial " + TrialName(index) + " is not claimable");
 }
 
+Status Claimer::FindHoles(const OpenTrials& open, std::vector<uint64_t>* holes) {
+  holes->clear();
+  std::vector<std::string> names;
+  CS_RETURN_IF_ERROR(env_->ListDir(layout_.trials_dir(), &names));
+  std::vector<bool> present;
+  uint64_t top = 0;  // one above the highest trial directory
+  for (const std::string& n : names) {
+    uint64_t i = 0;
+    if (!ParseTrialName(n, &i) || i >= num_points_) continue;
+    if (i >= present.size()) present.resize(i + 1);
+    present[i] = true;
+    top = std::max(top, i + 1);
+  }
+  for (uint64_t i = 0; i < top; ++i) {
+    if (!present[i] && open.count(i) == 0) holes->push_back(i);
+  }
+  return Status::OK();
+}
+
 bool Claimer::JudgedStale(uint64_t index, uint32_t attempt, const LeaseWatch::Look& look) {
   if (look.verdict == LeaseWatch::Verdict::kStale) return true;
   if (look.verdict == LeaseWatch::Verdict::kGone) return false;
@@ -369,6 +388,29 @@ Status Claimer::ClaimNext(Claim* claim) {
     ++stats_.lost_races;
   }
   hint_ = num_points_;
+  // 2b. Once per process, when it first finds every point claimed: one
+  //     listing of trials/ for holes, points below claimed ones with
+  //     neither a trial directory nor a lease entry. The frontier search
+  //     never finds them: it trusts that an exclusive create answers EEXIST
+  //     only for an entry that exists (with GlusterFS clients after a server
+  //     restart, all claimers passed over such a point now and then).
+  if (holes_checked_to_ < num_points_) {
+    std::vector<uint64_t> holes;
+    Status hs = FindHoles(open, &holes);
+    if (hs.ok()) {
+      holes_checked_to_ = num_points_;
+      for (uint64_t i : holes) {
+        Status s = TryClaimNew(i, /*exclusive=*/true);
+        if (s.ok()) {
+          if (stats_.holes_found++ == 0) stats_.first_hole = i;
+          *claim = Claim{i, 1, TrialState::kPending};
+          return s;
+        }
+        if (!s.IsAlreadyExists()) return s;
+        ++stats_.lost_races;
+      }
+    }
+  }
   // 3. Nothing new to claim: watch the open trials (a look younger than half
   //    a heartbeat is reused, so calling again soon costs nothing).
   for (auto& [index, entries] : open) {

@@ -72,6 +72,10 @@ struct ClaimStats {
   uint64_t open_scanned = 0;     // trial directories of open trials read
   uint64_t lost_races = 0;       // publishes that another process won
   uint64_t garbage_removed = 0;  // lease entries of finished trials removed
+  // Points found below the frontier with neither a trial directory nor a
+  // lease entry (see ClaimNext, step 2b), and the first of them.
+  uint64_t holes_found = 0;
+  uint64_t first_hole = 0;
 };
 
 // An open trial that the last ClaimNext found held: its owner was seen alive
@@ -178,6 +182,9 @@ class Claimer {
   bool JudgedStale(uint64_t index, uint32_t attempt, const LeaseWatch::Look& look);
   // `hint_claimed`: Claimed(hint_) was just seen true.
   uint64_t FindFrontier(bool hint_claimed = false);
+  // Points below the highest trial directory that have neither a trial
+  // directory nor an entry in `open` (one listing of trials/).
+  Status FindHoles(const OpenTrials& open, std::vector<uint64_t>* holes);
   // Whether point i counts as claimed for the frontier search (1-3 stats).
   bool Claimed(uint64_t i);
   void DropLeaseIfDone(uint64_t index, uint32_t attempt);
@@ -191,6 +198,8 @@ class Claimer {
   ClaimPolicy policy_;
   uint64_t num_points_;
   uint32_t spec_version_ = 1;
+  // Points up to which step 2b looked for holes (0: not yet).
+  uint64_t holes_checked_to_ = 0;
   std::string token_;
   std::string clock_probe_;
   LeaseWatch watch_;

@@ -156,7 +156,8 @@ int TrialRunner::Run() {
   int64_t job_end = -1;  // learned from Slurm on first need; 0: unknown
   uint32_t ran = 0;
   bool any_failed = false;
-  bool watch_logged = false;  // watching held trials (nothing else claimable), since:
+  bool watch_logged = false;
+  uint64_t holes_logged = 0;  // watching held trials (nothing else claimable), since:
   std::chrono::steady_clock::time_point watch_since;
   double watch_nap_s = 0.05;
   while (per_job == 0 || ran < per_job) {
@@ -236,6 +237,12 @@ int TrialRunner::Run() {
     if (!s.ok()) {
       LogError("cannot claim: " + s.ToString());
       return kExitFailed;
+    }
+    if (claimer.stats().holes_found > holes_logged) {
+      holes_logged = claimer.stats().holes_found;
+      LogWarn("trial " + TrialName(claim.index) +
+              " was never claimed, though points above it were (the filesystem answered an "
+              "exclusive create or a lookup wrongly): claiming it now");
     }
     ++ran;
     Outcome o = RunOne(&claimer, claim);
