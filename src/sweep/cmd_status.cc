@@ -106,8 +106,13 @@ int CmdStatus(const std::string& dir, const std::string& format, int limit) {
     return 0;
   }
 
-  std::printf("sweep '%s' in %s: %llu points\n", TerminalSafe(spec->name()).c_str(), dir.c_str(),
-              static_cast<unsigned long long>(scan.total));
+  std::string versions;
+  if (ps->version() > 1) {
+    versions = " (spec version " + std::to_string(ps->version()) + ", extended from " +
+               std::to_string(ps->base_space().size()) + " points by `sweep extend`)";
+  }
+  std::printf("sweep '%s' in %s: %llu points%s\n", TerminalSafe(spec->name()).c_str(),
+              dir.c_str(), static_cast<unsigned long long>(scan.total), versions.c_str());
   std::string line;
   for (int st = 0; st < kNumTrialStates; ++st) {
     line += std::string(line.empty() ? "" : "  ") + TrialStateName(static_cast<TrialState>(st)) +
