@@ -112,8 +112,7 @@ TEST(BranchesProcess, SummaryWhereAndGroupByWorkAcrossBranches) {
   EXPECT_EQ(all[0].rfind("index,state,attempts,model,lr,depth,seed,loss,epochs,acc,", 0), 0u)
       << all[0];
   EXPECT_EQ(all[1].rfind("000000,done,1,squeezenet1_1,0.04,,1,ce,100,0.1,", 0), 0u) << all[1];
-  EXPECT_EQ(all[14].rfind("000013,done,1,resnet_cifar,0.1,20,1,focal,150,0.1,", 0), 0u)
-      << all[14];
+  EXPECT_EQ(all[14].rfind("000013,done,1,resnet_cifar,0.1,20,1,focal,150,0.1,", 0), 0u) << all[14];
 
   const auto resnet =
       Lines(s.Out({"summary", s.dir, "--format", "csv", "--where", "model=resnet_cifar"}));

@@ -104,7 +104,8 @@ std::map<std::string, std::string> DrawsByIdentity(const PointSpace& ps,
   std::map<std::string, std::string> out;
   for (uint64_t i = 0; i < ps.size(); ++i) {
     std::string grid, drawn;
-    for (const auto& [k, v] : ps.At(i).values) (random.count(k) ? drawn : grid) += k + "=" + v + " ";
+    for (const auto& [k, v] : ps.At(i).values)
+      (random.count(k) ? drawn : grid) += k + "=" + v + " ";
     EXPECT_TRUE(out.emplace(grid + "#" + std::to_string(i % ps.samples()), drawn).second) << grid;
   }
   return out;
@@ -182,7 +183,8 @@ TEST(PointsBranches, FormatTwoDrawsAreUnchanged) {
   SweepSpec s = Frozen(
       "name: \"p\"\nseed: 42\nrandom {\n samples: 3\n param { name: \"u\" uniform { low: 0 high: 1 "
       "} }\n param { name: \"l\" log_uniform { low: 1e-5 high: 1e-1 } }\n param { name: \"i\" "
-      "int_uniform { low: -5 high: 5 } }\n param { name: \"c\" choice { values: \"a\" values: \"b\" "
+      "int_uniform { low: -5 high: 5 } }\n param { name: \"c\" choice { values: \"a\" values: "
+      "\"b\" "
       "values: \"c\" } }\n}\ncommand { argv: \"true\" }\n",
       2);
   auto ps = PointSpace::Create(s);
@@ -195,7 +197,8 @@ TEST(PointsBranches, TheTwoToThe32LimitCountsEveryBranch) {
   const std::string half =  // 2^16 x 2^15 = 2^31 points
       "branch { param { name: \"x\" range { start: 0 stop: 65536 step: 1 } }"
       " param { name: \"y\" range { start: 0 stop: 32768 step: 1 } } }\n";
-  auto two = PointSpace::Create(MustParse("grid {\n" + half + half + "}\ncommand { argv: \"true\" }"));
+  auto two =
+      PointSpace::Create(MustParse("grid {\n" + half + half + "}\ncommand { argv: \"true\" }"));
   ASSERT_OK(two);
   EXPECT_EQ(two->size(), uint64_t{1} << 32);
   EXPECT_EQ(two->At((uint64_t{1} << 32) - 1).Find("x") != nullptr, true);

@@ -40,8 +40,9 @@ random { samples: 1 param { name: "m2" uniform { low: 0 high: 1 } }
                     param { name: "seed" uniform { low: 0 high: 1 } } }
 command { argv: "true" })");
   EXPECT_HAS(e, "my.textproto:5:5: parameter 'lr' is defined twice in branch 1 (m=a)");
-  EXPECT_HAS(e, "my.textproto:7:44: parameter 'seed' of branch 2 (m=b) is also defined outside "
-                "the branches");
+  EXPECT_HAS(e,
+             "my.textproto:7:44: parameter 'seed' of branch 2 (m=b) is also defined outside "
+             "the branches");
   EXPECT_HAS(e, "my.textproto:9:9: parameter 'seed' is defined twice");    // zip vs shared
   EXPECT_HAS(e, "my.textproto:12:21: parameter 'seed' is defined twice");  // random vs grid
   // Two branches may each have their own `m`.
@@ -70,8 +71,9 @@ TEST(SpecBranches, UnequalZipLengthsNameTheZipEachParamAndItsLength) {
   }
 }
 command { argv: "true" })");
-  EXPECT_HAS(e, "my.textproto:3:3: zip 1: its params have unequal lengths (loss has 2, epochs "
-                "has 3 values)");
+  EXPECT_HAS(e,
+             "my.textproto:3:3: zip 1: its params have unequal lengths (loss has 2, epochs "
+             "has 3 values)");
   auto ok = ParseSpec(R"(grid { zip { param { name: "loss" values: "ce" values: "focal" }
     param { name: "epochs" range { start: 100 stop: 200 step: 50 } } } }
     command { argv: "true" })",
@@ -94,11 +96,13 @@ command {
 
 TEST(SpecBranches, APlaceholderSomeBranchLacksIsRefusedAtThePlaceholder) {
   const std::string e = ErrorOf(kLacking);
-  EXPECT_HAS(e, "my.textproto:8:50: command.argv[2]: placeholder {depth}: branch 1 "
-                "(model=squeezenet1_1) has no parameter 'depth'; give that branch a 'depth' param, "
-                "make it shared (outside the branches), or leave {depth} out");
-  EXPECT_HAS(e, "my.textproto:10:32: command.env[DEPTH]: placeholder {depth}: branch 1 "
-                "(model=squeezenet1_1) has no parameter 'depth'");
+  EXPECT_HAS(e,
+             "my.textproto:8:50: command.argv[2]: placeholder {depth}: branch 1 "
+             "(model=squeezenet1_1) has no parameter 'depth'; give that branch a 'depth' param, "
+             "make it shared (outside the branches), or leave {depth} out");
+  EXPECT_HAS(e,
+             "my.textproto:10:32: command.env[DEPTH]: placeholder {depth}: branch 1 "
+             "(model=squeezenet1_1) has no parameter 'depth'");
   // Nothing else: {model} and {seed} every point has, {index} and
   // {trial_dir} are built in, and branch 2 has a depth.
   EXPECT_EQ(std::count(e.begin(), e.end(), '\n'), 2) << e;
@@ -116,8 +120,9 @@ TEST(SpecBranches, ATrainOverrideSomeBranchLacksIsRefusedUnlessTheBaseSetsIt) {
   // lr: branch 2 would silently train with the default. depth: branch 1's
   // squeezenet takes none, so it cannot matter there.
   const std::string e = ErrorOf(kTrain);
-  EXPECT_HAS(e, "my.textproto:3:3: train: branch 2 (model=resnet_cifar) has no parameter 'lr' "
-                "(another branch sets it)");
+  EXPECT_HAS(e,
+             "my.textproto:3:3: train: branch 2 (model=resnet_cifar) has no parameter 'lr' "
+             "(another branch sets it)");
   EXPECT_HAS(e, "set train { lr: ... } for the branches without one");
   EXPECT_EQ(e.find("depth"), std::string::npos) << e;
 
@@ -130,8 +135,9 @@ TEST(SpecBranches, ATrainOverrideSomeBranchLacksIsRefusedUnlessTheBaseSetsIt) {
   may_be_cifar.replace(may_be_cifar.find("values: \"squeezenet1_1\""), 23,
                        "values: \"squeezenet1_1\" values: \"resnet_cifar\"");
   const std::string e2 = ErrorOf(may_be_cifar);
-  EXPECT_HAS(e2, "my.textproto:2:3: train: branch 1 (model=squeezenet1_1|resnet_cifar) has no "
-                 "parameter 'depth'");
+  EXPECT_HAS(e2,
+             "my.textproto:2:3: train: branch 1 (model=squeezenet1_1|resnet_cifar) has no "
+             "parameter 'depth'");
 
   // The model may come from the base train block instead of the branch.
   const char* base_model = R"(grid {
@@ -145,7 +151,8 @@ train { dataset: "data" model: "MODEL" }
   cifar.replace(cifar.find("MODEL"), 5, "resnet_cifar");
   const std::string e3 = ErrorOf(squeeze);  // branch 2 sets a depth squeezenet ignores
   EXPECT_EQ(e3.find("has no parameter 'depth'"), std::string::npos) << e3;
-  EXPECT_HAS(ErrorOf(cifar), "my.textproto:2:3: train: branch 1 (lr=0.04) has no parameter 'depth'");
+  EXPECT_HAS(ErrorOf(cifar),
+             "my.textproto:2:3: train: branch 1 (lr=0.04) has no parameter 'depth'");
 }
 
 }  // namespace

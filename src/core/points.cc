@@ -117,10 +117,9 @@ Status PointSpace::AddPart(const google::protobuf::RepeatedPtrField<GridParam>& 
     if (vals.empty())
       return Status::InvalidArgument("grid parameter '" + p.name() + "' has no values");
     if (!axis->columns.empty() && vals.size() != axis->columns[0].size()) {
-      return Status::InvalidArgument("zip: parameter '" + p.name() + "' has " +
-                                     std::to_string(vals.size()) + " values, '" +
-                                     names_[axis->slots[0]] + "' " +
-                                     std::to_string(axis->columns[0].size()));
+      return Status::InvalidArgument(
+          "zip: parameter '" + p.name() + "' has " + std::to_string(vals.size()) + " values, '" +
+          names_[axis->slots[0]] + "' " + std::to_string(axis->columns[0].size()));
     }
     axis->slots.push_back(Slot(p.name()));
     axis->columns.push_back(std::move(vals));
@@ -160,8 +159,8 @@ Result<PointSpace> PointSpace::Create(const SweepSpec& spec) {
     ps.branches_.push_back(std::move(part));
   }
   long double shared = 1;
-  CS_RETURN_IF_ERROR(ps.AddPart(grid.param(), grid.zip(), spec.random().param(), &ps.shared_,
-                                &shared));
+  CS_RETURN_IF_ERROR(
+      ps.AddPart(grid.param(), grid.zip(), spec.random().param(), &ps.shared_, &shared));
   ps.samples_ = spec.has_random() && spec.random().samples() > 0 ? spec.random().samples() : 1;
   if (branches * shared * static_cast<long double>(ps.samples_) >
       static_cast<long double>(kMaxPoints)) {
@@ -195,9 +194,9 @@ Point PointSpace::At(uint64_t index) const {
   const Part* branch = nullptr;
   if (!branches_.empty()) {
     const uint64_t local = g / shared_.size;
-    const size_t b = static_cast<size_t>(
-        std::upper_bound(branch_start_.begin(), branch_start_.end(), local) -
-        branch_start_.begin() - 1);
+    const size_t b =
+        static_cast<size_t>(std::upper_bound(branch_start_.begin(), branch_start_.end(), local) -
+                            branch_start_.begin() - 1);
     branch = &branches_[b];
     Decode(*branch, local - branch_start_[b], &slot);
   }

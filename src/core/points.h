@@ -57,8 +57,8 @@ class PointSpace {
   // One mixed-radix digit: a grid parameter (one slot) or a zip (its params'
   // slots, each column as long as the others).
   struct Axis {
-    std::vector<size_t> slots;                        // into names_
-    std::vector<std::vector<std::string>> columns;    // per slot: its values
+    std::vector<size_t> slots;                      // into names_
+    std::vector<std::vector<std::string>> columns;  // per slot: its values
   };
   // A branch, or the shared part of every point.
   struct Part {
