@@ -148,5 +148,47 @@ TEST(BranchesProcess, SummaryWhereAndGroupByWorkAcrossBranches) {
   EXPECT_EQ(table[4].rfind("squeezenet1_1         12  0.2", 0), 0u) << table[4];
 }
 
+TEST(BranchesProcess, ValidateAcceptsTheIssueSpecAndRefusesAPlaceholderABranchLacks) {
+  TempDir tmp;
+  const std::string good = tmp.path() + "/branches.textproto";
+  WriteRaw(good, kBranchesSpec);
+  RunResult ok = RunProcess({SWEEP_BIN, "validate", good});
+  EXPECT_EQ(ok.exit_code, 0) << ok.output;
+  EXPECT_NE(ok.output.find(good + ": ok, 24 points"), std::string::npos) << ok.output;
+
+  std::string spec = kBranchesSpec;
+  spec.replace(spec.find("echo {model}"), 12, "echo {depth} {model}");
+  const std::string bad = tmp.path() + "/bad.textproto";
+  WriteRaw(bad, spec);
+  for (const char* cmd : {"validate", "init"}) {
+    std::vector<std::string> args = {SWEEP_BIN, cmd, bad};
+    if (std::string(cmd) == "init") args.push_back(tmp.path() + "/s");
+    RunResult r = RunProcess(args);
+    EXPECT_EQ(r.exit_code, 2) << r.output;
+    EXPECT_NE(r.output.find(bad + ":19:45: command.argv[2]: placeholder {depth}: branch 1 "
+                                  "(model=squeezenet1_1) has no parameter 'depth'"),
+              std::string::npos)
+        << r.output;
+  }
+  EXPECT_FALSE(Env::Default()->Exists(tmp.path() + "/s"));
+}
+
+// A record that says the trial ran with a parameter its point lacks is
+// flagged, like any value that differs from the frozen spec's point.
+TEST(BranchesProcess, ARecordWithAParameterItsBranchLacksIsFlagged) {
+  BranchesSweep s;
+  TrialResult r = s.Result(0);
+  (*r.mutable_params())["depth"] = "110";
+  WriteRaw(s.layout.result_path(0), ToJson(r));
+  RunResult csv = s.Sweep({"summary", s.dir, "--format", "csv"});
+  ASSERT_EQ(csv.exit_code, 0) << csv.output;
+  EXPECT_NE(csv.output.find("000000,done (broken),1,squeezenet1_1,0.04,110,1,"), std::string::npos)
+      << csv.output;
+  EXPECT_NE(csv.output.find(": parameters differ from the frozen spec's point: depth 110 (spec "
+                            "has none)"),
+            std::string::npos)
+      << csv.output;
+}
+
 }  // namespace
 }  // namespace claimsweep::testing
