@@ -155,5 +155,42 @@ train { dataset: "data" model: "MODEL" }
              "my.textproto:2:3: train: branch 1 (lr=0.04) has no parameter 'depth'");
 }
 
+// Each branch's points are checked as the trainer will build them, a zip's
+// values together; a shared parameter's type error is reported once.
+TEST(SpecBranches, EveryBranchsTrainConfigsAreChecked) {
+  const std::string e = ErrorOf(R"(grid {
+  branch { param { name: "model" values: "resnet_cifar" } param { name: "depth" values: "20" } }
+  branch { param { name: "model" values: "squeezenet1_1" } param { name: "depth" values: "20" } }
+}
+train { dataset: "data" }
+)");
+  EXPECT_HAS(e,
+             "my.textproto:3:60: points with model=squeezenet1_1, depth=20: train.depth "
+             "applies to resnet_cifar only");
+  EXPECT_EQ(std::count(e.begin(), e.end(), '\n'), 1) << e;
+
+  const std::string typed = ErrorOf(R"(grid {
+  branch { param { name: "model" values: "squeezenet1_1" } }
+  branch { param { name: "model" values: "resnet_cifar" } }
+  param { name: "lr" values: "abc" }
+}
+train { dataset: "data" }
+)");
+  EXPECT_EQ(typed,
+            "my.textproto:4:3: value 'abc' of parameter 'lr' is not a valid double for "
+            "train.lr\n");
+
+  // A zip inside a branch: its tuples are checked, naming the bad one.
+  const std::string zipped = ErrorOf(R"(grid {
+  branch { zip { param { name: "model" values: "resnet_cifar" values: "resnet_cifar" }
+                 param { name: "depth" values: "20" values: "21" } } }
+  branch { param { name: "model" values: "squeezenet1_1" } }
+}
+train { dataset: "data" }
+)");
+  EXPECT_HAS(zipped, "my.textproto:3:18: points with model=resnet_cifar, depth=21: train.depth 21");
+  EXPECT_EQ(std::count(zipped.begin(), zipped.end(), '\n'), 1) << zipped;
+}
+
 }  // namespace
 }  // namespace claimsweep

@@ -5,7 +5,8 @@
 // branches, the shared part alone. grid_index is decoded in mixed radix: the
 // branch slowest (branch 1's points first), then the branch's own digits, then
 // the shared params, then the shared zips, the last digit fastest. A zip is one
-// digit whose value is a tuple. O(params) per point, nothing is enumerated.
+// digit whose value is a tuple. O(p log p) per point for p parameters (the
+// format-3 key sorts them); nothing is enumerated.
 //
 // Random parameters (the global ones, then the point's branch's) are drawn, in
 // the order the spec lists them, from one SplitMix64 stream per point, seeded

@@ -295,12 +295,14 @@ void ValidateTrain(const SweepSpec& spec, const Locator& loc, const SpecError& e
     std::vector<std::vector<std::string>> rows;
   };
   bool typed = true;
+  std::set<std::string> typechecked;  // by where: a shared parameter is in every scope
   const std::vector<ScopeParam> shared = PartParams(spec, loc, -1);
   auto axes_of = [&](const std::vector<ScopeParam>& params, std::vector<Axis>* axes) {
     std::map<int, size_t> zip_axis;
     for (const ScopeParam& p : params) {
       std::vector<std::string> values = ValuesOf(p);
-      for (const auto& v : values) {
+      for (const auto& v :
+           (typechecked.insert(p.where).second ? values : std::vector<std::string>{})) {
         TrainTask t;
         Status s = SetTrainField(&t, p.name, v);
         if (!s.ok()) {
@@ -324,14 +326,11 @@ void ValidateTrain(const SweepSpec& spec, const Locator& loc, const SpecError& e
       for (size_t r = 0; r < values.size(); ++r) (*axes)[a].rows[r].push_back(values[r]);
     }
   };
-  std::vector<std::vector<Axis>> scopes;
-  for (int b = 0; b < spec.grid().branch_size() || (b == 0 && spec.grid().branch_size() == 0);
-       ++b) {
-    std::vector<Axis> axes;
-    if (spec.grid().branch_size() > 0) axes_of(PartParams(spec, loc, b), &axes);
-    axes_of(shared, &axes);
-    scopes.push_back(std::move(axes));
-  }
+  // One scope per branch (its parameters, then the shared ones); without
+  // branches, the shared part alone.
+  std::vector<std::vector<Axis>> scopes(std::max(1, spec.grid().branch_size()));
+  for (int b = 0; b < spec.grid().branch_size(); ++b) axes_of(PartParams(spec, loc, b), &scopes[b]);
+  for (auto& axes : scopes) axes_of(shared, &axes);
   if (!typed) return;
   const std::string twhere = loc.At({{"train", 0}}, spec);
   TrainConfigChecker checker(spec.train());
