@@ -172,6 +172,9 @@ Result<PointSpace> PointSpace::Create(const SweepSpec& spec) {
     ps.branch_total_ += b.size;
   }
   ps.grid_size_ = ps.branch_total_ * ps.shared_.size;
+  for (size_t k = 0; k < ps.names_.size(); ++k) ps.by_name_.push_back(k);
+  std::sort(ps.by_name_.begin(), ps.by_name_.end(),
+            [&](size_t a, size_t b) { return ps.names_[a] < ps.names_[b]; });
   ps.size_ = ps.grid_size_ * ps.samples_;
   return ps;
 }
@@ -204,17 +207,13 @@ Point PointSpace::At(uint64_t index) const {
 
   uint64_t stream;
   if (keyed_draws_) {
-    // The grid point's identity: its name=value pairs sorted by name.
-    std::vector<std::pair<const std::string*, const std::string*>> pairs;
-    for (size_t k = 0; k < slot.size(); ++k) {
-      if (slot[k] != nullptr) pairs.emplace_back(&names_[k], slot[k]);
-    }
-    std::sort(pairs.begin(), pairs.end(),
-              [](const auto& a, const auto& b) { return *a.first < *b.first; });
+    // The grid point's identity: its name=value pairs sorted by name (random
+    // slots are still empty here).
     Hash64 h;
-    for (const auto& [name, value] : pairs) {
-      h.Add(*name);
-      h.Add(*value);
+    for (size_t k : by_name_) {
+      if (slot[k] == nullptr) continue;
+      h.Add(names_[k]);
+      h.Add(*slot[k]);
     }
     stream = MixSeed(seed_ ^ 0x6b657965645f7633ULL, h.value(), sample);
   } else {
@@ -234,6 +233,7 @@ Point PointSpace::At(uint64_t index) const {
   }
   Point pt;
   pt.index = index;
+  pt.values.reserve(slot.size());
   for (size_t k = 0; k < slot.size(); ++k) {
     if (slot[k] != nullptr) pt.values.emplace_back(names_[k], *slot[k]);
   }

@@ -5,8 +5,7 @@
 // branches, the shared part alone. grid_index is decoded in mixed radix: the
 // branch slowest (branch 1's points first), then the branch's own digits, then
 // the shared params, then the shared zips, the last digit fastest. A zip is one
-// digit whose value is a tuple. O(p log p) per point for p parameters (the
-// format-3 key sorts them); nothing is enumerated.
+// digit whose value is a tuple. O(parameters) per point, nothing is enumerated.
 //
 // Random parameters (the global ones, then the point's branch's) are drawn, in
 // the order the spec lists them, from one SplitMix64 stream per point, seeded
@@ -81,6 +80,7 @@ class PointSpace {
   uint64_t branch_total_ = 1;           // points of all branches (1 without branches)
   Part shared_;
   std::vector<std::string> names_;
+  std::vector<size_t> by_name_;  // slots in name order (the format-3 key)
   uint64_t grid_size_ = 1;
   uint64_t samples_ = 1;
   uint64_t size_ = 1;
