@@ -21,4 +21,26 @@ command {
 claim { lease_seconds: 300 heartbeat_seconds: 15 max_attempts: 3 trials_per_job: 1 }
 )";
 
+// The branches example from the spaces issue (12), as written.
+inline constexpr const char* kBranchesSpec = R"(name: "branches"
+seed: 5
+grid {
+  branch {
+    param { name: "model" values: "squeezenet1_1" }
+    param { name: "lr" values: "0.04" values: "0.01" }
+  }
+  branch {
+    param { name: "model" values: "resnet_cifar" }
+    param { name: "depth" values: "20" values: "56" }
+    param { name: "lr" values: "0.1" }
+  }
+  param { name: "seed" values: "1" values: "2" values: "3" }
+  zip {
+    param { name: "loss" values: "ce" values: "focal" }
+    param { name: "epochs" values: "100" values: "150" }
+  }
+}
+command { argv: "sh" argv: "-c" argv: "echo {model} {lr} {seed} {loss} {epochs} > out.txt" }
+)";
+
 }  // namespace claimsweep::testing

@@ -21,7 +21,7 @@ const char* kSpec = R"(
   command { argv: "true" })";
 
 std::string WithVersion(std::string frozen, const std::string& version) {
-  const size_t at = frozen.find("format_version: 2");
+  const size_t at = frozen.find("format_version: 3");
   EXPECT_NE(at, std::string::npos) << frozen;
   if (at != std::string::npos) frozen.replace(at, 17, "format_version: " + version);
   return frozen;
@@ -39,7 +39,7 @@ TEST(SpecDigest, ReadFrozenSpecChecksItForVersionTwo) {
   testing::InitSweep(l.root(), MustParse(kSpec));
   auto ok = ReadFrozenSpec(Env::Default(), l.root());
   ASSERT_OK(ok) << ok.status().ToString();
-  EXPECT_EQ(ok->format_version(), 2u);
+  EXPECT_EQ(ok->format_version(), 3u);
 
   const std::string frozen = ReadAll(l.spec_path());
   WriteRaw(l.spec_path(), frozen + "\n");  // one byte more
@@ -82,12 +82,12 @@ TEST(SpecDigest, VersionOneNeedsNoDigestAndNewerVersionsAreRefused) {
   EXPECT_EQ(v1->format_version(), 1u);
   EXPECT_EQ(TaskDir(*v1, l, 4), l.trial_dir(4));
 
-  ASSERT_OK(WriteFrozenSpec(Env::Default(), l, WithVersion(frozen, "3")));
-  auto v3 = ReadFrozenSpec(Env::Default(), l.root());
-  ASSERT_FALSE(v3.ok());
-  EXPECT_NE(v3.status().message().find("format_version 3 is newer than this claimsweep (knows 2)"),
+  ASSERT_OK(WriteFrozenSpec(Env::Default(), l, WithVersion(frozen, "4")));
+  auto v4 = ReadFrozenSpec(Env::Default(), l.root());
+  ASSERT_FALSE(v4.ok());
+  EXPECT_NE(v4.status().message().find("format_version 4 is newer than this claimsweep (knows 3)"),
             std::string::npos)
-      << v3.status().message();
+      << v4.status().message();
 }
 
 }  // namespace

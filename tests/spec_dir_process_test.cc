@@ -79,7 +79,7 @@ TEST(SpecDir, InitAgainFromAnotherDirectoryKeepsTheFrozenSpecDir) {
   const size_t at = old.find("spec_dir:");
   ASSERT_NE(at, std::string::npos);
   old.erase(at, old.find('\n', at) + 1 - at);
-  const size_t v = old.find("format_version: 2");
+  const size_t v = old.find("format_version: 3");
   ASSERT_NE(v, std::string::npos);
   old.replace(v, 17, "format_version: 1");
   WriteRaw(sweep + "/sweep.textproto", old);

@@ -78,7 +78,7 @@ TEST(Spec, FrozenTextRoundTripsAndCarriesVersion) {
   auto s = ParseSpec(testing::kLrDepthSpec, "x");
   ASSERT_OK(s);
   std::string frozen = FreezeSpec(*s);
-  EXPECT_NE(frozen.find("format_version: 2"), std::string::npos);
+  EXPECT_NE(frozen.find("format_version: 3"), std::string::npos);
   auto back = ParseSpec(frozen, "frozen");
   ASSERT_OK(back) << back.status().ToString();
   EXPECT_EQ(FreezeSpec(*back), frozen);

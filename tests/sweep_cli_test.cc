@@ -28,7 +28,7 @@ TEST(SweepCli, InitFreezesTheExampleAndReportsPointCount) {
   RunResult r = RunProcess({SWEEP_BIN, "init", spec, f.tmp.path() + "/s"});
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("114 points"), std::string::npos) << r.output;
-  EXPECT_NE(ReadAll(f.tmp.path() + "/s/sweep.textproto").find("format_version: 2"),
+  EXPECT_NE(ReadAll(f.tmp.path() + "/s/sweep.textproto").find("format_version: 3"),
             std::string::npos);
   // Same spec again: fine. A different spec: refused.
   EXPECT_EQ(RunProcess({SWEEP_BIN, "init", spec, f.tmp.path() + "/s"}).exit_code, 0);

@@ -156,7 +156,7 @@ TEST(WorkDir, ASweepOfFormatVersionOneKeepsItsCommandsInTheTrialDirectory) {
            "[ {index} = 0 ] || exit 75",
            "trials_per_job: 0"));
   std::string frozen = ReadAll(s.layout.spec_path());
-  const size_t at = frozen.find("format_version: 2");
+  const size_t at = frozen.find("format_version: 3");
   ASSERT_NE(at, std::string::npos) << frozen;
   frozen.replace(at, 17, "format_version: 1");
   WriteRaw(s.layout.spec_path(), frozen);
@@ -210,7 +210,7 @@ TEST(SpecDigest, AnEditedFrozenSpecIsRefusedByTrialAndEveryReader) {
   ASSERT_NE(at, std::string::npos) << original;
   changed_value.replace(at, 15, "max_attempts: 4");
   std::string older_version = original;
-  older_version.replace(older_version.find("format_version: 2"), 17, "format_version: 1");
+  older_version.replace(older_version.find("format_version: 3"), 17, "format_version: 1");
   const std::string report = s.tmp.path() + "/r.html";
   for (const std::string& edited : {changed_value, original + "# a comment\n", older_version}) {
     SCOPED_TRACE(edited);

@@ -61,14 +61,17 @@ void TakeRecordParams(const TrialResult& r, const std::string& path,
   std::string diff;
   for (size_t k = 0; k < names.size() && k < t->params.size(); ++k) {
     auto it = r.params().find(names[k]);
-    if (it != r.params().end() && it->second == t->params[k]) continue;
+    const bool in_spec = t->has_param[k];
+    if (it == r.params().end() && !in_spec) continue;
+    if (it != r.params().end() && in_spec && it->second == t->params[k]) continue;
     diff += diff.empty() ? "" : ", ";
     if (it == r.params().end()) {
       diff += names[k] + " missing (spec " + t->params[k] + ")";
       continue;
     }
-    diff += names[k] + " " + it->second + " (spec " + t->params[k] + ")";
+    diff += names[k] + " " + it->second + " (spec " + (in_spec ? t->params[k] : "has none") + ")";
     t->params[k] = it->second;
+    t->has_param[k] = true;
   }
   if (!diff.empty())
     AddProblem(t, path + ": parameters differ from the frozen spec's point: " + diff);
@@ -209,7 +212,12 @@ Status LoadResults(Env* env, const std::string& sweep_dir, const LoadOptions& op
   ParallelFor(claimed.size(), opt.threads, 64, [&](size_t k) {
     TrialRecord& t = out->trials[k];
     t.index = claimed[k];
-    for (const auto& [name, v] : out->points->At(t.index).values) t.params.push_back(v);
+    const Point pt = out->points->At(t.index);
+    for (const auto& name : out->param_names) {
+      const std::string* v = pt.Find(name);
+      t.params.push_back(v != nullptr ? *v : "");
+      t.has_param.push_back(v != nullptr);
+    }
     LoadTrial(env, layout, out->spec, now_ns, opt, out->param_names, &t);
   });
 

@@ -33,6 +33,9 @@ struct TrialRecord {
   // point. A record that disagrees with the spec's point is kept, with a
   // `problem` naming the difference.
   std::vector<std::string> params;
+  // Per param_names entry: false where the point has no such parameter (a
+  // branch without it); its params entry is then empty.
+  std::vector<bool> has_param;
   std::map<std::string, double>
       metrics;  // result.json's numeric metrics, else metrics.csv's last row
   // Done trials: wall seconds over all attempts (result.json's total_seconds;
@@ -49,6 +52,12 @@ struct TrialRecord {
                          // attempt's log
   std::string problem;   // non-empty when a file of this trial could not be read: what and where
 };
+
+// Whether the trial's point has param_names[k] (records built without
+// has_param have every parameter).
+inline bool HasParam(const TrialRecord& t, size_t k) {
+  return k >= t.has_param.size() || t.has_param[k];
+}
 
 // A failed trial whose training loss became non-finite (its record's message
 // starts with "diverged:"): shown as such, never ranked.

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string_view>
 #include <vector>
 
 namespace claimsweep {
@@ -40,6 +41,29 @@ inline uint64_t MixSeed(uint64_t a, uint64_t b, uint64_t c = 0) {
   r.Next();
   return r.Next();
 }
+
+// A 64-bit hash of byte strings, fixed forever like SplitMix64 (a sweep's
+// draws are keyed by it, format_version >= 3): each Add() hashes the string's
+// length, then its bytes (FNV-1a), so ("ab", "c") and ("a", "bc") differ; value()
+// finishes with SplitMix64's mixer.
+class Hash64 {
+ public:
+  void Add(std::string_view bytes) {
+    uint64_t n = bytes.size();
+    for (int k = 0; k < 8; ++k, n >>= 8) Byte(static_cast<unsigned char>(n & 0xff));
+    for (char c : bytes) Byte(static_cast<unsigned char>(c));
+  }
+  uint64_t value() const {
+    uint64_t z = h_;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+  }
+
+ private:
+  void Byte(unsigned char b) { h_ = (h_ ^ b) * 0x100000001B3ull; }
+  uint64_t h_ = 0xCBF29CE484222325ull;
+};
 
 // Fisher-Yates with SplitMix64: the same permutation for the same seed.
 template <typename T>

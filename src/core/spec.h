@@ -15,7 +15,9 @@ namespace claimsweep {
 //   1: a command runs in trials/<i>/ itself (no digest).
 //   2: a command runs in trials/<i>/work/; DIR/sweep.sha256 holds the frozen
 //      spec's digest, checked by every reader.
-inline constexpr uint32_t kSpecFormatVersion = 2;
+//   3: random draws keyed by the point's grid values and sample, not by its
+//      index (see core/points.h), so a sweep can grow; grid branches and zips.
+inline constexpr uint32_t kSpecFormatVersion = 3;
 
 // Parses and validates the spec text read from `path` (used in messages).
 // InvalidArgument carries "path:line:col: message" lines.
@@ -39,8 +41,8 @@ std::string FreezeSpec(SweepSpec spec);
 std::string TaskDir(const SweepSpec& spec, const SweepLayout& layout, uint64_t index);
 std::string MetricsCsvPath(const SweepSpec& spec, const SweepLayout& layout, uint64_t index);
 
-// Reads DIR/sweep.textproto: format_version 1 or 2 (a newer one is refused by
-// name). Corruption when its digest (DIR/sweep.sha256, CheckSpecDigest) does
+// Reads DIR/sweep.textproto: format_version 1, 2 or 3 (a newer one is refused
+// by name). Corruption when its digest (DIR/sweep.sha256, CheckSpecDigest) does
 // not match, or is missing for format_version >= 2.
 // `text`, if given, receives the bytes read (the start of the chain of
 // `sweep extend`'s versions, core/sweep_points.h).

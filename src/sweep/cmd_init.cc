@@ -50,7 +50,10 @@ bool LoadSpec(const std::string& path, SweepSpec* spec, PointSpace* ps) {
     std::fprintf(stderr, "%s\n", m.c_str());
     return false;
   }
-  auto p = PointSpace::Create(*s);
+  // The points as `sweep init` freezes them (draws keyed as in kSpecFormatVersion).
+  SweepSpec as_frozen = *s;
+  as_frozen.set_format_version(kSpecFormatVersion);
+  auto p = PointSpace::Create(as_frozen);
   if (!p.ok()) {
     std::fprintf(stderr, "%s: %s\n", path.c_str(), p.status().message().c_str());
     return false;

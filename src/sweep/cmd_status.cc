@@ -86,6 +86,15 @@ void PrintBroken(const SweepScan& scan) {
   }
 }
 
+// One cell per parameter name: the point's value, empty where its branch
+// has no such parameter.
+void AppendValues(const std::vector<std::string>& names, const Point& pt, Row* row) {
+  for (const auto& n : names) {
+    const std::string* v = pt.Find(n);
+    row->push_back(v != nullptr ? *v : "");
+  }
+}
+
 constexpr uint64_t kMaxOwnerBytes = 1 << 16;  // owner.json is ~300 bytes
 
 int CmdStatus(const std::string& dir, const std::string& format, int limit) {
@@ -183,7 +192,7 @@ int CmdStatus(const std::string& dir, const std::string& format, int limit) {
                owner.host(),
                job,
                t.derived.heartbeat_age_s >= 0 ? Seconds(t.derived.heartbeat_age_s) + " ago" : "-"};
-    for (const auto& [k, v] : ps->At(t.index).values) row.push_back(v);
+    AppendValues(ps->names(), ps->At(t.index), &row);
     table.push_back(row);
   }
   std::printf("\n%s", RenderTable(header, table).c_str());
@@ -226,7 +235,7 @@ int CmdPoints(const std::string& dir, const std::string& format) {
   std::vector<Row> rows;
   for (uint64_t i = 0; i < ps->size(); ++i) {
     Row r = {std::to_string(i)};
-    for (const auto& [k, v] : ps->At(i).values) r.push_back(v);
+    AppendValues(ps->names(), ps->At(i), &r);
     rows.push_back(std::move(r));
   }
   std::fputs((format == "csv" ? RenderCsv(header, rows) : RenderTable(header, rows)).c_str(),

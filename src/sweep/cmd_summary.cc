@@ -107,14 +107,18 @@ std::string RenderMarkdown(const Row& header, const std::vector<Row>& rows) {
 
 // One object a row, its keys in header order: a numeric column's cells as
 // JSON numbers (the index printed 000012 as 12), null when empty or not finite
-// (JSON has no NaN or infinity); the other columns' as strings.
-void PrintJson(const Row& header, const std::vector<Row>& rows, const std::vector<bool>& numeric) {
+// (JSON has no NaN or infinity); the other columns' as strings. An absent cell
+// (a parameter the trial's branch lacks) has no key.
+void PrintJson(const Row& header, const std::vector<Row>& rows, const std::vector<bool>& numeric,
+               const std::vector<std::vector<bool>>& absent) {
   JsonArrayWriter out(stdout);
   OrderedStruct row;
-  for (const Row& r : rows) {
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const Row& r = rows[i];
     row.Clear();
     for (size_t c = 0; c < header.size(); ++c) {
       const std::string& v = r[c];
+      if (i < absent.size() && c < absent[i].size() && absent[i][c]) continue;
       if (!numeric[c]) {
         AddString(&row, header[c], v);
         continue;
@@ -137,6 +141,7 @@ struct Table {
   Row header;
   std::vector<Row> rows;
   std::vector<bool> numeric;             // per column: a JSON number
+  std::vector<std::vector<bool>> absent;  // per row, per column: no value (not even empty)
   std::vector<std::string> notes;        // every format's (on stderr with csv and json)
   std::vector<std::string> table_notes;  // the table's and markdown's only
 };
@@ -238,7 +243,12 @@ Table TrialTable(const SummaryOptions& o, const Columns& cols, std::vector<const
                    (r->problem.empty() || r->state == TrialState::kBroken ? "" : " (broken)") +
                    (IsDiverged(*r) ? " (diverged)" : ""),
                std::to_string(r->attempts)};
-    for (const auto& v : r->params) row.push_back(v);
+    std::vector<bool> absent(row.size(), false);
+    for (size_t k = 0; k < r->params.size(); ++k) {
+      row.push_back(r->params[k]);
+      absent.push_back(!HasParam(*r, k));
+    }
+    t.absent.push_back(std::move(absent));
     for (const auto& m : cols.metrics) {
       auto it = r->metrics.find(m);
       row.push_back(it == r->metrics.end() ? "" : Num(it->second, exact));
@@ -277,21 +287,29 @@ Status GroupTable(const SummaryOptions& o, const Columns& cols,
       cols.Add(t, cols.MetricHeader(m) + "_" + stat, true);
     }
   }
+  // A trial whose branch lacks a key parameter is in the group of the empty value.
   std::map<std::vector<std::string>, std::vector<const TrialRecord*>> groups;
+  std::map<std::vector<std::string>, std::vector<bool>> absent_key;
   for (const auto* r : rows) {
     std::vector<std::string> key;
-    for (int c : key_cols) key.push_back(r->params[static_cast<size_t>(c)]);
+    std::vector<bool> absent;
+    for (int c : key_cols) {
+      key.push_back(r->params[static_cast<size_t>(c)]);
+      absent.push_back(!HasParam(*r, static_cast<size_t>(c)));
+    }
     groups[key].push_back(r);
+    absent_key.emplace(key, absent);
   }
   struct Group {
     std::vector<std::string> key;
     double sort_key = NAN;
     Row row;
+    std::vector<bool> absent;
   };
   std::vector<Group> sorted;
   bool small = false;
   for (const auto& [key, members] : groups) {
-    Group g{key, NAN, key};
+    Group g{key, NAN, key, absent_key[key]};
     size_t n_done = 0;
     for (const auto* r : members) n_done += r->state == TrialState::kDone;
     small |= n_done < kMinCiSamples;
@@ -322,7 +340,10 @@ Status GroupTable(const SummaryOptions& o, const Columns& cols,
       return o.desc ? a.sort_key > b.sort_key : a.sort_key < b.sort_key;
     });
   }
-  for (auto& g : sorted) t->rows.push_back(std::move(g.row));
+  for (auto& g : sorted) {
+    t->rows.push_back(std::move(g.row));
+    t->absent.push_back(std::move(g.absent));
+  }
   if (small && !metrics.empty()) {
     t->table_notes.push_back("ci95 is empty for groups of fewer than " +
                              std::to_string(kMinCiSamples) +
@@ -379,7 +400,8 @@ int CmdSummary(const SummaryOptions& o) {
     for (const auto& [c, v] : filters) {
       const std::string& have =
           c < 0 ? std::string(TrialStateName(t.state)) : t.params[static_cast<size_t>(c)];
-      if (have != v) keep = false;
+      // A trial whose branch lacks the parameter matches no value of it.
+      if (have != v || (c >= 0 && !HasParam(t, static_cast<size_t>(c)))) keep = false;
     }
     if (keep) rows.push_back(&t);
   }
@@ -409,14 +431,16 @@ int CmdSummary(const SummaryOptions& o) {
           o.dir + "` lists every point");
     }
   }
-  if (o.top > 0 && table.rows.size() > static_cast<size_t>(o.top))
+  if (o.top > 0 && table.rows.size() > static_cast<size_t>(o.top)) {
     table.rows.resize(static_cast<size_t>(o.top));
+    if (table.absent.size() > table.rows.size()) table.absent.resize(table.rows.size());
+  }
 
   std::string text;
   if (o.format == "csv") {
     text = RenderCsv(table.header, table.rows);
   } else if (o.format == "json") {
-    PrintJson(table.header, table.rows, table.numeric);
+    PrintJson(table.header, table.rows, table.numeric, table.absent);
   } else if (o.format == "markdown") {
     text = RenderMarkdown(table.header, table.rows);
   } else {

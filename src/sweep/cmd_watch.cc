@@ -99,8 +99,9 @@ std::string Frame(const SweepResults& res, const SweepPoints& ps, double interva
       break;
     }
     std::string params;
-    for (size_t i = 0; i < t.params.size(); ++i)
-      params += " " + res.param_names[i] + "=" + TerminalSafe(t.params[i]);
+    for (size_t i = 0; i < t.params.size(); ++i) {
+      if (HasParam(t, i)) params += " " + res.param_names[i] + "=" + TerminalSafe(t.params[i]);
+    }
     const int epochs = EpochsOf(res, ps, t.index);
     std::string line = "  " + TrialName(t.index) + " ";
     if (epochs > 0) {

@@ -41,7 +41,8 @@ bool ParseNumber(const std::string& s, double* v) {
 std::string ParamText(const SweepResults& res, const TrialRecord& t) {
   std::string s;
   for (size_t p = 0; p < res.param_names.size() && p < t.params.size(); ++p) {
-    s += (p ? " " : "") + res.param_names[p] + "=" + t.params[p];
+    if (!HasParam(t, p)) continue;  // its branch has no such parameter
+    s += (s.empty() ? "" : " ") + res.param_names[p] + "=" + t.params[p];
   }
   return s;
 }
@@ -93,7 +94,7 @@ std::string ResultsTable(const SweepResults& res) {
   for (const auto& t : res.trials) {
     for (size_t p = 0; p < t.params.size() && p < numeric_param.size(); ++p) {
       double v;
-      if (!ParseNumber(t.params[p], &v)) numeric_param[p] = false;
+      if (HasParam(t, p) && !ParseNumber(t.params[p], &v)) numeric_param[p] = false;
     }
   }
   for (size_t p = 0; p < res.param_names.size(); ++p) th(res.param_names[p], numeric_param[p]);
@@ -243,7 +244,7 @@ std::string ParamCharts(const SweepResults& res) {
     for (const auto& t : res.trials) {
       auto it = t.metrics.find(metric);
       if (t.state == TrialState::kDone && it != t.metrics.end() && std::isfinite(it->second) &&
-          p < t.params.size()) {
+          p < t.params.size() && HasParam(t, p)) {
         done.push_back(&t);
       }
     }
