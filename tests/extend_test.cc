@@ -274,3 +274,67 @@ TEST(Extend, AnUnextendedSweepCostsOneStat) {
 
 }  // namespace
 }  // namespace claimsweep
+
+namespace claimsweep {
+namespace {
+
+const char kRandom[] = R"(
+name: "grow"
+seed: 7
+grid {
+  branch { param { name: "model" values: "a" } param { name: "lr" values: "0.1" values: "0.01" } }
+  param { name: "seed" values: "1" values: "2" }
+}
+random { samples: 2 param { name: "wd" log_uniform { low: 1e-5 high: 1e-2 } } }
+command { argv: "true" }
+)";
+
+std::string Replace(std::string s, const std::string& from, const std::string& to) {
+  const size_t p = s.find(from);
+  EXPECT_NE(p, std::string::npos) << from;
+  if (p != std::string::npos) s.replace(p, from.size(), to);
+  return s;
+}
+
+// Spec format 3 draws random values per (grid values, sample): more samples
+// and a new branch keep every existing point's draws, so both extend.
+TEST(Extend, MoreSamplesAndANewBranchKeepEveryDrawOfTheSweep) {
+  InitedSweep sweep(kRandom);
+  const std::vector<std::string> before = Values(Points(sweep));
+  ASSERT_EQ(before.size(), 8u);
+  std::string next = Replace(kRandom, "samples: 2", "samples: 3");
+  next = Replace(
+      next, R"(  param { name: "seed")",
+      R"(  branch { param { name: "model" values: "b" } param { name: "depth" values: "20" } }
+  param { name: "seed")");
+  ExtendPlan plan;
+  SweepPoints cur = Points(sweep);
+  ASSERT_OK(PlanExtension(cur, Next(sweep, next), &plan));
+  // (2 + 1) grid branches x 2 seeds x 3 samples = 18 points, 8 of them old.
+  EXPECT_EQ(plan.added, 10u);
+  ASSERT_OK(PublishExtension(Env::Default(), sweep.layout, plan, "t"));
+  SweepPoints ps = Points(sweep);
+  ASSERT_EQ(ps.size(), 18u);
+  for (uint64_t i = 0; i < 8; ++i) EXPECT_EQ(Values(ps)[i], before[i]) << i;
+  // The new points: every (lr, seed) gets sample 2; model b's points lack lr.
+  int third_samples = 0, model_b = 0;
+  const auto v = Values(ps);
+  for (uint64_t i = 8; i < 18; ++i) {
+    const Point p = ps.At(i);
+    if (*p.Find("model") == "b") {
+      ++model_b;
+      EXPECT_EQ(p.Find("lr"), nullptr) << v[i];
+      EXPECT_NE(p.Find("depth"), nullptr) << v[i];
+    } else {
+      ++third_samples;
+    }
+  }
+  EXPECT_EQ(third_samples, 4);
+  EXPECT_EQ(model_b, 6);
+  EXPECT_EQ(std::set<std::string>(v.begin(), v.end()).size(), 18u);
+  // The union of names, in first-appearance order.
+  EXPECT_EQ(ps.names(), (std::vector<std::string>{"model", "lr", "seed", "wd", "depth"}));
+}
+
+}  // namespace
+}  // namespace claimsweep
