@@ -72,6 +72,15 @@ TEST(ExtendProcess, ALongerRangeAppendsPointsThatTrialRunsAndARefusalChangesNoth
   EXPECT_EQ(s.Result(6).spec_version(), 2u);
   EXPECT_EQ(s.Result(0).spec_version(), 1u);
   EXPECT_EQ(StatusCounts(s.dir)["done"], 7);
+  // Which version each trial ran under, in the summary.
+  r = s.Sweep({"summary", s.dir, "--format", "csv"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(r.output.rfind("index,state,attempts,spec_version,x,", 0), 0u) << r.output;
+  EXPECT_NE(r.output.find("\n000000,done,1,1,0,"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("\n000006,done,1,2,6,"), std::string::npos) << r.output;
+  r = s.Sweep({"status", s.dir});
+  EXPECT_NE(r.output.find("7 points (spec version 2, extended from 4 points"), std::string::npos)
+      << r.output;
   r = s.Sweep({"points", s.dir, "--format", "csv"});
   EXPECT_NE(r.output.find("6,6"), std::string::npos) << r.output;
 }

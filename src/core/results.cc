@@ -89,6 +89,7 @@ void TakeRecord(const TrialResult& r, const std::string& path, bool done,
   t->wall_seconds = r.total_seconds() > 0 ? r.total_seconds() : done ? r.duration_seconds() : -1;
   t->host = r.host();
   t->job_id = r.slurm_job_id();
+  t->spec_version = r.spec_version();
   t->outcome_message = r.message();
   TakeRecordParams(r, path, names, t);
 }

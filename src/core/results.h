@@ -44,6 +44,9 @@ struct TrialRecord {
   double wall_seconds = -1;
   double last_attempt_seconds = -1;
   std::string host, job_id, outcome_message;
+  // The spec version (`sweep extend`) its latest record's process ran under;
+  // 0: no record, or one written before versions existed.
+  uint32_t spec_version = 0;
   // metrics.csv, if LoadOptions::curves: columns and one row per epoch.
   std::vector<std::string> curve_columns;
   std::vector<std::vector<double>> curve;

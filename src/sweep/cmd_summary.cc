@@ -212,6 +212,9 @@ Table TrialTable(const SummaryOptions& o, const Columns& cols, std::vector<const
   cols.Add(&t, "index", true);
   cols.Add(&t, "state", false);
   cols.Add(&t, "attempts", true);
+  // An extended sweep: which version of the spec each trial ran under.
+  const bool versions = cols.res.points != nullptr && cols.res.points->version() > 1;
+  if (versions) cols.Add(&t, "spec_version", true);
   for (const auto& p : cols.res.param_names) cols.Add(&t, p, false);
   for (const auto& m : cols.metrics) cols.Add(&t, cols.MetricHeader(m), true);
   cols.Add(&t, "wall_seconds", true);
@@ -243,6 +246,7 @@ Table TrialTable(const SummaryOptions& o, const Columns& cols, std::vector<const
                    (r->problem.empty() || r->state == TrialState::kBroken ? "" : " (broken)") +
                    (IsDiverged(*r) ? " (diverged)" : ""),
                std::to_string(r->attempts)};
+    if (versions) row.push_back(r->spec_version > 0 ? std::to_string(r->spec_version) : "");
     std::vector<bool> absent(row.size(), false);
     for (size_t k = 0; k < r->params.size(); ++k) {
       row.push_back(r->params[k]);
