@@ -10,11 +10,7 @@
 namespace claimsweep {
 namespace {
 
-std::string ErrorOf(const std::string& text) {
-  auto s = ParseSpec(text, "my.textproto");
-  EXPECT_FALSE(s.ok()) << "spec was accepted:\n" << text;
-  return s.ok() ? "" : s.status().message();
-}
+using testing::ErrorOf;
 
 #define EXPECT_HAS(text, part) EXPECT_NE((text).find(part), std::string::npos) << (text)
 

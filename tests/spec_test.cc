@@ -7,11 +7,7 @@
 namespace claimsweep {
 namespace {
 
-std::string ErrorOf(const std::string& text) {
-  auto s = ParseSpec(text, "my.textproto");
-  EXPECT_FALSE(s.ok()) << "spec was accepted:\n" << text;
-  return s.ok() ? "" : s.status().message();
-}
+using testing::ErrorOf;
 
 TEST(Spec, AcceptsTheIssueExampleAsWritten) {
   auto s = ParseSpec(testing::kLrDepthSpec, "lr-depth.textproto");

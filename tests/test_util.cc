@@ -25,6 +25,12 @@ TempDir::~TempDir() {
   std::filesystem::remove_all(path_, ec);
 }
 
+std::string ErrorOf(const std::string& text) {
+  auto s = ParseSpec(text, "my.textproto");
+  EXPECT_FALSE(s.ok()) << "spec was accepted:\n" << text;
+  return s.ok() ? "" : s.status().message();
+}
+
 SweepSpec MustParse(const std::string& text) {
   auto s = ParseSpec(text, "test.textproto");
   EXPECT_TRUE(s.ok()) << s.status().ToString();

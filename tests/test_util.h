@@ -26,6 +26,10 @@ class TempDir {
 // Parses `text` as a spec; fails the test on error.
 SweepSpec MustParse(const std::string& text);
 
+// ParseSpec's error for `text`, read as "my.textproto"; fails the test if
+// the spec is accepted.
+std::string ErrorOf(const std::string& text);
+
 // Creates a sweep directory as `sweep init` does.
 void InitSweep(const std::string& dir, const SweepSpec& spec);
 
