@@ -105,6 +105,32 @@ TEST(ControlProcess, StopEndsARunningTrialThenResetRunsItAgainFromAttemptOne) {
   EXPECT_TRUE(s.List(s.layout.leases_dir()).empty());
 }
 
+// A reset trial is claimed again through the `.released` entry that `sweep
+// reset` left. If its new owner then dies, its lease must still be watched
+// and the trial taken over: a dead owner of a reset trial loses nothing.
+TEST(ControlProcess, AResetTrialWhoseNewOwnerDiesIsTakenOver) {
+  TempDir knob;
+  const std::string sleep_file = knob.path() + "/sleep";
+  WriteRaw(sleep_file, "0");
+  ProcSweep s(Spec("1", "sleep $(cat " + sleep_file + ")",
+                   "lease_seconds: 2 heartbeat_seconds: 0.5 max_attempts: 3"));
+  ASSERT_EQ(s.RunTrial().exit_code, 0);
+  RunResult r = s.Sweep({"reset", s.dir, "0"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  WriteRaw(sleep_file, "60");
+  Spawned a = s.StartTrial("a");
+  ASSERT_TRUE(WaitFor([&] { return s.AttemptExists(0, 1); }, 20));
+  ASSERT_TRUE(WaitFor([&] { return StatusCounts(s.dir)["running"] == 1; }, 20));
+  KillNineWithChildren(a.pid);
+  WaitExit(a.pid);
+  WriteRaw(sleep_file, "0");
+  r = s.RunTrial();
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  ASSERT_TRUE(Env::Default()->Exists(s.layout.result_path(0))) << r.output;
+  EXPECT_EQ(s.Result(0).attempt(), 2u) << r.output;
+  EXPECT_EQ(s.Result(0).outcome(), "done");
+}
+
 TEST(ControlProcess, StopOfAPendingPointIsNeverClaimed) {
   ProcSweep s(Spec("4", "echo {index} >> {sweep_dir}/ran.log", "trials_per_job: 0"));
   RunResult stop = s.Sweep({"stop", s.dir, "1", "3"});
