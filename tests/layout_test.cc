@@ -49,6 +49,57 @@ TEST(Layout, RejectsForeignNames) {
   EXPECT_FALSE(ParseAttemptEntry("attempt-", &a, &kind));
 }
 
+// A derived stage's queue (docs/derived-work.md): its own items and leases
+// directories, item names packing (upstream point, sub-key), and attempt 0
+// only as an announcement (released). The sweep's own names are unchanged.
+TEST(Layout, AStageQueueHasItsOwnDirectoriesAndItemNames) {
+  const SweepLayout points("/s");
+  const SweepLayout eval = SweepLayout::ForStage("/s", "eval");
+  EXPECT_EQ(points.stage(), "");
+  EXPECT_EQ(eval.stage(), "eval");
+  EXPECT_EQ(eval.trials_dir(), "/s/stages/eval/items");
+  EXPECT_EQ(eval.leases_dir(), "/s/stages/eval/leases");
+  EXPECT_EQ(eval.tmp_dir(), points.tmp_dir());
+  EXPECT_EQ(eval.spec_path(), points.spec_path());
+  const uint64_t key = ItemKey(42, 4);
+  EXPECT_EQ(ItemUpstream(key), 42u);
+  EXPECT_EQ(ItemSub(key), 4u);
+  EXPECT_EQ(eval.trial_dir(key), "/s/stages/eval/items/000042-0004");
+  EXPECT_EQ(eval.attempt_dir(key, 2), "/s/stages/eval/items/000042-0004/attempt-0002");
+  EXPECT_EQ(eval.lease_path(key, 1), "/s/stages/eval/leases/000042-0004.0001");
+  EXPECT_EQ(eval.released_lease_path(key, 0), "/s/stages/eval/leases/000042-0004.0000.released");
+  EXPECT_EQ(points.trial_dir(42), "/s/trials/000042");
+  EXPECT_EQ(points.lease_path(42, 1), "/s/leases/000042.0001");
+  for (uint64_t k : {ItemKey(0, 0), ItemKey(7, 12345), ItemKey(UINT32_MAX, UINT32_MAX)}) {
+    uint64_t back = 1;
+    ASSERT_TRUE(eval.ParseEntryName(eval.entry_name(k), &back)) << eval.entry_name(k);
+    EXPECT_EQ(back, k);
+    uint32_t a = 9;
+    LeaseMark m = LeaseMark::kOpen;
+    ASSERT_TRUE(eval.ParseLease(eval.lease_name(k, 3, LeaseMark::kStale), &back, &a, &m));
+    EXPECT_EQ(back, k);
+    EXPECT_EQ(a, 3u);
+    EXPECT_EQ(m, LeaseMark::kStale);
+  }
+  uint64_t i = 0;
+  uint32_t a = 9;
+  LeaseMark m = LeaseMark::kOpen;
+  ASSERT_TRUE(eval.ParseLease("000042-0004.0000.released", &i, &a, &m));
+  EXPECT_EQ(a, 0u);
+  EXPECT_EQ(m, LeaseMark::kReleased);
+  EXPECT_FALSE(eval.ParseLease("000042-0004.0000", &i, &a));  // attempt 0: only an announcement
+  EXPECT_FALSE(eval.ParseLease("000042-0004.0000.stale", &i, &a));
+  EXPECT_FALSE(points.ParseLease("000042.0000.released", &i, &a));  // points: attempts from 1
+  // Each queue's names are foreign to the other.
+  EXPECT_FALSE(eval.ParseEntryName("000042", &i));
+  EXPECT_FALSE(points.ParseEntryName("000042-0004", &i));
+  EXPECT_FALSE(eval.ParseLease("000042.0001", &i, &a));
+  EXPECT_FALSE(points.ParseLease("000042-0004.0001", &i, &a));
+  EXPECT_FALSE(ParseItemName("000042-004", &i));       // sub-key: four digits at least
+  EXPECT_FALSE(ParseItemName("00042-0004", &i));       // upstream: six at least
+  EXPECT_FALSE(ParseItemName("4294967296-0000", &i));  // beyond 32 bits
+}
+
 // Every name the layout builds in a trial directory parses back to what it
 // is, so the states (trial_state.cc) and reset's move order (control.cc)
 // read the same names the writers write.

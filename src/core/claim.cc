@@ -196,7 +196,7 @@ Status Claimer::FindHoles(const OpenTrials& open, std::vector<uint64_t>* holes) 
   uint64_t top = 0;  // one above the highest trial directory
   for (const std::string& n : names) {
     uint64_t i = 0;
-    if (!ParseTrialName(n, &i) || i >= num_points_) continue;
+    if (!layout_.ParseEntryName(n, &i) || i >= num_points_) continue;
     if (i >= present.size()) present.resize(i + 1);
     present[i] = true;
     top = std::max(top, i + 1);

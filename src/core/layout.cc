@@ -1,5 +1,6 @@
 #include "core/layout.h"
 
+#include <cstdint>
 #include <cstdio>
 
 namespace claimsweep {
@@ -17,14 +18,78 @@ bool ParseDigits(const std::string& s, size_t pos, size_t n, uint64_t* out) {
   return true;
 }
 
+const char* LeaseSuffix(LeaseMark mark) {
+  switch (mark) {
+    case LeaseMark::kOpen: return "";
+    case LeaseMark::kReleased: return ".released";
+    case LeaseMark::kStale: return ".stale";
+  }
+  return "";
+}
+
+// A lease name's mark suffix, and where the "<entry>.<attempt>" part ends.
+// False if that part has no dot, or nothing after it.
+bool SplitLeaseName(const std::string& name, size_t* end, LeaseMark* mark) {
+  *end = name.size();
+  *mark = LeaseMark::kOpen;
+  for (LeaseMark candidate : {LeaseMark::kReleased, LeaseMark::kStale}) {
+    const std::string suffix = LeaseSuffix(candidate);
+    if (*end > suffix.size() && name.compare(*end - suffix.size(), suffix.size(), suffix) == 0) {
+      *mark = candidate;
+      *end -= suffix.size();
+      break;
+    }
+  }
+  const size_t dot = name.find('.');
+  return dot != std::string::npos && dot >= 6 && dot < *end;
+}
+
 }  // namespace
 
 SweepLayout::SweepLayout(std::string root) : root_(std::move(root)) {
   while (root_.size() > 1 && root_.back() == '/') root_.pop_back();
 }
 
+SweepLayout SweepLayout::ForStage(std::string root, std::string stage) {
+  SweepLayout l(std::move(root));
+  l.stage_ = std::move(stage);
+  return l;
+}
+
+std::string SweepLayout::entry_name(uint64_t index) const {
+  return stage_.empty() ? TrialName(index) : ItemName(index);
+}
+
+bool SweepLayout::ParseEntryName(const std::string& name, uint64_t* index) const {
+  return stage_.empty() ? ParseTrialName(name, index) : ParseItemName(name, index);
+}
+
+std::string SweepLayout::lease_name(uint64_t index, uint32_t attempt, LeaseMark mark) const {
+  if (stage_.empty()) return LeaseName(index, attempt, mark);
+  char buf[24];
+  std::snprintf(buf, sizeof buf, ".%04u", attempt);
+  return ItemName(index) + buf + LeaseSuffix(mark);
+}
+
+bool SweepLayout::ParseLease(const std::string& name, uint64_t* index, uint32_t* attempt,
+                             LeaseMark* mark) const {
+  if (stage_.empty()) return ParseLeaseName(name, index, attempt, mark);
+  size_t end = 0;
+  LeaseMark m = LeaseMark::kOpen;
+  uint64_t a = 0;
+  if (!SplitLeaseName(name, &end, &m)) return false;
+  const size_t dot = name.find('.');
+  if (!ParseItemName(name.substr(0, dot), index)) return false;
+  if (!ParseDigits(name, dot + 1, end - dot - 1, &a) || a > 999999) return false;
+  // Attempt 0 is an announcement (ready, never attempted): released only.
+  if (a == 0 && m != LeaseMark::kReleased) return false;
+  *attempt = static_cast<uint32_t>(a);
+  if (mark) *mark = m;
+  return true;
+}
+
 std::string SweepLayout::trial_dir(uint64_t index) const {
-  return trials_dir() + "/" + TrialName(index);
+  return trials_dir() + "/" + entry_name(index);
 }
 
 std::string SweepLayout::attempt_dir(uint64_t index, uint32_t attempt) const {
@@ -43,15 +108,15 @@ std::string SweepLayout::version_path(uint32_t version) const {
 }
 
 std::string SweepLayout::lease_path(uint64_t index, uint32_t attempt) const {
-  return leases_dir() + "/" + LeaseName(index, attempt);
+  return leases_dir() + "/" + lease_name(index, attempt, LeaseMark::kOpen);
 }
 
 std::string SweepLayout::released_lease_path(uint64_t index, uint32_t attempt) const {
-  return leases_dir() + "/" + LeaseName(index, attempt, LeaseMark::kReleased);
+  return leases_dir() + "/" + lease_name(index, attempt, LeaseMark::kReleased);
 }
 
 std::string SweepLayout::stale_lease_path(uint64_t index, uint32_t attempt) const {
-  return leases_dir() + "/" + LeaseName(index, attempt, LeaseMark::kStale);
+  return leases_dir() + "/" + lease_name(index, attempt, LeaseMark::kStale);
 }
 
 std::string SweepLayout::staged_attempt_dir(const std::string& staged_trial, uint32_t attempt) {
@@ -69,6 +134,23 @@ std::string TrialName(uint64_t index) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%06llu", static_cast<unsigned long long>(index));
   return buf;
+}
+
+std::string ItemName(uint64_t key) {
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%06u-%04u", ItemUpstream(key), ItemSub(key));
+  return buf;
+}
+
+bool ParseItemName(const std::string& name, uint64_t* key) {
+  const size_t dash = name.find('-');
+  uint64_t u = 0, sub = 0;
+  if (dash == std::string::npos || dash < 6 || name.size() - dash - 1 < 4) return false;
+  if (!ParseDigits(name, 0, dash, &u) || !ParseDigits(name, dash + 1, name.size() - dash - 1, &sub))
+    return false;
+  if (u > UINT32_MAX || sub > UINT32_MAX) return false;
+  *key = ItemKey(static_cast<uint32_t>(u), static_cast<uint32_t>(sub));
+  return true;
 }
 
 bool ParseTrialName(const std::string& name, uint64_t* index) {
@@ -107,17 +189,6 @@ bool ParseAttemptEntry(const std::string& name, uint32_t* attempt, AttemptEntry*
   return true;
 }
 
-namespace {
-const char* LeaseSuffix(LeaseMark mark) {
-  switch (mark) {
-    case LeaseMark::kOpen: return "";
-    case LeaseMark::kReleased: return ".released";
-    case LeaseMark::kStale: return ".stale";
-  }
-  return "";
-}
-}  // namespace
-
 std::string LeaseName(uint64_t index, uint32_t attempt, LeaseMark mark) {
   char buf[48];
   std::snprintf(buf, sizeof buf, "%06llu.%04u%s", static_cast<unsigned long long>(index), attempt,
@@ -126,18 +197,10 @@ std::string LeaseName(uint64_t index, uint32_t attempt, LeaseMark mark) {
 }
 
 bool ParseLeaseName(const std::string& name, uint64_t* index, uint32_t* attempt, LeaseMark* mark) {
-  size_t end = name.size();
+  size_t end = 0;
   LeaseMark m = LeaseMark::kOpen;
-  for (LeaseMark candidate : {LeaseMark::kReleased, LeaseMark::kStale}) {
-    const std::string suffix = LeaseSuffix(candidate);
-    if (end > suffix.size() && name.compare(end - suffix.size(), suffix.size(), suffix) == 0) {
-      m = candidate;
-      end -= suffix.size();
-      break;
-    }
-  }
-  size_t dot = name.find('.');
-  if (dot == std::string::npos || dot < 6 || dot >= end) return false;
+  if (!SplitLeaseName(name, &end, &m)) return false;
+  const size_t dot = name.find('.');
   uint64_t a = 0;
   if (!ParseDigits(name, 0, dot, index)) return false;
   if (!ParseDigits(name, dot + 1, end - dot - 1, &a) || a == 0 || a > 999999) return false;

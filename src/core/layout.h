@@ -46,16 +46,58 @@ inline constexpr const char* kMetricsCsvFileName = "metrics.csv";
 inline constexpr const char* kOwnerFileName = "owner.json";
 inline constexpr const char* kLogFileName = "log";
 
+// What a lease entry's name says about its attempt.
+enum class LeaseMark {
+  kOpen,      // "000123.0002": attempt 2 may be open (running, or its owner died)
+  kReleased,  // "000123.0002.released": its owner (or `sweep`) gave the trial back
+  kStale,     // "000123.0002.stale": an observer saw its heartbeat unchanged for a lease
+};
+
+// A derived stage's item key: (upstream point, sub-key: an epoch, a spec
+// version, 0), packed into the uint64 index that claims use.
+inline uint64_t ItemKey(uint32_t upstream, uint32_t sub) {
+  return (uint64_t{upstream} << 32) | sub;
+}
+inline uint32_t ItemUpstream(uint64_t key) { return static_cast<uint32_t>(key >> 32); }
+inline uint32_t ItemSub(uint64_t key) { return static_cast<uint32_t>(key); }
+// "000042-0004" (upstream at least six digits, sub at least four; no '.').
+std::string ItemName(uint64_t key);
+bool ParseItemName(const std::string& name, uint64_t* key);
+
 class SweepLayout {
  public:
   explicit SweepLayout(std::string root);
+  // A derived stage's work queue (docs/derived-work.md): the same layout
+  // with trials_dir() = DIR/stages/<stage>/items and leases_dir() =
+  // DIR/stages/<stage>/leases, entries named by ItemName (keys pack an
+  // upstream point and a sub-key), and a lease entry of attempt 0 allowed
+  // when marked released (an announcement: ready, no attempt yet). Every
+  // other path (the spec, versions/, tmp/) is the sweep's.
+  static SweepLayout ForStage(std::string root, std::string stage);
+  // "" for the sweep's points.
+  const std::string& stage() const { return stage_; }
 
   const std::string& root() const { return root_; }
   std::string spec_path() const { return root_ + "/" + kSpecFileName; }
   // "sha256 <hex>  sweep.textproto": the frozen spec's digest (format_version >= 2).
   std::string spec_digest_path() const { return root_ + "/" + kSpecDigestFileName; }
-  std::string trials_dir() const { return root_ + "/trials"; }
-  std::string leases_dir() const { return root_ + "/leases"; }
+  std::string trials_dir() const {
+    return stage_.empty() ? root_ + "/trials" : stage_dir() + "/items";
+  }
+  std::string leases_dir() const {
+    return stage_.empty() ? root_ + "/leases" : stage_dir() + "/leases";
+  }
+  // DIR/stages/<stage> (a stage's queue only).
+  std::string stage_dir() const { return root_ + "/stages/" + stage_; }
+  // The name of entry `index` in trials_dir(): TrialName, or ItemName in a
+  // stage's queue; and its inverse.
+  std::string entry_name(uint64_t index) const;
+  bool ParseEntryName(const std::string& name, uint64_t* index) const;
+  // A lease entry's name in leases_dir() (LeaseName, with entry_name), and
+  // its inverse.
+  std::string lease_name(uint64_t index, uint32_t attempt, LeaseMark mark) const;
+  bool ParseLease(const std::string& name, uint64_t* index, uint32_t* attempt,
+                  LeaseMark* mark = nullptr) const;
   std::string tmp_dir() const { return root_ + "/tmp"; }
   // `sweep extend`'s spec versions: versions/0002.textproto, ... (version 1
   // is spec_path()).
@@ -160,6 +202,7 @@ class SweepLayout {
 
  private:
   std::string root_;
+  std::string stage_;
 };
 
 // "000123" (at least six digits).
@@ -172,12 +215,6 @@ std::string AttemptName(uint32_t attempt);
 enum class AttemptEntry { kDir, kReleased, kFailed, kFatal };
 bool ParseAttemptEntry(const std::string& name, uint32_t* attempt, AttemptEntry* kind);
 
-// What a lease entry's name says about its attempt.
-enum class LeaseMark {
-  kOpen,      // "000123.0002": attempt 2 may be open (running, or its owner died)
-  kReleased,  // "000123.0002.released": its owner (or `sweep`) gave the trial back
-  kStale,     // "000123.0002.stale": an observer saw its heartbeat unchanged for a lease
-};
 std::string LeaseName(uint64_t index, uint32_t attempt, LeaseMark mark = LeaseMark::kOpen);
 bool ParseLeaseName(const std::string& name, uint64_t* index, uint32_t* attempt,
                     LeaseMark* mark = nullptr);

@@ -31,7 +31,7 @@ Status ListLeaseEntries(Env* env, const SweepLayout& layout, std::vector<LeaseEn
   CS_RETURN_IF_ERROR(env->ListDir(layout.leases_dir(), &names));
   for (std::string& n : names) {
     LeaseEntry e;
-    if (!ParseLeaseName(n, &e.index, &e.attempt, &e.mark)) continue;
+    if (!layout.ParseLease(n, &e.index, &e.attempt, &e.mark)) continue;
     e.name = std::move(n);
     entries->push_back(std::move(e));
   }

@@ -34,7 +34,7 @@ Status ListClaimedIndices(Env* env, const SweepLayout& layout, uint64_t num_poin
   CS_RETURN_IF_ERROR(env->ListDir(layout.trials_dir(), &names));
   for (const auto& n : names) {
     uint64_t i = 0;
-    if (ParseTrialName(n, &i) && i < num_points) out->push_back(i);
+    if (layout.ParseEntryName(n, &i) && i < num_points) out->push_back(i);
   }
   std::sort(out->begin(), out->end());
   return Status::OK();
