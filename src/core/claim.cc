@@ -131,7 +131,9 @@ Status Claimer::ListOpen(OpenTrials* open) {
   std::vector<LeaseEntry> listed;
   CS_RETURN_IF_ERROR(ListLeaseEntries(env_, layout_, &listed));
   for (LeaseEntry& e : listed) {
-    if (e.index < num_points_) (*open)[e.index].push_back(std::move(e));
+    // A stage's item is known once its upstream point is (`sweep extend`).
+    const uint64_t point = queue_.ordered ? e.index : ItemUpstream(e.index);
+    if (point < num_points_) (*open)[e.index].push_back(std::move(e));
   }
   return Status::OK();
 }
@@ -142,6 +144,26 @@ Status Claimer::TryOpenTrial(uint64_t index, const std::vector<LeaseEntry>& entr
   TrialSnapshot snap;
   CS_RETURN_IF_ERROR(ReadTrialSnapshot(env_, layout_, index, &snap));
   if (!snap.exists) {
+    // A derived item announced (`<key>.0000.released`: its input is
+    // committed) and not claimed yet: claimed like a new point, by the
+    // exclusive create of its first entry and the publish.
+    const LeaseEntry& newest = Newest(entries);
+    if (!queue_.ordered && stale_attempt == 0 && newest.attempt == 0 &&
+        newest.mark == LeaseMark::kReleased) {
+      if (queue_.ready && !queue_.ready(index))
+        return Status::NotFound("item " + layout_.entry_name(index) + " is announced early");
+      Status s = TryClaimNew(index, /*exclusive=*/true);
+      if (s.ok()) {
+        RemoveLeaseEntries(index, entries, 1);  // the announcement
+        *claim = Claim{index, 1, TrialState::kPending};
+        watch_.Forget(index);
+        return s;
+      }
+      if (s.IsAlreadyExists()) ++stats_.lost_races;
+      return s.IsAlreadyExists()
+                 ? Status::NotFound("lost the race for " + layout_.entry_name(index))
+                 : s;
+    }
     // A claimer created leases/<i>.0001 and died before publishing: judged
     // stale, the point is ours to claim (nothing else would lead a claimer to
     // it). Adopt the entry; the rename still decides.
@@ -323,40 +345,7 @@ std::vector<HeldTrial> Claimer::held() const {
   return h;
 }
 
-Status Claimer::ClaimNext(Claim* claim) {
-  held_.clear();
-  watching_ = false;
-  OpenTrials open;
-  CS_RETURN_IF_ERROR(ListOpen(&open));
-  // 1. Trials their entry says are claimable: released by their owner (or by
-  //    `sweep reset|retry|resume`), or judged stale by an observer.
-  for (auto& [index, entries] : open) {
-    const LeaseEntry& newest = Newest(entries);
-    if (!newest.claimable()) continue;
-    Status s =
-        TryOpenTrial(index, entries, newest.mark == LeaseMark::kStale ? newest.attempt : 0, claim);
-    if (s.ok() || !s.IsNotFound()) return s;
-  }
-  // 1b. Under Slurm, a dead job's trial (an OOM kill, a crashed node) is
-  //     known to Slurm long before its lease ends, but only to an observer
-  //     that asks. Running peers ask about their neighbours; with no peer
-  //     running (a small sweep, a resubmission), this claim asks about two
-  //     open trials picked at random (an owner.json read each, squeue cached).
-  if (job_gone_ && !open.empty()) {
-    std::vector<const OpenTrials::value_type*> unmarked;
-    for (const auto& t : open) {
-      if (!Newest(t.second).claimable()) unmarked.push_back(&t);
-    }
-    std::mt19937_64 rng(std::random_device{}());
-    std::shuffle(unmarked.begin(), unmarked.end(), rng);
-    for (size_t k = 0; k < unmarked.size() && k < 2; ++k) {
-      const uint64_t index = unmarked[k]->first;
-      const LeaseEntry& newest = Newest(unmarked[k]->second);
-      if (!OwnerJobGone(index, newest.attempt)) continue;
-      Status s = TryOpenTrial(index, unmarked[k]->second, newest.attempt, claim);
-      if (s.ok() || !s.IsNotFound()) return s;
-    }
-  }
+Status Claimer::ClaimInOrder(const OpenTrials& open, Claim* claim) {
   // 2. The lowest unclaimed point. The highest open trial is a claimed point
   //    near the frontier (running trials were claimed last): start there, so
   //    that a process's first claim costs a few probes, not 2 log2(points).
@@ -410,6 +399,49 @@ Status Claimer::ClaimNext(Claim* claim) {
         ++stats_.lost_races;
       }
     }
+  }
+  return Status::NotFound("every point is claimed");
+}
+
+Status Claimer::ClaimNext(Claim* claim) {
+  held_.clear();
+  watching_ = false;
+  OpenTrials open;
+  CS_RETURN_IF_ERROR(ListOpen(&open));
+  // 1. Trials their entry says are claimable: released by their owner (or by
+  //    `sweep reset|retry|resume`), or judged stale by an observer.
+  for (auto& [index, entries] : open) {
+    const LeaseEntry& newest = Newest(entries);
+    if (!newest.claimable()) continue;
+    Status s =
+        TryOpenTrial(index, entries, newest.mark == LeaseMark::kStale ? newest.attempt : 0, claim);
+    if (s.ok() || !s.IsNotFound()) return s;
+  }
+  // 1b. Under Slurm, a dead job's trial (an OOM kill, a crashed node) is
+  //     known to Slurm long before its lease ends, but only to an observer
+  //     that asks. Running peers ask about their neighbours; with no peer
+  //     running (a small sweep, a resubmission), this claim asks about two
+  //     open trials picked at random (an owner.json read each, squeue cached).
+  if (job_gone_ && !open.empty()) {
+    std::vector<const OpenTrials::value_type*> unmarked;
+    for (const auto& t : open) {
+      if (!Newest(t.second).claimable()) unmarked.push_back(&t);
+    }
+    std::mt19937_64 rng(std::random_device{}());
+    std::shuffle(unmarked.begin(), unmarked.end(), rng);
+    for (size_t k = 0; k < unmarked.size() && k < 2; ++k) {
+      const uint64_t index = unmarked[k]->first;
+      const LeaseEntry& newest = Newest(unmarked[k]->second);
+      if (!OwnerJobGone(index, newest.attempt)) continue;
+      Status s = TryOpenTrial(index, unmarked[k]->second, newest.attempt, claim);
+      if (s.ok() || !s.IsNotFound()) return s;
+    }
+  }
+  // 2 and 2b: only the sweep's points are claimed in index order; a derived
+  // stage's items only through their entries (announcements, takeovers).
+  if (queue_.ordered) {
+    Status s = ClaimInOrder(open, claim);
+    if (s.ok() || !s.IsNotFound()) return s;
   }
   // 3. Nothing new to claim: watch the open trials (a look younger than half
   //    a heartbeat is reused, so calling again soon costs nothing).

@@ -108,6 +108,21 @@ class Claimer {
   void SetNumPoints(uint64_t num_points) {
     if (num_points > num_points_) num_points_ = num_points;
   }
+  // What kind of work queue this claimer serves (docs/derived-work.md).
+  struct QueueOptions {
+    // The sweep's points: new points are claimed in index order (steps 2
+    // and 2b of ClaimNext). A derived stage's items (SweepLayout::ForStage)
+    // are claimed only through their lease entries: an announcement
+    // `<key>.0000.released`, or a takeover. Their keys' upstream points must
+    // be below num_points.
+    bool ordered = true;
+    // For a derived queue: an announced item whose input is not committed
+    // yet is left alone (announced early). Unset: every announced item is
+    // ready.
+    std::function<bool(uint64_t key)> ready;
+  };
+  void set_queue(QueueOptions queue) { queue_ = std::move(queue); }
+
   // The spec version (SweepPoints::version()) recorded in the owner.json of
   // attempts claimed from now on.
   void set_spec_version(uint32_t version) { spec_version_ = version; }
@@ -182,6 +197,8 @@ class Claimer {
   bool JudgedStale(uint64_t index, uint32_t attempt, const LeaseWatch::Look& look);
   // `hint_claimed`: Claimed(hint_) was just seen true.
   uint64_t FindFrontier(bool hint_claimed = false);
+  // Steps 2 and 2b of ClaimNext: the lowest unclaimed point, then holes.
+  Status ClaimInOrder(const OpenTrials& open, Claim* claim);
   // Points below the highest trial directory that have neither a trial
   // directory nor an entry in `open` (one listing of trials/).
   Status FindHoles(const OpenTrials& open, std::vector<uint64_t>* holes);
@@ -198,6 +215,7 @@ class Claimer {
   ClaimPolicy policy_;
   uint64_t num_points_;
   uint32_t spec_version_ = 1;
+  QueueOptions queue_;
   // Points up to which step 2b looked for holes (0: not yet).
   uint64_t holes_checked_to_ = 0;
   std::string token_;
