@@ -107,8 +107,11 @@ Status PlanExtension(const SweepPoints& current, const SweepSpec& next, ExtendPl
     ++plan->added;
   }
   if (progress) progress(total, total);
-  // Every point of the sweep must still be there.
-  for (uint64_t i = 0; i < current.size(); ++i) {
+  // Every point of the sweep must still be there. Only when one is missing
+  // are the sweep's points walked again, to name the first.
+  bool missing = false;
+  for (const auto& [key, left] : have) missing = missing || left > 0;
+  for (uint64_t i = 0; missing && i < current.size(); ++i) {
     const Point p = current.At(i);
     auto it = have.find(KeyOf(p));
     if (it->second == 0) continue;
