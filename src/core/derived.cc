@@ -1,0 +1,320 @@
+#include "core/derived.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <set>
+#include <utility>
+
+#include "core/publish.h"
+
+namespace claimsweep {
+namespace {
+
+constexpr const char* kKeptDirName = "kept";
+
+bool ParseKeptName(const std::string& name, uint32_t* epoch) {
+  // ckpt-<epoch>.csckpt, epoch at least four digits.
+  static const std::string kPrefix = "ckpt-", kSuffix = ".csckpt";
+  if (name.size() <= kPrefix.size() + kSuffix.size() || name.compare(0, kPrefix.size(), kPrefix) ||
+      name.compare(name.size() - kSuffix.size(), kSuffix.size(), kSuffix))
+    return false;
+  const std::string digits =
+      name.substr(kPrefix.size(), name.size() - kPrefix.size() - kSuffix.size());
+  if (digits.size() < 4 || digits.size() > 9) return false;
+  uint64_t v = 0;
+  for (char c : digits) {
+    if (c < '0' || c > '9') return false;
+    v = v * 10 + static_cast<uint64_t>(c - '0');
+  }
+  *epoch = static_cast<uint32_t>(v);
+  return true;
+}
+
+std::string Blocks(uint64_t block) { return TrialName(block); }
+
+}  // namespace
+
+StageGraph::StageGraph(const SweepSpec& spec) {
+  for (const Stage& s : spec.stage()) {
+    StageInfo info;
+    info.name = s.name();
+    info.spec = s;
+    info.input = kTrialsStageName;
+    switch (s.input_case()) {
+      case Stage::kEachCheckpoint: info.kind = StageKind::kEachCheckpoint; break;
+      case Stage::kAfterAll:
+        info.kind = StageKind::kAfterAll;
+        info.input = s.after_all();
+        break;
+      default: info.kind = StageKind::kEachTrial;
+    }
+    stages_.push_back(std::move(info));
+  }
+}
+
+const StageInfo* StageGraph::Find(const std::string& name) const {
+  for (const StageInfo& s : stages_) {
+    if (s.name == name) return &s;
+  }
+  return nullptr;
+}
+
+std::vector<const StageInfo*> StageGraph::FunnelsOf(const std::string& input) const {
+  std::vector<const StageInfo*> out;
+  for (const StageInfo& s : stages_) {
+    if (s.kind == StageKind::kAfterAll && s.input == input) out.push_back(&s);
+  }
+  return out;
+}
+
+std::vector<const StageInfo*> StageGraph::OfKind(StageKind kind) const {
+  std::vector<const StageInfo*> out;
+  for (const StageInfo& s : stages_) {
+    if (s.kind == kind) out.push_back(&s);
+  }
+  return out;
+}
+
+std::string KeptDir(const SweepLayout& root, uint64_t index) {
+  return root.trial_entry_path(index, kKeptDirName);
+}
+
+std::string KeptCheckpointPath(const SweepLayout& root, uint64_t index, uint32_t epoch) {
+  char b[32];
+  std::snprintf(b, sizeof b, "/ckpt-%04u.csckpt", epoch);
+  return KeptDir(root, index) + b;
+}
+
+Status ListKeptEpochs(Env* env, const SweepLayout& root, uint64_t index,
+                      std::vector<uint32_t>* epochs) {
+  epochs->clear();
+  std::vector<std::string> names;
+  Status s = env->ListDir(KeptDir(root, index), &names);
+  if (s.IsNotFound()) return Status::OK();
+  CS_RETURN_IF_ERROR(s);
+  for (const std::string& n : names) {
+    uint32_t e = 0;
+    if (ParseKeptName(n, &e)) epochs->push_back(e);
+  }
+  std::sort(epochs->begin(), epochs->end());
+  return Status::OK();
+}
+
+Status Announce(Env* env, const SweepLayout& stage, uint64_t key) {
+  Status s = env->CreateExclusive(stage.released_lease_path(key, 0), "");
+  return s.IsAlreadyExists() ? Status::OK() : s;
+}
+
+bool InputReady(Env* env, const SweepLayout& root, const StageInfo& stage, uint64_t key) {
+  switch (stage.kind) {
+    case StageKind::kEachTrial: return env->Exists(root.result_path(ItemUpstream(key)));
+    case StageKind::kEachCheckpoint:
+      return env->Exists(KeptCheckpointPath(root, ItemUpstream(key), ItemSub(key)));
+    case StageKind::kAfterAll: return true;
+  }
+  return false;
+}
+
+Status ReconcileAnnouncements(Env* env, const SweepLayout& root, const StageInfo& stage,
+                              uint64_t num_points, uint64_t* announced) {
+  *announced = 0;
+  if (stage.kind == StageKind::kAfterAll) return Status::OK();
+  const SweepLayout queue = SweepLayout::ForStage(root.root(), stage.name);
+  std::vector<std::string> trials, items;
+  CS_RETURN_IF_ERROR(env->ListDir(root.trials_dir(), &trials));
+  CS_RETURN_IF_ERROR(env->ListDir(queue.trials_dir(), &items));
+  std::vector<LeaseEntry> leases;
+  CS_RETURN_IF_ERROR(ListLeaseEntries(env, queue, &leases));
+  std::set<uint64_t> known;
+  for (const std::string& n : items) {
+    uint64_t k = 0;
+    if (queue.ParseEntryName(n, &k)) known.insert(k);
+  }
+  for (const LeaseEntry& e : leases) known.insert(e.index);
+  for (const std::string& n : trials) {
+    uint64_t u = 0;
+    if (!ParseTrialName(n, &u) || u >= num_points) continue;
+    std::vector<uint32_t> epochs;
+    if (stage.kind == StageKind::kEachCheckpoint) {
+      CS_RETURN_IF_ERROR(ListKeptEpochs(env, root, u, &epochs));
+    } else {
+      epochs.push_back(0);
+    }
+    for (uint32_t e : epochs) {
+      const uint64_t key = StageItemKey(u, e);
+      if (known.count(key) || !InputReady(env, root, stage, key)) continue;
+      CS_RETURN_IF_ERROR(Announce(env, queue, key));
+      ++*announced;
+    }
+  }
+  return Status::OK();
+}
+
+Gate::Gate(Env* env, SweepLayout root, const StageGraph* graph, const StageInfo* funnel,
+           Refresh refresh, uint64_t block)
+    : env_(env),
+      root_(std::move(root)),
+      funnel_(SweepLayout::ForStage(root_.root(), funnel->name)),
+      graph_(graph),
+      stage_(funnel),
+      input_(funnel->input == kTrialsStageName ? nullptr : graph->Find(funnel->input)),
+      refresh_(std::move(refresh)),
+      block_(block) {}
+
+std::string Gate::points_dir(uint64_t block) const {
+  return funnel_.stage_dir() + "/gate/p/" + Blocks(block);
+}
+std::string Gate::point_marker(uint64_t i) const {
+  return points_dir(i / block_) + "/" + TrialName(i);
+}
+std::string Gate::blocks_dir() const { return funnel_.stage_dir() + "/gate/b"; }
+std::string Gate::block_marker(uint64_t block) const { return blocks_dir() + "/" + Blocks(block); }
+
+bool Gate::PointComplete(uint64_t i) {
+  if (!input_) return env_->Exists(root_.result_path(i));
+  const SweepLayout in = SweepLayout::ForStage(root_.root(), input_->name);
+  if (input_->kind == StageKind::kEachTrial) return env_->Exists(in.result_path(StageItemKey(i)));
+  if (input_->kind != StageKind::kEachCheckpoint) return false;
+  // Trial i's kept checkpoints are final once it is done.
+  if (!env_->Exists(root_.result_path(i))) return false;
+  std::vector<uint32_t> epochs;
+  if (!ListKeptEpochs(env_, root_, i, &epochs).ok()) return false;
+  for (uint32_t e : epochs) {
+    if (!env_->Exists(in.result_path(StageItemKey(i, e)))) return false;
+  }
+  return true;
+}
+
+bool Gate::BlockComplete(uint64_t block, uint64_t num_points,
+                         const std::vector<std::string>& names) {
+  const uint64_t lo = block * block_, hi = std::min(num_points, lo + block_);
+  uint64_t marked = 0;
+  for (const std::string& n : names) {
+    uint64_t i = 0;
+    if (ParseTrialName(n, &i) && i >= lo && i < hi) ++marked;
+  }
+  return marked == hi - lo;
+}
+
+Status Gate::PointDone(uint64_t i, uint64_t num_points, uint32_t version, bool* announced) {
+  if (announced) *announced = false;
+  if (i >= num_points || !PointComplete(i)) return Status::OK();
+  CS_RETURN_IF_ERROR(env_->CreateDirs(points_dir(i / block_)));
+  Status s = env_->CreateExclusive(point_marker(i), "");
+  if (!s.ok() && !s.IsAlreadyExists()) return s;
+  return AfterMark(i, num_points, version, announced);
+}
+
+Status Gate::AfterMark(uint64_t i, uint64_t num_points, uint32_t version, bool* announced) {
+  // g3: the last point of a block to finish sees the block complete (or its
+  // marker, made by another finisher).
+  const uint64_t block = i / block_;
+  const bool full = (block + 1) * block_ <= num_points;
+  if (!full || !env_->Exists(block_marker(block))) {
+    std::vector<std::string> names;
+    CS_RETURN_IF_ERROR(env_->ListDir(points_dir(block), &names));
+    if (!BlockComplete(block, num_points, names)) return Status::OK();
+    if (full) {
+      CS_RETURN_IF_ERROR(env_->CreateDirs(blocks_dir()));
+      Status s = env_->CreateExclusive(block_marker(block), "");
+      if (!s.ok() && !s.IsAlreadyExists()) return s;
+    }
+  }
+  // g4: every block.
+  bool complete = false;
+  CS_RETURN_IF_ERROR(AllComplete(num_points, &complete));
+  if (!complete) return Status::OK();
+  return AnnounceIfCurrent(num_points, version, announced);
+}
+
+Status Gate::AllComplete(uint64_t num_points, bool* complete) {
+  *complete = false;
+  std::vector<std::string> names;
+  Status s = env_->ListDir(blocks_dir(), &names);
+  if (!s.ok() && !s.IsNotFound()) return s;
+  std::set<uint64_t> done;
+  for (const std::string& n : names) {
+    uint64_t j = 0;
+    if (ParseTrialName(n, &j)) done.insert(j);
+  }
+  const uint64_t blocks = (num_points + block_ - 1) / block_;
+  for (uint64_t j = 0; j < blocks; ++j) {
+    const bool full = (j + 1) * block_ <= num_points;
+    if (full && done.count(j)) continue;
+    // The tail block, or a full one whose marker is missing (it was the tail
+    // before `sweep extend`, or its last finisher crashed): its points.
+    std::vector<std::string> points;
+    Status ls = env_->ListDir(points_dir(j), &points);
+    if (ls.IsNotFound()) return Status::OK();
+    CS_RETURN_IF_ERROR(ls);
+    if (!BlockComplete(j, num_points, points)) return Status::OK();
+    if (full) {
+      CS_RETURN_IF_ERROR(env_->CreateDirs(blocks_dir()));
+      Status ms = env_->CreateExclusive(block_marker(j), "");
+      if (!ms.ok() && !ms.IsAlreadyExists()) return ms;
+    }
+  }
+  *complete = true;
+  return Status::OK();
+}
+
+Status Gate::AnnounceIfCurrent(uint64_t num_points, uint32_t version, bool* announced) {
+  // A newer version's points are members too: announce for the newest
+  // version only, once its points are complete as well.
+  uint64_t n = num_points;
+  uint32_t v = version;
+  while (refresh_ && refresh_(&n, &v)) {
+    bool complete = false;
+    CS_RETURN_IF_ERROR(AllComplete(n, &complete));
+    if (!complete) return Status::OK();
+  }
+  const std::string path = funnel_.released_lease_path(FunnelKey(v), 0);
+  Status s = env_->CreateExclusive(path, "");
+  if (s.ok() && announced) *announced = true;
+  return s.IsAlreadyExists() ? Status::OK() : s;
+}
+
+Status Gate::Repair(uint64_t num_points, uint32_t version, bool* announced) {
+  if (announced) *announced = false;
+  const uint64_t key = FunnelKey(version);
+  if (env_->Exists(funnel_.trial_dir(key)) || env_->Exists(funnel_.released_lease_path(key, 0)))
+    return Status::OK();
+  std::vector<std::string> names;
+  Status s = env_->ListDir(blocks_dir(), &names);
+  if (!s.ok() && !s.IsNotFound()) return s;
+  std::set<uint64_t> done;
+  for (const std::string& n : names) {
+    uint64_t j = 0;
+    if (ParseTrialName(n, &j)) done.insert(j);
+  }
+  const uint64_t blocks = (num_points + block_ - 1) / block_;
+  for (uint64_t j = 0; j < blocks; ++j) {
+    const bool full = (j + 1) * block_ <= num_points;
+    if (full && done.count(j)) continue;
+    std::vector<std::string> points;
+    Status ls = env_->ListDir(points_dir(j), &points);
+    if (!ls.ok() && !ls.IsNotFound()) return ls;
+    std::set<uint64_t> marked;
+    for (const std::string& n : points) {
+      uint64_t i = 0;
+      if (ParseTrialName(n, &i)) marked.insert(i);
+    }
+    const uint64_t hi = std::min(num_points, (j + 1) * block_);
+    for (uint64_t i = j * block_; i < hi; ++i) {
+      if (marked.count(i)) continue;
+      // The first point not complete ends the look: F cannot be announced.
+      if (!PointComplete(i)) return Status::OK();
+      CS_RETURN_IF_ERROR(env_->CreateDirs(points_dir(j)));
+      Status ms = env_->CreateExclusive(point_marker(i), "");
+      if (!ms.ok() && !ms.IsAlreadyExists()) return ms;
+    }
+    if (full) {
+      CS_RETURN_IF_ERROR(env_->CreateDirs(blocks_dir()));
+      Status ms = env_->CreateExclusive(block_marker(j), "");
+      if (!ms.ok() && !ms.IsAlreadyExists()) return ms;
+    }
+  }
+  return AnnounceIfCurrent(num_points, version, announced);
+}
+
+}  // namespace claimsweep
