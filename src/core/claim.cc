@@ -56,7 +56,13 @@ std::string Claimer::NewTempPath() {
 std::string Claimer::OwnerJson(uint64_t index, uint32_t attempt) const {
   AttemptOwner o;
   o.set_format_version(kJsonRecordVersion);
-  o.set_index(static_cast<uint32_t>(index));
+  if (layout_.stage().empty()) {
+    o.set_index(static_cast<uint32_t>(index));
+  } else {
+    o.set_index(ItemUpstream(index));
+    o.set_stage(layout_.stage());
+    o.set_item(ItemName(index));
+  }
   o.set_attempt(attempt);
   o.set_token(token_);
   o.set_host(HostName());

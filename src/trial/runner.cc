@@ -123,9 +123,17 @@ std::string HeldTrials(const std::vector<HeldTrial>& held) {
 }  // namespace
 
 TrialRunner::TrialRunner(Env* env, std::string sweep_dir, SweepPoints points)
-    : env_(env), layout_(std::move(sweep_dir)), spec_(points.spec()), points_(std::move(points)) {}
+    : env_(env),
+      layout_(std::move(sweep_dir)),
+      spec_(points.spec()),
+      points_(std::move(points)),
+      graph_(spec_) {}
 
-bool TrialRunner::PickUpNewPoints(Claimer* claimer) {
+std::string TrialRunner::Queue::Work(uint64_t index) const {
+  return stage ? stage->name + " " + ItemName(index) : "trial " + TrialName(index);
+}
+
+bool TrialRunner::PickUpNewPoints() {
   bool grew = false;
   const uint64_t before = points_.size();
   Status s = points_.Refresh(env_, layout_, &grew);
@@ -135,31 +143,143 @@ bool TrialRunner::PickUpNewPoints(Claimer* claimer) {
     return false;
   }
   if (!grew) return false;
-  claimer->SetNumPoints(points_.size());
-  claimer->set_spec_version(points_.version());
+  for (Queue& q : queues_) {
+    q.claimer->SetNumPoints(points_.size());
+    q.claimer->set_spec_version(points_.version());
+  }
   LogInfo("the sweep was extended to spec version " + std::to_string(points_.version()) + ": " +
           std::to_string(points_.size() - before) + " new points (" + std::to_string(before) +
           " to " + std::to_string(points_.size() - 1) + ")");
   return true;
 }
 
+bool TrialRunner::RefreshPoints(uint64_t* num_points, uint32_t* version) {
+  if (points_.version() <= *version && !PickUpNewPoints()) return false;
+  if (points_.version() <= *version) return false;
+  *num_points = points_.size();
+  *version = points_.version();
+  return true;
+}
+
+bool TrialRunner::MakeQueues() {
+  const std::string only = GetEnv("SWEEP_STAGE");
+  if (!only.empty() && only != kTrialsStageName && !graph_.Find(only)) {
+    std::string names = kTrialsStageName;
+    for (const StageInfo& st : graph_.stages()) names += ", " + st.name;
+    LogError("SWEEP_STAGE=" + only + " names no stage of this sweep (its stages: " + names + ")");
+    return false;
+  }
+  auto add = [&](const StageInfo* st) {
+    Queue q;
+    q.stage = st;
+    q.layout = st ? SweepLayout::ForStage(layout_.root(), st->name) : layout_;
+    q.claimer = std::make_unique<Claimer>(env_, q.layout, spec_.claim(), points_.size(),
+                                          ProcessToken() + (st ? "." + st->name : ""));
+    q.claimer->set_spec_version(points_.version());
+    if (st) {
+      Claimer::QueueOptions opts;
+      opts.ordered = false;
+      opts.ready = [env = env_, root = layout_, st](uint64_t key) {
+        return InputReady(env, root, *st, key);
+      };
+      q.claimer->set_queue(std::move(opts));
+    }
+    queues_.push_back(std::move(q));
+  };
+  // Downstream-most first: that drains the pipeline and feeds the funnels,
+  // so evaluation keeps up with training.
+  const auto& stages = graph_.stages();
+  for (auto it = stages.rbegin(); it != stages.rend(); ++it) {
+    if (only.empty() || only == it->name) add(&*it);
+  }
+  if (only.empty() || only == kTrialsStageName) add(nullptr);
+  for (const StageInfo& st : stages) {
+    if (st.kind != StageKind::kAfterAll) continue;
+    gates_.emplace_back(
+        &st, std::make_unique<Gate>(env_, layout_, &graph_, &st, [this](uint64_t* n, uint32_t* v) {
+          return RefreshPoints(n, v);
+        }));
+  }
+  return true;
+}
+
+bool TrialRunner::RepairStages() {
+  bool found = false;
+  if (!reconciled_) {
+    reconciled_ = true;
+    for (const StageInfo& st : graph_.stages()) {
+      uint64_t n = 0;
+      Status s = ReconcileAnnouncements(env_, layout_, st, points_.size(), &n);
+      if (!s.ok()) {
+        LogWarn("could not look for lost announcements of stage " + st.name + ": " + s.ToString());
+      } else if (n > 0) {
+        LogWarn(std::to_string(n) + " items of stage " + st.name +
+                " had not been announced though their input is committed (the filesystem "
+                "answered an exclusive create wrongly, or the tree was edited): announced now");
+        found = true;
+      }
+    }
+  }
+  for (const auto& [funnel, gate] : gates_) {
+    bool announced = false;
+    Status s = gate->Repair(points_.size(), points_.version(), &announced);
+    if (!s.ok()) LogWarn("could not check a stage's gate: " + s.ToString());
+    if (announced) {
+      LogWarn("every input of stage " + funnel->name +
+              " is done but its item had not been announced (a finisher crashed between its "
+              "commit and the gate): announced now");
+      found = true;
+    }
+  }
+  return found;
+}
+
+bool TrialRunner::UpstreamHeld() const {
+  if (graph_.empty()) return false;
+  for (const Queue& q : queues_) {
+    // Does anything take this queue's work as input?
+    const bool feeds = q.stage ? !graph_.FunnelsOf(q.stage->name).empty() : true;
+    if (feeds && !q.claimer->held().empty()) return true;
+  }
+  // Served alone (SWEEP_STAGE): the upstream queues are other processes';
+  // wait while the sweep's points or any stage has open work.
+  if (queues_.size() == 1 && queues_[0].stage) {
+    std::vector<LeaseEntry> entries;
+    if (ListLeaseEntries(env_, layout_, &entries).ok() && !entries.empty()) return true;
+    for (const StageInfo& st : graph_.stages()) {
+      if (&st == queues_[0].stage) continue;
+      if (ListLeaseEntries(env_, SweepLayout::ForStage(layout_.root(), st.name), &entries).ok() &&
+          !entries.empty())
+        return true;
+    }
+  }
+  return false;
+}
+
+Point TrialRunner::PointOf(const Queue& q, uint64_t index) const {
+  if (!q.stage) return points_.At(index);
+  if (q.stage->kind == StageKind::kAfterAll) return Point{};
+  return points_.At(ItemUpstream(index));
+}
+
 int TrialRunner::Run() {
-  Claimer claimer(env_, layout_, spec_.claim(), points_.size(), ProcessToken());
-  claimer.set_spec_version(points_.version());
+  if (!MakeQueues()) return kExitUsage;
   const std::string job = GetEnv("SLURM_JOB_ID");
   SlurmJobWatch watch([](const std::string& m) { LogWarn(m); });
-  if (!job.empty())
-    claimer.set_job_gone([&watch](const std::string& id) { return watch.Gone(id); });
+  if (!job.empty()) {
+    for (Queue& q : queues_)
+      q.claimer->set_job_gone([&watch](const std::string& id) { return watch.Gone(id); });
+  }
   const uint32_t per_job = spec_.claim().trials_per_job();
   const double signal_s =
       spec_.resources().signal_seconds() > 0 ? spec_.resources().signal_seconds() : 120;
   int64_t job_end = -1;  // learned from Slurm on first need; 0: unknown
   uint32_t ran = 0;
   bool any_failed = false;
-  bool watch_logged = false;
+  bool watch_logged = false, wait_logged = false, repaired = false;
   uint64_t holes_logged = 0;  // watching held trials (nothing else claimable), since:
   std::chrono::steady_clock::time_point watch_since;
-  double watch_nap_s = 0.05;
+  double watch_nap_s = 0.05, wait_nap_s = 0.05;
   while (per_job == 0 || ran < per_job) {
     if (ReceivedSignal() != 0) {
       LogInfo("received signal " + std::to_string(ReceivedSignal()) + "; claiming nothing more");
@@ -185,30 +305,45 @@ int TrialRunner::Run() {
       }
     }
     Claim claim;
-    Status s = claimer.ClaimNext(&claim);
-    if (LogEnabled(LogLevel::kDebug)) {
-      const ClaimStats& st = claimer.stats();
-      LogDebug("claim: " + (s.ok() ? "trial " + TrialName(claim.index) : s.ToString()) +
-               "; so far " + std::to_string(st.open_scanned) + " lease entries scanned, " +
-               std::to_string(st.lost_races) + " races lost, " +
-               std::to_string(st.garbage_removed) + " finished entries removed");
+    Queue* from = nullptr;
+    Status s = Status::NotFound("nothing to claim");
+    bool watching = false;
+    for (Queue& q : queues_) {
+      s = q.claimer->ClaimNext(&claim);
+      if (LogEnabled(LogLevel::kDebug)) {
+        const ClaimStats& st = q.claimer->stats();
+        LogDebug("claim (" + q.name() + "): " + (s.ok() ? q.Work(claim.index) : s.ToString()) +
+                 "; so far " + std::to_string(st.open_scanned) + " lease entries scanned, " +
+                 std::to_string(st.lost_races) + " races lost, " +
+                 std::to_string(st.garbage_removed) + " finished entries removed");
+      }
+      if (s.ok()) {
+        from = &q;
+        break;
+      }
+      if (!s.IsNotFound()) break;
+      watching = watching || q.claimer->watching();
     }
     // Nothing new to claim: maybe `sweep extend` added points (one stat).
-    if (s.IsNotFound() && PickUpNewPoints(&claimer)) {
+    if (s.IsNotFound() && PickUpNewPoints()) {
       watch_logged = false;
       continue;
     }
-    if (s.IsNotFound() && claimer.watching()) {
+    if (s.IsNotFound() && watching) {
       // Some open trial has not been seen alive: its owner may be dead. Watch
       // it (by this process's clock) until it changes or stays unchanged for
       // its lease, then take it over; at most a lease, and only while nothing
       // else is claimable.
       const auto now = std::chrono::steady_clock::now();
       if (!watch_logged) {
+        std::vector<HeldTrial> held;
+        for (const Queue& q : queues_) {
+          for (const HeldTrial& h : q.claimer->held()) held.push_back(h);
+        }
         LogInfo(
             "every point is claimed; watching the open trials whose heartbeat has not been "
             "seen to change" +
-            HeldTrials(claimer.held()));
+            HeldTrials(held));
         watch_logged = true;
         watch_since = now;
         watch_nap_s = 0.05;
@@ -227,25 +362,51 @@ int TrialRunner::Run() {
         continue;
       }
     }
+    if (s.IsNotFound() && !graph_.empty()) {
+      // Derived work appears as upstream work finishes: once per idle spell,
+      // recover what a crash or the filesystem lost; then wait while live
+      // owners upstream will announce more.
+      if (!repaired) {
+        repaired = true;
+        if (RepairStages()) continue;
+      }
+      if (UpstreamHeld()) {
+        if (!wait_logged) {
+          LogInfo("nothing ready to claim; waiting for the open work upstream of a stage");
+          wait_logged = true;
+          wait_nap_s = 0.05;
+        }
+        SleepUnlessSignalled(std::min(wait_nap_s, spec_.claim().heartbeat_seconds()));
+        wait_nap_s *= 2;
+        repaired = false;
+        continue;
+      }
+    }
     if (s.IsNotFound()) {
+      std::vector<HeldTrial> held;
+      for (const Queue& q : queues_) {
+        for (const HeldTrial& h : q.claimer->held()) held.push_back(h);
+      }
       LogInfo(std::string(ran == 0 ? "nothing to claim" : "no more work") + " in " +
               layout_.root() + ": every point is claimed and no trial is interrupted or stale" +
-              HeldTrials(claimer.held()));
+              HeldTrials(held));
       break;
     }
     watch_logged = false;
+    wait_logged = false;
+    repaired = false;
     if (!s.ok()) {
       LogError("cannot claim: " + s.ToString());
       return kExitFailed;
     }
-    if (claimer.stats().holes_found > holes_logged) {
-      holes_logged = claimer.stats().holes_found;
+    if (!from->stage && from->claimer->stats().holes_found > holes_logged) {
+      holes_logged = from->claimer->stats().holes_found;
       LogWarn("trial " + TrialName(claim.index) +
               " was never claimed, though points above it were (the filesystem answered an "
               "exclusive create or a lookup wrongly): claiming it now");
     }
     ++ran;
-    Outcome o = RunOne(&claimer, claim);
+    Outcome o = RunOne(from, claim);
     if (o == Outcome::kInterrupted) {
       MaybeRequeue(job);
       return kExitInterrupted;
@@ -275,44 +436,46 @@ void TrialRunner::MaybeRequeue(const std::string& job) {
   }
 }
 
-TrialRunner::Outcome TrialRunner::RunOne(Claimer* claimer, const Claim& claim) {
-  const Point pt = points_.At(claim.index);
+TrialRunner::Outcome TrialRunner::RunOne(Queue* q, const Claim& claim) {
+  const Point pt = PointOf(*q, claim.index);
   const std::string started_at = NowIso8601();
-  LogInfo("claimed trial " + TrialName(claim.index) + " attempt " + std::to_string(claim.attempt) +
+  LogInfo("claimed " + q->Work(claim.index) + " attempt " + std::to_string(claim.attempt) +
           (claim.previous == TrialState::kPending
                ? ""
                : std::string(" (was ") + TrialStateName(claim.previous) + ")"));
   AttemptEnd end;
   {
     // From here to the attempt's end, trial's messages also go to its log.
-    AttemptLog log(env_, layout_.log_path(claim.index, claim.attempt));
-    log.Header("# claimsweep: trial " + TrialName(claim.index) + " attempt " +
+    AttemptLog log(env_, q->layout.log_path(claim.index, claim.attempt));
+    log.Header("# claimsweep: " + q->Work(claim.index) + " attempt " +
                std::to_string(claim.attempt) + " on " + HostName() +
                (GetEnv("SLURM_JOB_ID").empty() ? "" : " job " + GetEnv("SLURM_JOB_ID")));
-    end = RunAttempt(claimer, claim, pt, log);
+    end = RunAttempt(q, claim, pt, log);
   }
   // A command's checkpoints are its own: count the whole attempt.
   const double reach = end.first_checkpoint_s >= 0 ? end.first_checkpoint_s : end.seconds;
   if (end.kind == Outcome::kDone || end.first_checkpoint_s >= 0)
     needed_s_ = std::max(needed_s_, reach);
-  return Record(claimer, claim, pt, started_at, std::move(end));
+  return Record(q, claim, pt, started_at, std::move(end));
 }
 
-TrialRunner::AttemptEnd TrialRunner::RunAttempt(Claimer* claimer, const Claim& claim,
-                                                const Point& pt, const AttemptLog& log) {
+TrialRunner::AttemptEnd TrialRunner::RunAttempt(Queue* q, const Claim& claim, const Point& pt,
+                                                const AttemptLog& log) {
   AttemptEnd end;
   if (ReceivedSignal() != 0) {
     // Slurm's warning came while we were claiming: hand the trial back untouched.
     end.kind = Outcome::kInterrupted;
     end.message = "received signal " + std::to_string(ReceivedSignal()) + " before starting";
-  } else if (env_->Exists(layout_.stop_path(claim.index))) {
+  } else if (env_->Exists(q->layout.stop_path(claim.index))) {
     // `sweep stop` landed while we were claiming: hand it back untouched.
     end.kind = Outcome::kStopped;
     end.message = "stopped by the user (sweep stop) before starting";
-  } else if (spec_.has_train()) {
-    end = RunTrainAttempt(claimer, claim, pt, log);
+  } else if (q->stage && q->stage->spec.has_eval()) {
+    end = RunEvalAttempt(q, claim, log);
+  } else if (!q->stage && spec_.has_train()) {
+    end = RunTrainAttempt(q, claim, pt, log);
   } else {
-    end = RunCommandAttempt(claimer, claim, pt, log);
+    end = RunCommandAttempt(q, claim, pt, log);
   }
   return end;
 }
@@ -325,19 +488,23 @@ Status TrialRunner::CheckPlainDir(const std::string& dir) {
   return s;
 }
 
-std::function<bool()> TrialRunner::StopCheck(const Claim& claim) {
-  const std::string path = layout_.stop_path(claim.index);
+std::function<bool()> TrialRunner::StopCheck(const Queue& q, const Claim& claim) {
+  const std::string path = q.layout.stop_path(claim.index);
   return [env = env_, path] { return env->Exists(path); };
 }
 
-TrialRunner::AttemptEnd TrialRunner::RunCommandAttempt(Claimer* claimer, const Claim& claim,
+TrialRunner::AttemptEnd TrialRunner::RunCommandAttempt(Queue* q, const Claim& claim,
                                                        const Point& pt, const AttemptLog& log) {
   AttemptEnd end;
-  const std::string trial_dir = layout_.trial_dir(claim.index);
+  Claimer* claimer = q->claimer.get();
+  const CommandTask& command = q->stage ? q->stage->spec.command() : spec_.command();
+  const std::string trial_dir = q->layout.trial_dir(claim.index);
   // Where the command runs and writes its files ({trial_dir}): trials/<i>/work
-  // since spec format_version 2, apart from the records that make the
-  // trial's state, so no file the command writes can commit or fail it.
-  const std::string task_dir = TaskDir(spec_, layout_, claim.index);
+  // since spec format_version 2 (and a stage item's work/ always), apart from
+  // the records that make the trial's state, so no file the command writes
+  // can commit or fail it.
+  const std::string task_dir =
+      q->stage ? q->layout.work_dir(claim.index) : TaskDir(spec_, layout_, claim.index);
   // The trial directory was published by our own rename, but make sure no
   // one swapped a symlink in before we run a command inside it.
   Status s = CheckPlainDir(trial_dir);
@@ -350,11 +517,33 @@ TrialRunner::AttemptEnd TrialRunner::RunCommandAttempt(Claimer* claimer, const C
   values["trial_dir"] = task_dir;
   values["sweep_dir"] = layout_.root();
   values["spec_dir"] = spec_.spec_dir();
-  values["index"] = std::to_string(claim.index);
+  values["index"] = std::to_string(q->stage ? ItemUpstream(claim.index) : claim.index);
   values["attempt"] = std::to_string(claim.attempt);
+  // A stage item's own placeholders (checked at `sweep init`).
+  std::vector<std::string> stage_env;
+  if (q->stage) {
+    values["stage"] = q->stage->name;
+    stage_env.push_back("SWEEP_STAGE_NAME=" + q->stage->name);
+    if (q->stage->kind == StageKind::kAfterAll) {
+      std::string inputs;
+      if (s.ok()) s = WriteInputs(*q, claim.index, &inputs);
+      values["inputs"] = inputs;
+      stage_env.push_back("SWEEP_INPUTS=" + inputs);
+    } else {
+      const uint64_t u = ItemUpstream(claim.index);
+      values["upstream_dir"] = layout_.trial_dir(u);
+      stage_env.push_back("SWEEP_UPSTREAM_DIR=" + values["upstream_dir"]);
+      if (q->stage->kind == StageKind::kEachCheckpoint) {
+        values["checkpoint"] = KeptCheckpointPath(layout_, u, ItemSub(claim.index));
+        values["epoch"] = std::to_string(ItemSub(claim.index));
+        stage_env.push_back("SWEEP_CHECKPOINT=" + values["checkpoint"]);
+        stage_env.push_back("SWEEP_EPOCH=" + values["epoch"]);
+      }
+    }
+  }
   CommandRequest req;
   req.cwd = task_dir;
-  req.log_path = layout_.log_path(claim.index, claim.attempt);
+  req.log_path = q->layout.log_path(claim.index, claim.attempt);
   // The command enters, and writes to, what the sweep's Env resolved (no
   // link followed), by descriptor: a link swapped in after the check above
   // is never followed. The log's is the attempt log's (AttemptLog).
@@ -368,9 +557,9 @@ TrialRunner::AttemptEnd TrialRunner::RunCommandAttempt(Claimer* claimer, const C
   if (s.ok()) s = log.status();
   req.cwd_fd = cwd.fd;
   req.log_fd = log.fd();
-  for (int i = 0; s.ok() && i < spec_.command().argv_size(); ++i) {
+  for (int i = 0; s.ok() && i < command.argv_size(); ++i) {
     std::string arg;
-    s = Substitute(spec_.command().argv(i), values, &arg);
+    s = Substitute(command.argv(i), values, &arg);
     req.argv.push_back(arg);
   }
   // "./train.sh" or "scripts/run.py" is the spec's, wherever the command runs;
@@ -385,7 +574,8 @@ TrialRunner::AttemptEnd TrialRunner::RunCommandAttempt(Claimer* claimer, const C
   req.extra_env.push_back("SWEEP_SPEC_DIR=" + spec_.spec_dir());
   req.extra_env.push_back("SWEEP_INDEX=" + values["index"]);
   req.extra_env.push_back("SWEEP_ATTEMPT=" + values["attempt"]);
-  for (const auto& [k, v] : spec_.command().env()) {
+  for (std::string& e : stage_env) req.extra_env.push_back(std::move(e));
+  for (const auto& [k, v] : command.env()) {
     std::string val;
     if (s.ok()) s = Substitute(v, values, &val);
     req.extra_env.push_back(k + "=" + val);
@@ -398,7 +588,7 @@ TrialRunner::AttemptEnd TrialRunner::RunCommandAttempt(Claimer* claimer, const C
     LogDebug(line + " in " + task_dir);
   }
   if (s.ok()) {
-    LeaseKeeper keeper(claimer, claim, spec_.claim().heartbeat_seconds(), StopCheck(claim));
+    LeaseKeeper keeper(claimer, claim, spec_.claim().heartbeat_seconds(), StopCheck(*q, claim));
     // SIGTERM to the command's process group when the claim is lost or the
     // user stops the trial (then SIGKILL after the grace period).
     s = RunCommand(req, keeper.must_end(), /*kill_grace_s=*/10, &out);
@@ -446,9 +636,22 @@ TrialRunner::AttemptEnd TrialRunner::RunCommandAttempt(Claimer* claimer, const C
   return end;
 }
 
-TrialRunner::AttemptEnd TrialRunner::RunTrainAttempt(Claimer* claimer, const Claim& claim,
-                                                     const Point& pt, const AttemptLog& log) {
+TrialRunner::AttemptEnd TrialRunner::RunEvalAttempt(Queue* q, const Claim& claim,
+                                                    const AttemptLog& log) {
+  (void)q;
+  (void)claim;
+  (void)log;
   AttemptEnd end;
+  end.kind = Outcome::kFailed;
+  end.exit_code = 2;
+  end.message = "the built-in eval task is not in this build";
+  return end;
+}
+
+TrialRunner::AttemptEnd TrialRunner::RunTrainAttempt(Queue* q, const Claim& claim, const Point& pt,
+                                                     const AttemptLog& log) {
+  AttemptEnd end;
+  Claimer* claimer = q->claimer.get();
   auto cfg = TrainTaskForPoint(spec_.train(), pt);
   if (!cfg.ok()) {
     end.kind = Outcome::kFailed;
@@ -458,7 +661,7 @@ TrialRunner::AttemptEnd TrialRunner::RunTrainAttempt(Claimer* claimer, const Cla
   }
   end.config_json = TrainConfigJson(*cfg);
   log.Header("# effective config (spec, point values, then defaults): " + end.config_json);
-  LeaseKeeper keeper(claimer, claim, spec_.claim().heartbeat_seconds(), StopCheck(claim));
+  LeaseKeeper keeper(claimer, claim, spec_.claim().heartbeat_seconds(), StopCheck(*q, claim));
   TrainRequest req;
   req.env = env_;
   req.config = *cfg;
@@ -503,10 +706,10 @@ TrialRunner::AttemptEnd TrialRunner::RunTrainAttempt(Claimer* claimer, const Cla
   return end;
 }
 
-TrialRunner::Outcome TrialRunner::Record(Claimer* claimer, const Claim& claim, const Point& pt,
+TrialRunner::Outcome TrialRunner::Record(Queue* q, const Claim& claim, const Point& pt,
                                          const std::string& started_at, AttemptEnd end) {
-  const std::string name =
-      "trial " + TrialName(claim.index) + " attempt " + std::to_string(claim.attempt);
+  Claimer* claimer = q->claimer.get();
+  const std::string name = q->Work(claim.index) + " attempt " + std::to_string(claim.attempt);
   if (end.kind == Outcome::kLost) {
     // Fencing: someone else owns the trial now; write nothing it would read.
     LogWarn(name + ": lost the claim, wrote nothing: " + end.message);
@@ -514,7 +717,14 @@ TrialRunner::Outcome TrialRunner::Record(Claimer* claimer, const Claim& claim, c
   }
   TrialResult r;
   r.set_format_version(kJsonRecordVersion);
-  r.set_index(static_cast<uint32_t>(claim.index));
+  if (q->stage) {
+    r.set_index(ItemUpstream(claim.index));
+    r.set_stage(q->stage->name);
+    r.set_item(ItemName(claim.index));
+    if (q->stage->kind == StageKind::kEachCheckpoint) r.set_epoch(ItemSub(claim.index));
+  } else {
+    r.set_index(static_cast<uint32_t>(claim.index));
+  }
   r.set_attempt(claim.attempt);
   r.set_exit_code(end.exit_code);
   r.set_term_signal(end.term_signal);
@@ -522,7 +732,7 @@ TrialRunner::Outcome TrialRunner::Record(Claimer* claimer, const Claim& claim, c
   // Every record carries the trial's wall time so far: a failed or
   // interrupted trial's is as real as a done one's.
   r.set_total_seconds(end.seconds +
-                      EarlierAttemptsSeconds(env_, layout_, claim.index, claim.attempt));
+                      EarlierAttemptsSeconds(env_, q->layout, claim.index, claim.attempt));
   r.set_host(HostName());
   r.set_slurm_job_id(GetEnv("SLURM_JOB_ID"));
   r.set_started_at(started_at);
@@ -530,8 +740,9 @@ TrialRunner::Outcome TrialRunner::Record(Claimer* claimer, const Claim& claim, c
   r.set_spec_version(points_.version());
   r.set_message(end.message);
   for (const auto& [k, v] : pt.values) (*r.mutable_params())[k] = v;
-  Status ms =
-      ReadLastMetricsRow(env_, MetricsCsvPath(spec_, layout_, claim.index), r.mutable_metrics());
+  const std::string metrics_csv = q->stage ? q->layout.metrics_csv_path(claim.index, true)
+                                           : MetricsCsvPath(spec_, layout_, claim.index);
+  Status ms = ReadLastMetricsRow(env_, metrics_csv, r.mutable_metrics());
   if (!ms.ok() && !ms.IsNotFound()) LogWarn(name + ": " + ms.ToString());
   for (const auto& [k, v] : end.metrics.fields()) (*r.mutable_metrics()->mutable_fields())[k] = v;
   // Our own TrainConfigJson: it parses by construction.
@@ -542,7 +753,16 @@ TrialRunner::Outcome TrialRunner::Record(Claimer* claimer, const Claim& claim, c
   switch (end.kind) {
     case Outcome::kDone:
       r.set_outcome("done");
-      s = claimer->Commit(claim, ToJson(r));
+      // The items this trial's result is the input of are announced before
+      // it commits: a result never exists without them (core/derived.h).
+      if (!q->stage) {
+        for (const StageInfo* st : graph_.OfKind(StageKind::kEachTrial)) {
+          if (!s.ok()) break;
+          s = Announce(env_, SweepLayout::ForStage(layout_.root(), st->name),
+                       StageItemKey(claim.index));
+        }
+      }
+      if (s.ok()) s = claimer->Commit(claim, ToJson(r));
       if (s.ok()) LogInfo(name + ": done in " + std::to_string(end.seconds) + " s");
       break;
     case Outcome::kInterrupted:
@@ -568,7 +788,7 @@ TrialRunner::Outcome TrialRunner::Record(Claimer* claimer, const Claim& claim, c
                 (!end.retryable ? "not retryable, the trial is failed"
                  : final        ? "no attempts left, the trial is failed"
                                 : "it will be retried by a later claim") +
-                "; log: " + layout_.log_path(claim.index, claim.attempt));
+                "; log: " + q->layout.log_path(claim.index, claim.attempt));
       }
     }
   }
@@ -578,13 +798,60 @@ TrialRunner::Outcome TrialRunner::Record(Claimer* claimer, const Claim& claim, c
   }
   if (s.IsAlreadyExists()) {
     LogWarn(name + ": another attempt committed this trial first; keeping its result");
+    AfterCommit(*q, claim.index);
     return Outcome::kLost;
   }
   if (!s.ok()) {
     LogError(name + ": could not record the outcome: " + s.ToString());
     return Outcome::kFailed;
   }
+  if (end.kind == Outcome::kDone) AfterCommit(*q, claim.index);
   return end.kind;
+}
+
+void TrialRunner::AfterCommit(const Queue& q, uint64_t index) {
+  const uint64_t point = q.stage ? ItemUpstream(index) : index;
+  for (const auto& [funnel, gate] : gates_) {
+    // Members: the input stage's items; for an input that is an
+    // each_checkpoint stage, also the trials (a point is complete only once
+    // its trial is done and every checkpoint it kept is evaluated).
+    const StageInfo* input = graph_.Find(funnel->input);
+    const bool member = q.stage ? funnel->input == q.stage->name
+                                : (funnel->input == kTrialsStageName ||
+                                   (input && input->kind == StageKind::kEachCheckpoint));
+    if (!member) continue;
+    bool announced = false;
+    Status s = gate->PointDone(point, points_.size(), points_.version(), &announced);
+    if (!s.ok()) {
+      // Lost wakeups are found by idle workers (Gate::Repair): nothing is lost.
+      LogWarn("stage " + funnel->name + ": the gate step after " + q.Work(index) +
+              " failed (an idle worker repairs it): " + s.ToString());
+    } else if (announced) {
+      LogInfo("every input of stage " + funnel->name + " is done: its item is ready");
+    }
+  }
+}
+
+Status TrialRunner::WriteInputs(const Queue& q, uint64_t index, std::string* path) {
+  std::string text;
+  const StageInfo* input = graph_.Find(q.stage->input);
+  const uint64_t n = points_.size();
+  for (uint64_t i = 0; i < n; ++i) {
+    if (!input) {
+      text += layout_.trial_dir(i) + "\n";
+      continue;
+    }
+    const SweepLayout in = SweepLayout::ForStage(layout_.root(), input->name);
+    if (input->kind == StageKind::kEachCheckpoint) {
+      std::vector<uint32_t> epochs;
+      CS_RETURN_IF_ERROR(ListKeptEpochs(env_, layout_, i, &epochs));
+      for (uint32_t e : epochs) text += in.trial_dir(StageItemKey(i, e)) + "\n";
+    } else {
+      text += in.trial_dir(StageItemKey(i)) + "\n";
+    }
+  }
+  *path = q.layout.work_dir(index) + "/inputs.txt";
+  return env_->WriteFileAtomic(*path, text);
 }
 
 }  // namespace claimsweep

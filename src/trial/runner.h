@@ -1,13 +1,20 @@
 // TrialRunner: the body of `trial`. Claims trials one after another (up to
-// claim.trials_per_job), runs each, and records how it ended.
+// claim.trials_per_job), runs each, and records how it ended. With derived
+// stages (spec `stage`), it serves every stage's queue too: ready items of
+// the downstream-most stage first, then the sweep's points; SWEEP_STAGE=S
+// (`sweep submit --stage S`) serves that queue alone.
 #pragma once
 
 #include <google/protobuf/struct.pb.h>
 
 #include <functional>
+#include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "core/claim.h"
+#include "core/derived.h"
 #include "core/exit_codes.h"
 #include "core/sweep_points.h"
 #include "spec.pb.h"
@@ -42,21 +49,49 @@ class TrialRunner {
   // After an interrupted trial: `scontrol requeue` this job if the spec asks
   // for it and max_attempts allows another run.
   void MaybeRequeue(const std::string& job);
-  Outcome RunOne(Claimer* claimer, const Claim& claim);
+  // One work queue: the sweep's points (stage null), or a stage's items.
+  struct Queue {
+    const StageInfo* stage = nullptr;
+    SweepLayout layout{""};
+    std::unique_ptr<Claimer> claimer;
+    std::string name() const { return stage ? stage->name : kTrialsStageName; }
+    // "trial 000003", "eval 000003-0002".
+    std::string Work(uint64_t index) const;
+  };
+  // The queues this process serves, downstream-most first; false (logged)
+  // when SWEEP_STAGE names no stage.
+  bool MakeQueues();
+  // Idle: recovers lost announcements (once per process) and lost gate
+  // wakeups. True when that made work claimable.
+  bool RepairStages();
+  // Some queue that feeds a stage has open work held by live owners: their
+  // commits will announce more (so an idle worker waits instead of leaving).
+  bool UpstreamHeld() const;
+  // The point whose values an item of `q` runs with (after_all: none).
+  Point PointOf(const Queue& q, uint64_t index) const;
+  // Whether `sweep extend` published a newer version: loads it (every
+  // queue's claimer learns the new points). For the gates.
+  bool RefreshPoints(uint64_t* num_points, uint32_t* version);
+  // After `q`'s item `index` committed: the gate steps of the after_all
+  // stages it feeds.
+  void AfterCommit(const Queue& q, uint64_t index);
+  // {inputs} of an after_all item: writes its work/inputs.txt (the input's
+  // directories, one per line, in index order) and returns its path.
+  Status WriteInputs(const Queue& q, uint64_t index, std::string* path);
+  Outcome RunOne(Queue* q, const Claim& claim);
   // PermissionDenied unless `dir` is a directory and not a symlink (lstat).
   Status CheckPlainDir(const std::string& dir);
   // For LeaseKeeper: true once trials/<i>/stop exists.
-  std::function<bool()> StopCheck(const Claim& claim);
+  std::function<bool()> StopCheck(const Queue& q, const Claim& claim);
   // The attempt, its messages also in `log`: handed back untouched if a
   // signal or a stop came while claiming, else the command or train task.
-  AttemptEnd RunAttempt(Claimer* claimer, const Claim& claim, const Point& pt,
-                        const AttemptLog& log);
-  AttemptEnd RunCommandAttempt(Claimer* claimer, const Claim& claim, const Point& pt,
+  AttemptEnd RunAttempt(Queue* q, const Claim& claim, const Point& pt, const AttemptLog& log);
+  AttemptEnd RunCommandAttempt(Queue* q, const Claim& claim, const Point& pt,
                                const AttemptLog& log);
-  AttemptEnd RunTrainAttempt(Claimer* claimer, const Claim& claim, const Point& pt,
-                             const AttemptLog& log);
-  Outcome Record(Claimer* claimer, const Claim& claim, const Point& pt,
-                 const std::string& started_at, AttemptEnd end);
+  AttemptEnd RunTrainAttempt(Queue* q, const Claim& claim, const Point& pt, const AttemptLog& log);
+  AttemptEnd RunEvalAttempt(Queue* q, const Claim& claim, const AttemptLog& log);
+  Outcome Record(Queue* q, const Claim& claim, const Point& pt, const std::string& started_at,
+                 AttemptEnd end);
 
   Env* env_;
   SweepLayout layout_;
@@ -64,7 +99,12 @@ class TrialRunner {
   SweepPoints points_;
   // Loads spec versions `sweep extend` published since; true if new points
   // appeared (the claimer may claim them now).
-  bool PickUpNewPoints(Claimer* claimer);
+  bool PickUpNewPoints();
+  StageGraph graph_;
+  std::vector<Queue> queues_;
+  // One gate per after_all stage, in graph_ order.
+  std::vector<std::pair<const StageInfo*, std::unique_ptr<Gate>>> gates_;
+  bool reconciled_ = false;
   // The longest this process's trials took to reach their first checkpoint.
   double needed_s_ = 0;
 };
