@@ -157,3 +157,40 @@ TEST(StagesProcess, AFailedUpstreamHoldsItsDependentsBackUntilItIsRetried) {
 
 }  // namespace
 }  // namespace claimsweep::testing
+
+namespace claimsweep::testing {
+namespace {
+
+TEST(StagesProcess, AStageWorkerServesItsStageAloneAndWaitsForItsInput) {
+  Pipeline s(PipelineSpec(3, "sleep 0.5; echo trial {x} >> {sweep_dir}/ran.log",
+                          "echo post {x} >> {sweep_dir}/ran.log",
+                          "echo collect $(wc -l < {inputs}) >> {sweep_dir}/ran.log",
+                          "lease_seconds: 30 heartbeat_seconds: 1 trials_per_job: 0"));
+  RunResult unknown = RunProcess({TRIAL_BIN}, {"SWEEP_DIR=" + s.dir, "SWEEP_STAGE=evall"});
+  EXPECT_EQ(unknown.exit_code, 2) << unknown.output;
+  EXPECT_NE(unknown.output.find("SWEEP_STAGE=evall names no stage of this sweep (its stages: "
+                                "trials, post, collect)"),
+            std::string::npos)
+      << unknown.output;
+  // The post worker starts first, finds nothing ready, and waits while the
+  // trials worker's trials are open.
+  Spawned post = s.StartTrial("post", {"SWEEP_STAGE=post"});
+  ASSERT_TRUE(
+      WaitFor([&] { return ReadAll(post.output_path).find("waiting") != std::string::npos; }, 10))
+      << ReadAll(post.output_path);
+  Spawned trials = s.StartTrial("trials", {"SWEEP_STAGE=trials"});
+  EXPECT_EQ(WaitExit(trials.pid), 0) << ReadAll(trials.output_path);
+  EXPECT_EQ(WaitExit(post.pid), 0) << ReadAll(post.output_path);
+  for (uint64_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(s.Owner(s.layout, i, 1), trials.pid);
+    EXPECT_EQ(s.Owner(s.post, StageItemKey(i), 1), post.pid);
+  }
+  // Neither served collect: its item waits, announced, for any worker.
+  EXPECT_TRUE(Env::Default()->Exists(s.collect.released_lease_path(FunnelKey(1), 0)));
+  RunResult any = s.RunTrial();
+  EXPECT_EQ(any.exit_code, 0) << any.output;
+  EXPECT_EQ(CountLines(s.log())["collect 3"], 1) << ReadAll(s.log());
+}
+
+}  // namespace
+}  // namespace claimsweep::testing

@@ -241,16 +241,24 @@ bool TrialRunner::UpstreamHeld() const {
     const bool feeds = q.stage ? !graph_.FunnelsOf(q.stage->name).empty() : true;
     if (feeds && !q.claimer->held().empty()) return true;
   }
-  // Served alone (SWEEP_STAGE): the upstream queues are other processes';
-  // wait while the sweep's points or any stage has open work.
+  // Served alone (SWEEP_STAGE): the queues upstream of it are other
+  // processes'. Wait while they have work left: points not claimed yet, or
+  // open or announced items (each a listing, at most every heartbeat).
   if (queues_.size() == 1 && queues_[0].stage) {
-    std::vector<LeaseEntry> entries;
-    if (ListLeaseEntries(env_, layout_, &entries).ok() && !entries.empty()) return true;
-    for (const StageInfo& st : graph_.stages()) {
-      if (&st == queues_[0].stage) continue;
-      if (ListLeaseEntries(env_, SweepLayout::ForStage(layout_.root(), st.name), &entries).ok() &&
-          !entries.empty())
-        return true;
+    for (const StageInfo* st = queues_[0].stage; st;) {
+      std::vector<LeaseEntry> entries;
+      const bool trials = st->input == kTrialsStageName;
+      const SweepLayout up = trials ? layout_ : SweepLayout::ForStage(layout_.root(), st->input);
+      if (ListLeaseEntries(env_, up, &entries).ok() && !entries.empty()) return true;
+      if (trials) {
+        std::vector<std::string> names;
+        uint64_t claimed = 0, i = 0;
+        if (env_->ListDir(layout_.trials_dir(), &names).ok()) {
+          for (const std::string& n : names) claimed += ParseTrialName(n, &i) && i < points_.size();
+        }
+        if (claimed < points_.size()) return true;
+      }
+      st = graph_.Find(st->input);
     }
   }
   return false;
@@ -312,8 +320,9 @@ int TrialRunner::Run() {
       s = q.claimer->ClaimNext(&claim);
       if (LogEnabled(LogLevel::kDebug)) {
         const ClaimStats& st = q.claimer->stats();
-        LogDebug("claim (" + q.name() + "): " + (s.ok() ? q.Work(claim.index) : s.ToString()) +
-                 "; so far " + std::to_string(st.open_scanned) + " lease entries scanned, " +
+        LogDebug("claim" + (graph_.empty() ? std::string() : " (" + q.name() + ")") + ": " +
+                 (s.ok() ? q.Work(claim.index) : s.ToString()) + "; so far " +
+                 std::to_string(st.open_scanned) + " lease entries scanned, " +
                  std::to_string(st.lost_races) + " races lost, " +
                  std::to_string(st.garbage_removed) + " finished entries removed");
       }
