@@ -194,3 +194,47 @@ TEST(StagesProcess, AStageWorkerServesItsStageAloneAndWaitsForItsInput) {
 
 }  // namespace
 }  // namespace claimsweep::testing
+
+namespace claimsweep::testing {
+namespace {
+
+TEST(StagesProcess, AFailedItemIsRetriedWithStageAndResetRefusesAnInputOfLaterWork) {
+  Pipeline s(
+      PipelineSpec(3, "echo trial {x} >> {sweep_dir}/ran.log",
+                   "if [ {x} = 1 ] && [ ! -e {sweep_dir}/ok ]; then exit 3; fi; "
+                   "echo post {x} >> {sweep_dir}/ran.log",
+                   "echo collect $(wc -l < {inputs}) >> {sweep_dir}/ran.log",
+                   "lease_seconds: 30 heartbeat_seconds: 1 max_attempts: 1 trials_per_job: 0"));
+  RunResult r = s.RunTrial();
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_EQ(CountLines(s.log()).count("collect 3"), 0u);  // a member failed
+  // Trial 1's result is the input of post's (failed) item: not reset.
+  RunResult reset = s.Sweep({"reset", s.dir, "1"});
+  EXPECT_EQ(reset.exit_code, 1) << reset.output;
+  EXPECT_NE(reset.output.find("000001: it is the input of post 000001-0000: reset that first"),
+            std::string::npos)
+      << reset.output;
+  RunResult bad = s.Sweep({"retry", s.dir, "--stage", "nope", "1"});
+  EXPECT_EQ(bad.exit_code, 2) << bad.output;
+  EXPECT_NE(bad.output.find("its stages: trials, post, collect"), std::string::npos) << bad.output;
+
+  std::ofstream(s.dir + "/ok") << "";
+  RunResult retry = s.Sweep({"retry", s.dir, "--stage", "post", "--failed"});
+  ASSERT_EQ(retry.exit_code, 0) << retry.output;
+  EXPECT_NE(retry.output.find("post 000001-0000: "), std::string::npos) << retry.output;
+  RunResult again = s.RunTrial();
+  EXPECT_EQ(again.exit_code, 0) << again.output;
+  auto ran = CountLines(s.log());
+  EXPECT_EQ(ran["post 1"], 1);
+  EXPECT_EQ(ran["trial 1"], 1);
+  EXPECT_EQ(ran["collect 3"], 1) << ReadAll(s.log());
+  // Now the funnel has run over post: resetting one of its inputs is refused.
+  RunResult late = s.Sweep({"reset", s.dir, "--stage", "post", "2"});
+  EXPECT_EQ(late.exit_code, 1) << late.output;
+  EXPECT_NE(late.output.find("resetting an input of an after_all stage that ran is not supported"),
+            std::string::npos)
+      << late.output;
+}
+
+}  // namespace
+}  // namespace claimsweep::testing

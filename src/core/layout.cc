@@ -97,8 +97,9 @@ std::string SweepLayout::attempt_dir(uint64_t index, uint32_t attempt) const {
 }
 
 std::string SweepLayout::archive_dir(uint64_t index, const std::string& stamp, int n) const {
-  return root_ + "/archive/" + TrialName(index) + "-" + stamp +
-         (n >= 2 ? "-" + std::to_string(n) : "");
+  // A stage's item: archive/<stage>-<item>-<stamp>.
+  return root_ + "/archive/" + (stage_.empty() ? "" : stage_ + "-") + entry_name(index) + "-" +
+         stamp + (n >= 2 ? "-" + std::to_string(n) : "");
 }
 
 std::string SweepLayout::version_path(uint32_t version) const {

@@ -25,6 +25,7 @@
 //   DIR/versions/<v>.textproto          `sweep extend`: spec version v >= 2 (points appended)
 //   DIR/tmp/                            private temp files and directories
 //   DIR/archive/<index>-<UTC stamp>[-n]/   `sweep reset`: what trials/<index>/ held
+//                                       (a stage item: archive/<stage>-<item>-<stamp>)
 //
 // Messages name entries relative to DIR (relative()), as the confined Env does.
 #pragma once

@@ -4,6 +4,8 @@
 #include <set>
 
 #include "core/control.h"
+#include "core/derived.h"
+#include "core/publish.h"
 #include "core/spec.h"
 #include "core/sweep_points.h"
 #include "core/sweep_scan.h"
@@ -51,17 +53,121 @@ Status ParseIndices(const std::vector<std::string>& args, uint64_t points,
 
 enum class Op { kStop, kReset, kRetry, kResume };
 
+// Why `sweep reset` of `index` in queue `from` (null: the sweep's trials)
+// must not run: a downstream stage's item exists or is announced for it,
+// whose input would vanish ("" when none). Resetting downstream first is
+// the fix, except below an after_all stage that ran (its gate's markers say
+// the input is complete).
+std::string DownstreamOf(Env* env, const std::string& dir, const StageGraph& graph,
+                         const StageInfo* from, uint64_t index) {
+  const std::string from_name = from ? from->name : kTrialsStageName;
+  const uint64_t point = from ? ItemUpstream(index) : index;
+  for (const StageInfo& d : graph.stages()) {
+    if (d.input != from_name) continue;
+    const SweepLayout q = SweepLayout::ForStage(dir, d.name);
+    std::vector<std::string> names;
+    env->ListDir(q.trials_dir(), &names).IgnoreError();
+    std::vector<LeaseEntry> entries;
+    ListLeaseEntries(env, q, &entries).IgnoreError();
+    for (const LeaseEntry& e : entries) names.push_back(q.entry_name(e.index));
+    for (const std::string& n : names) {
+      uint64_t key = 0;
+      if (!q.ParseEntryName(n, &key)) continue;
+      if (d.kind == StageKind::kAfterAll) {
+        return "stage " + d.name + " has run (or is ready to run) over it (" + d.name + " " + n +
+               "): resetting an input of an after_all stage that ran is not supported; not reset";
+      }
+      if (ItemUpstream(key) == point && !from) {
+        return "it is the input of " + d.name + " " + n + ": reset that first (sweep reset " + dir +
+               " --stage " + d.name + " " + std::to_string(point) + "), then this; not reset";
+      }
+    }
+  }
+  return "";
+}
+
 int Run(Op op, const std::string& dir, const std::vector<std::string>& args, bool failed,
-        bool stopped, bool force) {
+        bool stopped, bool force, const std::string& stage) {
   OpenedSweep sw;
   if (!OpenSweep(dir, &sw)) return kExitUsage;
   Env* env = sw.env.get();
   const SweepSpec* spec = &sw.spec;
   const SweepPoints* ps = &*sw.points;
-  SweepLayout layout(dir);
+  const StageGraph graph(*spec);
+  const StageInfo* st = nullptr;
+  if (!stage.empty() && stage != kTrialsStageName) {
+    st = graph.Find(stage);
+    if (!st) {
+      std::string names = kTrialsStageName;
+      for (const StageInfo& g : graph.stages()) names += ", " + g.name;
+      return UsageError("--stage " + stage + ": the sweep has no such stage (its stages: " + names +
+                        ")");
+    }
+  }
+  SweepLayout layout = st ? SweepLayout::ForStage(dir, st->name) : SweepLayout(dir);
   std::set<uint64_t> indices;
   Status s = ParseIndices(args, ps->size(), &indices);
   if (!s.ok()) return UsageError(s.message());
+  if (st) {
+    // IDX names upstream points; their items are this stage's (each_trial:
+    // (i, 0); each_checkpoint: every item of i that exists). An after_all
+    // stage has one item per spec version: all of them, IDX or not.
+    std::set<uint64_t> keys;
+    std::vector<std::string> names;
+    env->ListDir(layout.trials_dir(), &names).IgnoreError();
+    for (const std::string& n : names) {
+      uint64_t key = 0;
+      if (!layout.ParseEntryName(n, &key)) continue;
+      if (st->kind == StageKind::kAfterAll || failed || stopped ||
+          (st->kind == StageKind::kEachCheckpoint && indices.count(ItemUpstream(key))))
+        keys.insert(key);
+    }
+    if (st->kind == StageKind::kEachTrial) {
+      for (uint64_t i : indices) keys.insert(StageItemKey(i));
+    }
+    if (st->kind == StageKind::kAfterAll && keys.empty()) keys.insert(FunnelKey(ps->version()));
+    TrialControl control(env, layout, spec->claim(), ProcessToken());
+    int rc = 0;
+    size_t acted = 0;
+    for (uint64_t key : keys) {
+      DerivedState d;
+      if ((failed || stopped) && control.State(key, &d).ok() &&
+          !((failed && d.state == TrialState::kFailed) ||
+            (stopped && d.state == TrialState::kStopped)))
+        continue;
+      const std::string name = st->name + " " + layout.entry_name(key);
+      ControlReport r;
+      const std::string blocker =
+          op == Op::kReset ? DownstreamOf(env, dir, graph, st, key) : std::string();
+      if (!blocker.empty()) {
+        r.refused = true;
+        r.what = blocker;
+        s = Status::OK();
+      } else {
+        switch (op) {
+          case Op::kStop: s = control.Stop(key, &r); break;
+          case Op::kReset: s = control.Reset(key, force, &r); break;
+          case Op::kRetry: s = control.Retry(key, &r); break;
+          case Op::kResume: s = control.Resume(key, &r); break;
+        }
+      }
+      ++acted;
+      if (!s.ok()) {
+        std::printf("%s: error: %s\n", name.c_str(), s.ToString().c_str());
+        rc = 1;
+        continue;
+      }
+      if (r.refused) rc = 1;
+      std::printf("%s: %s\n", name.c_str(), r.what.c_str());
+    }
+    if (acted == 0) {
+      if (!failed && !stopped) return UsageError("name the points whose items to act on: IDX...");
+      std::printf("no %s items of stage %s: nothing to do\n", failed ? "failed" : "stopped",
+                  st->name.c_str());
+    }
+    std::fflush(stdout);
+    return rc;
+  }
   if (failed || stopped) {
     SweepScan scan;
     s = ScanSweep(env, layout, *spec, ps->size(), &scan);
@@ -94,7 +200,17 @@ int Run(Op op, const std::string& dir, const std::vector<std::string>& args, boo
     ControlReport r;
     switch (op) {
       case Op::kStop: s = control.Stop(i, &r); break;
-      case Op::kReset: s = control.Reset(i, force, &r); break;
+      case Op::kReset: {
+        const std::string blocker = DownstreamOf(env, dir, graph, nullptr, i);
+        if (!blocker.empty()) {
+          r.refused = true;
+          r.what = blocker;
+          s = Status::OK();
+        } else {
+          s = control.Reset(i, force, &r);
+        }
+        break;
+      }
       case Op::kRetry: s = control.Retry(i, &r); break;
       case Op::kResume: s = control.Resume(i, &r); break;
     }
@@ -112,21 +228,24 @@ int Run(Op op, const std::string& dir, const std::vector<std::string>& args, boo
 
 }  // namespace
 
-int CmdStop(const std::string& dir, const std::vector<std::string>& indices) {
-  return Run(Op::kStop, dir, indices, false, false, false);
+int CmdStop(const std::string& dir, const std::vector<std::string>& indices,
+            const std::string& stage) {
+  return Run(Op::kStop, dir, indices, false, false, false, stage);
 }
 
 int CmdReset(const std::string& dir, const std::vector<std::string>& indices, bool failed,
-             bool stopped, bool force) {
-  return Run(Op::kReset, dir, indices, failed, stopped, force);
+             bool stopped, bool force, const std::string& stage) {
+  return Run(Op::kReset, dir, indices, failed, stopped, force, stage);
 }
 
-int CmdRetry(const std::string& dir, const std::vector<std::string>& indices, bool failed) {
-  return Run(Op::kRetry, dir, indices, failed, false, false);
+int CmdRetry(const std::string& dir, const std::vector<std::string>& indices, bool failed,
+             const std::string& stage) {
+  return Run(Op::kRetry, dir, indices, failed, false, false, stage);
 }
 
-int CmdResume(const std::string& dir, const std::vector<std::string>& indices, bool stopped) {
-  return Run(Op::kResume, dir, indices, false, stopped, false);
+int CmdResume(const std::string& dir, const std::vector<std::string>& indices, bool stopped,
+              const std::string& stage) {
+  return Run(Op::kResume, dir, indices, false, stopped, false, stage);
 }
 
 }  // namespace claimsweep

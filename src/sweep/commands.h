@@ -42,11 +42,16 @@ int CmdSubmit(const std::string& dir, int jobs, bool array, bool dry_run, const 
 // `sweep report` (src/sweep/cmd_report.cc): the sweep as one self-contained HTML file.
 int CmdReport(const std::string& dir, const std::string& out_path);
 // `sweep stop|reset|retry|resume` (src/sweep/cmd_control.cc). IDX: "N" or "N-M".
-int CmdStop(const std::string& dir, const std::vector<std::string>& indices);
+// `stage`: act on that stage's items of the points named (`--stage S`; an
+// after_all stage: its items, whatever IDX says).
+int CmdStop(const std::string& dir, const std::vector<std::string>& indices,
+            const std::string& stage = "");
 int CmdReset(const std::string& dir, const std::vector<std::string>& indices, bool failed,
-             bool stopped, bool force);
-int CmdRetry(const std::string& dir, const std::vector<std::string>& indices, bool failed);
-int CmdResume(const std::string& dir, const std::vector<std::string>& indices, bool stopped);
+             bool stopped, bool force, const std::string& stage = "");
+int CmdRetry(const std::string& dir, const std::vector<std::string>& indices, bool failed,
+             const std::string& stage = "");
+int CmdResume(const std::string& dir, const std::vector<std::string>& indices, bool stopped,
+              const std::string& stage = "");
 // `sweep log` (src/sweep/cmd_log.cc): attempt 0 is the latest.
 int CmdLog(const std::string& dir, const std::string& index, uint32_t attempt, bool follow);
 // `sweep fscheck` (src/sweep/cmd_fscheck.cc): 0 safe, 1 unsafe, 2 bad arguments.

@@ -95,27 +95,34 @@ int main(int argc, char** argv) {
 
   std::vector<std::string> idx;
   bool ctl_failed = false, ctl_stopped = false, ctl_force = false;
+  std::string ctl_stage;
+  const char* kStageHelp =
+      "act on this stage's items of the points named (an after_all stage: its item)";
   auto* stop =
       app.add_subcommand("stop",
                          "Stop trials: a running one checkpoints and stops at its next heartbeat; "
                          "a pending one is never claimed");
-  stop->add_option("IDX", idx, kIdxHelp)->required();
+  stop->add_option("IDX", idx, kIdxHelp);
+  stop->add_option("--stage", ctl_stage, kStageHelp);
   auto* reset = app.add_subcommand(
       "reset", "Archive trials' files into DIR/archive/ and run them again from attempt 1");
   reset->add_option("IDX", idx, kIdxHelp);
   reset->add_flag("--failed", ctl_failed, "every failed trial");
   reset->add_flag("--stopped", ctl_stopped, "every stopped trial");
   reset->add_flag("--force", ctl_force, "also reset running trials (only if their owner is gone)");
+  reset->add_option("--stage", ctl_stage, kStageHelp);
   auto* retry = app.add_subcommand(
       "retry", "Give failed trials a fresh max_attempts budget (their attempts are kept)");
   retry->add_option("IDX", idx, kIdxHelp);
   retry->add_flag("--failed", ctl_failed, "every failed trial");
+  retry->add_option("--stage", ctl_stage, kStageHelp);
   auto* resume =
       app.add_subcommand("resume",
                          "Un-stop stopped trials: they continue from their checkpoints as their "
                          "next attempt (a stopped pending point is claimed as attempt 1)");
   resume->add_option("IDX", idx, kIdxHelp);
   resume->add_flag("--stopped", ctl_stopped, "every stopped trial");
+  resume->add_option("--stage", ctl_stage, kStageHelp);
 
   uint32_t log_attempt = 0;
   bool log_follow = false;
@@ -203,10 +210,10 @@ int main(int argc, char** argv) {
   }
   if (*summary) return CmdSummary(so);
   if (*submit) return CmdSubmit(dir, jobs, array, dry_run, trial_path);
-  if (*stop) return CmdStop(dir, idx);
-  if (*reset) return CmdReset(dir, idx, ctl_failed, ctl_stopped, ctl_force);
-  if (*retry) return CmdRetry(dir, idx, ctl_failed);
-  if (*resume) return CmdResume(dir, idx, ctl_stopped);
+  if (*stop) return CmdStop(dir, idx, ctl_stage);
+  if (*reset) return CmdReset(dir, idx, ctl_failed, ctl_stopped, ctl_force, ctl_stage);
+  if (*retry) return CmdRetry(dir, idx, ctl_failed, ctl_stage);
+  if (*resume) return CmdResume(dir, idx, ctl_stopped, ctl_stage);
   if (*log) {
     if (idx.size() != 1) return UsageError("sweep log takes one trial index: sweep log [DIR] IDX");
     return CmdLog(dir, idx[0], log_attempt, log_follow);
