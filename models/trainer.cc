@@ -134,17 +134,22 @@ void SetLr(torch::optim::Optimizer* opt, double lr) {
 
 struct EvalResult {
   double loss = 0, acc = 0;
+  int64_t images = 0;
+  bool stopped = false;  // should_stop: the rest was not evaluated
 };
 
-Status Evaluate(ModelHandle& model, const DatasetManifest& m, const TrainRequest& req,
-                const std::string& split, torch::Device device, EvalResult* out) {
+// `split` of the dataset, no augmentation. should_stop (may be null) is
+// checked between batches.
+Status Evaluate(ModelHandle& model, const DatasetManifest& m, const TrainTask& cfg,
+                const std::string& split, torch::Device device, EvalResult* out,
+                const std::function<bool()>& should_stop = nullptr) {
   torch::NoGradGuard no_grad;
   model.module->eval();
   LoaderOptions lo;
-  lo.dir = req.config.dataset();
+  lo.dir = cfg.dataset();
   lo.split = split;
-  lo.batch_size = std::max(256, req.config.batch_size());
-  lo.threads = req.config.loader_threads();
+  lo.batch_size = std::max(256, cfg.batch_size());
+  lo.threads = cfg.loader_threads();
   lo.channels_last = UseChannelsLast(device);
   BatchLoader loader(m, lo);
   CS_RETURN_IF_ERROR(loader.Start());
@@ -155,6 +160,10 @@ Status Evaluate(ModelHandle& model, const DatasetManifest& m, const TrainRequest
     bool done = false;
     CS_RETURN_IF_ERROR(loader.Next(&b, &done));
     if (done) break;
+    if (should_stop && should_stop()) {
+      out->stopped = true;
+      break;
+    }
     auto x = Images(b, m, lo.channels_last, device);
     auto y = torch::from_blob(b.labels.data(), {b.n}, torch::kLong).to(device);
     auto logits = model.forward(x);
@@ -166,6 +175,7 @@ Status Evaluate(ModelHandle& model, const DatasetManifest& m, const TrainRequest
   model.module->train();
   out->loss = seen ? loss_sum / static_cast<double>(seen) : 0;
   out->acc = seen ? static_cast<double>(correct) / static_cast<double>(seen) : 0;
+  out->images = seen;
   return Status::OK();
 }
 
@@ -225,6 +235,16 @@ void LoadTensors(std::string_view bytes, ModelHandle& model, torch::optim::Optim
   opt.load(o);
 }
 
+// The model's half of a checkpoint's tensors (the eval task has no optimizer).
+void LoadModelTensors(std::string_view bytes, ModelHandle& model, torch::Device device) {
+  torch::serialize::InputArchive root, m;
+  ViewBuf buf(bytes);
+  std::istream is(&buf);
+  root.load_from(is, device);
+  root.read("model", m);
+  model.module->load(m);
+}
+
 // Writes one checkpoint at a time on a background thread. The destructor
 // waits, so no write outlives the training call on any return path.
 class CheckpointWriter {
@@ -268,11 +288,11 @@ class TrainingRun {
 
   Status Run() {
     CS_RETURN_IF_ERROR(Build());
-    CS_RETURN_IF_ERROR(Resume());
+    bool stop_early = false;
+    CS_RETURN_IF_ERROR(Resume(&stop_early));
     attempt_start_ = Clock::now();
     train_seconds_before_ = st_.train_seconds();
     last_ckpt_ = Clock::now();
-    bool stop_early = false;
     while (st_.epoch() < cfg_.epochs() && !stop_early) {
       bool epoch_done = false;
       CS_RETURN_IF_ERROR(TrainEpoch(&epoch_done));
@@ -309,7 +329,8 @@ class TrainingRun {
   }
 
   // The newest good checkpoint, if any: model, optimizer and TrainState.
-  Status Resume() {
+  // *stop_early: it ends the epoch at which early stopping stopped the run.
+  Status Resume(bool* stop_early) {
     st_.set_format_version(kJsonRecordVersion);
     CheckpointData ck;
     CS_RETURN_IF_ERROR(LoadLatestCheckpoint(env_, req_.checkpoints_dir, &ck, &resumed_,
@@ -338,7 +359,43 @@ class TrainingRun {
              Fmt("%.2f", Since(t_read)) + " s)");
     // metrics.csv gets exactly one row per finished epoch: the checkpoint's history.
     CS_RETURN_IF_ERROR(req_.may_write());
-    return env_->WriteFileAtomic(req_.metrics_path, MetricsCsv(st_));
+    CS_RETURN_IF_ERROR(env_->WriteFileAtomic(req_.metrics_path, MetricsCsv(st_)));
+    if (st_.step() != 0 || st_.epoch() == 0) return Status::OK();  // inside an epoch
+    // An epoch-end checkpoint. If early stopping ended the run there, it
+    // trains no further, as the uninterrupted run did not. If its epoch is
+    // kept and kept/ lacks it, the attempt that wrote it died before keeping
+    // it: keep it now, before any newer checkpoint can prune it.
+    *stop_early = PatienceHit();
+    const int e = st_.epoch();
+    if (!IsKeptEpoch(cfg_.keep_checkpoints_every(), e, e >= cfg_.epochs() || *stop_early))
+      return Status::OK();
+    CS_RETURN_IF_ERROR(CheckKeptDir());
+    bool kept_now = false;
+    CS_RETURN_IF_ERROR(KeepCheckpointIfMissing(env_, ck.path, req_.kept_dir, e, req_.before_keep,
+                                               req_.may_write, &kept_now));
+    if (kept_now) req_.log("kept the checkpoint of epoch " + std::to_string(e) + " on resume");
+    return Status::OK();
+  }
+
+  // Early stopping: no val_acc improvement for `patience` epochs by the end of st_.epoch().
+  bool PatienceHit() const {
+    return cfg_.early_stopping_patience() > 0 &&
+           st_.epoch() - st_.best_epoch() >= cfg_.early_stopping_patience();
+  }
+
+  Status CheckKeptDir() const {
+    if (req_.kept_dir.empty())
+      return Status::InvalidArgument("keep_checkpoints_every is set, but no kept_dir was given");
+    return Status::OK();
+  }
+
+  // The end of kept epoch `epoch`: its checkpoint written in full, then
+  // before_keep and the link (KeepCheckpoint; fenced by may_write).
+  Status Keep(int epoch) {
+    CS_RETURN_IF_ERROR(CheckKeptDir());
+    CS_RETURN_IF_ERROR(writer_.Wait());
+    return KeepCheckpoint(env_, EpochEndCheckpointPath(req_.checkpoints_dir, epoch), req_.kept_dir,
+                          epoch, req_.before_keep, req_.may_write);
   }
 
   // Checkpoints: the tensors are serialized into memory on the training
@@ -456,7 +513,7 @@ class TrainingRun {
   Status EndEpoch(bool* stop_early) {
     const int epoch = st_.epoch();
     EvalResult val;
-    CS_RETURN_IF_ERROR(Evaluate(model_, m_, req_, "val", device_, &val));
+    CS_RETURN_IF_ERROR(Evaluate(model_, m_, cfg_, "val", device_, &val));
     EpochMetrics* row = st_.add_history();
     row->set_epoch(epoch + 1);
     row->set_train_loss(st_.seen() ? st_.loss_sum() / static_cast<double>(st_.seen()) : 0);
@@ -481,16 +538,18 @@ class TrainingRun {
     CS_RETURN_IF_ERROR(req_.may_write());
     CS_RETURN_IF_ERROR(env_->WriteFileAtomic(req_.metrics_path, MetricsCsv(st_)));
     CS_RETURN_IF_ERROR(Save(/*wait=*/false));
+    *stop_early = PatienceHit();
+    const bool kept = IsKeptEpoch(cfg_.keep_checkpoints_every(), epoch + 1,
+                                  epoch + 1 >= cfg_.epochs() || *stop_early);
+    if (kept) CS_RETURN_IF_ERROR(Keep(epoch + 1));
     const double per_epoch = row->epoch_seconds();
     req_.log("epoch " + std::to_string(epoch + 1) + "/" + std::to_string(cfg_.epochs()) +
              "  train_loss " + Fmt("%.4f", row->train_loss()) + "  train_acc " +
              Fmt("%.4f", row->train_acc()) + "  val_loss " + Fmt("%.4f", val.loss) + "  val_acc " +
              Fmt("%.4f", val.acc) + "  " + Duration(per_epoch) + " (" +
              Fmt("%.0f", row->images_per_s()) + " img/s, input wait " + Duration(data_wait_) +
-             ", checkpoint " + Fmt("%.3f", last_save_s_) + "s)  ETA " +
-             Duration(per_epoch * (cfg_.epochs() - epoch - 1)));
-    *stop_early = cfg_.early_stopping_patience() > 0 &&
-                  epoch + 1 - st_.best_epoch() >= cfg_.early_stopping_patience();
+             ", checkpoint " + Fmt("%.3f", last_save_s_) + "s" + (kept ? ", kept" : "") +
+             ")  ETA " + Duration(per_epoch * (cfg_.epochs() - epoch - 1)));
     if (*stop_early) {
       req_.log("early stopping: no val_acc improvement for " +
                std::to_string(cfg_.early_stopping_patience()) + " epochs");
@@ -503,7 +562,7 @@ class TrainingRun {
     EvalResult test;
     bool has_test = false;
     for (const auto& s : m_.split()) has_test |= s.name() == "test";
-    if (has_test) CS_RETURN_IF_ERROR(Evaluate(model_, m_, req_, "test", device_, &test));
+    if (has_test) CS_RETURN_IF_ERROR(Evaluate(model_, m_, cfg_, "test", device_, &test));
     auto& f = *out_->summary.mutable_fields();
     auto num = [&](const char* k, double v) { f[k].set_number_value(v); };
     const EpochMetrics last =
@@ -547,6 +606,59 @@ class TrainingRun {
 
 Status Train(const TrainRequest& req, TrainOutcome* out) { return TrainingRun(req, out).Run(); }
 
+Status Evaluation(const EvalRequest& req, google::protobuf::Struct* metrics, bool* interrupted) {
+  const auto t0 = Clock::now();
+  *interrupted = false;
+  Env* env = req.env != nullptr ? req.env : Env::Default();
+  const TrainTask& cfg = req.config;
+  const std::string split = req.split.empty() ? "test" : req.split;
+  if (req.threads > 0) torch::set_num_threads(req.threads);
+  auto manifest = ReadManifest(env, cfg.dataset());
+  if (!manifest.ok()) return manifest.status();
+  const DatasetManifest& m = *manifest;
+  std::vector<std::string> splits;
+  for (const auto& sp : m.split()) splits.push_back(sp.name());
+  if (std::find(splits.begin(), splits.end(), split) == splits.end()) {
+    return Status::InvalidArgument("dataset " + cfg.dataset() + " has no split '" + split +
+                                   "'; it has: " + JoinNames(splits));
+  }
+  std::string_view bytes;
+  std::shared_ptr<const void> keep;
+  CS_RETURN_IF_ERROR(env->ReadFileShared(req.checkpoint_path, &bytes, &keep));
+  CheckpointData ck;
+  CS_RETURN_IF_ERROR(DecodeCheckpoint(bytes, req.checkpoint_path, &ck));
+  const torch::Device device(torch::cuda::is_available() ? torch::kCUDA : torch::kCPU);
+  auto made = MakeModel(cfg.model(), cfg.depth(), static_cast<int>(m.channels()), m.classes_size());
+  if (!made.ok()) return made.status();
+  ModelHandle model = std::move(*made);
+  model.module->to(device);
+  try {
+    LoadModelTensors(ck.tensors, model, device);
+  } catch (const c10::Error& e) {
+    return Status::Corruption(req.checkpoint_path + ": its tensors do not load into " +
+                              cfg.model() + " (" + e.what_without_backtrace() + ")");
+  }
+  if (UseChannelsLast(device)) ToChannelsLast(*model.module);
+  EvalResult r;
+  CS_RETURN_IF_ERROR(Evaluate(model, m, cfg, split, device, &r, req.should_stop));
+  if (r.stopped) {
+    *interrupted = true;
+    return Status::OK();
+  }
+  auto& f = *metrics->mutable_fields();
+  f["loss"].set_number_value(r.loss);
+  f["acc"].set_number_value(r.acc);
+  f["epoch"].set_number_value(ck.state.epoch());
+  f["images"].set_number_value(static_cast<double>(r.images));
+  f["seconds"].set_number_value(Since(t0));
+  if (req.log) {
+    req.log("evaluated " + req.checkpoint_path + " (epoch " + std::to_string(ck.state.epoch()) +
+            ") on " + split + ": loss " + Fmt("%.4f", r.loss) + "  acc " + Fmt("%.4f", r.acc) +
+            "  " + std::to_string(r.images) + " images in " + Duration(Since(t0)));
+  }
+  return Status::OK();
+}
+
 }  // namespace
 
 Status RunTraining(const TrainRequest& req, TrainOutcome* out) {
@@ -559,6 +671,16 @@ Status RunTraining(const TrainRequest& req, TrainOutcome* out) {
   }
 }
 
+Status RunEvaluation(const EvalRequest& req, google::protobuf::Struct* metrics, bool* interrupted) {
+  try {
+    return Evaluation(req, metrics, interrupted);
+  } catch (const c10::Error& e) {
+    return Status::IOError(std::string("libtorch: ") + e.what_without_backtrace());
+  } catch (const std::exception& e) {
+    return Status::IOError(std::string("evaluation failed: ") + e.what());
+  }
+}
+
 }  // namespace claimsweep
 
 // The module's entry point, looked up by `trial` (src/trial/load_trainer.cc)
@@ -567,4 +689,10 @@ extern "C" __attribute__((visibility("default"))) void claimsweep_run_training(
     const claimsweep::TrainRequest* req, claimsweep::TrainOutcome* out,
     claimsweep::Status* status) {
   *status = claimsweep::RunTraining(*req, out);
+}
+
+extern "C" __attribute__((visibility("default"))) void claimsweep_run_evaluation(
+    const claimsweep::EvalRequest* req, google::protobuf::Struct* metrics, bool* interrupted,
+    claimsweep::Status* status) {
+  *status = claimsweep::RunEvaluation(*req, metrics, interrupted);
 }

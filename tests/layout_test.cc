@@ -100,6 +100,26 @@ TEST(Layout, AStageQueueHasItsOwnDirectoriesAndItemNames) {
   EXPECT_FALSE(ParseItemName("4294967296-0000", &i));  // beyond 32 bits
 }
 
+// A kept checkpoint's name says its epoch, and only the writer's spelling parses.
+TEST(Layout, KeptCheckpointNamesRoundTrip) {
+  SweepLayout l("/s");
+  EXPECT_EQ(l.kept_dir(3), "/s/trials/000003/kept");
+  EXPECT_EQ(l.kept_checkpoint_path(3, 4), "/s/trials/000003/kept/ckpt-0004.csckpt");
+  EXPECT_EQ(SweepLayout::kept_file_path(l.kept_dir(3), 4), l.kept_checkpoint_path(3, 4));
+  for (uint32_t e : {1u, 2u, 42u, 9999u, 10000u, 4294967295u}) {
+    uint32_t got = 0;
+    EXPECT_TRUE(ParseKeptCheckpointName(KeptCheckpointName(e), &got)) << e;
+    EXPECT_EQ(got, e);
+  }
+  EXPECT_EQ(KeptCheckpointName(10000), "ckpt-10000.csckpt");
+  uint32_t e = 0;
+  for (const char* bad : {"ckpt-0000.csckpt", "ckpt-004.csckpt", "ckpt-00004.csckpt",
+                          "ckpt-0004-000000.csckpt", "ckpt-0004.csckpt.tmp.x", "ckpt-.csckpt",
+                          "ckpt-4294967296.csckpt", "ckpt-+004.csckpt", "kept"}) {
+    EXPECT_FALSE(ParseKeptCheckpointName(bad, &e)) << bad;
+  }
+}
+
 // Every name the layout builds in a trial directory parses back to what it
 // is, so the states (trial_state.cc) and reset's move order (control.cc)
 // read the same names the writers write.
@@ -117,6 +137,7 @@ TEST(Layout, EveryTrialEntryItBuildsParsesBackToItsKind) {
       {name(l.unordered_path(3)), TrialEntry::kUnordered},
       {name(l.work_dir(3)), TrialEntry::kWork},
       {name(l.checkpoints_dir(3)), TrialEntry::kCheckpoints},
+      {name(l.kept_dir(3)), TrialEntry::kKept},
       {name(l.metrics_csv_path(3, /*in_work_dir=*/false)), TrialEntry::kMetricsCsv},
       {RetryMarkerName(2), TrialEntry::kRetryMarker},
       {name(l.attempt_dir(3, 2)), TrialEntry::kAttempt},

@@ -271,5 +271,81 @@ TEST(Report, FailedTrialsAreShownButNotRanked) {
   EXPECT_EQ(html.find("score=99"), std::string::npos);
 }
 
+// An each_checkpoint stage with the eval task: its items' result.json files
+// (written here by hand, as `trial` commits them) give one chart of acc
+// against epoch with one line per trial; items of other stages, unfinished
+// items and torn results are not drawn.
+TEST(Report, AnEvalStageIsDrawnAsAccAgainstEpochPerTrial) {
+  TempDir tmp;
+  const std::string dir = tmp.path() + "/sweep";
+  SweepResults res;
+  res.spec.set_name("pipeline");
+  res.dir = dir;
+  res.param_names = {"lr"};
+  for (uint64_t i = 0; i < 2; ++i) {
+    TrialRecord t;
+    t.index = i;
+    t.state = TrialState::kDone;
+    t.params = {i == 0 ? "0.1" : "0.03"};
+    res.trials.push_back(t);
+  }
+  Stage* eval = res.spec.add_stage();
+  eval->set_name("eval");
+  eval->set_each_checkpoint(true);
+  eval->mutable_eval()->set_split("test");
+  Stage* other = res.spec.add_stage();  // a command over each checkpoint: not an eval
+  other->set_name("plot");
+  other->set_each_checkpoint(true);
+  other->mutable_command()->add_argv("true");
+  Stage* funnel = res.spec.add_stage();
+  funnel->set_name("collect");
+  funnel->set_after_all("eval");
+  funnel->mutable_command()->add_argv("true");
+
+  const SweepLayout items = SweepLayout::ForStage(dir, "eval");
+  auto write_item = [&](uint32_t trial, uint32_t epoch, double acc) {
+    const uint64_t key = ItemKey(trial, epoch);
+    ASSERT_OK(Env::Default()->CreateDirs(items.trial_dir(key)));
+    WriteRaw(items.result_path(key),
+             R"({"format_version": 1, "index": )" + std::to_string(trial) +
+                 R"(, "attempt": 1, "outcome": "done", "stage": "eval", "item": ")" +
+                 ItemName(key) + R"(", "epoch": )" + std::to_string(epoch) +
+                 R"(, "metrics": {"loss": 1.5, "acc": )" + std::to_string(acc) + "}}");
+  };
+  write_item(0, 2, 0.5);
+  write_item(0, 6, 0.75);
+  write_item(0, 4, 0.625);  // listed in any order, drawn by epoch
+  write_item(1, 2, 0.25);
+  ASSERT_OK(Env::Default()->CreateDirs(items.trial_dir(ItemKey(1, 4))));  // running: no result
+  ASSERT_OK(Env::Default()->CreateDirs(items.trial_dir(ItemKey(1, 6))));
+  WriteRaw(items.result_path(ItemKey(1, 6)), R"({"format_version": 1, "metr)");  // torn
+  const SweepLayout plot = SweepLayout::ForStage(dir, "plot");
+  ASSERT_OK(Env::Default()->CreateDirs(plot.trial_dir(ItemKey(1, 2))));
+  WriteRaw(plot.result_path(ItemKey(1, 2)), R"({"format_version": 1, "metrics": {"acc": 9}})");
+
+  const std::vector<StageEvalCurves> stages = LoadStageEvalCurves(Env::Default(), dir, res.spec);
+  ASSERT_EQ(stages.size(), 1u);
+  EXPECT_EQ(stages[0].stage, "eval");
+  EXPECT_EQ(stages[0].unreadable, 1u);
+  ASSERT_EQ(stages[0].acc.size(), 2u);
+  EXPECT_EQ(stages[0].acc.at(0), (std::vector<ChartPoint>{{2, 0.5}, {4, 0.625}, {6, 0.75}}));
+  EXPECT_EQ(stages[0].acc.at(1), (std::vector<ChartPoint>{{2, 0.25}}));
+
+  const std::string html = RenderReportHtml(res, ReportOptions(), stages);
+  const size_t at = html.find("aria-label=\"eval: acc against epoch\"");
+  ASSERT_NE(at, std::string::npos) << html;
+  const std::string svg = html.substr(at, html.find("</svg>", at) - at);
+  EXPECT_EQ(Count(svg, "<polyline class=\"series\""), 1u) << svg;  // trial 0: three epochs
+  EXPECT_EQ(Count(svg, "<circle class=\"series\""), 1u) << svg;    // trial 1: one epoch so far
+  EXPECT_NE(svg.find("<title>000000 lr=0.1</title>"), std::string::npos) << svg;
+  EXPECT_NE(svg.find("<title>000001 lr=0.03</title>"), std::string::npos) << svg;
+  EXPECT_EQ(html.find("plot: acc"), std::string::npos);
+  EXPECT_NE(html.find("1 result.json files of this stage could not be read"), std::string::npos);
+  EXPECT_FALSE(HasNonFiniteCoordinate(html));
+  // Without such a stage the report has no such section.
+  EXPECT_EQ(RenderReportHtml(res, ReportOptions()).find("Evaluated checkpoints"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace claimsweep::testing

@@ -111,6 +111,18 @@ TEST(TrainConfig, EveryPointIsCheckedAtInitNamingTheParameterLine) {
   EXPECT_NE(e.find("train.optimizer 'lamb'"), std::string::npos) << e;
 }
 
+TEST(TrainConfig, NegativeKeepCheckpointsEveryIsRefusedWhereWritten) {
+  std::string e =
+      ErrorOf(SpecWith("  param { name: \"lr\" values: \"0.1\" }\n", "keep_checkpoints_every: -2"));
+  EXPECT_NE(e.find("t.textproto:"), std::string::npos) << e;
+  EXPECT_NE(e.find("train.keep_checkpoints_every -2 must be >= 0 (0 = off)"), std::string::npos)
+      << e;
+  EXPECT_EQ(EveryPoint(SpecWith("  param { name: \"keep_checkpoints_every\" values: \"2\" }\n", ""))
+                .at(0)
+                .keep_checkpoints_every(),
+            2);
+}
+
 TEST(TrainConfig, CombinationsAreCheckedNotOnlySingleValues) {
   // Each value is fine alone; Adam with momentum is a point the table would
   // label "momentum 0.9" although Adam ignores it.

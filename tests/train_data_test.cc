@@ -2,9 +2,11 @@
 // resume by skipping, checkpoints that survive corruption, LR schedules.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <set>
 
+#include "core/layout.h"
 #include "data/dataset.h"
 #include "test_util.h"
 #include "train/batch_loader.h"
@@ -172,6 +174,119 @@ TEST(Checkpoint, KeepsTwoAndFallsBackFromACorruptOne) {
   EXPECT_EQ(c.state.epoch(), 2);
   ASSERT_EQ(warnings.size(), 1u);
   EXPECT_NE(warnings[0].find("truncated"), std::string::npos) << warnings[0];
+}
+
+// Kept checkpoints (keep_checkpoints_every): hard links in kept/ beside
+// checkpoints/, which pruning never lists.
+struct KeptDirs {
+  TempDir d;
+  Env* env = Env::Default();
+  std::string ckpts = d.path() + "/checkpoints", kept = d.path() + "/kept";
+  void Write(int epoch) {
+    TrainState st;
+    st.set_epoch(epoch);
+    ASSERT_OK(WriteCheckpoint(env, ckpts, st, std::string(100, static_cast<char>('a' + epoch))));
+  }
+  std::vector<std::string> Kept() {
+    std::vector<std::string> names;
+    env->ListDir(kept, &names).IgnoreError();  // none yet: empty
+    std::sort(names.begin(), names.end());
+    return names;
+  }
+  int KeptEpoch(int epoch) {  // the epoch inside kept/ckpt-<epoch>, -1 if unreadable
+    std::string bytes;
+    CheckpointData c;
+    if (!env->ReadFile(SweepLayout::kept_file_path(kept, epoch), &bytes).ok() ||
+        !DecodeCheckpoint(bytes, "kept", &c).ok()) {
+      return -1;
+    }
+    return c.state.epoch();
+  }
+};
+
+TEST(Checkpoint, PruningLeavesKeptCheckpointsAlone) {
+  KeptDirs k;
+  for (int e = 1; e <= 6; ++e) {
+    k.Write(e);
+    if (e % 2 == 0) {
+      ASSERT_OK(
+          KeepCheckpoint(k.env, EpochEndCheckpointPath(k.ckpts, e), k.kept, e, nullptr, nullptr));
+    }
+  }
+  std::vector<std::string> names;
+  ASSERT_OK(k.env->ListDir(k.ckpts, &names));
+  std::sort(names.begin(), names.end());
+  EXPECT_EQ(names,
+            (std::vector<std::string>{"ckpt-0005-000000.csckpt", "ckpt-0006-000000.csckpt"}));
+  EXPECT_EQ(k.Kept(),
+            (std::vector<std::string>{"ckpt-0002.csckpt", "ckpt-0004.csckpt", "ckpt-0006.csckpt"}));
+  EXPECT_EQ(k.KeptEpoch(2), 2);  // intact after its checkpoints/ name was pruned
+  EXPECT_EQ(k.KeptEpoch(4), 4);
+  // Resume reads checkpoints/ only: never a kept file.
+  CheckpointData c;
+  bool found = false;
+  ASSERT_OK(LoadLatestCheckpoint(k.env, k.ckpts, &c, &found, nullptr));
+  EXPECT_EQ(c.state.epoch(), 6);
+}
+
+TEST(Checkpoint, KeepRunsBeforeKeepThenLinksAndTheFirstWriterWins) {
+  KeptDirs k;
+  k.Write(2);
+  const std::string src = EpochEndCheckpointPath(k.ckpts, 2);
+  EXPECT_EQ(src, k.ckpts + "/ckpt-0002-000000.csckpt");
+  // Fenced: no announcement and no link once the trial is someone else's.
+  int calls = 0;
+  auto before = [&](int e) {
+    ++calls;
+    EXPECT_EQ(e, 2);
+    EXPECT_TRUE(k.Kept().empty());  // before the link
+    return Status::OK();
+  };
+  Status lost = KeepCheckpoint(k.env, src, k.kept, 2, before,
+                               [] { return Status::Superseded("attempt 2 owns it"); });
+  EXPECT_TRUE(lost.IsSuperseded()) << lost.ToString();
+  EXPECT_EQ(calls, 0);
+  EXPECT_TRUE(k.Kept().empty());
+  // A failed before_keep fails the keep: nothing is linked.
+  Status s = KeepCheckpoint(
+      k.env, src, k.kept, 2, [](int) { return Status::IOError("announce failed"); }, nullptr);
+  EXPECT_EQ(s.message(), "announce failed");
+  EXPECT_TRUE(k.Kept().empty());
+  ASSERT_OK(KeepCheckpoint(k.env, src, k.kept, 2, before, [] { return Status::OK(); }));
+  EXPECT_EQ(calls, 1);
+  EXPECT_EQ(k.Kept(), std::vector<std::string>{"ckpt-0002.csckpt"});
+  // A second keep of epoch 2 from another file succeeds and changes nothing.
+  k.Write(3);
+  ASSERT_OK(KeepCheckpoint(k.env, EpochEndCheckpointPath(k.ckpts, 3), k.kept, 2, nullptr, nullptr));
+  EXPECT_EQ(k.KeptEpoch(2), 2);
+}
+
+TEST(Checkpoint, KeepIfMissingRedoesBeforeKeepOnlyWhenKeptLacksTheEpoch) {
+  KeptDirs k;
+  k.Write(2);
+  const std::string src = EpochEndCheckpointPath(k.ckpts, 2);
+  std::vector<int> calls;
+  auto before = [&](int e) {
+    calls.push_back(e);
+    return Status::OK();
+  };
+  bool kept_now = false;
+  ASSERT_OK(KeepCheckpointIfMissing(k.env, src, k.kept, 2, before, nullptr, &kept_now));
+  EXPECT_TRUE(kept_now);
+  ASSERT_OK(KeepCheckpointIfMissing(k.env, src, k.kept, 2, before, nullptr, &kept_now));
+  EXPECT_FALSE(kept_now);
+  EXPECT_EQ(calls, std::vector<int>{2});
+  EXPECT_EQ(k.KeptEpoch(2), 2);
+}
+
+TEST(Checkpoint, KeptEpochsAreEveryNthAndTheLast) {
+  std::vector<int> kept;
+  for (int e = 1; e <= 7; ++e)
+    if (IsKeptEpoch(3, e, /*last=*/e == 7)) kept.push_back(e);
+  EXPECT_EQ(kept, (std::vector<int>{3, 6, 7}));
+  EXPECT_FALSE(IsKeptEpoch(0, 4, /*last=*/true));  // 0: keep none, not even the last
+  EXPECT_TRUE(IsKeptEpoch(2, 5, /*last=*/true));   // early stopping at epoch 5
+  EXPECT_FALSE(IsKeptEpoch(2, 5, /*last=*/false));
 }
 
 TEST(Checkpoint, ADeadWritersTempFileIsRemovedAtResume) {

@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -166,6 +167,23 @@ TEST(TrainProcess, SweepStopCheckpointsAndStopsARunningTrainingTrial) {
   RunResult b = s.RunTrial();
   EXPECT_EQ(b.exit_code, 0) << b.output;
   EXPECT_NE(b.output.find("nothing to claim"), std::string::npos) << b.output;
+}
+
+// keep_checkpoints_every through the real `trial`: the runner gives the
+// trainer the trial's kept/, which holds epoch 2 and the last (3) when the
+// trial is done; kept/ does not change the trial's state.
+TEST(TrainProcess, KeepCheckpointsEveryKeepsEveryNthAndTheLastInTheTrialsKeptDir) {
+  std::string spec = kTrain;
+  spec.replace(spec.find("epochs: 3"), 9, "epochs: 3 keep_checkpoints_every: 2");
+  TrainSweep s(spec);
+  RunResult r = s.RunTrial();
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  std::vector<std::string> kept;
+  ASSERT_OK(Env::Default()->ListDir(s.layout.kept_dir(0), &kept));
+  std::sort(kept.begin(), kept.end());
+  EXPECT_EQ(kept, (std::vector<std::string>{"ckpt-0002.csckpt", "ckpt-0003.csckpt"}));
+  EXPECT_EQ(StatusCounts(s.dir)["done"], 1);
+  EXPECT_EQ(s.Result().metrics().fields().at("epochs").number_value(), 3);
 }
 
 // The trust issue's ablation: weight_decay {0, 5e-4} x momentum {0, 0.9}.

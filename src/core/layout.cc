@@ -210,6 +210,34 @@ bool ParseLeaseName(const std::string& name, uint64_t* index, uint32_t* attempt,
   return true;
 }
 
+std::string SweepLayout::kept_file_path(const std::string& kept_dir, uint32_t epoch) {
+  return kept_dir + "/" + KeptCheckpointName(epoch);
+}
+
+std::string KeptCheckpointName(uint32_t epoch) {
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "ckpt-%04u.csckpt", epoch);
+  return buf;
+}
+
+bool ParseKeptCheckpointName(const std::string& name, uint32_t* epoch) {
+  static const std::string kPrefix = "ckpt-", kSuffix = ".csckpt";
+  if (name.size() < kPrefix.size() + kSuffix.size() ||
+      name.compare(0, kPrefix.size(), kPrefix) != 0 ||
+      name.compare(name.size() - kSuffix.size(), kSuffix.size(), kSuffix) != 0) {
+    return false;
+  }
+  uint64_t v = 0;
+  if (!ParseDigits(name, kPrefix.size(), name.size() - kPrefix.size() - kSuffix.size(), &v) ||
+      v == 0 || v > UINT32_MAX) {
+    return false;
+  }
+  // Only the writer's spelling: four digits, more only when needed.
+  if (name != KeptCheckpointName(static_cast<uint32_t>(v))) return false;
+  *epoch = static_cast<uint32_t>(v);
+  return true;
+}
+
 std::string RetryMarkerName(uint32_t after_attempt) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "retry-%04u", after_attempt);
@@ -237,6 +265,7 @@ TrialEntry ParseTrialEntry(const std::string& name, uint32_t* number, AttemptEnt
   if (name == kUnorderedFileName) return TrialEntry::kUnordered;
   if (name == kWorkDirName) return TrialEntry::kWork;
   if (name == kCheckpointsDirName) return TrialEntry::kCheckpoints;
+  if (name == kKeptDirName) return TrialEntry::kKept;
   if (name == kMetricsCsvFileName) return TrialEntry::kMetricsCsv;
   if (ParseRetryMarker(name, number)) return TrialEntry::kRetryMarker;
   if (ParseAttemptEntry(name, number, attempt_kind)) return TrialEntry::kAttempt;

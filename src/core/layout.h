@@ -15,6 +15,10 @@
 //   DIR/trials/<index>/stop             the user asked it to stop
 //   DIR/trials/<index>/work/            a command's own files (version >= 2)
 //   DIR/trials/<index>/checkpoints/     a train task's checkpoints (checkpoint_file.h)
+//   DIR/trials/<index>/kept/ckpt-<epoch>.csckpt   a kept epoch-end checkpoint
+//                                       (keep_checkpoints_every): a hard link of
+//                                       checkpoints/ckpt-<epoch>-000000.csckpt, never
+//                                       replaced, never pruned
 //   DIR/trials/<index>/[work/]metrics.csv   one row per epoch (TaskDir, spec.h)
 //   DIR/trials/<index>/retry-<k>        `sweep retry`: failures up to attempt k no longer count
 //   DIR/trials/<index>/unordered        published out of claim order (`sweep resume`)
@@ -43,6 +47,7 @@ inline constexpr const char* kStopFileName = "stop";
 inline constexpr const char* kUnorderedFileName = "unordered";
 inline constexpr const char* kWorkDirName = "work";
 inline constexpr const char* kCheckpointsDirName = "checkpoints";
+inline constexpr const char* kKeptDirName = "kept";
 inline constexpr const char* kMetricsCsvFileName = "metrics.csv";
 inline constexpr const char* kOwnerFileName = "owner.json";
 inline constexpr const char* kLogFileName = "log";
@@ -153,6 +158,13 @@ class SweepLayout {
   static std::string checkpoint_path(const std::string& checkpoints_dir, const std::string& name) {
     return checkpoints_dir + "/" + name;
   }
+  // A train task's kept checkpoints (keep_checkpoints_every): kept/<KeptCheckpointName>.
+  std::string kept_dir(uint64_t index) const { return trial_entry_path(index, kKeptDirName); }
+  std::string kept_checkpoint_path(uint64_t index, uint32_t epoch) const {
+    return kept_file_path(kept_dir(index), epoch);
+  }
+  // kept/ckpt-<epoch>.csckpt inside a kept_dir() (the trainer is given only the directory).
+  static std::string kept_file_path(const std::string& kept_dir, uint32_t epoch);
   // Marks a trial directory that was not published in claim order (a pending
   // point stopped, then resumed): the frontier search never counts it as
   // claimed, so it cannot hide unclaimed points below it.
@@ -220,6 +232,11 @@ std::string LeaseName(uint64_t index, uint32_t attempt, LeaseMark mark = LeaseMa
 bool ParseLeaseName(const std::string& name, uint64_t* index, uint32_t* attempt,
                     LeaseMark* mark = nullptr);
 
+// "ckpt-0004.csckpt": the kept checkpoint of epoch 4 (1-based; at least four
+// digits); ParseKeptCheckpointName is its inverse (epoch >= 1).
+std::string KeptCheckpointName(uint32_t epoch);
+bool ParseKeptCheckpointName(const std::string& name, uint32_t* epoch);
+
 // "retry-0002": written by `sweep retry` when attempt 2 was the latest.
 std::string RetryMarkerName(uint32_t after_attempt);
 bool ParseRetryMarker(const std::string& name, uint32_t* after_attempt);
@@ -236,6 +253,7 @@ enum class TrialEntry {
   kAttempt,
   kWork,
   kCheckpoints,
+  kKept,
   kMetricsCsv
 };
 TrialEntry ParseTrialEntry(const std::string& name, uint32_t* number, AttemptEntry* attempt_kind);

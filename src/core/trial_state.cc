@@ -64,6 +64,7 @@ Status ReadTrialSnapshot(Env* env, const SweepLayout& layout, uint64_t index, Tr
       }
       case TrialEntry::kWork:
       case TrialEntry::kCheckpoints:
+      case TrialEntry::kKept:
         want_dir = true;  // the task's own directory, a train task's checkpoints: never entered
                           // through a link
         break;

@@ -25,7 +25,7 @@ int CmdReport(const std::string& dir, const std::string& out_path) {
   ::gmtime_r(&t, &tm);
   std::strftime(now, sizeof now, "%Y-%m-%dT%H:%M:%SZ", &tm);
   ro.generated_at = now;
-  const std::string html = RenderReportHtml(res, ro);
+  const std::string html = RenderReportHtml(res, ro, LoadStageEvalCurves(env.get(), dir, res.spec));
 
   // Write-then-rename: a browser open on the old report never reads half a file.
   s = env->WriteFileAtomic(out_path, html);

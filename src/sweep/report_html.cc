@@ -9,8 +9,10 @@
 #include <utility>
 #include <vector>
 
+#include "core/json.h"
 #include "core/layout.h"
 #include "core/number_format.h"
+#include "records.pb.h"
 #include "sweep/stats.h"
 
 namespace claimsweep {
@@ -289,6 +291,42 @@ std::string ParamCharts(const SweepResults& res) {
   return out + "</div>\n";
 }
 
+// "<stage>: acc against epoch", one line per trial.
+std::string StageCharts(const SweepResults& res, const std::vector<StageEvalCurves>& stages) {
+  std::map<uint64_t, const TrialRecord*> trials;
+  for (const auto& t : res.trials) trials[t.index] = &t;
+  std::string out;
+  for (const auto& st : stages) {
+    std::vector<Series> series;
+    size_t items = 0;
+    for (const auto& [trial, pts] : st.acc) {
+      auto it = trials.find(trial);
+      const std::string params = it == trials.end() ? "" : " " + ParamText(res, *it->second);
+      series.push_back({TrialName(trial), TrialName(trial) + params, pts});
+      items += pts.size();
+    }
+    out += "<h3>" + HtmlEscape(st.stage) + "</h3>\n";
+    if (series.empty()) {
+      out += "<p class=\"note\">No item of stage " + HtmlEscape(st.stage) + " is done yet.</p>\n";
+      continue;
+    }
+    Chart c;
+    c.width = 760;
+    c.height = 380;
+    c.x.label = "epoch";
+    c.y.label = "acc";
+    c.aria = st.stage + ": acc against epoch";
+    out += "<p>" + HtmlEscape(c.aria) + ", one line per trial (" + std::to_string(series.size()) +
+           " trials, " + std::to_string(items) + " evaluated checkpoints).</p>\n";
+    out += LineChart(c, series, series.size() <= 12) + "\n";
+    if (st.unreadable > 0) {
+      out += "<p class=\"note\">" + std::to_string(st.unreadable) +
+             " result.json files of this stage could not be read (not drawn).</p>\n";
+    }
+  }
+  return out;
+}
+
 std::string FailedTrials(const SweepResults& res) {
   std::string out;
   size_t n = 0;
@@ -395,7 +433,41 @@ const char kScript[] = R"js(
 
 }  // namespace
 
-std::string RenderReportHtml(const SweepResults& res, const ReportOptions& o) {
+std::vector<StageEvalCurves> LoadStageEvalCurves(Env* env, const std::string& sweep_dir,
+                                                 const SweepSpec& spec) {
+  constexpr uint64_t kMaxRecordBytes = 16 << 20;
+  std::vector<StageEvalCurves> out;
+  for (const auto& stage : spec.stage()) {
+    if (stage.input_case() != Stage::kEachCheckpoint || !stage.has_eval()) continue;
+    StageEvalCurves curves;
+    curves.stage = stage.name();
+    const SweepLayout layout = SweepLayout::ForStage(sweep_dir, stage.name());
+    std::vector<std::string> names;
+    env->ListDir(layout.trials_dir(), &names).IgnoreError();  // no item yet: none
+    for (const auto& name : names) {
+      uint64_t key = 0;
+      if (!layout.ParseEntryName(name, &key)) continue;
+      std::string text;
+      Status s = env->ReadFileAtMost(layout.result_path(key), kMaxRecordBytes, &text);
+      if (s.IsNotFound()) continue;  // not done
+      TrialResult r;
+      if (s.ok()) s = ParseRecord(text, layout.result_path(key), &r);
+      auto acc = r.metrics().fields().find("acc");
+      if (!s.ok() || acc == r.metrics().fields().end() || !acc->second.has_number_value()) {
+        ++curves.unreadable;
+        continue;
+      }
+      const double epoch = r.epoch() > 0 ? r.epoch() : ItemSub(key);
+      curves.acc[ItemUpstream(key)].push_back({epoch, acc->second.number_value()});
+    }
+    for (auto& [trial, pts] : curves.acc) std::sort(pts.begin(), pts.end());
+    out.push_back(std::move(curves));
+  }
+  return out;
+}
+
+std::string RenderReportHtml(const SweepResults& res, const ReportOptions& o,
+                             const std::vector<StageEvalCurves>& stages) {
   const std::string name = res.spec.name();
   std::string h =
       "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
@@ -430,6 +502,7 @@ std::string RenderReportHtml(const SweepResults& res, const ReportOptions& o) {
   h += "<div class=\"tablewrap\">" + ResultsTable(res) + "</div>\n";
   h += "<h2>Validation curves</h2>\n" + OverlayChart(res, o);
   h += "<h2>Metric against parameters</h2>\n" + ParamCharts(res);
+  if (!stages.empty()) h += "<h2>Evaluated checkpoints</h2>\n" + StageCharts(res, stages);
 
   h += "<h2>Learning curves</h2>\n";
   size_t drawn = 0, left_out = 0;

@@ -4,15 +4,18 @@
 // the state counts, a sortable table of the claimed trials (pending points
 // are counted, not listed; metrics rank done trials only), learning curves, the
 // validation curves of all trials overlaid, the primary metric against each
-// swept parameter, and the log tails of failed trials.
+// swept parameter, for each each_checkpoint stage with the built-in eval task
+// its accuracy against epoch per trial, and the log tails of failed trials.
 //
 // Everything that comes from the sweep (names, values, log text, paths) goes
 // through HtmlEscape; non-finite numbers are never plotted.
 #pragma once
 
 #include <cstddef>
+#include <map>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/results.h"
 #include "sweep/svg_chart.h"
@@ -26,9 +29,25 @@ struct ReportOptions {
   size_t max_overlay_trials = 1000;  // lines in the overlaid validation chart
 };
 
+// An each_checkpoint stage with the built-in eval task: per trial (upstream
+// point), (epoch, acc) of its done items, from
+// stages/<stage>/items/<item>/result.json (a TrialResult with `epoch` and the
+// eval metrics).
+struct StageEvalCurves {
+  std::string stage;
+  std::map<uint64_t, std::vector<ChartPoint>> acc;  // by trial; points by epoch
+  size_t unreadable = 0;  // result.json files that did not parse (not drawn)
+};
+
+// One entry per such stage of `spec`, in spec order (an empty `acc` while
+// no item is done).
+std::vector<StageEvalCurves> LoadStageEvalCurves(Env* env, const std::string& sweep_dir,
+                                                 const SweepSpec& spec);
+
 // REQUIRES: `res` from LoadResults with curves and log tails, for the
 // charts and the failed trials' logs to be filled (without them those
 // sections say there is nothing to show).
-std::string RenderReportHtml(const SweepResults& res, const ReportOptions& options);
+std::string RenderReportHtml(const SweepResults& res, const ReportOptions& options,
+                             const std::vector<StageEvalCurves>& stages = {});
 
 }  // namespace claimsweep

@@ -101,6 +101,39 @@ Status WriteCheckpoint(Env* env, const std::string& dir, const TrainState& state
   return Status::OK();
 }
 
+std::string EpochEndCheckpointPath(const std::string& dir, int epoch) {
+  return SweepLayout::checkpoint_path(dir, FileName(epoch, 0));
+}
+
+bool IsKeptEpoch(int every, int epoch, bool last) {
+  return every > 0 && epoch > 0 && (epoch % every == 0 || last);
+}
+
+Status KeepCheckpoint(Env* env, const std::string& checkpoint, const std::string& kept_dir,
+                      int epoch, const std::function<Status(int)>& before_keep,
+                      const std::function<Status()>& may_write) {
+  if (may_write) CS_RETURN_IF_ERROR(may_write());
+  if (before_keep) CS_RETURN_IF_ERROR(before_keep(epoch));
+  if (may_write) CS_RETURN_IF_ERROR(may_write());
+  CS_RETURN_IF_ERROR(env->CreateDir(kept_dir));
+  Status s = env->LinkExclusive(
+      checkpoint, SweepLayout::kept_file_path(kept_dir, static_cast<uint32_t>(epoch)));
+  return s.IsAlreadyExists() ? Status::OK() : s;
+}
+
+Status KeepCheckpointIfMissing(Env* env, const std::string& checkpoint, const std::string& kept_dir,
+                               int epoch, const std::function<Status(int)>& before_keep,
+                               const std::function<Status()>& may_write, bool* kept_now) {
+  *kept_now = false;
+  FileInfo info;
+  Status s = env->Stat(SweepLayout::kept_file_path(kept_dir, static_cast<uint32_t>(epoch)), &info);
+  if (s.ok()) return s;
+  if (!s.IsNotFound()) return s;
+  CS_RETURN_IF_ERROR(KeepCheckpoint(env, checkpoint, kept_dir, epoch, before_keep, may_write));
+  *kept_now = true;
+  return Status::OK();
+}
+
 Status LoadLatestCheckpoint(Env* env, const std::string& dir, CheckpointData* out, bool* found,
                             const std::function<void(const std::string&)>& warn) {
   *found = false;

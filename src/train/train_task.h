@@ -23,6 +23,16 @@ struct TrainRequest {
   // MetricsCsvPath (core/spec.h): the trainer builds no path of the sweep.
   std::string checkpoints_dir;
   std::string metrics_path;
+  // SweepLayout::kept_dir. With config.keep_checkpoints_every N > 0, the
+  // epoch-end checkpoint of every N-th epoch and of the last epoch trained
+  // (epochs reached, or early stopping) is kept there (checkpoint_file.h,
+  // KeepCheckpoint) before the training returns. An attempt that resumes from
+  // a kept epoch's checkpoint that kept/ lacks keeps it before training on.
+  std::string kept_dir;
+  // Called at each kept epoch (1-based) after its checkpoint is written and
+  // before it is linked into kept_dir, both only while may_write() is OK; a
+  // failure fails the attempt with its status. Null: nothing.
+  std::function<Status(int epoch)> before_keep;
   int threads = 0;  // intra-op threads; 0: all cores
   // True once the trial must stop at the next safe point (walltime signal).
   std::function<bool()> should_stop;
@@ -55,6 +65,26 @@ struct TrainOutcome {
 // A non-OK status is a failed attempt: a corrupt dataset, a model error, a
 // libtorch exception (its message included).
 Status RunTraining(const TrainRequest& req, TrainOutcome* out);
+
+// The built-in eval task (EvalTask): a train checkpoint evaluated on a split.
+struct EvalRequest {
+  Env* env = nullptr;  // null: Env::Default()
+  TrainTask config;    // the checkpoint's trial's effective config: model, dataset
+  std::string checkpoint_path;
+  std::string split = "test";         // of config.dataset(); "" is "test"
+  int threads = 0;                    // intra-op threads; 0: all cores
+  std::function<bool()> should_stop;  // null: never
+  std::function<void(const std::string&)> log;
+  std::function<void(const std::string&)> warn;
+};
+
+// Builds config's model, loads the checkpoint's weights and evaluates them on
+// the split, without augmentation, as training evaluates its val and test
+// splits. *metrics: loss, acc, epoch (the checkpoint's completed epochs),
+// images, seconds. A torn or corrupt checkpoint is an error naming the file
+// (it is never skipped for another one), as is a split the dataset lacks.
+// Stopped by should_stop: OK, *interrupted true and no metrics.
+Status RunEvaluation(const EvalRequest& req, google::protobuf::Struct* metrics, bool* interrupted);
 
 // The learning rate at `step` of `epoch` (warmup, then constant/step/cosine).
 double LearningRateAt(const TrainTask& t, int epoch, int64_t step, int64_t steps_per_epoch);

@@ -1,4 +1,4 @@
-// RunTraining for `trial`: loads the libtorch trainer module
+// RunTraining and RunEvaluation for `trial`: load the libtorch trainer module
 // (libclaimsweep_trainer.so, built beside `trial`) on first use, so command
 // trials never load libtorch. A build without libtorch has no module, and
 // train tasks fail with a message that says so.
@@ -15,6 +15,7 @@ namespace claimsweep {
 namespace {
 
 using Entry = void (*)(const TrainRequest*, TrainOutcome*, Status*);
+using EvalEntry = void (*)(const EvalRequest*, google::protobuf::Struct*, bool*, Status*);
 
 std::string ModulePath() {
   if (const char* p = std::getenv("CLAIMSWEEP_TRAINER")) return p;
@@ -25,29 +26,49 @@ std::string ModulePath() {
   return self.substr(0, self.rfind('/')) + "/libclaimsweep_trainer.so";
 }
 
+// The module's entry point `name` (loading the module on first use); null
+// with *error set when there is none.
+void* TrainerSymbol(const char* name, std::string* error) {
+  static void* handle = nullptr;
+  static std::string load_error;
+  if (handle == nullptr && load_error.empty()) {
+    const std::string path = ModulePath();
+    handle = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+    if (handle == nullptr) {
+      const char* why = ::dlerror();
+      load_error = "cannot load the trainer " + path + " (" + (why ? why : "?") +
+                   "): this `trial` was built without libtorch (CLAIMSWEEP_WITH_TORCH=OFF), or "
+                   "the module is missing beside it; rebuild with libtorch";
+    }
+  }
+  if (handle == nullptr) {
+    *error = load_error;
+    return nullptr;
+  }
+  void* sym = ::dlsym(handle, name);
+  if (sym == nullptr)
+    *error = ModulePath() + " has no " + name + ": it is from another claimsweep version; rebuild";
+  return sym;
+}
+
 }  // namespace
 
 Status RunTraining(const TrainRequest& req, TrainOutcome* out) {
-  static Entry entry = nullptr;
   static std::string error;
-  if (entry == nullptr && error.empty()) {
-    const std::string path = ModulePath();
-    void* h = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
-    if (h == nullptr) {
-      const char* why = ::dlerror();
-      error = "cannot load the trainer " + path + " (" + (why ? why : "?") +
-              "): this `trial` was built without libtorch (CLAIMSWEEP_WITH_TORCH=OFF), or the "
-              "module is missing "
-              "beside it; rebuild with libtorch";
-    } else if ((entry = reinterpret_cast<Entry>(::dlsym(h, "claimsweep_run_training"))) ==
-               nullptr) {
-      error =
-          path + " has no claimsweep_run_training: it is from another claimsweep version; rebuild";
-    }
-  }
+  static Entry entry = reinterpret_cast<Entry>(TrainerSymbol("claimsweep_run_training", &error));
   if (entry == nullptr) return Status::Unsupported(error);
   Status s;
   entry(&req, out, &s);
+  return s;
+}
+
+Status RunEvaluation(const EvalRequest& req, google::protobuf::Struct* metrics, bool* interrupted) {
+  static std::string error;
+  static EvalEntry entry =
+      reinterpret_cast<EvalEntry>(TrainerSymbol("claimsweep_run_evaluation", &error));
+  if (entry == nullptr) return Status::Unsupported(error);
+  Status s;
+  entry(&req, metrics, interrupted, &s);
   return s;
 }
 

@@ -675,6 +675,7 @@ TrialRunner::AttemptEnd TrialRunner::RunTrainAttempt(Queue* q, const Claim& clai
   req.env = env_;
   req.config = *cfg;
   req.checkpoints_dir = layout_.checkpoints_dir(claim.index);
+  req.kept_dir = layout_.kept_dir(claim.index);
   req.metrics_path = MetricsCsvPath(spec_, layout_, claim.index);
   const std::string cpus = GetEnv("SLURM_CPUS_PER_TASK");
   req.threads = cpus.empty() ? 0 : std::atoi(cpus.c_str());
