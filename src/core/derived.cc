@@ -10,26 +10,6 @@
 namespace claimsweep {
 namespace {
 
-constexpr const char* kKeptDirName = "kept";
-
-bool ParseKeptName(const std::string& name, uint32_t* epoch) {
-  // ckpt-<epoch>.csckpt, epoch at least four digits.
-  static const std::string kPrefix = "ckpt-", kSuffix = ".csckpt";
-  if (name.size() <= kPrefix.size() + kSuffix.size() || name.compare(0, kPrefix.size(), kPrefix) ||
-      name.compare(name.size() - kSuffix.size(), kSuffix.size(), kSuffix))
-    return false;
-  const std::string digits =
-      name.substr(kPrefix.size(), name.size() - kPrefix.size() - kSuffix.size());
-  if (digits.size() < 4 || digits.size() > 9) return false;
-  uint64_t v = 0;
-  for (char c : digits) {
-    if (c < '0' || c > '9') return false;
-    v = v * 10 + static_cast<uint64_t>(c - '0');
-  }
-  *epoch = static_cast<uint32_t>(v);
-  return true;
-}
-
 std::string Blocks(uint64_t block) { return TrialName(block); }
 
 }  // namespace
@@ -75,14 +55,10 @@ std::vector<const StageInfo*> StageGraph::OfKind(StageKind kind) const {
   return out;
 }
 
-std::string KeptDir(const SweepLayout& root, uint64_t index) {
-  return root.trial_entry_path(index, kKeptDirName);
-}
+std::string KeptDir(const SweepLayout& root, uint64_t index) { return root.kept_dir(index); }
 
 std::string KeptCheckpointPath(const SweepLayout& root, uint64_t index, uint32_t epoch) {
-  char b[32];
-  std::snprintf(b, sizeof b, "/ckpt-%04u.csckpt", epoch);
-  return KeptDir(root, index) + b;
+  return root.kept_checkpoint_path(index, epoch);
 }
 
 Status ListKeptEpochs(Env* env, const SweepLayout& root, uint64_t index,
@@ -94,7 +70,7 @@ Status ListKeptEpochs(Env* env, const SweepLayout& root, uint64_t index,
   CS_RETURN_IF_ERROR(s);
   for (const std::string& n : names) {
     uint32_t e = 0;
-    if (ParseKeptName(n, &e)) epochs->push_back(e);
+    if (ParseKeptCheckpointName(n, &e)) epochs->push_back(e);
   }
   std::sort(epochs->begin(), epochs->end());
   return Status::OK();

@@ -20,6 +20,7 @@
 #include "core/token.h"
 #include "core/train_config.h"
 #include "records.pb.h"
+#include "train/checkpoint_file.h"
 #include "train/train_task.h"
 #include "trial/command_task.h"
 #include "trial/lease_keeper.h"
@@ -645,15 +646,88 @@ TrialRunner::AttemptEnd TrialRunner::RunCommandAttempt(Queue* q, const Claim& cl
   return end;
 }
 
+Status TrialRunner::EvalCheckpoint(const Queue& q, uint64_t index, std::string* path) {
+  const uint64_t u = ItemUpstream(index);
+  if (q.stage->kind == StageKind::kEachCheckpoint) {
+    *path = layout_.kept_checkpoint_path(u, ItemSub(index));
+    return Status::OK();
+  }
+  // each_trial: the trial's last epoch-end checkpoint (kept, else the newest
+  // in checkpoints/, which the trial's pruning keeps).
+  std::vector<uint32_t> kept;
+  CS_RETURN_IF_ERROR(ListKeptEpochs(env_, layout_, u, &kept));
+  if (!kept.empty()) {
+    *path = layout_.kept_checkpoint_path(u, kept.back());
+    return Status::OK();
+  }
+  const std::string dir = layout_.checkpoints_dir(u);
+  std::vector<std::string> names;
+  CS_RETURN_IF_ERROR(env_->ListDir(dir, &names));
+  int best = 0;
+  for (const std::string& n : names) {
+    int e = 0;
+    char tail[16] = {0};
+    if (std::sscanf(n.c_str(), "ckpt-%d-%15s", &e, tail) == 2 &&
+        EpochEndCheckpointPath(dir, e) == dir + "/" + n)
+      best = std::max(best, e);
+  }
+  if (best == 0)
+    return Status::NotFound("trial " + TrialName(u) + " has no epoch-end checkpoint in " +
+                            layout_.relative(dir));
+  *path = EpochEndCheckpointPath(dir, best);
+  return Status::OK();
+}
+
 TrialRunner::AttemptEnd TrialRunner::RunEvalAttempt(Queue* q, const Claim& claim,
                                                     const AttemptLog& log) {
-  (void)q;
-  (void)claim;
-  (void)log;
   AttemptEnd end;
   end.kind = Outcome::kFailed;
-  end.exit_code = 2;
-  end.message = "the built-in eval task is not in this build";
+  end.exit_code = 1;
+  const uint64_t u = ItemUpstream(claim.index);
+  auto cfg = TrainTaskForPoint(spec_.train(), points_.At(u));
+  EvalRequest req;
+  Status s = cfg.status();
+  if (s.ok()) s = EvalCheckpoint(*q, claim.index, &req.checkpoint_path);
+  if (!s.ok()) {
+    end.message = s.ToString();
+    return end;
+  }
+  req.env = env_;
+  req.config = *cfg;
+  req.split = q->stage->spec.eval().split();
+  const std::string cpus = GetEnv("SLURM_CPUS_PER_TASK");
+  req.threads = cpus.empty() ? 0 : std::atoi(cpus.c_str());
+  log.Header("# evaluating " + layout_.relative(req.checkpoint_path) + " on the " +
+             (req.split.empty() ? std::string("test") : req.split) + " split");
+  LeaseKeeper keeper(q->claimer.get(), claim, spec_.claim().heartbeat_seconds(),
+                     StopCheck(*q, claim));
+  req.should_stop = [&keeper] {
+    return ReceivedSignal() != 0 || keeper.stop_requested() || keeper.lost();
+  };
+  req.log = LogInfo;
+  req.warn = LogWarn;
+  const auto t0 = std::chrono::steady_clock::now();
+  bool interrupted = false;
+  google::protobuf::Struct metrics;
+  s = RunEvaluation(req, &metrics, &interrupted);
+  end.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (keeper.lost()) {
+    end.kind = Outcome::kLost;
+    end.message = keeper.lost_reason();
+  } else if (!s.ok()) {
+    end.message = s.ToString();
+    LogError("failed: " + end.message);
+  } else if (interrupted) {
+    end.kind = ReceivedSignal() == 0 && keeper.stop_requested() ? Outcome::kStopped
+                                                                : Outcome::kInterrupted;
+    end.message = end.kind == Outcome::kStopped
+                      ? "stopped by the user (sweep stop)"
+                      : "received signal " + std::to_string(ReceivedSignal());
+  } else {
+    end.kind = Outcome::kDone;
+    end.exit_code = 0;
+    end.metrics = metrics;
+  }
   return end;
 }
 
@@ -676,6 +750,15 @@ TrialRunner::AttemptEnd TrialRunner::RunTrainAttempt(Queue* q, const Claim& clai
   req.config = *cfg;
   req.checkpoints_dir = layout_.checkpoints_dir(claim.index);
   req.kept_dir = layout_.kept_dir(claim.index);
+  // A kept checkpoint is the input of each each_checkpoint stage's item:
+  // announced before the checkpoint is linked into kept/ (core/derived.h).
+  req.before_keep = [this, index = claim.index](int epoch) {
+    for (const StageInfo* st : graph_.OfKind(StageKind::kEachCheckpoint)) {
+      CS_RETURN_IF_ERROR(Announce(env_, SweepLayout::ForStage(layout_.root(), st->name),
+                                  StageItemKey(index, static_cast<uint32_t>(epoch))));
+    }
+    return Status::OK();
+  };
   req.metrics_path = MetricsCsvPath(spec_, layout_, claim.index);
   const std::string cpus = GetEnv("SLURM_CPUS_PER_TASK");
   req.threads = cpus.empty() ? 0 : std::atoi(cpus.c_str());

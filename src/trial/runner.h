@@ -90,6 +90,9 @@ class TrialRunner {
                                const AttemptLog& log);
   AttemptEnd RunTrainAttempt(Queue* q, const Claim& claim, const Point& pt, const AttemptLog& log);
   AttemptEnd RunEvalAttempt(Queue* q, const Claim& claim, const AttemptLog& log);
+  // The checkpoint an eval item evaluates: each_checkpoint, its kept epoch;
+  // each_trial, the trial's last epoch-end checkpoint.
+  Status EvalCheckpoint(const Queue& q, uint64_t index, std::string* path);
   Outcome Record(Queue* q, const Claim& claim, const Point& pt, const std::string& started_at,
                  AttemptEnd end);
 
