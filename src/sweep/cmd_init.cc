@@ -50,9 +50,9 @@ bool LoadSpec(const std::string& path, SweepSpec* spec, PointSpace* ps) {
     std::fprintf(stderr, "%s\n", m.c_str());
     return false;
   }
-  // The points as `sweep init` freezes them (draws keyed as in kSpecFormatVersion).
+  // The points as `sweep init` freezes them (draws keyed as in its format_version).
   SweepSpec as_frozen = *s;
-  as_frozen.set_format_version(kSpecFormatVersion);
+  as_frozen.set_format_version(FrozenFormatVersion(*s));
   auto p = PointSpace::Create(as_frozen);
   if (!p.ok()) {
     std::fprintf(stderr, "%s: %s\n", path.c_str(), p.status().message().c_str());
@@ -121,7 +121,7 @@ int CmdInit(const std::string& spec_path, const std::string& dir) {
     // and being read as it was made (see "Frozen" in the README).
     auto old_spec = ReadFrozenSpec(env, dir);
     if (old_spec.ok() && (old_spec->spec_dir() != spec.spec_dir() ||
-                          old_spec->format_version() != kSpecFormatVersion)) {
+                          old_spec->format_version() != FrozenFormatVersion(spec))) {
       SweepSpec a = *old_spec, b = spec;
       ApplyDefaults(&b);
       for (SweepSpec* x : {&a, &b}) {
