@@ -228,23 +228,22 @@ TEST(SpecStages, EachStageOffersItsOwnPlaceholders) {
       stage("each_checkpoint: true", every + " {lr} {index} {upstream_dir} {checkpoint} {epoch}"),
       "x"));
   EXPECT_OK(ParseSpec(stage("after_all: \"trials\"", every + " {inputs}"), "x"));
-  // Line 4: `stage { name: "s" each_trial: true command { argv: "` is 52
-  // characters; the placeholder follows.
+  // Line 4: `stage { name: "s" each_trial: true command { ` is 45 characters;
+  // argv follows (after_all: "trials" is 3 longer).
   std::string e = ErrorOf(stage("each_trial: true", "{checkpoint}"));
   EXPECT_HAS(e,
-             "my.textproto:4:53: stage 's': command.argv[0]: placeholder {checkpoint} names no "
+             "my.textproto:4:46: stage 's': command.argv[0]: placeholder {checkpoint} names no "
              "parameter and is not offered to an each_trial stage; it offers lr, trial_dir");
   e = ErrorOf(stage("each_trial: true", "{inputs}"));
   EXPECT_HAS(e, "placeholder {inputs} names no parameter and is not offered to an each_trial");
-  // after_all: 55 characters before the placeholder.
   e = ErrorOf(stage("after_all: \"trials\"", "{lr}"));
   EXPECT_HAS(e,
-             "my.textproto:4:56: stage 's': command.argv[0]: placeholder {lr} is not offered to "
+             "my.textproto:4:49: stage 's': command.argv[0]: placeholder {lr} is not offered to "
              "an after_all stage (its one item runs for no single point: no parameters, no "
              "{index})");
   e = ErrorOf(stage("after_all: \"trials\"", "x{index}"));
   EXPECT_HAS(e,
-             "my.textproto:4:57: stage 's': command.argv[0]: placeholder {index} is not offered");
+             "my.textproto:4:49: stage 's': command.argv[0]: placeholder {index} is not offered");
   e = ErrorOf(stage("after_all: \"trials\"", "{epoch}"));
   EXPECT_HAS(e, "placeholder {epoch} names no parameter and is not offered to an after_all stage");
   // A malformed placeholder, as in the sweep's command: at its argv.
@@ -259,7 +258,7 @@ TEST(SpecStages, StageEnvValuesAreCheckedLikeArgv) {
                                 "  env { key: \"LR\" value: \"{lr}\" }\n"
                                 "} }\n");
   EXPECT_HAS(e,
-             "my.textproto:6:27: stage 's': command.env[LR]: placeholder {lr} is not offered "
+             "my.textproto:4:39: stage 's': command.env[LR]: placeholder {lr} is not offered "
              "to an after_all stage");
 }
 

@@ -452,7 +452,7 @@ void ValidateCommandTask(const SweepSpec& spec, const Locator& loc, const Comman
     }
     for (const auto& u : used) {
       if (!known.count(u)) {
-        err(placeholder_at("{" + u + "}"), what + ": placeholder {" + u + "} " + scope.unknown(u));
+        err(where, what + ": placeholder {" + u + "} " + scope.unknown(u));
         continue;
       }
       if (!params.count(u)) continue;  // a built-in: every point has it
