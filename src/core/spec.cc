@@ -162,7 +162,7 @@ std::string FreezeSpec(SweepSpec spec) {
 }
 
 uint32_t FrozenFormatVersion(const SweepSpec& spec) {
-  return spec.stage_size() > 0 ? kStagesFormatVersion : kStagesFormatVersion - 1;
+  return spec.stage_size() > 0 ? kStagesFormatVersion : 3;
 }
 
 namespace {
