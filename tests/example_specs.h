@@ -43,4 +43,23 @@ grid {
 command { argv: "sh" argv: "-c" argv: "echo {model} {lr} {seed} {loss} {epochs} > out.txt" }
 )";
 
+// The stages example from issue 13, as written (DATA: "data", a dataset
+// directory beside the spec, as the train tests make one).
+inline constexpr const char* kPipelineSpec = R"(name: "pipeline"
+seed: 1
+grid { param { name: "lr" values: "0.1" values: "0.03" } }
+train { model: "resnet_cifar" depth: 8 dataset: "data" epochs: 6 batch_size: 64 keep_checkpoints_every: 2 }
+claim { lease_seconds: 30 heartbeat_seconds: 2 max_attempts: 3 trials_per_job: 0 }
+stage {
+  name: "eval"
+  each_checkpoint: true
+  eval { split: "test" }
+}
+stage {
+  name: "collect"
+  after_all: "eval"
+  command { argv: "sh" argv: "-c" argv: "wc -l < {inputs} > {trial_dir}/n.txt" }
+}
+)";
+
 }  // namespace claimsweep::testing

@@ -165,6 +165,47 @@ TEST(Extend, TheTaskNameSeedAndIncompatibleLeasesAreRefused) {
   EXPECT_EQ(plan.added, 0u);
 }
 
+TEST(Extend, StagesAreFrozenExceptTheirResourcesAndTheFirstDifferenceIsNamed) {
+  const std::string stages =
+      "stage { name: \"post\" each_trial: true command { argv: \"true\" } }\n"
+      "stage { name: \"sum\" after_all: \"post\" command { argv: \"true\" } }\n";
+  InitedSweep sweep(kBase + stages);
+  ExtendPlan plan;
+  auto with = [&](const std::string& from, const std::string& to) {
+    std::string t = kBase + stages;
+    EXPECT_NE(t.find(from), std::string::npos) << from;
+    return t.replace(t.find(from), from.size(), to);
+  };
+  auto refused = [&](const std::string& text, const std::string& why) {
+    Status s = PlanExtension(Points(sweep), Next(sweep, text), &plan);
+    EXPECT_EQ(s.code(), Status::Code::kInvalidArgument) << why << ": " << s.ToString();
+    EXPECT_NE(s.message().find("the stages changed (" + why + ")"), std::string::npos)
+        << s.message();
+    EXPECT_NE(s.message().find("frozen at `sweep init`"), std::string::npos) << s.message();
+  };
+  refused(with("argv: \"true\" } }\nstage", "argv: \"false\" } }\nstage"),
+          "stage 1, 'post': its task differs");
+  refused(with("after_all: \"post\"", "after_all: \"trials\""),
+          "stage 2, 'sum': its input differs");
+  refused(with("name: \"sum\" after_all", "name: \"total\" after_all"),
+          "stage 2, 'sum', is now named 'total'");
+  refused(kBase + stages + "stage { name: \"more\" each_trial: true command { argv: \"x\" } }\n",
+          "stage 'more' was added");
+  refused(with(stages, "stage { name: \"post\" each_trial: true command { argv: \"true\" } }\n"),
+          "stage 'sum' was removed");
+  // A stage's resources may change (as the sweep's may), with new points too.
+  std::string more = with("stage { name: \"post\" each_trial: true",
+                          "stage { name: \"post\" each_trial: true resources { gpus: 1 }");
+  more.replace(more.find(R"("0.01")"), 6, R"("0.01" values: "0.3")");
+  ASSERT_OK(PlanExtension(Points(sweep), Next(sweep, more), &plan));
+  EXPECT_EQ(plan.added, 2u);
+  // A sweep without stages cannot gain one.
+  InitedSweep plain(kBase);
+  Status s = PlanExtension(Points(plain), Next(plain, kBase + stages), &plan);
+  EXPECT_NE(s.message().find("the stages changed (stage 'post' was added)"), std::string::npos)
+      << s.ToString();
+}
+
 TEST(Extend, AnotherExtendPublishingTheSameVersionFirstWins) {
   InitedSweep sweep(kBase);
   SweepPoints cur = Points(sweep);

@@ -4,6 +4,8 @@
 
 #include "core/metrics_csv.h"
 #include "core/security.h"
+#include "core/spec.h"
+#include "core/sweep_points.h"
 #include "test_util.h"
 
 namespace claimsweep {
@@ -78,6 +80,144 @@ TEST(Security, SymlinkedStateFolderIsRefusedEvenWhenShared) {
   Status s = CheckSweepSafety(Env::Default(), d.layout, true, ::geteuid());
   ASSERT_FALSE(s.ok());
   EXPECT_NE(s.message().find("symlink"), std::string::npos) << s.message();
+}
+
+// A sweep whose versions/ holds version 2's entry (made by `make`).
+struct VersionedSweep : SweepDir {
+  std::string version = layout.version_path(2);
+  VersionedSweep() { EXPECT_OK(Env::Default()->CreateDirs(layout.versions_dir())); }
+  // What every reader of the sweep's points says: SweepPoints::Load.
+  Status Load() {
+    std::string text;
+    auto spec = ReadFrozenSpec(Env::Default(), layout.root(), &text);
+    if (!spec.ok()) return spec.status();
+    return SweepPoints::Load(Env::Default(), layout, *spec, text).status();
+  }
+};
+
+TEST(Security, AVersionEntryThatIsADirectorySymlinkOrTooBigIsRefusedByName) {
+  {
+    VersionedSweep d;
+    ASSERT_OK(Env::Default()->CreateDirs(d.version));
+    Status s = d.Load();
+    EXPECT_EQ(s.code(), Status::Code::kCorruption) << s.ToString();
+    EXPECT_NE(s.message().find("versions/0002.textproto is not a spec version file"),
+              std::string::npos)
+        << s.message();
+    s = CheckSweepSafety(Env::Default(), d.layout, true, ::geteuid());
+    EXPECT_NE(s.message().find(d.version + " is not a regular file"), std::string::npos)
+        << s.message();
+  }
+  {
+    VersionedSweep d;
+    TempDir elsewhere;
+    const std::string target = elsewhere.path() + "/0002.textproto";
+    testing::WriteRaw(target, "version: 2\n");
+    ASSERT_EQ(::symlink(target.c_str(), d.version.c_str()), 0);
+    Status s = d.Load();
+    EXPECT_NE(s.message().find("versions/0002.textproto is not a spec version file"),
+              std::string::npos)
+        << s.ToString();
+    s = CheckSweepSafety(Env::Default(), d.layout, true, ::geteuid());
+    EXPECT_NE(s.message().find(d.version + " is a symlink"), std::string::npos) << s.message();
+  }
+  {
+    VersionedSweep d;
+    testing::WriteRaw(d.version, "version: 2\n");
+    ASSERT_EQ(::truncate(d.version.c_str(), (off_t{256} << 20) + 1), 0);  // sparse
+    Status s = d.Load();
+    EXPECT_EQ(s.code(), Status::Code::kCorruption) << s.ToString();
+    EXPECT_NE(s.message().find("versions/0002.textproto is not a spec version file (a directory, "
+                               "a symlink or too big)"),
+              std::string::npos)
+        << s.message();
+  }
+}
+
+TEST(Security, AGroupWritableOrForeignVersionsFolderOrFileIsRefusedUnlessShared) {
+  VersionedSweep d;
+  testing::WriteRaw(d.version, "version: 2\n");
+  ASSERT_EQ(::chmod(d.version.c_str(), 0644), 0);
+  EXPECT_OK(CheckSweepSafety(Env::Default(), d.layout, false, ::geteuid()));
+  for (const std::string& p : {d.layout.versions_dir(), d.version}) {
+    const mode_t ok = p == d.version ? 0644 : 0755;
+    ASSERT_EQ(::chmod(p.c_str(), ok | S_IWGRP), 0);
+    Status s = CheckSweepSafety(Env::Default(), d.layout, false, ::geteuid());
+    EXPECT_EQ(s.code(), Status::Code::kPermissionDenied) << s.ToString();
+    EXPECT_NE(s.message().find(p + " is writable by group"), std::string::npos) << s.message();
+    EXPECT_NE(s.message().find("chmod go-w '" + p + "'"), std::string::npos) << s.message();
+    EXPECT_OK(CheckSweepSafety(Env::Default(), d.layout, true, ::geteuid()));
+    ASSERT_EQ(::chmod(p.c_str(), ok), 0);
+  }
+  // Owned by someone else (seen as another uid): both named.
+  Status s = CheckSweepSafety(Env::Default(), d.layout, false, ::geteuid() + 1);
+  EXPECT_NE(s.message().find(d.layout.versions_dir() + " is owned by uid"), std::string::npos)
+      << s.message();
+  EXPECT_NE(s.message().find(d.version + " is owned by uid"), std::string::npos) << s.message();
+  EXPECT_OK(CheckSweepSafety(Env::Default(), d.layout, true, ::geteuid() + 1));
+}
+
+// A sweep with two stages, made as `sweep init` makes it.
+struct StagedSweep {
+  TempDir tmp;
+  SweepLayout layout{tmp.path() + "/s"};
+  std::vector<std::string> stages = {"post", "collect"};
+  StagedSweep() {
+    ::umask(022);
+    testing::InitSweep(
+        layout.root(),
+        MustParse("command { argv: \"true\" }\n"
+                  "stage { name: \"post\" each_trial: true command { argv: \"true\" } }\n"
+                  "stage { name: \"collect\" after_all: \"post\" command { argv: "
+                  "\"true\" } }\n"));
+  }
+  std::vector<std::string> Folders() const {
+    std::vector<std::string> out = {layout.stages_dir()};
+    for (const std::string& name : stages) {
+      const SweepLayout q = SweepLayout::ForStage(layout.root(), name);
+      out.insert(out.end(), {q.stage_dir(), q.trials_dir(), q.leases_dir()});
+    }
+    return out;
+  }
+};
+
+TEST(Security, StageQueuesAreCheckedLikeTheSweepsStateFolders) {
+  StagedSweep d;
+  ASSERT_EQ(StageNames(MustParse(
+                "command { argv: \"true\" }\n"
+                "stage { name: \"post\" each_trial: true command { argv: \"true\" } }\n")),
+            std::vector<std::string>{"post"});
+  EXPECT_OK(CheckSweepSafety(Env::Default(), d.layout, false, ::geteuid(), d.stages));
+  for (const std::string& p : d.Folders()) {
+    ASSERT_TRUE(Env::Default()->Exists(p)) << p;
+    ASSERT_EQ(::chmod(p.c_str(), 0777), 0);
+    Status s = CheckSweepSafety(Env::Default(), d.layout, false, ::geteuid(), d.stages);
+    EXPECT_EQ(s.code(), Status::Code::kPermissionDenied) << p;
+    EXPECT_NE(s.message().find(p + " is writable by others"), std::string::npos) << s.message();
+    EXPECT_OK(CheckSweepSafety(Env::Default(), d.layout, true, ::geteuid(), d.stages));
+    ASSERT_EQ(::chmod(p.c_str(), 0775), 0);
+    s = CheckSweepSafety(Env::Default(), d.layout, false, ::geteuid(), d.stages);
+    EXPECT_NE(s.message().find(p + " is writable by group"), std::string::npos) << s.message();
+    ASSERT_EQ(::chmod(p.c_str(), 0755), 0);
+  }
+  Status s = CheckSweepSafety(Env::Default(), d.layout, false, ::geteuid() + 1, d.stages);
+  for (const std::string& p : d.Folders())
+    EXPECT_NE(s.message().find(p + " is owned by uid"), std::string::npos) << s.message();
+}
+
+TEST(Security, ASymlinkedStageQueueIsRefusedEvenWhenShared) {
+  const std::vector<std::string> rel = {"stages", "stages/post", "stages/post/items",
+                                        "stages/collect/leases"};
+  for (const std::string& r : rel) {
+    StagedSweep d;
+    TempDir elsewhere;
+    const std::string p = d.layout.root() + "/" + r;
+    ASSERT_OK(Env::Default()->RemoveTree(p));
+    ASSERT_EQ(::symlink(elsewhere.path().c_str(), p.c_str()), 0);
+    Status s = CheckSweepSafety(Env::Default(), d.layout, true, ::geteuid(), d.stages);
+    EXPECT_EQ(s.code(), Status::Code::kPermissionDenied) << r;
+    EXPECT_NE(s.message().find(p + " is a symlink"), std::string::npos) << s.message();
+  }
 }
 
 TEST(Security, WritesDoNotFollowASymlinkOutOfTheTree) {

@@ -45,6 +45,11 @@ void InitSweep(const std::string& dir, const SweepSpec& spec) {
   SweepLayout l(dir);
   for (const auto& d : {dir, l.trials_dir(), l.leases_dir(), l.tmp_dir()})
     ASSERT_TRUE(env->CreateDirs(d).ok());
+  for (const Stage& st : spec.stage()) {
+    const SweepLayout queue = SweepLayout::ForStage(dir, st.name());
+    for (const auto& d : {queue.trials_dir(), queue.leases_dir()})
+      ASSERT_TRUE(env->CreateDirs(d).ok());
+  }
   ASSERT_TRUE(WriteFrozenSpec(env, l, FreezeSpec(spec)).ok());
 }
 

@@ -93,8 +93,10 @@ class SweepLayout {
   std::string leases_dir() const {
     return stage_.empty() ? root_ + "/leases" : stage_dir() + "/leases";
   }
+  // DIR/stages: every stage's queue.
+  std::string stages_dir() const { return root_ + "/stages"; }
   // DIR/stages/<stage> (a stage's queue only).
-  std::string stage_dir() const { return root_ + "/stages/" + stage_; }
+  std::string stage_dir() const { return stages_dir() + "/" + stage_; }
   // The name of entry `index` in trials_dir(): TrialName, or ItemName in a
   // stage's queue; and its inverse.
   std::string entry_name(uint64_t index) const;

@@ -23,7 +23,14 @@ std::string Octal(uint32_t mode) {
 
 }  // namespace
 
-Status CheckSweepSafety(Env* env, const SweepLayout& layout, bool allow_shared, uint32_t euid) {
+std::vector<std::string> StageNames(const SweepSpec& spec) {
+  std::vector<std::string> names;
+  for (const Stage& st : spec.stage()) names.push_back(st.name());
+  return names;
+}
+
+Status CheckSweepSafety(Env* env, const SweepLayout& layout, bool allow_shared, uint32_t euid,
+                        const std::vector<std::string>& stages) {
   struct Item {
     std::string path;
     bool must_be_dir;
@@ -34,6 +41,14 @@ Status CheckSweepSafety(Env* env, const SweepLayout& layout, bool allow_shared, 
       {layout.trials_dir(), true, false}, {layout.leases_dir(), true, false},
       {layout.tmp_dir(), true, false},
   };
+  // A stage's queue is claimed and written like trials/ and leases/.
+  if (!stages.empty()) items.push_back({layout.stages_dir(), true, false});
+  for (const std::string& name : stages) {
+    const SweepLayout queue = SweepLayout::ForStage(layout.root(), name);
+    items.push_back({queue.stage_dir(), true, false});
+    items.push_back({queue.trials_dir(), true, false});
+    items.push_back({queue.leases_dir(), true, false});
+  }
   // `sweep extend`'s versions add points whose values reach the command.
   if (env->Exists(layout.versions_dir())) {
     items.push_back({layout.versions_dir(), true, false});

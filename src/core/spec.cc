@@ -12,6 +12,7 @@
 #include "core/spec_digest.h"
 #include "core/spec_locator.h"
 #include "core/spec_params.h"
+#include "core/spec_stages.h"
 
 namespace claimsweep {
 namespace {
@@ -97,6 +98,13 @@ Status Validate(const SweepSpec& spec, const Locator& loc, bool check_every_poin
   if (spec.has_train() && check_every_point) ValidateTrain(spec, loc, err);
   if (spec.has_command()) ValidateCommand(spec, loc, names, err);
   ValidateClaim(spec, loc, err);
+  ValidateStages(spec, loc, names, err);
+  if (spec.stage_size() > 0 && spec.format_version() != 0 &&
+      spec.format_version() < kStagesFormatVersion) {
+    err(loc.At({{"format_version", 0}}, spec),
+        "format_version " + std::to_string(spec.format_version()) + " has no stages (they need " +
+            std::to_string(kStagesFormatVersion) + "); this file was not frozen by `sweep init`");
+  }
   if (spec.has_resources()) {
     Status rs = ValidateResources(spec.resources());
     if (!rs.ok()) {
@@ -147,10 +155,14 @@ void ApplyDefaults(SweepSpec* spec) {
 
 std::string FreezeSpec(SweepSpec spec) {
   ApplyDefaults(&spec);
-  spec.set_format_version(kSpecFormatVersion);
+  spec.set_format_version(FrozenFormatVersion(spec));
   std::string out;
   TextFormat::PrintToString(spec, &out);
   return "# Frozen by `sweep init`; do not edit (the sweep's points depend on it).\n" + out;
+}
+
+uint32_t FrozenFormatVersion(const SweepSpec& spec) {
+  return spec.stage_size() > 0 ? kStagesFormatVersion : 3;
 }
 
 namespace {

@@ -11,13 +11,21 @@
 
 namespace claimsweep {
 
-// The format_version `sweep init` freezes, and the newest this build reads.
+// The newest format_version this build reads.
 //   1: a command runs in trials/<i>/ itself (no digest).
 //   2: a command runs in trials/<i>/work/; DIR/sweep.sha256 holds the frozen
 //      spec's digest, checked by every reader.
 //   3: random draws keyed by the point's grid values and sample, not by its
 //      index (see core/points.h), so a sweep can grow; grid branches and zips.
-inline constexpr uint32_t kSpecFormatVersion = 3;
+//   4: derived stages (SweepSpec.stage, DIR/stages/<S>/); points as in 3.
+//      Frozen only for a spec with stages, so that a sweep without them
+//      stays readable by a claimsweep that knows 3 (FrozenFormatVersion).
+inline constexpr uint32_t kSpecFormatVersion = 4;
+inline constexpr uint32_t kStagesFormatVersion = 4;
+
+// The format_version `sweep init` freezes `spec` with: 4 when it has stages,
+// else 3.
+uint32_t FrozenFormatVersion(const SweepSpec& spec);
 
 // Parses and validates the spec text read from `path` (used in messages).
 // InvalidArgument carries "path:line:col: message" lines.
@@ -41,7 +49,7 @@ std::string FreezeSpec(SweepSpec spec);
 std::string TaskDir(const SweepSpec& spec, const SweepLayout& layout, uint64_t index);
 std::string MetricsCsvPath(const SweepSpec& spec, const SweepLayout& layout, uint64_t index);
 
-// Reads DIR/sweep.textproto: format_version 1, 2 or 3 (a newer one is refused
+// Reads DIR/sweep.textproto: format_version 1 to 4 (a newer one is refused
 // by name). Corruption when its digest (DIR/sweep.sha256, CheckSpecDigest) does
 // not match, or is missing for format_version >= 2.
 // `text`, if given, receives the bytes read (the start of the chain of

@@ -5,9 +5,9 @@
 
 #include <google/protobuf/text_format.h>
 
-#include <initializer_list>
 #include <string>
 #include <utility>
+#include <vector>
 
 namespace claimsweep {
 
@@ -16,20 +16,22 @@ class Locator {
   using TextFormat = google::protobuf::TextFormat;
   using Message = google::protobuf::Message;
   using FieldDescriptor = google::protobuf::FieldDescriptor;
-  using Steps = std::initializer_list<std::pair<const char*, int>>;
+  // (field name, index) from the root; a vector so that a path can be built
+  // (a stage's command: {{"stage", k}, {"command", 0}} + its argv).
+  using Steps = std::vector<std::pair<const char*, int>>;
   Locator(std::string path, const TextFormat::ParseInfoTree* tree, const std::string* text)
       : path_(std::move(path)), tree_(tree), text_(text) {}
 
   // "path:line:col" of msg.field[index] found by walking `steps` from the root:
   // each step is (field name, index) of a nested message.
-  std::string At(Steps steps, const Message& root) const {
+  std::string At(const Steps& steps, const Message& root) const {
     TextFormat::ParseLocationRange r;
     return Where(Range(steps, root, &r) ? r.start : TextFormat::ParseLocation());
   }
 
   // Where `needle` is first written inside the field's text (e.g. a
   // placeholder inside an argv string), else where the field is.
-  std::string FindIn(Steps steps, const Message& root, const std::string& needle) const {
+  std::string FindIn(const Steps& steps, const Message& root, const std::string& needle) const {
     TextFormat::ParseLocationRange r;
     if (!Range(steps, root, &r)) return path_;
     const size_t from = Offset(r.start), to = Offset(r.end);
@@ -39,7 +41,7 @@ class Locator {
   }
 
   // Whether the field's text holds `needle`.
-  bool Holds(Steps steps, const Message& root, const std::string& needle) const {
+  bool Holds(const Steps& steps, const Message& root, const std::string& needle) const {
     TextFormat::ParseLocationRange r;
     if (text_ == nullptr || !Range(steps, root, &r)) return false;
     const size_t at = text_->find(needle, Offset(r.start));
@@ -48,7 +50,7 @@ class Locator {
 
  private:
   // The text range of the field the steps name (false: not written).
-  bool Range(Steps steps, const Message& root, TextFormat::ParseLocationRange* out) const {
+  bool Range(const Steps& steps, const Message& root, TextFormat::ParseLocationRange* out) const {
     const TextFormat::ParseInfoTree* t = tree_;
     const google::protobuf::Descriptor* d = root.GetDescriptor();
     bool found = false;

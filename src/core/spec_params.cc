@@ -419,8 +419,28 @@ void ValidateTrainCoverage(const SweepSpec& spec, const Locator& loc,
 // point has, or a built-in.
 void ValidateCommand(const SweepSpec& spec, const Locator& loc,
                      const std::vector<std::string>& names, const SpecError& err) {
-  std::set<std::string> known(names.begin(), names.end());
-  for (const auto& b : BuiltinPlaceholders()) known.insert(b);
+  CommandScope scope;
+  scope.at = {{"command", 0}};
+  scope.label = "command";
+  scope.params = names;
+  scope.builtins = BuiltinPlaceholders();
+  scope.unknown = [&](const std::string&) {
+    return "names no parameter; known: " + Join(names) + (names.empty() ? "" : ", ") +
+           Join(BuiltinPlaceholders());
+  };
+  ValidateCommandTask(spec, loc, spec.command(), scope, err);
+}
+
+void ValidateCommandTask(const SweepSpec& spec, const Locator& loc, const CommandTask& c,
+                         const CommandScope& scope, const SpecError& err) {
+  std::set<std::string> known(scope.params.begin(), scope.params.end());
+  const std::set<std::string> params = known;
+  for (const auto& b : scope.builtins) known.insert(b);
+  auto steps = [&](const char* field, int index) {
+    Locator::Steps s = scope.at;
+    s.emplace_back(field, index);
+    return s;
+  };
   // `where(u)`: where placeholder {u} is written.
   auto check_text = [&](const std::string& text, const std::string& where, const std::string& what,
                         auto placeholder_at) {
@@ -432,10 +452,10 @@ void ValidateCommand(const SweepSpec& spec, const Locator& loc,
     }
     for (const auto& u : used) {
       if (!known.count(u)) {
-        err(where, what + ": placeholder {" + u + "} names no parameter; known: " + Join(names) +
-                       (names.empty() ? "" : ", ") + Join(BuiltinPlaceholders()));
+        err(where, what + ": placeholder {" + u + "} " + scope.unknown(u));
         continue;
       }
+      if (!params.count(u)) continue;  // a built-in: every point has it
       for (int b : BranchesLacking(spec, loc, u)) {
         err(placeholder_at("{" + u + "}"),
             what + ": placeholder {" + u + "}: " + BranchLabel(spec, b) + " has no parameter '" +
@@ -444,29 +464,42 @@ void ValidateCommand(const SweepSpec& spec, const Locator& loc,
       }
     }
   };
-  const CommandTask& c = spec.command();
-  if (c.argv_size() == 0) err(loc.At({{"command", 0}}, spec), "command needs at least one argv");
+  const std::string label = scope.label;
+  if (c.argv_size() == 0) err(loc.At(scope.at, spec), label + " needs at least one argv");
   for (int i = 0; i < c.argv_size(); ++i) {
-    check_text(c.argv(i), loc.At({{"command", 0}, {"argv", i}}, spec),
-               "command.argv[" + std::to_string(i) + "]", [&](const std::string& needle) {
-                 return loc.FindIn({{"command", 0}, {"argv", i}}, spec, needle);
-               });
+    check_text(
+        c.argv(i), loc.At(steps("argv", i), spec), label + ".argv[" + std::to_string(i) + "]",
+        [&](const std::string& needle) { return loc.FindIn(steps("argv", i), spec, needle); });
   }
   for (const auto& [k, v] : c.env()) {
     if (!IsIdentifier(k))
-      err(loc.At({{"command", 0}}, spec), "command.env key '" + k + "' is not a variable name");
+      err(loc.At(scope.at, spec), label + ".env key '" + k + "' is not a variable name");
     const std::string key = k;
-    check_text(v, loc.At({{"command", 0}}, spec), "command.env[" + k + "]",
+    check_text(v, loc.At(scope.at, spec), label + ".env[" + k + "]",
                [&](const std::string& needle) {
                  // The entry of this key that holds the placeholder.
                  for (int j = 0; j < c.env_size(); ++j) {
-                   if (loc.Holds({{"command", 0}, {"env", j}}, spec, "\"" + key + "\"") &&
-                       loc.Holds({{"command", 0}, {"env", j}}, spec, needle))
-                     return loc.FindIn({{"command", 0}, {"env", j}}, spec, needle);
+                   if (loc.Holds(steps("env", j), spec, "\"" + key + "\"") &&
+                       loc.Holds(steps("env", j), spec, needle))
+                     return loc.FindIn(steps("env", j), spec, needle);
                  }
-                 return loc.FindIn({{"command", 0}}, spec, needle);
+                 return loc.FindIn(scope.at, spec, needle);
                });
   }
+}
+
+void ParamValues(const SweepSpec& spec, const Locator& loc, const std::string& name,
+                 std::vector<std::pair<std::string, std::string>>* values, bool* some_point_lacks) {
+  bool shared = false;
+  for (int part = -1; part < spec.grid().branch_size(); ++part) {
+    for (const ScopeParam& p : PartParams(spec, loc, part)) {
+      if (p.name != name) continue;
+      shared |= part < 0;
+      for (const std::string& v : ValuesOf(p)) values->emplace_back(v, p.where);
+    }
+  }
+  *some_point_lacks = !shared && (spec.grid().branch_size() == 0 ||
+                                  !BranchesLacking(spec, loc, name).empty() || values->empty());
 }
 
 }  // namespace claimsweep

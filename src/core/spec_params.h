@@ -6,6 +6,7 @@
 
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/spec_locator.h"
@@ -26,6 +27,28 @@ std::vector<std::string> ValidateParams(const SweepSpec& spec, const Locator& lo
 // placeholder, naming the branch).
 void ValidateCommand(const SweepSpec& spec, const Locator& loc,
                      const std::vector<std::string>& names, const SpecError& err);
+
+// What a command may name, and how its problems are told.
+struct CommandScope {
+  Locator::Steps at;  // where the CommandTask is written, e.g. {{"command", 0}}
+  std::string label;  // how messages name it: "command", "stage 'eval' command"
+  // Parameters it may name (each must be in every point: one some branch
+  // lacks is refused naming the branch), and built-in placeholders.
+  std::vector<std::string> params, builtins;
+  // The rest of "placeholder {u} ..." for a name it does not offer.
+  std::function<std::string(const std::string& u)> unknown;
+};
+
+// ValidateCommand for any command: no argv, a malformed placeholder, one the
+// scope does not offer, an env key that is not a variable name.
+void ValidateCommandTask(const SweepSpec& spec, const Locator& loc, const CommandTask& c,
+                         const CommandScope& scope, const SpecError& err);
+
+// Every value parameter `name` can take (grid values, choices, the ends of a
+// random range), with where each is written; `some_point_lacks`: whether a
+// point (a branch, or every point) has no such parameter.
+void ParamValues(const SweepSpec& spec, const Locator& loc, const std::string& name,
+                 std::vector<std::pair<std::string, std::string>>* values, bool* some_point_lacks);
 
 // A train field that some branch sets and another lacks would silently take
 // its default there: refused unless the base `train {}` sets it, or it cannot

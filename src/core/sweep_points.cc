@@ -83,6 +83,40 @@ Status ParseVersionFile(const std::string& text, const std::string& path, SpecVe
   return Status::OK();
 }
 
+namespace {
+
+// Stages are frozen: the items already made ran as the sweep's stages say.
+// Only a stage's resources (what `sweep submit --stage` asks Slurm for) may
+// change, as the sweep's may.
+Status CheckSameStages(const SweepSpec& before, const SweepSpec& after) {
+  auto changed = [](const std::string& what) {
+    return Status::InvalidArgument(
+        "the stages changed (" + what +
+        "); a sweep's stages are frozen at `sweep init` (their items ran as written), so only "
+        "a stage's resources may change (start a new sweep for other stages)");
+  };
+  const int n = std::min(before.stage_size(), after.stage_size());
+  for (int k = 0; k < n; ++k) {
+    const Stage& a = before.stage(k);
+    const Stage& b = after.stage(k);
+    const std::string at = "stage " + std::to_string(k + 1) + ", '" + a.name() + "'";
+    if (a.name() != b.name()) return changed(at + ", is now named '" + b.name() + "'");
+    Stage x = a, y = b;
+    x.clear_resources();
+    y.clear_resources();
+    if (MessageDifferencer::Equals(x, y)) continue;
+    x.clear_task();
+    y.clear_task();
+    return changed(at + ": its " + (MessageDifferencer::Equals(x, y) ? "task" : "input") +
+                   " differs");
+  }
+  if (before.stage_size() > n) return changed("stage '" + before.stage(n).name() + "' was removed");
+  if (after.stage_size() > n) return changed("stage '" + after.stage(n).name() + "' was added");
+  return Status::OK();
+}
+
+}  // namespace
+
 Status CheckSameTask(const SweepSpec& before, const SweepSpec& after) {
   auto same = [](const google::protobuf::Message& a, const google::protobuf::Message& b) {
     return MessageDifferencer::Equals(a, b);
@@ -100,6 +134,7 @@ Status CheckSameTask(const SweepSpec& before, const SweepSpec& after) {
     return Status::InvalidArgument(
         "the train task changed; the trials already run trained with the old settings, so it "
         "cannot change (vary a setting as a parameter of new points instead)");
+  CS_RETURN_IF_ERROR(CheckSameStages(before, after));
   if (before.spec_dir() != after.spec_dir())
     return Status::InvalidArgument("its spec_dir changed (from " + before.spec_dir() + " to " +
                                    after.spec_dir() + "): {spec_dir} would change");

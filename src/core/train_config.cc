@@ -179,6 +179,10 @@ Status CheckTrainTask(const TrainTask& t) {
     return bad("train.checkpoint_minutes " + Num(t.checkpoint_minutes()) +
                " must be a finite number >= 0");
   }
+  if (t.keep_checkpoints_every() < 0) {
+    return bad("train.keep_checkpoints_every " + std::to_string(t.keep_checkpoints_every()) +
+               " must be >= 0 (0 = off; N keeps every N-th epoch's checkpoint)");
+  }
   return Status::OK();
 }
 

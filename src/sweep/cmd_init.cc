@@ -41,6 +41,18 @@ std::string Describe(const SweepSpec& spec, const PointSpace& ps) {
   return d;
 }
 
+// "stage eval: each_checkpoint, eval (split test)": its name, input and task.
+std::string DescribeStage(const Stage& st) {
+  std::string input = st.has_after_all()         ? "after_all " + st.after_all()
+                      : st.has_each_checkpoint() ? "each_checkpoint"
+                                                 : "each_trial";
+  std::string task = "command";
+  if (st.has_eval())
+    task = "eval (split " + (st.eval().split().empty() ? std::string("test") : st.eval().split()) +
+           ")";
+  return TerminalSafe("stage " + st.name() + ": " + input + ", " + task);
+}
+
 // Reads and validates SPEC; prints errors (file:line:col) itself.
 bool LoadSpec(const std::string& path, SweepSpec* spec, PointSpace* ps) {
   auto s = ReadSpecFile(Env::Default(), path);
@@ -50,9 +62,9 @@ bool LoadSpec(const std::string& path, SweepSpec* spec, PointSpace* ps) {
     std::fprintf(stderr, "%s\n", m.c_str());
     return false;
   }
-  // The points as `sweep init` freezes them (draws keyed as in kSpecFormatVersion).
+  // The points as `sweep init` freezes them (draws keyed as in its format_version).
   SweepSpec as_frozen = *s;
-  as_frozen.set_format_version(kSpecFormatVersion);
+  as_frozen.set_format_version(FrozenFormatVersion(*s));
   auto p = PointSpace::Create(as_frozen);
   if (!p.ok()) {
     std::fprintf(stderr, "%s: %s\n", path.c_str(), p.status().message().c_str());
@@ -99,6 +111,7 @@ int CmdValidate(const std::string& spec_path) {
   PointSpace ps = *PointSpace::Create(SweepSpec());
   if (!LoadSpec(spec_path, &spec, &ps)) return 2;
   std::printf("%s: ok, %s\n", spec_path.c_str(), Describe(spec, ps).c_str());
+  for (const Stage& st : spec.stage()) std::printf("  %s\n", DescribeStage(st).c_str());
   return 0;
 }
 
@@ -121,7 +134,7 @@ int CmdInit(const std::string& spec_path, const std::string& dir) {
     // and being read as it was made (see "Frozen" in the README).
     auto old_spec = ReadFrozenSpec(env, dir);
     if (old_spec.ok() && (old_spec->spec_dir() != spec.spec_dir() ||
-                          old_spec->format_version() != kSpecFormatVersion)) {
+                          old_spec->format_version() != FrozenFormatVersion(spec))) {
       SweepSpec a = *old_spec, b = spec;
       ApplyDefaults(&b);
       for (SweepSpec* x : {&a, &b}) {
@@ -148,7 +161,12 @@ int CmdInit(const std::string& spec_path, const std::string& dir) {
     return UsageError(dir +
                       " is not empty and holds no sweep; refusing to initialize a sweep there");
   }
-  for (const std::string& d : {dir, layout.trials_dir(), layout.leases_dir(), layout.tmp_dir()}) {
+  std::vector<std::string> dirs = {dir, layout.trials_dir(), layout.leases_dir(), layout.tmp_dir()};
+  for (const Stage& st : spec.stage()) {
+    const SweepLayout queue = SweepLayout::ForStage(dir, st.name());
+    dirs.insert(dirs.end(), {queue.trials_dir(), queue.leases_dir()});
+  }
+  for (const std::string& d : dirs) {
     s = env->CreateDirs(d);
     if (!s.ok()) return Failure(s.ToString());
   }
@@ -158,7 +176,7 @@ int CmdInit(const std::string& spec_path, const std::string& dir) {
   if (!s.ok()) return Failure(s.ToString());
   std::printf("initialized sweep '%s' in %s: %s\n", TerminalSafe(spec.name()).c_str(), dir.c_str(),
               Describe(spec, ps).c_str());
-  s = CheckSweepSafety(env, layout, spec.security().allow_shared(), ::geteuid());
+  s = CheckSweepSafety(env, layout, spec.security().allow_shared(), ::geteuid(), StageNames(spec));
   if (!s.ok()) {
     const mode_t mask = ::umask(0);
     ::umask(mask);

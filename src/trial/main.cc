@@ -61,7 +61,8 @@ int main(int argc, char** argv) {
     LogError(spec.status().message());
     return kExitUsage;
   }
-  Status s = CheckSweepSafety(env, SweepLayout(*dir), spec->security().allow_shared(), ::geteuid());
+  Status s = CheckSweepSafety(env, SweepLayout(*dir), spec->security().allow_shared(), ::geteuid(),
+                              StageNames(*spec));
   if (!s.ok()) {
     LogError("refusing to run: " + s.message());
     return kExitUsage;
