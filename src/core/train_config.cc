@@ -167,10 +167,6 @@ Status CheckTrainTask(const TrainTask& t) {
   }
   if (t.early_stopping_patience() < 0)
     return bad("train.early_stopping_patience must be >= 0 (0 = off)");
-  if (t.keep_checkpoints_every() < 0) {
-    return bad("train.keep_checkpoints_every " + std::to_string(t.keep_checkpoints_every()) +
-               " must be >= 0 (0 = off)");
-  }
   if (t.loader_threads() < 1 || t.loader_threads() > 256) {
     return bad("train.loader_threads " + std::to_string(t.loader_threads()) +
                " must be in [1, 256]");
