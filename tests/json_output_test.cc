@@ -165,7 +165,7 @@ TEST(Json, StatusJsonHasACountPerStateInStateOrder) {
   EXPECT_EQ(ToJson(j, false),
             "{\"total\":4294967296,\"pending\":4294967295,\"running\":0,\"interrupted\":0,"
             "\"stale\":0,\"done\":0,"
-            "\"failed\":0,\"stopped\":0,\"broken\":0,\"logs\":[]}\n");
+            "\"failed\":0,\"stopped\":0,\"broken\":0,\"blocked\":0,\"logs\":[]}\n");
   auto& f = *j.mutable_broken_trials()->add_values()->mutable_struct_value()->mutable_fields();
   f["problem"].set_string_value("trials/000003 is a FIFO");
   f["index"].set_number_value(3);

@@ -30,9 +30,10 @@ int Priority(TrialState s) {
     case TrialState::kFailed: return 4;
     case TrialState::kStopped: return 5;
     case TrialState::kDone: return 6;
-    case TrialState::kPending: return 7;
+    case TrialState::kBlocked: return 7;
+    case TrialState::kPending: return 8;
   }
-  return 8;
+  return 9;
 }
 
 std::string Seconds(double s) { return FormatFixed(s, 0) + "s"; }
