@@ -101,7 +101,8 @@ TEST(JsonOutput, StatusHasEveryCountAndEveryBrokenTrial) {
   const Struct st = Parse<Struct>(json);
   EXPECT_EQ(Keys(st),
             (std::set<std::string>{"total", "pending", "running", "interrupted", "stale", "done",
-                                   "failed", "stopped", "broken", "logs", "broken_trials"}))
+                                   "failed", "stopped", "broken", "blocked", "logs", "broken_trials",
+                                   "stages"}))
       << json;
   EXPECT_EQ(st.fields().at("total").number_value(), 3);
   EXPECT_EQ(st.fields().at("done").number_value(), 2);

@@ -131,6 +131,22 @@ Status ListKeptEpochs(Env* env, const SweepLayout& layout, uint64_t index,
   return Status::OK();
 }
 
+Status ListStageItems(Env* env, const SweepLayout& layout, const Stage& stage, uint64_t num_points,
+                      uint32_t version, std::vector<uint64_t>* keys) {
+  std::vector<uint64_t> all;
+  CS_RETURN_IF_ERROR(ListItemKeys(env, layout, &all));
+  keys->clear();
+  const StageKind kind = KindOf(stage);
+  for (uint64_t k : all) {
+    const bool ours = kind == StageKind::kAfterAll ? k == ItemKey(0, version)
+                      : kind == StageKind::kEachTrial
+                          ? ItemSub(k) == 0 && ItemUpstream(k) < num_points
+                          : ItemUpstream(k) < num_points;
+    if (ours) keys->push_back(k);
+  }
+  return Status::OK();
+}
+
 Status ScanStages(Env* env, const std::string& root, const SweepSpec& spec, const SweepScan& trials,
                   uint64_t num_points, uint32_t version, int64_t now_ns,
                   std::vector<StageScan>* out) {

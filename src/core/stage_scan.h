@@ -84,6 +84,12 @@ std::string StageNames(const SweepSpec& spec);
 Status ListKeptEpochs(Env* env, const SweepLayout& layout, uint64_t index,
                       std::vector<uint32_t>* epochs);
 
+// The keys of `stage`'s item directories (layout: SweepLayout::ForStage)
+// that belong to the sweep as it is now: upstream points below num_points
+// (each_trial: sub-key 0), or the funnel of spec version `version`; sorted.
+Status ListStageItems(Env* env, const SweepLayout& layout, const Stage& stage, uint64_t num_points,
+                      uint32_t version, std::vector<uint64_t>* keys);
+
 // Every stage of spec, in spec order. `trials` is ScanSweep's of the sweep's
 // points (num_points of them), `version` the newest spec version (1 unless
 // extended), `now_ns` the scan's clock (ScanClock). Errors only when a
