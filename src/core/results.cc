@@ -205,9 +205,9 @@ Status LoadResults(Env* env, const std::string& sweep_dir, const LoadOptions& op
   if (!opt.stage.empty()) {
     stage = FindStage(out->spec, opt.stage);
     if (stage == nullptr) {
-      return Status::InvalidArgument("--stage " + opt.stage +
-                                     ": the sweep has no such stage (stages: " +
-                                     StageNames(out->spec) + ")");
+      return Status::InvalidArgument(
+          "--stage " + opt.stage +
+          ": the sweep has no such stage (stages: " + StageNames(out->spec) + ")");
     }
     layout = SweepLayout::ForStage(sweep_dir, stage->name());
     task = StageTaskSpec(out->spec, *stage);
@@ -221,8 +221,8 @@ Status LoadResults(Env* env, const std::string& sweep_dir, const LoadOptions& op
   if (stage == nullptr) {
     CS_RETURN_IF_ERROR(ListClaimedIndices(env, layout, out->points->size(), &claimed));
   } else {
-    CS_RETURN_IF_ERROR(ListStageItems(env, layout, *stage, out->points->size(),
-                                      out->points->version(), &claimed));
+    CS_RETURN_IF_ERROR(
+        ListStageItems(env, layout, *stage, out->points->size(), out->points->version(), &claimed));
   }
   const bool has_point = stage == nullptr || out->stage_kind != StageKind::kAfterAll;
 
@@ -233,8 +233,8 @@ Status LoadResults(Env* env, const std::string& sweep_dir, const LoadOptions& op
   ParallelFor(claimed.size(), opt.threads, 64, [&](size_t k) {
     TrialRecord& t = out->trials[k];
     t.index = claimed[k];
-    const Point pt = has_point ? out->points->At(stage == nullptr ? t.index : ItemUpstream(t.index))
-                               : Point();
+    const Point pt =
+        has_point ? out->points->At(stage == nullptr ? t.index : ItemUpstream(t.index)) : Point();
     for (const auto& name : out->param_names) {
       const std::string* v = pt.Find(name);
       t.params.push_back(v != nullptr ? *v : "");

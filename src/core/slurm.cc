@@ -104,8 +104,9 @@ Result<JobScript> RenderJobScript(const SweepSpec& spec, const std::string& swee
       names += (names.empty() ? "" : ", ") + s.name();
     }
     if (st == nullptr) {
-      return Status::InvalidArgument("--stage " + stage + ": the sweep has no such stage (stages: " +
-                                     (names.empty() ? "none" : names) + ")");
+      return Status::InvalidArgument(
+          "--stage " + stage +
+          ": the sweep has no such stage (stages: " + (names.empty() ? "none" : names) + ")");
     }
     r = StageResources(spec.resources(), st->resources());
     Status v = ValidateResources(r);

@@ -42,7 +42,8 @@ int Priority(TrialState s) {
 void SetCounts(const std::array<uint64_t, kNumTrialStates>& counts, google::protobuf::Message* m) {
   const google::protobuf::Descriptor* d = m->GetDescriptor();
   for (int st = 0; st < kNumTrialStates; ++st) {
-    m->GetReflection()->SetDouble(m, d->FindFieldByName(TrialStateName(static_cast<TrialState>(st))),
+    m->GetReflection()->SetDouble(m,
+                                  d->FindFieldByName(TrialStateName(static_cast<TrialState>(st))),
                                   static_cast<double>(counts[st]));
   }
 }
@@ -267,8 +268,8 @@ int PrintStage(Env* env, const OpenedSweep& sw, const std::string& dir, const St
   if (!logs.empty()) std::printf("\nlogs of running items:\n%s", logs.c_str());
   jobs.PrintNote("item");
   if (shown < rows.size()) {
-    std::printf("... %zu more (sweep status --stage %s --limit 0 shows all)\n",
-                rows.size() - shown, TerminalSafe(st.name).c_str());
+    std::printf("... %zu more (sweep status --stage %s --limit 0 shows all)\n", rows.size() - shown,
+                TerminalSafe(st.name).c_str());
   }
   return 0;
 }
@@ -283,8 +284,8 @@ int CmdStatus(const std::string& dir, const std::string& format, int limit,
   const SweepSpec* spec = &sw.spec;
   const SweepPoints* ps = &*sw.points;
   if (!stage.empty() && FindStage(*spec, stage) == nullptr) {
-    return UsageError("--stage " + stage + ": the sweep has no such stage (stages: " +
-                      StageNames(*spec) + ")");
+    return UsageError("--stage " + stage +
+                      ": the sweep has no such stage (stages: " + StageNames(*spec) + ")");
   }
   SweepLayout layout(dir);
   SweepScan scan;

@@ -52,8 +52,8 @@ int CmdSubmit(const std::string& dir_arg, int jobs, bool array, bool dry_run,
   if (!points.ok()) return UsageError(points.status().message());
   const SweepSpec* spec = &points->spec();
   if (!stage.empty() && FindStage(*spec, stage) == nullptr) {
-    return UsageError("--stage " + stage + ": the sweep has no such stage (stages: " +
-                      StageNames(*spec) + ")");
+    return UsageError("--stage " + stage +
+                      ": the sweep has no such stage (stages: " + StageNames(*spec) + ")");
   }
   if (jobs < 1) return UsageError("--jobs must be at least 1");
   const std::string trial = Absolute(trial_arg.empty() ? TrialBesideMe() : trial_arg);
@@ -90,10 +90,10 @@ int CmdSubmit(const std::string& dir_arg, int jobs, bool array, bool dry_run,
       return 1;
     }
     std::string id = out.substr(0, out.find_first_of(";\n"));  // --parsable: "id" or "id;cluster"
-    Status listed = env->AppendFile(
-        layout.jobs_list_path(), id + "\t" + NowIso8601() + "\t" +
-                                     (array ? "array of " + std::to_string(jobs) : "job") +
-                                     (stage.empty() ? "" : "\t" + stage) + "\n");
+    Status listed = env->AppendFile(layout.jobs_list_path(),
+                                    id + "\t" + NowIso8601() + "\t" +
+                                        (array ? "array of " + std::to_string(jobs) : "job") +
+                                        (stage.empty() ? "" : "\t" + stage) + "\n");
     // The job is queued either way; only `sweep status`'s list of jobs misses it.
     if (!listed.ok())
       std::fprintf(stderr, "sweep: warning: job %s is submitted but not listed: %s\n", id.c_str(),
