@@ -131,6 +131,11 @@ TEST(StagesRead, StatusCountsEachStageAndBlockedNamesTheFailedTrialUntilARetry) 
   EXPECT_NE(rows.find("000002-0000  blocked  0"), std::string::npos) << rows;
   EXPECT_NE(rows.find("trials/000002 failed (1 attempt)"), std::string::npos) << rows;
 
+  // The helper other tests use reads the trials' counts, not a stage's.
+  EXPECT_EQ(StatusCounts(s.dir)["done"], 2);
+  EXPECT_EQ(StatusCounts(s.dir, "post")["done"], 1);
+  EXPECT_EQ(StatusCounts(s.dir, "post")["blocked"], 1);
+
   // A retried input unblocks: nothing downstream is blocked any more.
   ASSERT_EQ(s.Sweep({"retry", s.dir, "2"}).exit_code, 0);
   const Struct after = ParseStruct(Stdout({"status", s.dir, "--format", "json"}));
