@@ -173,6 +173,11 @@ TEST(StagesRead, SummaryOfAStageHasADoneRowPerItemWithTrialEpochParamsAndExactMe
       Stdout({"summary", s.dir, "--stage", "eval", "--sort", "epoch", "--desc"});
   EXPECT_LT(table.find("000001-0004"), table.find("000000-0002")) << table;
   EXPECT_NE(table.find("0.3 "), std::string::npos) << table;  // rounded for eyes only
+  // A funnel's item has no upstream point: no trial, epoch or parameters.
+  DoneItem(s, "collect", ItemKey(0, 1), 0, 0.75);
+  EXPECT_EQ(Stdout({"summary", s.dir, "--stage", "collect", "--format", "csv"}),
+            "item,attempts,test_acc,wall_seconds,last_attempt_seconds\n"
+            "000000-0001,1,0.75,1.5,1.5\n");
 }
 
 // A fake sbatch that saves the script it is given: `sweep submit --stage`

@@ -213,6 +213,7 @@ Status LoadResults(Env* env, const std::string& sweep_dir, const LoadOptions& op
     task = StageTaskSpec(out->spec, *stage);
     out->stage = stage->name();
     out->stage_kind = KindOf(*stage);
+    if (out->stage_kind == StageKind::kAfterAll) out->param_names.clear();  // no upstream point
   }
 
   bool from_fs = false;
