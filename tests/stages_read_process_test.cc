@@ -91,6 +91,9 @@ TEST(StagesRead, StatusCountsEachStageAndBlockedNamesTheFailedTrialUntilARetry) 
             std::string::npos)
       << text;
   EXPECT_NE(text.find("\nstage collect (after_all of post): 1 item  "), std::string::npos) << text;
+  EXPECT_NE(text.find("  (`sweep status --stage post` says why items are blocked or broken)\n"),
+            std::string::npos)
+      << text;
   EXPECT_EQ(text.find("blocked", text.find('\n')), text.find("blocked 1"))
       << "the trials' line has no blocked count: " << text;
 

@@ -328,6 +328,11 @@ int CmdStatus(const std::string& dir, const std::string& format, int limit,
                 StageKindName(st.kind), TerminalSafe(st.input).c_str(),
                 static_cast<unsigned long long>(st.total), st.total == 1 ? "" : "s",
                 CountLine(st.counts, true).c_str());
+    if (st.counts[static_cast<int>(TrialState::kBlocked)] +
+            st.counts[static_cast<int>(TrialState::kBroken)] >
+        0)
+      std::printf("  (`sweep status --stage %s` says why items are blocked or broken)\n",
+                  TerminalSafe(st.name).c_str());
   }
   if (!scan.clock_from_filesystem) {
     std::printf("(lease ages use this machine's clock: %s is not writable)\n",
