@@ -99,9 +99,9 @@ TEST(JsonOutput, StatusHasEveryCountAndEveryBrokenTrial) {
   const std::string json = SweepStdout({"status", s.dir, "--format", "json"});
   EXPECT_EQ(SweepStdout({"status", s.dir, "--format", "json"}), json);
   const Struct st = Parse<Struct>(json);
-  EXPECT_EQ(Keys(st),
-            (std::set<std::string>{"total", "pending", "running", "interrupted", "stale", "done",
-                                   "failed", "stopped", "broken", "logs", "broken_trials"}))
+  EXPECT_EQ(Keys(st), (std::set<std::string>{"total", "pending", "running", "interrupted", "stale",
+                                             "done", "failed", "stopped", "broken", "blocked",
+                                             "logs", "broken_trials", "stages"}))
       << json;
   EXPECT_EQ(st.fields().at("total").number_value(), 3);
   EXPECT_EQ(st.fields().at("done").number_value(), 2);

@@ -165,14 +165,41 @@ TEST(Json, StatusJsonHasACountPerStateInStateOrder) {
   EXPECT_EQ(ToJson(j, false),
             "{\"total\":4294967296,\"pending\":4294967295,\"running\":0,\"interrupted\":0,"
             "\"stale\":0,\"done\":0,"
-            "\"failed\":0,\"stopped\":0,\"broken\":0,\"logs\":[]}\n");
+            "\"failed\":0,\"stopped\":0,\"broken\":0,\"blocked\":0,\"logs\":[],\"stages\":[]}\n");
   auto& f = *j.mutable_broken_trials()->add_values()->mutable_struct_value()->mutable_fields();
   f["problem"].set_string_value("trials/000003 is a FIFO");
   f["index"].set_number_value(3);
-  EXPECT_NE(ToJson(j, false).find(",\"logs\":[],\"broken_trials\":[{\"index\":3,\"problem\":"
-                                  "\"trials/000003 is a FIFO\"}]}"),
+  EXPECT_NE(ToJson(j, false).find(",\"logs\":[],\"stages\":[],\"broken_trials\":[{\"index\":3,"
+                                  "\"problem\":\"trials/000003 is a FIFO\"}]}"),
             std::string::npos)
       << ToJson(j, false);
+}
+
+// A stage's object (`sweep status --stage S --format json`, and each of
+// `stages`) has the same counts, after its name, kind and input.
+TEST(Json, StageStatusJsonHasACountPerStateInStateOrder) {
+  const google::protobuf::Descriptor* d = StageStatusJson::descriptor();
+  ASSERT_EQ(d->field(3)->name(), "total");
+  for (int st = 0; st < kNumTrialStates; ++st) {
+    const auto* f = d->FindFieldByName(TrialStateName(static_cast<TrialState>(st)));
+    ASSERT_NE(f, nullptr) << TrialStateName(static_cast<TrialState>(st));
+    EXPECT_EQ(f->index(), st + 4);
+    EXPECT_EQ(f->type(), google::protobuf::FieldDescriptor::TYPE_DOUBLE);
+  }
+  StageStatusJson j;
+  j.set_stage("eval");
+  j.set_kind("each_checkpoint");
+  j.set_input("trials");
+  j.set_total(6);
+  j.set_blocked(1);
+  auto& f = *j.mutable_blocked_items()->add_values()->mutable_struct_value()->mutable_fields();
+  f["item"].set_string_value("000001-0002");
+  f["problem"].set_string_value("trials/000001 failed (3 attempts)");
+  EXPECT_EQ(ToJson(j, false),
+            "{\"stage\":\"eval\",\"kind\":\"each_checkpoint\",\"input\":\"trials\",\"total\":6,"
+            "\"pending\":0,\"running\":0,\"interrupted\":0,\"stale\":0,\"done\":0,\"failed\":0,"
+            "\"stopped\":0,\"broken\":0,\"blocked\":1,\"logs\":[],\"blocked_items\":[{\"item\":"
+            "\"000001-0002\",\"problem\":\"trials/000001 failed (3 attempts)\"}]}\n");
 }
 
 }  // namespace

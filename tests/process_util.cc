@@ -68,11 +68,15 @@ bool WaitFor(const std::function<bool()>& cond, double seconds) {
   return cond();
 }
 
-std::map<std::string, long> StatusCounts(const std::string& dir) {
-  RunResult r = RunProcess({SWEEP_BIN, "status", dir, "--format", "json"});
+std::map<std::string, long> StatusCounts(const std::string& dir, const std::string& stage) {
+  std::vector<std::string> args = {SWEEP_BIN, "status", dir, "--format", "json"};
+  if (!stage.empty()) args.insert(args.end(), {"--stage", stage});
+  RunResult r = RunProcess(args);
+  // The stages' objects (after the trials' counts) have counts of the same names.
+  const std::string counts = r.output.substr(0, r.output.find(",\"stages\":"));
   std::map<std::string, long> m;
   std::regex kv("\"([a-z]+)\":([0-9]+)");
-  for (std::sregex_iterator it(r.output.begin(), r.output.end(), kv), end; it != end; ++it) {
+  for (std::sregex_iterator it(counts.begin(), counts.end(), kv), end; it != end; ++it) {
     m[(*it)[1]] = std::stol((*it)[2]);
   }
   return m;

@@ -36,8 +36,9 @@ RunResult RunProcess(const std::vector<std::string>& argv, const std::vector<std
 // Polls `cond` every 20 ms for up to `seconds`; returns its last value.
 bool WaitFor(const std::function<bool()>& cond, double seconds);
 
-// `sweep status DIR --format json` as a map.
-std::map<std::string, long> StatusCounts(const std::string& dir);
+// `sweep status DIR --format json`'s counts as a map: the trials', or with
+// `stage` that stage's (`--stage S`).
+std::map<std::string, long> StatusCounts(const std::string& dir, const std::string& stage = "");
 
 // Lines of `path`, counted: line -> occurrences.
 std::map<std::string, int> CountLines(const std::string& path);

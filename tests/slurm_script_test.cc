@@ -68,6 +68,53 @@ TEST(JobScript, ArrayAndPerGpuForms) {
             js->sbatch_argv.end());
 }
 
+// `sweep submit --stage eval`: the stage's resources over the sweep's, and
+// its `trial` told which stage it serves.
+TEST(JobScript, AStageJobHasItsOwnResourcesOverTheSweepsAndExportsSweepStage) {
+  SweepSpec spec = Spec(R"(resources { partition: "gpu" gpus: 1 cpus: 8 mem: "32G" time: "4:00:00"
+                                       extra_sbatch: "--constraint=a100" }
+                           stage { name: "eval" each_trial: true command { argv: "true" }
+                                   resources { partition: "cpu" mem: "4G"
+                                               extra_sbatch: "--nice=10" } }
+                           stage { name: "plain" each_trial: true command { argv: "true" } })");
+  auto js = RenderJobScript(spec, "/s", "/t/trial", 0, "eval");
+  ASSERT_OK(js) << js.status().ToString();
+  for (const char* line :
+       {"#SBATCH --job-name=x-eval\n", "#SBATCH --partition=cpu\n", "#SBATCH --mem=4G\n",
+        "#SBATCH --cpus-per-task=8\n", "#SBATCH --gres=gpu:1\n", "#SBATCH --time=4:00:00\n",
+        "#SBATCH --nice=10\n",
+        "export SWEEP_DIR='/s'\nexport SWEEP_STAGE='eval'\nexec '/t/trial'\n"}) {
+    EXPECT_NE(js->script.find(line), std::string::npos) << line << "\n" << js->script;
+  }
+  // The stage's extra_sbatch replaced the sweep's list.
+  EXPECT_EQ(js->script.find("a100"), std::string::npos) << js->script;
+  // A stage without resources of its own: the sweep's, and still its stage.
+  js = RenderJobScript(spec, "/s", "/t/trial", 0, "plain");
+  ASSERT_OK(js) << js.status().ToString();
+  EXPECT_NE(js->script.find("#SBATCH --partition=gpu\n"), std::string::npos) << js->script;
+  EXPECT_NE(js->script.find("#SBATCH --constraint=a100\n"), std::string::npos) << js->script;
+  EXPECT_NE(js->script.find("export SWEEP_STAGE='plain'\n"), std::string::npos) << js->script;
+  // The sweep's own job: no stage.
+  js = RenderJobScript(spec, "/s", "/t/trial", 0);
+  ASSERT_OK(js);
+  EXPECT_EQ(js->script.find("SWEEP_STAGE"), std::string::npos) << js->script;
+  EXPECT_NE(js->script.find("#SBATCH --job-name=x\n"), std::string::npos) << js->script;
+  // An unknown stage names the stages.
+  js = RenderJobScript(spec, "/s", "/t/trial", 0, "nope");
+  ASSERT_FALSE(js.ok());
+  EXPECT_NE(js.status().message().find("no such stage (stages: eval, plain)"), std::string::npos)
+      << js.status().ToString();
+}
+
+TEST(JobScript, AStagesBadResourcesAreRefusedNamingTheStage) {
+  SweepSpec spec = Spec(R"(stage { name: "eval" each_trial: true command { argv: "true" }
+                                   resources { mem: "4G\n#SBATCH --x" } })");
+  auto js = RenderJobScript(spec, "/s", "/t/trial", 0, "eval");
+  ASSERT_FALSE(js.ok());
+  EXPECT_NE(js.status().message().find("stage eval: resources.mem"), std::string::npos)
+      << js.status().ToString();
+}
+
 // The hostile path runs through bash for real: the script must hand it to
 // `trial` byte for byte and execute nothing else.
 TEST(JobScript, HostilePathsReachTrialVerbatimAndRunNothing) {

@@ -120,7 +120,7 @@ TEST(SweepCli, StatusJsonHasEveryStateKey) {
   EXPECT_EQ(r.output,
             "{\"total\":114,\"pending\":114,\"running\":0,\"interrupted\":0,\"stale\":0,\"done\":0,"
             "\"failed\":0,"
-            "\"stopped\":0,\"broken\":0,\"logs\":[]}\n");
+            "\"stopped\":0,\"broken\":0,\"blocked\":0,\"logs\":[],\"stages\":[]}\n");
   RunResult missing = RunProcess({SWEEP_BIN, "status", f.tmp.path() + "/nope"});
   EXPECT_EQ(missing.exit_code, 2);
   EXPECT_NE(missing.output.find("not a sweep directory"), std::string::npos) << missing.output;

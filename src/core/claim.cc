@@ -198,6 +198,7 @@ Status Claimer::TryOpenTrial(uint64_t index, const std::vector<LeaseEntry>& entr
     case TrialState::kRunning:
     case TrialState::kStopped:
     case TrialState::kBroken:  // never taken; `sweep status` says why
+    case TrialState::kBlocked:  // never derived from files (stage_scan.h)
     case TrialState::kPending: RemoveLeaseEntries(index, entries, d.latest_attempt); break;
     case TrialState::kInterrupted:
     case TrialState::kStale: {

@@ -113,6 +113,7 @@ Status TrialControl::Stop(uint64_t index, ControlReport* r) {
       r->what = "broken: " + d.problem +
                 "; not stopped (nothing is written into it, and no claimer takes it)";
       return Status::OK();
+    case TrialState::kBlocked:  // never derived from files; no directory, as pending
     case TrialState::kPending: {
       // Published like a claim: a fully built directory renamed into place.
       // If a claimer publishes trials/<i> first, our rename fails and we stop
@@ -305,6 +306,7 @@ Status TrialControl::Retry(uint64_t index, ControlReport* r) {
       r->what = "stale: the next claim takes it over anyway";
       return Status::OK();
     case TrialState::kPending: r->what = "pending: nothing to retry"; break;
+    case TrialState::kBlocked: r->what = "blocked: retry its input instead"; break;
     case TrialState::kRunning: r->what = "running: nothing to retry"; break;
     case TrialState::kDone: r->what = "done: nothing to retry (`sweep reset` runs it again)"; break;
     case TrialState::kStopped:

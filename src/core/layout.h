@@ -114,6 +114,10 @@ class SweepLayout {
   // Job scripts, job ids and job output of `sweep submit` (not protocol state).
   std::string slurm_dir() const { return root_ + "/slurm"; }
   std::string job_script_path() const { return slurm_dir() + "/job.sh"; }
+  // `sweep submit --stage S`'s: slurm/job-<S>.sh.
+  std::string job_script_path(const std::string& stage) const {
+    return stage.empty() ? job_script_path() : slurm_dir() + "/job-" + stage + ".sh";
+  }
   std::string jobs_list_path() const { return slurm_dir() + "/jobs.tsv"; }
   // `sweep reset` moves a trial's entries here: archive/<index>-<UTC stamp>,
   // or archive/<index>-<UTC stamp>-<n> for the n-th (n >= 2) in one second.

@@ -200,26 +200,48 @@ Status LoadResults(Env* env, const std::string& sweep_dir, const LoadOptions& op
   out->points = std::make_shared<const SweepPoints>(std::move(*ps));
   out->param_names = out->points->names();
   SweepLayout layout(sweep_dir);
+  SweepSpec task = out->spec;  // whose claim policy and metrics.csv place apply
+  const Stage* stage = nullptr;
+  if (!opt.stage.empty()) {
+    stage = FindStage(out->spec, opt.stage);
+    if (stage == nullptr) {
+      return Status::InvalidArgument(
+          "--stage " + opt.stage +
+          ": the sweep has no such stage (stages: " + StageNamesText(out->spec) + ")");
+    }
+    layout = SweepLayout::ForStage(sweep_dir, stage->name());
+    task = StageTaskSpec(out->spec, *stage);
+    out->stage = stage->name();
+    out->stage_kind = KindOf(*stage);
+    if (out->stage_kind == StageKind::kAfterAll) out->param_names.clear();  // no upstream point
+  }
 
   bool from_fs = false;
   const int64_t now_ns = ScanClock(env, layout, &from_fs);
   std::vector<uint64_t> claimed;
-  CS_RETURN_IF_ERROR(ListClaimedIndices(env, layout, out->points->size(), &claimed));
+  if (stage == nullptr) {
+    CS_RETURN_IF_ERROR(ListClaimedIndices(env, layout, out->points->size(), &claimed));
+  } else {
+    CS_RETURN_IF_ERROR(
+        ListStageItems(env, layout, *stage, out->points->size(), out->points->version(), &claimed));
+  }
+  const bool has_point = stage == nullptr || out->stage_kind != StageKind::kAfterAll;
 
   // Only claimed trials: a pending point has nothing on disk to read.
-  out->num_points = out->points->size();
+  out->num_points = stage == nullptr ? out->points->size() : claimed.size();
   out->trials.resize(claimed.size());
   // In parallel: each costs a few small reads.
   ParallelFor(claimed.size(), opt.threads, 64, [&](size_t k) {
     TrialRecord& t = out->trials[k];
     t.index = claimed[k];
-    const Point pt = out->points->At(t.index);
+    const Point pt =
+        has_point ? out->points->At(stage == nullptr ? t.index : ItemUpstream(t.index)) : Point();
     for (const auto& name : out->param_names) {
       const std::string* v = pt.Find(name);
       t.params.push_back(v != nullptr ? *v : "");
       t.has_param.push_back(v != nullptr);
     }
-    LoadTrial(env, layout, out->spec, now_ns, opt, out->param_names, &t);
+    LoadTrial(env, layout, task, now_ns, opt, out->param_names, &t);
   });
 
   std::set<std::string> metric_names;

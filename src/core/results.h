@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "core/env.h"
+#include "core/stage_scan.h"
 #include "core/sweep_points.h"
 #include "core/trial_state.h"
 #include "spec.pb.h"
@@ -24,7 +25,7 @@
 namespace claimsweep {
 
 struct TrialRecord {
-  uint64_t index = 0;
+  uint64_t index = 0;  // a stage's item: its key (ItemKey; ItemName names it)
   TrialState state = TrialState::kPending;
   uint32_t attempts = 0;
   uint32_t failures = 0;
@@ -77,6 +78,11 @@ struct SweepResults {
   std::vector<std::string> metric_names;  // every metric seen, sorted
   uint64_t num_points = 0;
   std::vector<TrialRecord> trials;  // every claimed trial (trials/<index>/ exists), by index
+  // LoadOptions::stage: its name and kind; `trials` are then its items with
+  // a directory (by key), num_points their number, and params the upstream
+  // point's (an after_all item has none).
+  std::string stage;
+  StageKind stage_kind = StageKind::kEachTrial;
   // Every point's state: counts[kPending] includes the unclaimed points, so
   // the counts add up to num_points.
   std::array<uint64_t, kNumTrialStates> counts{};
@@ -89,6 +95,11 @@ struct LoadOptions {
   bool log_tails = false;
   int log_tail_lines = 20;
   int threads = 8;  // reading is metadata- and latency-bound: more threads than cores help on NFS
+  // A derived stage's items instead of the trials: those of the sweep's
+  // points (each_trial, each_checkpoint), or the newest version's funnel
+  // item (after_all). A stage the spec lacks is InvalidArgument, naming the
+  // stages.
+  std::string stage;
 };
 
 Status LoadResults(Env* env, const std::string& sweep_dir, const LoadOptions& options,

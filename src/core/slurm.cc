@@ -84,9 +84,36 @@ std::string ShellQuote(const std::string& text) {
   return out + "'";
 }
 
+Resources StageResources(const Resources& sweep, const Resources& stage) {
+  Resources r = sweep;
+  r.MergeFrom(stage);  // proto3: the stage's non-default scalars win; lists are appended
+  if (stage.extra_sbatch_size() > 0) *r.mutable_extra_sbatch() = stage.extra_sbatch();
+  return r;
+}
+
 Result<JobScript> RenderJobScript(const SweepSpec& spec, const std::string& sweep_dir,
-                                  const std::string& trial, uint64_t array_size) {
-  const Resources& r = spec.resources();
+                                  const std::string& trial, uint64_t array_size,
+                                  const std::string& stage) {
+  Resources r = spec.resources();
+  std::string job_name = JobName(spec.name());
+  if (!stage.empty()) {
+    const Stage* st = nullptr;
+    std::string names;
+    for (const Stage& s : spec.stage()) {
+      if (s.name() == stage) st = &s;
+      names += (names.empty() ? "" : ", ") + s.name();
+    }
+    if (st == nullptr) {
+      return Status::InvalidArgument(
+          "--stage " + stage +
+          ": the sweep has no such stage (stages: " + (names.empty() ? "none" : names) + ")");
+    }
+    r = StageResources(spec.resources(), st->resources());
+    Status v = ValidateResources(r);
+    if (!v.ok()) return Status::InvalidArgument("stage " + stage + ": " + v.message());
+    // Both names show in squeue (and name the job's output file), within 64.
+    job_name = JobName(JobName(spec.name()).substr(0, 31) + "-" + stage);
+  }
   CS_RETURN_IF_ERROR(ValidateResources(r));
   if (sweep_dir.empty() || sweep_dir[0] != '/' || trial.empty() || trial[0] != '/') {
     return Status::InvalidArgument(
@@ -103,9 +130,14 @@ Result<JobScript> RenderJobScript(const SweepSpec& spec, const std::string& swee
   const uint32_t signal_s = r.signal_seconds() > 0 ? r.signal_seconds() : 120;
   std::ostringstream s;
   s << "#!/bin/bash\n"
-    << "# claimsweep job for sweep '" << JobName(spec.name()) << "', rendered by `sweep submit`.\n"
-    << "# Every job of the sweep runs this same script; `trial` claims the next point itself.\n"
-    << "#SBATCH --job-name=" << JobName(spec.name()) << "\n";
+    << "# claimsweep job for sweep '" << JobName(spec.name()) << "'"
+    << (stage.empty() ? "" : ", stage '" + JobName(stage) + "'")
+    << ", rendered by `sweep submit`.\n"
+    << (stage.empty()
+            ? "# Every job of the sweep runs this same script; `trial` claims the next point "
+              "itself.\n"
+            : "# Every job of this stage runs this same script; `trial` claims only its items.\n")
+    << "#SBATCH --job-name=" << job_name << "\n";
   if (!r.partition().empty()) s << "#SBATCH --partition=" << r.partition() << "\n";
   if (!r.account().empty()) s << "#SBATCH --account=" << r.account() << "\n";
   if (!r.qos().empty()) s << "#SBATCH --qos=" << r.qos() << "\n";
@@ -125,6 +157,7 @@ Result<JobScript> RenderJobScript(const SweepSpec& spec, const std::string& swee
   for (const auto& e : r.extra_sbatch()) s << "#SBATCH " << e << "\n";
   s << "# --output and --chdir are on sbatch's command line: paths may hold spaces.\n"
     << "export SWEEP_DIR=" << ShellQuote(sweep_dir) << "\n";
+  if (!stage.empty()) s << "export SWEEP_STAGE=" << ShellQuote(stage) << "\n";
   if (r.trial_per_gpu()) {
     // srun forwards the walltime signal to every trial.
     s << "exec srun --ntasks=" << r.gpus() << " --gpus-per-task=1 --kill-on-bad-exit=0 "

@@ -35,8 +35,19 @@ struct JobScript {
 // trial_per_gpu). `sweep_dir` and `trial` must be absolute. Parameter values
 // never appear in it: `trial` reads them from the sweep directory. With
 // `array_size` > 0 the job is an array of that many tasks.
+// With `stage` non-empty (`sweep submit --stage S`): the stage's own
+// resources merged over the sweep's (StageResources), the job named
+// <sweep>-<stage>, and `export SWEEP_STAGE=<stage>` beside SWEEP_DIR, so that
+// its `trial` claims only that stage's items. A stage the spec lacks is
+// InvalidArgument, naming the stages.
 Result<JobScript> RenderJobScript(const SweepSpec& spec, const std::string& sweep_dir,
-                                  const std::string& trial, uint64_t array_size);
+                                  const std::string& trial, uint64_t array_size,
+                                  const std::string& stage = "");
+
+// The resources a stage's jobs ask for: every field the stage sets (a
+// non-default value) wins over the sweep's; extra_sbatch, when the stage has
+// any, replaces the sweep's list whole.
+Resources StageResources(const Resources& sweep, const Resources& stage);
 
 // "2026-11-23T12:34:56" (Slurm's format, this machine's local time) to Unix
 // seconds; -1 for N/A, Unknown, NONE or anything unparsable.

@@ -84,6 +84,20 @@ Status ScanSweep(Env* env, const SweepLayout& layout, const SweepSpec& spec, uin
   const int64_t now_ns = ScanClock(env, layout, &scan->clock_from_filesystem);
   std::vector<uint64_t> indices;
   CS_RETURN_IF_ERROR(ListClaimedIndices(env, layout, num_points, &indices));
+  std::vector<ScannedTrial> found;
+  ScanEntries(env, layout, spec, indices, now_ns, &found);
+  for (size_t k = 0; k < found.size(); ++k) {
+    if (found[k].derived.state == TrialState::kPending) continue;
+    ++scan->counts[static_cast<int>(found[k].derived.state)];
+    scan->trials.push_back(found[k]);
+  }
+  scan->counts[static_cast<int>(TrialState::kPending)] = num_points - scan->trials.size();
+  return Status::OK();
+}
+
+void ScanEntries(Env* env, const SweepLayout& layout, const SweepSpec& spec,
+                 const std::vector<uint64_t>& indices, int64_t now_ns,
+                 std::vector<ScannedTrial>* out) {
   // Verdicts of the observers (leases/<i>.<k>.stale): such a trial is stale
   // whatever its file time says (on a client-stamped filesystem a skewed
   // node's stamps can look fresh, or old while it runs).
@@ -96,7 +110,8 @@ Status ScanSweep(Env* env, const SweepLayout& layout, const SweepSpec& spec, uin
   }
   // Most trials of a big sweep are done: one stat of result.json says so
   // (done wins over every other file). Only the others are listed.
-  std::vector<ScannedTrial> found(indices.size());
+  std::vector<ScannedTrial>& found = *out;
+  found.assign(indices.size(), ScannedTrial());
   ParallelFor(indices.size(), 8, 256, [&](size_t k) {
     const uint64_t i = indices[k];
     found[k].index = i;
@@ -128,13 +143,6 @@ Status ScanSweep(Env* env, const SweepLayout& layout, const SweepSpec& spec, uin
     d.problem = TaskFileProblem(env, layout, spec, i, d.latest_attempt);
     if (!d.problem.empty()) d.state = TrialState::kBroken;
   });
-  for (size_t k = 0; k < found.size(); ++k) {
-    if (found[k].derived.state == TrialState::kPending) continue;
-    ++scan->counts[static_cast<int>(found[k].derived.state)];
-    scan->trials.push_back(found[k]);
-  }
-  scan->counts[static_cast<int>(TrialState::kPending)] = num_points - scan->trials.size();
-  return Status::OK();
 }
 
 }  // namespace claimsweep

@@ -36,6 +36,14 @@ struct SweepScan {
 Status ScanSweep(Env* env, const SweepLayout& layout, const SweepSpec& spec, uint64_t num_points,
                  SweepScan* scan);
 
+// The states of the entries `indices` of layout's trials_dir() (a stage's
+// items with SweepLayout::ForStage), as ScanSweep judges them, by `now_ns`;
+// out[k] is indices[k]'s, pending where it has no directory. `spec` gives
+// the claim policy and where the task's metrics.csv is (MetricsCsvPath).
+void ScanEntries(Env* env, const SweepLayout& layout, const SweepSpec& spec,
+                 const std::vector<uint64_t>& indices, int64_t now_ns,
+                 std::vector<ScannedTrial>* out);
+
 // The pieces every whole-sweep reader shares (ScanSweep, LoadResults):
 // The filesystem's time through a probe in tmp/ (sets *from_fs); this
 // machine's clock when tmp/ is not writable (e.g. a colleague's sweep).

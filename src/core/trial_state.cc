@@ -18,6 +18,7 @@ const char* TrialStateName(TrialState s) {
     case TrialState::kFailed: return "failed";
     case TrialState::kStopped: return "stopped";
     case TrialState::kBroken: return "broken";
+    case TrialState::kBlocked: return "blocked";
   }
   return "?";
 }

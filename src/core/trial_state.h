@@ -15,6 +15,10 @@
 //                record or owner.json is a symlink, FIFO or other non-regular
 //                file, or the directory cannot be read. Never claimed, never
 //                followed; `sweep status` shows why (DerivedState::problem)
+//   blocked      a derived stage's item only (core/stage_scan.h), never from
+//                its files: no item directory yet and its input finally failed
+//                or stopped; `problem` names the input. A retried input
+//                unblocks it: no file records the state
 //
 // `sweep retry` writes trials/<index>/retry-<k>: failures of attempts <= k no
 // longer count against max_attempts (they stay on disk as history).
@@ -38,9 +42,10 @@ enum class TrialState {
   kDone,
   kFailed,
   kStopped,
-  kBroken
+  kBroken,
+  kBlocked
 };
-inline constexpr int kNumTrialStates = 8;
+inline constexpr int kNumTrialStates = 9;
 const char* TrialStateName(TrialState s);
 
 struct AttemptFiles {
@@ -75,7 +80,7 @@ struct DerivedState {
   uint32_t latest_attempt = 0;  // 0 when there is none
   uint32_t failures = 0;        // failed attempts so far (after the newest retry marker)
   double heartbeat_age_s = -1;  // for open attempts
-  std::string problem;          // broken: why (from TrialSnapshot::problem)
+  std::string problem;          // broken: why (from TrialSnapshot::problem); blocked: the input
 };
 
 // Pure: the state of a trial given its files, the policy and the filesystem's

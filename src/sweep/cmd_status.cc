@@ -9,6 +9,7 @@
 #include "core/number_format.h"
 #include "core/slurm.h"
 #include "core/spec.h"
+#include "core/stage_scan.h"
 #include "core/sweep_points.h"
 #include "core/sweep_scan.h"
 #include "core/terminal_text.h"
@@ -30,24 +31,62 @@ int Priority(TrialState s) {
     case TrialState::kFailed: return 4;
     case TrialState::kStopped: return 5;
     case TrialState::kDone: return 6;
-    case TrialState::kPending: return 7;
+    case TrialState::kBlocked: return 7;
+    case TrialState::kPending: return 8;
   }
-  return 8;
+  return 9;
 }
 
-std::string Seconds(double s) { return FormatFixed(s, 0) + "s"; }
+// One double field per state, named as the state (json_output_test), in
+// StatusJson or StageStatusJson.
+void SetCounts(const std::array<uint64_t, kNumTrialStates>& counts, google::protobuf::Message* m) {
+  const google::protobuf::Descriptor* d = m->GetDescriptor();
+  for (int st = 0; st < kNumTrialStates; ++st) {
+    m->GetReflection()->SetDouble(m,
+                                  d->FindFieldByName(TrialStateName(static_cast<TrialState>(st))),
+                                  static_cast<double>(counts[st]));
+  }
+}
 
-// output.proto's StatusJson: the counts, every broken trial, the running ones' logs.
-StatusJson StatusToJson(const SweepScan& scan, const SweepLayout& layout) {
+void AddItemProblem(google::protobuf::ListValue* list, uint64_t key, const std::string& problem) {
+  auto& f = *list->add_values()->mutable_struct_value()->mutable_fields();
+  f["item"].set_string_value(ItemName(key));
+  f["problem"].set_string_value(ValidUtf8(problem));
+}
+
+// output.proto's StageStatusJson: a stage's counts, its running items' logs,
+// every broken and every blocked item.
+StageStatusJson StageToJson(const StageScan& st, const std::string& root) {
+  const SweepLayout layout = SweepLayout::ForStage(root, st.name);
+  StageStatusJson j;
+  j.set_stage(ValidUtf8(st.name));
+  j.set_kind(StageKindName(st.kind));
+  j.set_input(ValidUtf8(st.input));
+  j.set_total(static_cast<double>(st.total));
+  SetCounts(st.counts, &j);
+  for (const ScannedItem& it : st.items) {
+    const TrialState s = it.derived.state;
+    if (s == TrialState::kRunning) {
+      ItemLog* l = j.add_logs();
+      l->set_item(ItemName(it.key));
+      l->set_attempt(it.derived.latest_attempt);
+      l->set_log(ValidUtf8(layout.log_path(it.key, it.derived.latest_attempt)));
+    } else if (s == TrialState::kBroken) {
+      AddItemProblem(j.mutable_broken_items(), it.key, it.derived.problem);
+    } else if (s == TrialState::kBlocked) {
+      AddItemProblem(j.mutable_blocked_items(), it.key, it.derived.problem);
+    }
+  }
+  return j;
+}
+
+// output.proto's StatusJson: the counts, every broken trial, the running
+// ones' logs, then each stage's object.
+StatusJson StatusToJson(const SweepScan& scan, const SweepLayout& layout,
+                        const std::vector<StageScan>& stages) {
   StatusJson j;
   j.set_total(static_cast<double>(scan.total));
-  const google::protobuf::Descriptor* d = j.GetDescriptor();
-  for (int st = 0; st < kNumTrialStates;
-       ++st) {  // a field per state, named as the state (json_output_test)
-    j.GetReflection()->SetDouble(&j,
-                                 d->FindFieldByName(TrialStateName(static_cast<TrialState>(st))),
-                                 static_cast<double>(scan.counts[st]));
-  }
+  SetCounts(scan.counts, &j);
   for (const ScannedTrial& t : scan.trials) {
     if (t.derived.state == TrialState::kRunning) {
       RunningLog* l = j.add_logs();
@@ -60,7 +99,85 @@ StatusJson StatusToJson(const SweepScan& scan, const SweepLayout& layout) {
       f["problem"].set_string_value(ValidUtf8(t.derived.problem));
     }
   }
+  for (const StageScan& st : stages) *j.add_stages() = StageToJson(st, layout.root());
   return j;
+}
+
+// "pending 3  running 1  ...": every state's count (blocked only for stages:
+// a trial never is).
+std::string CountLine(const std::array<uint64_t, kNumTrialStates>& counts, bool stage) {
+  std::string line;
+  for (int st = 0; st < kNumTrialStates; ++st) {
+    if (!stage && static_cast<TrialState>(st) == TrialState::kBlocked) continue;
+    line += std::string(line.empty() ? "" : "  ") + TrialStateName(static_cast<TrialState>(st)) +
+            " " + std::to_string(counts[st]);
+  }
+  return line;
+}
+
+constexpr uint64_t kMaxOwnerBytes = 1 << 16;  // owner.json is ~300 bytes
+
+// What a row shows of an entry (a trial, or an item with `layout` a stage's)
+// beyond the scan: a done entry's attempts (the scan only stat'ed its
+// result) and the latest attempt's owner.
+void RowFacts(Env* env, const SweepLayout& layout, const ClaimPolicy& policy, uint64_t index,
+              DerivedState* d, AttemptOwner* owner) {
+  if (d->state == TrialState::kDone && d->latest_attempt == 0) {
+    TrialSnapshot snap;
+    // Its result is whole (the scan stat'ed it): a bad entry beside it does
+    // not unmake the row's state, which the counts above already hold.
+    ReadTrialSnapshot(env, layout, index, &snap).IgnoreError();
+    const DerivedState full = DeriveState(snap, policy, 0);
+    if (full.state == TrialState::kDone) *d = full;
+  }
+  std::string text;
+  const std::string owner_path = layout.owner_path(index, d->latest_attempt);
+  if (d->state != TrialState::kBroken && d->latest_attempt > 0 &&
+      env->ReadFileAtMost(owner_path, kMaxOwnerBytes, &text).ok()) {
+    Status ps = ParseRecord(text, owner_path, owner);
+    if (ps.code() == Status::Code::kUnsupported)
+      std::fprintf(stderr, "sweep: warning: %s\n", ps.message().c_str());
+    if (!ps.ok()) owner->Clear();
+  }
+}
+
+// Running entries whose Slurm job is gone (killed, node lost) before their
+// lease expired: squeue is asked once, only if some running entry has a job.
+class JobCheck {
+ public:
+  // "-", the job id, or "<id> (gone)".
+  std::string Job(const AttemptOwner& owner, TrialState state) {
+    std::string job = owner.slurm_job_id().empty() ? "-" : owner.slurm_job_id();
+    if (state == TrialState::kRunning && !owner.slurm_job_id().empty() &&
+        owner.uid() == static_cast<uint32_t>(::getuid())) {
+      if (!asked_) {
+        asked_ = true;
+        answered_ = ListLiveJobs(&live_).ok();
+      }
+      if (answered_ && live_.count(owner.slurm_job_id()) == 0) {
+        job += " (gone)";
+        ++gone_;
+      }
+    }
+    return job;
+  }
+  void PrintNote(const char* what) const {
+    if (gone_ == 0) return;
+    std::printf(
+        "%d running %s%s to a Slurm job that no longer exists (gone): the next `trial` in a job "
+        "takes %s over at once; otherwise %s stale when the lease expires.\n",
+        gone_, what, gone_ == 1 ? " belongs" : "s belong", gone_ == 1 ? "it" : "them",
+        gone_ == 1 ? "it turns" : "they turn");
+  }
+
+ private:
+  std::set<std::string> live_;
+  bool asked_ = false, answered_ = false;
+  int gone_ = 0;
+};
+
+std::string HeartbeatText(const DerivedState& d) {
+  return d.heartbeat_age_s >= 0 ? FormatFixed(d.heartbeat_age_s, 0) + "s ago" : "-";
 }
 
 }  // namespace
@@ -95,25 +212,108 @@ void AppendValues(const std::vector<std::string>& names, const Point& pt, Row* r
   }
 }
 
-constexpr uint64_t kMaxOwnerBytes = 1 << 16;  // owner.json is ~300 bytes
+namespace {
 
-int CmdStatus(const std::string& dir, const std::string& format, int limit) {
+// `sweep status DIR --stage S`: the stage's counts, then one row per item
+// known by name (pending ones last), with its upstream point's values.
+int PrintStage(Env* env, const OpenedSweep& sw, const std::string& dir, const StageScan& st,
+               int limit) {
+  const SweepPoints& ps = *sw.points;
+  const SweepLayout layout = SweepLayout::ForStage(dir, st.name);
+  const bool upstream = st.kind != StageKind::kAfterAll;
+  std::printf("stage '%s' of sweep '%s' in %s (%s of %s): %llu item%s\n%s\n",
+              TerminalSafe(st.name).c_str(), TerminalSafe(sw.spec.name()).c_str(), dir.c_str(),
+              StageKindName(st.kind), TerminalSafe(st.input).c_str(),
+              static_cast<unsigned long long>(st.total), st.total == 1 ? "" : "s",
+              CountLine(st.counts, true).c_str());
+  if (st.items.empty()) return 0;
+  std::vector<ScannedItem> rows = st.items;
+  std::stable_sort(rows.begin(), rows.end(), [](const ScannedItem& a, const ScannedItem& b) {
+    return Priority(a.derived.state) < Priority(b.derived.state);
+  });
+  const size_t shown = limit > 0 ? std::min(rows.size(), static_cast<size_t>(limit)) : rows.size();
+  const SweepSpec task = StageTaskSpec(sw.spec, *FindStage(sw.spec, st.name));
+  JobCheck jobs;
+  Row header = {"item", "state", "attempt", "failures", "host", "job", "heartbeat"};
+  if (upstream) header.push_back("trial");
+  if (st.kind == StageKind::kEachCheckpoint) header.push_back("epoch");
+  if (upstream) {
+    for (const auto& n : ps.names()) header.push_back(n);
+  }
+  header.push_back("problem");
+  std::vector<Row> table;
+  std::string logs;
+  for (size_t r = 0; r < shown; ++r) {
+    ScannedItem it = rows[r];
+    AttemptOwner owner;
+    if (it.has_dir) RowFacts(env, layout, task.claim(), it.key, &it.derived, &owner);
+    if (it.derived.state == TrialState::kRunning) {
+      logs += "  " + ItemName(it.key) + "  " + layout.log_path(it.key, it.derived.latest_attempt) +
+              "\n";
+    }
+    Row row = {ItemName(it.key),
+               TrialStateName(it.derived.state),
+               std::to_string(it.derived.latest_attempt),
+               std::to_string(it.derived.failures),
+               owner.host(),
+               jobs.Job(owner, it.derived.state),
+               HeartbeatText(it.derived)};
+    if (upstream) row.push_back(std::to_string(ItemUpstream(it.key)));
+    if (st.kind == StageKind::kEachCheckpoint) row.push_back(std::to_string(ItemSub(it.key)));
+    if (upstream) AppendValues(ps.names(), ps.At(ItemUpstream(it.key)), &row);
+    row.push_back(it.derived.problem);
+    table.push_back(std::move(row));
+  }
+  std::printf("\n%s", RenderTable(header, table).c_str());
+  if (!logs.empty()) std::printf("\nlogs of running items:\n%s", logs.c_str());
+  jobs.PrintNote("item");
+  if (shown < rows.size()) {
+    std::printf("... %zu more (sweep status --stage %s --limit 0 shows all)\n", rows.size() - shown,
+                TerminalSafe(st.name).c_str());
+  }
+  return 0;
+}
+
+}  // namespace
+
+int CmdStatus(const std::string& dir, const std::string& format, int limit,
+              const std::string& stage) {
   OpenedSweep sw;
   if (!OpenSweep(dir, &sw)) return kExitUsage;
   Env* env = sw.env.get();
   const SweepSpec* spec = &sw.spec;
   const SweepPoints* ps = &*sw.points;
+  if (!stage.empty() && FindStage(*spec, stage) == nullptr) {
+    return UsageError("--stage " + stage +
+                      ": the sweep has no such stage (stages: " + StageNamesText(*spec) + ")");
+  }
   SweepLayout layout(dir);
   SweepScan scan;
   Status s = ScanSweep(env, layout, *spec, ps->size(), &scan);
   if (!s.ok()) return Failure(s.ToString());
+  std::vector<StageScan> stages;
+  if (spec->stage_size() > 0) {
+    bool from_fs = false;
+    const int64_t now_ns = ScanClock(env, layout, &from_fs);
+    s = ScanStages(env, dir, *spec, scan, ps->size(), ps->version(), now_ns, &stages);
+    if (!s.ok()) return Failure(s.ToString());
+  }
+  const StageScan* one = nullptr;
+  for (const StageScan& st : stages) {
+    if (st.name == stage) one = &st;
+  }
 
   if (format == "json") {
     std::string out;
-    AppendJson(StatusToJson(scan, layout), &out);
+    if (one != nullptr) {
+      AppendJson(StageToJson(*one, dir), &out);
+    } else {
+      AppendJson(StatusToJson(scan, layout, stages), &out);
+    }
     std::printf("%s\n", out.c_str());
     return 0;
   }
+  if (one != nullptr) return PrintStage(env, sw, dir, *one, limit);
 
   std::string versions;
   if (ps->version() > 1) {
@@ -122,12 +322,18 @@ int CmdStatus(const std::string& dir, const std::string& format, int limit) {
   }
   std::printf("sweep '%s' in %s: %llu points%s\n", TerminalSafe(spec->name()).c_str(),
               dir.c_str(), static_cast<unsigned long long>(scan.total), versions.c_str());
-  std::string line;
-  for (int st = 0; st < kNumTrialStates; ++st) {
-    line += std::string(line.empty() ? "" : "  ") + TrialStateName(static_cast<TrialState>(st)) +
-            " " + std::to_string(scan.counts[st]);
+  std::printf("%s\n", CountLine(scan.counts, false).c_str());
+  for (const StageScan& st : stages) {
+    std::printf("stage %s (%s of %s): %llu item%s  %s\n", TerminalSafe(st.name).c_str(),
+                StageKindName(st.kind), TerminalSafe(st.input).c_str(),
+                static_cast<unsigned long long>(st.total), st.total == 1 ? "" : "s",
+                CountLine(st.counts, true).c_str());
+    if (st.counts[static_cast<int>(TrialState::kBlocked)] +
+            st.counts[static_cast<int>(TrialState::kBroken)] >
+        0)
+      std::printf("  (`sweep status --stage %s` says why items are blocked or broken)\n",
+                  TerminalSafe(st.name).c_str());
   }
-  std::printf("%s\n", line.c_str());
   if (!scan.clock_from_filesystem) {
     std::printf("(lease ages use this machine's clock: %s is not writable)\n",
                 layout.tmp_dir().c_str());
@@ -139,11 +345,7 @@ int CmdStatus(const std::string& dir, const std::string& format, int limit) {
     return Priority(a.derived.state) < Priority(b.derived.state);
   });
   size_t shown = limit > 0 ? std::min(rows.size(), static_cast<size_t>(limit)) : rows.size();
-  // Running trials whose Slurm job is gone (killed, node lost) before their
-  // lease expired: asked of squeue once, only if some running trial has a job.
-  std::set<std::string> live_jobs;
-  bool asked_slurm = false, slurm_answered = false;
-  int gone = 0;
+  JobCheck jobs;
   Row header = {"index", "state", "attempt", "failures", "host", "job", "heartbeat"};
   for (const auto& n : ps->names()) header.push_back(n);
   std::vector<Row> table;
@@ -154,58 +356,22 @@ int CmdStatus(const std::string& dir, const std::string& format, int limit) {
       logs += "  " + TrialName(t.index) + "  " +
               layout.log_path(t.index, t.derived.latest_attempt) + "\n";
     }
-    if (t.derived.state == TrialState::kDone && t.derived.latest_attempt == 0) {
-      // The scan knew only that result.json exists; the row shows the attempts.
-      TrialSnapshot snap;
-      // Its result is whole (the scan stat'ed it): a bad entry beside it does
-      // not unmake the row's state, which the counts above already hold.
-      ReadTrialSnapshot(env, layout, t.index, &snap).IgnoreError();
-      const DerivedState d = DeriveState(snap, spec->claim(), 0);
-      if (d.state == TrialState::kDone) t.derived = d;
-    }
     AttemptOwner owner;
-    std::string text;
-    const std::string owner_path = layout.owner_path(t.index, t.derived.latest_attempt);
-    if (t.derived.state != TrialState::kBroken && t.derived.latest_attempt > 0 &&
-        env->ReadFileAtMost(owner_path, kMaxOwnerBytes, &text).ok()) {
-      Status ps = ParseRecord(text, owner_path, &owner);
-      if (ps.code() == Status::Code::kUnsupported)
-        std::fprintf(stderr, "sweep: warning: %s\n", ps.message().c_str());
-      if (!ps.ok()) owner.Clear();
-    }
-    std::string job = owner.slurm_job_id().empty() ? "-" : owner.slurm_job_id();
-    if (t.derived.state == TrialState::kRunning && !owner.slurm_job_id().empty() &&
-        owner.uid() == static_cast<uint32_t>(::getuid())) {
-      if (!asked_slurm) {
-        asked_slurm = true;
-        slurm_answered = ListLiveJobs(&live_jobs).ok();
-      }
-      if (slurm_answered && live_jobs.count(owner.slurm_job_id()) == 0) {
-        job += " (gone)";
-        ++gone;
-      }
-    }
+    RowFacts(env, layout, spec->claim(), t.index, &t.derived, &owner);
     Row row = {TrialName(t.index),
                TrialStateName(t.derived.state),
                std::to_string(t.derived.latest_attempt),
                std::to_string(t.derived.failures),
                owner.host(),
-               job,
-               t.derived.heartbeat_age_s >= 0 ? Seconds(t.derived.heartbeat_age_s) + " ago" : "-"};
+               jobs.Job(owner, t.derived.state),
+               HeartbeatText(t.derived)};
     AppendValues(ps->names(), ps->At(t.index), &row);
     table.push_back(row);
   }
   std::printf("\n%s", RenderTable(header, table).c_str());
   if (!logs.empty())
     std::printf("\nlogs of running trials (sweep log IDX --follow):\n%s", logs.c_str());
-  if (gone > 0) {
-    std::printf(
-        "%d running trial%s to a Slurm job that no longer exists (gone): the next `trial` in a job "
-        "takes %s "
-        "over at once; otherwise %s stale when the lease expires.\n",
-        gone, gone == 1 ? " belongs" : "s belong", gone == 1 ? "it" : "them",
-        gone == 1 ? "it turns" : "they turn");
-  }
+  jobs.PrintNote("trial");
   if (shown < rows.size()) {
     std::printf("... %zu more (sweep status --limit 0 shows all)\n", rows.size() - shown);
   }

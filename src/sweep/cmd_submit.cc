@@ -1,5 +1,7 @@
-// `sweep submit DIR --jobs N [--array] [--dry-run]`: identical Slurm jobs that
-// each run `trial`.
+// `sweep submit DIR --jobs N [--array] [--dry-run] [--stage S]`: identical
+// Slurm jobs that each run `trial` (with --stage: claiming only that stage's
+// items, with its resources). slurm/jobs.tsv gets a line per submission:
+// id, time, "job" or "array of N", and the stage when there is one.
 #include <limits.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -10,6 +12,7 @@
 #include "core/layout.h"
 #include "core/slurm.h"
 #include "core/spec.h"
+#include "core/stage_scan.h"
 #include "core/subprocess.h"
 #include "core/sweep_points.h"
 #include "core/terminal_text.h"
@@ -38,7 +41,7 @@ std::string Absolute(const std::string& path) {
 }  // namespace
 
 int CmdSubmit(const std::string& dir_arg, int jobs, bool array, bool dry_run,
-              const std::string& trial_arg) {
+              const std::string& trial_arg, const std::string& stage) {
   const std::string dir = Absolute(dir_arg);
   if (dir.empty())
     return UsageError(dir_arg + ": no such sweep directory (create it with `sweep init SPEC DIR`)");
@@ -48,13 +51,17 @@ int CmdSubmit(const std::string& dir_arg, int jobs, bool array, bool dry_run,
   auto points = ReadSweepPoints(env, dir);
   if (!points.ok()) return UsageError(points.status().message());
   const SweepSpec* spec = &points->spec();
+  if (!stage.empty() && FindStage(*spec, stage) == nullptr) {
+    return UsageError("--stage " + stage +
+                      ": the sweep has no such stage (stages: " + StageNamesText(*spec) + ")");
+  }
   if (jobs < 1) return UsageError("--jobs must be at least 1");
   const std::string trial = Absolute(trial_arg.empty() ? TrialBesideMe() : trial_arg);
   if (trial.empty() || ::access(trial.c_str(), X_OK) != 0) {
     return UsageError("cannot find an executable `trial` at " +
                       (trial_arg.empty() ? TrialBesideMe() : trial_arg) + "; pass --trial PATH");
   }
-  auto js = RenderJobScript(*spec, dir, trial, array ? static_cast<uint64_t>(jobs) : 0);
+  auto js = RenderJobScript(*spec, dir, trial, array ? static_cast<uint64_t>(jobs) : 0, stage);
   if (!js.ok()) return UsageError(dir + "/" + kSpecFileName + ": " + js.status().message());
 
   std::string command;
@@ -66,7 +73,7 @@ int CmdSubmit(const std::string& dir_arg, int jobs, bool array, bool dry_run,
   }
   SweepLayout layout(dir);
   Status s = env->CreateDir(layout.slurm_dir());
-  if (s.ok()) s = env->WriteFileAtomic(layout.job_script_path(), js->script);
+  if (s.ok()) s = env->WriteFileAtomic(layout.job_script_path(stage), js->script);
   if (!s.ok()) return Failure(s.ToString());
   const int calls = array ? 1 : jobs;
   int submitted = 0;
@@ -83,9 +90,10 @@ int CmdSubmit(const std::string& dir_arg, int jobs, bool array, bool dry_run,
       return 1;
     }
     std::string id = out.substr(0, out.find_first_of(";\n"));  // --parsable: "id" or "id;cluster"
-    Status listed = env->AppendFile(
-        layout.jobs_list_path(), id + "\t" + NowIso8601() + "\t" +
-                                     (array ? "array of " + std::to_string(jobs) : "job") + "\n");
+    Status listed = env->AppendFile(layout.jobs_list_path(),
+                                    id + "\t" + NowIso8601() + "\t" +
+                                        (array ? "array of " + std::to_string(jobs) : "job") +
+                                        (stage.empty() ? "" : "\t" + stage) + "\n");
     // The job is queued either way; only `sweep status`'s list of jobs misses it.
     if (!listed.ok())
       std::fprintf(stderr, "sweep: warning: job %s is submitted but not listed: %s\n", id.c_str(),
@@ -93,9 +101,10 @@ int CmdSubmit(const std::string& dir_arg, int jobs, bool array, bool dry_run,
     std::printf("submitted %s %s\n", array ? "array job" : "job", id.c_str());
     ++submitted;
   }
-  std::printf("%d %s of sweep '%s'; output in %s; `sweep status %s` shows progress\n", jobs,
+  std::printf("%d %s of sweep '%s'%s; output in %s; `sweep status %s%s` shows progress\n", jobs,
               jobs == 1 ? "job" : "jobs", TerminalSafe(spec->name()).c_str(),
-              layout.slurm_dir().c_str(), dir_arg.c_str());
+              stage.empty() ? "" : (", stage " + stage).c_str(), layout.slurm_dir().c_str(),
+              dir_arg.c_str(), stage.empty() ? "" : (" --stage " + stage).c_str());
   return 0;
 }
 

@@ -209,8 +209,18 @@ bool IsTimeColumn(const std::string& name) {
 Table TrialTable(const SummaryOptions& o, const Columns& cols, std::vector<const TrialRecord*> rows,
                  bool exact) {
   Table t;
-  cols.Add(&t, "index", true);
-  cols.Add(&t, "state", false);
+  // A stage's items: named, with their upstream trial and epoch; all done.
+  const bool items = !cols.res.stage.empty();
+  const bool upstream = items && cols.res.stage_kind != StageKind::kAfterAll;
+  const bool epochs = items && cols.res.stage_kind == StageKind::kEachCheckpoint;
+  if (items) {
+    cols.Add(&t, "item", false);
+    if (upstream) cols.Add(&t, "trial", true);
+    if (epochs) cols.Add(&t, "epoch", true);
+  } else {
+    cols.Add(&t, "index", true);
+    cols.Add(&t, "state", false);
+  }
   cols.Add(&t, "attempts", true);
   // An extended sweep: which version of the spec each trial ran under.
   const bool versions = cols.res.points != nullptr && cols.res.points->version() > 1;
@@ -220,6 +230,8 @@ Table TrialTable(const SummaryOptions& o, const Columns& cols, std::vector<const
   cols.Add(&t, "wall_seconds", true);
   cols.Add(&t, "last_attempt_seconds", true);
   auto key = [&](const TrialRecord* r) -> double {
+    if (items && o.sort == "trial") return ItemUpstream(r->index);
+    if (items && o.sort == "epoch") return ItemSub(r->index);
     if (r->state != TrialState::kDone) return NAN;
     if (o.sort == "wall_seconds") return r->wall_seconds >= 0 ? r->wall_seconds : NAN;
     if (o.sort == "last_attempt_seconds")
@@ -241,11 +253,18 @@ Table TrialTable(const SummaryOptions& o, const Columns& cols, std::vector<const
   }
   auto seconds = [&](double v) { return v >= 0 ? Num(v, exact) : ""; };
   for (const auto* r : rows) {
-    Row row = {TrialName(r->index),
-               std::string(TrialStateName(r->state)) +
-                   (r->problem.empty() || r->state == TrialState::kBroken ? "" : " (broken)") +
-                   (IsDiverged(*r) ? " (diverged)" : ""),
-               std::to_string(r->attempts)};
+    Row row;
+    if (items) {
+      row.push_back(ItemName(r->index));
+      if (upstream) row.push_back(std::to_string(ItemUpstream(r->index)));
+      if (epochs) row.push_back(std::to_string(ItemSub(r->index)));
+    } else {
+      row.push_back(TrialName(r->index));
+      row.push_back(std::string(TrialStateName(r->state)) +
+                    (r->problem.empty() || r->state == TrialState::kBroken ? "" : " (broken)") +
+                    (IsDiverged(*r) ? " (diverged)" : ""));
+    }
+    row.push_back(std::to_string(r->attempts));
     if (versions) row.push_back(r->spec_version > 0 ? std::to_string(r->spec_version) : "");
     std::vector<bool> absent(row.size(), false);
     for (size_t k = 0; k < r->params.size(); ++k) {
@@ -362,7 +381,10 @@ void WarnProblems(const SweepResults& res) {
   for (const auto& t : res.trials) {
     if (t.problem.empty()) continue;
     if (++broken <= 20)
-      std::fprintf(stderr, "sweep: warning: trial %s: %s\n", TrialName(t.index).c_str(),
+      std::fprintf(stderr, "sweep: warning: %s: %s\n",
+                   (res.stage.empty() ? "trial " + TrialName(t.index)
+                                      : "item " + res.stage + "/" + ItemName(t.index))
+                       .c_str(),
                    t.problem.c_str());
   }
   if (broken > 20)
@@ -377,9 +399,21 @@ int CmdSummary(const SummaryOptions& o) {
                       ": K must be at least 1 (leave --top out for all rows)");
   std::unique_ptr<Env> env = NewSweepEnv(o.dir);
   SweepResults res;
-  Status s = LoadResults(env.get(), o.dir, LoadOptions(), &res);
+  LoadOptions load;
+  load.stage = o.stage;
+  Status s = LoadResults(env.get(), o.dir, load, &res);
   if (!s.ok()) return UsageError(s.ToString());
   WarnProblems(res);
+  if (!res.stage.empty()) {
+    // A stage's summary is its results: the done items (`sweep status
+    // --stage` shows the others).
+    std::vector<TrialRecord> done;
+    for (auto& t : res.trials) {
+      if (t.state == TrialState::kDone) done.push_back(std::move(t));
+    }
+    res.trials = std::move(done);
+    res.num_points = res.trials.size();
+  }
 
   Columns cols{res, {}};
   // --where name=value (several: all must hold); `state` is a name too.
@@ -414,7 +448,8 @@ int CmdSummary(const SummaryOptions& o) {
   if (!o.sort.empty() &&
       std::find(res.metric_names.begin(), res.metric_names.end(), o.sort) ==
           res.metric_names.end() &&
-      !(IsTimeColumn(o.sort) || cols.Param(o.sort) >= 0)) {
+      !(IsTimeColumn(o.sort) || cols.Param(o.sort) >= 0) &&
+      !(!res.stage.empty() && (o.sort == "trial" || o.sort == "epoch"))) {
     return UsageError("--sort: no metric '" + o.sort +
                       "' in this sweep (metrics:" + Known(res.metric_names) +
                       "; or a parameter, wall_seconds, last_attempt_seconds)");

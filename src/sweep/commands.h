@@ -20,7 +20,10 @@ int CmdValidate(const std::string& spec_path);
 int CmdInit(const std::string& spec_path, const std::string& dir);
 // `sweep extend DIR NEWSPEC` (src/sweep/cmd_init.cc).
 int CmdExtend(const std::string& dir, const std::string& spec_path);
-int CmdStatus(const std::string& dir, const std::string& format, int limit);
+// `stage` non-empty: that derived stage's items only (exit 2 naming the
+// stages when the spec has no such stage).
+int CmdStatus(const std::string& dir, const std::string& format, int limit,
+              const std::string& stage);
 // `sweep status --watch` (src/sweep/cmd_watch.cc): refreshes every `interval` s until all trials
 // finished.
 int CmdWatch(const std::string& dir, double interval, int limit);
@@ -34,11 +37,15 @@ struct SummaryOptions {
   std::string format = "table";    // table | csv | json | markdown
   std::string group_by;            // P1,P2: aggregate over the other parameters
   std::string metrics;             // M1,M2: only these metric columns
+  std::string stage;               // a derived stage's done items instead of the trials
 };
 // `sweep summary` (src/sweep/cmd_summary.cc).
 int CmdSummary(const SummaryOptions& options);
 // `sweep submit` (src/sweep/cmd_submit.cc). `trial` empty: the one beside `sweep`.
-int CmdSubmit(const std::string& dir, int jobs, bool array, bool dry_run, const std::string& trial);
+// `stage` non-empty: jobs for that derived stage only (exit 2 naming the
+// stages when the spec has no such stage).
+int CmdSubmit(const std::string& dir, int jobs, bool array, bool dry_run, const std::string& trial,
+              const std::string& stage);
 // `sweep report` (src/sweep/cmd_report.cc): the sweep as one self-contained HTML file.
 int CmdReport(const std::string& dir, const std::string& out_path);
 // `sweep stop|reset|retry|resume` (src/sweep/cmd_control.cc). IDX: "N" or "N-M".

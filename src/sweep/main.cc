@@ -43,6 +43,8 @@ int main(int argc, char** argv) {
   status->add_option("DIR", dir, kDirHelp);
   status->add_option("--format", format, "table or json")->check(CLI::IsMember({"table", "json"}));
   status->add_option("--limit", limit, "rows in the trial table (0: all)");
+  std::string stage;
+  status->add_option("--stage", stage, "a derived stage's items instead of the trials");
   bool watch = false;
   double interval = 2;
   status->add_flag(
@@ -67,6 +69,10 @@ int main(int argc, char** argv) {
                    "one array job of N tasks (--array=0-(N-1), %throttle from resources)");
   submit->add_flag("--dry-run", dry_run,
                    "print the sbatch command and the job script; submit nothing");
+  std::string submit_stage;
+  submit->add_option("--stage", submit_stage,
+                     "jobs for this derived stage only: its resources, and `trial` claims only "
+                     "its items");
   submit->add_option("--trial", trial_path,
                      "the trial binary jobs run (default: the one beside this sweep)");
 
@@ -86,6 +92,8 @@ int main(int argc, char** argv) {
                       "mean, std, min, max, "
                       "bootstrap 95% CI of each metric over done trials");
   summary->add_option("--metrics", so.metrics, "M1,M2: only these metric columns");
+  summary->add_option("--stage", so.stage,
+                      "a derived stage's done items (upstream trial, epoch, parameters, metrics)");
 
   std::string report_out;
   auto* report = app.add_subcommand(
@@ -201,7 +209,9 @@ int main(int argc, char** argv) {
   const bool in_sweep = *status || *points || *summary || *submit || *stop || *reset || *retry ||
                         *resume || *log || *report;
   if (in_sweep && !ResolveSweepDir(*summary ? &so.dir : &dir)) return 2;
-  if (*status) return watch ? CmdWatch(dir, interval, limit) : CmdStatus(dir, format, limit);
+  if (*status && watch && !stage.empty())
+    return UsageError("--watch shows the sweep's trials; leave out --stage");
+  if (*status) return watch ? CmdWatch(dir, interval, limit) : CmdStatus(dir, format, limit, stage);
   if (*points) return CmdPoints(dir, format);
   if (*summary && top_opt->count() > 0 &&
       so.top < 1) {  // also --top=-1, which is the "unset" value
@@ -209,7 +219,7 @@ int main(int argc, char** argv) {
                       ": K must be at least 1 (leave --top out for all rows)");
   }
   if (*summary) return CmdSummary(so);
-  if (*submit) return CmdSubmit(dir, jobs, array, dry_run, trial_path);
+  if (*submit) return CmdSubmit(dir, jobs, array, dry_run, trial_path, submit_stage);
   if (*stop) return CmdStop(dir, idx, ctl_stage);
   if (*reset) return CmdReset(dir, idx, ctl_failed, ctl_stopped, ctl_force, ctl_stage);
   if (*retry) return CmdRetry(dir, idx, ctl_failed, ctl_stage);

@@ -485,6 +485,7 @@ std::string RenderReportHtml(const SweepResults& res, const ReportOptions& o,
        " by <code>sweep report</code></p>\n";
   h += "<div id=\"report-errors\" data-count=\"0\"></div>\n<p class=\"counts\">";
   for (int s = 0; s < kNumTrialStates; ++s) {
+    if (static_cast<TrialState>(s) == TrialState::kBlocked) continue;  // a stage's items only
     const char* state = TrialStateName(static_cast<TrialState>(s));
     h += std::string("<span class=\"count\" data-state=\"") + state + "\">" + state + " <b>" +
          std::to_string(res.counts[static_cast<size_t>(s)]) + "</b></span>";
