@@ -107,8 +107,10 @@ TEST(JobScript, AStageJobHasItsOwnResourcesOverTheSweepsAndExportsSweepStage) {
 }
 
 TEST(JobScript, AStagesBadResourcesAreRefusedNamingTheStage) {
-  SweepSpec spec = Spec(R"(stage { name: "eval" each_trial: true command { argv: "true" }
-                                   resources { mem: "4G\n#SBATCH --x" } })");
+  // `sweep init` refuses such a spec (SpecStages.StageResourcesAreCheckedAsTheSweepsAre);
+  // the script is checked again, as for the sweep's own resources.
+  SweepSpec spec = Spec(R"(stage { name: "eval" each_trial: true command { argv: "true" } })");
+  spec.mutable_stage(0)->mutable_resources()->set_mem("4G\n#SBATCH --x");
   auto js = RenderJobScript(spec, "/s", "/t/trial", 0, "eval");
   ASSERT_FALSE(js.ok());
   EXPECT_NE(js.status().message().find("stage eval: resources.mem"), std::string::npos)

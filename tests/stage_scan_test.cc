@@ -16,7 +16,7 @@ using testing::WriteRaw;
 
 constexpr const char* kSpec = R"(
 grid { param { name: "x" range { start: 0 stop: 4 step: 1 } } }
-command { argv: "true" }
+train { model: "resnet_cifar" depth: 8 dataset: "d" epochs: 4 keep_checkpoints_every: 2 }
 claim { lease_seconds: 300 heartbeat_seconds: 1 max_attempts: 3 }
 stage { name: "post" each_trial: true command { argv: "true" } }
 stage { name: "eval" each_checkpoint: true command { argv: "true" } }

@@ -31,9 +31,28 @@ grid { param { name: "x" range { start: 0 stop: 3 step: 1 } } }
 command { argv: "sh" argv: "-c" argv: "test $SWEEP_INDEX != 2" }
 claim { max_attempts: 1 trials_per_job: 0 }
 stage { name: "post" each_trial: true command { argv: "true" } }
-stage { name: "eval" each_checkpoint: true command { argv: "true" } }
 stage { name: "collect" after_all: "post" command { argv: "true" } }
 )";
+
+// each_checkpoint needs a train task that keeps checkpoints (checked at
+// init), so these sweeps train (their trials are never run here: items
+// are made by hand) on a tiny synthetic dataset.
+struct TrainSweep {
+  TempDir data;
+  bool made =
+      RunProcess({SWEEP_BIN, "data", "synth", "--out", data.path() + "/d", "--train", "8", "--val",
+                  "1", "--test", "0", "--size", "8", "--channels", "1", "--classes", "2"})
+          .exit_code == 0;
+  ProcSweep s{R"(name: "st"
+grid { param { name: "seed" range { start: 0 stop: 3 step: 1 } } }
+train { model: "resnet_cifar" depth: 8 dataset: ")" +
+              data.path() + R"(/d" epochs: 4 keep_checkpoints_every: 2 }
+claim { max_attempts: 1 trials_per_job: 0 }
+stage { name: "post" each_trial: true command { argv: "true" } }
+stage { name: "eval" each_checkpoint: true command { argv: "true" } }
+stage { name: "collect" after_all: "post" command { argv: "true" } }
+)"};
+};
 
 void MkDirs(const std::string& path) {
   for (size_t p = 1; p != std::string::npos; p = path.find('/', p + 1))
@@ -60,7 +79,7 @@ double Num(const Struct& s, const std::string& k) { return s.fields().at(k).numb
 
 // A done item of `stage` at `key`, its record as a stage's task commits it.
 void DoneItem(const ProcSweep& s, const std::string& stage, uint64_t key, uint32_t epoch,
-              double acc) {
+              double acc, const std::string& param = "seed") {
   const SweepLayout l = SweepLayout::ForStage(s.dir, stage);
   MkDirs(l.attempt_dir(key, 1));
   WriteRaw(l.owner_path(key, 1), "{}");
@@ -74,7 +93,7 @@ void DoneItem(const ProcSweep& s, const std::string& stage, uint64_t key, uint32
   r.set_stage(stage);
   r.set_item(ItemName(key));
   r.set_epoch(epoch);
-  (*r.mutable_params())["x"] = std::to_string(ItemUpstream(key));
+  (*r.mutable_params())[param] = std::to_string(ItemUpstream(key));
   (*r.mutable_metrics()->mutable_fields())["test_acc"].set_number_value(acc);
   WriteRaw(l.result_path(key), ToJson(r));
 }
@@ -83,11 +102,11 @@ TEST(StagesRead, StatusCountsEachStageAndBlockedNamesTheFailedTrialUntilARetry) 
   ProcSweep s(kSpec);
   s.RunTrial();  // 0 and 1 done, 2 failed (exit 1)
   ASSERT_TRUE(Env::Default()->Exists(s.layout.result_path(1)));
-  DoneItem(s, "post", ItemKey(0, 0), 0, 0.5);
+  // `trial` ran post's items of the done trials 0 and 1 too.
 
   const std::string text = Stdout({"status", s.dir});
-  EXPECT_NE(text.find("\nstage post (each_trial of trials): 3 items  pending 1  running 0  "
-                      "interrupted 0  stale 0  done 1  failed 0  stopped 0  broken 0  blocked 1\n"),
+  EXPECT_NE(text.find("\nstage post (each_trial of trials): 3 items  pending 0  running 0  "
+                      "interrupted 0  stale 0  done 2  failed 0  stopped 0  broken 0  blocked 1\n"),
             std::string::npos)
       << text;
   EXPECT_NE(text.find("\nstage collect (after_all of post): 1 item  "), std::string::npos) << text;
@@ -101,17 +120,17 @@ TEST(StagesRead, StatusCountsEachStageAndBlockedNamesTheFailedTrialUntilARetry) 
   EXPECT_EQ(Num(whole, "failed"), 1);
   EXPECT_EQ(Num(whole, "blocked"), 0);
   const ListValue& stages = whole.fields().at("stages").list_value();
-  ASSERT_EQ(stages.values_size(), 3);
+  ASSERT_EQ(stages.values_size(), 2);
   const Struct& post = stages.values(0).struct_value();
   EXPECT_EQ(post.fields().at("stage").string_value(), "post");
   EXPECT_EQ(post.fields().at("kind").string_value(), "each_trial");
   EXPECT_EQ(Num(post, "total"), 3);
-  EXPECT_EQ(Num(post, "done"), 1);
+  EXPECT_EQ(Num(post, "done"), 2);
   EXPECT_EQ(Num(post, "blocked"), 1);
   const Struct& b = post.fields().at("blocked_items").list_value().values(0).struct_value();
   EXPECT_EQ(b.fields().at("item").string_value(), "000002-0000");
   EXPECT_EQ(b.fields().at("problem").string_value(), "trials/000002 failed (1 attempt)");
-  const Struct& collect = stages.values(2).struct_value();
+  const Struct& collect = stages.values(1).struct_value();
   EXPECT_EQ(Num(collect, "blocked"), 1);
   EXPECT_EQ(collect.fields()
                 .at("blocked_items")
@@ -136,7 +155,7 @@ TEST(StagesRead, StatusCountsEachStageAndBlockedNamesTheFailedTrialUntilARetry) 
 
   // The helper other tests use reads the trials' counts, not a stage's.
   EXPECT_EQ(StatusCounts(s.dir)["done"], 2);
-  EXPECT_EQ(StatusCounts(s.dir, "post")["done"], 1);
+  EXPECT_EQ(StatusCounts(s.dir, "post")["done"], 2);
   EXPECT_EQ(StatusCounts(s.dir, "post")["blocked"], 1);
 
   // A retried input unblocks: nothing downstream is blocked any more.
@@ -148,9 +167,9 @@ TEST(StagesRead, StatusCountsEachStageAndBlockedNamesTheFailedTrialUntilARetry) 
 }
 
 TEST(StagesRead, SummaryOfAStageHasADoneRowPerItemWithTrialEpochParamsAndExactMetrics) {
-  ProcSweep s(kSpec);
-  s.RunTrial();
-  ASSERT_TRUE(Env::Default()->Exists(s.layout.result_path(1)));
+  TrainSweep t;
+  ASSERT_TRUE(t.made);
+  ProcSweep& s = t.s;
   DoneItem(s, "eval", ItemKey(1, 4), 4, 0.1 + 0.2);
   DoneItem(s, "eval", ItemKey(0, 2), 2, 0.25);
   // A running item is no result: not a row.
@@ -160,12 +179,12 @@ TEST(StagesRead, SummaryOfAStageHasADoneRowPerItemWithTrialEpochParamsAndExactMe
 
   const std::string csv = Stdout({"summary", s.dir, "--stage", "eval", "--format", "csv"});
   EXPECT_EQ(csv,
-            "item,trial,epoch,attempts,x,test_acc,wall_seconds,last_attempt_seconds\n"
+            "item,trial,epoch,attempts,seed,test_acc,wall_seconds,last_attempt_seconds\n"
             "000000-0002,0,2,1,0,0.25,1.5,1.5\n"
             "000001-0004,1,4,1,1,0.30000000000000004,1.5,1.5\n");
   const std::string json = Stdout({"summary", s.dir, "--stage", "eval", "--format", "json"});
   EXPECT_NE(
-      json.find("{\"item\":\"000001-0004\",\"trial\":1,\"epoch\":4,\"attempts\":1,\"x\":\"1\","
+      json.find("{\"item\":\"000001-0004\",\"trial\":1,\"epoch\":4,\"attempts\":1,\"seed\":\"1\","
                 "\"test_acc\":0.30000000000000004,"),
       std::string::npos)
       << json;
@@ -187,7 +206,9 @@ TEST(StagesRead, SummaryOfAStageHasADoneRowPerItemWithTrialEpochParamsAndExactMe
 // writes slurm/job-<S>.sh and lists the stage in jobs.tsv; the sweep's own
 // job keeps slurm/job.sh and its three columns.
 TEST(StagesRead, SubmitOfAStageWritesItsOwnScriptAndListsTheStage) {
-  ProcSweep s(kSpec);
+  TrainSweep t;
+  ASSERT_TRUE(t.made);
+  ProcSweep& s = t.s;
   const std::string bin = s.tmp.path() + "/bin";
   MkDirs(bin);
   WriteRaw(bin + "/sbatch", "#!/bin/sh\ncat > \"$0.script\"\necho 4242\n");
@@ -217,7 +238,9 @@ TEST(StagesRead, SubmitOfAStageWritesItsOwnScriptAndListsTheStage) {
 }
 
 TEST(StagesRead, AnUnknownStageExitsTwoNamingTheStages) {
-  ProcSweep s(kSpec);
+  TrainSweep t;
+  ASSERT_TRUE(t.made);
+  ProcSweep& s = t.s;
   for (const std::vector<std::string>& args :
        {std::vector<std::string>{"status", s.dir, "--stage", "nope"},
         std::vector<std::string>{"summary", s.dir, "--stage", "nope"},
