@@ -366,7 +366,7 @@ TEST(Gate, ANewerSpecVersionsPointsAreWaitedFor) {
 
 TEST(Gate, AnEachCheckpointInputNeedsTheTrialAndEveryKeptItemDone) {
   InitedSweep sweep(R"(
-    grid { param { name: "x" values: "a" values: "b" } }
+    grid { param { name: "seed" values: "1" values: "2" } }
     train { model: "resnet_cifar" depth: 8 dataset: "d" epochs: 4 keep_checkpoints_every: 2 }
     stage { name: "eval" each_checkpoint: true command { argv: "true" } }
     stage { name: "collect" after_all: "eval" command { argv: "true" } })");

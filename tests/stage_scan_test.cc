@@ -15,7 +15,7 @@ namespace {
 using testing::WriteRaw;
 
 constexpr const char* kSpec = R"(
-grid { param { name: "x" range { start: 0 stop: 4 step: 1 } } }
+grid { param { name: "seed" range { start: 0 stop: 4 step: 1 } } }
 train { model: "resnet_cifar" depth: 8 dataset: "d" epochs: 4 keep_checkpoints_every: 2 }
 claim { lease_seconds: 300 heartbeat_seconds: 1 max_attempts: 3 }
 stage { name: "post" each_trial: true command { argv: "true" } }
@@ -52,9 +52,8 @@ struct Fixture {
     }
   }
   void Kept(uint64_t index, uint32_t epoch) {
-    MkDirs(points.trial_entry_path(index, "kept"));
-    WriteRaw(points.trial_entry_path(index, "kept") + "/ckpt-" + std::to_string(epoch) + ".csckpt",
-             "x");
+    MkDirs(points.kept_dir(index));
+    WriteRaw(points.kept_checkpoint_path(index, epoch), "x");
   }
   std::vector<StageScan> Scan() {
     SweepScan trials;
