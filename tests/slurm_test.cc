@@ -188,6 +188,57 @@ TEST_F(RealSlurm, SignalledTrainingJobExits75AndTheNextJobResumesIt) {
   EXPECT_EQ(res.slurm_job_id(), job2);
 }
 
+// (e) Issue 13's example through `sweep submit`: one job for the sweep and
+// one `--stage eval` job (its own resources, SWEEP_STAGE=eval); the eval job
+// evaluates each kept checkpoint while the training job goes on, and the
+// sweep's job runs the funnel once all six are evaluated.
+TEST_F(RealSlurm, AStagePipelineRunsThroughSubmitWithAStageJob) {
+  const std::string data = tmp_.path() + "/data";
+  RunResult d =
+      RunProcess({SWEEP_BIN, "data", "synth", "--out", data, "--classes", "4", "--train", "512",
+                  "--val", "64", "--test", "64", "--size", "16", "--channels", "3", "--seed", "2"});
+  ASSERT_EQ(d.exit_code, 0) << d.output;
+  const std::string dir = InitSweep(
+      "e",
+      "name: \"pipeline\"\nseed: 1\n"
+      "grid { param { name: \"lr\" values: \"0.1\" values: \"0.03\" } }\n"
+      "train { model: \"resnet_cifar\" depth: 8 dataset: \"" +
+          data +
+          "\" epochs: 6 batch_size: 64 keep_checkpoints_every: 2 loader_threads: 1 }\n"
+          "claim { lease_seconds: 30 heartbeat_seconds: 2 max_attempts: 3 trials_per_job: 0 }\n"
+          "resources { cpus: 1 time: \"10\" }\n"
+          "stage { name: \"eval\" each_checkpoint: true eval { split: \"test\" }\n"
+          "        resources { cpus: 1 time: \"5\" } }\n"
+          "stage { name: \"collect\" after_all: \"eval\"\n"
+          "        command { argv: \"sh\" argv: \"-c\" argv: \"wc -l < {inputs} > "
+          "{trial_dir}/n.txt\" } }\n");
+  const std::string eval_job = Submit(dir, 1, {"--stage", "eval"})[0];
+  const std::string train_job = Submit(dir, 1)[0];
+  EXPECT_NE(ReadAll(dir + "/slurm/job-eval.sh").find("export SWEEP_STAGE='eval'"),
+            std::string::npos);
+  ASSERT_TRUE(WaitFor([&] { return Finished(eval_job) && Finished(train_job); }, 400))
+      << Sh("squeue; " SWEEP_BIN " status " + dir);
+  EXPECT_EQ(JobField(train_job, "ExitCode"), "0:0") << Output(dir, train_job);
+  EXPECT_EQ(JobField(eval_job, "ExitCode"), "0:0") << Output(dir, eval_job);
+  const SweepLayout eval = SweepLayout::ForStage(dir, "eval");
+  int by_eval_job = 0;
+  for (uint64_t i = 0; i < 2; ++i) {
+    for (uint32_t e : {2u, 4u, 6u}) {
+      TrialResult r;
+      ASSERT_OK(ParseJson(ReadAll(eval.result_path(ItemKey(i, e))), "eval", &r));
+      EXPECT_EQ(r.metrics().fields().at("epoch").number_value(), e);
+      by_eval_job += r.slurm_job_id() == eval_job;
+    }
+  }
+  // The eval job served its stage while the training job trained (the
+  // training job takes ready items only between its trials).
+  EXPECT_GE(by_eval_job, 2) << Output(dir, eval_job);
+  EXPECT_EQ(Output(dir, eval_job).find("claimed trial "), std::string::npos)
+      << Output(dir, eval_job);
+  EXPECT_EQ(ReadAll(SweepLayout::ForStage(dir, "collect").work_dir(ItemKey(0, 1)) + "/n.txt"),
+            "6\n");
+}
+
 #endif  // HAVE_TRAIN
 
 // (c) requeue: true: the interrupted job requeues itself and, as its own
