@@ -30,10 +30,11 @@ std::string PipelineSpec(int points, const std::string& trial, const std::string
 }
 
 struct Pipeline : ProcSweep {
+  // `sweep init` made each stage's queue.
   explicit Pipeline(const std::string& spec) : ProcSweep(spec) {
     for (const SweepLayout* q : {&post, &collect}) {
-      EXPECT_OK(Env::Default()->CreateDirs(q->trials_dir()));
-      EXPECT_OK(Env::Default()->CreateDirs(q->leases_dir()));
+      EXPECT_TRUE(Env::Default()->Exists(q->trials_dir())) << q->trials_dir();
+      EXPECT_TRUE(Env::Default()->Exists(q->leases_dir())) << q->leases_dir();
     }
   }
   SweepLayout post{SweepLayout::ForStage(dir, "post")};
@@ -104,6 +105,12 @@ TEST(StagesProcess, ReadyItemsComeBeforeNewPointsAndStageCommandsGetTheirPlaceho
       3, "echo {x} > out.txt",
       "cat {upstream_dir}/work/out.txt > got.txt; echo {stage} {index} >> got.txt",
       "cat {inputs} > list.txt", "lease_seconds: 30 heartbeat_seconds: 1 trials_per_job: 0"));
+  RunResult v = s.Sweep({"validate", s.tmp.path() + "/spec.textproto"});
+  EXPECT_EQ(v.exit_code, 0) << v.output;
+  EXPECT_NE(v.output.find("  stage post: each_trial, command\n  stage collect: after_all post, "
+                          "command\n"),
+            std::string::npos)
+      << v.output;
   RunResult r = s.RunTrial();
   ASSERT_EQ(r.exit_code, 0) << r.output;
   const std::vector<std::string> order = {"claimed trial 000000",       "claimed post 000000-0000",
