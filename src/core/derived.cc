@@ -14,20 +14,32 @@ std::string Blocks(uint64_t block) { return TrialName(block); }
 
 }  // namespace
 
+const char* StageKindName(StageKind k) {
+  switch (k) {
+    case StageKind::kEachTrial: return "each_trial";
+    case StageKind::kEachCheckpoint: return "each_checkpoint";
+    case StageKind::kAfterAll: return "after_all";
+  }
+  return "?";
+}
+
+StageKind KindOf(const Stage& stage) {
+  if (stage.input_case() == Stage::kEachCheckpoint) return StageKind::kEachCheckpoint;
+  if (stage.input_case() == Stage::kAfterAll) return StageKind::kAfterAll;
+  return StageKind::kEachTrial;
+}
+
+std::string InputOf(const Stage& stage) {
+  return KindOf(stage) == StageKind::kAfterAll ? stage.after_all() : kTrialsStageName;
+}
+
 StageGraph::StageGraph(const SweepSpec& spec) {
   for (const Stage& s : spec.stage()) {
     StageInfo info;
     info.name = s.name();
     info.spec = s;
-    info.input = kTrialsStageName;
-    switch (s.input_case()) {
-      case Stage::kEachCheckpoint: info.kind = StageKind::kEachCheckpoint; break;
-      case Stage::kAfterAll:
-        info.kind = StageKind::kAfterAll;
-        info.input = s.after_all();
-        break;
-      default: info.kind = StageKind::kEachTrial;
-    }
+    info.kind = KindOf(s);
+    info.input = InputOf(s);
     stages_.push_back(std::move(info));
   }
 }

@@ -35,6 +35,10 @@ namespace claimsweep {
 inline constexpr const char* kTrialsStageName = "trials";
 
 enum class StageKind { kEachTrial, kEachCheckpoint, kAfterAll };
+const char* StageKindName(StageKind k);  // "each_trial", "each_checkpoint", "after_all"
+StageKind KindOf(const Stage& stage);
+// The stage's input: kTrialsStageName, or the stage after_all names.
+std::string InputOf(const Stage& stage);
 
 struct StageInfo {
   std::string name;

@@ -67,7 +67,7 @@ class StageCheck {
       Err(At("name"),
           "a stage's name must match [a-z][a-z0-9_]{0,31} (it names the folder "
           "stages/<name>/), e.g. name: \"eval\"");
-    } else if (n == kTrialsInput) {
+    } else if (n == kTrialsStageName) {
       Err(At("name"),
           "\"trials\" is reserved (it names the sweep's own trials as an input); "
           "choose another name");
@@ -132,7 +132,7 @@ class StageCheck {
   void AfterAll() const {
     const std::string& in = st_.after_all();
     const std::string where = At("after_all");
-    if (in == kTrialsInput) return;
+    if (in == kTrialsStageName) return;
     const int j = Find(in);
     if (in.empty()) {
       Err(where, "after_all needs a stage name; " + std::string(kInputRule));
@@ -149,7 +149,7 @@ class StageCheck {
       bool cycle = false;
       for (int cur = j, steps = 0; steps < spec_.stage_size(); ++steps) {
         const Stage& c = spec_.stage(cur);
-        if (c.input_case() != Stage::kAfterAll || c.after_all() == kTrialsInput) break;
+        if (c.input_case() != Stage::kAfterAll || c.after_all() == kTrialsStageName) break;
         chain += " -> " + c.after_all();
         cur = Find(c.after_all());
         if (cur < 0) break;

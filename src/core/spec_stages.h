@@ -7,14 +7,15 @@
 #include <string>
 #include <vector>
 
+#include "core/derived.h"
 #include "core/spec_locator.h"
 #include "core/spec_params.h"
 #include "spec.pb.h"
 
 namespace claimsweep {
 
-// The input a stage names as after_all for the sweep's own trials.
-inline constexpr const char* kTrialsInput = "trials";
+// kTrialsStageName (core/derived.h): the input a stage names as after_all
+// for the sweep's own trials.
 
 // The placeholders a stage's command may use besides the point's parameters
 // (each_trial and each_checkpoint only): {trial_dir} {sweep_dir} {spec_dir}

@@ -5,25 +5,6 @@
 
 namespace claimsweep {
 
-const char* StageKindName(StageKind k) {
-  switch (k) {
-    case StageKind::kEachTrial: return "each_trial";
-    case StageKind::kEachCheckpoint: return "each_checkpoint";
-    case StageKind::kAfterAll: return "after_all";
-  }
-  return "?";
-}
-
-StageKind KindOf(const Stage& stage) {
-  if (stage.input_case() == Stage::kEachCheckpoint) return StageKind::kEachCheckpoint;
-  if (stage.input_case() == Stage::kAfterAll) return StageKind::kAfterAll;
-  return StageKind::kEachTrial;
-}
-
-std::string InputOf(const Stage& stage) {
-  return KindOf(stage) == StageKind::kAfterAll ? stage.after_all() : kTrialsInput;
-}
-
 std::string BlockingProblem(const ItemInput& in) {
   switch (in.state) {
     case TrialState::kFailed:

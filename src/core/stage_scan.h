@@ -21,8 +21,8 @@
 #include <string>
 #include <vector>
 
-#include "core/env.h"
 #include "core/derived.h"
+#include "core/env.h"
 #include "core/layout.h"
 #include "core/sweep_scan.h"
 #include "core/trial_state.h"
@@ -30,14 +30,7 @@
 
 namespace claimsweep {
 
-// "trials": a stage's input that is the sweep's own points.
-inline constexpr const char* kTrialsInput = kTrialsStageName;
-
-// StageKind: core/derived.h.
-const char* StageKindName(StageKind k);  // "each_trial", "each_checkpoint", "after_all"
-StageKind KindOf(const Stage& stage);
-// The stage's input: "trials", or the stage after_all names.
-std::string InputOf(const Stage& stage);
+// StageKind, KindOf, InputOf, StageKindName: core/derived.h.
 
 // The input of an item that has no directory, as scanned.
 struct ItemInput {
