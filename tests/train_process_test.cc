@@ -12,6 +12,7 @@
 
 #include "core/json.h"
 #include "core/layout.h"
+#include "example_specs.h"
 #include "process_util.h"
 #include "records.pb.h"
 #include "test_util.h"
@@ -190,23 +191,7 @@ TEST(TrainProcess, KeepCheckpointsEveryKeepsEveryNthAndTheLastInTheTrialsKeptDir
 // identical workers train both points, evaluate every kept checkpoint (2 x
 // 3) while training goes on, and run the funnel once over all six.
 TEST(TrainProcess, TheStagesExampleRunsEndToEndWithThreeIdenticalWorkers) {
-  TrainSweep s(R"(
-name: "pipeline"
-seed: 1
-grid { param { name: "lr" values: "0.1" values: "0.03" } }
-train { model: "resnet_cifar" depth: 8 dataset: "data" epochs: 6 batch_size: 64 keep_checkpoints_every: 2 }
-claim { lease_seconds: 30 heartbeat_seconds: 2 max_attempts: 3 trials_per_job: 0 }
-stage {
-  name: "eval"
-  each_checkpoint: true
-  eval { split: "test" }
-}
-stage {
-  name: "collect"
-  after_all: "eval"
-  command { argv: "sh" argv: "-c" argv: "wc -l < {inputs} > {trial_dir}/n.txt" }
-}
-)");
+  TrainSweep s(kPipelineSpec);
   const SweepLayout eval = SweepLayout::ForStage(s.dir, "eval");
   const SweepLayout collect = SweepLayout::ForStage(s.dir, "collect");
   std::vector<Spawned> workers;

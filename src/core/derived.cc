@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <iterator>
 #include <set>
 #include <utility>
 
@@ -173,74 +174,77 @@ bool Gate::PointComplete(uint64_t i) {
   return true;
 }
 
-bool Gate::BlockComplete(uint64_t block, uint64_t num_points,
-                         const std::vector<std::string>& names) {
-  const uint64_t lo = block * block_, hi = std::min(num_points, lo + block_);
-  uint64_t marked = 0;
+Status Gate::Markers(const std::string& dir, std::set<uint64_t>* out) {
+  out->clear();
+  std::vector<std::string> names;
+  Status s = env_->ListDir(dir, &names);
+  if (s.IsNotFound()) return Status::OK();
+  CS_RETURN_IF_ERROR(s);
   for (const std::string& n : names) {
-    uint64_t i = 0;
-    if (ParseTrialName(n, &i) && i >= lo && i < hi) ++marked;
+    uint64_t v = 0;
+    if (ParseTrialName(n, &v)) out->insert(v);
   }
-  return marked == hi - lo;
+  return Status::OK();
+}
+
+Status Gate::Mark(const std::string& dir, const std::string& marker) {
+  CS_RETURN_IF_ERROR(env_->CreateDirs(dir));
+  Status s = env_->CreateExclusive(marker, "");
+  return s.IsAlreadyExists() ? Status::OK() : s;  // another finisher made it
+}
+
+bool Gate::BlockComplete(uint64_t block, uint64_t num_points, const std::set<uint64_t>& marked) {
+  const uint64_t lo = block * block_, hi = std::min(num_points, lo + block_);
+  return static_cast<uint64_t>(std::distance(marked.lower_bound(lo), marked.lower_bound(hi))) ==
+         hi - lo;
 }
 
 Status Gate::PointDone(uint64_t i, uint64_t num_points, uint32_t version, bool* announced) {
   if (announced) *announced = false;
   if (i >= num_points || !PointComplete(i)) return Status::OK();
-  CS_RETURN_IF_ERROR(env_->CreateDirs(points_dir(i / block_)));
-  Status s = env_->CreateExclusive(point_marker(i), "");
-  if (!s.ok() && !s.IsAlreadyExists()) return s;
-  return AfterMark(i, num_points, version, announced);
-}
-
-Status Gate::AfterMark(uint64_t i, uint64_t num_points, uint32_t version, bool* announced) {
+  CS_RETURN_IF_ERROR(Mark(points_dir(i / block_), point_marker(i)));
   // g3: the last point of a block to finish sees the block complete (or its
   // marker, made by another finisher).
   const uint64_t block = i / block_;
   const bool full = (block + 1) * block_ <= num_points;
   if (!full || !env_->Exists(block_marker(block))) {
-    std::vector<std::string> names;
-    CS_RETURN_IF_ERROR(env_->ListDir(points_dir(block), &names));
-    if (!BlockComplete(block, num_points, names)) return Status::OK();
-    if (full) {
-      CS_RETURN_IF_ERROR(env_->CreateDirs(blocks_dir()));
-      Status s = env_->CreateExclusive(block_marker(block), "");
-      if (!s.ok() && !s.IsAlreadyExists()) return s;
-    }
+    std::set<uint64_t> marked;
+    CS_RETURN_IF_ERROR(Markers(points_dir(block), &marked));
+    if (!BlockComplete(block, num_points, marked)) return Status::OK();
+    if (full) CS_RETURN_IF_ERROR(Mark(blocks_dir(), block_marker(block)));
   }
   // g4: every block.
   bool complete = false;
-  CS_RETURN_IF_ERROR(AllComplete(num_points, &complete));
+  CS_RETURN_IF_ERROR(AllComplete(num_points, /*repair=*/false, &complete));
   if (!complete) return Status::OK();
   return AnnounceIfCurrent(num_points, version, announced);
 }
 
-Status Gate::AllComplete(uint64_t num_points, bool* complete) {
+Status Gate::AllComplete(uint64_t num_points, bool repair, bool* complete) {
   *complete = false;
-  std::vector<std::string> names;
-  Status s = env_->ListDir(blocks_dir(), &names);
-  if (!s.ok() && !s.IsNotFound()) return s;
   std::set<uint64_t> done;
-  for (const std::string& n : names) {
-    uint64_t j = 0;
-    if (ParseTrialName(n, &j)) done.insert(j);
-  }
+  CS_RETURN_IF_ERROR(Markers(blocks_dir(), &done));
   const uint64_t blocks = (num_points + block_ - 1) / block_;
   for (uint64_t j = 0; j < blocks; ++j) {
     const bool full = (j + 1) * block_ <= num_points;
     if (full && done.count(j)) continue;
     // The tail block, or a full one whose marker is missing (it was the tail
     // before `sweep extend`, or its last finisher crashed): its points.
-    std::vector<std::string> points;
-    Status ls = env_->ListDir(points_dir(j), &points);
-    if (ls.IsNotFound()) return Status::OK();
-    CS_RETURN_IF_ERROR(ls);
-    if (!BlockComplete(j, num_points, points)) return Status::OK();
-    if (full) {
-      CS_RETURN_IF_ERROR(env_->CreateDirs(blocks_dir()));
-      Status ms = env_->CreateExclusive(block_marker(j), "");
-      if (!ms.ok() && !ms.IsAlreadyExists()) return ms;
+    std::set<uint64_t> marked;
+    CS_RETURN_IF_ERROR(Markers(points_dir(j), &marked));
+    if (repair) {
+      // Lost wakeups: mark what is complete; the first point that is not
+      // ends the look.
+      const uint64_t hi = std::min(num_points, (j + 1) * block_);
+      for (uint64_t i = j * block_; i < hi; ++i) {
+        if (marked.count(i)) continue;
+        if (!PointComplete(i)) return Status::OK();
+        CS_RETURN_IF_ERROR(Mark(points_dir(j), point_marker(i)));
+        marked.insert(i);
+      }
     }
+    if (!BlockComplete(j, num_points, marked)) return Status::OK();
+    if (full) CS_RETURN_IF_ERROR(Mark(blocks_dir(), block_marker(j)));
   }
   *complete = true;
   return Status::OK();
@@ -253,7 +257,7 @@ Status Gate::AnnounceIfCurrent(uint64_t num_points, uint32_t version, bool* anno
   uint32_t v = version;
   while (refresh_ && refresh_(&n, &v)) {
     bool complete = false;
-    CS_RETURN_IF_ERROR(AllComplete(n, &complete));
+    CS_RETURN_IF_ERROR(AllComplete(n, /*repair=*/false, &complete));
     if (!complete) return Status::OK();
   }
   const std::string path = funnel_.released_lease_path(FunnelKey(v), 0);
@@ -267,41 +271,9 @@ Status Gate::Repair(uint64_t num_points, uint32_t version, bool* announced) {
   const uint64_t key = FunnelKey(version);
   if (env_->Exists(funnel_.trial_dir(key)) || env_->Exists(funnel_.released_lease_path(key, 0)))
     return Status::OK();
-  std::vector<std::string> names;
-  Status s = env_->ListDir(blocks_dir(), &names);
-  if (!s.ok() && !s.IsNotFound()) return s;
-  std::set<uint64_t> done;
-  for (const std::string& n : names) {
-    uint64_t j = 0;
-    if (ParseTrialName(n, &j)) done.insert(j);
-  }
-  const uint64_t blocks = (num_points + block_ - 1) / block_;
-  for (uint64_t j = 0; j < blocks; ++j) {
-    const bool full = (j + 1) * block_ <= num_points;
-    if (full && done.count(j)) continue;
-    std::vector<std::string> points;
-    Status ls = env_->ListDir(points_dir(j), &points);
-    if (!ls.ok() && !ls.IsNotFound()) return ls;
-    std::set<uint64_t> marked;
-    for (const std::string& n : points) {
-      uint64_t i = 0;
-      if (ParseTrialName(n, &i)) marked.insert(i);
-    }
-    const uint64_t hi = std::min(num_points, (j + 1) * block_);
-    for (uint64_t i = j * block_; i < hi; ++i) {
-      if (marked.count(i)) continue;
-      // The first point not complete ends the look: F cannot be announced.
-      if (!PointComplete(i)) return Status::OK();
-      CS_RETURN_IF_ERROR(env_->CreateDirs(points_dir(j)));
-      Status ms = env_->CreateExclusive(point_marker(i), "");
-      if (!ms.ok() && !ms.IsAlreadyExists()) return ms;
-    }
-    if (full) {
-      CS_RETURN_IF_ERROR(env_->CreateDirs(blocks_dir()));
-      Status ms = env_->CreateExclusive(block_marker(j), "");
-      if (!ms.ok() && !ms.IsAlreadyExists()) return ms;
-    }
-  }
+  bool complete = false;
+  CS_RETURN_IF_ERROR(AllComplete(num_points, /*repair=*/true, &complete));
+  if (!complete) return Status::OK();
   return AnnounceIfCurrent(num_points, version, announced);
 }
 

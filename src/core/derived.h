@@ -21,6 +21,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -141,13 +142,16 @@ class Gate {
   std::string point_marker(uint64_t i) const;
   std::string blocks_dir() const;
   std::string block_marker(uint64_t block) const;
-  // Marks the points of `block` below num_points listed in `names`; true when
-  // all of them are marked.
-  bool BlockComplete(uint64_t block, uint64_t num_points, const std::vector<std::string>& names);
-  // Steps g3 and g4 after point i was marked.
-  Status AfterMark(uint64_t i, uint64_t num_points, uint32_t version, bool* announced);
-  // g4: every block complete (a listing of b/ and of the tail block's p/).
-  Status AllComplete(uint64_t num_points, bool* complete);
+  // The markers in `dir` (none when it is absent).
+  Status Markers(const std::string& dir, std::set<uint64_t>* out);
+  // Creates `marker` in `dir` with O_EXCL; one already there is success.
+  Status Mark(const std::string& dir, const std::string& marker);
+  // Every point of `block` below num_points is in `marked`.
+  bool BlockComplete(uint64_t block, uint64_t num_points, const std::set<uint64_t>& marked);
+  // g4: every block complete (a listing of b/, and of p/<j> for each block
+  // without its marker, stopping at the first incomplete one). `repair`:
+  // also mark the points found complete that have no marker.
+  Status AllComplete(uint64_t num_points, bool repair, bool* complete);
   Status AnnounceIfCurrent(uint64_t num_points, uint32_t version, bool* announced);
 
   Env* env_;
