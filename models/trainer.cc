@@ -179,8 +179,11 @@ Status Evaluate(ModelHandle& model, const DatasetManifest& m, const TrainTask& c
   return Status::OK();
 }
 
+// The columns are TrainMetricsColumns(), in that order.
 std::string MetricsCsv(const TrainState& st) {
-  std::string out = "epoch,train_loss,train_acc,val_loss,val_acc,lr,epoch_seconds,images_per_s\n";
+  std::string out;
+  for (const std::string& c : TrainMetricsColumns()) out += (out.empty() ? "" : ",") + c;
+  out += "\n";
   for (const auto& r : st.history()) {
     char line[512];
     std::snprintf(line, sizeof line, "%d,%.9g,%.9g,%.9g,%.9g,%.9g,%.4f,%.1f\n", r.epoch(),

@@ -62,4 +62,18 @@ stage {
 }
 )";
 
+// The ASHA example from issue 14, as written (DATA: "data", a dataset
+// directory beside the spec, as the train tests make one).
+inline constexpr const char* kAshaSpec = R"(name: "asha"
+seed: 2
+random {
+  samples: 27
+  param { name: "lr" log_uniform { low: 0.001 high: 0.5 } }
+  param { name: "weight_decay" log_uniform { low: 0.000001 high: 0.01 } }
+}
+train { model: "resnet_cifar" depth: 8 dataset: "data" batch_size: 64 optimizer: "sgd" schedule: "constant" }
+early_stopping { asha { metric: "val_acc" maximize: true min_epochs: 1 max_epochs: 9 reduction: 3 synchronous: true } }
+claim { lease_seconds: 30 heartbeat_seconds: 2 max_attempts: 3 trials_per_job: 0 }
+)";
+
 }  // namespace claimsweep::testing

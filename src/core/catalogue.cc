@@ -22,6 +22,13 @@ const std::vector<std::string>& ScheduleNames() {
   return s;
 }
 
+const std::vector<std::string>& TrainMetricsColumns() {
+  static const std::vector<std::string> c = {"epoch",         "train_loss",  "train_acc",
+                                             "val_loss",      "val_acc",     "lr",
+                                             "epoch_seconds", "images_per_s"};
+  return c;
+}
+
 bool IsModel(const std::string& name) {
   const auto& m = ModelCatalogue();
   return std::any_of(m.begin(), m.end(), [&](const ModelInfo& i) { return name == i.name; });

@@ -122,6 +122,16 @@ Status PlanExtension(const SweepPoints& current, const SweepSpec& next, ExtendPl
         "format_version 3 draws random values by index, so only grid values appended last "
         "keep them)");
   }
+  // SHA promotes the top 1/reduction of each rung: a rung's size, and so who
+  // is promoted, depends on how many points there are. ASHA's decisions use
+  // only the results published so far, so its sweeps may grow.
+  const EarlyStopping& es = current.spec().early_stopping();
+  if (plan->added > 0 && es.has_asha() && es.asha().synchronous())
+    return Status::InvalidArgument(
+        "the sweep uses synchronous early stopping (SHA), whose promotions depend on the number "
+        "of points, so no point can be added (a version may still change claim settings and "
+        "resources); start a new sweep, or use asynchronous early stopping (ASHA, "
+        "synchronous: false), which may grow");
   if (current.size() + plan->added > (uint64_t{1} << 32))
     return Status::InvalidArgument("the extended sweep would have more than 2^32 points");
   rec.set_format_version(1);

@@ -3,7 +3,9 @@
 // A new version must keep every point (same values; they keep their
 // indices) and the task; it may add points (new values, branches, samples,
 // a longer range), which get the next indices in the new spec's order, and
-// it may change the claim settings and resources. It is published with the
+// it may change the claim settings and resources. A sweep with synchronous
+// early stopping (SHA) may not add points: its rung sizes depend on the
+// point count. It is published with the
 // claim protocol's own primitive: a whole, fsync'ed file link()ed to
 // versions/<v>.textproto, which exists whole or not at all, and which one
 // `sweep extend` alone can create. Workers see the new points the next time

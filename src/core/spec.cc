@@ -10,6 +10,7 @@
 #include "core/points.h"
 #include "core/slurm.h"
 #include "core/spec_digest.h"
+#include "core/spec_early_stopping.h"
 #include "core/spec_locator.h"
 #include "core/spec_params.h"
 #include "core/spec_stages.h"
@@ -105,6 +106,14 @@ Status Validate(const SweepSpec& spec, const Locator& loc, bool check_every_poin
         "format_version " + std::to_string(spec.format_version()) + " has no stages (they need " +
             std::to_string(kStagesFormatVersion) + "); this file was not frozen by `sweep init`");
   }
+  ValidateEarlyStopping(spec, loc, names, err);
+  if (spec.has_early_stopping() && spec.format_version() != 0 &&
+      spec.format_version() < kEarlyStoppingFormatVersion) {
+    err(loc.At({{"format_version", 0}}, spec),
+        "format_version " + std::to_string(spec.format_version()) +
+            " has no early_stopping (it needs " + std::to_string(kEarlyStoppingFormatVersion) +
+            "); this file was not frozen by `sweep init`");
+  }
   if (spec.has_resources()) {
     Status rs = ValidateResources(spec.resources());
     if (!rs.ok()) {
@@ -151,6 +160,10 @@ void ApplyDefaults(SweepSpec* spec) {
   if (!cp->has_heartbeat_seconds())
     cp->set_heartbeat_seconds(std::min(15.0, cp->lease_seconds() / 3));
   if (!cp->has_max_attempts()) cp->set_max_attempts(3);
+  // With early stopping a train task's budget is max_epochs (validation
+  // refuses any other train.epochs): the trainer's schedule spans it.
+  if (spec->has_train() && spec->early_stopping().has_asha())
+    spec->mutable_train()->set_epochs(spec->early_stopping().asha().max_epochs());
 }
 
 std::string FreezeSpec(SweepSpec spec) {
@@ -162,7 +175,8 @@ std::string FreezeSpec(SweepSpec spec) {
 }
 
 uint32_t FrozenFormatVersion(const SweepSpec& spec) {
-  return spec.stage_size() > 0 ? kStagesFormatVersion : 3;
+  if (spec.stage_size() > 0) return kStagesFormatVersion;
+  return spec.has_early_stopping() ? kEarlyStoppingFormatVersion : 3;
 }
 
 namespace {

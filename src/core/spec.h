@@ -17,14 +17,16 @@ namespace claimsweep {
 //      spec's digest, checked by every reader.
 //   3: random draws keyed by the point's grid values and sample, not by its
 //      index (see core/points.h), so a sweep can grow; grid branches and zips.
-//   4: derived stages (SweepSpec.stage, DIR/stages/<S>/); points as in 3.
-//      Frozen only for a spec with stages, so that a sweep without them
-//      stays readable by a claimsweep that knows 3 (FrozenFormatVersion).
+//   4: derived stages (SweepSpec.stage, DIR/stages/<S>/) or early stopping
+//      (SweepSpec.early_stopping); points as in 3. Frozen only for a spec
+//      with stages or early_stopping, so that a sweep without them stays
+//      readable by a claimsweep that knows 3 (FrozenFormatVersion).
 inline constexpr uint32_t kSpecFormatVersion = 4;
 inline constexpr uint32_t kStagesFormatVersion = 4;
+inline constexpr uint32_t kEarlyStoppingFormatVersion = 4;
 
-// The format_version `sweep init` freezes `spec` with: 4 when it has stages,
-// else 3.
+// The format_version `sweep init` freezes `spec` with: 4 when it has stages
+// or early_stopping, else 3.
 uint32_t FrozenFormatVersion(const SweepSpec& spec);
 
 // Parses and validates the spec text read from `path` (used in messages).
@@ -36,7 +38,8 @@ Result<SweepSpec> ParseSpec(const std::string& text, const std::string& path,
                             bool check_every_point = true);
 Result<SweepSpec> ReadSpecFile(Env* env, const std::string& path);
 
-// Fills in the documented defaults (lease 300 s, heartbeat 15 s, ...).
+// Fills in the documented defaults (lease 300 s, heartbeat 15 s, ...; with
+// early_stopping, a train task's epochs is asha.max_epochs).
 void ApplyDefaults(SweepSpec* spec);
 
 // The canonical frozen text: defaults applied, format_version set.

@@ -126,6 +126,11 @@ Status CheckSameTask(const SweepSpec& before, const SweepSpec& after) {
                                    std::string(before.has_train() ? "train" : "command") +
                                    " task to a " + (after.has_train() ? "train" : "command") +
                                    " task); a sweep's trials must all run the same task");
+  // Before the train task: with early stopping its epochs is max_epochs.
+  if (!same(before.early_stopping(), after.early_stopping()))
+    return Status::InvalidArgument(
+        "the early_stopping changed; the sweep's rungs and promotions so far followed the old "
+        "one, so it cannot change (start a new sweep for other rungs or another metric)");
   if (before.has_command() && !same(before.command(), after.command()))
     return Status::InvalidArgument(
         "the command changed; the trials already run ran the old one, so it cannot change (start "

@@ -90,8 +90,8 @@ Status ParseVersionFile(const std::string& text, const std::string& path, SpecVe
 
 // What a new version may not change: the task and everything the points
 // depend on (name, seed, grid and random semantics are checked point by
-// point by `sweep extend`; here: task, stages (all but their resources),
-// security, spec_dir, format_version).
+// point by `sweep extend`; here: task, early_stopping, stages (all but their
+// resources), security, spec_dir, format_version).
 // InvalidArgument naming the first difference; OK when none.
 Status CheckSameTask(const SweepSpec& before, const SweepSpec& after);
 

@@ -131,8 +131,9 @@ Status CheckTrainTask(const TrainTask& t) {
     return bad("train.schedule '" + t.schedule() +
                "' is not one of: " + JoinNames(ScheduleNames()));
   }
-  if (t.epochs() < 1 || t.epochs() > 1000000)
-    return bad("train.epochs " + std::to_string(t.epochs()) + " must be in [1, 1000000]");
+  if (t.epochs() < 1 || t.epochs() > kMaxTrainEpochs)
+    return bad("train.epochs " + std::to_string(t.epochs()) + " must be in [1, " +
+               std::to_string(kMaxTrainEpochs) + "]");
   if (t.batch_size() < 1 || t.batch_size() > (1 << 20)) {
     return bad("train.batch_size " + std::to_string(t.batch_size()) + " must be in [1, 1048576]");
   }

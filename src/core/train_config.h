@@ -21,6 +21,10 @@
 
 namespace claimsweep {
 
+// The most epochs a train task may run (train.epochs, or an early-stopping
+// budget).
+inline constexpr int kMaxTrainEpochs = 1000000;
+
 // Names of TrainTask fields a sweep parameter may override.
 std::vector<std::string> TrainFieldNames();
 

@@ -7,6 +7,7 @@
 
 #include <google/protobuf/util/message_differencer.h>
 
+#include "core/asha_spec.h"
 #include "core/exit_codes.h"
 #include "core/extend.h"
 #include "core/layout.h"
@@ -111,6 +112,9 @@ int CmdValidate(const std::string& spec_path) {
   PointSpace ps = *PointSpace::Create(SweepSpec());
   if (!LoadSpec(spec_path, &spec, &ps)) return 2;
   std::printf("%s: ok, %s\n", spec_path.c_str(), Describe(spec, ps).c_str());
+  if (spec.has_early_stopping())
+    std::printf("  early stopping: %s\n",
+                TerminalSafe(DescribeEarlyStopping(spec.early_stopping())).c_str());
   for (const Stage& st : spec.stage()) std::printf("  %s\n", DescribeStage(st).c_str());
   return 0;
 }
