@@ -238,8 +238,9 @@ bool TrialRunner::RepairStages() {
 bool TrialRunner::UpstreamHeld() const {
   if (graph_.empty()) return false;
   for (const Queue& q : queues_) {
-    // Does anything take this queue's work as input?
-    const bool feeds = q.stage ? !graph_.FunnelsOf(q.stage->name).empty() : true;
+    // Does a stage this process serves take this queue's work as input?
+    bool feeds = false;
+    for (const Queue& d : queues_) feeds = feeds || (d.stage && d.stage->input == q.name());
     if (feeds && !q.claimer->held().empty()) return true;
   }
   // Served alone (SWEEP_STAGE): the queues upstream of it are other
