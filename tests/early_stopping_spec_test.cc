@@ -224,15 +224,8 @@ TEST(AshaRungs, BudgetsGrowByTheReductionAndEndAtMaxEpochs) {
   EXPECT_TRUE(rungs(10, 9, 3).empty());
 }
 
-// A new spec frozen as `sweep extend` freezes it against `sweep`.
 SweepSpec Next(const InitedSweep& sweep, const std::string& text) {
-  SweepSpec s = MustParse(text);
-  ApplyDefaults(&s);
-  auto frozen = ReadFrozenSpec(Env::Default(), sweep.layout.root());
-  EXPECT_OK(frozen);
-  s.set_format_version(frozen->format_version());
-  s.set_spec_dir(frozen->spec_dir());
-  return s;
+  return testing::NextVersionSpec(sweep, text);
 }
 
 Status Plan(const InitedSweep& sweep, const std::string& text, ExtendPlan* plan) {

@@ -40,15 +40,8 @@ std::string Edited(const std::string& from, const std::string& to) {
   return s;
 }
 
-// A new spec frozen as `sweep extend` freezes it against `sweep`.
 SweepSpec Next(const InitedSweep& sweep, const std::string& text) {
-  SweepSpec s = MustParse(text);
-  ApplyDefaults(&s);
-  auto frozen = ReadFrozenSpec(Env::Default(), sweep.layout.root());
-  EXPECT_OK(frozen);
-  s.set_format_version(frozen->format_version());
-  s.set_spec_dir(frozen->spec_dir());
-  return s;
+  return testing::NextVersionSpec(sweep, text);
 }
 
 SweepPoints Points(const InitedSweep& sweep, Env* env = Env::Default()) {

@@ -53,6 +53,17 @@ void InitSweep(const std::string& dir, const SweepSpec& spec) {
   ASSERT_TRUE(WriteFrozenSpec(env, l, FreezeSpec(spec)).ok());
 }
 
+SweepSpec NextVersionSpec(const InitedSweep& sweep, const std::string& text) {
+  SweepSpec s = MustParse(text);
+  ApplyDefaults(&s);
+  auto frozen = ReadFrozenSpec(Env::Default(), sweep.layout.root());
+  EXPECT_TRUE(frozen.ok()) << frozen.status().ToString();
+  if (!frozen.ok()) return s;
+  s.set_format_version(frozen->format_version());
+  s.set_spec_dir(frozen->spec_dir());
+  return s;
+}
+
 std::string ReadAll(const std::string& path) {
   std::ifstream in(path);
   std::stringstream ss;

@@ -44,6 +44,10 @@ struct InitedSweep {
   SweepLayout layout;
 };
 
+// A new spec, parsed and frozen as `sweep extend` freezes it against
+// `sweep` (its format version and spec_dir).
+SweepSpec NextVersionSpec(const InitedSweep& sweep, const std::string& text);
+
 std::string ReadAll(const std::string& path);
 // How many times `needle` occurs in `haystack`, not overlapping.
 size_t Count(const std::string& haystack, const std::string& needle);

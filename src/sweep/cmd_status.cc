@@ -180,6 +180,19 @@ std::string HeartbeatText(const DerivedState& d) {
   return d.heartbeat_age_s >= 0 ? FormatFixed(d.heartbeat_age_s, 0) + "s ago" : "-";
 }
 
+// The columns every row of `status --limit` has, for a trial or an item:
+// name, state, attempt, failures, host, job, heartbeat.
+Row StateRow(const std::string& name, const DerivedState& d, const AttemptOwner& owner,
+             JobCheck* jobs) {
+  return {name,
+          TrialStateName(d.state),
+          std::to_string(d.latest_attempt),
+          std::to_string(d.failures),
+          owner.host(),
+          jobs->Job(owner, d.state),
+          HeartbeatText(d)};
+}
+
 }  // namespace
 
 // A broken trial's reason, one per line below the table (all of them in json).
@@ -251,13 +264,7 @@ int PrintStage(Env* env, const OpenedSweep& sw, const std::string& dir, const St
       logs += "  " + ItemName(it.key) + "  " + layout.log_path(it.key, it.derived.latest_attempt) +
               "\n";
     }
-    Row row = {ItemName(it.key),
-               TrialStateName(it.derived.state),
-               std::to_string(it.derived.latest_attempt),
-               std::to_string(it.derived.failures),
-               owner.host(),
-               jobs.Job(owner, it.derived.state),
-               HeartbeatText(it.derived)};
+    Row row = StateRow(ItemName(it.key), it.derived, owner, &jobs);
     if (upstream) row.push_back(std::to_string(ItemUpstream(it.key)));
     if (st.kind == StageKind::kEachCheckpoint) row.push_back(std::to_string(ItemSub(it.key)));
     if (upstream) AppendValues(ps.names(), ps.At(ItemUpstream(it.key)), &row);
@@ -320,8 +327,8 @@ int CmdStatus(const std::string& dir, const std::string& format, int limit,
     versions = " (spec version " + std::to_string(ps->version()) + ", extended from " +
                std::to_string(ps->base_space().size()) + " points by `sweep extend`)";
   }
-  std::printf("sweep '%s' in %s: %llu points%s\n", TerminalSafe(spec->name()).c_str(),
-              dir.c_str(), static_cast<unsigned long long>(scan.total), versions.c_str());
+  std::printf("sweep '%s' in %s: %llu points%s\n", TerminalSafe(spec->name()).c_str(), dir.c_str(),
+              static_cast<unsigned long long>(scan.total), versions.c_str());
   std::printf("%s\n", CountLine(scan.counts, false).c_str());
   for (const StageScan& st : stages) {
     std::printf("stage %s (%s of %s): %llu item%s  %s\n", TerminalSafe(st.name).c_str(),
@@ -358,13 +365,7 @@ int CmdStatus(const std::string& dir, const std::string& format, int limit,
     }
     AttemptOwner owner;
     RowFacts(env, layout, spec->claim(), t.index, &t.derived, &owner);
-    Row row = {TrialName(t.index),
-               TrialStateName(t.derived.state),
-               std::to_string(t.derived.latest_attempt),
-               std::to_string(t.derived.failures),
-               owner.host(),
-               jobs.Job(owner, t.derived.state),
-               HeartbeatText(t.derived)};
+    Row row = StateRow(TrialName(t.index), t.derived, owner, &jobs);
     AppendValues(ps->names(), ps->At(t.index), &row);
     table.push_back(row);
   }
