@@ -188,10 +188,10 @@ TEST_F(RealSlurm, SignalledTrainingJobExits75AndTheNextJobResumesIt) {
   EXPECT_EQ(res.slurm_job_id(), job2);
 }
 
-// (e) Issue 13's example through `sweep submit`: one job for the sweep and
-// one `--stage eval` job (its own resources, SWEEP_STAGE=eval); the eval job
-// evaluates each kept checkpoint while the training job goes on, and the
-// sweep's job runs the funnel once all six are evaluated.
+// (e) Issue 13's example through `sweep submit`: a `--stage trials` job that
+// only trains, and a `--stage eval` job (its own resources, SWEEP_STAGE=eval)
+// that evaluates every kept checkpoint, waiting for them while training goes
+// on; then a plain job runs the funnel over all six.
 TEST_F(RealSlurm, AStagePipelineRunsThroughSubmitWithAStageJob) {
   const std::string data = tmp_.path() + "/data";
   RunResult d =
@@ -213,7 +213,7 @@ TEST_F(RealSlurm, AStagePipelineRunsThroughSubmitWithAStageJob) {
           "        command { argv: \"sh\" argv: \"-c\" argv: \"wc -l < {inputs} > "
           "{trial_dir}/n.txt\" } }\n");
   const std::string eval_job = Submit(dir, 1, {"--stage", "eval"})[0];
-  const std::string train_job = Submit(dir, 1)[0];
+  const std::string train_job = Submit(dir, 1, {"--stage", "trials"})[0];
   EXPECT_NE(ReadAll(dir + "/slurm/job-eval.sh").find("export SWEEP_STAGE='eval'"),
             std::string::npos);
   ASSERT_TRUE(WaitFor([&] { return Finished(eval_job) && Finished(train_job); }, 400))
@@ -230,11 +230,16 @@ TEST_F(RealSlurm, AStagePipelineRunsThroughSubmitWithAStageJob) {
       by_eval_job += r.slurm_job_id() == eval_job;
     }
   }
-  // The eval job served its stage while the training job trained (the
-  // training job takes ready items only between its trials).
-  EXPECT_GE(by_eval_job, 2) << Output(dir, eval_job);
+  // Each job served its own stage: every item by the eval job, no trial.
+  EXPECT_EQ(by_eval_job, 6) << Output(dir, eval_job) << Output(dir, train_job);
   EXPECT_EQ(Output(dir, eval_job).find("claimed trial "), std::string::npos)
       << Output(dir, eval_job);
+  EXPECT_EQ(Output(dir, train_job).find("claimed eval "), std::string::npos)
+      << Output(dir, train_job);
+  // Neither serves collect: its item waits, announced, for any job.
+  const std::string any_job = Submit(dir, 1)[0];
+  ASSERT_TRUE(WaitFor([&] { return Finished(any_job); }, 120)) << Output(dir, any_job);
+  EXPECT_EQ(JobField(any_job, "ExitCode"), "0:0") << Output(dir, any_job);
   EXPECT_EQ(ReadAll(SweepLayout::ForStage(dir, "collect").work_dir(ItemKey(0, 1)) + "/n.txt"),
             "6\n");
 }

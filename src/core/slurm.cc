@@ -96,7 +96,10 @@ Result<JobScript> RenderJobScript(const SweepSpec& spec, const std::string& swee
                                   const std::string& stage) {
   Resources r = spec.resources();
   std::string job_name = JobName(spec.name());
-  if (!stage.empty()) {
+  if (stage == "trials") {
+    // The sweep's own points alone (SWEEP_STAGE=trials): its own resources.
+    job_name = JobName(JobName(spec.name()).substr(0, 31) + "-" + stage);
+  } else if (!stage.empty()) {
     const Stage* st = nullptr;
     std::string names;
     for (const Stage& s : spec.stage()) {

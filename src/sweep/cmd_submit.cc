@@ -51,7 +51,7 @@ int CmdSubmit(const std::string& dir_arg, int jobs, bool array, bool dry_run,
   auto points = ReadSweepPoints(env, dir);
   if (!points.ok()) return UsageError(points.status().message());
   const SweepSpec* spec = &points->spec();
-  if (!stage.empty() && FindStage(*spec, stage) == nullptr) {
+  if (!stage.empty() && stage != kTrialsStageName && FindStage(*spec, stage) == nullptr) {
     return UsageError("--stage " + stage +
                       ": the sweep has no such stage (stages: " + StageNamesText(*spec) + ")");
   }

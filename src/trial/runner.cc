@@ -286,7 +286,7 @@ int TrialRunner::Run() {
   int64_t job_end = -1;  // learned from Slurm on first need; 0: unknown
   uint32_t ran = 0;
   bool any_failed = false;
-  bool watch_logged = false, wait_logged = false, repaired = false;
+  bool watch_logged = false, wait_logged = false, repaired = false, last_look = false;
   uint64_t holes_logged = 0;  // watching held trials (nothing else claimable), since:
   std::chrono::steady_clock::time_point watch_since;
   double watch_nap_s = 0.05, wait_nap_s = 0.05;
@@ -390,6 +390,14 @@ int TrialRunner::Run() {
         SleepUnlessSignalled(std::min(wait_nap_s, spec_.claim().heartbeat_seconds()));
         wait_nap_s *= 2;
         repaired = false;
+        last_look = false;
+        continue;
+      }
+      // Upstream went quiet after this round's claims looked: its last
+      // commit announced its items before it committed, and its lease
+      // entry went after, so one more round sees them.
+      if (!last_look) {
+        last_look = true;
         continue;
       }
     }
@@ -406,6 +414,7 @@ int TrialRunner::Run() {
     watch_logged = false;
     wait_logged = false;
     repaired = false;
+    last_look = false;
     if (!s.ok()) {
       LogError("cannot claim: " + s.ToString());
       return kExitFailed;
