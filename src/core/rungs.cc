@@ -151,7 +151,12 @@ Status Rungs::ShaAdvance(uint32_t k, uint64_t num_points, size_t* announced) {
   }
   if (in.size() < members.size()) return Status::OK();  // some member still runs
   const SweepLayout next = RungQueue(root_, k + 1);
+  // Announced before, or claimed since (the claimer drops the announcement):
+  // announcing those again would only leave garbage entries.
+  std::set<uint64_t> done;
+  CS_RETURN_IF_ERROR(Promoted(k, &done));
   for (uint64_t c : ShaPromotions(in, asha_.reduction(), asha_.maximize())) {
+    if (done.count(c)) continue;
     Status s = env_->CreateExclusive(next.released_lease_path(RungKey(k + 1, c), 0), "");
     if (s.ok()) {
       ++*announced;
@@ -189,8 +194,7 @@ Status Rungs::AshaPromote(bool* promoted, uint32_t* to, uint64_t* config) {
       CS_RETURN_IF_ERROR(Read(k, &results[k]));
       if (k < top()) CS_RETURN_IF_ERROR(Promoted(k, &promoted_from[k]));
     }
-    const AshaDecision d =
-        AshaDecide(results, promoted_from, asha_.reduction(), asha_.maximize());
+    const AshaDecision d = AshaDecide(results, promoted_from, asha_.reduction(), asha_.maximize());
     if (d.kind != AshaDecision::kPromote) return Status::OK();
     const SweepLayout next = RungQueue(root_, d.rung);
     Status s = env_->CreateExclusive(next.released_lease_path(RungKey(d.rung, d.config), 0), "");
