@@ -43,8 +43,14 @@ std::string RungScoresDir(const SweepLayout& root, uint32_t k) {
 
 std::string ScoreMarkerName(const RungResult& r) {
   if (RanksAsFailed(r)) return TrialName(r.config) + "=fail";
+  // The shortest form that reads back as the same double ("0.073", not
+  // "0.072999999999999995"); never "-0".
+  const double v = r.value == 0 ? 0.0 : r.value;
   char b[40];
-  std::snprintf(b, sizeof b, "%.17g", r.value == 0 ? 0.0 : r.value);  // no "-0"
+  for (int digits = 15; digits <= 17; ++digits) {
+    std::snprintf(b, sizeof b, "%.*g", digits, v);
+    if (std::strtod(b, nullptr) == v) break;
+  }
   return TrialName(r.config) + "=" + b;
 }
 
