@@ -202,6 +202,25 @@ TEST(EarlyStoppingProcess, ShaPromotionsDoNotDependOnArrivalOrderAndAFailureIsNe
   }
 }
 
+// Control: a rung is named as a stage; reset is refused (the published
+// results have decided promotions already).
+TEST(EarlyStoppingProcess, ControlNamesRungsAsStagesAndRefusesReset) {
+  EsSweep s(RunSpec(true, "1", "lease_seconds: 30 heartbeat_seconds: 0.5 trials_per_job: 0"));
+  ASSERT_EQ(s.RunTrial().exit_code, 0);
+  RunResult r = s.Sweep({"reset", s.dir, "0"});
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("reset is not supported in a sweep with early stopping"),
+            std::string::npos)
+      << r.output;
+  EXPECT_TRUE(Env::Default()->Exists(s.layout.result_path(0)));
+  r = s.Sweep({"stop", s.dir, "--stage", "rung-3", "0"});
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("its stages: trials, rung-1, rung-2)"), std::string::npos) << r.output;
+  r = s.Sweep({"stop", s.dir, "--stage", "rung-2", "8"});
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("rung-2 000008-0000: already done"), std::string::npos) << r.output;
+}
+
 // ASHA with four identical workers, one killed with SIGKILL while it trains a
 // promoted configuration: its item is taken over and resumed as attempt 2;
 // every promotion ran once, every epoch was trained once, nothing is left

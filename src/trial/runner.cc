@@ -594,8 +594,8 @@ TrialRunner::AttemptEnd TrialRunner::RunCommandAttempt(Queue* q, const Claim& cl
   // can commit or fail it.
   // A rung's item works in its configuration's trial directory: it resumes
   // from the files the rung below left there.
-  const std::string task_dir = q->stage ? q->layout.work_dir(claim.index)
-                                        : TaskDir(spec_, layout_, q->Config(claim.index));
+  const std::string task_dir =
+      q->stage ? q->layout.work_dir(claim.index) : TaskDir(spec_, layout_, q->Config(claim.index));
   // The trial directory was published by our own rename, but make sure no
   // one swapped a symlink in before we run a command inside it.
   Status s = CheckPlainDir(trial_dir);
@@ -1016,8 +1016,8 @@ void TrialRunner::RungEnded(const Queue& q, uint64_t index, const TrialResult& r
   Status s = rungs_->Finished(q.rung, score, points_.size(), &announced);
   if (!s.ok()) {
     // A lost score or promotion is recreated by an idle worker (Rungs::Repair).
-    LogWarn(q.Work(index) + ": publishing its rung result failed (an idle worker repairs it): " +
-            s.ToString());
+    LogWarn(q.Work(index) +
+            ": publishing its rung result failed (an idle worker repairs it): " + s.ToString());
   } else if (announced > 0) {
     LogInfo("rung " + std::to_string(q.rung) + " is complete: " + std::to_string(announced) +
             " configurations promoted to rung " + std::to_string(q.rung + 1) + " (" +
