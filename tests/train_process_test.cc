@@ -315,18 +315,6 @@ claim { lease_seconds: 30 heartbeat_seconds: 2 max_attempts: 3 trials_per_job: 0
 // each time, and its per-epoch metrics equal those of the same configuration
 // trained straight to max_epochs without early stopping.
 TEST(TrainProcess, ShaPromotedTrialsResumeAndMatchAnUnpromotedRunEpochForEpoch) {
-  const std::string issue = R"(
-name: "asha"
-seed: 2
-random {
-  samples: 27
-  param { name: "lr" log_uniform { low: 0.001 high: 0.5 } }
-  param { name: "weight_decay" log_uniform { low: 0.000001 high: 0.01 } }
-}
-train { model: "resnet_cifar" depth: 8 dataset: "data" batch_size: 64 optimizer: "sgd" schedule: "constant" }
-early_stopping { asha { metric: "val_acc" maximize: true min_epochs: 1 max_epochs: 9 reduction: 3 synchronous: true } }
-claim { lease_seconds: 30 heartbeat_seconds: 2 max_attempts: 3 trials_per_job: 0 }
-)";
   auto spec = [](const std::string& params, const std::string& es, int epochs) {
     return "name: \"asha\"\nseed: 2\n" + params +
            "\ntrain { model: \"resnet_cifar\" depth: 8 dataset: \"data\" batch_size: 64 "
@@ -340,7 +328,7 @@ claim { lease_seconds: 30 heartbeat_seconds: 2 max_attempts: 3 trials_per_job: 0
       "early_stopping { asha { metric: \"val_acc\" maximize: true min_epochs: 1 max_epochs: 4 "
       "reduction: 2 synchronous: true } }\n",
       0));
-  std::ofstream(s.tmp.path() + "/issue.textproto") << issue;
+  std::ofstream(s.tmp.path() + "/issue.textproto") << kAshaSpec;
   RunResult v = RunProcess({SWEEP_BIN, "validate", s.tmp.path() + "/issue.textproto"});
   EXPECT_EQ(v.exit_code, 0) << v.output;
   EXPECT_NE(v.output.find("rungs 1, 3, 9 epochs, reduction 3"), std::string::npos) << v.output;
