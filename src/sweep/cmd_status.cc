@@ -5,8 +5,10 @@
 #include <cstdio>
 #include <set>
 
+#include "core/asha_spec.h"
 #include "core/json.h"
 #include "core/number_format.h"
+#include "core/rung_scan.h"
 #include "core/slurm.h"
 #include "core/spec.h"
 #include "core/stage_scan.h"
@@ -101,6 +103,33 @@ StatusJson StatusToJson(const SweepScan& scan, const SweepLayout& layout,
   }
   for (const StageScan& st : stages) *j.add_stages() = StageToJson(st, layout.root());
   return j;
+}
+
+// output.proto's EarlyStoppingStatusJson.
+EarlyStoppingStatusJson RungsToJson(const RungScan& rs, const SweepSpec& spec) {
+  EarlyStoppingStatusJson j;
+  j.set_rule(ValidUtf8(DescribeEarlyStopping(spec.early_stopping())));
+  for (const RungCounts& r : rs.rungs) {
+    RungStatusJson* o = j.add_rungs();
+    o->set_rung(r.rung);
+    o->set_epochs(r.budget);
+    o->set_configurations(static_cast<double>(r.configurations));
+    SetCounts(r.counts, o);
+  }
+  j.set_epochs_used(static_cast<double>(rs.epochs_used));
+  j.set_epochs_exhaustive(static_cast<double>(rs.epochs_exhaustive));
+  j.set_compute_fraction(rs.compute_fraction);
+  return j;
+}
+
+// "compute: 63 of 243 epochs (0.2593 of training each of the 27 configurations
+// done at rung 0 to 9 epochs)".
+std::string ComputeLine(const RungScan& rs) {
+  const uint64_t n = rs.reached.empty() ? 0 : rs.reached[0];
+  return "compute: " + std::to_string(rs.epochs_used) + " of " +
+         std::to_string(rs.epochs_exhaustive) + " epochs (" +
+         FormatRounded(rs.compute_fraction, 4) + " of training each of the " + std::to_string(n) +
+         " configurations done at rung 0 to " + std::to_string(rs.budgets.back()) + " epochs)";
 }
 
 // "pending 3  running 1  ...": every state's count (blocked only for stages:
@@ -305,6 +334,16 @@ int CmdStatus(const std::string& dir, const std::string& format, int limit,
     s = ScanStages(env, dir, *spec, scan, ps->size(), ps->version(), now_ns, &stages);
     if (!s.ok()) return Failure(s.ToString());
   }
+  RungScan rungs;
+  const bool early_stopping = HasRungs(*spec);
+  if (early_stopping) {
+    bool from_fs = false;
+    const int64_t now_ns = ScanClock(env, layout, &from_fs);
+    std::vector<std::pair<uint64_t, TrialState>> claimed;
+    for (const ScannedTrial& t : scan.trials) claimed.push_back({t.index, t.derived.state});
+    s = ScanRungs(env, dir, *spec, claimed, ps->size(), now_ns, &rungs);
+    if (!s.ok()) return Failure(s.ToString());
+  }
   const StageScan* one = nullptr;
   for (const StageScan& st : stages) {
     if (st.name == stage) one = &st;
@@ -315,7 +354,9 @@ int CmdStatus(const std::string& dir, const std::string& format, int limit,
     if (one != nullptr) {
       AppendJson(StageToJson(*one, dir), &out);
     } else {
-      AppendJson(StatusToJson(scan, layout, stages), &out);
+      StatusJson j = StatusToJson(scan, layout, stages);
+      if (early_stopping) *j.mutable_early_stopping() = RungsToJson(rungs, *spec);
+      AppendJson(j, &out);
     }
     std::printf("%s\n", out.c_str());
     return 0;
@@ -340,6 +381,13 @@ int CmdStatus(const std::string& dir, const std::string& format, int limit,
         0)
       std::printf("  (`sweep status --stage %s` says why items are blocked or broken)\n",
                   TerminalSafe(st.name).c_str());
+  }
+  if (early_stopping) {
+    // Configurations per rung: a trial is rung 0; rung k >= 1 is its queue.
+    std::printf("early stopping: %s\n",
+                TerminalSafe(DescribeEarlyStopping(spec->early_stopping())).c_str());
+    for (const RungCounts& r : rungs.rungs) std::printf("  %s\n", RungLine(r).c_str());
+    std::printf("  %s\n", ComputeLine(rungs).c_str());
   }
   if (!scan.clock_from_filesystem) {
     std::printf("(lease ages use this machine's clock: %s is not writable)\n",
