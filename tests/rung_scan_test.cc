@@ -188,6 +188,9 @@ TEST(RungReport, DrawsTheRungsAndTheComputeUsedAgainstExhaustive) {
   EXPECT_NE(html.find("<th data-type=\"num\">rung</th><th data-type=\"num\">epochs_done</th>"),
             std::string::npos);
   EXPECT_NE(html.find("<td data-v=\"2\">2</td><td data-v=\"9\">9</td>"), std::string::npos);
+  // and the rule's metric (a train task's table otherwise has only best_val_acc and co.).
+  EXPECT_NE(html.find("<th data-type=\"num\">val_acc</th>"), std::string::npos);
+  EXPECT_NE(html.find("<td data-v=\"2.62\">2.62</td>"), std::string::npos);
   // Curves stop at the rung: 26 (rung 2) has 9 points, 20 (rung 1) 3, and
   // 0 (rung 0) one, a dot.
   EXPECT_EQ(OverlayPoints(html, "000026 (done) seed=26"), 9);

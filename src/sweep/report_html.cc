@@ -55,9 +55,16 @@ std::string ParamText(const SweepResults& res, const TrialRecord& t) {
 std::vector<std::string> TableMetrics(const SweepResults& res) {
   if (!res.spec.has_train()) return res.metric_names;
   std::vector<std::string> out;
+  // Early stopping: its metric at each configuration's newest done rung.
+  const std::string rung_metric =
+      res.early_stopping ? res.spec.early_stopping().asha().metric() : std::string();
+  if (!rung_metric.empty() && std::find(res.metric_names.begin(), res.metric_names.end(),
+                                        rung_metric) != res.metric_names.end())
+    out.push_back(rung_metric);
   for (const char* m : {"best_val_acc", "best_epoch", "final_val_acc", "final_val_loss", "test_acc",
                         "test_loss", "num_parameters", "train_seconds"}) {
-    if (std::find(res.metric_names.begin(), res.metric_names.end(), m) != res.metric_names.end())
+    if (std::find(res.metric_names.begin(), res.metric_names.end(), m) != res.metric_names.end() &&
+        m != rung_metric)
       out.push_back(m);
   }
   return out;
@@ -360,7 +367,7 @@ std::string RungsSection(const SweepResults& res) {
       "<p>" + HtmlEscape(DescribeEarlyStopping(res.spec.early_stopping())) + ".</p>\n";
   out +=
       "<table id=\"rungs\"><thead><tr><th>rung</th><th>epochs</th><th>configurations</th>"
-      "<th>done</th><th>running</th><th>promoted (not started)</th><th>failed</th>"
+      "<th>done</th><th>running</th><th>not started</th><th>failed</th>"
       "<th>other</th></tr></thead><tbody>\n";
   for (const RungCounts& r : rs.rungs) {
     const uint64_t done = r.count(TrialState::kDone), running = r.count(TrialState::kRunning),
@@ -369,11 +376,13 @@ std::string RungsSection(const SweepResults& res) {
     out += "<tr class=\"rung\" data-rung=\"" + std::to_string(r.rung) + "\"><td>" +
            std::to_string(r.rung) + "</td><td>" + std::to_string(r.budget) + "</td><td>" +
            std::to_string(r.configurations) + "</td><td>" + std::to_string(done) + "</td><td>" +
-           std::to_string(running) + "</td><td>" + (r.rung == 0 ? "pending " : "") +
-           std::to_string(pending) + "</td><td>" + std::to_string(failed) + "</td><td>" +
-           std::to_string(other) + "</td></tr>\n";
+           std::to_string(running) + "</td><td>" + std::to_string(pending) + "</td><td>" +
+           std::to_string(failed) + "</td><td>" + std::to_string(other) + "</td></tr>\n";
   }
-  out += "</tbody></table>\n";
+  out +=
+      "</tbody></table>\n<p class=\"note\">Not started: at rung 0 the points no worker has "
+      "claimed, above it the configurations promoted there that no worker has started. Other: "
+      "interrupted, stale, stopped or broken.</p>\n";
   const uint64_t n = rs.reached.empty() ? 0 : rs.reached[0];
   out += "<p id=\"compute\">Compute used: " + std::to_string(rs.epochs_used) + " epochs of " +
          std::to_string(n) + "&times;" + std::to_string(rs.budgets.back()) + " = " +

@@ -188,9 +188,12 @@ std::string LineChart(Chart c, const std::vector<Series>& series, bool with_lege
     out += "<line class=\"mark\" x1=\"" + x + "\" y1=\"" + std::to_string(Chart::kTop) +
            "\" x2=\"" + x + "\" y2=\"" + std::to_string(c.height - Chart::kBottom) +
            "\" stroke=\"#888\" stroke-dasharray=\"4 3\"><title>" + HtmlEscape(m.second) +
-           "</title></line><text class=\"mark\" x=\"" + x + "\" y=\"" +
-           std::to_string(Chart::kTop + 9) + "\" text-anchor=\"middle\">" + HtmlEscape(m.second) +
-           "</text>";
+           "</title></line>";
+    // The label beside the line, inside the plot (left of a line near its right edge).
+    const bool right = c.x.Frac(m.first) > 0.8;
+    out += "<text class=\"mark\" x=\"" + FormatFixed(c.Px(m.first) + (right ? -3 : 3), 1) +
+           "\" y=\"" + std::to_string(Chart::kTop + 20) + "\"" +
+           (right ? " text-anchor=\"end\"" : "") + ">" + HtmlEscape(m.second) + "</text>";
   }
   for (size_t i = 0; i < series.size(); ++i) {
     std::string pts;
