@@ -296,7 +296,8 @@ class TrainingRun {
     attempt_start_ = Clock::now();
     train_seconds_before_ = st_.train_seconds();
     last_ckpt_ = Clock::now();
-    while (st_.epoch() < cfg_.epochs() && !stop_early) {
+    const int until = req_.until_epoch > 0 ? std::min(req_.until_epoch, cfg_.epochs()) : cfg_.epochs();
+    while (st_.epoch() < until && !stop_early) {
       bool epoch_done = false;
       CS_RETURN_IF_ERROR(TrainEpoch(&epoch_done));
       if (!epoch_done) return Status::OK();  // stopped, lost or diverged: out_ says which

@@ -1,5 +1,7 @@
 #include "test_util.h"
 
+#include "core/security.h"
+
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
@@ -45,8 +47,8 @@ void InitSweep(const std::string& dir, const SweepSpec& spec) {
   SweepLayout l(dir);
   for (const auto& d : {dir, l.trials_dir(), l.leases_dir(), l.tmp_dir()})
     ASSERT_TRUE(env->CreateDirs(d).ok());
-  for (const Stage& st : spec.stage()) {
-    const SweepLayout queue = SweepLayout::ForStage(dir, st.name());
+  for (const std::string& name : StageNames(spec)) {  // stages, and early stopping's rungs
+    const SweepLayout queue = SweepLayout::ForStage(dir, name);
     for (const auto& d : {queue.trials_dir(), queue.leases_dir()})
       ASSERT_TRUE(env->CreateDirs(d).ok());
   }

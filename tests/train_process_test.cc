@@ -12,6 +12,7 @@
 
 #include "core/json.h"
 #include "core/layout.h"
+#include "core/rungs.h"
 #include "example_specs.h"
 #include "process_util.h"
 #include "records.pb.h"
@@ -306,6 +307,96 @@ claim { lease_seconds: 30 heartbeat_seconds: 2 max_attempts: 3 trials_per_job: 0
   EXPECT_EQ(again.exit_code, 0) << again.output;
   EXPECT_NE(again.output.find("nothing to claim"), std::string::npos) << again.output;
   EXPECT_FALSE(Env::Default()->Exists(s.layout.attempt_dir(0, 2)));
+}
+
+// Issue 14's spec as written is accepted; a smaller SHA run of its shape
+// (4 configurations, rungs 1, 2, 4 epochs, a cosine schedule) through three
+// identical workers: the configuration promoted twice resumed its checkpoint
+// each time, and its per-epoch metrics equal those of the same configuration
+// trained straight to max_epochs without early stopping.
+TEST(TrainProcess, ShaPromotedTrialsResumeAndMatchAnUnpromotedRunEpochForEpoch) {
+  const std::string issue = R"(
+name: "asha"
+seed: 2
+random {
+  samples: 27
+  param { name: "lr" log_uniform { low: 0.001 high: 0.5 } }
+  param { name: "weight_decay" log_uniform { low: 0.000001 high: 0.01 } }
+}
+train { model: "resnet_cifar" depth: 8 dataset: "data" batch_size: 64 optimizer: "sgd" schedule: "constant" }
+early_stopping { asha { metric: "val_acc" maximize: true min_epochs: 1 max_epochs: 9 reduction: 3 synchronous: true } }
+claim { lease_seconds: 30 heartbeat_seconds: 2 max_attempts: 3 trials_per_job: 0 }
+)";
+  auto spec = [](const std::string& params, const std::string& es, int epochs) {
+    return "name: \"asha\"\nseed: 2\n" + params +
+           "\ntrain { model: \"resnet_cifar\" depth: 8 dataset: \"data\" batch_size: 64 "
+           "optimizer: \"sgd\" schedule: \"cosine\" loader_threads: 1" +
+           (epochs ? " epochs: " + std::to_string(epochs) : std::string()) + " }\n" + es +
+           "claim { lease_seconds: 30 heartbeat_seconds: 2 max_attempts: 3 trials_per_job: 0 }\n";
+  };
+  TrainSweep s(spec(
+      "random { samples: 4 param { name: \"lr\" log_uniform { low: 0.001 high: 0.5 } } param { "
+      "name: \"weight_decay\" log_uniform { low: 0.000001 high: 0.01 } } }",
+      "early_stopping { asha { metric: \"val_acc\" maximize: true min_epochs: 1 max_epochs: 4 "
+      "reduction: 2 synchronous: true } }\n",
+      0));
+  std::ofstream(s.tmp.path() + "/issue.textproto") << issue;
+  RunResult v = RunProcess({SWEEP_BIN, "validate", s.tmp.path() + "/issue.textproto"});
+  EXPECT_EQ(v.exit_code, 0) << v.output;
+  EXPECT_NE(v.output.find("rungs 1, 3, 9 epochs, reduction 3"), std::string::npos) << v.output;
+
+  std::vector<Spawned> workers;
+  for (int w = 0; w < 3; ++w) workers.push_back(s.Start("w" + std::to_string(w)));
+  for (Spawned& w : workers) EXPECT_EQ(WaitExit(w.pid), 0) << ReadAll(w.output_path);
+  // 4 -> 2 -> 1: rung 1's and rung 2's records, each config's curve as long
+  // as its highest rung.
+  std::vector<uint64_t> top, stopped;
+  for (uint64_t c = 0; c < 4; ++c) {
+    ASSERT_TRUE(Env::Default()->Exists(s.layout.result_path(c))) << c;
+    const bool at2 = Env::Default()->Exists(RungQueue(s.layout, 2).result_path(RungKey(2, c)));
+    const bool at1 = Env::Default()->Exists(RungQueue(s.layout, 1).result_path(RungKey(1, c)));
+    EXPECT_TRUE(at1 || !at2) << c;
+    const size_t epochs =
+        MetricsWithoutTimes(ReadAll(s.layout.trial_dir(c) + "/metrics.csv")).size() - 1;
+    EXPECT_EQ(epochs, at2 ? 4u : at1 ? 2u : 1u) << c;
+    if (at2) top.push_back(c);
+    if (!at1) stopped.push_back(c);
+  }
+  ASSERT_EQ(top.size(), 1u);
+  ASSERT_EQ(stopped.size(), 2u);
+  // The same configuration trained to 4 epochs in one go, no early stopping.
+  const std::vector<uint64_t> compare = {top[0]};
+  std::string grid = "grid { zip { ";
+  std::string lr = "param { name: \"lr\"", wd = "param { name: \"weight_decay\"";
+  for (uint64_t c : compare) {
+    TrialResult r;
+    ASSERT_OK(ParseJson(ReadAll(s.layout.result_path(c)), "result", &r));
+    lr += " values: \"" + r.params().at("lr") + "\"";
+    wd += " values: \"" + r.params().at("weight_decay") + "\"";
+  }
+  TrainSweep straight(spec(grid + lr + " } " + wd + " } } }", "", 4));
+  RunResult r = straight.RunTrial();
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  for (size_t i = 0; i < compare.size(); ++i) {
+    SCOPED_TRACE("config " + std::to_string(compare[i]));
+    const auto full = MetricsWithoutTimes(ReadAll(straight.layout.trial_dir(i) + "/metrics.csv"));
+    const auto got = MetricsWithoutTimes(ReadAll(s.layout.trial_dir(compare[i]) + "/metrics.csv"));
+    ASSERT_EQ(full.size(), 5u);
+    EXPECT_EQ(got, full);
+  }
+  // The promoted rung's record: its budget's epochs and the exact metric.
+  TrialResult best;
+  ASSERT_OK(ParseJson(ReadAll(RungQueue(s.layout, 2).result_path(RungKey(2, top[0]))), "r", &best));
+  EXPECT_EQ(best.rung(), 2u);
+  EXPECT_EQ(best.budget(), 4u);
+  EXPECT_EQ(best.metrics().fields().at("epochs").number_value(), 4);
+  // Each promotion resumed the rung below's last checkpoint.
+  for (uint32_t k = 1; k <= 2; ++k) {
+    const std::string log = ReadAll(RungQueue(s.layout, k).log_path(RungKey(k, top[0]), 1));
+    EXPECT_NE(log.find("resuming from"), std::string::npos) << log;
+    EXPECT_NE(log.find("(epoch " + std::to_string(k == 1 ? 2 : 3) + ", step 0)"), std::string::npos)
+        << log;
+  }
 }
 
 }  // namespace

@@ -43,8 +43,14 @@ std::string RungScoresDir(const SweepLayout& root, uint32_t k) {
 
 std::string ScoreMarkerName(const RungResult& r) {
   if (RanksAsFailed(r)) return TrialName(r.config) + "=fail";
+  // The shortest form that reads back as the same double ("0.073", not
+  // "0.072999999999999995"); never "-0".
+  const double v = r.value == 0 ? 0.0 : r.value;
   char b[40];
-  std::snprintf(b, sizeof b, "%.17g", r.value == 0 ? 0.0 : r.value);  // no "-0"
+  for (int digits = 15; digits <= 17; ++digits) {
+    std::snprintf(b, sizeof b, "%.*g", digits, v);
+    if (std::strtod(b, nullptr) == v) break;
+  }
   return TrialName(r.config) + "=" + b;
 }
 
@@ -151,7 +157,12 @@ Status Rungs::ShaAdvance(uint32_t k, uint64_t num_points, size_t* announced) {
   }
   if (in.size() < members.size()) return Status::OK();  // some member still runs
   const SweepLayout next = RungQueue(root_, k + 1);
+  // Announced before, or claimed since (the claimer drops the announcement):
+  // announcing those again would only leave garbage entries.
+  std::set<uint64_t> done;
+  CS_RETURN_IF_ERROR(Promoted(k, &done));
   for (uint64_t c : ShaPromotions(in, asha_.reduction(), asha_.maximize())) {
+    if (done.count(c)) continue;
     Status s = env_->CreateExclusive(next.released_lease_path(RungKey(k + 1, c), 0), "");
     if (s.ok()) {
       ++*announced;
@@ -189,8 +200,7 @@ Status Rungs::AshaPromote(bool* promoted, uint32_t* to, uint64_t* config) {
       CS_RETURN_IF_ERROR(Read(k, &results[k]));
       if (k < top()) CS_RETURN_IF_ERROR(Promoted(k, &promoted_from[k]));
     }
-    const AshaDecision d =
-        AshaDecide(results, promoted_from, asha_.reduction(), asha_.maximize());
+    const AshaDecision d = AshaDecide(results, promoted_from, asha_.reduction(), asha_.maximize());
     if (d.kind != AshaDecision::kPromote) return Status::OK();
     const SweepLayout next = RungQueue(root_, d.rung);
     Status s = env_->CreateExclusive(next.released_lease_path(RungKey(d.rung, d.config), 0), "");

@@ -9,7 +9,7 @@
 // with {budget}), so no epoch is trained twice.
 //
 // What a decision reads: the score index of the rungs involved,
-//   DIR/rungs/<k>/<c>=<value>    c's result at rung k (%.17g, exact), or
+//   DIR/rungs/<k>/<c>=<value>    c's result at rung k (the shortest exact form), or
 //   DIR/rungs/<k>/<c>=fail       failed, diverged, or no finite metric,
 // one marker per configuration, created with O_EXCL after c's rung-k work
 // committed or failed for good, never removed. The record (result.json) is
@@ -56,7 +56,8 @@ uint64_t RungKey(uint32_t k, uint64_t config);
 // DIR/rungs/<k>.
 std::string RungScoresDir(const SweepLayout& root, uint32_t k);
 
-// "000003=0.87500000000000000" or "000003=fail" (RanksAsFailed).
+// "000003=0.875" (the shortest form that reads back as the same double) or
+// "000003=fail" (RanksAsFailed).
 std::string ScoreMarkerName(const RungResult& r);
 bool ParseScoreMarker(const std::string& name, RungResult* r);
 

@@ -6,6 +6,9 @@
 #include <string>
 #include <vector>
 
+#include "core/asha_spec.h"
+#include "core/rungs.h"
+
 namespace claimsweep {
 namespace {
 
@@ -26,6 +29,11 @@ std::string Octal(uint32_t mode) {
 std::vector<std::string> StageNames(const SweepSpec& spec) {
   std::vector<std::string> names;
   for (const Stage& st : spec.stage()) names.push_back(st.name());
+  // Early stopping's rungs above the bottom one are queues too (core/rungs.h).
+  if (spec.early_stopping().has_asha()) {
+    const size_t rungs = AshaRungBudgets(spec.early_stopping().asha()).size();
+    for (uint32_t k = 1; k < rungs; ++k) names.push_back(RungStageName(k));
+  }
   return names;
 }
 
@@ -48,6 +56,12 @@ Status CheckSweepSafety(Env* env, const SweepLayout& layout, bool allow_shared, 
     items.push_back({queue.stage_dir(), true, false});
     items.push_back({queue.trials_dir(), true, false});
     items.push_back({queue.leases_dir(), true, false});
+  }
+  // Early stopping's score index (core/rungs.h): its names decide promotions.
+  if (env->Exists(layout.root() + "/rungs")) {
+    items.push_back({layout.root() + "/rungs", true, false});
+    for (uint32_t k = 0; env->Exists(layout.root() + "/rungs/" + std::to_string(k)); ++k)
+      items.push_back({layout.root() + "/rungs/" + std::to_string(k), true, false});
   }
   // `sweep extend`'s versions add points whose values reach the command.
   if (env->Exists(layout.versions_dir())) {

@@ -424,9 +424,11 @@ void ValidateCommand(const SweepSpec& spec, const Locator& loc,
   scope.label = "command";
   scope.params = names;
   scope.builtins = BuiltinPlaceholders();
+  // Early stopping: the epochs of the rung being run.
+  if (spec.has_early_stopping()) scope.builtins.push_back("budget");
   scope.unknown = [&](const std::string&) {
     return "names no parameter; known: " + Join(names) + (names.empty() ? "" : ", ") +
-           Join(BuiltinPlaceholders());
+           Join(scope.builtins);
   };
   ValidateCommandTask(spec, loc, spec.command(), scope, err);
 }

@@ -3,9 +3,11 @@
 #include <cstdio>
 #include <set>
 
+#include "core/asha_spec.h"
 #include "core/control.h"
 #include "core/derived.h"
 #include "core/publish.h"
+#include "core/rungs.h"
 #include "core/spec.h"
 #include "core/sweep_points.h"
 #include "core/sweep_scan.h"
@@ -95,11 +97,31 @@ int Run(Op op, const std::string& dir, const std::vector<std::string>& args, boo
   const SweepPoints* ps = &*sw.points;
   const StageGraph graph(*spec);
   const StageInfo* st = nullptr;
-  if (!stage.empty() && stage != kTrialsStageName) {
+  // Early stopping: a promoted configuration's work at rung k is the item
+  // (i, 0) of the queue rung-<k>, as an each_trial stage's.
+  StageInfo rung;
+  uint32_t k = 0;
+  const size_t rungs =
+      spec->early_stopping().has_asha() ? AshaRungBudgets(spec->early_stopping().asha()).size() : 0;
+  if (op == Op::kReset && rungs > 0) {
+    return UsageError(
+        "reset is not supported in a sweep with early stopping: each rung's published results "
+        "(" +
+        dir +
+        "/rungs) have decided promotions already, and a rerun would not undo them; "
+        "use retry for a failed trial, or start a new sweep");
+  }
+  if (ParseRungStageName(stage, &k) && k < rungs) {
+    rung.name = stage;
+    rung.kind = StageKind::kEachTrial;
+    rung.input = k == 1 ? kTrialsStageName : RungStageName(k - 1);
+    st = &rung;
+  } else if (!stage.empty() && stage != kTrialsStageName) {
     st = graph.Find(stage);
     if (!st) {
       std::string names = kTrialsStageName;
       for (const StageInfo& g : graph.stages()) names += ", " + g.name;
+      for (uint32_t r = 1; r < rungs; ++r) names += ", " + RungStageName(r);
       return UsageError("--stage " + stage + ": the sweep has no such stage (its stages: " + names +
                         ")");
     }

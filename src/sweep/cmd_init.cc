@@ -8,6 +8,7 @@
 #include <google/protobuf/util/message_differencer.h>
 
 #include "core/asha_spec.h"
+#include "core/rungs.h"
 #include "core/exit_codes.h"
 #include "core/extend.h"
 #include "core/layout.h"
@@ -166,9 +167,13 @@ int CmdInit(const std::string& spec_path, const std::string& dir) {
                       " is not empty and holds no sweep; refusing to initialize a sweep there");
   }
   std::vector<std::string> dirs = {dir, layout.trials_dir(), layout.leases_dir(), layout.tmp_dir()};
-  for (const Stage& st : spec.stage()) {
-    const SweepLayout queue = SweepLayout::ForStage(dir, st.name());
+  for (const std::string& name : StageNames(spec)) {
+    const SweepLayout queue = SweepLayout::ForStage(dir, name);
     dirs.insert(dirs.end(), {queue.trials_dir(), queue.leases_dir()});
+  }
+  if (spec.early_stopping().has_asha()) {
+    const size_t rungs = AshaRungBudgets(spec.early_stopping().asha()).size();
+    for (uint32_t k = 0; k < rungs; ++k) dirs.push_back(RungScoresDir(layout, k));
   }
   for (const std::string& d : dirs) {
     s = env->CreateDirs(d);

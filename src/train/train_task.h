@@ -34,6 +34,13 @@ struct TrainRequest {
   // failure fails the attempt with its status. Null: nothing.
   std::function<Status(int epoch)> before_keep;
   int threads = 0;  // intra-op threads; 0: all cores
+  // Early stopping's rung budget: train only up to this epoch (1-based), then
+  // finish as done, as if config.epochs were reached; 0: config.epochs. The
+  // learning-rate schedule and everything else stay defined over
+  // config.epochs, so the epochs trained equal those of a run to
+  // config.epochs, and a later attempt with a higher until_epoch resumes the
+  // checkpoint of this one and trains on.
+  int until_epoch = 0;
   // True once the trial must stop at the next safe point (walltime signal).
   std::function<bool()> should_stop;
   // True once another process owns the trial: stop and write nothing.

@@ -61,15 +61,6 @@ int main(int argc, char** argv) {
     LogError(spec.status().message());
     return kExitUsage;
   }
-  // Refused rather than run without promotions: every point would train to
-  // max_epochs, silently spending the budget early stopping is meant to save.
-  if (spec->has_early_stopping()) {
-    LogError(SweepLayout(*dir).spec_path() +
-             ": early_stopping is not run by this claimsweep yet (it would train every point to "
-             "max_epochs); run this sweep with a claimsweep that runs early stopping, or start a "
-             "sweep without early_stopping");
-    return kExitUsage;
-  }
   Status s = CheckSweepSafety(env, SweepLayout(*dir), spec->security().allow_shared(), ::geteuid(),
                               StageNames(*spec));
   if (!s.ok()) {

@@ -91,10 +91,11 @@ std::string Clock(int64_t unix_s) {
 // "; 3 open trials are held: 2 by owners seen alive, 1 not seen to change
 // yet (000003: claimable in 41 s if its heartbeat stays unchanged)". Empty
 // when there are none.
-std::string HeldTrials(const std::vector<HeldTrial>& held) {
+// `held`: each with the name of its work ("000003", "eval 000003-0002").
+std::string HeldTrials(const std::vector<std::pair<HeldTrial, std::string>>& held) {
   if (held.empty()) return "";
   size_t alive = 0;
-  for (const HeldTrial& h : held) alive += h.alive;
+  for (const auto& [h, name] : held) alive += h.alive;
   std::string out =
       "; " + std::to_string(held.size()) +
       (held.size() == 1 ? " open trial is held by its owner" : " open trials are held");
@@ -104,12 +105,11 @@ std::string HeldTrials(const std::vector<HeldTrial>& held) {
       constexpr size_t kShown = 5;
       std::string list;
       size_t shown = 0;
-      for (const HeldTrial& h : held) {
+      for (const auto& [h, name] : held) {
         if (h.alive || shown == kShown) continue;
-        char b[64];
-        std::snprintf(b, sizeof b, "%s%s in %.0f s", shown ? ", " : "", TrialName(h.index).c_str(),
-                      std::ceil(h.stale_in_s));
-        list += b;
+        char b[32];
+        std::snprintf(b, sizeof b, " in %.0f s", std::ceil(h.stale_in_s));
+        list += (shown ? ", " : "") + name + b;
         ++shown;
       }
       const size_t watched = held.size() - alive;
@@ -131,7 +131,13 @@ TrialRunner::TrialRunner(Env* env, std::string sweep_dir, SweepPoints points)
       graph_(spec_) {}
 
 std::string TrialRunner::Queue::Work(uint64_t index) const {
+  if (rung) return "trial " + TrialName(ItemUpstream(index)) + " rung " + std::to_string(rung);
   return stage ? stage->name + " " + ItemName(index) : "trial " + TrialName(index);
+}
+
+std::string TrialRunner::Queue::Held(uint64_t index) const {
+  if (rung) return TrialName(ItemUpstream(index)) + " rung " + std::to_string(rung);
+  return stage ? stage->name + " " + ItemName(index) : TrialName(index);
 }
 
 bool TrialRunner::PickUpNewPoints() {
@@ -193,6 +199,27 @@ bool TrialRunner::MakeQueues() {
   for (auto it = stages.rbegin(); it != stages.rend(); ++it) {
     if (only.empty() || only == it->name) add(&*it);
   }
+  if (spec_.early_stopping().has_asha() && (only.empty() || only == kTrialsStageName)) {
+    // Early stopping: the rungs above the bottom one, top first (a promoted
+    // configuration goes on before a new one starts); each item is ready once
+    // the configuration's record at the rung below is committed.
+    rungs_ = std::make_unique<Rungs>(env_, layout_, spec_.early_stopping().asha());
+    for (uint32_t k = rungs_->top(); k >= 1; --k) {
+      Queue q;
+      q.rung = k;
+      q.layout = RungQueue(layout_, k);
+      q.claimer = std::make_unique<Claimer>(env_, q.layout, spec_.claim(), points_.size(),
+                                            ProcessToken() + "." + RungStageName(k));
+      q.claimer->set_spec_version(points_.version());
+      Claimer::QueueOptions opts;
+      opts.ordered = false;
+      opts.ready = [env = env_, below = RungQueue(layout_, k - 1), k](uint64_t key) {
+        return env->Exists(below.result_path(RungKey(k - 1, ItemUpstream(key))));
+      };
+      q.claimer->set_queue(std::move(opts));
+      queues_.push_back(std::move(q));
+    }
+  }
   if (only.empty() || only == kTrialsStageName) add(nullptr);
   for (const StageInfo& st : stages) {
     if (st.kind != StageKind::kAfterAll) continue;
@@ -221,6 +248,18 @@ bool TrialRunner::RepairStages() {
       }
     }
   }
+  if (rungs_) {
+    size_t fixed = 0;
+    Status s = rungs_->Repair(points_.size(), spec_.claim(), &fixed);
+    if (!s.ok()) {
+      LogWarn("could not check the rungs' published results: " + s.ToString());
+    } else if (fixed > 0) {
+      LogWarn(std::to_string(fixed) +
+              " rung results or promotions were missing though the work had ended (a worker "
+              "crashed between its commit and publishing its score): made now");
+      found = true;
+    }
+  }
   for (const auto& [funnel, gate] : gates_) {
     bool announced = false;
     Status s = gate->Repair(points_.size(), points_.version(), &announced);
@@ -236,6 +275,14 @@ bool TrialRunner::RepairStages() {
 }
 
 bool TrialRunner::UpstreamHeld() const {
+  if (rungs_) {
+    // Every rung but the top feeds the next: its open work will publish
+    // results that promote (SHA: complete the rung).
+    for (const Queue& q : queues_) {
+      if (q.rung < rungs_->top() && !q.stage && !q.claimer->held().empty()) return true;
+    }
+    return false;
+  }
   if (graph_.empty()) return false;
   for (const Queue& q : queues_) {
     // Does a stage this process serves take this queue's work as input?
@@ -267,6 +314,7 @@ bool TrialRunner::UpstreamHeld() const {
 }
 
 Point TrialRunner::PointOf(const Queue& q, uint64_t index) const {
+  if (q.rung) return points_.At(ItemUpstream(index));
   if (!q.stage) return points_.At(index);
   if (q.stage->kind == StageKind::kAfterAll) return Point{};
   return points_.At(ItemUpstream(index));
@@ -319,6 +367,27 @@ int TrialRunner::Run() {
     Status s = Status::NotFound("nothing to claim");
     bool watching = false;
     for (Queue& q : queues_) {
+      if (rungs_ && !q.stage && q.rung == 0 && !rungs_->asha().synchronous()) {
+        // ASHA: before starting a new configuration, promote the best one
+        // not promoted yet, if any rung has one (its announcement is the
+        // promotion), and take it up.
+        bool promoted = false;
+        uint32_t to = 0;
+        uint64_t c = 0;
+        Status ps = rungs_->AshaPromote(&promoted, &to, &c);
+        if (!ps.ok()) LogWarn("could not decide a promotion: " + ps.ToString());
+        if (promoted) {
+          LogInfo("promoted trial " + TrialName(c) + " to rung " + std::to_string(to) + " (" +
+                  std::to_string(rungs_->budgets()[to]) + " epochs)");
+          Queue* rq = nullptr;
+          for (Queue& r : queues_) rq = r.rung == to ? &r : rq;
+          if (rq && rq->claimer->ClaimNext(&claim).ok()) {
+            s = Status::OK();
+            from = rq;
+            break;
+          }
+        }
+      }
       s = q.claimer->ClaimNext(&claim);
       if (LogEnabled(LogLevel::kDebug)) {
         const ClaimStats& st = q.claimer->stats();
@@ -347,9 +416,9 @@ int TrialRunner::Run() {
       // else is claimable.
       const auto now = std::chrono::steady_clock::now();
       if (!watch_logged) {
-        std::vector<HeldTrial> held;
+        std::vector<std::pair<HeldTrial, std::string>> held;
         for (const Queue& q : queues_) {
-          for (const HeldTrial& h : q.claimer->held()) held.push_back(h);
+          for (const HeldTrial& h : q.claimer->held()) held.emplace_back(h, q.Held(h.index));
         }
         LogInfo(
             "every point is claimed; watching the open trials whose heartbeat has not been "
@@ -373,7 +442,7 @@ int TrialRunner::Run() {
         continue;
       }
     }
-    if (s.IsNotFound() && !graph_.empty()) {
+    if (s.IsNotFound() && (!graph_.empty() || rungs_)) {
       // Derived work appears as upstream work finishes: once per idle spell,
       // recover what a crash or the filesystem lost; then wait while live
       // owners upstream will announce more.
@@ -402,9 +471,9 @@ int TrialRunner::Run() {
       }
     }
     if (s.IsNotFound()) {
-      std::vector<HeldTrial> held;
+      std::vector<std::pair<HeldTrial, std::string>> held;
       for (const Queue& q : queues_) {
-        for (const HeldTrial& h : q.claimer->held()) held.push_back(h);
+        for (const HeldTrial& h : q.claimer->held()) held.emplace_back(h, q.Held(h.index));
       }
       LogInfo(std::string(ran == 0 ? "nothing to claim" : "no more work") + " in " +
               layout_.root() + ": every point is claimed and no trial is interrupted or stale" +
@@ -523,8 +592,10 @@ TrialRunner::AttemptEnd TrialRunner::RunCommandAttempt(Queue* q, const Claim& cl
   // since spec format_version 2 (and a stage item's work/ always), apart from
   // the records that make the trial's state, so no file the command writes
   // can commit or fail it.
+  // A rung's item works in its configuration's trial directory: it resumes
+  // from the files the rung below left there.
   const std::string task_dir =
-      q->stage ? q->layout.work_dir(claim.index) : TaskDir(spec_, layout_, claim.index);
+      q->stage ? q->layout.work_dir(claim.index) : TaskDir(spec_, layout_, q->Config(claim.index));
   // The trial directory was published by our own rename, but make sure no
   // one swapped a symlink in before we run a command inside it.
   Status s = CheckPlainDir(trial_dir);
@@ -537,10 +608,14 @@ TrialRunner::AttemptEnd TrialRunner::RunCommandAttempt(Queue* q, const Claim& cl
   values["trial_dir"] = task_dir;
   values["sweep_dir"] = layout_.root();
   values["spec_dir"] = spec_.spec_dir();
-  values["index"] = std::to_string(q->stage ? ItemUpstream(claim.index) : claim.index);
+  values["index"] = std::to_string(q->Config(claim.index));
   values["attempt"] = std::to_string(claim.attempt);
   // A stage item's own placeholders (checked at `sweep init`).
   std::vector<std::string> stage_env;
+  if (rungs_) {
+    values["budget"] = std::to_string(rungs_->budgets()[q->rung]);
+    stage_env.push_back("SWEEP_BUDGET=" + values["budget"]);
+  }
   if (q->stage) {
     values["stage"] = q->stage->name;
     stage_env.push_back("SWEEP_STAGE_NAME=" + q->stage->name);
@@ -758,18 +833,22 @@ TrialRunner::AttemptEnd TrialRunner::RunTrainAttempt(Queue* q, const Claim& clai
   TrainRequest req;
   req.env = env_;
   req.config = *cfg;
-  req.checkpoints_dir = layout_.checkpoints_dir(claim.index);
-  req.kept_dir = layout_.kept_dir(claim.index);
+  // Every rung of a configuration trains in its trial directory, to the
+  // rung's budget: a promoted one resumes its checkpoint and trains on.
+  const uint64_t c = q->Config(claim.index);
+  req.checkpoints_dir = layout_.checkpoints_dir(c);
+  req.kept_dir = layout_.kept_dir(c);
+  if (rungs_) req.until_epoch = rungs_->budgets()[q->rung];
   // A kept checkpoint is the input of each each_checkpoint stage's item:
   // announced before the checkpoint is linked into kept/ (core/derived.h).
-  req.before_keep = [this, index = claim.index](int epoch) {
+  req.before_keep = [this, index = c](int epoch) {
     for (const StageInfo* st : graph_.OfKind(StageKind::kEachCheckpoint)) {
       CS_RETURN_IF_ERROR(Announce(env_, SweepLayout::ForStage(layout_.root(), st->name),
                                   StageItemKey(index, static_cast<uint32_t>(epoch))));
     }
     return Status::OK();
   };
-  req.metrics_path = MetricsCsvPath(spec_, layout_, claim.index);
+  req.metrics_path = MetricsCsvPath(spec_, layout_, c);
   const std::string cpus = GetEnv("SLURM_CPUS_PER_TASK");
   req.threads = cpus.empty() ? 0 : std::atoi(cpus.c_str());
   req.should_stop = [&keeper] { return ReceivedSignal() != 0 || keeper.stop_requested(); };
@@ -826,7 +905,15 @@ TrialRunner::Outcome TrialRunner::Record(Queue* q, const Claim& claim, const Poi
     r.set_item(ItemName(claim.index));
     if (q->stage->kind == StageKind::kEachCheckpoint) r.set_epoch(ItemSub(claim.index));
   } else {
-    r.set_index(static_cast<uint32_t>(claim.index));
+    r.set_index(static_cast<uint32_t>(q->Config(claim.index)));
+  }
+  if (rungs_) {
+    if (q->rung) {
+      r.set_stage(q->name());
+      r.set_item(ItemName(claim.index));
+    }
+    r.set_rung(q->rung);
+    r.set_budget(static_cast<uint32_t>(rungs_->budgets()[q->rung]));
   }
   r.set_attempt(claim.attempt);
   r.set_exit_code(end.exit_code);
@@ -844,7 +931,7 @@ TrialRunner::Outcome TrialRunner::Record(Queue* q, const Claim& claim, const Poi
   r.set_message(end.message);
   for (const auto& [k, v] : pt.values) (*r.mutable_params())[k] = v;
   const std::string metrics_csv = q->stage ? q->layout.metrics_csv_path(claim.index, true)
-                                           : MetricsCsvPath(spec_, layout_, claim.index);
+                                           : MetricsCsvPath(spec_, layout_, q->Config(claim.index));
   Status ms = ReadLastMetricsRow(env_, metrics_csv, r.mutable_metrics());
   if (!ms.ok() && !ms.IsNotFound()) LogWarn(name + ": " + ms.ToString());
   for (const auto& [k, v] : end.metrics.fields()) (*r.mutable_metrics()->mutable_fields())[k] = v;
@@ -858,7 +945,7 @@ TrialRunner::Outcome TrialRunner::Record(Queue* q, const Claim& claim, const Poi
       r.set_outcome("done");
       // The items this trial's result is the input of are announced before
       // it commits: a result never exists without them (core/derived.h).
-      if (!q->stage) {
+      if (!q->stage && !q->rung) {
         for (const StageInfo* st : graph_.OfKind(StageKind::kEachTrial)) {
           if (!s.ok()) break;
           s = Announce(env_, SweepLayout::ForStage(layout_.root(), st->name),
@@ -884,6 +971,7 @@ TrialRunner::Outcome TrialRunner::Record(Queue* q, const Claim& claim, const Poi
       r.set_outcome("failed");
       bool final = false;
       s = claimer->Fail(claim, ToJson(r), &final, end.retryable);
+      if (s.ok() && (final || !end.retryable)) RungEnded(*q, claim.index, r);
       if (s.ok()) {
         // A warning while later attempts may still make it; an error once the trial is failed.
         Log(!end.retryable || final ? LogLevel::kError : LogLevel::kWarn,
@@ -908,8 +996,33 @@ TrialRunner::Outcome TrialRunner::Record(Queue* q, const Claim& claim, const Poi
     LogError(name + ": could not record the outcome: " + s.ToString());
     return Outcome::kFailed;
   }
-  if (end.kind == Outcome::kDone) AfterCommit(*q, claim.index);
+  if (end.kind == Outcome::kDone) {
+    AfterCommit(*q, claim.index);
+    RungEnded(*q, claim.index, r);
+  }
   return end.kind;
+}
+
+void TrialRunner::RungEnded(const Queue& q, uint64_t index, const TrialResult& r) {
+  if (!rungs_ || q.stage) return;
+  const uint64_t c = q.Config(index);
+  const RungResult score = ScoreOfRecord(c, r, rungs_->asha().metric());
+  if (r.outcome() == "done" && score.failed) {
+    LogWarn(q.Work(index) + ": its record has no finite '" + rungs_->asha().metric() +
+            "' (the early-stopping metric): it ranks last at rung " + std::to_string(q.rung) +
+            " and is not promoted");
+  }
+  size_t announced = 0;
+  Status s = rungs_->Finished(q.rung, score, points_.size(), &announced);
+  if (!s.ok()) {
+    // A lost score or promotion is recreated by an idle worker (Rungs::Repair).
+    LogWarn(q.Work(index) +
+            ": publishing its rung result failed (an idle worker repairs it): " + s.ToString());
+  } else if (announced > 0) {
+    LogInfo("rung " + std::to_string(q.rung) + " is complete: " + std::to_string(announced) +
+            " configurations promoted to rung " + std::to_string(q.rung + 1) + " (" +
+            std::to_string(rungs_->budgets()[q.rung + 1]) + " epochs)");
+  }
 }
 
 void TrialRunner::AfterCommit(const Queue& q, uint64_t index) {

@@ -16,6 +16,7 @@
 #include "core/claim.h"
 #include "core/derived.h"
 #include "core/exit_codes.h"
+#include "core/rungs.h"
 #include "core/sweep_points.h"
 #include "spec.pb.h"
 
@@ -52,11 +53,19 @@ class TrialRunner {
   // One work queue: the sweep's points (stage null), or a stage's items.
   struct Queue {
     const StageInfo* stage = nullptr;
+    // Early stopping: the rung of the points queue (0) or of stages/rung-<k>.
+    uint32_t rung = 0;
     SweepLayout layout{""};
     std::unique_ptr<Claimer> claimer;
-    std::string name() const { return stage ? stage->name : kTrialsStageName; }
+    std::string name() const {
+      return stage ? stage->name : rung ? RungStageName(rung) : kTrialsStageName;
+    }
+    // The point an item of this queue is of (its own index for trials).
+    uint64_t Config(uint64_t index) const { return stage || rung ? ItemUpstream(index) : index; }
     // "trial 000003", "eval 000003-0002".
     std::string Work(uint64_t index) const;
+    // "000003", "eval 000003-0002", "000003 rung 1": for lists of held work.
+    std::string Held(uint64_t index) const;
   };
   // The queues this process serves, downstream-most first; false (logged)
   // when SWEEP_STAGE names no stage.
@@ -67,6 +76,9 @@ class TrialRunner {
   // Some queue that feeds a stage has open work held by live owners: their
   // commits will announce more (so an idle worker waits instead of leaving).
   bool UpstreamHeld() const;
+  // Early stopping, after config `c`'s work at `q`'s rung ended for good
+  // (committed or failed, record `r`): publishes its score; SHA promotes.
+  void RungEnded(const Queue& q, uint64_t index, const TrialResult& r);
   // The point whose values an item of `q` runs with (after_all: none).
   Point PointOf(const Queue& q, uint64_t index) const;
   // Whether `sweep extend` published a newer version: loads it (every
@@ -108,6 +120,8 @@ class TrialRunner {
   // One gate per after_all stage, in graph_ order.
   std::vector<std::pair<const StageInfo*, std::unique_ptr<Gate>>> gates_;
   bool reconciled_ = false;
+  // Early stopping's rungs (spec early_stopping); null without.
+  std::unique_ptr<Rungs> rungs_;
   // The longest this process's trials took to reach their first checkpoint.
   double needed_s_ = 0;
 };
