@@ -2,7 +2,11 @@
 // the real binary on a hand-made directory (tests/rung_fixture.h): a rung and
 // epochs_done per configuration, configurations per rung.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
+#include <fstream>
+
+#include "proc_sweep.h"
 #include "process_util.h"
 #include "rung_fixture.h"
 #include "test_util.h"
@@ -85,6 +89,59 @@ TEST(RungStatus, ShowsConfigurationsPerRungAndTheComputeUsed) {
   EXPECT_NE(r.output.find("\"epochs_used\":19,\"epochs_exhaustive\":81,\"compute_fraction\":0.23"),
             std::string::npos)
       << r.output;
+}
+
+// The runtime's own SHA run (one `trial` doing all the work: 9 -> 3 -> 1 at
+// 1, 3, 9 epochs), read back: what the hand-made directories above stand for.
+// The trainer resumes from its work directory to {budget}, val_acc = x/100 +
+// epoch/1000.
+TEST(RungSummary, ARealShaRunReadsAsItsRungs) {
+  ProcSweep s(
+      "name: \"es\"\ngrid { param { name: \"x\" range { start: 0 stop: 9 step: 1 } } }\n"
+      "command { argv: \"sh\" argv: \"-c\" argv: \"exec {spec_dir}/train.sh {x} {budget}\" }\n"
+      "early_stopping { asha { metric: \"val_acc\" maximize: true min_epochs: 1 max_epochs: 9 "
+      "reduction: 3 synchronous: true } }\n"
+      "claim { lease_seconds: 30 heartbeat_seconds: 0.5 trials_per_job: 0 }\n");
+  const std::string trainer = s.tmp.path() + "/train.sh";
+  std::ofstream(trainer) << "#!/bin/sh\nset -e\ne=0; [ -f epochs.txt ] && e=$(cat epochs.txt)\n"
+                            "[ -f metrics.csv ] || echo epoch,val_acc > metrics.csv\n"
+                            "while [ $e -lt $2 ]; do e=$((e+1)); "
+                            "echo \"$e,$(awk \"BEGIN{printf \\\"%.3f\\\", $1/100 + $e/1000}\")\" "
+                            ">> metrics.csv; echo $e > epochs.txt; done\n";
+  ::chmod(trainer.c_str(), 0755);
+  RunResult t = s.RunTrial();
+  ASSERT_EQ(t.exit_code, 0) << t.output;
+
+  RunResult r = s.Sweep({"summary", s.dir, "--format", "csv", "--sort", "val_acc", "--desc"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  std::vector<std::string> rows;
+  for (size_t at = 0, nl; (nl = r.output.find('\n', at)) != std::string::npos; at = nl + 1) {
+    const std::string line = r.output.substr(at, nl - at);
+    // Up to the metrics (the record's: metrics.csv's last row): the times vary.
+    size_t cut = 0;
+    for (int commas = 0; cut < line.size() && commas < 8; ++cut) commas += line[cut] == ',';
+    rows.push_back(line.substr(0, cut));
+  }
+  ASSERT_EQ(rows.size(), 10u) << r.output;
+  EXPECT_EQ(rows[0], "index,state,rung,epochs_done,attempts,x,epoch,val_acc,");
+  EXPECT_EQ(rows[1], "000008,done,2,9,1,8,9,0.089,");
+  EXPECT_EQ(rows[2], "000007,done,1,3,1,7,3,0.073,");
+  EXPECT_EQ(rows[3], "000006,done,1,3,1,6,3,0.063,");
+  EXPECT_EQ(rows[4], "000005,done,0,1,1,5,1,0.051,");
+  EXPECT_EQ(rows[9], "000000,done,0,1,1,0,1,0.001,");
+
+  r = s.Sweep({"status", s.dir});
+  EXPECT_NE(r.output.find("  rung 0 (1 epoch): 9 configurations: 9 done\n"
+                          "  rung 1 (3 epochs): 3 configurations: 3 done\n"
+                          "  rung 2 (9 epochs): 1 configuration: 1 done\n"
+                          "  compute: 21 of 81 epochs (0.2593 of training"),
+            std::string::npos)
+      << r.output;
+  const std::string html = s.tmp.path() + "/r.html";
+  r = s.Sweep({"report", s.dir, "-o", html});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(ReadAll(html).find("Compute used: 21 epochs of 9&times;9 = 81 (fraction 0.2593)"),
+            std::string::npos);
 }
 
 }  // namespace
