@@ -91,6 +91,31 @@ TEST(RungStatus, ShowsConfigurationsPerRungAndTheComputeUsed) {
       << r.output;
 }
 
+TEST(RungStatus, StageRungKListsThatRungsConfigurations) {
+  Fixture f;
+  f.Announced(2, 7);
+  RunResult r = RunProcess({SWEEP_BIN, "status", f.root.root(), "--stage", "rung-1"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("stage 'rung-1' of sweep 'es' in " + f.root.root() +
+                          " (each_trial of trials): 3 items\n"
+                          "pending 0  running 0  interrupted 0  stale 0  done 2  failed 1"),
+            std::string::npos)
+      << r.output;
+  for (const char* row : {"000006-0000  failed", "000007-0000  done", "000008-0000  done"})
+    EXPECT_NE(r.output.find(row), std::string::npos) << row << "\n" << r.output;
+  // Rung 2: 8 done, 7 announced (pending, no directory yet).
+  r = RunProcess({SWEEP_BIN, "status", f.root.root(), "--stage", "rung-2", "--format", "json"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("{\"stage\":\"rung-2\",\"kind\":\"each_trial\",\"input\":\"rung-1\","
+                          "\"total\":2,\"pending\":1,\"running\":0,\"interrupted\":0,"
+                          "\"stale\":0,\"done\":1,"),
+            std::string::npos)
+      << r.output;
+  r = RunProcess({SWEEP_BIN, "status", f.root.root(), "--stage", "rung-3"});
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("(stages: none; rungs: rung-1, rung-2)"), std::string::npos) << r.output;
+}
+
 // The runtime's own SHA run (one `trial` doing all the work: 9 -> 3 -> 1 at
 // 1, 3, 9 epochs), read back: what the hand-made directories above stand for.
 // The trainer resumes from its work directory to {budget}, val_acc = x/100 +

@@ -24,14 +24,10 @@ bool HasRungs(const SweepSpec& spec) {
          !AshaRungBudgets(spec.early_stopping().asha()).empty();
 }
 
-namespace {
-
-// Rung k >= 1's configurations below num_points and their states: an item
-// directory's from its files; an announcement's without one: pending.
-Status ScanRung(Env* env, const SweepLayout& root, const SweepSpec& spec, uint32_t k,
-                uint64_t num_points, int64_t now_ns, std::map<uint64_t, ScannedTrial>* out) {
+Status ScanRungEntries(Env* env, const std::string& root, const SweepSpec& spec, uint32_t k,
+                       uint64_t num_points, int64_t now_ns, std::vector<RungEntry>* out) {
   out->clear();
-  const SweepLayout q = RungQueue(root, k);
+  const SweepLayout q = RungQueue(SweepLayout(root), k);
   std::vector<std::string> names;
   Status s = env->ListDir(q.trials_dir(), &names);
   if (!s.ok() && !s.IsNotFound()) return s;
@@ -44,25 +40,26 @@ Status ScanRung(Env* env, const SweepLayout& root, const SweepSpec& spec, uint32
   std::sort(keys.begin(), keys.end());
   std::vector<ScannedTrial> found;
   ScanEntries(env, q, spec, keys, now_ns, &found);
+  std::map<uint64_t, RungEntry> by;
   for (ScannedTrial& t : found) {
-    const uint64_t c = ItemUpstream(t.index);
-    t.index = c;
-    (*out)[c] = std::move(t);
+    RungEntry& e = by[ItemUpstream(t.index)];
+    e.config = ItemUpstream(t.index);
+    e.has_dir = true;
+    e.scanned = std::move(t);
   }
   std::vector<LeaseEntry> leases;
   s = ListLeaseEntries(env, q, &leases);
   if (!s.ok() && !s.IsNotFound()) return s;
-  for (const LeaseEntry& e : leases) {
-    const uint64_t c = ItemUpstream(e.index);
-    if (ItemSub(e.index) != 0 || c >= num_points || out->count(c) != 0) continue;
-    ScannedTrial t;
-    t.index = c;  // announced: pending
-    (*out)[c] = t;
+  for (const LeaseEntry& l : leases) {
+    const uint64_t c = ItemUpstream(l.index);
+    if (ItemSub(l.index) != 0 || c >= num_points || by.count(c) != 0) continue;
+    RungEntry& e = by[c];  // announced: pending
+    e.config = c;
+    e.scanned.index = l.index;
   }
+  for (auto& [c, e] : by) out->push_back(std::move(e));
   return Status::OK();
 }
-
-}  // namespace
 
 Status ScanRungs(Env* env, const std::string& root, const SweepSpec& spec,
                  const std::vector<std::pair<uint64_t, TrialState>>& claimed, uint64_t num_points,
@@ -70,7 +67,6 @@ Status ScanRungs(Env* env, const std::string& root, const SweepSpec& spec,
   *out = RungScan();
   out->budgets = AshaRungBudgets(spec.early_stopping().asha());
   if (out->budgets.empty()) return Status::OK();
-  const SweepLayout layout(root);
   const size_t n = out->budgets.size();
   out->rungs.resize(n);
   std::map<uint64_t, ConfigRung> by;
@@ -93,10 +89,12 @@ Status ScanRungs(Env* env, const std::string& root, const SweepSpec& spec,
     RungCounts& rk = out->rungs[k];
     rk.rung = k;
     rk.budget = out->budgets[k];
-    std::map<uint64_t, ScannedTrial> at;
-    CS_RETURN_IF_ERROR(ScanRung(env, layout, spec, k, num_points, now_ns, &at));
+    std::vector<RungEntry> at;
+    CS_RETURN_IF_ERROR(ScanRungEntries(env, root, spec, k, num_points, now_ns, &at));
     rk.configurations = at.size();
-    for (const auto& [c, t] : at) {
+    for (const RungEntry& e : at) {
+      const uint64_t c = e.config;
+      const ScannedTrial& t = e.scanned;
       ++rk.counts[static_cast<int>(t.derived.state)];
       ConfigRung& cr = by[c];  // a promotion of an unclaimed trial: a hand edit, shown as is
       cr.config = c;

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "core/env.h"
+#include "core/sweep_scan.h"
 #include "core/trial_state.h"
 #include "spec.pb.h"
 
@@ -71,6 +72,17 @@ bool HasRungs(const SweepSpec& spec);
 Status ScanRungs(Env* env, const std::string& root, const SweepSpec& spec,
                  const std::vector<std::pair<uint64_t, TrialState>>& claimed, uint64_t num_points,
                  int64_t now_ns, RungScan* out);
+
+// Rung k >= 1's entries below num_points (`sweep status --stage rung-<k>`),
+// by config: an item directory's state from its files (index: its key,
+// ItemKey(c, 0)), an announcement's without one pending (has_dir false).
+struct RungEntry {
+  uint64_t config = 0;
+  bool has_dir = false;
+  ScannedTrial scanned;  // index: the item's key
+};
+Status ScanRungEntries(Env* env, const std::string& root, const SweepSpec& spec, uint32_t k,
+                       uint64_t num_points, int64_t now_ns, std::vector<RungEntry>* out);
 
 // "rung 1 (3 epochs): 9 configurations: 6 done, 1 running, 1 promoted (not
 // started), 1 failed" (states with none are left out; "0 configurations"

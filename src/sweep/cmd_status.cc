@@ -9,6 +9,7 @@
 #include "core/json.h"
 #include "core/number_format.h"
 #include "core/rung_scan.h"
+#include "core/rungs.h"
 #include "core/slurm.h"
 #include "core/spec.h"
 #include "core/stage_scan.h"
@@ -274,7 +275,9 @@ int PrintStage(Env* env, const OpenedSweep& sw, const std::string& dir, const St
     return Priority(a.derived.state) < Priority(b.derived.state);
   });
   const size_t shown = limit > 0 ? std::min(rows.size(), static_cast<size_t>(limit)) : rows.size();
-  const SweepSpec task = StageTaskSpec(sw.spec, *FindStage(sw.spec, st.name));
+  // A rung's queue (early stopping) is no spec stage: its work is the sweep's task.
+  const Stage* def = FindStage(sw.spec, st.name);
+  const SweepSpec task = def != nullptr ? StageTaskSpec(sw.spec, *def) : sw.spec;
   JobCheck jobs;
   Row header = {"item", "state", "attempt", "failures", "host", "job", "heartbeat"};
   if (upstream) header.push_back("trial");
@@ -319,9 +322,19 @@ int CmdStatus(const std::string& dir, const std::string& format, int limit,
   Env* env = sw.env.get();
   const SweepSpec* spec = &sw.spec;
   const SweepPoints* ps = &*sw.points;
-  if (!stage.empty() && FindStage(*spec, stage) == nullptr) {
-    return UsageError("--stage " + stage +
-                      ": the sweep has no such stage (stages: " + StageNamesText(*spec) + ")");
+  // Early stopping: `--stage rung-<k>` is rung k's queue (k >= 1).
+  const bool early_stopping = HasRungs(*spec);
+  const size_t num_rungs =
+      early_stopping ? AshaRungBudgets(spec->early_stopping().asha()).size() : 0;
+  uint32_t rung_k = 0;
+  const bool rung_stage =
+      early_stopping && ParseRungStageName(stage, &rung_k) && rung_k < num_rungs;
+  if (!stage.empty() && FindStage(*spec, stage) == nullptr && !rung_stage) {
+    std::string rung_names;
+    for (uint32_t k = 1; k < num_rungs; ++k)
+      rung_names += (rung_names.empty() ? "; rungs: " : ", ") + RungStageName(k);
+    return UsageError("--stage " + stage + ": the sweep has no such stage (stages: " +
+                      StageNamesText(*spec) + rung_names + ")");
   }
   SweepLayout layout(dir);
   SweepScan scan;
@@ -335,7 +348,6 @@ int CmdStatus(const std::string& dir, const std::string& format, int limit,
     if (!s.ok()) return Failure(s.ToString());
   }
   RungScan rungs;
-  const bool early_stopping = HasRungs(*spec);
   if (early_stopping) {
     bool from_fs = false;
     const int64_t now_ns = ScanClock(env, layout, &from_fs);
@@ -347,6 +359,27 @@ int CmdStatus(const std::string& dir, const std::string& format, int limit,
   const StageScan* one = nullptr;
   for (const StageScan& st : stages) {
     if (st.name == stage) one = &st;
+  }
+  StageScan rung_scan;  // --stage rung-<k>: its items, as an each_trial stage's
+  if (rung_stage) {
+    bool from_fs = false;
+    const int64_t now_ns = ScanClock(env, layout, &from_fs);
+    std::vector<RungEntry> entries;
+    s = ScanRungEntries(env, dir, *spec, rung_k, ps->size(), now_ns, &entries);
+    if (!s.ok()) return Failure(s.ToString());
+    rung_scan.name = stage;
+    rung_scan.kind = StageKind::kEachTrial;
+    rung_scan.input = rung_k == 1 ? "trials" : RungStageName(rung_k - 1);
+    for (const RungEntry& e : entries) {
+      ScannedItem it;
+      it.key = RungKey(rung_k, e.config);
+      it.derived = e.scanned.derived;
+      it.has_dir = e.has_dir;
+      ++rung_scan.counts[static_cast<int>(it.derived.state)];
+      rung_scan.items.push_back(std::move(it));
+    }
+    rung_scan.total = rung_scan.items.size();
+    one = &rung_scan;
   }
 
   if (format == "json") {
