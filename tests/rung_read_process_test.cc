@@ -71,7 +71,9 @@ TEST(RungStatus, ShowsConfigurationsPerRungAndTheComputeUsed) {
                     "  rung 1 (3 epochs): 3 configurations: 2 done, 1 failed\n"
                     "  rung 2 (9 epochs): 2 configurations: 1 done, 1 promoted (not started)\n"
                     "  compute: 19 of 81 epochs (0.2346 of training each of the 9 "
-                    "configurations done at rung 0 to 9 epochs)\n"),
+                    "configurations done at rung 0 to 9 epochs)\n"
+                    "  (`sweep status --stage rung-<k>` lists rung k's configurations, the "
+                    "running ones' logs)\n"),
       std::string::npos)
       << r.output;
   r = RunProcess({SWEEP_BIN, "status", f.root.root(), "--format", "json"});

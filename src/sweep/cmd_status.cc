@@ -419,8 +419,18 @@ int CmdStatus(const std::string& dir, const std::string& format, int limit,
     // Configurations per rung: a trial is rung 0; rung k >= 1 is its queue.
     std::printf("early stopping: %s\n",
                 TerminalSafe(DescribeEarlyStopping(spec->early_stopping())).c_str());
-    for (const RungCounts& r : rungs.rungs) std::printf("  %s\n", RungLine(r).c_str());
+    bool attention = false;  // above rung 0: its rows and logs are not the trials' below
+    for (const RungCounts& r : rungs.rungs) {
+      std::printf("  %s\n", RungLine(r).c_str());
+      const uint64_t notable = r.count(TrialState::kRunning) + r.count(TrialState::kFailed) +
+                               r.count(TrialState::kBroken) + r.count(TrialState::kStale);
+      attention |= r.rung > 0 && notable > 0;
+    }
     std::printf("  %s\n", ComputeLine(rungs).c_str());
+    if (attention)
+      std::printf(
+          "  (`sweep status --stage rung-<k>` lists rung k's configurations, the running "
+          "ones' logs)\n");
   }
   if (!scan.clock_from_filesystem) {
     std::printf("(lease ages use this machine's clock: %s is not writable)\n",
