@@ -184,6 +184,21 @@ TEST(SpecEarlyStopping, RefusesWhatWouldOverrideTheBudget) {
                 "x"));
 }
 
+// {budget} is a placeholder of early-stopping sweeps only (the rung's epochs).
+TEST(SpecEarlyStopping, BudgetIsAPlaceholderOnlyWithEarlyStopping) {
+  std::string with = kCommand + AshaBlock(kGood);
+  with.replace(with.find("argv: \"true\""), 13,
+               "argv: \"train.sh\" argv: \"--epochs={budget}\" env { key: \"E\" value: "
+               "\"{budget}\" }");
+  EXPECT_OK(ParseSpec(with, "x"));
+  std::string without = kCommand;
+  without.replace(without.find("argv: \"true\""), 13,
+                  "argv: \"train.sh\" argv: \"--epochs={budget}\"");
+  const std::string e = ErrorOf(without);
+  EXPECT_HAS(e, "placeholder {budget} names no parameter");
+  EXPECT_HAS(e, "known: lr, trial_dir, sweep_dir, spec_dir, index, attempt");
+}
+
 TEST(SpecEarlyStopping, RefusesNoRuleAndStages) {
   std::string t = kCommand + "early_stopping { }\n";
   ExpectRefusedAt(t, "early_stopping", "needs a rule: asha {");

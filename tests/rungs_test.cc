@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "core/json.h"
+#include "fault_env.h"
 #include "test_util.h"
 
 namespace claimsweep {
@@ -291,6 +292,56 @@ TEST(Rungs, RacingAshaDecidersPromoteEachConfigurationOnce) {
       if ((c * 5) % 27 >= 18) expected.insert(c);
     }
     EXPECT_EQ(f.Announced(1), expected);
+  }
+}
+
+// The last finisher of rung 0 crashes at every mutating operation of its
+// publish-and-promote step (its record committed): an idle worker's Repair
+// then publishes what is missing and makes exactly the promotions.
+TEST(Rungs, ACrashAtEveryOperationOfTheLastFinisherIsRepaired) {
+  auto setup = [](Fixture& f) {
+    for (uint64_t c = 0; c < 3; ++c) {
+      TrialResult r;
+      r.set_index(static_cast<uint32_t>(c));
+      r.set_outcome("done");
+      (*r.mutable_metrics()->mutable_fields())["val_acc"].set_number_value(0.5 - 0.1 * c);
+      ASSERT_OK(Env::Default()->CreateDirs(f.sweep.layout.trial_dir(c)));
+      WriteRaw(f.sweep.layout.result_path(c), ToJson(r));
+    }
+    size_t announced = 0;
+    ASSERT_OK(f.rungs.Finished(0, f.R(1, 0.4), 3, &announced));
+    ASSERT_OK(f.rungs.Finished(0, f.R(2, 0.3), 3, &announced));
+  };
+  long full = 0;
+  {
+    Fixture f(3, true);
+    setup(f);
+    FaultEnv counting(Env::Default());
+    Rungs mine(&counting, f.sweep.layout, f.sweep.spec.early_stopping().asha());
+    size_t announced = 0;
+    ASSERT_OK(mine.Finished(0, f.R(0, 0.5), 3, &announced));
+    ASSERT_EQ(announced, 1u);
+    full = counting.ops();
+  }
+  ASSERT_GE(full, 2);  // the marker and the announcement at least
+  for (long crash_at = 0; crash_at <= full; ++crash_at) {
+    SCOPED_TRACE("crash at op " + std::to_string(crash_at));
+    Fixture f(3, true);
+    setup(f);
+    FaultEnv dying(Env::Default());
+    dying.CrashAtOp(crash_at);
+    Rungs mine(&dying, f.sweep.layout, f.sweep.spec.early_stopping().asha());
+    size_t announced = 0;
+    const bool ok = mine.Finished(0, f.R(0, 0.5), 3, &announced).ok();
+    EXPECT_EQ(ok, crash_at >= full);
+    size_t fixed = 0;
+    ASSERT_OK(f.rungs.Repair(3, f.sweep.spec.claim(), &fixed));
+    EXPECT_EQ(f.Announced(1), std::set<uint64_t>{0});
+    std::vector<RungResult> got;
+    ASSERT_OK(f.rungs.Read(0, &got));
+    EXPECT_EQ(got.size(), 3u);
+    ASSERT_OK(f.rungs.Repair(3, f.sweep.spec.claim(), &fixed));
+    EXPECT_EQ(fixed, 0u);
   }
 }
 
