@@ -191,8 +191,8 @@ void LoadTrial(Env* env, const SweepLayout& layout, const SweepSpec& spec, int64
 
 // Early stopping: `t` (its rung-0 trial, loaded) becomes configuration
 // `cr` over every rung: its state at its rung, its newest done rung's record.
-void TakeRungs(Env* env, const SweepLayout& root, const RungScan& scan, const ConfigRung& cr,
-               const LoadOptions& opt, const std::vector<std::string>& names, TrialRecord* t) {
+void TakeRungs(Env* env, const SweepLayout& root, const ConfigRung& cr, const LoadOptions& opt,
+               const std::vector<std::string>& names, TrialRecord* t) {
   t->rung = static_cast<int>(cr.rung);
   t->epochs_done = cr.epochs_done;
   if (cr.rung == 0) return;  // its trial is all there is
@@ -306,7 +306,7 @@ Status LoadResults(Env* env, const std::string& sweep_dir, const LoadOptions& op
     ParallelFor(out->trials.size(), opt.threads, 64, [&](size_t k) {
       TrialRecord& t = out->trials[k];
       const ConfigRung* cr = out->rungs.Find(t.index);
-      if (cr != nullptr) TakeRungs(env, layout, out->rungs, *cr, opt, out->param_names, &t);
+      if (cr != nullptr) TakeRungs(env, layout, *cr, opt, out->param_names, &t);
     });
   }
 
