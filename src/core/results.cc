@@ -7,6 +7,7 @@
 #include "core/json.h"
 #include "core/layout.h"
 #include "core/metrics_csv.h"
+#include "core/rungs.h"
 #include "core/spec.h"
 #include "core/sweep_points.h"
 #include "core/sweep_scan.h"
@@ -188,6 +189,58 @@ void LoadTrial(Env* env, const SweepLayout& layout, const SweepSpec& spec, int64
   }
 }
 
+// Early stopping: `t` (its rung-0 trial, loaded) becomes configuration
+// `cr` over every rung: its state at its rung, its newest done rung's record.
+void TakeRungs(Env* env, const SweepLayout& root, const ConfigRung& cr, const LoadOptions& opt,
+               const std::vector<std::string>& names, TrialRecord* t) {
+  t->rung = static_cast<int>(cr.rung);
+  t->epochs_done = cr.epochs_done;
+  if (cr.rung == 0) return;  // its trial is all there is
+  const uint64_t c = t->index;
+  double wall = t->state == TrialState::kDone ? std::max(0.0, t->wall_seconds) : 0;
+  for (int k = 1; k <= cr.done_rung; ++k) {
+    const SweepLayout q = RungQueue(root, static_cast<uint32_t>(k));
+    const std::string path = q.result_path(RungKey(static_cast<uint32_t>(k), c));
+    std::string text;
+    TrialResult r;
+    Status s = env->ReadFileAtMost(path, kMaxRecordBytes, &text);
+    if (s.ok()) s = ParseRecord(text, path, &r);
+    if (!s.ok()) {
+      AddProblem(t, s.ToString());
+      continue;
+    }
+    wall += r.total_seconds() > 0 ? r.total_seconds() : r.duration_seconds();
+    if (k == cr.done_rung) {
+      t->metrics.clear();
+      TakeRecord(r, path, true, names, t);
+      t->attempts = r.attempt();
+    }
+  }
+  t->wall_seconds = wall;
+  t->state = cr.state;
+  // A done entry's scan only stat'ed its result: its record has the attempts.
+  if (cr.state != TrialState::kDone) t->attempts = cr.attempts;
+  t->failures = 0;
+  if (cr.state != TrialState::kFailed && cr.state != TrialState::kDone) {
+    t->outcome_message.clear();
+    t->log_tail.clear();
+  }
+  if (cr.state != TrialState::kFailed || cr.attempts == 0) return;
+  // Failed at its rung: that rung's latest attempt says why.
+  const SweepLayout q = RungQueue(root, cr.rung);
+  const uint64_t key = RungKey(cr.rung, c);
+  std::string text;
+  TrialResult r;
+  if (env->ReadFileAtMost(q.failed_path(key, cr.attempts), kMaxRecordBytes, &text).ok() &&
+      ParseRecord(text, q.failed_path(key, cr.attempts), &r).ok()) {
+    t->outcome_message = r.message();
+  }
+  t->log_tail.clear();
+  if (opt.log_tails && env->ReadFileTail(q.log_path(key, cr.attempts), 1 << 20, &text).ok()) {
+    t->log_tail = Tail(text, opt.log_tail_lines);
+  }
+}
+
 }  // namespace
 
 Status LoadResults(Env* env, const std::string& sweep_dir, const LoadOptions& opt,
@@ -243,6 +296,19 @@ Status LoadResults(Env* env, const std::string& sweep_dir, const LoadOptions& op
     }
     LoadTrial(env, layout, task, now_ns, opt, out->param_names, &t);
   });
+
+  if (stage == nullptr && HasRungs(out->spec)) {
+    out->early_stopping = true;
+    std::vector<std::pair<uint64_t, TrialState>> claimed_states;
+    for (const auto& t : out->trials) claimed_states.push_back({t.index, t.state});
+    CS_RETURN_IF_ERROR(
+        ScanRungs(env, sweep_dir, out->spec, claimed_states, out->num_points, now_ns, &out->rungs));
+    ParallelFor(out->trials.size(), opt.threads, 64, [&](size_t k) {
+      TrialRecord& t = out->trials[k];
+      const ConfigRung* cr = out->rungs.Find(t.index);
+      if (cr != nullptr) TakeRungs(env, layout, *cr, opt, out->param_names, &t);
+    });
+  }
 
   std::set<std::string> metric_names;
   for (auto& t : out->trials) {

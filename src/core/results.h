@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "core/env.h"
+#include "core/rung_scan.h"
 #include "core/stage_scan.h"
 #include "core/sweep_points.h"
 #include "core/trial_state.h"
@@ -55,6 +56,17 @@ struct TrialRecord {
   std::string log_tail;  // failed trials, if LoadOptions::log_tails: the last lines of the latest
                          // attempt's log
   std::string problem;   // non-empty when a file of this trial could not be read: what and where
+  // Early stopping (SweepResults::early_stopping): the trial is its
+  // configuration over every rung. `rung` is the highest rung it reached,
+  // `epochs_done` the budget of its newest done rung (0: none done), and
+  // state, attempts and outcome_message are those at `rung` (pending there:
+  // promoted, not started). metrics, host, job_id and last_attempt_seconds
+  // are its newest done rung's record's, wall_seconds the sum over its done
+  // rungs' records; log_tail a failed rung's latest attempt's. The
+  // curve (metrics.csv in trials/<index>) holds every epoch trained, so it
+  // stops at the newest rung's epochs. -1: not an early-stopping sweep.
+  int rung = -1;
+  int epochs_done = -1;
 };
 
 // Whether the trial's point has param_names[k] (records built without
@@ -83,6 +95,11 @@ struct SweepResults {
   // point's (an after_all item has none).
   std::string stage;
   StageKind stage_kind = StageKind::kEachTrial;
+  // A spec with early_stopping (HasRungs), read without a stage: the rungs
+  // (per rung its configurations by state, the compute used), and each
+  // trial's rung fields set.
+  bool early_stopping = false;
+  RungScan rungs;
   // Every point's state: counts[kPending] includes the unclaimed points, so
   // the counts add up to num_points.
   std::array<uint64_t, kNumTrialStates> counts{};

@@ -5,8 +5,11 @@
 #include <cstdio>
 #include <set>
 
+#include "core/asha_spec.h"
 #include "core/json.h"
 #include "core/number_format.h"
+#include "core/rung_scan.h"
+#include "core/rungs.h"
 #include "core/slurm.h"
 #include "core/spec.h"
 #include "core/stage_scan.h"
@@ -101,6 +104,33 @@ StatusJson StatusToJson(const SweepScan& scan, const SweepLayout& layout,
   }
   for (const StageScan& st : stages) *j.add_stages() = StageToJson(st, layout.root());
   return j;
+}
+
+// output.proto's EarlyStoppingStatusJson.
+EarlyStoppingStatusJson RungsToJson(const RungScan& rs, const SweepSpec& spec) {
+  EarlyStoppingStatusJson j;
+  j.set_rule(ValidUtf8(DescribeEarlyStopping(spec.early_stopping())));
+  for (const RungCounts& r : rs.rungs) {
+    RungStatusJson* o = j.add_rungs();
+    o->set_rung(r.rung);
+    o->set_epochs(r.budget);
+    o->set_configurations(static_cast<double>(r.configurations));
+    SetCounts(r.counts, o);
+  }
+  j.set_epochs_used(static_cast<double>(rs.epochs_used));
+  j.set_epochs_exhaustive(static_cast<double>(rs.epochs_exhaustive));
+  j.set_compute_fraction(rs.compute_fraction);
+  return j;
+}
+
+// "compute: 63 of 243 epochs (0.2593 of training each of the 27 configurations
+// done at rung 0 to 9 epochs)".
+std::string ComputeLine(const RungScan& rs) {
+  const uint64_t n = rs.reached.empty() ? 0 : rs.reached[0];
+  return "compute: " + std::to_string(rs.epochs_used) + " of " +
+         std::to_string(rs.epochs_exhaustive) + " epochs (" +
+         FormatRounded(rs.compute_fraction, 4) + " of training each of the " + std::to_string(n) +
+         " configurations done at rung 0 to " + std::to_string(rs.budgets.back()) + " epochs)";
 }
 
 // "pending 3  running 1  ...": every state's count (blocked only for stages:
@@ -245,7 +275,9 @@ int PrintStage(Env* env, const OpenedSweep& sw, const std::string& dir, const St
     return Priority(a.derived.state) < Priority(b.derived.state);
   });
   const size_t shown = limit > 0 ? std::min(rows.size(), static_cast<size_t>(limit)) : rows.size();
-  const SweepSpec task = StageTaskSpec(sw.spec, *FindStage(sw.spec, st.name));
+  // A rung's queue (early stopping) is no spec stage: its work is the sweep's task.
+  const Stage* def = FindStage(sw.spec, st.name);
+  const SweepSpec task = def != nullptr ? StageTaskSpec(sw.spec, *def) : sw.spec;
   JobCheck jobs;
   Row header = {"item", "state", "attempt", "failures", "host", "job", "heartbeat"};
   if (upstream) header.push_back("trial");
@@ -290,9 +322,19 @@ int CmdStatus(const std::string& dir, const std::string& format, int limit,
   Env* env = sw.env.get();
   const SweepSpec* spec = &sw.spec;
   const SweepPoints* ps = &*sw.points;
-  if (!stage.empty() && FindStage(*spec, stage) == nullptr) {
-    return UsageError("--stage " + stage +
-                      ": the sweep has no such stage (stages: " + StageNamesText(*spec) + ")");
+  // Early stopping: `--stage rung-<k>` is rung k's queue (k >= 1).
+  const bool early_stopping = HasRungs(*spec);
+  const size_t num_rungs =
+      early_stopping ? AshaRungBudgets(spec->early_stopping().asha()).size() : 0;
+  uint32_t rung_k = 0;
+  const bool rung_stage =
+      early_stopping && ParseRungStageName(stage, &rung_k) && rung_k < num_rungs;
+  if (!stage.empty() && FindStage(*spec, stage) == nullptr && !rung_stage) {
+    std::string rung_names;
+    for (uint32_t k = 1; k < num_rungs; ++k)
+      rung_names += (rung_names.empty() ? "; rungs: " : ", ") + RungStageName(k);
+    return UsageError("--stage " + stage + ": the sweep has no such stage (stages: " +
+                      StageNamesText(*spec) + rung_names + ")");
   }
   SweepLayout layout(dir);
   SweepScan scan;
@@ -305,9 +347,39 @@ int CmdStatus(const std::string& dir, const std::string& format, int limit,
     s = ScanStages(env, dir, *spec, scan, ps->size(), ps->version(), now_ns, &stages);
     if (!s.ok()) return Failure(s.ToString());
   }
+  RungScan rungs;
+  if (early_stopping) {
+    bool from_fs = false;
+    const int64_t now_ns = ScanClock(env, layout, &from_fs);
+    std::vector<std::pair<uint64_t, TrialState>> claimed;
+    for (const ScannedTrial& t : scan.trials) claimed.push_back({t.index, t.derived.state});
+    s = ScanRungs(env, dir, *spec, claimed, ps->size(), now_ns, &rungs);
+    if (!s.ok()) return Failure(s.ToString());
+  }
   const StageScan* one = nullptr;
   for (const StageScan& st : stages) {
     if (st.name == stage) one = &st;
+  }
+  StageScan rung_scan;  // --stage rung-<k>: its items, as an each_trial stage's
+  if (rung_stage) {
+    bool from_fs = false;
+    const int64_t now_ns = ScanClock(env, layout, &from_fs);
+    std::vector<RungEntry> entries;
+    s = ScanRungEntries(env, dir, *spec, rung_k, ps->size(), now_ns, &entries);
+    if (!s.ok()) return Failure(s.ToString());
+    rung_scan.name = stage;
+    rung_scan.kind = StageKind::kEachTrial;
+    rung_scan.input = rung_k == 1 ? "trials" : RungStageName(rung_k - 1);
+    for (const RungEntry& e : entries) {
+      ScannedItem it;
+      it.key = RungKey(rung_k, e.config);
+      it.derived = e.scanned.derived;
+      it.has_dir = e.has_dir;
+      ++rung_scan.counts[static_cast<int>(it.derived.state)];
+      rung_scan.items.push_back(std::move(it));
+    }
+    rung_scan.total = rung_scan.items.size();
+    one = &rung_scan;
   }
 
   if (format == "json") {
@@ -315,7 +387,9 @@ int CmdStatus(const std::string& dir, const std::string& format, int limit,
     if (one != nullptr) {
       AppendJson(StageToJson(*one, dir), &out);
     } else {
-      AppendJson(StatusToJson(scan, layout, stages), &out);
+      StatusJson j = StatusToJson(scan, layout, stages);
+      if (early_stopping) *j.mutable_early_stopping() = RungsToJson(rungs, *spec);
+      AppendJson(j, &out);
     }
     std::printf("%s\n", out.c_str());
     return 0;
@@ -340,6 +414,23 @@ int CmdStatus(const std::string& dir, const std::string& format, int limit,
         0)
       std::printf("  (`sweep status --stage %s` says why items are blocked or broken)\n",
                   TerminalSafe(st.name).c_str());
+  }
+  if (early_stopping) {
+    // Configurations per rung: a trial is rung 0; rung k >= 1 is its queue.
+    std::printf("early stopping: %s\n",
+                TerminalSafe(DescribeEarlyStopping(spec->early_stopping())).c_str());
+    bool attention = false;  // above rung 0: its rows and logs are not the trials' below
+    for (const RungCounts& r : rungs.rungs) {
+      std::printf("  %s\n", RungLine(r).c_str());
+      const uint64_t notable = r.count(TrialState::kRunning) + r.count(TrialState::kFailed) +
+                               r.count(TrialState::kBroken) + r.count(TrialState::kStale);
+      attention |= r.rung > 0 && notable > 0;
+    }
+    std::printf("  %s\n", ComputeLine(rungs).c_str());
+    if (attention)
+      std::printf(
+          "  (`sweep status --stage rung-<k>` lists rung k's configurations, the running "
+          "ones' logs)\n");
   }
   if (!scan.clock_from_filesystem) {
     std::printf("(lease ages use this machine's clock: %s is not writable)\n",

@@ -192,6 +192,14 @@ Status PickMetrics(const SummaryOptions& o, const SweepResults& res,
                         "test_loss", "num_parameters", "images_per_s"}) {
     if (std::find(all.begin(), all.end(), m) != all.end()) main_ones.push_back(m);
   }
+  // Early stopping: its rung metric (val_acc at the rung's epochs) is what ranks.
+  const std::string rung_metric =
+      res.early_stopping ? res.spec.early_stopping().asha().metric() : std::string();
+  if (!rung_metric.empty() &&
+      std::find(main_ones.begin(), main_ones.end(), rung_metric) == main_ones.end() &&
+      std::find(all.begin(), all.end(), rung_metric) != all.end()) {
+    main_ones.insert(main_ones.begin(), rung_metric);
+  }
   if (!o.sort.empty() && std::find(main_ones.begin(), main_ones.end(), o.sort) == main_ones.end() &&
       std::find(all.begin(), all.end(), o.sort) != all.end()) {
     main_ones.insert(main_ones.begin(), o.sort);
@@ -221,6 +229,12 @@ Table TrialTable(const SummaryOptions& o, const Columns& cols, std::vector<const
     cols.Add(&t, "index", true);
     cols.Add(&t, "state", false);
   }
+  // Early stopping: a row is a configuration over its rungs (results.h).
+  const bool rungs = !items && cols.res.early_stopping;
+  if (rungs) {
+    cols.Add(&t, "rung", true);
+    cols.Add(&t, "epochs_done", true);
+  }
   cols.Add(&t, "attempts", true);
   // An extended sweep: which version of the spec each trial ran under.
   const bool versions = cols.res.points != nullptr && cols.res.points->version() > 1;
@@ -232,7 +246,11 @@ Table TrialTable(const SummaryOptions& o, const Columns& cols, std::vector<const
   auto key = [&](const TrialRecord* r) -> double {
     if (items && o.sort == "trial") return ItemUpstream(r->index);
     if (items && o.sort == "epoch") return ItemSub(r->index);
-    if (r->state != TrialState::kDone) return NAN;
+    if (rungs && o.sort == "rung") return r->rung;
+    if (rungs && o.sort == "epochs_done") return r->epochs_done;
+    // Early stopping ranks every configuration with a done rung (its metrics
+    // are that rung's record's), whatever it does at its rung now.
+    if (rungs ? r->epochs_done <= 0 : r->state != TrialState::kDone) return NAN;
     if (o.sort == "wall_seconds") return r->wall_seconds >= 0 ? r->wall_seconds : NAN;
     if (o.sort == "last_attempt_seconds")
       return r->last_attempt_seconds >= 0 ? r->last_attempt_seconds : NAN;
@@ -248,6 +266,11 @@ Table TrialTable(const SummaryOptions& o, const Columns& cols, std::vector<const
       }
       const double x = key(a), y = key(b);
       if (std::isnan(x) != std::isnan(y)) return std::isnan(y);  // unranked trials last
+      // Early stopping, by a metric: the configurations that trained more
+      // epochs first (a metric compares at equal epochs), then the metric.
+      if (rungs && !IsTimeColumn(o.sort) && o.sort != "rung" && o.sort != "epochs_done" &&
+          a->epochs_done != b->epochs_done)
+        return a->epochs_done > b->epochs_done;
       return o.desc ? x > y : x < y;
     });
   }
@@ -263,6 +286,10 @@ Table TrialTable(const SummaryOptions& o, const Columns& cols, std::vector<const
       row.push_back(std::string(TrialStateName(r->state)) +
                     (r->problem.empty() || r->state == TrialState::kBroken ? "" : " (broken)") +
                     (IsDiverged(*r) ? " (diverged)" : ""));
+    }
+    if (rungs) {
+      row.push_back(r->rung >= 0 ? std::to_string(r->rung) : "");
+      row.push_back(r->epochs_done >= 0 ? std::to_string(r->epochs_done) : "");
     }
     row.push_back(std::to_string(r->attempts));
     if (versions) row.push_back(r->spec_version > 0 ? std::to_string(r->spec_version) : "");
@@ -449,7 +476,8 @@ int CmdSummary(const SummaryOptions& o) {
       std::find(res.metric_names.begin(), res.metric_names.end(), o.sort) ==
           res.metric_names.end() &&
       !(IsTimeColumn(o.sort) || cols.Param(o.sort) >= 0) &&
-      !(!res.stage.empty() && (o.sort == "trial" || o.sort == "epoch"))) {
+      !(!res.stage.empty() && (o.sort == "trial" || o.sort == "epoch")) &&
+      !(res.early_stopping && (o.sort == "rung" || o.sort == "epochs_done"))) {
     return UsageError("--sort: no metric '" + o.sort +
                       "' in this sweep (metrics:" + Known(res.metric_names) +
                       "; or a parameter, wall_seconds, last_attempt_seconds)");

@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/asha_spec.h"
 #include "core/json.h"
 #include "core/layout.h"
 #include "core/number_format.h"
@@ -54,9 +55,16 @@ std::string ParamText(const SweepResults& res, const TrialRecord& t) {
 std::vector<std::string> TableMetrics(const SweepResults& res) {
   if (!res.spec.has_train()) return res.metric_names;
   std::vector<std::string> out;
+  // Early stopping: its metric at each configuration's newest done rung.
+  const std::string rung_metric =
+      res.early_stopping ? res.spec.early_stopping().asha().metric() : std::string();
+  if (!rung_metric.empty() && std::find(res.metric_names.begin(), res.metric_names.end(),
+                                        rung_metric) != res.metric_names.end())
+    out.push_back(rung_metric);
   for (const char* m : {"best_val_acc", "best_epoch", "final_val_acc", "final_val_loss", "test_acc",
                         "test_loss", "num_parameters", "train_seconds"}) {
-    if (std::find(res.metric_names.begin(), res.metric_names.end(), m) != res.metric_names.end())
+    if (std::find(res.metric_names.begin(), res.metric_names.end(), m) != res.metric_names.end() &&
+        m != rung_metric)
       out.push_back(m);
   }
   return out;
@@ -91,6 +99,10 @@ std::string ResultsTable(const SweepResults& res) {
   };
   th("index", true);
   th("state", false);
+  if (res.early_stopping) {
+    th("rung", true);
+    th("epochs_done", true);
+  }
   th("attempts", true);
   std::vector<bool> numeric_param(res.param_names.size(), true);
   for (const auto& t : res.trials) {
@@ -114,15 +126,24 @@ std::string ResultsTable(const SweepResults& res) {
     h += "<tr class=\"trial state-" + state + "\"><td data-v=\"" + std::to_string(t.index) + "\">" +
          TrialName(t.index) + "</td><td>" + state +
          (t.problem.empty() || t.state == TrialState::kBroken ? "" : " (broken)") +
-         (IsDiverged(t) ? " (diverged)" : "") + "</td><td data-v=\"" + std::to_string(t.attempts) +
-         "\">" + std::to_string(t.attempts) + "</td>";
+         (IsDiverged(t) ? " (diverged)" : "") + "</td>";
+    if (res.early_stopping) {
+      for (int v : {t.rung, t.epochs_done}) {
+        const std::string text = v >= 0 ? std::to_string(v) : "";
+        h += "<td data-v=\"" + text + "\">" + text + "</td>";
+      }
+    }
+    h +=
+        "<td data-v=\"" + std::to_string(t.attempts) + "\">" + std::to_string(t.attempts) + "</td>";
     for (size_t p = 0; p < res.param_names.size(); ++p) {
       const std::string v = p < t.params.size() ? t.params[p] : "";
       h += "<td data-v=\"" + HtmlEscape(v) + "\">" + HtmlEscape(v) + "</td>";
     }
     // Only done trials are ranked: the others' metrics (a failed trial's
     // last metrics.csv row) are shown but sort after every done trial.
-    const bool ranked = t.state == TrialState::kDone;
+    // Early stopping: every configuration with a done rung (its metrics are
+    // that rung's record's).
+    const bool ranked = res.early_stopping ? t.epochs_done > 0 : t.state == TrialState::kDone;
     for (const auto& m : metrics) {
       auto it = t.metrics.find(m);
       const double v = it == t.metrics.end() ? NAN : it->second;
@@ -229,7 +250,17 @@ std::string OverlayChart(const SweepResults& res, const ReportOptions& o) {
   std::string out = "<p>" + HtmlEscape(column) + " per " + HtmlEscape(x_label) +
                     ", one line per trial (" + std::to_string(series.size()) +
                     "); hover a line for its trial and parameters.</p>\n";
-  out += LineChart(c, series, series.size() <= 12) + "\n";
+  // Early stopping: each configuration's curve stops at its rung's epochs;
+  // dashed lines mark the rungs' budgets.
+  std::vector<std::pair<double, std::string>> marks;
+  if (res.early_stopping) {
+    for (size_t k = 0; k < res.rungs.budgets.size(); ++k)
+      marks.push_back({static_cast<double>(res.rungs.budgets[k]), "rung " + std::to_string(k)});
+    out +=
+        "<p class=\"note\">Dashed lines: the rungs' budgets (epochs). A configuration's "
+        "curve stops at the epochs of the rung it reached.</p>\n";
+  }
+  out += LineChart(c, series, series.size() <= 12, marks) + "\n";
   if (left_out > 0)
     out += "<p class=\"note\">" + std::to_string(left_out) + " more trials not drawn.</p>\n";
   return out;
@@ -327,6 +358,44 @@ std::string StageCharts(const SweepResults& res, const std::vector<StageEvalCurv
   return out;
 }
 
+// Early stopping: the rungs' configurations by state, and the compute used
+// against training every configuration to the top rung's epochs.
+std::string RungsSection(const SweepResults& res) {
+  const RungScan& rs = res.rungs;
+  if (rs.budgets.empty()) return "";
+  std::string out =
+      "<p>" + HtmlEscape(DescribeEarlyStopping(res.spec.early_stopping())) + ".</p>\n";
+  out +=
+      "<table id=\"rungs\"><thead><tr><th>rung</th><th>epochs</th><th>configurations</th>"
+      "<th>done</th><th>running</th><th>not started</th><th>failed</th>"
+      "<th>other</th></tr></thead><tbody>\n";
+  for (const RungCounts& r : rs.rungs) {
+    const uint64_t done = r.count(TrialState::kDone), running = r.count(TrialState::kRunning),
+                   pending = r.count(TrialState::kPending), failed = r.count(TrialState::kFailed);
+    const uint64_t other = r.configurations - done - running - pending - failed;
+    out += "<tr class=\"rung\" data-rung=\"" + std::to_string(r.rung) + "\"><td>" +
+           std::to_string(r.rung) + "</td><td>" + std::to_string(r.budget) + "</td><td>" +
+           std::to_string(r.configurations) + "</td><td>" + std::to_string(done) + "</td><td>" +
+           std::to_string(running) + "</td><td>" + std::to_string(pending) + "</td><td>" +
+           std::to_string(failed) + "</td><td>" + std::to_string(other) + "</td></tr>\n";
+  }
+  out +=
+      "</tbody></table>\n<p class=\"note\">Not started: at rung 0 the points no worker has "
+      "claimed, above it the configurations promoted there that no worker has started. Other: "
+      "interrupted, stale, stopped or broken.</p>\n";
+  const uint64_t n = rs.reached.empty() ? 0 : rs.reached[0];
+  out += "<p id=\"compute\">Compute used: " + std::to_string(rs.epochs_used) + " epochs of " +
+         std::to_string(n) + "&times;" + std::to_string(rs.budgets.back()) + " = " +
+         std::to_string(rs.epochs_exhaustive) + " (fraction " +
+         FormatRounded(rs.compute_fraction, 4) +
+         ") against training every configuration done at "
+         "rung 0 to " +
+         std::to_string(rs.budgets.back()) +
+         " epochs. A promoted configuration resumes from its checkpoint and trains only the new "
+         "epochs; running and failed rungs are not counted.</p>\n";
+  return out;
+}
+
 std::string FailedTrials(const SweepResults& res) {
   std::string out;
   size_t n = 0;
@@ -366,6 +435,9 @@ svg.chart text { font: 10px sans-serif; fill: #333; }
 svg.chart text.label { font-size: 11px; }
 svg.chart polyline.series { stroke-width: 1.6; }
 svg.chart polyline.series:hover { stroke-width: 3.5; }
+svg.chart text.mark { fill: #666; }
+table#rungs { border-collapse: collapse; font-size: 13px; }
+#rungs th, #rungs td { border-bottom: 1px solid #ddd; padding: 2px 8px; text-align: right; }
 svg.chart circle.dot { fill: #1f77b4; fill-opacity: 0.7; }
 .charts { display: flex; flex-wrap: wrap; }
 details { margin: 2px 0; }
@@ -501,6 +573,7 @@ std::string RenderReportHtml(const SweepResults& res, const ReportOptions& o,
          "(<code>sweep points</code> lists every point).</p>\n";
   }
   h += "<div class=\"tablewrap\">" + ResultsTable(res) + "</div>\n";
+  if (res.early_stopping) h += "<h2>Rungs</h2>\n" + RungsSection(res);
   h += "<h2>Validation curves</h2>\n" + OverlayChart(res, o);
   h += "<h2>Metric against parameters</h2>\n" + ParamCharts(res);
   if (!stages.empty()) h += "<h2>Evaluated checkpoints</h2>\n" + StageCharts(res, stages);

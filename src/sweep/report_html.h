@@ -5,7 +5,10 @@
 // are counted, not listed; metrics rank done trials only), learning curves, the
 // validation curves of all trials overlaid, the primary metric against each
 // swept parameter, for each each_checkpoint stage with the built-in eval task
-// its accuracy against epoch per trial, and the log tails of failed trials.
+// its accuracy against epoch per trial, with early_stopping its rungs (a
+// table of rungs, the compute used against training every configuration to
+// max_epochs, the rungs' budgets as dashed lines on the validation curves),
+// and the log tails of failed trials.
 //
 // Everything that comes from the sweep (names, values, log text, paths) goes
 // through HtmlEscape; non-finite numbers are never plotted.

@@ -164,7 +164,8 @@ std::string SvgOpen(const Chart& c) {
 
 // Lines (a lone point is a dot); points with a NaN or infinite coordinate are
 // skipped, so a gap in a curve joins its neighbours.
-std::string LineChart(Chart c, const std::vector<Series>& series, bool with_legend) {
+std::string LineChart(Chart c, const std::vector<Series>& series, bool with_legend,
+                      const std::vector<std::pair<double, std::string>>& marks) {
   std::vector<double> xs, ys;
   for (const auto& s : series) {
     for (const auto& p : s.points) {
@@ -172,12 +173,28 @@ std::string LineChart(Chart c, const std::vector<Series>& series, bool with_lege
         xs.push_back(p.first), ys.push_back(p.second);
     }
   }
+  for (const auto& m : marks) {
+    if (std::isfinite(m.first)) xs.push_back(m.first);
+  }
   c.x = NumericAxis(xs, false, false, c.x.label);
   c.y = NumericAxis(ys, false, true, c.y.label);
   if (with_legend) {
     for (const auto& s : series) c.legend.push_back(s.name);
   }
   std::string out = SvgOpen(c);
+  for (const auto& m : marks) {
+    if (!std::isfinite(m.first)) continue;
+    const std::string x = FormatFixed(c.Px(m.first), 1);
+    out += "<line class=\"mark\" x1=\"" + x + "\" y1=\"" + std::to_string(Chart::kTop) +
+           "\" x2=\"" + x + "\" y2=\"" + std::to_string(c.height - Chart::kBottom) +
+           "\" stroke=\"#888\" stroke-dasharray=\"4 3\"><title>" + HtmlEscape(m.second) +
+           "</title></line>";
+    // The label beside the line, inside the plot (left of a line near its right edge).
+    const bool right = c.x.Frac(m.first) > 0.8;
+    out += "<text class=\"mark\" x=\"" + FormatFixed(c.Px(m.first) + (right ? -3 : 3), 1) +
+           "\" y=\"" + std::to_string(Chart::kTop + 20) + "\"" +
+           (right ? " text-anchor=\"end\"" : "") + ">" + HtmlEscape(m.second) + "</text>";
+  }
   for (size_t i = 0; i < series.size(); ++i) {
     std::string pts;
     size_t n = 0;

@@ -66,7 +66,10 @@ struct Chart {
 // The chart's frame: <svg>, grid, ticks, axis labels, legend (left open).
 std::string SvgOpen(const Chart& c);
 // Lines (a lone point is a dot); points with a NaN or infinite coordinate are
-// skipped, so a gap in a curve joins its neighbours. Fits both axes to the data.
-std::string LineChart(Chart c, const std::vector<Series>& series, bool with_legend);
+// skipped, so a gap in a curve joins its neighbours. Fits both axes to the data
+// (and x to the marks). `marks`: vertical dashed lines at x positions, each
+// with its label above it and as its tooltip (early stopping's rungs).
+std::string LineChart(Chart c, const std::vector<Series>& series, bool with_legend,
+                      const std::vector<std::pair<double, std::string>>& marks = {});
 
 }  // namespace claimsweep
