@@ -133,19 +133,20 @@ n = int(sys.argv[2])
 full = n * 9
 ex = next((r for r in rows if r["mode"] == "exhaustive"), None)
 print()
-print(f"{'run':<11} {'epochs':>6} {'of %d' % full:>7} {'compute':>8} {'wall s':>7} {'dup epochs':>10} "
-      f"{'dup trials':>10} {'dup promo':>9} {'best':>5} {'rung':>4} {'val_acc':>7} {'test_acc':>8} {'vs exh.':>7}")
+print(f"{'run':<11} {'epochs':>6} {'of %d' % full:>7} {'compute':>8} {'wall s':>7} {'s/epoch':>7} "
+      f"{'dup epochs':>10} {'dup trials':>10} {'dup promo':>9} {'best':>5} {'rung':>4} {'val_acc':>7} {'test_acc':>8} {'vs exh.':>7}")
 for r in rows:
-    vs = "" if ex is None else "%+.1f" % (100 * (r["best_test_acc"] - ex["best_test_acc"]))
+    vs = "" if ex is None else "%+.1f" % (100 * (r["best_test_acc"] - ex["best_test_acc"]) + 0.0)
     ratio = "%.2fx" % (full / r["epochs"]) if r["epochs"] else "-"
     rung = r.get("best_rung", r.get("best_rung_epochs", ""))
     if r["mode"] == "optuna":
         rung = {1: 0, 3: 1, 9: 2}.get(r.get("best_rung_epochs"), r.get("best_rung_epochs"))
     print(f"{r['mode']:<11} {r['epochs']:>6} {r['epochs'] / full:>7.3f} {ratio:>8} {r['seconds']:>7.1f} "
-          f"{r['duplicate_epochs']:>10} {r['duplicate_trials']:>10} {r.get('duplicate_promotions', '-'):>9} "
+          f"{r['seconds'] * 3 / max(1, r['epochs']):>7.2f} {r['duplicate_epochs']:>10} {r['duplicate_trials']:>10} {r.get('duplicate_promotions', '-'):>9} "
           f"{r['best_config']:>5} {rung:>4} {r['best_val_acc']:>7.3f} {r['best_test_acc']:>8.3f} {vs:>7}")
 print()
-print("compute: epochs trained / (configurations x 9); the 'x' column is exhaustive's epochs over the run's.")
+print("compute: epochs trained / (configurations x 9); the 'x' column is exhaustive's epochs over the run's;")
+print("s/epoch: wall seconds x 3 workers / epochs trained (the trainers' speed, scheduling and start-up included).")
 if ex:
     for r in rows:
         if r["mode"] == "exhaustive":
@@ -154,10 +155,10 @@ if ex:
         gap = 100 * (ex["best_test_acc"] - r["best_test_acc"])
         met = less >= 3 and gap <= 1
         print(f"goal ({r['mode']}): {less:.2f}x less compute, best test_acc {100 * r['best_test_acc']:.1f} vs "
-              f"exhaustive's {100 * ex['best_test_acc']:.1f} ({-gap:+.1f} points): {'met' if met else 'NOT met'}")
+              f"exhaustive's {100 * ex['best_test_acc']:.1f} ({-gap + 0.0:+.1f} points): {'met' if met else 'NOT met'}")
         if r["mode"] == "optuna" and ref:
             g = 100 * (ref["test_acc"] - r["best_test_acc"])
             print(f"  optuna against its own trainer: exhaustive's best configuration trained by the peer "
-                  f"to 9 epochs: test_acc {100 * ref['test_acc']:.1f} ({-g:+.1f} points): "
+                  f"to 9 epochs: test_acc {100 * ref['test_acc']:.1f} ({-g + 0.0:+.1f} points): "
                   f"{'met' if less >= 3 and g <= 1 else 'NOT met'}")
 PY
