@@ -123,7 +123,8 @@ def main():
            "short_of_budget": short, "metrics_csv_mismatches": csv_mismatch}
     if scores:
         out["per_rung"] = [len(scores.get(k, {})) for k in range(len(budgets))]
-        top = max(k for k in scores if scores[k])
+        # The highest rung with a finite result (a failed one never ranks).
+        top = max(k for k, s in scores.items() if any(v is not None for v in s.values()))
         finite = [(v, c) for c, v in scores[top].items() if v is not None]
         best_v, best_c = max(finite, key=lambda vc: (vc[0], -vc[1]))
         best_k = top

@@ -268,10 +268,12 @@ def count(d, max_epochs):
     configuration (highest rung reached, then val_acc there) from the journal."""
     optuna = optuna_mod()
     lines = []
+    workers_of = {}  # trial number -> the workers that trained it (2: a trial run twice)
     for path in sorted(glob.glob(os.path.join(d, "epochs.*"))):
         for ln in open(path):
             num, lr, wd, e, v = ln.split()
             lines.append((int(num), lr, wd, int(e), float(v)))
+            workers_of.setdefault(int(num), set()).add(path)
     epochs = len(lines)
     seen, dup_epochs, trials_of = set(), 0, {}
     for num, lr, wd, e, _ in lines:
@@ -279,7 +281,9 @@ def count(d, max_epochs):
         dup_epochs += key in seen
         seen.add(key)
         trials_of.setdefault((lr, wd), set()).add(num)
-    dup_trials = sum(len(s) - 1 for s in trials_of.values())
+    # A configuration run as two trials, or one trial run by two workers.
+    dup_trials = sum(len(s) - 1 for s in trials_of.values()) + sum(
+        len(w) - 1 for w in workers_of.values())
     study = optuna.load_study(study_name=STUDY, storage=storage(d))
     trials = study.get_trials(deepcopy=False)
     run = [t for t in trials if "fixed_params" in t.system_attrs]
