@@ -466,6 +466,8 @@ std::vector<StageEvalCurves> LoadStageEvalCurves(Env* env, const std::string& sw
   return out;
 }
 
+std::string ReportStyle() { return kStyle; }
+
 std::string RenderReportHtml(const SweepResults& res, const ReportOptions& o,
                              const std::vector<StageEvalCurves>& stages) {
   const std::string name = res.spec.name();
@@ -483,7 +485,15 @@ std::string RenderReportHtml(const SweepResults& res, const ReportOptions& o,
        HtmlEscape(res.dir) + "</code> &middot; " + std::to_string(res.num_points) +
        " points &middot; generated " + HtmlEscape(o.generated_at) +
        " by <code>sweep report</code></p>\n";
-  h += "<div id=\"report-errors\" data-count=\"0\"></div>\n<p class=\"counts\">";
+  h += "<div id=\"report-errors\" data-count=\"0\"></div>\n";
+  h += RenderReportBody(res, o, stages);
+  h += "<script>" + std::string(kScript) + "</script>\n</body></html>\n";
+  return h;
+}
+
+std::string RenderReportBody(const SweepResults& res, const ReportOptions& o,
+                             const std::vector<StageEvalCurves>& stages) {
+  std::string h = "<p class=\"counts\">";
   for (int s = 0; s < kNumTrialStates; ++s) {
     if (static_cast<TrialState>(s) == TrialState::kBlocked) continue;  // a stage's items only
     const char* state = TrialStateName(static_cast<TrialState>(s));
@@ -531,7 +541,6 @@ std::string RenderReportHtml(const SweepResults& res, const ReportOptions& o,
   }
 
   h += "<h2>Failed trials</h2>\n" + FailedTrials(res);
-  h += "<script>" + std::string(kScript) + "</script>\n</body></html>\n";
   return h;
 }
 

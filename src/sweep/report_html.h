@@ -50,4 +50,13 @@ std::vector<StageEvalCurves> LoadStageEvalCurves(Env* env, const std::string& sw
 std::string RenderReportHtml(const SweepResults& res, const ReportOptions& options,
                              const std::vector<StageEvalCurves>& stages = {});
 
+// The report's content without the document around it (title, directory
+// line, script): from the state counts to the failed trials' logs. `sweep
+// serve` shows it live. Its table is sortable by the report's script (or
+// the dashboard's): th[data-type=num] sorts by td[data-v].
+std::string RenderReportBody(const SweepResults& res, const ReportOptions& options,
+                             const std::vector<StageEvalCurves>& stages = {});
+// The report's stylesheet (CSS text).
+std::string ReportStyle();
+
 }  // namespace claimsweep
