@@ -75,6 +75,15 @@ ControlOutcome RunControl(ControlOp op, const std::string& dir,
 int RunControlInto(ControlOp op, const std::string& dir, const std::vector<std::string>& args,
                    bool failed, bool stopped, bool force, const std::string& stage,
                    ControlOutcome* out);
+// `sweep serve` (src/sweep/cmd_serve.cc): the sweeps' live dashboard.
+struct ServeOptions {
+  std::vector<std::string> dirs;
+  std::string host = "127.0.0.1";
+  int port = 0;               // 0: any free port
+  bool allow_remote = false;  // needed for a host that is not loopback
+  double poll_seconds = 0.5;  // how often the sweeps are looked at
+};
+int CmdServe(const ServeOptions& options);
 // `sweep log` (src/sweep/cmd_log.cc): attempt 0 is the latest.
 int CmdLog(const std::string& dir, const std::string& index, uint32_t attempt, bool follow);
 // `sweep fscheck` (src/sweep/cmd_fscheck.cc): 0 safe, 1 unsafe, 2 bad arguments.
