@@ -87,7 +87,9 @@ const char kScript[] = R"js(
         b.textContent = op;
         b.setAttribute('data-op', op);
         b.setAttribute('data-index', idx);
-        b.addEventListener('click', function () { control(sec.getAttribute('data-sweep'), op, [idx]); });
+        b.addEventListener('click', function (e) {
+          control(sec.getAttribute('data-sweep'), op, [e.currentTarget.getAttribute('data-index')]);
+        });
         td.appendChild(b);
       });
       rows[i].insertBefore(td, rows[i].cells[0]);
@@ -173,7 +175,8 @@ const char kScript[] = R"js(
 )js";
 
 const char kDashStyle[] = R"css(
-.live { min-height: 4em; }
+.live { min-height: 4em; overflow-anchor: none; }
+#message:empty { display: none; }
 #message { white-space: pre-wrap; font-family: monospace; background: #f4f4f4; padding: .4em; min-height: 1.2em; }
 td.control { white-space: nowrap; }
 td.control button, .selection button { font-size: 80%; margin: 0 1px; }
