@@ -99,6 +99,8 @@ std::string ProgressHtml(Served* s) {
 
 std::string Render(Served* s) {
   ReportOptions ro;
+  ro.max_table_rows = 2000;  // a page every browser redraws in well under a second
+  ro.max_param_dots = 2000;
   const SweepResults& res = s->live->results();
   return ProgressHtml(s) +
          RenderReportBody(res, ro, LoadStageEvalCurves(s->live->env(), res.dir, res.spec));

@@ -27,6 +27,12 @@ struct ReportOptions {
   size_t max_curve_trials =
       200;  // per-trial learning curves drawn (a note says how many were left out)
   size_t max_overlay_trials = 1000;  // lines in the overlaid validation chart
+  // Rows of the table; 0: every claimed trial (`sweep report`). `sweep
+  // serve` lists the trials that are not done first, then done ones.
+  size_t max_table_rows = 0;
+  // Dots per metric-against-parameter chart; 0: every done trial. More: an
+  // even sample of them (by index).
+  size_t max_param_dots = 0;
 };
 
 // An each_checkpoint stage with the built-in eval task: per trial (upstream
