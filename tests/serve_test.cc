@@ -122,6 +122,10 @@ TEST(Serve, BrowserWatchesAndStopsARunningTrialBehindItsToken) {
   EXPECT_EQ(f("stop_exit").string_value(), "0");
   EXPECT_TRUE(f("page_shows_stopped").bool_value());
   EXPECT_TRUE(WaitFor([&] { return StatusCounts(s.dir)["stopped"] == 1; }, 20));
+  // Two done trials selected and "stop selected": sweep stop's answer for each (exit 1: refused).
+  EXPECT_EQ(f("selection_message").string_value(),
+            "000001: already done: nothing to stop\n000003: already done: nothing to stop\n");
+  EXPECT_EQ(f("selection_exit").string_value(), "1");
   EXPECT_EQ(f("dashboard_errors").string_value(), "");
   EXPECT_EQ(f("console_errors").list_value().values_size(), 0) << json;
 

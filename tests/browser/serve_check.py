@@ -67,6 +67,14 @@ def main():
         out["page_shows_stopped"] = bool(b.wait_for(
             "(function(){var c=document.querySelector('.count[data-state=\"stopped\"] b');"
             "return c && c.textContent === '1';})()", timeout=30))
+        # A selection: two rows ticked, then "stop selected": one POST for both.
+        b.eval("document.getElementById('message').removeAttribute('data-exit')")
+        b.click('input.select[data-index="1"]')
+        b.click('input.select[data-index="3"]')
+        b.click('.selection button[data-op="stop"]')
+        b.wait_for("document.getElementById('message').hasAttribute('data-exit')")
+        out["selection_message"] = b.eval("document.getElementById('message').textContent")
+        out["selection_exit"] = b.eval("document.getElementById('message').getAttribute('data-exit')")
         out["dashboard_errors"] = b.eval("document.getElementById('dash-errors').textContent")
         b.pump(0.5)
         out["console_errors"] = b.console_errors()
