@@ -42,7 +42,7 @@ line = serve.stdout.readline()
 url = re.search(r"(http://\S+)", line).group(1)
 print("startup (full read + first render): %.2f s" % (time.monotonic() - t0), flush=True)
 base, token = url.split("/?token=")
-hdr = {"Cookie": "claimsweep_token=" + token}
+hdr = {"Cookie": "claimsweep_token_%s=%s" % (base.rsplit(":", 1)[1], token)}
 
 
 def view(etag=None):

@@ -114,6 +114,7 @@ TEST(Serve, BrowserWatchesAndStopsARunningTrialBehindItsToken) {
   EXPECT_EQ(f("hostile_cells").number_value(), 1);
   EXPECT_EQ(f("elements_from_values").number_value(), 0);
   // The token's cookie without the page's nonce: refused, and nothing was stopped.
+  EXPECT_EQ(f("cookie_view").number_value(), 200);
   EXPECT_EQ(f("post_without_nonce").number_value(), 403);
   EXPECT_FALSE(f("stop_file_after_refused_post").bool_value());
   // The stop button: `sweep stop`'s message, and `sweep status` agrees.

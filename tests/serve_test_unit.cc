@@ -17,6 +17,7 @@ namespace claimsweep {
 namespace {
 
 const std::string kToken(64, 'a');
+const std::string kCookie = ServeCookieName(8123);
 
 TEST(ServeAuth, TokensAre64HexDigitsFromUrandomAndDiffer) {
   std::string a, b;
@@ -28,16 +29,21 @@ TEST(ServeAuth, TokensAre64HexDigitsFromUrandomAndDiffer) {
 }
 
 TEST(ServeAuth, OnlyTheExactTokenInTheQueryOrTheCookieGetsIn) {
-  EXPECT_TRUE(RequestHasToken(kToken, kToken, ""));
-  EXPECT_TRUE(RequestHasToken(kToken, "", "x=1; claimsweep_token=" + kToken + "; y=2"));
-  EXPECT_TRUE(RequestHasToken(kToken, "", "claimsweep_token=" + kToken));
-  EXPECT_FALSE(RequestHasToken(kToken, "", ""));
-  EXPECT_FALSE(RequestHasToken(kToken, kToken.substr(0, 63), ""));  // a prefix
-  EXPECT_FALSE(RequestHasToken(kToken, kToken + "a", ""));
-  EXPECT_FALSE(RequestHasToken(kToken, std::string(64, 'b'), ""));
-  EXPECT_FALSE(RequestHasToken(kToken, "", "xclaimsweep_token=" + kToken));  // another cookie
-  EXPECT_FALSE(RequestHasToken(kToken, "", "claimsweep_token=" + kToken.substr(1)));
-  EXPECT_FALSE(RequestHasToken("", "", ""));  // no token: nobody, not everybody
+  EXPECT_TRUE(RequestHasToken(kToken, kToken, "", kCookie));
+  EXPECT_TRUE(
+      RequestHasToken(kToken, "", "x=1; claimsweep_token_8123=" + kToken + "; y=2", kCookie));
+  EXPECT_TRUE(RequestHasToken(kToken, "", "claimsweep_token_8123=" + kToken, kCookie));
+  EXPECT_FALSE(RequestHasToken(kToken, "", "", kCookie));
+  EXPECT_FALSE(RequestHasToken(kToken, kToken.substr(0, 63), "", kCookie));  // a prefix
+  EXPECT_FALSE(RequestHasToken(kToken, kToken + "a", "", kCookie));
+  EXPECT_FALSE(RequestHasToken(kToken, std::string(64, 'b'), "", kCookie));
+  EXPECT_FALSE(
+      RequestHasToken(kToken, "", "xclaimsweep_token_8123=" + kToken, kCookie));  // another cookie
+  EXPECT_FALSE(RequestHasToken(kToken, "", "claimsweep_token_8123=" + kToken.substr(1), kCookie));
+  EXPECT_FALSE(RequestHasToken("", "", "", kCookie));  // no token: nobody, not everybody
+  // Another port's server's cookie (same host: the browser sends both).
+  EXPECT_FALSE(RequestHasToken(kToken, "", "claimsweep_token_8124=" + kToken, kCookie));
+  EXPECT_EQ(kCookie, "claimsweep_token_8123");
   EXPECT_EQ(CookieValue("a=1;b=2;  c=3", "c"), "3");
   EXPECT_EQ(CookieValue("a=1", "b"), "");
   EXPECT_TRUE(ConstantTimeEquals("", ""));

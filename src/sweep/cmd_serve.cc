@@ -148,6 +148,8 @@ class Dashboard {
     }
   }
 
+  void set_port(int port) { cookie_ = ServeCookieName(port); }
+
   void Install(httplib::Server* svr) {
     svr->set_default_headers({{"Content-Security-Policy", kServeCsp},
                               {"X-Content-Type-Options", "nosniff"},
@@ -156,7 +158,7 @@ class Dashboard {
                               {"X-Frame-Options", "DENY"}});
     svr->set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
       const std::string q = req.has_param("token") ? req.get_param_value("token") : "";
-      if (RequestHasToken(token_, q, req.get_header_value("Cookie")))
+      if (RequestHasToken(token_, q, req.get_header_value("Cookie"), cookie_))
         return httplib::Server::HandlerResponse::Unhandled;
       res.status = 403;
       res.set_content("403: this sweep serve needs its token: open the URL it printed (also in " +
@@ -166,8 +168,8 @@ class Dashboard {
     });
     svr->Get("/", [this](const httplib::Request& req, httplib::Response& res) {
       if (req.has_param("token")) {
-        res.set_header("Set-Cookie", std::string(kServeCookie) + "=" + token_ +
-                                         "; Path=/; HttpOnly; SameSite=Strict");
+        res.set_header("Set-Cookie",
+                       cookie_ + "=" + token_ + "; Path=/; HttpOnly; SameSite=Strict");
       }
       res.set_content(ServePageHtml(names_, dirs_, NewNonce()), "text/html; charset=utf-8");
     });
@@ -264,6 +266,7 @@ class Dashboard {
 
   std::vector<std::string> dirs_, names_;
   std::string token_;
+  std::string cookie_;  // set once the port is known, before the first request
   std::mutex mu_;  // sweeps_
   std::vector<std::unique_ptr<Served>> sweeps_;
   std::mutex nonce_mu_;
@@ -298,6 +301,7 @@ int CmdServe(const ServeOptions& o) {
   const int port = o.port == 0 ? svr.bind_to_any_port(o.host) : o.port;
   if (port < 0 || (o.port != 0 && !svr.bind_to_port(o.host, o.port)))
     return Failure("cannot listen on " + o.host + ":" + std::to_string(o.port));
+  dash.set_port(port);
   if (!IsLoopback(o.host)) {
     std::fprintf(stderr,
                  "sweep serve: WARNING: listening on %s, not loopback: every host that can reach "

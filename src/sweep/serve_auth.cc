@@ -55,12 +55,14 @@ std::string CookieValue(std::string_view header, std::string_view name) {
   return "";
 }
 
+std::string ServeCookieName(int port) { return "claimsweep_token_" + std::to_string(port); }
+
 bool RequestHasToken(const std::string& token, const std::string& query_token,
-                     const std::string& cookie_header) {
+                     const std::string& cookie_header, const std::string& cookie_name) {
   if (token.empty()) return false;
   // Both are compared, whichever is present, so timing says nothing either.
   const bool q = ConstantTimeEquals(query_token, token);
-  const bool c = ConstantTimeEquals(CookieValue(cookie_header, kServeCookie), token);
+  const bool c = ConstantTimeEquals(CookieValue(cookie_header, cookie_name), token);
   return q || c;
 }
 

@@ -15,7 +15,10 @@
 
 namespace claimsweep {
 
-constexpr char kServeCookie[] = "claimsweep_token";
+// The cookie's name is ServeCookieName(port): browsers keep cookies per
+// host, not per port, and two servers of one user must not evict each
+// other's.
+std::string ServeCookieName(int port);
 constexpr char kNonceHeader[] = "X-Sweep-Nonce";
 
 // 32 random bytes from /dev/urandom as 64 lowercase hex digits.
@@ -29,9 +32,9 @@ bool ConstantTimeEquals(std::string_view a, std::string_view b);
 std::string CookieValue(std::string_view header, std::string_view name);
 
 // Whether a request proves it knows `token`: its ?token= query value, or
-// its cookie kServeCookie. REQUIRES: token non-empty.
+// its cookie `cookie_name`. An empty token admits nobody.
 bool RequestHasToken(const std::string& token, const std::string& query_token,
-                     const std::string& cookie_header);
+                     const std::string& cookie_header, const std::string& cookie_name);
 
 // Where the token file goes: $XDG_RUNTIME_DIR/claimsweep/, else
 // /tmp/claimsweep-<uid>/ (created 0700 and checked to be ours, not a link).

@@ -50,8 +50,11 @@ def main():
         # A POST with the token's cookie but without the page's nonce: refused, nothing done.
         token = url.split("/?token=")[1]
         req = urllib.request.Request(base + "/api/control", data=("sweep=0&op=stop&idx=" + index).encode(),
-                                     headers={"Cookie": "claimsweep_token=" + token,
+                                     headers={"Cookie": "claimsweep_token_%s=%s" % (base.rsplit(":", 1)[1], token),
                                               "Content-Type": "application/x-www-form-urlencoded"})
+        # (The same cookie gets the data: the refusal is the nonce's.)
+        out["cookie_view"] = status_of(urllib.request.Request(
+            base + "/api/view?sweep=0", headers={"Cookie": req.get_header("Cookie")}))
         try:
             with urllib.request.urlopen(req, timeout=10) as r:
                 out["post_without_nonce"] = r.status
