@@ -11,7 +11,7 @@ CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
 # multi-node one, tests/cluster/cluster.sh; chromium: the report test loads
 # `sweep report`'s HTML in a headless browser).
 DEB_PACKAGES := cmake g++ make libprotobuf-dev protobuf-compiler libcli11-dev libspdlog-dev \
-                libgtest-dev libbenchmark-dev zlib1g-dev libtorch-dev \
+                libgtest-dev libbenchmark-dev zlib1g-dev libtorch-dev libcpp-httplib-dev pkg-config \
                 slurm-wlm munge chromium \
                 glusterfs-server glusterfs-client sshfs openssh-server openssh-client faketime \
                 iproute2 procps util-linux

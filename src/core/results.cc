@@ -324,4 +324,46 @@ Status LoadResults(Env* env, const std::string& sweep_dir, const LoadOptions& op
   return Status::OK();
 }
 
+Status RefreshTrials(Env* env, const LoadOptions& opt, const std::vector<uint64_t>& indices,
+                     SweepResults* res) {
+  if (!opt.stage.empty() || !res->stage.empty())
+    return Status::InvalidArgument("RefreshTrials reads the sweep's trials, not a stage's items");
+  const SweepLayout layout(res->dir);
+  bool from_fs = false;
+  const int64_t now_ns = ScanClock(env, layout, &from_fs);
+  std::vector<TrialRecord> fresh(indices.size());
+  ParallelFor(indices.size(), opt.threads, 64, [&](size_t k) {
+    TrialRecord& t = fresh[k];
+    t.index = indices[k];
+    const Point pt = res->points->At(t.index);
+    for (const auto& name : res->param_names) {
+      const std::string* v = pt.Find(name);
+      t.params.push_back(v != nullptr ? *v : "");
+      t.has_param.push_back(v != nullptr);
+    }
+    LoadTrial(env, layout, res->spec, now_ns, opt, res->param_names, &t);
+    for (char& c : t.problem) c = c == '\n' ? ' ' : c;
+    while (!t.problem.empty() && (t.problem.back() == ' ' || t.problem.back() == '^'))
+      t.problem.pop_back();
+  });
+  for (TrialRecord& t : fresh) {
+    auto it = std::lower_bound(res->trials.begin(), res->trials.end(), t.index,
+                               [](const TrialRecord& r, uint64_t i) { return r.index < i; });
+    if (it != res->trials.end() && it->index == t.index) {
+      *it = std::move(t);
+    } else {
+      res->trials.insert(it, std::move(t));
+    }
+  }
+  res->counts = {};
+  std::set<std::string> metric_names;
+  for (const auto& t : res->trials) {
+    ++res->counts[static_cast<int>(t.state)];
+    for (const auto& [k, v] : t.metrics) metric_names.insert(k);
+  }
+  res->counts[static_cast<int>(TrialState::kPending)] += res->unclaimed();
+  res->metric_names.assign(metric_names.begin(), metric_names.end());
+  return Status::OK();
+}
+
 }  // namespace claimsweep

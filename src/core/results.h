@@ -122,4 +122,12 @@ struct LoadOptions {
 Status LoadResults(Env* env, const std::string& sweep_dir, const LoadOptions& options,
                    SweepResults* out);
 
+// Re-reads the trials `indices` of `res` (LoadResults's output, with the
+// same options; the sweep's trials, not a stage's) and adds those not in it
+// yet (newly claimed): `sweep serve` reads only the trials whose files
+// changed. Counts and metric_names are recomputed from the records in
+// memory (no I/O). Indices must be below res->num_points.
+Status RefreshTrials(Env* env, const LoadOptions& options, const std::vector<uint64_t>& indices,
+                     SweepResults* res);
+
 }  // namespace claimsweep

@@ -53,7 +53,7 @@ Status ParseIndices(const std::vector<std::string>& args, uint64_t points,
   return Status::OK();
 }
 
-enum class Op { kStop, kReset, kRetry, kResume };
+using Op = ControlOp;
 
 // Why `sweep reset` of `index` in queue `from` (null: the sweep's trials)
 // must not run: a downstream stage's item exists or is announced for it,
@@ -88,10 +88,38 @@ std::string DownstreamOf(Env* env, const std::string& dir, const StageGraph& gra
   return "";
 }
 
-int Run(Op op, const std::string& dir, const std::vector<std::string>& args, bool failed,
+}  // namespace
+
+ControlOutcome RunControl(ControlOp op, const std::string& dir,
+                          const std::vector<std::string>& args, bool failed, bool stopped,
+                          bool force, const std::string& stage) {
+  ControlOutcome o;
+  o.rc = RunControlInto(op, dir, args, failed, stopped, force, stage, &o);
+  return o;
+}
+
+namespace {
+
+int Run(ControlOp op, const std::string& dir, const std::vector<std::string>& args, bool failed,
         bool stopped, bool force, const std::string& stage) {
+  const ControlOutcome o = RunControl(op, dir, args, failed, stopped, force, stage);
+  std::fputs(o.out.c_str(), stdout);
+  std::fflush(stdout);
+  if (!o.error.empty()) std::fprintf(stderr, "sweep: %s\n", o.error.c_str());
+  return o.rc;
+}
+
+}  // namespace
+
+int RunControlInto(ControlOp op, const std::string& dir, const std::vector<std::string>& args,
+                   bool failed, bool stopped, bool force, const std::string& stage,
+                   ControlOutcome* o) {
+  auto usage = [&](const std::string& m) {
+    o->error = m;
+    return kExitUsage;
+  };
   OpenedSweep sw;
-  if (!OpenSweep(dir, &sw)) return kExitUsage;
+  if (!OpenSweep(dir, &sw)) return kExitUsage;  // OpenSweep printed why
   Env* env = sw.env.get();
   const SweepSpec* spec = &sw.spec;
   const SweepPoints* ps = &*sw.points;
@@ -104,7 +132,7 @@ int Run(Op op, const std::string& dir, const std::vector<std::string>& args, boo
   const size_t rungs =
       spec->early_stopping().has_asha() ? AshaRungBudgets(spec->early_stopping().asha()).size() : 0;
   if (op == Op::kReset && rungs > 0) {
-    return UsageError(
+    return usage(
         "reset is not supported in a sweep with early stopping: each rung's published results "
         "(" +
         dir +
@@ -122,14 +150,14 @@ int Run(Op op, const std::string& dir, const std::vector<std::string>& args, boo
       std::string names = kTrialsStageName;
       for (const StageInfo& g : graph.stages()) names += ", " + g.name;
       for (uint32_t r = 1; r < rungs; ++r) names += ", " + RungStageName(r);
-      return UsageError("--stage " + stage + ": the sweep has no such stage (its stages: " + names +
-                        ")");
+      return usage("--stage " + stage + ": the sweep has no such stage (its stages: " + names +
+                   ")");
     }
   }
   SweepLayout layout = st ? SweepLayout::ForStage(dir, st->name) : SweepLayout(dir);
   std::set<uint64_t> indices;
   Status s = ParseIndices(args, ps->size(), &indices);
-  if (!s.ok()) return UsageError(s.message());
+  if (!s.ok()) return usage(s.message());
   if (st) {
     // IDX names upstream points; their items are this stage's (each_trial:
     // (i, 0); each_checkpoint: every item of i that exists). An after_all
@@ -175,25 +203,24 @@ int Run(Op op, const std::string& dir, const std::vector<std::string>& args, boo
       }
       ++acted;
       if (!s.ok()) {
-        std::printf("%s: error: %s\n", name.c_str(), s.ToString().c_str());
+        o->out += name + ": error: " + s.ToString() + "\n";
         rc = 1;
         continue;
       }
       if (r.refused) rc = 1;
-      std::printf("%s: %s\n", name.c_str(), r.what.c_str());
+      o->out += name + ": " + r.what + "\n";
     }
     if (acted == 0) {
-      if (!failed && !stopped) return UsageError("name the points whose items to act on: IDX...");
-      std::printf("no %s items of stage %s: nothing to do\n", failed ? "failed" : "stopped",
-                  st->name.c_str());
+      if (!failed && !stopped) return usage("name the points whose items to act on: IDX...");
+      o->out += std::string("no ") + (failed ? "failed" : "stopped") + " items of stage " +
+                st->name + ": nothing to do\n";
     }
-    std::fflush(stdout);
     return rc;
   }
   if (failed || stopped) {
     SweepScan scan;
     s = ScanSweep(env, layout, *spec, ps->size(), &scan);
-    if (!s.ok()) return Failure(s.ToString());
+    if (!s.ok()) return o->error = s.ToString(), 1;
     for (const ScannedTrial& t : scan.trials) {
       if ((failed && t.derived.state == TrialState::kFailed) ||
           (stopped && t.derived.state == TrialState::kStopped)) {
@@ -201,20 +228,20 @@ int Run(Op op, const std::string& dir, const std::vector<std::string>& args, boo
       }
     }
     if (indices.empty()) {
-      std::printf("no %s trials in %s: nothing to do\n",
-                  failed && stopped ? "failed or stopped"
-                  : failed          ? "failed"
-                                    : "stopped",
-                  dir.c_str());
+      o->out += std::string("no ") +
+                (failed && stopped ? "failed or stopped"
+                 : failed          ? "failed"
+                                   : "stopped") +
+                " trials in " + dir + ": nothing to do\n";
       return 0;
     }
   }
   if (indices.empty()) {
-    return UsageError(std::string("name the trials: IDX... (e.g. 3 or 3-7)") +
-                      (op == Op::kStop    ? ""
-                       : op == Op::kReset ? ", --failed or --stopped"
-                       : op == Op::kRetry ? " or --failed"
-                                          : " or --stopped"));
+    return usage(std::string("name the trials: IDX... (e.g. 3 or 3-7)") +
+                 (op == Op::kStop    ? ""
+                  : op == Op::kReset ? ", --failed or --stopped"
+                  : op == Op::kRetry ? " or --failed"
+                                     : " or --stopped"));
   }
   TrialControl control(env, layout, spec->claim(), ProcessToken());
   int rc = 0;
@@ -237,18 +264,15 @@ int Run(Op op, const std::string& dir, const std::vector<std::string>& args, boo
       case Op::kResume: s = control.Resume(i, &r); break;
     }
     if (!s.ok()) {
-      std::printf("%s: error: %s\n", TrialName(i).c_str(), s.ToString().c_str());
+      o->out += TrialName(i) + ": error: " + s.ToString() + "\n";
       rc = 1;
       continue;
     }
     if (r.refused) rc = 1;
-    std::printf("%s: %s\n", TrialName(i).c_str(), r.what.c_str());
+    o->out += TrialName(i) + ": " + r.what + "\n";
   }
-  std::fflush(stdout);
   return rc;
 }
-
-}  // namespace
 
 int CmdStop(const std::string& dir, const std::vector<std::string>& indices,
             const std::string& stage) {

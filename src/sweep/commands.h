@@ -59,6 +59,31 @@ int CmdRetry(const std::string& dir, const std::vector<std::string>& indices, bo
              const std::string& stage = "");
 int CmdResume(const std::string& dir, const std::vector<std::string>& indices, bool stopped,
               const std::string& stage = "");
+// The code of those four commands, for `sweep serve`'s buttons too: `out`
+// holds what the command prints on stdout (one line per trial), `error` its
+// usage or failure message (the CLI prints "sweep: <error>" on stderr), `rc`
+// its exit code.
+enum class ControlOp { kStop, kReset, kRetry, kResume };
+struct ControlOutcome {
+  int rc = 0;
+  std::string out;
+  std::string error;
+};
+ControlOutcome RunControl(ControlOp op, const std::string& dir,
+                          const std::vector<std::string>& args, bool failed, bool stopped,
+                          bool force, const std::string& stage);
+int RunControlInto(ControlOp op, const std::string& dir, const std::vector<std::string>& args,
+                   bool failed, bool stopped, bool force, const std::string& stage,
+                   ControlOutcome* out);
+// `sweep serve` (src/sweep/cmd_serve.cc): the sweeps' live dashboard.
+struct ServeOptions {
+  std::vector<std::string> dirs;
+  std::string host = "127.0.0.1";
+  int port = 0;               // 0: any free port
+  bool allow_remote = false;  // needed for a host that is not loopback
+  double poll_seconds = 0.5;  // how often the sweeps are looked at
+};
+int CmdServe(const ServeOptions& options);
 // `sweep log` (src/sweep/cmd_log.cc): attempt 0 is the latest.
 int CmdLog(const std::string& dir, const std::string& index, uint32_t attempt, bool follow);
 // `sweep fscheck` (src/sweep/cmd_fscheck.cc): 0 safe, 1 unsafe, 2 bad arguments.

@@ -101,6 +101,24 @@ int main(int argc, char** argv) {
   report->add_option("DIR", dir, kDirHelp);
   report->add_option("-o,--output", report_out, "HTML file to write")->required();
 
+  ServeOptions serve_opts;
+  auto* serve = app.add_subcommand(
+      "serve",
+      "A live dashboard of the sweeps (the report, refreshed, with stop/resume/retry/reset "
+      "buttons) on 127.0.0.1; open the URL it prints (it holds the access token)");
+  serve->add_option("DIR", serve_opts.dirs, "sweep directories (default: the current sweep)");
+  serve->add_option("--port,-p", serve_opts.port, "TCP port (0: any free one)")
+      ->capture_default_str();
+  serve
+      ->add_option("--host", serve_opts.host,
+                   "address to listen on (not loopback: needs --allow-remote)")
+      ->capture_default_str();
+  serve->add_flag("--allow-remote", serve_opts.allow_remote,
+                  "allow a --host that other machines can reach (prints a warning)");
+  serve->add_option("--poll", serve_opts.poll_seconds, "seconds between looks at the sweeps")
+      ->capture_default_str()
+      ->check(CLI::Range(0.05, 60.0));
+
   std::vector<std::string> idx;
   bool ctl_failed = false, ctl_stopped = false, ctl_force = false;
   std::string ctl_stage;
@@ -229,6 +247,13 @@ int main(int argc, char** argv) {
     return CmdLog(dir, idx[0], log_attempt, log_follow);
   }
   if (*report) return CmdReport(dir, report_out);
+  if (*serve) {
+    if (serve_opts.dirs.empty()) {
+      if (!ResolveSweepDir(&dir)) return 2;
+      serve_opts.dirs.push_back(dir);
+    }
+    return CmdServe(serve_opts);
+  }
   if (*synth) return CmdDataSynth(synth_opts, out);
   if (*import) return CmdDataImport(data_format, out, src, val_fraction);
   if (*inspect) return CmdDataInspect(dir);

@@ -88,7 +88,21 @@ std::string PrimaryMetric(const SweepResults& res) {
   return m.empty() ? "" : m.front();
 }
 
-std::string ResultsTable(const SweepResults& res) {
+// The rows of the table: every trial, or (max_rows > 0) the trials that
+// are not done first, then the done ones, each by index, up to max_rows.
+std::vector<const TrialRecord*> TableRows(const SweepResults& res, size_t max_rows) {
+  std::vector<const TrialRecord*> rows;
+  for (int pass = 0; pass < 2; ++pass) {
+    for (const auto& t : res.trials) {
+      if (max_rows > 0 && rows.size() >= max_rows) return rows;
+      if (max_rows == 0 ? pass == 0 : (t.state == TrialState::kDone) == (pass == 1))
+        rows.push_back(&t);
+    }
+  }
+  return rows;
+}
+
+std::string ResultsTable(const SweepResults& res, size_t max_rows) {
   const std::vector<std::string> metrics = TableMetrics(res);
   bool any_problem = false;
   for (const auto& t : res.trials) any_problem |= !t.problem.empty();
@@ -121,7 +135,13 @@ std::string ResultsTable(const SweepResults& res) {
   th("last_attempt_seconds", true);
   if (any_problem) th("problem", false);
   h += "</tr></thead><tbody>\n";
-  for (const auto& t : res.trials) {
+  std::vector<const TrialRecord*> rows = TableRows(res, max_rows);
+  if (max_rows > 0) {
+    std::sort(rows.begin(), rows.end(),
+              [](const TrialRecord* a, const TrialRecord* b) { return a->index < b->index; });
+  }
+  for (const TrialRecord* row : rows) {
+    const TrialRecord& t = *row;
     const std::string state = TrialStateName(t.state);
     h += "<tr class=\"trial state-" + state + "\"><td data-v=\"" + std::to_string(t.index) + "\">" +
          TrialName(t.index) + "</td><td>" + state +
@@ -267,7 +287,7 @@ std::string OverlayChart(const SweepResults& res, const ReportOptions& o) {
 }
 
 // The primary metric of done trials against each swept parameter.
-std::string ParamCharts(const SweepResults& res) {
+std::string ParamCharts(const SweepResults& res, size_t max_dots) {
   const std::string metric = PrimaryMetric(res);
   if (metric.empty()) return "<p class=\"note\">No metrics yet.</p>\n";
   std::string out = "<p>" + HtmlEscape(metric) +
@@ -280,6 +300,12 @@ std::string ParamCharts(const SweepResults& res) {
           p < t.params.size() && HasParam(t, p)) {
         done.push_back(&t);
       }
+    }
+    if (max_dots > 0 && done.size() > max_dots) {
+      // An even sample (every k-th by index), so the cloud keeps its shape.
+      std::vector<const TrialRecord*> sample;
+      for (size_t i = 0; i < max_dots; ++i) sample.push_back(done[i * done.size() / max_dots]);
+      done.swap(sample);
     }
     bool numeric = true;
     std::vector<double> xs, ys;
@@ -538,6 +564,8 @@ std::vector<StageEvalCurves> LoadStageEvalCurves(Env* env, const std::string& sw
   return out;
 }
 
+std::string ReportStyle() { return kStyle; }
+
 std::string RenderReportHtml(const SweepResults& res, const ReportOptions& o,
                              const std::vector<StageEvalCurves>& stages) {
   const std::string name = res.spec.name();
@@ -555,7 +583,15 @@ std::string RenderReportHtml(const SweepResults& res, const ReportOptions& o,
        HtmlEscape(res.dir) + "</code> &middot; " + std::to_string(res.num_points) +
        " points &middot; generated " + HtmlEscape(o.generated_at) +
        " by <code>sweep report</code></p>\n";
-  h += "<div id=\"report-errors\" data-count=\"0\"></div>\n<p class=\"counts\">";
+  h += "<div id=\"report-errors\" data-count=\"0\"></div>\n";
+  h += RenderReportBody(res, o, stages);
+  h += "<script>" + std::string(kScript) + "</script>\n</body></html>\n";
+  return h;
+}
+
+std::string RenderReportBody(const SweepResults& res, const ReportOptions& o,
+                             const std::vector<StageEvalCurves>& stages) {
+  std::string h = "<p class=\"counts\">";
   for (int s = 0; s < kNumTrialStates; ++s) {
     if (static_cast<TrialState>(s) == TrialState::kBlocked) continue;  // a stage's items only
     const char* state = TrialStateName(static_cast<TrialState>(s));
@@ -572,10 +608,18 @@ std::string RenderReportHtml(const SweepResults& res, const ReportOptions& o,
          " pending points are not listed: no trial has claimed them, so they have no results "
          "(<code>sweep points</code> lists every point).</p>\n";
   }
-  h += "<div class=\"tablewrap\">" + ResultsTable(res) + "</div>\n";
+  h += "<div class=\"tablewrap\">" + ResultsTable(res, o.max_table_rows) + "</div>\n";
+  if (o.max_table_rows > 0 && res.trials.size() > o.max_table_rows) {
+    h += "<p class=\"note\" id=\"rows-left-out\">" +
+         std::to_string(res.trials.size() - o.max_table_rows) +
+         " more done trials are not listed (the table shows the trials that are not done, then "
+         "done ones by index, " +
+         std::to_string(o.max_table_rows) +
+         " rows in all; <code>sweep summary</code> lists every trial).</p>\n";
+  }
   if (res.early_stopping) h += "<h2>Rungs</h2>\n" + RungsSection(res);
   h += "<h2>Validation curves</h2>\n" + OverlayChart(res, o);
-  h += "<h2>Metric against parameters</h2>\n" + ParamCharts(res);
+  h += "<h2>Metric against parameters</h2>\n" + ParamCharts(res, o.max_param_dots);
   if (!stages.empty()) h += "<h2>Evaluated checkpoints</h2>\n" + StageCharts(res, stages);
 
   h += "<h2>Learning curves</h2>\n";
@@ -604,7 +648,6 @@ std::string RenderReportHtml(const SweepResults& res, const ReportOptions& o,
   }
 
   h += "<h2>Failed trials</h2>\n" + FailedTrials(res);
-  h += "<script>" + std::string(kScript) + "</script>\n</body></html>\n";
   return h;
 }
 

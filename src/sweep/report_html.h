@@ -30,6 +30,12 @@ struct ReportOptions {
   size_t max_curve_trials =
       200;  // per-trial learning curves drawn (a note says how many were left out)
   size_t max_overlay_trials = 1000;  // lines in the overlaid validation chart
+  // Rows of the table; 0: every claimed trial (`sweep report`). `sweep
+  // serve` lists the trials that are not done first, then done ones.
+  size_t max_table_rows = 0;
+  // Dots per metric-against-parameter chart; 0: every done trial. More: an
+  // even sample of them (by index).
+  size_t max_param_dots = 0;
 };
 
 // An each_checkpoint stage with the built-in eval task: per trial (upstream
@@ -52,5 +58,14 @@ std::vector<StageEvalCurves> LoadStageEvalCurves(Env* env, const std::string& sw
 // sections say there is nothing to show).
 std::string RenderReportHtml(const SweepResults& res, const ReportOptions& options,
                              const std::vector<StageEvalCurves>& stages = {});
+
+// The report's content without the document around it (title, directory
+// line, script): from the state counts to the failed trials' logs. `sweep
+// serve` shows it live. Its table is sortable by the report's script (or
+// the dashboard's): th[data-type=num] sorts by td[data-v].
+std::string RenderReportBody(const SweepResults& res, const ReportOptions& options,
+                             const std::vector<StageEvalCurves>& stages = {});
+// The report's stylesheet (CSS text).
+std::string ReportStyle();
 
 }  // namespace claimsweep
