@@ -147,5 +147,59 @@ TEST(Serve, ANonLoopbackAddressNeedsAFlagAndWarns) {
   EXPECT_EQ(s.Stop(), 0);
 }
 
+// A stage's items change while the trials stay as they are: the page's
+// Stages table follows them (a failed item, then retried and done), with
+// no trial changing in between.
+TEST(Serve, TheStagesTableFollowsItemsWhileTheTrialsStayDone) {
+  Served s;
+  ::umask(022);
+  std::ofstream(s.tmp.path() + "/spec.textproto") << R"pb(
+    name: "stages"
+    grid { param { name: "x" values: "0" values: "1" values: "2" } }
+    command { argv: "true" }
+    stage {
+      name: "post"
+      each_trial: true
+      command { argv: "sh" argv: "-c" argv: "[ {index} != 1 ] || [ -e {sweep_dir}/ok ]" }
+    }
+    claim { max_attempts: 1 trials_per_job: 0 lease_seconds: 10 heartbeat_seconds: 1 }
+  )pb";
+  RunResult init = RunProcess({SWEEP_BIN, "init", s.tmp.path() + "/spec.textproto", s.dir});
+  ASSERT_EQ(init.exit_code, 0) << init.output;
+  RunProcess({TRIAL_BIN}, {"SWEEP_DIR=" + s.dir}, s.tmp.path());
+  ASSERT_EQ(StatusCounts(s.dir, "post")["failed"], 1);
+  ASSERT_TRUE(s.Start()) << ReadAll(s.serve.output_path);
+  const std::string token = s.url.substr(s.url.find("token=") + 6);
+  const std::string view = s.url.substr(0, s.url.find("/?")) + "/api/view?sweep=0&token=" + token;
+  auto row = [&] {
+    RunResult r = RunProcess(
+        {"/usr/bin/python3", "-c",
+         "import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1]).read().decode())",
+         view});
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    const size_t at = r.output.find("<tr data-stage=\"post\">");
+    return at == std::string::npos ? r.output
+                                   : r.output.substr(at, r.output.find("</tr>", at) - at);
+  };
+  const std::string before = row();
+  EXPECT_NE(before.find("<td data-state=\"done\">2</td>"), std::string::npos) << before;
+  EXPECT_NE(before.find("<td data-state=\"failed\">1</td>"), std::string::npos) << before;
+  std::ofstream(s.dir + "/ok") << "";
+  RunResult retry = RunProcess({SWEEP_BIN, "retry", s.dir, "--stage", "post", "1"});
+  ASSERT_EQ(retry.exit_code, 0) << retry.output;
+  RunResult again = RunProcess({TRIAL_BIN}, {"SWEEP_DIR=" + s.dir}, s.tmp.path());
+  ASSERT_EQ(StatusCounts(s.dir, "post")["done"], 3) << again.output;
+  std::string after;
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        after = row();
+        return after.find("<td data-state=\"done\">3</td>") != std::string::npos;
+      },
+      10))
+      << after;
+  EXPECT_NE(after.find("<td data-state=\"failed\">0</td>"), std::string::npos) << after;
+  EXPECT_EQ(s.Stop(), 0);
+}
+
 }  // namespace
 }  // namespace claimsweep::testing

@@ -15,6 +15,8 @@
 
 #include "core/layout.h"
 #include "core/number_format.h"
+#include "core/stage_scan.h"
+#include "core/sweep_scan.h"
 #include "core/train_config.h"
 #include "sweep/commands.h"
 #include "sweep/live_sweep.h"
@@ -51,6 +53,11 @@ struct Served {
   std::unique_ptr<LiveSweep> live;
   std::string html;  // the rendered content of live's version `rendered`
   uint64_t rendered = 0;
+  uint64_t etag = 0;  // bumped at every re-render
+  // Stage sweeps: the stages' counts (StagesHtml), rescanned at most every
+  // 20 times the last scan's cost, at least every second.
+  std::string stages_html;
+  double stages_next = 0;
   // Per running trial: when its epochs were first seen, and how many (for an ETA).
   std::map<uint64_t, std::pair<double, int>> first_seen;
 };
@@ -97,12 +104,49 @@ std::string ProgressHtml(Served* s) {
   return "<h2>Running</h2>\n" + h;
 }
 
+// The stages' counts, as `sweep status` prints them: one row per stage. A
+// stage's items change while the trials stay as they are, so these come from
+// their own scan (ScanSweep and ScanStages: O(trials + items)), which PollOne
+// bounds in time. Empty without stages.
+std::string StagesHtml(Served* s) {
+  const SweepResults& res = s->live->results();
+  if (res.spec.stage_size() == 0) return "";
+  Env* env = s->live->env();
+  const SweepLayout layout(res.dir);
+  SweepScan scan;
+  std::vector<StageScan> stages;
+  uint32_t version = 1;
+  while (env->Exists(layout.version_path(version + 1))) ++version;
+  bool from_fs = false;
+  Status st = ScanSweep(env, layout, res.spec, res.num_points, &scan);
+  if (st.ok())
+    st = ScanStages(env, res.dir, res.spec, scan, res.num_points, version,
+                    ScanClock(env, layout, &from_fs), &stages);
+  if (!st.ok()) return "<h2>Stages</h2>\n<p class=\"note\">" + HtmlEscape(st.ToString()) + "</p>\n";
+  std::string h =
+      "<h2>Stages</h2>\n<table class=\"stages\"><tr><th>stage</th><th>input</th>"
+      "<th>items</th>";
+  for (int k = 0; k < kNumTrialStates; ++k)
+    h += std::string("<th>") + TrialStateName(static_cast<TrialState>(k)) + "</th>";
+  h += "</tr>\n";
+  for (const StageScan& sc : stages) {
+    h += "<tr data-stage=\"" + HtmlEscape(sc.name) + "\"><td>" + HtmlEscape(sc.name) + "</td><td>" +
+         StageKindName(sc.kind) + " " + HtmlEscape(sc.input) + "</td><td>" +
+         std::to_string(sc.total) + "</td>";
+    for (int k = 0; k < kNumTrialStates; ++k)
+      h += "<td data-state=\"" + std::string(TrialStateName(static_cast<TrialState>(k))) + "\">" +
+           std::to_string(sc.counts[static_cast<size_t>(k)]) + "</td>";
+    h += "</tr>\n";
+  }
+  return h + "</table>\n";
+}
+
 std::string Render(Served* s) {
   ReportOptions ro;
   ro.max_table_rows = 2000;  // a page every browser redraws in well under a second
   ro.max_param_dots = 2000;
   const SweepResults& res = s->live->results();
-  return ProgressHtml(s) +
+  return ProgressHtml(s) + s->stages_html +
          RenderReportBody(res, ro, LoadStageEvalCurves(s->live->env(), res.dir, res.spec));
 }
 
@@ -120,6 +164,7 @@ class Dashboard {
       auto s = std::make_unique<Served>();
       s->live = std::make_unique<LiveSweep>(d, o);
       CS_RETURN_IF_ERROR(s->live->Open());
+      s->stages_html = StagesHtml(s.get());
       s->html = Render(s.get());
       s->rendered = s->live->version();
       names_.push_back(s->live->results().spec.name());
@@ -142,9 +187,18 @@ class Dashboard {
     bool changed = false;
     Status st = s->live->Poll(&changed);
     if (!st.ok()) std::fprintf(stderr, "sweep serve: %s\n", st.ToString().c_str());
-    if (s->rendered != s->live->version()) {
+    bool stages_changed = false;
+    if (s->live->results().spec.stage_size() > 0 && NowSeconds() >= s->stages_next) {
+      const double t0 = NowSeconds();
+      std::string h = StagesHtml(s);
+      s->stages_next = NowSeconds() + std::max(1.0, 20 * (NowSeconds() - t0));
+      stages_changed = h != s->stages_html;
+      s->stages_html = std::move(h);
+    }
+    if (s->rendered != s->live->version() || stages_changed) {
       s->html = Render(s);
       s->rendered = s->live->version();
+      ++s->etag;
     }
   }
 
@@ -184,7 +238,7 @@ class Dashboard {
       if (!SweepParam(req, &k)) return BadRequest(&res, "sweep=K: K names a served sweep");
       std::lock_guard<std::mutex> lock(mu_);
       const Served& s = *sweeps_[k];
-      const std::string etag = "\"" + std::to_string(k) + "-" + std::to_string(s.rendered) + "\"";
+      const std::string etag = "\"" + std::to_string(k) + "-" + std::to_string(s.etag) + "\"";
       res.set_header("ETag", etag);
       if (req.get_header_value("If-None-Match") == etag) {
         res.status = 304;
@@ -267,7 +321,7 @@ class Dashboard {
   std::vector<std::string> dirs_, names_;
   std::string token_;
   std::string cookie_;  // set once the port is known, before the first request
-  std::mutex mu_;  // sweeps_
+  std::mutex mu_;       // sweeps_
   std::vector<std::unique_ptr<Served>> sweeps_;
   std::mutex nonce_mu_;
   std::deque<std::string> nonces_;
