@@ -201,5 +201,73 @@ TEST(Serve, TheStagesTableFollowsItemsWhileTheTrialsStayDone) {
   EXPECT_EQ(s.Stop(), 0);
 }
 
+// Early stopping: a configuration's work above rung 0 writes outside
+// trials/; the page still follows it. Served from before the first claim:
+// the Rungs table ends with 9 -> 3 -> 1 done and the best configuration's
+// row says 9 epochs done at rung 2.
+TEST(Serve, AnEarlyStoppingSweepsRungsAreFollowedLive) {
+  Served s;
+  ::umask(022);
+  std::ofstream(s.tmp.path() + "/spec.textproto") << R"pb(
+    name: "es"
+    grid {
+      param {
+        name: "x"
+        range { start: 0 stop: 9 step: 1 }
+      }
+    }
+    command {
+      argv: "sh"
+      argv: "-c"
+      argv: "printf 'epoch,val_acc\\n{budget},0.{x}{budget}\\n' > metrics.csv"
+    }
+    early_stopping {
+      asha {
+        metric: "val_acc"
+        maximize: true
+        min_epochs: 1
+        max_epochs: 9
+        reduction: 3
+        synchronous: true
+      }
+    }
+    claim { max_attempts: 1 trials_per_job: 0 lease_seconds: 10 heartbeat_seconds: 1 }
+  )pb";
+  RunResult init = RunProcess({SWEEP_BIN, "init", s.tmp.path() + "/spec.textproto", s.dir});
+  ASSERT_EQ(init.exit_code, 0) << init.output;
+  ASSERT_TRUE(s.Start()) << ReadAll(s.serve.output_path);
+  const std::string token = s.url.substr(s.url.find("token=") + 6);
+  const std::string view = s.url.substr(0, s.url.find("/?")) + "/api/view?sweep=0&token=" + token;
+  auto fetch = [&] {
+    return RunProcess({"/usr/bin/python3", "-c",
+                       "import sys, urllib.request; "
+                       "print(urllib.request.urlopen(sys.argv[1]).read().decode())",
+                       view})
+        .output;
+  };
+  // The server has read the sweep before any trial runs: nothing started.
+  std::string page = fetch();
+  EXPECT_NE(page.find("<tr class=\"rung\" data-rung=\"0\"><td>0</td><td>1</td><td>9</td><td>0</td>"
+                      "<td>0</td><td>9</td>"),
+            std::string::npos)
+      << page;
+  RunResult run = RunProcess({TRIAL_BIN}, {"SWEEP_DIR=" + s.dir}, s.tmp.path());
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  const std::string rung2 =
+      "<tr class=\"rung\" data-rung=\"2\"><td>2</td><td>9</td><td>1</td><td>1</td>";
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        page = fetch();
+        return page.find(rung2) != std::string::npos;
+      },
+      10))
+      << page;
+  EXPECT_NE(
+      page.find("<tr class=\"rung\" data-rung=\"1\"><td>1</td><td>3</td><td>3</td><td>3</td>"),
+      std::string::npos)
+      << page;
+  EXPECT_EQ(s.Stop(), 0);
+}
+
 }  // namespace
 }  // namespace claimsweep::testing

@@ -13,6 +13,7 @@
 #include <sstream>
 #include <thread>
 
+#include "core/asha_spec.h"
 #include "core/layout.h"
 #include "core/number_format.h"
 #include "core/stage_scan.h"
@@ -35,9 +36,16 @@ bool IsLoopback(const std::string& host) {
 
 // Epochs a train trial runs (its point may override `epochs`), as `sweep
 // status --watch` shows them; 0 for a command task (unknown).
-int EpochsOf(const SweepResults& res, uint64_t index) {
+// The epochs trial `t` runs in its current attempt: with early stopping its
+// rung's budget (a command task's too), else a train task's epochs; 0:
+// unknown.
+int EpochsOf(const SweepResults& res, const TrialRecord& t) {
+  if (t.rung >= 0 && res.spec.early_stopping().has_asha()) {
+    const std::vector<int> budgets = AshaRungBudgets(res.spec.early_stopping().asha());
+    if (static_cast<size_t>(t.rung) < budgets.size()) return budgets[static_cast<size_t>(t.rung)];
+  }
   if (!res.spec.has_train()) return 0;
-  auto cfg = TrainTaskForPoint(res.spec.train(), res.points->At(index));
+  auto cfg = TrainTaskForPoint(res.spec.train(), res.points->At(t.index));
   return cfg.ok() ? cfg->epochs() : 0;
 }
 
@@ -58,6 +66,7 @@ struct Served {
   // 20 times the last scan's cost, at least every second.
   std::string stages_html;
   double stages_next = 0;
+  double rungs_next = 0;  // early stopping: the next full read (LiveSweep::Reload)
   // Per running trial: when its epochs were first seen, and how many (for an ETA).
   std::map<uint64_t, std::pair<double, int>> first_seen;
 };
@@ -77,7 +86,7 @@ std::string ProgressHtml(Served* s) {
   for (const TrialRecord& t : res.trials) {
     if (t.state != TrialState::kRunning) continue;
     const int done = std::max(0, t.csv_rows);
-    const int total = EpochsOf(res, t.index);
+    const int total = EpochsOf(res, t);
     auto f = s->first_seen.find(t.index);
     seen[t.index] = f != s->first_seen.end() ? f->second : std::make_pair(now, done);
     double per_epoch = NAN;
@@ -187,6 +196,15 @@ class Dashboard {
     bool changed = false;
     Status st = s->live->Poll(&changed);
     if (!st.ok()) std::fprintf(stderr, "sweep serve: %s\n", st.ToString().c_str());
+    // Early stopping: a configuration's work above rung 0 is outside
+    // trials/, so the whole sweep is read again, at most every 20 times
+    // the last read's cost (and every second at most).
+    if (s->live->results().spec.early_stopping().has_asha() && NowSeconds() >= s->rungs_next) {
+      const double t0 = NowSeconds();
+      st = s->live->Reload();
+      if (!st.ok()) std::fprintf(stderr, "sweep serve: %s\n", st.ToString().c_str());
+      s->rungs_next = NowSeconds() + std::max(1.0, 20 * (NowSeconds() - t0));
+    }
     bool stages_changed = false;
     if (s->live->results().spec.stage_size() > 0 && NowSeconds() >= s->stages_next) {
       const double t0 = NowSeconds();

@@ -110,6 +110,20 @@ void LiveSweep::DrainEvents(std::vector<uint64_t>* changed, bool* list_again) {
   }
 }
 
+Status LiveSweep::Reload() {
+  SweepResults fresh;
+  CS_RETURN_IF_ERROR(LoadResults(env_.get(), dir_, options_.load, &fresh));
+  res_ = std::move(fresh);
+  for (const TrialRecord& t : res_.trials) {
+    if (!stamps_.count(t.index) && std::none_of(wd_index_.begin(), wd_index_.end(),
+                                                [&](const auto& w) { return w.second == t.index; }))
+      Watch(t.index);
+  }
+  last_reloaded_ = res_.trials.size();
+  ++version_;
+  return Status::OK();
+}
+
 Status LiveSweep::Poll(bool* changed) {
   *changed = false;
   std::vector<uint64_t> todo;
@@ -118,17 +132,7 @@ Status LiveSweep::Poll(bool* changed) {
   if (inotify_fd_ >= 0) DrainEvents(&todo, &overflow);
   if (overflow) {
     // Events were lost: read it all again, as Open() did.
-    SweepResults fresh;
-    CS_RETURN_IF_ERROR(LoadResults(env_.get(), dir_, options_.load, &fresh));
-    res_ = std::move(fresh);
-    for (const TrialRecord& t : res_.trials) {
-      if (!stamps_.count(t.index) &&
-          std::none_of(wd_index_.begin(), wd_index_.end(),
-                       [&](const auto& w) { return w.second == t.index; }))
-        Watch(t.index);
-    }
-    last_reloaded_ = res_.trials.size();
-    ++version_;
+    CS_RETURN_IF_ERROR(Reload());
     *changed = true;
     return Status::OK();
   }

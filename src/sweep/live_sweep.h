@@ -42,6 +42,10 @@ class LiveSweep {
   Status Open();
   // Re-reads what changed; true when the results may differ (version() grew).
   Status Poll(bool* changed);
+  // Reads it all again, as Open() did (version() grows). For what Poll()
+  // does not follow: an early-stopping sweep's rungs, whose work changes
+  // files outside trials/.
+  Status Reload();
 
   const SweepResults& results() const { return res_; }
   const std::string& dir() const { return dir_; }
