@@ -4,6 +4,7 @@
 #include <cmath>
 #include <set>
 
+#include "core/asha_spec.h"
 #include "core/json.h"
 #include "core/layout.h"
 #include "core/metrics_csv.h"
@@ -11,6 +12,7 @@
 #include "core/spec.h"
 #include "core/sweep_points.h"
 #include "core/sweep_scan.h"
+#include "core/train_config.h"
 #include "records.pb.h"
 
 namespace claimsweep {
@@ -364,6 +366,16 @@ Status RefreshTrials(Env* env, const LoadOptions& opt, const std::vector<uint64_
   res->counts[static_cast<int>(TrialState::kPending)] += res->unclaimed();
   res->metric_names.assign(metric_names.begin(), metric_names.end());
   return Status::OK();
+}
+
+int EpochsToRun(const SweepResults& res, const TrialRecord& t) {
+  if (t.rung >= 0 && res.spec.early_stopping().has_asha()) {
+    const std::vector<int> budgets = AshaRungBudgets(res.spec.early_stopping().asha());
+    if (static_cast<size_t>(t.rung) < budgets.size()) return budgets[static_cast<size_t>(t.rung)];
+  }
+  if (!res.spec.has_train() || !res.points) return 0;
+  auto cfg = TrainTaskForPoint(res.spec.train(), res.points->At(t.index));
+  return cfg.ok() ? cfg->epochs() : 0;
 }
 
 }  // namespace claimsweep

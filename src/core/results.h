@@ -130,4 +130,9 @@ Status LoadResults(Env* env, const std::string& sweep_dir, const LoadOptions& op
 Status RefreshTrials(Env* env, const LoadOptions& options, const std::vector<uint64_t>& indices,
                      SweepResults* res);
 
+// The epochs trial `t` runs in its current attempt, for progress bars: with
+// early stopping its rung's budget (a command task's too), else a train
+// task's epochs for its point; 0: unknown (a command task).
+int EpochsToRun(const SweepResults& res, const TrialRecord& t);
+
 }  // namespace claimsweep

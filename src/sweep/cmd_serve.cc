@@ -18,7 +18,6 @@
 #include "core/number_format.h"
 #include "core/stage_scan.h"
 #include "core/sweep_scan.h"
-#include "core/train_config.h"
 #include "sweep/commands.h"
 #include "sweep/live_sweep.h"
 #include "sweep/report_html.h"
@@ -32,21 +31,6 @@ namespace {
 
 bool IsLoopback(const std::string& host) {
   return host == "127.0.0.1" || host == "::1" || host == "localhost" || host.rfind("127.", 0) == 0;
-}
-
-// Epochs a train trial runs (its point may override `epochs`), as `sweep
-// status --watch` shows them; 0 for a command task (unknown).
-// The epochs trial `t` runs in its current attempt: with early stopping its
-// rung's budget (a command task's too), else a train task's epochs; 0:
-// unknown.
-int EpochsOf(const SweepResults& res, const TrialRecord& t) {
-  if (t.rung >= 0 && res.spec.early_stopping().has_asha()) {
-    const std::vector<int> budgets = AshaRungBudgets(res.spec.early_stopping().asha());
-    if (static_cast<size_t>(t.rung) < budgets.size()) return budgets[static_cast<size_t>(t.rung)];
-  }
-  if (!res.spec.has_train()) return 0;
-  auto cfg = TrainTaskForPoint(res.spec.train(), res.points->At(t.index));
-  return cfg.ok() ? cfg->epochs() : 0;
 }
 
 std::string Duration(double s) {
@@ -86,7 +70,7 @@ std::string ProgressHtml(Served* s) {
   for (const TrialRecord& t : res.trials) {
     if (t.state != TrialState::kRunning) continue;
     const int done = std::max(0, t.csv_rows);
-    const int total = EpochsOf(res, t);
+    const int total = EpochsToRun(res, t);
     auto f = s->first_seen.find(t.index);
     seen[t.index] = f != s->first_seen.end() ? f->second : std::make_pair(now, done);
     double per_epoch = NAN;

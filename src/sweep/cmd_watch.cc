@@ -14,7 +14,6 @@
 #include "core/results.h"
 #include "core/sweep_points.h"
 #include "core/terminal_text.h"
-#include "core/train_config.h"
 #include "sweep/commands.h"
 
 namespace claimsweep {
@@ -43,15 +42,7 @@ std::string Eta(double seconds) {
   return b;
 }
 
-// Epochs a train trial runs (its point may override `epochs`).
-int EpochsOf(const SweepResults& res, const SweepPoints& ps, uint64_t index) {
-  if (!res.spec.has_train()) return 0;
-  auto cfg = TrainTaskForPoint(res.spec.train(), ps.At(index));
-  return cfg.ok() ? cfg->epochs() : 0;
-}
-
-std::string Frame(const SweepResults& res, const SweepPoints& ps, double interval, int limit,
-                  bool* finished) {
+std::string Frame(const SweepResults& res, double interval, int limit, bool* finished) {
   const auto& c = res.counts;
   auto n = [&](TrialState s) { return c[static_cast<int>(s)]; };
   const uint64_t total = res.num_points;  // res.trials holds the claimed ones only
@@ -102,7 +93,7 @@ std::string Frame(const SweepResults& res, const SweepPoints& ps, double interva
     for (size_t i = 0; i < t.params.size(); ++i) {
       if (HasParam(t, i)) params += " " + res.param_names[i] + "=" + TerminalSafe(t.params[i]);
     }
-    const int epochs = EpochsOf(res, ps, t.index);
+    const int epochs = EpochsToRun(res, t);
     std::string line = "  " + TrialName(t.index) + " ";
     if (epochs > 0) {
       const int done = std::max(0, t.csv_rows);
@@ -132,7 +123,7 @@ int CmdWatch(const std::string& dir, double interval, int limit) {
     Status s = LoadResults(env.get(), dir, LoadOptions(), &res);
     if (!s.ok()) return UsageError(s.ToString());
     bool finished = false;
-    const std::string text = Frame(res, *res.points, interval, limit, &finished);
+    const std::string text = Frame(res, interval, limit, &finished);
     if (tty) {
       std::fputs("\x1b[H\x1b[2J", stdout);  // home, clear: redraw in place
     } else if (frame > 0) {
